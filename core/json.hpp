@@ -1,0 +1,34 @@
+#pragma once
+// Strict JSON for untrusted input: one UTF-8 JSON value and nothing after it, nesting bounded
+// (a deep document must not overflow the stack), and no duplicate object keys (a verifier
+// and a processor that disagree on which duplicate wins can be fooled).
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "core/expected.hpp"
+
+namespace tocsin {
+
+using Json = nlohmann::json;
+
+inline constexpr int k_default_max_json_depth = 64;
+
+struct JsonError {
+  // Machine-readable: empty_body, invalid_utf8, invalid_json, json_too_deep, duplicate_key.
+  std::string code;
+  std::string detail;  // for humans: what and where (byte offset)
+};
+
+Expected<Json, JsonError> parse_json_strict(std::string_view text,
+                                            int max_depth = k_default_max_json_depth);
+
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. On failure
+// `bad_offset` (if given) receives the offset of the first invalid byte.
+bool is_valid_utf8(std::string_view text, std::size_t* bad_offset = nullptr);
+
+// Helpers for reading untrusted objects: the value of `key` if it is a string, else nullptr.
+const std::string* string_field(const Json& object, const char* key);
+
+}  // namespace tocsin

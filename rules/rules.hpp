@@ -1,0 +1,209 @@
+#pragma once
+// The rules file (SPEC §8) as an immutable snapshot. `load_rules` (rules/loader.hpp) builds
+// one from YAML after strict validation; the engine holds a std::shared_ptr<const Rules> and
+// swaps it atomically on reload, so a decision always sees one consistent version.
+//
+// Every field here is already validated: names referenced by rules, escalations, heartbeats
+// and `delivery.fallback` exist in `channels` / `escalations`, durations are positive where
+// they must be, regexes compile.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "core/event.hpp"
+#include "core/severity.hpp"
+#include "core/time.hpp"
+
+namespace tocsin::rules {
+
+enum class InsufficientDataPolicy { ignore, firing, resolve };
+std::string_view to_string(InsufficientDataPolicy p);
+
+// One `match` value: exact string, glob with `*`, or a regex written `/.../` (searched
+// unanchored, like grep; anchor with ^ and $).
+class ValueMatcher {
+ public:
+  enum class Kind { exact, glob, regex };
+
+  // Throws std::regex_error for an invalid `/.../`; the loader turns that into a diagnostic.
+  static ValueMatcher parse(const std::string& spelled);
+
+  bool matches(std::string_view value) const;
+  Kind kind() const { return m_kind; }
+  const std::string& spelled() const { return m_spelled; }
+
+ private:
+  Kind m_kind = Kind::exact;
+  std::string m_spelled;  // as written in the file
+  std::string m_pattern;  // exact text, glob, or regex body
+  std::shared_ptr<const std::regex> m_regex;
+};
+
+struct Match {
+  std::optional<ValueMatcher> source, name, severity, metric, namespace_, account, region;
+  // Every one must match; a label the event does not carry never matches (so `"*"` tests
+  // that the label is present).
+  std::vector<std::pair<std::string, ValueMatcher>> labels;
+
+  // True when every present key matches the event (an empty match matches everything).
+  // `severity` is matched against the event's own severity, or "" when it has none.
+  bool matches(const NormalizedEvent& e) const;
+};
+
+// Settings a rule inherits from `defaults:` unless it overrides them.
+struct AlertPolicy {
+  Severity severity = Severity::warning;
+  Priority priority{3};
+  Duration stale_after = std::chrono::hours(24);
+  Duration max_open_age = std::chrono::hours(72);
+  std::optional<Duration> auto_resolve_after;
+  std::optional<Duration> ack_timeout;
+  InsufficientDataPolicy insufficient_data = InsufficientDataPolicy::ignore;
+};
+
+struct Rule {
+  std::string name;
+  int line = 0;  // where the rule starts in the file, for messages
+  Match match;
+  AlertPolicy policy;  // defaults with this rule's overrides applied
+  bool continue_matching = false;  // `continue: true`
+  std::optional<std::string> dedup_key;  // template over {source} {name} {account} {region} {labels.X}
+  bool never_suppress = false;
+  bool drop = false;
+  // The escalation policy to run: a name in Rules::escalations. A rule's `notify: [..]` is
+  // turned into a one-step policy named "rule:<rule name>" at load time, so the engine only
+  // ever deals with policies. Empty when the rule notifies nobody.
+  std::string escalation;
+  std::optional<std::string> low_priority;  // channel for demoted alerts
+  std::optional<Duration> hold_for;
+};
+
+struct SnsSource {
+  bool verify_signature = true;
+  int min_signature_version = 1;
+  std::optional<std::vector<std::string>> topics;  // allowlist; nullopt = any topic
+  std::optional<std::string> cert_dir;
+  bool fetch_certs = true;
+  bool auto_confirm = false;
+};
+
+// A hook authenticated by a shared secret read from the environment variable `token_env`.
+// No token_env: the hook needs no token.
+struct TokenSource {
+  std::optional<std::string> token_env;
+};
+
+struct Sources {
+  SnsSource sns;
+  TokenSource opsgenie, eventbridge, alertmanager, generic, heartbeat;
+};
+
+enum class ChannelType { opsgenie, pagerduty, slack, webhook };
+std::string_view to_string(ChannelType t);
+
+struct Channel {
+  std::string name;
+  ChannelType type = ChannelType::webhook;
+  std::optional<std::string> url;      // exactly one of url / url_env is set
+  std::optional<std::string> url_env;
+  std::optional<std::string> api_key_env;      // opsgenie
+  std::optional<std::string> routing_key_env;  // pagerduty
+  std::optional<std::string> secret_env;       // webhook HMAC signing
+  std::optional<Duration> digest_every;
+};
+
+struct Delivery {
+  std::optional<std::string> fallback;  // channel name
+  Duration timeout = std::chrono::seconds(10);
+  int max_attempts = 12;
+  Duration backoff_initial = std::chrono::seconds(1);
+  Duration backoff_max = std::chrono::minutes(5);
+};
+
+struct EscalationStep {
+  Duration after{0};  // since the episode opened
+  std::vector<std::string> notify;  // channel names
+};
+
+struct EscalationPolicy {
+  std::string name;
+  std::vector<EscalationStep> steps;  // sorted by `after`, at least one
+  std::optional<Duration> repeat_every;
+};
+
+struct NoiseWeights {
+  double flap = 0.4, rate = 0.3, transient = 0.2, ignored = 0.1;
+};
+
+struct Noise {
+  Duration window = std::chrono::hours(24 * 7);
+  int flap_history = 21;
+  double flap_high = 50;  // percent
+  double flap_low = 25;   // percent
+  double rate_ceiling = 24;  // episodes per day
+  Duration transient_within = std::chrono::minutes(5);
+  NoiseWeights weights;
+  double demote_above = 60;
+};
+
+struct Heartbeat {
+  std::string name;
+  Duration every{0};
+  Duration grace{0};
+  Severity severity = Severity::warning;
+  Priority priority{3};
+  std::string escalation;  // as Rule::escalation (`notify` becomes "heartbeat:<name>")
+};
+
+struct Watchdog {
+  std::optional<std::string> url;
+  std::optional<std::string> url_env;
+  Duration every = std::chrono::minutes(1);
+};
+
+enum class Scope { read, write };
+std::string_view to_string(Scope s);
+
+struct ApiToken {
+  std::string name;
+  std::string token_env;
+  Scope scope = Scope::read;
+};
+
+enum class Synchronous { full, normal };
+std::string_view to_string(Synchronous s);
+
+struct Storage {
+  Synchronous synchronous = Synchronous::full;
+  Duration retain_events = std::chrono::hours(24 * 30);
+};
+
+struct Rules {
+  int version = 1;
+  AlertPolicy defaults;
+  Sources sources;
+  std::map<std::string, Channel> channels;
+  Delivery delivery;
+  std::map<std::string, EscalationPolicy> escalations;
+  std::vector<Rule> rules;
+  Noise noise;
+  std::vector<Heartbeat> heartbeats;
+  std::optional<Watchdog> watchdog;
+  std::vector<ApiToken> api_tokens;
+  Storage storage;
+
+  std::string source_path;  // the file it was read from
+  std::string hash;         // SHA-256 hex of the file's bytes; recorded with every decision
+
+  // The rules that apply to an event, in file order: the first match, plus following
+  // matches while the matched rule says `continue: true`. Empty: no rule matched.
+  std::vector<const Rule*> matching(const NormalizedEvent& e) const;
+};
+
+using RulesSnapshot = std::shared_ptr<const Rules>;
+
+}  // namespace tocsin::rules

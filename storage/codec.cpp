@@ -1,0 +1,73 @@
+#include "storage/codec.hpp"
+
+#include "core/json.hpp"
+
+namespace tocsin::storage {
+
+const char* const k_alert_columns =
+    "a.id, a.fingerprint, a.source, a.name, a.account, a.region, a.metric, a.namespace, "
+    "a.labels, a.summary, a.description, a.rule, a.first_seen, a.last_seen, a.last_episode";
+const char* const k_episode_columns =
+    "e.alert_id, e.alias, e.number, e.status, e.severity, e.priority, e.opened_at, "
+    "e.last_activity_at, e.last_source_time, e.closed_at, e.event_count";
+
+std::string labels_to_json(const std::map<std::string, std::string>& labels) {
+  return Json(labels).dump();
+}
+
+std::map<std::string, std::string> labels_from_json(const std::string& text) {
+  std::map<std::string, std::string> out;
+  auto j = Json::parse(text, nullptr, false);
+  if (!j.is_object()) return out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it->is_string()) out.emplace(it.key(), it->get<std::string>());
+  }
+  return out;
+}
+
+std::optional<Source> parse_source(std::string_view s) {
+  for (Source v : {Source::cloudwatch, Source::opsgenie, Source::alertmanager, Source::generic,
+                   Source::heartbeat}) {
+    if (to_string(v) == s) return v;
+  }
+  return std::nullopt;
+}
+
+AlertRecord read_alert(SQLite::Statement& q, int c) {
+  AlertRecord a;
+  a.id = q.getColumn(c + 0).getInt64();
+  a.fingerprint = q.getColumn(c + 1).getString();
+  a.source = parse_source(q.getColumn(c + 2).getString()).value_or(Source::generic);
+  a.name = q.getColumn(c + 3).getString();
+  a.account = q.getColumn(c + 4).getString();
+  a.region = q.getColumn(c + 5).getString();
+  a.metric = q.getColumn(c + 6).getString();
+  a.namespace_ = q.getColumn(c + 7).getString();
+  a.labels = labels_from_json(q.getColumn(c + 8).getString());
+  a.summary = q.getColumn(c + 9).getString();
+  a.description = q.getColumn(c + 10).getString();
+  a.rule = q.getColumn(c + 11).getString();
+  a.first_seen = from_unix_ms(q.getColumn(c + 12).getInt64());
+  a.last_seen = from_unix_ms(q.getColumn(c + 13).getInt64());
+  a.last_episode_number = q.getColumn(c + 14).getInt();
+  return a;
+}
+
+EpisodeRecord read_episode(SQLite::Statement& q, int c) {
+  EpisodeRecord r;
+  r.alert_id = q.getColumn(c + 0).getInt64();
+  r.alias = q.getColumn(c + 1).getString();
+  auto& e = r.episode;
+  e.number = q.getColumn(c + 2).getInt();
+  e.status = parse_episode_status(q.getColumn(c + 3).getString()).value_or(EpisodeStatus::open);
+  e.severity = parse_severity(q.getColumn(c + 4).getString()).value_or(Severity::warning);
+  e.priority = Priority{q.getColumn(c + 5).getInt()};
+  e.opened_at = from_unix_ms(q.getColumn(c + 6).getInt64());
+  e.last_activity_at = from_unix_ms(q.getColumn(c + 7).getInt64());
+  if (!q.getColumn(c + 8).isNull()) e.last_source_time = from_unix_ms(q.getColumn(c + 8).getInt64());
+  if (!q.getColumn(c + 9).isNull()) e.closed_at = from_unix_ms(q.getColumn(c + 9).getInt64());
+  e.event_count = q.getColumn(c + 10).getInt();
+  return r;
+}
+
+}  // namespace tocsin::storage

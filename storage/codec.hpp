@@ -1,0 +1,28 @@
+#pragma once
+// Conversions between records and column values, shared by the writer and the readers.
+
+#include <SQLiteCpp/Column.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "core/event.hpp"
+#include "storage/records.hpp"
+
+namespace tocsin::storage {
+
+std::string labels_to_json(const std::map<std::string, std::string>& labels);
+std::map<std::string, std::string> labels_from_json(const std::string& text);
+
+std::optional<Source> parse_source(std::string_view s);
+
+// Column lists and readers for the SELECTs that build records; keep them in one place so
+// every query reads rows the same way.
+extern const char* const k_alert_columns;    // a.* in the order read_alert expects
+extern const char* const k_episode_columns;  // e.* in the order read_episode expects
+AlertRecord read_alert(SQLite::Statement& q, int first_column);
+EpisodeRecord read_episode(SQLite::Statement& q, int first_column);
+
+}  // namespace tocsin::storage

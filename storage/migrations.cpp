@@ -1,0 +1,108 @@
+#include "storage/migrations.hpp"
+
+#include <SQLiteCpp/Transaction.h>
+
+#include <string>
+#include <vector>
+
+#include "storage/database.hpp"
+
+namespace tocsin::storage {
+
+namespace {
+
+// Append-only: a released migration is never edited; add the next one instead.
+const std::vector<const char*> k_migrations = {
+    // 1: raw inbound requests, alerts, episodes, decision log.
+    R"sql(
+CREATE TABLE inbound (
+  id            INTEGER PRIMARY KEY,
+  received_at   INTEGER NOT NULL,            -- unix ms
+  hook          TEXT NOT NULL,               -- sns, eventbridge, ...
+  delivery_id   TEXT,                        -- SNS MessageId / source event id, NULL if none
+  headers       TEXT NOT NULL DEFAULT '{}',  -- JSON object
+  body          TEXT NOT NULL
+);
+-- A redelivery is recognised by its id; a retry storm creates exactly one row.
+CREATE UNIQUE INDEX inbound_delivery ON inbound(hook, delivery_id) WHERE delivery_id IS NOT NULL;
+CREATE INDEX inbound_received ON inbound(received_at);
+
+CREATE TABLE alerts (
+  id            INTEGER PRIMARY KEY,
+  fingerprint   TEXT NOT NULL UNIQUE,
+  source        TEXT NOT NULL,
+  name          TEXT NOT NULL,
+  account       TEXT NOT NULL DEFAULT '',
+  region        TEXT NOT NULL DEFAULT '',
+  metric        TEXT NOT NULL DEFAULT '',
+  namespace     TEXT NOT NULL DEFAULT '',
+  labels        TEXT NOT NULL DEFAULT '{}',  -- JSON object
+  summary       TEXT NOT NULL DEFAULT '',
+  description   TEXT NOT NULL DEFAULT '',
+  rule          TEXT NOT NULL DEFAULT '',
+  first_seen    INTEGER NOT NULL,
+  last_seen     INTEGER NOT NULL,
+  last_episode  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX alerts_last_seen ON alerts(last_seen);
+
+CREATE TABLE episodes (
+  id                INTEGER PRIMARY KEY,
+  alert_id          INTEGER NOT NULL REFERENCES alerts(id),
+  number            INTEGER NOT NULL,
+  status            TEXT NOT NULL
+                    CHECK (status IN ('open','acknowledged','resolved','expired','superseded')),
+  severity          TEXT NOT NULL,
+  priority          INTEGER NOT NULL,
+  alias             TEXT NOT NULL UNIQUE,
+  opened_at         INTEGER NOT NULL,
+  last_activity_at  INTEGER NOT NULL,
+  last_source_time  INTEGER,
+  closed_at         INTEGER,
+  event_count       INTEGER NOT NULL,
+  UNIQUE (alert_id, number)
+);
+-- SPEC §4: at most one episode of an alert is open (or acknowledged) at a time.
+CREATE UNIQUE INDEX episodes_one_active ON episodes(alert_id)
+  WHERE status IN ('open','acknowledged');
+CREATE INDEX episodes_status ON episodes(status);
+
+CREATE TABLE decisions (
+  id           INTEGER PRIMARY KEY,
+  at           INTEGER NOT NULL,
+  alert_id     INTEGER REFERENCES alerts(id),
+  episode      INTEGER,
+  inbound_id   INTEGER REFERENCES inbound(id) ON DELETE SET NULL,
+  kind         TEXT NOT NULL,
+  outcome      TEXT NOT NULL,
+  reason       TEXT NOT NULL,
+  rule         TEXT NOT NULL DEFAULT '',
+  rules_hash   TEXT NOT NULL,
+  fingerprint  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX decisions_alert ON decisions(alert_id, id);
+CREATE INDEX decisions_inbound ON decisions(inbound_id);
+)sql",
+};
+
+}  // namespace
+
+int current_schema_version() { return static_cast<int>(k_migrations.size()); }
+
+void migrate(SQLite::Database& db) {
+  int version = db.execAndGet("PRAGMA user_version").getInt();
+  if (version > current_schema_version()) {
+    throw DatabaseError("database " + db.getFilename() + " has schema version " +
+                        std::to_string(version) + ", newer than this build of tocsin knows (" +
+                        std::to_string(current_schema_version()) +
+                        "); refusing to use it — run the newer tocsin or restore a backup");
+  }
+  for (int next = version + 1; next <= current_schema_version(); ++next) {
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    db.exec(k_migrations[static_cast<std::size_t>(next - 1)]);
+    db.exec("PRAGMA user_version = " + std::to_string(next));
+    tx.commit();
+  }
+}
+
+}  // namespace tocsin::storage

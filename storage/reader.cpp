@@ -1,0 +1,129 @@
+#include "storage/reader.hpp"
+
+#include <SQLiteCpp/Statement.h>
+
+#include "storage/codec.hpp"
+#include "storage/database.hpp"
+
+namespace tocsin::storage {
+
+// Returns the connection to the pool when the query is done, even if it threw.
+class Reader::Lease {
+ public:
+  explicit Lease(Reader& r) : m_reader(r), m_db(r.acquire()) {}
+  ~Lease() { m_reader.release(std::move(m_db)); }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  SQLite::Database& db() { return *m_db; }
+
+ private:
+  Reader& m_reader;
+  std::unique_ptr<SQLite::Database> m_db;
+};
+
+std::unique_ptr<SQLite::Database> Reader::acquire() {
+  {
+    std::lock_guard lock(m_mutex);
+    if (!m_idle.empty()) {
+      auto db = std::move(m_idle.back());
+      m_idle.pop_back();
+      return db;
+    }
+  }
+  return open_for_reading(m_path);
+}
+
+void Reader::release(std::unique_ptr<SQLite::Database> db) {
+  constexpr std::size_t k_max_idle = 16;
+  std::lock_guard lock(m_mutex);
+  if (m_idle.size() < k_max_idle) m_idle.push_back(std::move(db));
+}
+
+namespace {
+
+// The latest episode of each alert joins as `e`; alerts without one keep NULLs.
+const std::string k_from =
+    " FROM alerts a LEFT JOIN episodes e ON e.alert_id = a.id AND e.number = a.last_episode";
+
+struct Where {
+  std::string sql;
+  std::vector<std::string> args;
+};
+
+Where where_clause(const AlertQuery& query) {
+  Where w;
+  auto add = [&](const std::string& cond, std::string arg) {
+    w.sql += w.sql.empty() ? " WHERE " : " AND ";
+    w.sql += cond;
+    w.args.push_back(std::move(arg));
+  };
+  if (query.status) {
+    if (*query.status == "none") {
+      w.sql += w.sql.empty() ? " WHERE " : " AND ";
+      w.sql += "e.status IS NULL";
+    } else {
+      add("e.status = ?", *query.status);
+    }
+  }
+  if (query.severity) add("e.severity = ?", *query.severity);
+  if (query.source) add("a.source = ?", *query.source);
+  if (query.text) {
+    // instr() rather than LIKE: the user's text needs no escaping of % and _.
+    const std::string& t = *query.text;
+    w.sql += w.sql.empty() ? " WHERE " : " AND ";
+    w.sql += "(instr(a.fingerprint, ?) > 0 OR instr(a.name, ?) > 0 OR instr(a.summary, ?) > 0)";
+    w.args.insert(w.args.end(), {t, t, t});
+  }
+  return w;
+}
+
+AlertView read_view(SQLite::Statement& q) {
+  AlertView v;
+  v.alert = read_alert(q, 0);
+  if (!q.getColumn(15).isNull()) v.current = read_episode(q, 15);
+  return v;
+}
+
+}  // namespace
+
+AlertPage Reader::list_alerts(const AlertQuery& query) {
+  Lease lease(*this);
+  Where w = where_clause(query);
+  AlertPage page;
+
+  SQLite::Statement count(lease.db(), "SELECT count(*)" + k_from + w.sql);
+  for (std::size_t i = 0; i < w.args.size(); ++i) count.bind(static_cast<int>(i + 1), w.args[i]);
+  if (count.executeStep()) page.total = count.getColumn(0).getInt64();
+
+  // Most recently active first: what an SRE looking at the list cares about.
+  SQLite::Statement q(lease.db(), std::string("SELECT ") + k_alert_columns + ", " +
+                                      k_episode_columns + k_from + w.sql +
+                                      " ORDER BY a.last_seen DESC, a.id DESC LIMIT ? OFFSET ?");
+  int i = 1;
+  for (const auto& arg : w.args) q.bind(i++, arg);
+  q.bind(i++, query.limit);
+  q.bind(i, query.offset);
+  while (q.executeStep()) page.alerts.push_back(read_view(q));
+  return page;
+}
+
+std::optional<AlertDetail> Reader::get_alert(std::int64_t id) {
+  Lease lease(*this);
+  SQLite::Statement q(lease.db(), std::string("SELECT ") + k_alert_columns + ", " +
+                                      k_episode_columns + k_from + " WHERE a.id = ?");
+  q.bind(1, static_cast<int64_t>(id));
+  if (!q.executeStep()) return std::nullopt;
+  AlertDetail detail;
+  detail.view = read_view(q);
+
+  constexpr int k_max_episodes = 50;
+  SQLite::Statement e(lease.db(), std::string("SELECT ") + k_episode_columns +
+                                      " FROM episodes e WHERE e.alert_id = ? "
+                                      "ORDER BY e.number DESC LIMIT ?");
+  e.bind(1, static_cast<int64_t>(id));
+  e.bind(2, k_max_episodes);
+  while (e.executeStep()) detail.episodes.push_back(read_episode(e, 0));
+  return detail;
+}
+
+}  // namespace tocsin::storage

@@ -1,0 +1,34 @@
+#pragma once
+// Read-only queries for the API, on their own connections (WAL lets them run while the writer
+// commits). Safe to call from any thread: each call borrows a connection from a small pool.
+
+#include <SQLiteCpp/Database.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/records.hpp"
+
+namespace tocsin::storage {
+
+class Reader {
+ public:
+  explicit Reader(std::string path) : m_path(std::move(path)) {}
+
+  AlertPage list_alerts(const AlertQuery& query);
+  std::optional<AlertDetail> get_alert(std::int64_t id);
+
+ private:
+  class Lease;
+  std::unique_ptr<SQLite::Database> acquire();
+  void release(std::unique_ptr<SQLite::Database> db);
+
+  std::string m_path;
+  std::mutex m_mutex;
+  std::vector<std::unique_ptr<SQLite::Database>> m_idle;  // GUARDED_BY(m_mutex)
+};
+
+}  // namespace tocsin::storage

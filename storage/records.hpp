@@ -1,0 +1,85 @@
+#pragma once
+// What storage/ keeps, in domain terms. SQL never leaves storage/: the rest of the engine sees
+// these records and the narrow Transaction / Reader interfaces, so another backend could
+// replace SQLite without touching decision code.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/event.hpp"
+#include "core/outcome.hpp"
+#include "core/time.hpp"
+#include "rules/lifecycle.hpp"
+
+namespace tocsin::storage {
+
+// One inbound request as received (SPEC §10: raw events, for audit, export and replay).
+struct InboundRecord {
+  TimePoint received_at{};
+  std::string hook;         // sns, eventbridge, ...
+  std::string delivery_id;  // SNS MessageId or the source's event id; "" when it has none
+  std::string headers_json;  // the headers worth keeping, as a JSON object
+  std::string body;
+};
+
+// One alert: one fingerprint.
+struct AlertRecord {
+  std::int64_t id = 0;
+  std::string fingerprint;
+  Source source = Source::generic;
+  std::string name, account, region, metric, namespace_;
+  std::map<std::string, std::string> labels;
+  std::string summary, description;
+  std::string rule;  // the rule that matched its last event; "" for none
+  TimePoint first_seen{}, last_seen{};
+  int last_episode_number = 0;
+};
+
+struct EpisodeRecord {
+  std::int64_t alert_id = 0;
+  std::string alias;
+  rules::Episode episode;
+};
+
+// One entry of the decision log.
+struct DecisionRecord {
+  TimePoint at{};
+  std::optional<std::int64_t> alert_id;
+  std::optional<int> episode;
+  std::optional<std::int64_t> inbound_id;
+  std::string kind = "event";  // "event" for inbound outcomes
+  std::string outcome;
+  std::string reason;
+  std::string rule;
+  std::string rules_hash;
+  std::string fingerprint;
+};
+
+struct AlertQuery {
+  std::optional<std::string> status;  // status of the current episode, or "none"
+  std::optional<std::string> severity;
+  std::optional<std::string> source;
+  std::optional<std::string> text;  // substring of fingerprint, name or summary
+  int limit = 50;
+  int offset = 0;
+};
+
+struct AlertView {
+  AlertRecord alert;
+  std::optional<EpisodeRecord> current;  // the latest episode, open or not
+};
+
+struct AlertPage {
+  std::vector<AlertView> alerts;
+  std::int64_t total = 0;  // matching the filters, before paging
+};
+
+struct AlertDetail {
+  AlertView view;
+  std::vector<EpisodeRecord> episodes;  // newest first, bounded
+};
+
+}  // namespace tocsin::storage

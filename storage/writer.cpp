@@ -1,0 +1,277 @@
+#include "storage/writer.hpp"
+
+#include <SQLiteCpp/Statement.h>
+#include <sqlite3.h>
+
+#include <chrono>
+
+#include "core/hash.hpp"
+#include "storage/codec.hpp"
+
+namespace tocsin::storage {
+
+namespace {
+
+void bind_optional_time(SQLite::Statement& q, int index, const std::optional<TimePoint>& t) {
+  if (t) {
+    q.bind(index, static_cast<int64_t>(to_unix_ms(*t)));
+  } else {
+    q.bind(index);  // NULL
+  }
+}
+
+WriteError to_write_error(const std::exception& e) {
+  if (const auto* sql = dynamic_cast<const SQLite::Exception*>(&e)) {
+    return {is_transient_sqlite_error(sql->getErrorCode()), sql->what()};
+  }
+  return {false, e.what()};
+}
+
+}  // namespace
+
+// ---- Transaction ----
+
+std::optional<std::int64_t> Transaction::find_inbound(const std::string& hook,
+                                                      const std::string& delivery_id) {
+  SQLite::Statement q(m_db, "SELECT id FROM inbound WHERE hook = ? AND delivery_id = ?");
+  q.bind(1, hook);
+  q.bind(2, delivery_id);
+  if (q.executeStep()) return q.getColumn(0).getInt64();
+  return std::nullopt;
+}
+
+std::int64_t Transaction::insert_inbound(const InboundRecord& r) {
+  SQLite::Statement q(m_db,
+                      "INSERT INTO inbound (received_at, hook, delivery_id, headers, body) "
+                      "VALUES (?, ?, ?, ?, ?)");
+  q.bind(1, static_cast<int64_t>(to_unix_ms(r.received_at)));
+  q.bind(2, r.hook);
+  if (r.delivery_id.empty()) {
+    q.bind(3);
+  } else {
+    q.bind(3, r.delivery_id);
+  }
+  q.bind(4, r.headers_json);
+  q.bind(5, r.body);
+  q.exec();
+  return m_db.getLastInsertRowid();
+}
+
+std::vector<DecisionRecord> Transaction::decisions_for_inbound(std::int64_t inbound_id) {
+  SQLite::Statement q(m_db,
+                      "SELECT at, alert_id, episode, kind, outcome, reason, rule, rules_hash, "
+                      "fingerprint FROM decisions WHERE inbound_id = ? ORDER BY id");
+  q.bind(1, static_cast<int64_t>(inbound_id));
+  std::vector<DecisionRecord> out;
+  while (q.executeStep()) {
+    DecisionRecord d;
+    d.at = from_unix_ms(q.getColumn(0).getInt64());
+    if (!q.getColumn(1).isNull()) d.alert_id = q.getColumn(1).getInt64();
+    if (!q.getColumn(2).isNull()) d.episode = q.getColumn(2).getInt();
+    d.inbound_id = inbound_id;
+    d.kind = q.getColumn(3).getString();
+    d.outcome = q.getColumn(4).getString();
+    d.reason = q.getColumn(5).getString();
+    d.rule = q.getColumn(6).getString();
+    d.rules_hash = q.getColumn(7).getString();
+    d.fingerprint = q.getColumn(8).getString();
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert(
+    const std::string& fingerprint) {
+  SQLite::Statement q(m_db, std::string("SELECT ") + k_alert_columns +
+                                " FROM alerts a WHERE a.fingerprint = ?");
+  q.bind(1, fingerprint);
+  if (!q.executeStep()) return std::nullopt;
+  AlertRecord alert = read_alert(q, 0);
+
+  rules::AlertState state;
+  state.last_episode_number = alert.last_episode_number;
+  SQLite::Statement e(m_db, std::string("SELECT ") + k_episode_columns +
+                                " FROM episodes e WHERE e.alert_id = ? AND e.status IN "
+                                "('open','acknowledged')");
+  e.bind(1, static_cast<int64_t>(alert.id));
+  if (e.executeStep()) state.active = read_episode(e, 0).episode;
+  return std::make_pair(std::move(alert), std::move(state));
+}
+
+std::int64_t Transaction::save_alert(const AlertRecord& a) {
+  const bool insert = a.id == 0;
+  SQLite::Statement q(
+      m_db, insert ? "INSERT INTO alerts (source, name, account, region, metric, namespace, labels, "
+                     "summary, description, rule, first_seen, last_seen, last_episode, fingerprint) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                   : "UPDATE alerts SET source=?, name=?, account=?, region=?, metric=?, "
+                     "namespace=?, labels=?, summary=?, description=?, rule=?, first_seen=?, "
+                     "last_seen=?, last_episode=? WHERE id=?");
+  q.bind(1, std::string(to_string(a.source)));
+  q.bind(2, a.name);
+  q.bind(3, a.account);
+  q.bind(4, a.region);
+  q.bind(5, a.metric);
+  q.bind(6, a.namespace_);
+  q.bind(7, labels_to_json(a.labels));
+  q.bind(8, a.summary);
+  q.bind(9, a.description);
+  q.bind(10, a.rule);
+  q.bind(11, static_cast<int64_t>(to_unix_ms(a.first_seen)));
+  q.bind(12, static_cast<int64_t>(to_unix_ms(a.last_seen)));
+  q.bind(13, a.last_episode_number);
+  if (insert) {
+    q.bind(14, a.fingerprint);
+  } else {
+    q.bind(14, static_cast<int64_t>(a.id));
+  }
+  q.exec();
+  return insert ? m_db.getLastInsertRowid() : a.id;
+}
+
+void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerprint,
+                               const rules::Episode& e, bool is_new) {
+  SQLite::Statement q(
+      m_db, is_new ? "INSERT INTO episodes (status, severity, priority, opened_at, "
+                     "last_activity_at, last_source_time, closed_at, event_count, alias, "
+                     "alert_id, number) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                   : "UPDATE episodes SET status=?, severity=?, priority=?, opened_at=?, "
+                     "last_activity_at=?, last_source_time=?, closed_at=?, event_count=? "
+                     "WHERE alias=? AND alert_id=? AND number=?");
+  q.bind(1, std::string(to_string(e.status)));
+  q.bind(2, std::string(to_string(e.severity)));
+  q.bind(3, e.priority.level);
+  q.bind(4, static_cast<int64_t>(to_unix_ms(e.opened_at)));
+  q.bind(5, static_cast<int64_t>(to_unix_ms(e.last_activity_at)));
+  bind_optional_time(q, 6, e.last_source_time);
+  bind_optional_time(q, 7, e.closed_at);
+  q.bind(8, e.event_count);
+  q.bind(9, episode_alias(fingerprint, e.number));
+  q.bind(10, static_cast<int64_t>(alert_id));
+  q.bind(11, e.number);
+  if (q.exec() != 1) {
+    throw std::logic_error("episode " + std::to_string(e.number) + " of alert " +
+                           std::to_string(alert_id) + " not found for update");
+  }
+}
+
+void Transaction::insert_decision(const DecisionRecord& d) {
+  SQLite::Statement q(m_db,
+                      "INSERT INTO decisions (at, alert_id, episode, inbound_id, kind, outcome, "
+                      "reason, rule, rules_hash, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?)");
+  q.bind(1, static_cast<int64_t>(to_unix_ms(d.at)));
+  if (d.alert_id) {
+    q.bind(2, static_cast<int64_t>(*d.alert_id));
+  } else {
+    q.bind(2);
+  }
+  if (d.episode) {
+    q.bind(3, *d.episode);
+  } else {
+    q.bind(3);
+  }
+  if (d.inbound_id) {
+    q.bind(4, static_cast<int64_t>(*d.inbound_id));
+  } else {
+    q.bind(4);
+  }
+  q.bind(5, d.kind);
+  q.bind(6, d.outcome);
+  q.bind(7, d.reason);
+  q.bind(8, d.rule);
+  q.bind(9, d.rules_hash);
+  q.bind(10, d.fingerprint);
+  q.exec();
+}
+
+// ---- Writer ----
+
+Writer::Writer(const std::string& path, Durability durability,
+               std::function<void(const WriterStats&)> on_group)
+    : m_db(open_for_writing(path, durability)), m_on_group(std::move(on_group)) {
+  m_thread = std::thread([this] { run(); });
+}
+
+Writer::~Writer() { stop(); }
+
+std::future<WriteStatus> Writer::submit(std::function<void(Transaction&)> work) {
+  Job job{std::move(work), {}};
+  auto future = job.done.get_future();
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_stopping) {
+      job.done.set_value(WriteError{true, "the writer is shutting down"});
+      return future;
+    }
+    m_queue.push_back(std::move(job));
+  }
+  m_wake.notify_one();
+  return future;
+}
+
+void Writer::stop() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stopping = true;
+  }
+  m_wake.notify_one();
+  if (m_thread.joinable()) m_thread.join();
+}
+
+void Writer::run() {
+  // Bound a group so one huge burst cannot hold every caller behind a single long commit.
+  constexpr std::size_t k_max_group = 512;
+  for (;;) {
+    std::vector<Job> group;
+    {
+      std::unique_lock lock(m_mutex);
+      m_wake.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+      if (m_queue.empty()) return;  // stopping and drained
+      while (!m_queue.empty() && group.size() < k_max_group) {
+        group.push_back(std::move(m_queue.front()));
+        m_queue.pop_front();
+      }
+    }
+    commit_group(group);
+  }
+}
+
+void Writer::commit_group(std::vector<Job>& group) {
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<WriteStatus> status(group.size());
+  WriterStats stats;
+  stats.group_size = group.size();
+  try {
+    m_db->exec("BEGIN IMMEDIATE");
+    Transaction tx(*m_db);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      m_db->exec("SAVEPOINT job");
+      try {
+        group[i].work(tx);
+        m_db->exec("RELEASE job");
+      } catch (const std::exception& e) {
+        status[i] = to_write_error(e);
+        m_db->exec("ROLLBACK TO job");
+        m_db->exec("RELEASE job");
+      }
+    }
+    m_db->exec("COMMIT");
+  } catch (const std::exception& e) {
+    // BEGIN or COMMIT failed: nothing of this group is durable, so nobody gets a success.
+    WriteError err = to_write_error(e);
+    err.transient = true;  // the work itself was fine; the database was not
+    for (auto& s : status) s = err;
+    stats.ok = false;
+    try {
+      m_db->exec("ROLLBACK");
+    } catch (const std::exception&) {
+      // No transaction was open (BEGIN failed) or SQLite already rolled back.
+    }
+  }
+  stats.commit_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  for (std::size_t i = 0; i < group.size(); ++i) group[i].done.set_value(status[i]);
+  if (m_on_group) m_on_group(stats);
+}
+
+}  // namespace tocsin::storage

@@ -1,0 +1,98 @@
+#pragma once
+// The single writer: one thread owns the write connection (SQLiteCpp connections are not
+// thread-safe) and commits queued jobs in groups. Each caller is answered only after the
+// transaction holding its work has committed, so a 2xx never precedes durability (SPEC §1,
+// invariant 3), while a burst of requests shares one fsync.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/database.hpp"
+#include "storage/records.hpp"
+
+namespace tocsin::storage {
+
+// The only way to change state: valid inside one job, on the writer thread, inside the
+// group's transaction. Each job runs in its own savepoint, so a job that throws rolls back
+// alone and the rest of its group still commits.
+class Transaction {
+ public:
+  explicit Transaction(SQLite::Database& db) : m_db(db) {}
+
+  // The id of an earlier inbound request with the same (hook, delivery id), if any.
+  std::optional<std::int64_t> find_inbound(const std::string& hook, const std::string& delivery_id);
+  std::int64_t insert_inbound(const InboundRecord& r);
+  // The decisions recorded for an inbound request, in order (to answer a redelivery).
+  std::vector<DecisionRecord> decisions_for_inbound(std::int64_t inbound_id);
+
+  // The alert with this fingerprint and its active episode, if it exists.
+  std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert(const std::string& fingerprint);
+  // Inserts (id == 0) or updates the alert; returns its id.
+  std::int64_t save_alert(const AlertRecord& a);
+  // Inserts a new episode or updates an existing one (matched by alert and number).
+  void save_episode(std::int64_t alert_id, const std::string& fingerprint, const rules::Episode& e,
+                    bool is_new);
+  void insert_decision(const DecisionRecord& d);
+
+ private:
+  SQLite::Database& m_db;
+};
+
+struct WriteError {
+  bool transient = true;  // retrying later may succeed (busy, I/O, disk full)
+  std::string message;
+};
+
+using WriteStatus = std::optional<WriteError>;  // nullopt: committed
+
+struct WriterStats {
+  std::size_t group_size = 0;
+  double commit_seconds = 0;  // BEGIN to COMMIT, the latency a caller adds to its request
+  bool ok = true;
+};
+
+class Writer {
+ public:
+  // Opens (and migrates) the database; throws DatabaseError if it cannot.
+  // `on_group` is called on the writer thread after every group, for metrics.
+  Writer(const std::string& path, Durability durability,
+         std::function<void(const WriterStats&)> on_group = {});
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Queues `work`; the future resolves after the group holding it commits (nullopt) or
+  // fails. After stop(), resolves at once with a transient error.
+  std::future<WriteStatus> submit(std::function<void(Transaction&)> work);
+
+  // Commits everything queued, then stops the thread. Idempotent.
+  void stop();
+
+ private:
+  struct Job {
+    std::function<void(Transaction&)> work;
+    std::promise<WriteStatus> done;
+  };
+
+  void run();
+  void commit_group(std::vector<Job>& group);
+
+  std::unique_ptr<SQLite::Database> m_db;
+  std::function<void(const WriterStats&)> m_on_group;
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  std::deque<Job> m_queue;  // GUARDED_BY(m_mutex)
+  bool m_stopping = false;  // GUARDED_BY(m_mutex)
+  std::thread m_thread;
+};
+
+}  // namespace tocsin::storage

@@ -1,0 +1,218 @@
+#include <doctest/doctest.h>
+
+#include <SQLiteCpp/Database.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "storage/migrations.hpp"
+#include "storage/reader.hpp"
+#include "storage/writer.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace tocsin;
+using namespace tocsin::storage;
+using tocsin::testing::TempDir;
+
+namespace {
+
+InboundRecord inbound(const std::string& id) {
+  InboundRecord r;
+  r.received_at = from_unix_ms(1000);
+  r.hook = "sns";
+  r.delivery_id = id;
+  r.body = "{}";
+  return r;
+}
+
+std::int64_t count_rows(const std::string& path, const char* table) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  return db.execAndGet(std::string("SELECT count(*) FROM ") + table).getInt64();
+}
+
+}  // namespace
+
+TEST_CASE("a new database is created in WAL mode at the current schema version") {
+  TempDir dir;
+  const auto path = dir.file("t.db");
+  { Writer w(path, Durability::full); }
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == current_schema_version());
+  for (const char* table : {"inbound", "alerts", "episodes", "decisions"}) {
+    CAPTURE(table);
+    CHECK(db.tableExists(table));
+  }
+}
+
+TEST_CASE("opening is refused with a clear message") {
+  TempDir dir;
+  SUBCASE("a file that is not a database") {
+    const auto path = dir.file("junk.db");
+    std::ofstream(path) << "this is not an SQLite database, just text that is long enough......";
+    CHECK_THROWS_WITH_AS(Writer(path, Durability::full), doctest::Contains(path.c_str()), DatabaseError);
+  }
+  SUBCASE("a directory that does not exist") {
+    const auto path = dir.file("missing/dir/t.db");
+    CHECK_THROWS_WITH_AS(Writer(path, Durability::full), doctest::Contains("cannot open database"),
+                         DatabaseError);
+  }
+  SUBCASE("a schema newer than this build") {
+    const auto path = dir.file("future.db");
+    {
+      SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+      db.exec("PRAGMA user_version = 999");
+    }
+    CHECK_THROWS_WITH_AS(Writer(path, Durability::full), doctest::Contains("newer than this build"),
+                         DatabaseError);
+  }
+}
+
+TEST_CASE("every caller is answered only after its work is committed") {
+  TempDir dir;
+  const auto path = dir.file("t.db");
+  Writer w(path, Durability::normal);
+  auto status = w.submit([](Transaction& tx) { tx.insert_inbound(inbound("a")); });
+  REQUIRE_FALSE(status.get().has_value());
+  // Visible to another connection: it is committed, not just written.
+  CHECK(count_rows(path, "inbound") == 1);
+}
+
+TEST_CASE("a job that fails rolls back alone; the rest of its group commits") {
+  TempDir dir;
+  const auto path = dir.file("t.db");
+  Writer w(path, Durability::normal);
+  std::vector<std::future<WriteStatus>> futures;
+  for (int i = 0; i < 20; ++i) {
+    futures.push_back(w.submit([i](Transaction& tx) {
+      tx.insert_inbound(inbound("ok-" + std::to_string(i)));
+      if (i % 5 == 0) {
+        tx.insert_inbound(inbound("dup"));  // partial work that must vanish with the job
+        throw std::runtime_error("job failed");
+      }
+    }));
+  }
+  int failed = 0;
+  for (auto& f : futures) {
+    if (auto err = f.get()) {
+      ++failed;
+      CHECK_FALSE(err->transient);
+      CHECK(err->message == "job failed");
+    }
+  }
+  CHECK(failed == 4);
+  CHECK(count_rows(path, "inbound") == 16);
+}
+
+TEST_CASE("concurrent submitters are grouped into fewer commits") {
+  TempDir dir;
+  const auto path = dir.file("t.db");
+  std::atomic<std::size_t> groups{0}, jobs{0};
+  Writer w(path, Durability::full, [&](const WriterStats& s) {
+    ++groups;
+    jobs += s.group_size;
+  });
+  constexpr int k_threads = 8, k_per_thread = 50;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < k_threads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < k_per_thread; ++i) {
+        auto f = w.submit([&, t, i](Transaction& tx) {
+          tx.insert_inbound(inbound(std::to_string(t) + "-" + std::to_string(i)));
+        });
+        CHECK_FALSE(f.get().has_value());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  w.stop();
+  CHECK(jobs == k_threads * k_per_thread);
+  CHECK(count_rows(path, "inbound") == k_threads * k_per_thread);
+  // With 8 callers waiting on fsync, groups must form; one commit per job would mean no grouping.
+  CHECK(groups.load() < jobs.load());
+}
+
+TEST_CASE("after stop, submissions fail as transient instead of hanging") {
+  TempDir dir;
+  Writer w(dir.file("t.db"), Durability::normal);
+  w.stop();
+  auto err = w.submit([](Transaction&) {}).get();
+  REQUIRE(err.has_value());
+  CHECK(err->transient);
+}
+
+TEST_CASE("the same delivery id cannot be stored twice") {
+  TempDir dir;
+  Writer w(dir.file("t.db"), Durability::normal);
+  CHECK_FALSE(w.submit([](Transaction& tx) { tx.insert_inbound(inbound("m1")); }).get());
+  std::optional<std::int64_t> found;
+  CHECK_FALSE(w.submit([&](Transaction& tx) { found = tx.find_inbound("sns", "m1"); }).get());
+  CHECK(found.has_value());
+  auto err = w.submit([](Transaction& tx) { tx.insert_inbound(inbound("m1")); }).get();
+  CHECK(err.has_value());
+}
+
+TEST_CASE("alerts and episodes round-trip through the writer and the reader") {
+  TempDir dir;
+  const auto path = dir.file("t.db");
+  Writer w(path, Durability::normal);
+  rules::Episode ep;
+  ep.number = 1;
+  ep.severity = Severity::critical;
+  ep.priority = Priority{1};
+  ep.opened_at = from_unix_ms(5000);
+  ep.last_activity_at = from_unix_ms(6000);
+  ep.last_source_time = from_unix_ms(4000);
+  CHECK_FALSE(w.submit([&](Transaction& tx) {
+                 AlertRecord a;
+                 a.fingerprint = "cloudwatch:1:us-east-1:q";
+                 a.source = Source::cloudwatch;
+                 a.name = "q";
+                 a.labels = {{"QueueName", "hooks-worker"}};
+                 a.first_seen = a.last_seen = from_unix_ms(5000);
+                 a.last_episode_number = 1;
+                 auto id = tx.save_alert(a);
+                 tx.save_episode(id, a.fingerprint, ep, true);
+               }).get());
+
+  std::optional<std::pair<AlertRecord, rules::AlertState>> loaded;
+  CHECK_FALSE(w.submit([&](Transaction& tx) { loaded = tx.load_alert("cloudwatch:1:us-east-1:q"); })
+                  .get());
+  REQUIRE(loaded);
+  REQUIRE(loaded->second.active);
+  CHECK(loaded->second.active->severity == Severity::critical);
+  CHECK(loaded->second.active->last_source_time == from_unix_ms(4000));
+
+  Reader r(path);
+  auto page = r.list_alerts(AlertQuery{});
+  CHECK(page.total == 1);
+  REQUIRE(page.alerts.size() == 1);
+  CHECK(page.alerts[0].alert.labels.at("QueueName") == "hooks-worker");
+  REQUIRE(page.alerts[0].current);
+  CHECK(page.alerts[0].current->alias.rfind("tocsin-", 0) == 0);
+
+  AlertQuery resolved_only;
+  resolved_only.status = "resolved";
+  CHECK(r.list_alerts(resolved_only).total == 0);
+  AlertQuery by_text;
+  by_text.text = "us-east-1:q";
+  CHECK(r.list_alerts(by_text).total == 1);
+}
+
+TEST_CASE("the schema refuses a second active episode for one alert") {
+  TempDir dir;
+  Writer w(dir.file("t.db"), Durability::normal);
+  auto err = w.submit([](Transaction& tx) {
+                AlertRecord a;
+                a.fingerprint = "f";
+                auto id = tx.save_alert(a);
+                rules::Episode e1, e2;
+                e1.number = 1;
+                e2.number = 2;
+                tx.save_episode(id, "f", e1, true);
+                tx.save_episode(id, "f", e2, true);
+              }).get();
+  CHECK(err.has_value());
+}
