@@ -69,9 +69,13 @@ struct Rule {
   std::string name;
   int line = 0;  // where the rule starts in the file, for messages
   Match match;
-  AlertPolicy policy;  // defaults with this rule's overrides applied
+  AlertPolicy policy;              // defaults with this rule's overrides applied
+  // Whether the rule itself names a severity: it then overrides what the source says; when it
+  // does not, a severity stated by the source (Alertmanager, generic) wins over the defaults.
+  bool sets_severity = false;
   bool continue_matching = false;  // `continue: true`
-  std::optional<std::string> dedup_key;  // template over {source} {name} {account} {region} {labels.X}
+  // Template over {source} {name} {account} {region} {labels.X}; checked at load time.
+  std::optional<std::string> dedup_key;
   bool never_suppress = false;
   bool drop = false;
   // The escalation policy to run: a name in Rules::escalations. A rule's `notify: [..]` is
@@ -108,7 +112,7 @@ std::string_view to_string(ChannelType t);
 struct Channel {
   std::string name;
   ChannelType type = ChannelType::webhook;
-  std::optional<std::string> url;      // exactly one of url / url_env is set
+  std::optional<std::string> url;  // exactly one of url / url_env is set
   std::optional<std::string> url_env;
   std::optional<std::string> api_key_env;      // opsgenie
   std::optional<std::string> routing_key_env;  // pagerduty
@@ -125,7 +129,7 @@ struct Delivery {
 };
 
 struct EscalationStep {
-  Duration after{0};  // since the episode opened
+  Duration after{0};                // since the episode opened
   std::vector<std::string> notify;  // channel names
 };
 
@@ -142,8 +146,8 @@ struct NoiseWeights {
 struct Noise {
   Duration window = std::chrono::hours(24 * 7);
   int flap_history = 21;
-  double flap_high = 50;  // percent
-  double flap_low = 25;   // percent
+  double flap_high = 50;     // percent
+  double flap_low = 25;      // percent
   double rate_ceiling = 24;  // episodes per day
   Duration transient_within = std::chrono::minutes(5);
   NoiseWeights weights;

@@ -1,0 +1,1483 @@
+#include "rules/loader.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <set>
+#include <span>
+
+#include "core/duration.hpp"
+
+namespace tocsin::rules {
+
+std::string Diagnostic::format() const {
+  std::string out = path;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += level == Level::error ? ": error: " : ": warning: ";
+  out += message;
+  return out;
+}
+
+EnvLookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Text for messages
+
+// A value quoted for a message: escaped, and cut short so a pasted certificate does not
+// bury the rest of the output.
+std::string quoted(std::string_view s) {
+  constexpr std::size_t k_max_shown = 80;
+  bool cut = false;
+  if (s.size() > k_max_shown) {
+    std::size_t end = k_max_shown;
+    while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80)
+      --end;  // UTF-8
+    s = s.substr(0, end);
+    cut = true;
+  }
+  std::string out = "\"";
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += cut ? "...\"" : "\"";
+  return out;
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// ` (did you mean "x"?)` when one candidate is closest to `word` and within two edits of it
+// (ignoring case), else "": a tie (`P6` is as close to P1 as to P5) would be a guess.
+template <typename Range>
+std::string did_you_mean(std::string_view word, const Range& candidates) {
+  const auto word_lower = lowercase(word);
+  std::optional<std::string> best;
+  std::size_t best_distance = 3;
+  bool tied = false;
+  for (const auto& candidate : candidates) {
+    const std::string_view c = candidate;
+    const auto d = edit_distance(word_lower, lowercase(c));
+    if (d >= word.size()) continue;
+    if (d < best_distance) {
+      best = std::string(c);
+      best_distance = d;
+      tied = false;
+    } else if (d == best_distance && best) {
+      tied = true;
+    }
+  }
+  return best && !tied ? " (did you mean " + quoted(*best) + "?)" : "";
+}
+
+template <typename Range>
+std::string join(const Range& items, std::string_view separator = ", ") {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += std::string_view(item);
+  }
+  return out;
+}
+
+std::string format_number(double n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", n);
+  return buf;
+}
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return quoted(node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    default:
+      return "nothing";
+  }
+}
+
+// "WHERE: MESSAGE", or MESSAGE alone at the top level.
+std::string at_where(std::string_view where, std::string_view message) {
+  return where.empty() ? std::string(message) : std::string(where) + ": " + std::string(message);
+}
+
+bool is_env_var_name(std::string_view s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    return {};
+  }
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += k_hex[digest[i] >> 4];
+    out += k_hex[digest[i] & 0xF];
+  }
+  return out;
+}
+
+// A hint for a YAML syntax error on a line indented with a tab, which YAML forbids and
+// editors hide.
+std::string tab_hint(std::string_view text, int line) {
+  std::size_t start = 0;
+  for (int i = 0; i < line && start != std::string_view::npos; ++i) {
+    start = text.find('\n', start);
+    if (start != std::string_view::npos) ++start;
+  }
+  if (start == std::string_view::npos) return {};
+  for (std::size_t i = start; i < text.size() && (text[i] == ' ' || text[i] == '\t'); ++i) {
+    if (text[i] == '\t') return " (this line is indented with a tab; YAML needs spaces)";
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diagnostics
+
+class Reporter {
+ public:
+  explicit Reporter(std::string path) : m_path(std::move(path)) {}
+
+  void error(const YAML::Mark& at, std::string message) {
+    add(Diagnostic::Level::error, at, std::move(message));
+  }
+  void warning(const YAML::Mark& at, std::string message) {
+    add(Diagnostic::Level::warning, at, std::move(message));
+  }
+  bool has_errors() const { return m_errors > 0; }
+
+  // In file order; problems found at the same place keep the order they were found in.
+  std::vector<Diagnostic> take_sorted() {
+    std::stable_sort(m_diagnostics.begin(), m_diagnostics.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+    });
+    return std::move(m_diagnostics);
+  }
+
+ private:
+  void add(Diagnostic::Level level, const YAML::Mark& at, std::string message) {
+    // yaml-cpp marks are 0-based; a null mark (-1) should not happen, and is shown as 1:1
+    // rather than dropping the position.
+    m_diagnostics.push_back(
+        {level, m_path, std::max(at.line, 0) + 1, std::max(at.column, 0) + 1, std::move(message)});
+    if (level == Diagnostic::Level::error) ++m_errors;
+  }
+
+  std::string m_path;
+  std::vector<Diagnostic> m_diagnostics;
+  int m_errors = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Checked access to YAML nodes: every accessor reports what is wrong and where, and returns
+// nullopt, so loading goes on and finds the next problem.
+
+using Keys = std::span<const std::string_view>;
+
+struct Entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+
+  // Where a problem with the value is shown: at the value, or at the key when the value is
+  // empty (yaml-cpp places an empty value wherever the next token starts).
+  YAML::Mark mark() const { return value.IsNull() ? key_node.Mark() : value.Mark(); }
+};
+
+// A map of the file whose keys are known, unique strings.
+class Fields {
+ public:
+  Fields(std::string where, YAML::Mark mark, std::vector<Entry> entries)
+      : m_where(std::move(where)), m_mark(mark), m_entries(std::move(entries)) {}
+
+  const Entry* find(std::string_view key) const {
+    for (const auto& e : m_entries) {
+      if (e.key == key) return &e;
+    }
+    return nullptr;
+  }
+  // What the map is, for messages: `channel "oncall"`, `defaults`.
+  const std::string& where() const { return m_where; }
+  // Where the map starts: missing keys are reported there.
+  const YAML::Mark& mark() const { return m_mark; }
+  const std::vector<Entry>& entries() const { return m_entries; }
+
+ private:
+  std::string m_where;
+  YAML::Mark m_mark;
+  std::vector<Entry> m_entries;
+};
+
+enum class Empty { is_error, is_empty };  // how to take a key written with no value
+enum class Zero { allowed, refused };     // whether a duration may be 0s
+
+// Secrets must come from the environment: a key spelled like one gets a message saying so
+// instead of "unknown key".
+constexpr std::string_view k_secret_keys[] = {"api_key", "token", "secret", "routing_key",
+                                              "password"};
+
+class Checker {
+ public:
+  Checker(Reporter& report, const EnvLookup& env) : m_report(report), m_env(env) {}
+
+  Reporter& report() { return m_report; }
+
+  // The entries of a map whose keys are unique strings; a duplicate or non-string key is
+  // reported and skipped.
+  std::optional<std::vector<Entry>> entries(const YAML::Node& node, const YAML::Mark& at,
+                                            std::string_view where, Empty empty) {
+    if (node.IsNull() && empty == Empty::is_empty) return std::vector<Entry>{};
+    if (!node.IsMap()) {
+      m_report.error(at, "expected a map for " + std::string(where) + ", got " + describe(node));
+      return std::nullopt;
+    }
+    std::vector<Entry> out;
+    std::map<std::string, int> first_line;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const YAML::Node key = it->first;
+      if (!key.IsScalar()) {
+        m_report.error(key.Mark(),
+                       at_where(where, "keys must be plain names, got " + describe(key)));
+        continue;
+      }
+      const auto [previous, inserted] = first_line.emplace(key.Scalar(), key.Mark().line + 1);
+      if (!inserted) {
+        m_report.error(key.Mark(), "duplicate key " + quoted(key.Scalar()) + " in " +
+                                       std::string(where) + " (first set at line " +
+                                       std::to_string(previous->second) + ")");
+        continue;
+      }
+      out.push_back({key.Scalar(), key, it->second});
+    }
+    return out;
+  }
+
+  // entries() limited to `allowed` keys: any other key is reported and skipped.
+  std::optional<Fields> fields(const YAML::Node& node, const YAML::Mark& at, std::string where,
+                               Keys allowed, Empty empty = Empty::is_error) {
+    auto all = entries(node, at, where, empty);
+    if (!all) return std::nullopt;
+    std::vector<Entry> known;
+    for (auto& e : *all) {
+      if (std::find(allowed.begin(), allowed.end(), e.key) != allowed.end()) {
+        known.push_back(std::move(e));
+      } else {
+        unknown_key(e, where, allowed);
+      }
+    }
+    return Fields(std::move(where), node.IsNull() ? at : node.Mark(), std::move(known));
+  }
+
+  // Reports a missing key; `hint` (optional) says what to write.
+  bool require(const Fields& f, std::string_view key, std::string_view hint = {}) {
+    if (f.find(key) != nullptr) return true;
+    std::string message = "missing required key " + quoted(key) + " in " + f.where();
+    if (!hint.empty()) message += " (" + std::string(hint) + ")";
+    m_report.error(f.mark(), std::move(message));
+    return false;
+  }
+
+  void error(const Entry& e, const Fields& f, std::string_view message) {
+    m_report.error(e.mark(), at_where(f.where(), message));
+  }
+
+  // A scalar where `label` (already quoted) expects `expected`.
+  std::optional<std::string> scalar(const YAML::Node& node, const YAML::Mark& at,
+                                    std::string_view where, std::string_view label,
+                                    std::string_view expected) {
+    if (node.IsScalar()) return node.Scalar();
+    m_report.error(at, at_where(where, "expected " + std::string(expected) + " for " +
+                                           std::string(label) + ", got " + describe(node)));
+    return std::nullopt;
+  }
+
+  // --- Typed values of a map. Each returns nullopt when the key is absent or its value is
+  // wrong; a wrong value has been reported.
+
+  std::optional<std::string> text(const Fields& f, std::string_view key,
+                                  std::string_view expected = "a string") {
+    const auto* e = f.find(key);
+    if (e == nullptr) return std::nullopt;
+    return scalar(e->value, e->mark(), f.where(), quoted(key), expected);
+  }
+
+  // A string that names something and so cannot be empty.
+  std::optional<std::string> name(const Fields& f, std::string_view key,
+                                  std::string_view expected) {
+    auto value = text(f, key, expected);
+    if (value && value->empty()) {
+      error(*f.find(key), f, quoted(key) + " must not be empty");
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<bool> boolean(const Fields& f, std::string_view key) {
+    const auto value = text(f, key, "true or false");
+    if (!value) return std::nullopt;
+    // YAML 1.1 spellings (yes, on, ...) are refused: their meaning differs between parsers.
+    if (*value == "true") return true;
+    if (*value == "false") return false;
+    error(*f.find(key), f, "expected true or false for " + quoted(key) + ", got " + quoted(*value));
+    return std::nullopt;
+  }
+
+  std::optional<long long> integer(const Fields& f, std::string_view key, long long min,
+                                   long long max) {
+    const auto value = text(f, key, "a whole number");
+    if (!value) return std::nullopt;
+    const auto& e = *f.find(key);
+    long long n = 0;
+    const auto* end = value->data() + value->size();
+    const auto [ptr, ec] = std::from_chars(value->data(), end, n);
+    if (ec != std::errc() || ptr != end) {
+      error(e, f, "expected a whole number for " + quoted(key) + ", got " + quoted(*value));
+      return std::nullopt;
+    }
+    if (n < min || n > max) {
+      error(e, f, quoted(key) + " must be " + range_text(min, max) + ", got " + *value);
+      return std::nullopt;
+    }
+    return n;
+  }
+
+  std::optional<double> number(const Fields& f, std::string_view key, double min, double max) {
+    const auto value = text(f, key, "a number");
+    if (!value) return std::nullopt;
+    const auto& e = *f.find(key);
+    double n = 0;
+    const auto* end = value->data() + value->size();
+    const auto [ptr, ec] = std::from_chars(value->data(), end, n);
+    if (ec != std::errc() || ptr != end || !std::isfinite(n)) {
+      error(e, f, "expected a number for " + quoted(key) + ", got " + quoted(*value));
+      return std::nullopt;
+    }
+    if (n < min || n > max) {
+      error(e, f,
+            quoted(key) + " must be between " + format_number(min) + " and " + format_number(max) +
+                ", got " + *value);
+      return std::nullopt;
+    }
+    return n;
+  }
+
+  std::optional<Duration> duration(const Fields& f, std::string_view key, Zero zero) {
+    constexpr std::string_view k_expected = "a duration like 30s, 5m, 2h, 7d";
+    const auto value = text(f, key, k_expected);
+    if (!value) return std::nullopt;
+    const auto& e = *f.find(key);
+    const auto d = parse_duration(*value);
+    if (!d) {
+      std::string message =
+          "expected " + std::string(k_expected) + " for " + quoted(key) + ", got " + quoted(*value);
+      if (!value->empty() && std::all_of(value->begin(), value->end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c));
+          })) {
+        message += " (a bare number is ambiguous: add a unit, e.g. " + *value + "m)";
+      }
+      error(e, f, message);
+      return std::nullopt;
+    }
+    if (zero == Zero::refused && d->count() == 0) {
+      error(e, f, quoted(key) + " must be longer than 0s");
+      return std::nullopt;
+    }
+    return d;
+  }
+
+  template <typename E, std::size_t N>
+  std::optional<E> choice(const Fields& f, std::string_view key,
+                          const std::pair<std::string_view, E> (&options)[N]) {
+    std::vector<std::string_view> spellings;
+    for (const auto& [spelled, value] : options)
+      spellings.push_back(spelled);
+    const auto expected = "one of " + join(spellings);
+    const auto value = text(f, key, expected);
+    if (!value) return std::nullopt;
+    for (const auto& [spelled, option] : options) {
+      if (*value == spelled) return option;
+    }
+    error(*f.find(key), f,
+          "expected " + expected + " for " + quoted(key) + ", got " + quoted(*value) +
+              did_you_mean(*value, spellings));
+    return std::nullopt;
+  }
+
+  // The items of a list. `example` shows what to write, e.g. `[oncall, alerts]`.
+  std::optional<std::vector<YAML::Node>> list(const Fields& f, std::string_view key,
+                                              std::string_view example,
+                                              Empty empty = Empty::is_error) {
+    const auto* e = f.find(key);
+    if (e == nullptr) return std::nullopt;
+    if (e->value.IsNull() && empty == Empty::is_empty) return std::vector<YAML::Node>{};
+    if (!e->value.IsSequence()) {
+      error(*e, f,
+            "expected a list for " + quoted(key) + ", like " + std::string(example) + ", got " +
+                describe(e->value));
+      return std::nullopt;
+    }
+    return std::vector<YAML::Node>(e->value.begin(), e->value.end());
+  }
+
+  // An http:// or https:// URL.
+  std::optional<std::string> url(const Fields& f, std::string_view key) {
+    auto value = text(f, key, "a URL");
+    if (!value) return std::nullopt;
+    const auto lower = lowercase(*value);
+    std::string_view rest = lower;
+    bool scheme_ok = false;
+    for (const std::string_view scheme : {"http://", "https://"}) {
+      if (rest.starts_with(scheme)) {
+        rest.remove_prefix(scheme.size());
+        scheme_ok = true;
+      }
+    }
+    const bool has_space = std::any_of(lower.begin(), lower.end(), [](char c) {
+      return std::isspace(static_cast<unsigned char>(c));
+    });
+    if (!scheme_ok || rest.empty() || rest.front() == '/' || has_space) {
+      error(*f.find(key), f,
+            quoted(key) + " must be an http:// or https:// URL, got " + quoted(*value));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  // The name of an environment variable holding a secret or URL. An unset variable is a
+  // warning saying what will not work (`consequence`), never an error: the file is still
+  // valid, and `tocsin check` may run where the secrets are not.
+  std::optional<std::string> env_var(const Fields& f, std::string_view key,
+                                     std::string_view consequence) {
+    auto value = text(f, key, "the name of an environment variable");
+    if (!value) return std::nullopt;
+    const auto& e = *f.find(key);
+    if (!is_env_var_name(*value)) {
+      // The value is not shown: it may be the very secret that was meant to stay out of here.
+      error(e, f,
+            quoted(key) +
+                " must be the name of an environment variable (letters, digits and _, like "
+                "OPSGENIE_API_KEY), not the secret itself");
+      return std::nullopt;
+    }
+    const auto set = m_env(*value);
+    if (!set || set->empty()) {
+      m_report.warning(e.mark(), at_where(f.where(), "environment variable " + *value + " is " +
+                                                         (set ? "empty" : "not set") + "; " +
+                                                         std::string(consequence)));
+    }
+    return value;
+  }
+
+ private:
+  void unknown_key(const Entry& e, std::string_view where, Keys allowed) {
+    std::string message;
+    const auto is_secret = std::find(std::begin(k_secret_keys), std::end(k_secret_keys), e.key) !=
+                           std::end(k_secret_keys);
+    if (is_secret) {
+      const auto env_key = e.key + "_env";
+      message = "secrets never live in the rules file, which is kept in git: instead of " +
+                quoted(e.key) + " in " + std::string(where) + ", ";
+      if (std::find(allowed.begin(), allowed.end(), env_key) != allowed.end()) {
+        message += "set " + quoted(env_key) + " to the name of an environment variable holding it";
+      } else {
+        message += "put the secret in an environment variable named by one of the *_env keys";
+      }
+    } else if (e.key == "<<") {
+      message = "YAML merge keys (<<) are not supported in " + std::string(where) +
+                "; write the keys out";
+    } else {
+      message = "unknown key " + quoted(e.key) + " in " + std::string(where);
+      const auto hint = did_you_mean(e.key, allowed);
+      message += hint.empty() ? "; allowed keys: " + join(allowed) : hint;
+    }
+    m_report.error(e.key_node.Mark(), std::move(message));
+  }
+
+  static std::string range_text(long long min, long long max) {
+    if (max == std::numeric_limits<int>::max()) return "at least " + std::to_string(min);
+    return "between " + std::to_string(min) + " and " + std::to_string(max);
+  }
+
+  Reporter& m_report;
+  const EnvLookup& m_env;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The schema of SPEC §8
+
+constexpr std::string_view k_top_keys[] = {"version",    "defaults",    "sources", "channels",
+                                           "delivery",   "escalations", "rules",   "noise",
+                                           "heartbeats", "watchdog",    "api",     "storage"};
+constexpr std::string_view k_policy_keys[] = {
+    "severity",           "priority",    "stale_after",      "max_open_age",
+    "auto_resolve_after", "ack_timeout", "insufficient_data"};
+constexpr std::string_view k_source_keys[] = {"sns",          "opsgenie", "eventbridge",
+                                              "alertmanager", "generic",  "heartbeat"};
+constexpr std::string_view k_sns_keys[] = {"verify_signature", "min_signature_version",
+                                           "topics",           "cert_dir",
+                                           "fetch_certs",      "auto_confirm"};
+constexpr std::string_view k_token_source_keys[] = {"token_env"};
+constexpr std::string_view k_channel_keys[] = {
+    "type", "url", "url_env", "api_key_env", "routing_key_env", "secret_env", "digest_every"};
+constexpr std::string_view k_delivery_keys[] = {"fallback", "timeout", "max_attempts",
+                                                "backoff_initial", "backoff_max"};
+constexpr std::string_view k_escalation_keys[] = {"steps", "repeat_every"};
+constexpr std::string_view k_step_keys[] = {"after", "notify"};
+// clang-format off
+constexpr std::string_view k_rule_keys[] = {
+    "name", "match", "continue",
+    "notify", "escalation", "low_priority", "hold_for", "never_suppress", "drop",
+    "severity", "priority", "stale_after", "max_open_age", "auto_resolve_after", "ack_timeout",
+    "insufficient_data", "dedup_key"};
+// clang-format on
+constexpr std::string_view k_match_keys[] = {"source",    "name",    "severity", "metric",
+                                             "namespace", "account", "region",   "labels"};
+constexpr std::string_view k_noise_keys[] = {"window",   "flap_history", "flap_high",
+                                             "flap_low", "rate_ceiling", "transient_within",
+                                             "weights",  "demote_above"};
+constexpr std::string_view k_weight_keys[] = {"flap", "rate", "transient", "ignored"};
+constexpr std::string_view k_heartbeat_keys[] = {"name",     "every",      "grace", "severity",
+                                                 "priority", "escalation", "notify"};
+constexpr std::string_view k_watchdog_keys[] = {"url", "url_env", "every"};
+constexpr std::string_view k_api_keys[] = {"tokens"};
+constexpr std::string_view k_api_token_keys[] = {"name", "token_env", "scope"};
+constexpr std::string_view k_storage_keys[] = {"synchronous", "retain_events"};
+
+constexpr std::string_view k_source_names[] = {"cloudwatch", "opsgenie", "alertmanager", "generic",
+                                               "heartbeat"};
+constexpr std::string_view k_dedup_placeholders[] = {"source", "name", "account", "region"};
+
+constexpr std::pair<std::string_view, Severity> k_severities[] = {{"critical", Severity::critical},
+                                                                  {"high", Severity::high},
+                                                                  {"warning", Severity::warning},
+                                                                  {"info", Severity::info}};
+constexpr std::pair<std::string_view, Priority> k_priorities[] = {{"P1", Priority{1}},
+                                                                  {"P2", Priority{2}},
+                                                                  {"P3", Priority{3}},
+                                                                  {"P4", Priority{4}},
+                                                                  {"P5", Priority{5}}};
+constexpr std::pair<std::string_view, InsufficientDataPolicy> k_insufficient_data[] = {
+    {"ignore", InsufficientDataPolicy::ignore},
+    {"firing", InsufficientDataPolicy::firing},
+    {"resolve", InsufficientDataPolicy::resolve}};
+constexpr std::pair<std::string_view, ChannelType> k_channel_types[] = {
+    {"opsgenie", ChannelType::opsgenie},
+    {"pagerduty", ChannelType::pagerduty},
+    {"slack", ChannelType::slack},
+    {"webhook", ChannelType::webhook}};
+constexpr std::pair<std::string_view, Scope> k_scopes[] = {{"read", Scope::read},
+                                                           {"write", Scope::write}};
+constexpr std::pair<std::string_view, Synchronous> k_synchronous[] = {
+    {"full", Synchronous::full}, {"normal", Synchronous::normal}};
+
+// Channel keys that only one channel type takes.
+struct TypeSpecificKey {
+  std::string_view key;
+  ChannelType type;
+  bool required;
+  std::string_view purpose;
+};
+constexpr TypeSpecificKey k_type_specific_keys[] = {
+    {"api_key_env", ChannelType::opsgenie, true, "the environment variable holding its API key"},
+    {"routing_key_env", ChannelType::pagerduty, true,
+     "the environment variable holding its Events API v2 routing key"},
+    {"secret_env", ChannelType::webhook, false, ""},
+};
+
+// Policies synthesized from `notify:` are named with these prefixes; declared policies may
+// not use them, so the names never collide.
+constexpr std::string_view k_rule_policy_prefix = "rule:";
+constexpr std::string_view k_heartbeat_policy_prefix = "heartbeat:";
+
+// What is wrong with a dedup_key template, or nullopt when it is fine.
+std::optional<std::string> dedup_template_problem(std::string_view t) {
+  if (t.empty()) return "must not be empty";
+  std::size_t pos = 0;
+  while (pos < t.size()) {
+    if (t[pos] == '}') return "has a \"}\" with no \"{\" before it";
+    if (t[pos] != '{') {
+      ++pos;
+      continue;
+    }
+    const auto close = t.find('}', pos);
+    if (close == std::string_view::npos) return "has a \"{\" that is never closed";
+    const auto field = t.substr(pos + 1, close - pos - 1);
+    const bool known = std::find(std::begin(k_dedup_placeholders), std::end(k_dedup_placeholders),
+                                 field) != std::end(k_dedup_placeholders) ||
+                       (field.starts_with("labels.") && field.size() > 7);
+    if (!known) {
+      return "uses unknown placeholder {" + std::string(field) +
+             "}; the placeholders are {source}, {name}, {account}, {region} and {labels.X}" +
+             did_you_mean(field, k_dedup_placeholders);
+    }
+    pos = close + 1;
+  }
+  return std::nullopt;
+}
+
+// `rule "x"` from the item's name when it has a usable one, else `rule #3`: messages about an
+// item, even its unknown keys, should name it the way the SRE knows it.
+std::string item_label(std::string_view kind, const YAML::Node& item, std::size_t index) {
+  // Iterated rather than item["name"]: on a const node that yields an invalid node whose
+  // accessors throw.
+  if (item.IsMap()) {
+    for (auto it = item.begin(); it != item.end(); ++it) {
+      if (it->first.IsScalar() && it->first.Scalar() == "name" && it->second.IsScalar() &&
+          !it->second.Scalar().empty()) {
+        return std::string(kind) + " " + quoted(it->second.Scalar());
+      }
+    }
+  }
+  return std::string(kind) + " #" + std::to_string(index + 1);
+}
+
+// A name used elsewhere in the file, checked once every section is read.
+struct Reference {
+  enum class Kind { channel, escalation };
+  Kind kind;
+  std::string name;
+  YAML::Mark mark;
+  std::string context;  // `in notify of rule "x"`, `used in rule "x"`
+};
+
+class RulesLoader {
+ public:
+  RulesLoader(Reporter& report, const EnvLookup& env) : m_check(report, env) {}
+
+  void load(const YAML::Node& root) {
+    const auto top = m_check.fields(root, root.Mark(), "the top level of the file", k_top_keys);
+    if (!top) return;
+    load_version(*top);
+    // Channels and escalation policies first, so every section can refer to them by name.
+    load_channels(top->find("channels"));
+    load_escalations(top->find("escalations"));
+    load_defaults(top->find("defaults"));
+    load_sources(top->find("sources"));
+    load_delivery(top->find("delivery"));
+    load_rules(top->find("rules"));
+    load_noise(top->find("noise"));
+    load_heartbeats(top->find("heartbeats"));
+    load_watchdog(top->find("watchdog"));
+    load_api(top->find("api"));
+    load_storage(top->find("storage"));
+    check_references();
+  }
+
+  Rules take() { return std::move(m_rules); }
+
+ private:
+  std::optional<Fields> section(const Entry* e, std::string where, Keys keys) {
+    if (e == nullptr) return std::nullopt;
+    return m_check.fields(e->value, e->mark(), std::move(where), keys, Empty::is_empty);
+  }
+
+  void load_version(const Fields& top) {
+    if (!m_check.require(top, "version", "start the file with \"version: 1\"")) return;
+    const auto version = m_check.text(top, "version", "a version number");
+    if (version && *version != "1") {
+      m_check.report().error(top.find("version")->mark(),
+                             "unsupported rules file version " + quoted(*version) +
+                                 "; this release of Tocsin reads version 1");
+    }
+  }
+
+  // Policy keys shared by `defaults:` and each rule: sets what `f` overrides in `policy`.
+  void read_policy(const Fields& f, AlertPolicy& policy) {
+    if (auto v = m_check.choice(f, "severity", k_severities)) policy.severity = *v;
+    if (auto v = m_check.choice(f, "priority", k_priorities)) policy.priority = *v;
+    if (auto v = m_check.duration(f, "stale_after", Zero::refused)) policy.stale_after = *v;
+    if (auto v = m_check.duration(f, "max_open_age", Zero::refused)) policy.max_open_age = *v;
+    if (auto v = m_check.duration(f, "auto_resolve_after", Zero::refused)) {
+      policy.auto_resolve_after = *v;
+    }
+    if (auto v = m_check.duration(f, "ack_timeout", Zero::refused)) policy.ack_timeout = *v;
+    if (auto v = m_check.choice(f, "insufficient_data", k_insufficient_data)) {
+      policy.insufficient_data = *v;
+    }
+  }
+
+  void load_defaults(const Entry* e) {
+    if (const auto f = section(e, "defaults", k_policy_keys)) read_policy(*f, m_rules.defaults);
+  }
+
+  // --- sources
+
+  void load_sources(const Entry* e) {
+    const auto f = section(e, "sources", k_source_keys);
+    if (!f) return;
+    auto& sources = m_rules.sources;
+    load_sns(f->find("sns"), sources.sns);
+    load_token_source(f->find("opsgenie"), "opsgenie", sources.opsgenie);
+    load_token_source(f->find("eventbridge"), "eventbridge", sources.eventbridge);
+    load_token_source(f->find("alertmanager"), "alertmanager", sources.alertmanager);
+    load_token_source(f->find("generic"), "generic", sources.generic);
+    load_token_source(f->find("heartbeat"), "heartbeat", sources.heartbeat);
+  }
+
+  void load_sns(const Entry* e, SnsSource& sns) {
+    const auto f = section(e, "sources.sns", k_sns_keys);
+    if (!f) return;
+    if (auto v = m_check.boolean(*f, "verify_signature")) sns.verify_signature = *v;
+    if (auto v = m_check.integer(*f, "min_signature_version", 1, 2)) {
+      sns.min_signature_version = static_cast<int>(*v);
+    }
+    if (auto v = m_check.name(*f, "cert_dir", "a directory path")) sns.cert_dir = *v;
+    if (auto v = m_check.boolean(*f, "fetch_certs")) sns.fetch_certs = *v;
+    if (auto v = m_check.boolean(*f, "auto_confirm")) sns.auto_confirm = *v;
+
+    const auto items = m_check.list(*f, "topics", "[\"arn:aws:sns:REGION:ACCOUNT:TOPIC\"]");
+    if (!items) return;
+    if (items->empty()) {
+      m_check.error(*f->find("topics"), *f,
+                    "\"topics\" must list at least one ARN, or be omitted to allow any topic");
+      return;
+    }
+    std::vector<std::string> topics;
+    for (const auto& item : *items) {
+      const auto arn =
+          m_check.scalar(item, item.Mark(), f->where(), "an entry of \"topics\"", "a topic ARN");
+      if (!arn) continue;
+      if (!arn->starts_with("arn:")) {
+        m_check.report().error(item.Mark(), "sources.sns: topic " + quoted(*arn) +
+                                                " is not an ARN (they start with \"arn:\")");
+        continue;
+      }
+      topics.push_back(*arn);
+    }
+    sns.topics = std::move(topics);
+  }
+
+  void load_token_source(const Entry* e, std::string_view hook, TokenSource& source) {
+    const auto f = section(e, "sources." + std::string(hook), k_token_source_keys);
+    if (!f) return;
+    source.token_env = m_check.env_var(
+        *f, "token_env",
+        "requests to /hooks/" + std::string(hook) + " will be refused until it is set");
+  }
+
+  // --- channels
+
+  void load_channels(const Entry* e) {
+    if (e == nullptr) return;
+    const auto all = m_check.entries(e->value, e->mark(), "channels", Empty::is_empty);
+    if (!all) return;
+    for (const auto& channel : *all)
+      load_channel(channel);
+  }
+
+  void load_channel(const Entry& e) {
+    const auto where = "channel " + quoted(e.key);
+    if (e.key.empty()) {
+      m_check.report().error(e.key_node.Mark(), "channel names must not be empty");
+      return;
+    }
+    m_declared_channels.insert(e.key);
+    const auto f = m_check.fields(e.value, e.mark(), where, k_channel_keys);
+    if (!f) return;
+
+    Channel channel;
+    channel.name = e.key;
+    std::optional<ChannelType> type;
+    if (m_check.require(*f, "type", "one of opsgenie, pagerduty, slack, webhook")) {
+      type = m_check.choice(*f, "type", k_channel_types);
+    }
+    if (type) channel.type = *type;
+
+    constexpr std::string_view k_fails = "deliveries to this channel will fail";
+    const auto* url = f->find("url");
+    const auto* url_env = f->find("url_env");
+    if (url != nullptr && url_env != nullptr) {
+      m_check.error(*url_env, *f, "set either \"url\" or \"url_env\", not both");
+    } else if (url == nullptr && url_env == nullptr) {
+      m_check.report().error(e.key_node.Mark(),
+                             where +
+                                 " needs \"url\" (the endpoint) or \"url_env\" (an "
+                                 "environment variable holding it, for secret URLs)");
+    } else {
+      channel.url = m_check.url(*f, "url");
+      channel.url_env = m_check.env_var(*f, "url_env", k_fails);
+    }
+
+    for (const auto& specific : k_type_specific_keys) {
+      if (!type) break;
+      const auto* field = f->find(specific.key);
+      if (field != nullptr && *type != specific.type) {
+        m_check.error(*field, *f,
+                      quoted(specific.key) + " is for channels of type " +
+                          std::string(to_string(specific.type)) + ", and this channel is of type " +
+                          std::string(to_string(*type)));
+      } else if (*type == specific.type) {
+        if (specific.required) m_check.require(*f, specific.key, specific.purpose);
+        auto env = m_check.env_var(*f, specific.key, k_fails);
+        if (specific.key == "api_key_env") channel.api_key_env = std::move(env);
+        if (specific.key == "routing_key_env") channel.routing_key_env = std::move(env);
+        if (specific.key == "secret_env") channel.secret_env = std::move(env);
+      }
+    }
+    channel.digest_every = m_check.duration(*f, "digest_every", Zero::refused);
+    m_rules.channels[channel.name] = std::move(channel);
+  }
+
+  // A list of channel names (`notify:`), each recorded as a reference from `context`.
+  std::optional<std::vector<std::string>> channel_list(const Fields& f, std::string_view key,
+                                                       const std::string& context) {
+    const auto items = m_check.list(f, key, "[oncall, alerts]");
+    if (!items) return std::nullopt;
+    if (items->empty()) {
+      m_check.error(*f.find(key), f,
+                    quoted(key) +
+                        " must list at least one channel; to notify nobody, leave it "
+                        "out (or use drop: true)");
+      return std::nullopt;
+    }
+    std::vector<std::string> names;
+    bool ok = true;
+    for (const auto& item : *items) {
+      const auto name = m_check.scalar(item, item.Mark(), f.where(), "an entry of " + quoted(key),
+                                       "a channel name");
+      if (!name) {
+        ok = false;
+      } else if (std::find(names.begin(), names.end(), *name) != names.end()) {
+        m_check.report().error(item.Mark(),
+                               "channel " + quoted(*name) + " is listed twice " + context);
+        ok = false;
+      } else {
+        names.push_back(*name);
+        m_references.push_back({Reference::Kind::channel, *name, item.Mark(), context});
+      }
+    }
+    if (!ok) return std::nullopt;
+    return names;
+  }
+
+  void reference_channel(const Fields& f, std::string_view key, const std::string& context,
+                         std::optional<std::string>& out) {
+    out = m_check.name(f, key, "a channel name");
+    if (out) m_references.push_back({Reference::Kind::channel, *out, f.find(key)->mark(), context});
+  }
+
+  std::optional<std::string> reference_escalation(const Fields& f, const std::string& context) {
+    auto name = m_check.name(f, "escalation", "the name of an escalation policy");
+    if (name) {
+      m_references.push_back(
+          {Reference::Kind::escalation, *name, f.find("escalation")->mark(), context});
+    }
+    return name;
+  }
+
+  // --- delivery and escalations
+
+  void load_delivery(const Entry* e) {
+    const auto f = section(e, "delivery", k_delivery_keys);
+    if (!f) return;
+    auto& delivery = m_rules.delivery;
+    reference_channel(*f, "fallback", "in delivery.fallback", delivery.fallback);
+    if (auto v = m_check.duration(*f, "timeout", Zero::refused)) delivery.timeout = *v;
+    if (auto v = m_check.integer(*f, "max_attempts", 1, std::numeric_limits<int>::max())) {
+      delivery.max_attempts = static_cast<int>(*v);
+    }
+    const auto initial = m_check.duration(*f, "backoff_initial", Zero::refused);
+    const auto max = m_check.duration(*f, "backoff_max", Zero::refused);
+    if (initial) delivery.backoff_initial = *initial;
+    if (max) delivery.backoff_max = *max;
+    if ((initial || max) && delivery.backoff_max < delivery.backoff_initial) {
+      const auto* at = max ? f->find("backoff_max") : f->find("backoff_initial");
+      m_check.error(*at, *f,
+                    "\"backoff_max\" (" + format_duration(delivery.backoff_max) +
+                        ") must not be shorter than \"backoff_initial\" (" +
+                        format_duration(delivery.backoff_initial) + ")");
+    }
+  }
+
+  void load_escalations(const Entry* e) {
+    if (e == nullptr) return;
+    const auto all = m_check.entries(e->value, e->mark(), "escalations", Empty::is_empty);
+    if (!all) return;
+    for (const auto& policy : *all)
+      load_escalation(policy);
+  }
+
+  void load_escalation(const Entry& e) {
+    const auto where = "escalation policy " + quoted(e.key);
+    if (e.key.empty()) {
+      m_check.report().error(e.key_node.Mark(), "escalation policy names must not be empty");
+      return;
+    }
+    if (e.key.starts_with(k_rule_policy_prefix) || e.key.starts_with(k_heartbeat_policy_prefix)) {
+      m_check.report().error(e.key_node.Mark(),
+                             where +
+                                 ": names starting with \"rule:\" or \"heartbeat:\" are "
+                                 "reserved for the policies made from \"notify\"");
+      return;
+    }
+    m_declared_escalations.insert(e.key);
+    const auto f = m_check.fields(e.value, e.mark(), where, k_escalation_keys);
+    if (!f) return;
+
+    EscalationPolicy policy;
+    policy.name = e.key;
+    policy.repeat_every = m_check.duration(*f, "repeat_every", Zero::refused);
+    m_check.require(*f, "steps", "a list like [{after: 0m, notify: [oncall]}]");
+    const auto steps = m_check.list(*f, "steps", "[{after: 0m, notify: [oncall]}]");
+    if (steps && steps->empty()) {
+      m_check.error(*f->find("steps"), *f, "\"steps\" must list at least one step");
+    }
+    for (std::size_t i = 0; steps && i < steps->size(); ++i) {
+      const auto& node = (*steps)[i];
+      const auto step_where = "step " + std::to_string(i + 1) + " of " + where;
+      const auto step_fields = m_check.fields(node, node.Mark(), step_where, k_step_keys);
+      if (!step_fields) continue;
+      EscalationStep step;
+      if (m_check.require(*step_fields, "after", "how long after the episode opened, like 0m")) {
+        const auto after = m_check.duration(*step_fields, "after", Zero::allowed);
+        if (after) step.after = *after;
+        if (after && !policy.steps.empty() && *after < policy.steps.back().after) {
+          m_check.error(*step_fields->find("after"), *step_fields,
+                        "\"after\" " + format_duration(*after) + " comes before the previous " +
+                            "step's " + format_duration(policy.steps.back().after) +
+                            "; list steps in order of \"after\"");
+        }
+      }
+      if (m_check.require(*step_fields, "notify", "the channels to notify, like [oncall]")) {
+        if (auto channels = channel_list(*step_fields, "notify", "in " + step_where)) {
+          step.notify = std::move(*channels);
+        }
+      }
+      policy.steps.push_back(std::move(step));
+    }
+    m_rules.escalations[policy.name] = std::move(policy);
+  }
+
+  // A one-step policy (after 0) that runs what a `notify:` shorthand names.
+  std::string synthesize_policy(std::string name, std::vector<std::string> channels) {
+    EscalationPolicy policy;
+    policy.name = std::move(name);
+    policy.steps.push_back({Duration{0}, std::move(channels)});
+    const auto key = policy.name;
+    m_rules.escalations[key] = std::move(policy);
+    return key;
+  }
+
+  // --- rules
+
+  void load_rules(const Entry* e) {
+    if (e == nullptr) return;
+    if (e->value.IsNull()) return;
+    if (!e->value.IsSequence()) {
+      m_check.report().error(e->mark(),
+                             "expected a list of rules for \"rules\" (each item "
+                             "starting with \"- name:\"), got " +
+                                 describe(e->value));
+      return;
+    }
+    std::size_t index = 0;
+    for (const auto& node : e->value)
+      load_rule(node, index++);
+  }
+
+  void load_rule(const YAML::Node& node, std::size_t index) {
+    const auto where = item_label("rule", node, index);
+    const auto f = m_check.fields(node, node.Mark(), where, k_rule_keys);
+    if (!f) return;
+
+    Rule rule;
+    rule.line = node.Mark().line + 1;
+    if (m_check.require(*f, "name", "every rule needs a unique name; decisions record it")) {
+      if (auto name = m_check.name(*f, "name", "a rule name")) {
+        rule.name = *name;
+        const auto [first, inserted] = m_rule_lines.emplace(rule.name, rule.line);
+        if (!inserted) {
+          m_check.error(
+              *f->find("name"), *f,
+              "duplicate rule name (first used at line " + std::to_string(first->second) + ")");
+        }
+      }
+    }
+    if (m_check.require(*f, "match", "use match: {} to match every alert")) {
+      rule.match = load_match(*f->find("match"), where);
+    }
+
+    rule.policy = m_rules.defaults;
+    read_policy(*f, rule.policy);
+    rule.sets_severity = f->find("severity") != nullptr;
+    if (auto v = m_check.boolean(*f, "continue")) rule.continue_matching = *v;
+    if (auto v = m_check.boolean(*f, "never_suppress")) rule.never_suppress = *v;
+    if (auto v = m_check.boolean(*f, "drop")) rule.drop = *v;
+    if (auto v = m_check.text(*f, "dedup_key", "a template like \"{source}:{name}\"")) {
+      if (auto problem = dedup_template_problem(*v)) {
+        m_check.error(*f->find("dedup_key"), *f, "\"dedup_key\" " + *problem);
+      } else {
+        rule.dedup_key = *v;
+      }
+    }
+    reference_channel(*f, "low_priority", "in low_priority of " + where, rule.low_priority);
+    rule.hold_for = m_check.duration(*f, "hold_for", Zero::refused);
+
+    const auto* notify = f->find("notify");
+    const auto* escalation = f->find("escalation");
+    if (notify != nullptr && escalation != nullptr) {
+      m_check.error(*escalation, *f,
+                    "set either \"notify\" (a one-step route) or \"escalation\" (a policy), "
+                    "not both");
+    } else if (notify != nullptr) {
+      auto channels = channel_list(*f, "notify", "in notify of " + where);
+      if (channels && !rule.name.empty()) {
+        rule.escalation =
+            synthesize_policy(std::string(k_rule_policy_prefix) + rule.name, std::move(*channels));
+      }
+    } else if (escalation != nullptr) {
+      if (auto name = reference_escalation(*f, "used in " + where)) rule.escalation = *name;
+    }
+    if (rule.drop && (notify != nullptr || escalation != nullptr)) {
+      m_check.error(*f->find("drop"), *f,
+                    "\"drop: true\" records alerts without notifying anyone, so this rule cannot "
+                    "also set \"notify\" or \"escalation\"");
+    }
+    if (rule.never_suppress && rule.hold_for) {
+      m_check.report().warning(f->find("hold_for")->mark(),
+                               where +
+                                   ": \"hold_for\" has no effect with \"never_suppress: "
+                                   "true\", which exempts alerts from holding");
+    }
+    m_rules.rules.push_back(std::move(rule));
+  }
+
+  Match load_match(const Entry& e, const std::string& rule_where) {
+    Match match;
+    if (e.value.IsNull()) {
+      // Most likely its keys lost their indentation; silently matching everything would be
+      // the worst reading.
+      m_check.report().error(e.mark(), rule_where +
+                                           ": \"match\" is empty; give it keys, or "
+                                           "write \"match: {}\" to match every alert");
+      return match;
+    }
+    const auto f = m_check.fields(e.value, e.mark(), "match of " + rule_where, k_match_keys);
+    if (!f) return match;
+    match.source = matcher(*f, "source");
+    match.name = matcher(*f, "name");
+    match.severity = matcher(*f, "severity");
+    match.metric = matcher(*f, "metric");
+    match.namespace_ = matcher(*f, "namespace");
+    match.account = matcher(*f, "account");
+    match.region = matcher(*f, "region");
+
+    const auto* source = f->find("source");
+    if (match.source && match.source->kind() == ValueMatcher::Kind::exact &&
+        std::find(std::begin(k_source_names), std::end(k_source_names), match.source->spelled()) ==
+            std::end(k_source_names)) {
+      const auto& spelled = match.source->spelled();
+      std::string message =
+          "expected one of " + join(k_source_names) + " for \"source\", got " + quoted(spelled);
+      if (spelled == "sns" || spelled == "eventbridge") {
+        message += " (CloudWatch alarms have source cloudwatch whichever hook they arrive by)";
+      } else {
+        message += did_you_mean(spelled, k_source_names);
+      }
+      m_check.error(*source, *f, message);
+      match.source.reset();
+    }
+    if (match.severity && match.severity->kind() == ValueMatcher::Kind::exact &&
+        !match.severity->spelled().empty() && !parse_severity(match.severity->spelled())) {
+      m_check.error(*f->find("severity"), *f,
+                    "expected one of critical, high, warning, info for \"severity\" (or \"\" "
+                    "for alerts without one), got " +
+                        quoted(match.severity->spelled()));
+      match.severity.reset();
+    }
+
+    if (const auto* labels = f->find("labels")) {
+      const auto labels_where = "labels in match of " + rule_where;
+      const auto entries =
+          m_check.entries(labels->value, labels->mark(), labels_where, Empty::is_error);
+      for (const auto& label : entries.value_or(std::vector<Entry>{})) {
+        const auto spelled = m_check.scalar(label.value, label.mark(), labels_where,
+                                            quoted(label.key), "a value, glob or /regex/");
+        if (!spelled) continue;
+        if (auto m = parse_matcher(*spelled, label.mark(), labels_where, quoted(label.key))) {
+          match.labels.emplace_back(label.key, std::move(*m));
+        }
+      }
+    }
+    return match;
+  }
+
+  std::optional<ValueMatcher> matcher(const Fields& f, std::string_view key) {
+    const auto spelled = m_check.text(f, key, "a value, glob or /regex/");
+    if (!spelled) return std::nullopt;
+    return parse_matcher(*spelled, f.find(key)->mark(), f.where(), quoted(key));
+  }
+
+  std::optional<ValueMatcher> parse_matcher(const std::string& spelled, const YAML::Mark& at,
+                                            std::string_view where, std::string_view label) {
+    try {
+      return ValueMatcher::parse(spelled);
+    } catch (const std::regex_error& e) {
+      m_check.report().error(at, at_where(where, "invalid regex " + quoted(spelled) + " for " +
+                                                     std::string(label) + ": " + e.what()));
+      return std::nullopt;
+    }
+  }
+
+  // --- noise
+
+  void load_noise(const Entry* e) {
+    const auto f = section(e, "noise", k_noise_keys);
+    if (!f) return;
+    auto& noise = m_rules.noise;
+    if (auto v = m_check.duration(*f, "window", Zero::refused)) noise.window = *v;
+    if (auto v = m_check.integer(*f, "flap_history", 2, std::numeric_limits<int>::max())) {
+      noise.flap_history = static_cast<int>(*v);
+    }
+    const auto high = m_check.number(*f, "flap_high", 0, 100);
+    const auto low = m_check.number(*f, "flap_low", 0, 100);
+    if (high) noise.flap_high = *high;
+    if (low) noise.flap_low = *low;
+    if ((high || low) && noise.flap_low >= noise.flap_high) {
+      m_check.error(*(low ? f->find("flap_low") : f->find("flap_high")), *f,
+                    "\"flap_low\" (" + format_number(noise.flap_low) +
+                        ") must be below \"flap_high\" (" + format_number(noise.flap_high) +
+                        "): an alert starts flapping above flap_high and stops below flap_low");
+    }
+    if (auto v = m_check.number(*f, "rate_ceiling", 0, std::numeric_limits<double>::max())) {
+      if (*v > 0) {
+        noise.rate_ceiling = *v;
+      } else {
+        m_check.error(*f->find("rate_ceiling"), *f, "\"rate_ceiling\" must be above 0");
+      }
+    }
+    if (auto v = m_check.duration(*f, "transient_within", Zero::refused)) {
+      noise.transient_within = *v;
+    }
+    if (auto v = m_check.number(*f, "demote_above", 0, 100)) noise.demote_above = *v;
+    load_weights(*f);
+  }
+
+  void load_weights(const Fields& noise) {
+    const auto* e = noise.find("weights");
+    if (e == nullptr) return;
+    const auto f = m_check.fields(e->value, e->mark(), "noise.weights", k_weight_keys);
+    if (!f) return;
+    auto& w = m_rules.noise.weights;
+    bool ok = true;
+    const auto read = [&](std::string_view key, double& out) {
+      if (f->find(key) == nullptr) return;
+      if (auto v = m_check.number(*f, key, 0, 1)) {
+        out = *v;
+      } else {
+        ok = false;
+      }
+    };
+    read("flap", w.flap);
+    read("rate", w.rate);
+    read("transient", w.transient);
+    read("ignored", w.ignored);
+    const double sum = w.flap + w.rate + w.transient + w.ignored;
+    if (ok && std::abs(sum - 1.0) > 1e-6) {
+      m_check.report().error(e->mark(), "noise: \"weights\" must add up to 1, got " +
+                                            format_number(sum) + " (flap " + format_number(w.flap) +
+                                            " + rate " + format_number(w.rate) + " + transient " +
+                                            format_number(w.transient) + " + ignored " +
+                                            format_number(w.ignored) + ")");
+    }
+  }
+
+  // --- heartbeats, watchdog, api, storage
+
+  void load_heartbeats(const Entry* e) {
+    if (e == nullptr || e->value.IsNull()) return;
+    if (!e->value.IsSequence()) {
+      m_check.report().error(e->mark(),
+                             "expected a list of heartbeats for \"heartbeats\" (each "
+                             "item starting with \"- name:\"), got " +
+                                 describe(e->value));
+      return;
+    }
+    std::map<std::string, int> first_line;
+    std::size_t index = 0;
+    for (const auto& node : e->value) {
+      const auto where = item_label("heartbeat", node, index++);
+      const auto f = m_check.fields(node, node.Mark(), where, k_heartbeat_keys);
+      if (!f) continue;
+      Heartbeat heartbeat;
+      heartbeat.severity = m_rules.defaults.severity;
+      heartbeat.priority = m_rules.defaults.priority;
+      if (m_check.require(*f, "name", "it is the {name} in POST /hooks/heartbeat/{name}")) {
+        if (auto name = m_check.name(*f, "name", "a heartbeat name")) {
+          const auto url_safe = std::all_of(name->begin(), name->end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+          });
+          const auto line = f->find("name")->mark().line + 1;
+          if (!url_safe) {
+            m_check.error(*f->find("name"), *f,
+                          "heartbeat names go in the URL /hooks/heartbeat/{name}: use letters, "
+                          "digits, '-', '_' and '.' only, got " +
+                              quoted(*name));
+          } else if (const auto [first, inserted] = first_line.emplace(*name, line); !inserted) {
+            m_check.error(*f->find("name"), *f,
+                          "duplicate heartbeat name (first used at line " +
+                              std::to_string(first->second) + ")");
+          } else {
+            heartbeat.name = *name;
+          }
+        }
+      }
+      if (m_check.require(*f, "every", "how often pings are expected, like 5m")) {
+        if (auto v = m_check.duration(*f, "every", Zero::refused)) heartbeat.every = *v;
+      }
+      if (auto v = m_check.duration(*f, "grace", Zero::allowed)) heartbeat.grace = *v;
+      if (auto v = m_check.choice(*f, "severity", k_severities)) heartbeat.severity = *v;
+      if (auto v = m_check.choice(*f, "priority", k_priorities)) heartbeat.priority = *v;
+
+      const auto* notify = f->find("notify");
+      const auto* escalation = f->find("escalation");
+      if (notify != nullptr && escalation != nullptr) {
+        m_check.error(*escalation, *f,
+                      "set either \"notify\" (a one-step route) or \"escalation\" (a policy), "
+                      "not both");
+      } else if (notify != nullptr) {
+        auto channels = channel_list(*f, "notify", "in notify of " + where);
+        if (channels && !heartbeat.name.empty()) {
+          heartbeat.escalation = synthesize_policy(
+              std::string(k_heartbeat_policy_prefix) + heartbeat.name, std::move(*channels));
+        }
+      } else if (escalation != nullptr) {
+        if (auto name = reference_escalation(*f, "used in " + where)) heartbeat.escalation = *name;
+      }
+      m_rules.heartbeats.push_back(std::move(heartbeat));
+    }
+  }
+
+  void load_watchdog(const Entry* e) {
+    if (e == nullptr || e->value.IsNull()) return;
+    const auto f = section(e, "watchdog", k_watchdog_keys);
+    if (!f) return;
+    Watchdog watchdog;
+    const auto* url = f->find("url");
+    const auto* url_env = f->find("url_env");
+    if (url != nullptr && url_env != nullptr) {
+      m_check.error(*url_env, *f, "set either \"url\" or \"url_env\", not both");
+    } else if (url == nullptr && url_env == nullptr) {
+      m_check.report().error(f->mark(),
+                             "watchdog needs \"url\" (the dead-man's-switch "
+                             "endpoint to ping) or \"url_env\"");
+    }
+    watchdog.url = m_check.url(*f, "url");
+    watchdog.url_env = m_check.env_var(*f, "url_env", "the watchdog will not ping");
+    if (auto v = m_check.duration(*f, "every", Zero::refused)) watchdog.every = *v;
+    m_rules.watchdog = std::move(watchdog);
+  }
+
+  void load_api(const Entry* e) {
+    const auto f = section(e, "api", k_api_keys);
+    if (!f) return;
+    const auto items = m_check.list(*f, "tokens", "[{name: sre-read, token_env: X, scope: read}]",
+                                    Empty::is_empty);
+    if (!items) return;
+    std::map<std::string, int> first_line;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      const auto& node = (*items)[i];
+      const auto where = item_label("api token", node, i);
+      const auto t = m_check.fields(node, node.Mark(), where, k_api_token_keys);
+      if (!t) continue;
+      ApiToken token;
+      if (m_check.require(*t, "name")) {
+        if (auto name = m_check.name(*t, "name", "a token name")) {
+          const auto line = t->find("name")->mark().line + 1;
+          if (const auto [first, inserted] = first_line.emplace(*name, line); !inserted) {
+            m_check.error(*t->find("name"), *t,
+                          "duplicate api token name (first used at line " +
+                              std::to_string(first->second) + ")");
+          }
+          token.name = *name;
+        }
+      }
+      if (m_check.require(*t, "token_env", "the environment variable holding the token")) {
+        if (auto v = m_check.env_var(*t, "token_env", "requests with this token will be refused")) {
+          token.token_env = *v;
+        }
+      }
+      if (auto v = m_check.choice(*t, "scope", k_scopes)) token.scope = *v;
+      m_rules.api_tokens.push_back(std::move(token));
+    }
+  }
+
+  void load_storage(const Entry* e) {
+    const auto f = section(e, "storage", k_storage_keys);
+    if (!f) return;
+    if (auto v = m_check.choice(*f, "synchronous", k_synchronous)) m_rules.storage.synchronous = *v;
+    if (auto v = m_check.duration(*f, "retain_events", Zero::refused)) {
+      m_rules.storage.retain_events = *v;
+    }
+  }
+
+  // --- cross-references
+
+  // Checked against every name declared, even one whose definition has errors of its own, so
+  // a broken channel does not also make each use of it an error.
+  void check_references() {
+    for (const auto& ref : m_references) {
+      const bool channel = ref.kind == Reference::Kind::channel;
+      const auto& declared = channel ? m_declared_channels : m_declared_escalations;
+      if (declared.contains(ref.name)) continue;
+      const std::string_view what = channel ? "channel" : "escalation policy";
+      std::string message =
+          "undefined " + std::string(what) + " " + quoted(ref.name) + " " + ref.context;
+      if (declared.empty()) {
+        message += channel ? " (no channels are defined)" : " (no escalation policies are defined)";
+      } else {
+        message += did_you_mean(ref.name, declared);
+      }
+      m_check.report().error(ref.mark, std::move(message));
+    }
+  }
+
+  Checker m_check;
+  Rules m_rules;
+  std::set<std::string> m_declared_channels;
+  std::set<std::string> m_declared_escalations;
+  std::vector<Reference> m_references;
+  std::map<std::string, int> m_rule_lines;  // rule name -> line of its first definition
+};
+
+}  // namespace
+
+LoadResult load_rules_text(const std::string& text, const std::string& path, const EnvLookup& env) {
+  Reporter report(path);
+  LoadResult result;
+  std::optional<Rules> rules;
+  try {
+    const auto documents = YAML::LoadAll(text);
+    if (documents.empty() || (documents.size() == 1 && documents[0].IsNull())) {
+      report.error(YAML::Mark(), "the rules file is empty; it needs at least \"version: 1\"");
+    } else {
+      if (documents.size() > 1) {
+        report.error(documents[1].Mark(),
+                     "the rules file must hold a single YAML document; a second one starts "
+                     "here (remove the \"---\" separator)");
+      }
+      RulesLoader loader(report, env);
+      loader.load(documents[0]);
+      rules = loader.take();
+    }
+  } catch (const YAML::DeepRecursion& e) {
+    report.error(e.mark, "invalid YAML: nested too deeply");
+  } catch (const YAML::ParserException& e) {
+    report.error(e.mark, "invalid YAML: " + e.msg + tab_hint(text, e.mark.line));
+  } catch (const YAML::Exception& e) {
+    // A node accessed the wrong way: a bug here, not in the file; still never accept the file.
+    report.error(e.mark, std::string("internal error while checking the file: ") + e.what());
+  }
+  if (rules && !report.has_errors()) {
+    rules->source_path = path;
+    rules->hash = sha256_hex(text);
+    result.rules = std::make_shared<const Rules>(std::move(*rules));
+  }
+  result.diagnostics = report.take_sorted();
+  return result;
+}
+
+LoadResult load_rules_file(const std::string& path, const EnvLookup& env) {
+  std::string text;
+  int error = 0;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = errno;
+  } else {
+    char buf[64 * 1024];
+    for (;;) {
+      const auto n = ::read(fd, buf, sizeof buf);
+      if (n > 0) {
+        text.append(buf, static_cast<std::size_t>(n));
+      } else if (n == 0) {
+        break;
+      } else if (errno != EINTR) {
+        error = errno;
+        break;
+      }
+    }
+    ::close(fd);
+  }
+  if (error != 0) {
+    LoadResult result;
+    result.unreadable = true;
+    result.diagnostics.push_back(
+        {Diagnostic::Level::error, path, 0, 0,
+         std::string("cannot read the rules file: ") + std::strerror(error)});
+    return result;
+  }
+  return load_rules_text(text, path, env);
+}
+
+}  // namespace tocsin::rules
