@@ -16,11 +16,16 @@ enum class Source { cloudwatch, opsgenie, alertmanager, generic, heartbeat };
 
 constexpr std::string_view to_string(Source s) {
   switch (s) {
-    case Source::cloudwatch: return "cloudwatch";
-    case Source::opsgenie: return "opsgenie";
-    case Source::alertmanager: return "alertmanager";
-    case Source::generic: return "generic";
-    case Source::heartbeat: return "heartbeat";
+    case Source::cloudwatch:
+      return "cloudwatch";
+    case Source::opsgenie:
+      return "opsgenie";
+    case Source::alertmanager:
+      return "alertmanager";
+    case Source::generic:
+      return "generic";
+    case Source::heartbeat:
+      return "heartbeat";
   }
   return "generic";
 }
@@ -30,9 +35,12 @@ enum class SignalState { firing, resolved, insufficient_data };
 
 constexpr std::string_view to_string(SignalState s) {
   switch (s) {
-    case SignalState::firing: return "firing";
-    case SignalState::resolved: return "resolved";
-    case SignalState::insufficient_data: return "insufficient_data";
+    case SignalState::firing:
+      return "firing";
+    case SignalState::resolved:
+      return "resolved";
+    case SignalState::insufficient_data:
+      return "insufficient_data";
   }
   return "firing";
 }

@@ -22,7 +22,8 @@ Unexpected<std::decay_t<E>> unexpected(E&& e) {
 template <typename T, typename E>
 class Expected {
  public:
-  Expected(T value) : m_v(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Expected(T value)
+      : m_v(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
   template <typename G>
   Expected(Unexpected<G> e) : m_v(std::in_place_index<1>, E(std::move(e.error))) {}  // NOLINT
 

@@ -152,8 +152,7 @@ Expected<Json, JsonError> parse_json_strict(std::string_view text, int max_depth
   }
   std::size_t bad = 0;
   if (!is_valid_utf8(text, &bad)) {
-    return unexpected(
-        JsonError{"invalid_utf8", "invalid UTF-8 at byte " + std::to_string(bad)});
+    return unexpected(JsonError{"invalid_utf8", "invalid UTF-8 at byte " + std::to_string(bad)});
   }
   Json root;
   StrictSaxBuilder builder(root, max_depth);

@@ -10,13 +10,20 @@ enum class Outcome { created, duplicate, reopened, resolved, ignored, out_of_ord
 
 constexpr std::string_view to_string(Outcome o) {
   switch (o) {
-    case Outcome::created: return "created";
-    case Outcome::duplicate: return "duplicate";
-    case Outcome::reopened: return "reopened";
-    case Outcome::resolved: return "resolved";
-    case Outcome::ignored: return "ignored";
-    case Outcome::out_of_order: return "out_of_order";
-    case Outcome::redelivery: return "redelivery";
+    case Outcome::created:
+      return "created";
+    case Outcome::duplicate:
+      return "duplicate";
+    case Outcome::reopened:
+      return "reopened";
+    case Outcome::resolved:
+      return "resolved";
+    case Outcome::ignored:
+      return "ignored";
+    case Outcome::out_of_order:
+      return "out_of_order";
+    case Outcome::redelivery:
+      return "redelivery";
   }
   return "ignored";
 }
@@ -25,11 +32,16 @@ enum class EpisodeStatus { open, acknowledged, resolved, expired, superseded };
 
 constexpr std::string_view to_string(EpisodeStatus s) {
   switch (s) {
-    case EpisodeStatus::open: return "open";
-    case EpisodeStatus::acknowledged: return "acknowledged";
-    case EpisodeStatus::resolved: return "resolved";
-    case EpisodeStatus::expired: return "expired";
-    case EpisodeStatus::superseded: return "superseded";
+    case EpisodeStatus::open:
+      return "open";
+    case EpisodeStatus::acknowledged:
+      return "acknowledged";
+    case EpisodeStatus::resolved:
+      return "resolved";
+    case EpisodeStatus::expired:
+      return "expired";
+    case EpisodeStatus::superseded:
+      return "superseded";
   }
   return "open";
 }

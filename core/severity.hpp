@@ -11,10 +11,14 @@ enum class Severity { info = 0, warning = 1, high = 2, critical = 3 };
 
 constexpr std::string_view to_string(Severity s) {
   switch (s) {
-    case Severity::info: return "info";
-    case Severity::warning: return "warning";
-    case Severity::high: return "high";
-    case Severity::critical: return "critical";
+    case Severity::info:
+      return "info";
+    case Severity::warning:
+      return "warning";
+    case Severity::high:
+      return "high";
+    case Severity::critical:
+      return "critical";
   }
   return "warning";
 }

@@ -34,7 +34,11 @@ std::optional<TimePoint> parse_timestamp(std::string_view text);
 std::string format_timestamp(TimePoint t);
 
 // Milliseconds since the Unix epoch, the storage representation.
-inline std::int64_t to_unix_ms(TimePoint t) { return t.time_since_epoch().count(); }
-inline TimePoint from_unix_ms(std::int64_t ms) { return TimePoint{Duration{ms}}; }
+inline std::int64_t to_unix_ms(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+inline TimePoint from_unix_ms(std::int64_t ms) {
+  return TimePoint{Duration{ms}};
+}
 
 }  // namespace tocsin

@@ -18,10 +18,11 @@ std::optional<SignalState> parse_state(std::string_view s) {
 // An identity field: must be present as a non-empty string.
 Expected<std::string, IngestError> required_string(const Json& alarm, const char* key) {
   auto it = alarm.find(key);
-  if (it == alarm.end()) return unexpected(invalid_alarm(std::string("alarm has no \"") + key + "\""));
+  if (it == alarm.end())
+    return unexpected(invalid_alarm(std::string("alarm has no \"") + key + "\""));
   if (!it->is_string()) {
-    return unexpected(invalid_alarm(std::string("alarm field \"") + key + "\" must be a string, got " +
-                                    it->type_name()));
+    return unexpected(invalid_alarm(std::string("alarm field \"") + key +
+                                    "\" must be a string, got " + it->type_name()));
   }
   if (it->get_ref<const std::string&>().empty()) {
     return unexpected(invalid_alarm(std::string("alarm field \"") + key + "\" is empty"));
@@ -76,7 +77,8 @@ void read_trigger(const Json& trigger, NormalizedEvent& e) {
     if (metric == stat->end() || !metric->is_object()) continue;
     if (e.metric.empty()) e.metric = lenient_string(*metric, "MetricName");
     if (e.namespace_.empty()) e.namespace_ = lenient_string(*metric, "Namespace");
-    if (auto dims = metric->find("Dimensions"); dims != metric->end()) add_dimensions(*dims, e.labels);
+    if (auto dims = metric->find("Dimensions"); dims != metric->end())
+      add_dimensions(*dims, e.labels);
   }
 }
 
@@ -106,9 +108,9 @@ std::string cloudwatch_fingerprint(std::string_view account, std::string_view re
 Expected<NormalizedEvent, IngestError> cloudwatch_alarm_from_json(const Json& alarm,
                                                                   std::string_view topic_arn) {
   if (!alarm.is_object()) {
-    return unexpected(IngestError{200, "not_a_cloudwatch_alarm",
-                                  std::string("message is JSON ") + alarm.type_name() +
-                                      ", not a CloudWatch alarm object"});
+    return unexpected(IngestError{
+        200, "not_a_cloudwatch_alarm",
+        std::string("message is JSON ") + alarm.type_name() + ", not a CloudWatch alarm object"});
   }
   if (!alarm.contains("AlarmName") && !alarm.contains("NewStateValue")) {
     return unexpected(IngestError{200, "not_a_cloudwatch_alarm",
@@ -142,8 +144,8 @@ Expected<NormalizedEvent, IngestError> cloudwatch_alarm_from_json(const Json& al
   // Region code from AlarmArn; legacy messages without it fall back to the topic's region.
   if (auto it = alarm.find("AlarmArn"); it != alarm.end() && !it->is_null()) {
     if (!it->is_string()) {
-      return unexpected(invalid_alarm(std::string("alarm field \"AlarmArn\" must be a string, got ") +
-                                      it->type_name()));
+      return unexpected(invalid_alarm(
+          std::string("alarm field \"AlarmArn\" must be a string, got ") + it->type_name()));
     }
     e.region = region_from_arn(it->get_ref<const std::string&>());
   }
@@ -170,8 +172,8 @@ Expected<NormalizedEvent, IngestError> parse_cloudwatch_alarm(std::string_view m
     // Text that is not JSON is another publisher's message on the same topic: authentic, but
     // not ours to parse. Anything JSON-shaped but broken is a malformed alarm.
     if (err.code == "invalid_json" || err.code == "empty_body") {
-      return unexpected(IngestError{200, "not_a_cloudwatch_alarm",
-                                    "SNS Message is not JSON: " + err.detail});
+      return unexpected(
+          IngestError{200, "not_a_cloudwatch_alarm", "SNS Message is not JSON: " + err.detail});
     }
     return unexpected(bad_request(err.code, "in SNS Message: " + err.detail));
   }

@@ -26,8 +26,8 @@ std::optional<IngestError> read_string(const Json& body, const char* key, bool r
     return bad_request("missing_field", std::string("SNS message has no \"") + key + "\" field");
   }
   if (!it->is_string()) {
-    return bad_request("wrong_type", std::string("SNS field \"") + key + "\" must be a string, got " +
-                                         it->type_name());
+    return bad_request("wrong_type", std::string("SNS field \"") + key +
+                                         "\" must be a string, got " + it->type_name());
   }
   out = it->get<std::string>();
   return std::nullopt;
@@ -41,8 +41,8 @@ Expected<SnsMessage, IngestError> parse_sns_envelope(const HeaderMap& headers,
   if (!parsed) return unexpected(bad_request(parsed.error().code, parsed.error().detail));
   const Json& body = *parsed;
   if (!body.is_object()) {
-    return unexpected(bad_request("not_an_object", std::string("SNS body must be a JSON object, got ") +
-                                                       body.type_name()));
+    return unexpected(bad_request(
+        "not_an_object", std::string("SNS body must be a JSON object, got ") + body.type_name()));
   }
 
   SnsMessage m;
@@ -53,16 +53,16 @@ Expected<SnsMessage, IngestError> parse_sns_envelope(const HeaderMap& headers,
   // another is how confusion attacks start.
   const std::string* header_type = header(headers, "x-amz-sns-message-type");
   if (header_type && *header_type != body_type) {
-    return unexpected(bad_request(
-        "header_body_mismatch", "x-amz-sns-message-type header says \"" + *header_type +
-                                    "\" but the body's Type is \"" + body_type + "\""));
+    return unexpected(
+        bad_request("header_body_mismatch", "x-amz-sns-message-type header says \"" + *header_type +
+                                                "\" but the body's Type is \"" + body_type + "\""));
   }
   auto type = parse_type(body_type);
   if (!type) {
-    return unexpected(bad_request(
-        "unknown_sns_type", "unknown SNS message Type \"" + body_type +
-                                "\" (expected Notification, SubscriptionConfirmation or "
-                                "UnsubscribeConfirmation)"));
+    return unexpected(bad_request("unknown_sns_type",
+                                  "unknown SNS message Type \"" + body_type +
+                                      "\" (expected Notification, SubscriptionConfirmation or "
+                                      "UnsubscribeConfirmation)"));
   }
   m.type = *type;
 

@@ -8,15 +8,18 @@ namespace {
 std::optional<SignalState> effective_state(const AlertPolicy& policy, SignalState s) {
   if (s != SignalState::insufficient_data) return s;
   switch (policy.insufficient_data) {
-    case InsufficientDataPolicy::ignore: return std::nullopt;
-    case InsufficientDataPolicy::firing: return SignalState::firing;
-    case InsufficientDataPolicy::resolve: return SignalState::resolved;
+    case InsufficientDataPolicy::ignore:
+      return std::nullopt;
+    case InsufficientDataPolicy::firing:
+      return SignalState::firing;
+    case InsufficientDataPolicy::resolve:
+      return SignalState::resolved;
   }
   return std::nullopt;
 }
 
-Episode open_episode(int number, Severity severity, Priority priority,
-                     const NormalizedEvent& event, TimePoint now) {
+Episode open_episode(int number, Severity severity, Priority priority, const NormalizedEvent& event,
+                     TimePoint now) {
   Episode e;
   e.number = number;
   e.status = EpisodeStatus::open;
@@ -86,8 +89,8 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
   // Firing.
   if (!active) {
     d.outcome = Outcome::created;
-    d.reason = state.last_episode_number == 0 ? reason::k_first_occurrence
-                                              : reason::k_new_occurrence;
+    d.reason =
+        state.last_episode_number == 0 ? reason::k_first_occurrence : reason::k_new_occurrence;
     d.active = open_episode(state.last_episode_number + 1, severity, priority, event, now);
     d.opened = true;
     d.notify = true;

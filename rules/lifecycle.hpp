@@ -29,7 +29,7 @@ struct Episode {
 
 // What the engine knows of an alert before the event.
 struct AlertState {
-  int last_episode_number = 0;  // 0: no episode yet
+  int last_episode_number = 0;    // 0: no episode yet
   std::optional<Episode> active;  // the open or acknowledged episode, if any
 };
 

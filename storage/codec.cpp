@@ -64,7 +64,8 @@ EpisodeRecord read_episode(SQLite::Statement& q, int c) {
   e.priority = Priority{q.getColumn(c + 5).getInt()};
   e.opened_at = from_unix_ms(q.getColumn(c + 6).getInt64());
   e.last_activity_at = from_unix_ms(q.getColumn(c + 7).getInt64());
-  if (!q.getColumn(c + 8).isNull()) e.last_source_time = from_unix_ms(q.getColumn(c + 8).getInt64());
+  if (!q.getColumn(c + 8).isNull())
+    e.last_source_time = from_unix_ms(q.getColumn(c + 8).getInt64());
   if (!q.getColumn(c + 9).isNull()) e.closed_at = from_unix_ms(q.getColumn(c + 9).getInt64());
   e.event_count = q.getColumn(c + 10).getInt();
   return r;

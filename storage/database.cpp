@@ -50,8 +50,8 @@ std::unique_ptr<SQLite::Database> open_for_writing(const std::string& path, Dura
 
 std::unique_ptr<SQLite::Database> open_for_reading(const std::string& path) {
   try {
-    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY | SQLite::OPEN_FULLMUTEX,
-                                                 k_busy_timeout_ms);
+    auto db = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READONLY | SQLite::OPEN_FULLMUTEX, k_busy_timeout_ms);
     return db;
   } catch (const std::exception& e) {
     throw DatabaseError("cannot open database " + path + " for reading: " + e.what());

@@ -87,7 +87,9 @@ CREATE INDEX decisions_inbound ON decisions(inbound_id);
 
 }  // namespace
 
-int current_schema_version() { return static_cast<int>(k_migrations.size()); }
+int current_schema_version() {
+  return static_cast<int>(k_migrations.size());
+}
 
 void migrate(SQLite::Database& db) {
   int version = db.execAndGet("PRAGMA user_version").getInt();

@@ -92,7 +92,8 @@ AlertPage Reader::list_alerts(const AlertQuery& query) {
   AlertPage page;
 
   SQLite::Statement count(lease.db(), "SELECT count(*)" + k_from + w.sql);
-  for (std::size_t i = 0; i < w.args.size(); ++i) count.bind(static_cast<int>(i + 1), w.args[i]);
+  for (std::size_t i = 0; i < w.args.size(); ++i)
+    count.bind(static_cast<int>(i + 1), w.args[i]);
   if (count.executeStep()) page.total = count.getColumn(0).getInt64();
 
   // Most recently active first: what an SRE looking at the list cares about.
@@ -100,10 +101,12 @@ AlertPage Reader::list_alerts(const AlertQuery& query) {
                                       k_episode_columns + k_from + w.sql +
                                       " ORDER BY a.last_seen DESC, a.id DESC LIMIT ? OFFSET ?");
   int i = 1;
-  for (const auto& arg : w.args) q.bind(i++, arg);
+  for (const auto& arg : w.args)
+    q.bind(i++, arg);
   q.bind(i++, query.limit);
   q.bind(i, query.offset);
-  while (q.executeStep()) page.alerts.push_back(read_view(q));
+  while (q.executeStep())
+    page.alerts.push_back(read_view(q));
   return page;
 }
 
@@ -122,7 +125,8 @@ std::optional<AlertDetail> Reader::get_alert(std::int64_t id) {
                                       "ORDER BY e.number DESC LIMIT ?");
   e.bind(1, static_cast<int64_t>(id));
   e.bind(2, k_max_episodes);
-  while (e.executeStep()) detail.episodes.push_back(read_episode(e, 0));
+  while (e.executeStep())
+    detail.episodes.push_back(read_episode(e, 0));
   return detail;
 }
 

@@ -19,8 +19,8 @@ namespace tocsin::storage {
 // One inbound request as received (SPEC §10: raw events, for audit, export and replay).
 struct InboundRecord {
   TimePoint received_at{};
-  std::string hook;         // sns, eventbridge, ...
-  std::string delivery_id;  // SNS MessageId or the source's event id; "" when it has none
+  std::string hook;          // sns, eventbridge, ...
+  std::string delivery_id;   // SNS MessageId or the source's event id; "" when it has none
   std::string headers_json;  // the headers worth keeping, as a JSON object
   std::string body;
 };

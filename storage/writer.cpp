@@ -82,8 +82,8 @@ std::vector<DecisionRecord> Transaction::decisions_for_inbound(std::int64_t inbo
 
 std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert(
     const std::string& fingerprint) {
-  SQLite::Statement q(m_db, std::string("SELECT ") + k_alert_columns +
-                                " FROM alerts a WHERE a.fingerprint = ?");
+  SQLite::Statement q(
+      m_db, std::string("SELECT ") + k_alert_columns + " FROM alerts a WHERE a.fingerprint = ?");
   q.bind(1, fingerprint);
   if (!q.executeStep()) return std::nullopt;
   AlertRecord alert = read_alert(q, 0);
@@ -101,12 +101,13 @@ std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert
 std::int64_t Transaction::save_alert(const AlertRecord& a) {
   const bool insert = a.id == 0;
   SQLite::Statement q(
-      m_db, insert ? "INSERT INTO alerts (source, name, account, region, metric, namespace, labels, "
-                     "summary, description, rule, first_seen, last_seen, last_episode, fingerprint) "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                   : "UPDATE alerts SET source=?, name=?, account=?, region=?, metric=?, "
-                     "namespace=?, labels=?, summary=?, description=?, rule=?, first_seen=?, "
-                     "last_seen=?, last_episode=? WHERE id=?");
+      m_db, insert
+                ? "INSERT INTO alerts (source, name, account, region, metric, namespace, labels, "
+                  "summary, description, rule, first_seen, last_seen, last_episode, fingerprint) "
+                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                : "UPDATE alerts SET source=?, name=?, account=?, region=?, metric=?, "
+                  "namespace=?, labels=?, summary=?, description=?, rule=?, first_seen=?, "
+                  "last_seen=?, last_episode=? WHERE id=?");
   q.bind(1, std::string(to_string(a.source)));
   q.bind(2, a.name);
   q.bind(3, a.account);
@@ -131,13 +132,13 @@ std::int64_t Transaction::save_alert(const AlertRecord& a) {
 
 void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerprint,
                                const rules::Episode& e, bool is_new) {
-  SQLite::Statement q(
-      m_db, is_new ? "INSERT INTO episodes (status, severity, priority, opened_at, "
-                     "last_activity_at, last_source_time, closed_at, event_count, alias, "
-                     "alert_id, number) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-                   : "UPDATE episodes SET status=?, severity=?, priority=?, opened_at=?, "
-                     "last_activity_at=?, last_source_time=?, closed_at=?, event_count=? "
-                     "WHERE alias=? AND alert_id=? AND number=?");
+  SQLite::Statement q(m_db,
+                      is_new ? "INSERT INTO episodes (status, severity, priority, opened_at, "
+                               "last_activity_at, last_source_time, closed_at, event_count, alias, "
+                               "alert_id, number) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                             : "UPDATE episodes SET status=?, severity=?, priority=?, opened_at=?, "
+                               "last_activity_at=?, last_source_time=?, closed_at=?, event_count=? "
+                               "WHERE alias=? AND alert_id=? AND number=?");
   q.bind(1, std::string(to_string(e.status)));
   q.bind(2, std::string(to_string(e.severity)));
   q.bind(3, e.priority.level);
@@ -192,7 +193,9 @@ Writer::Writer(const std::string& path, Durability durability,
   m_thread = std::thread([this] { run(); });
 }
 
-Writer::~Writer() { stop(); }
+Writer::~Writer() {
+  stop();
+}
 
 std::future<WriteStatus> Writer::submit(std::function<void(Transaction&)> work) {
   Job job{std::move(work), {}};
@@ -260,7 +263,8 @@ void Writer::commit_group(std::vector<Job>& group) {
     // BEGIN or COMMIT failed: nothing of this group is durable, so nobody gets a success.
     WriteError err = to_write_error(e);
     err.transient = true;  // the work itself was fine; the database was not
-    for (auto& s : status) s = err;
+    for (auto& s : status)
+      s = err;
     stats.ok = false;
     try {
       m_db->exec("ROLLBACK");
@@ -270,7 +274,8 @@ void Writer::commit_group(std::vector<Job>& group) {
   }
   stats.commit_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  for (std::size_t i = 0; i < group.size(); ++i) group[i].done.set_value(status[i]);
+  for (std::size_t i = 0; i < group.size(); ++i)
+    group[i].done.set_value(status[i]);
   if (m_on_group) m_on_group(stats);
 }
 

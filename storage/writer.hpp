@@ -35,7 +35,8 @@ class Transaction {
   std::vector<DecisionRecord> decisions_for_inbound(std::int64_t inbound_id);
 
   // The alert with this fingerprint and its active episode, if it exists.
-  std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert(const std::string& fingerprint);
+  std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert(
+      const std::string& fingerprint);
   // Inserts (id == 0) or updates the alert; returns its id.
   std::int64_t save_alert(const AlertRecord& a);
   // Inserts a new episode or updates an existing one (matched by alert and number).

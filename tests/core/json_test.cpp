@@ -1,6 +1,7 @@
+#include "core/json.hpp"
+
 #include <doctest/doctest.h>
 
-#include "core/json.hpp"
 #include "support/fixtures.hpp"
 
 using tocsin::parse_json_strict;
@@ -55,7 +56,8 @@ TEST_CASE("nesting is bounded so a hostile document cannot exhaust the stack") {
     CHECK(r.error().code == "json_too_deep");
   }
   SUBCASE("the 10,000-level fixtures are refused") {
-    for (const char* f : {"bad/deeply_nested_arrays_10000.json", "bad/deeply_nested_objects_10000.json"}) {
+    for (const char* f :
+         {"bad/deeply_nested_arrays_10000.json", "bad/deeply_nested_objects_10000.json"}) {
       CAPTURE(f);
       auto r = parse_json_strict(fixture(f));
       REQUIRE_FALSE(r.has_value());

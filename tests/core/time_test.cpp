@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "core/time.hpp"
+
+#include <doctest/doctest.h>
 
 using namespace tocsin;
 
@@ -12,11 +12,13 @@ TEST_CASE("parse_timestamp reads the spellings sources use") {
   };
   const Case cases[] = {
       {"SNS ISO with Z and millis", "2026-03-02T10:03:41.187Z", "2026-03-02T10:03:41.187Z"},
-      {"CloudWatch offset without colon", "2026-03-02T10:03:41.118+0000", "2026-03-02T10:03:41.118Z"},
+      {"CloudWatch offset without colon", "2026-03-02T10:03:41.118+0000",
+       "2026-03-02T10:03:41.118Z"},
       {"RFC 3339 offset with colon is converted to UTC", "2026-03-02T12:03:41+02:00",
        "2026-03-02T10:03:41.000Z"},
       {"negative offset", "2026-03-02T05:03:41-05:00", "2026-03-02T10:03:41.000Z"},
-      {"microseconds are truncated to millis", "2026-03-02T10:03:41.123456Z", "2026-03-02T10:03:41.123Z"},
+      {"microseconds are truncated to millis", "2026-03-02T10:03:41.123456Z",
+       "2026-03-02T10:03:41.123Z"},
       {"no offset is ambiguous", "2026-03-02T10:03:41", nullptr},
       {"February 30th does not exist", "2026-02-30T10:00:00Z", nullptr},
       {"hour 24 is out of range", "2026-03-02T24:00:00Z", nullptr},

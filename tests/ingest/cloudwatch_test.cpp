@@ -1,6 +1,7 @@
+#include "ingest/cloudwatch.hpp"
+
 #include <doctest/doctest.h>
 
-#include "ingest/cloudwatch.hpp"
 #include "ingest/sns.hpp"
 #include "support/fixtures.hpp"
 
@@ -38,8 +39,8 @@ TEST_CASE("CloudWatch alarms of every shape normalize to the same kind of event"
        "cloudwatch:123456789012:us-east-1:hooks-worker-oldest-message-age", SignalState::resolved,
        SignalState::firing, "ApproximateAgeOfOldestMessage", "AWS/SQS"},
       {"a metric-math alarm is named after its first metric", "sns_notification_metric_math.json",
-       "cloudwatch:123456789012:us-east-1:api-5xx-rate", SignalState::firing,
-       SignalState::resolved, "HTTPCode_Target_5XX_Count", "AWS/ApplicationELB"},
+       "cloudwatch:123456789012:us-east-1:api-5xx-rate", SignalState::firing, SignalState::resolved,
+       "HTTPCode_Target_5XX_Count", "AWS/ApplicationELB"},
       {"a composite alarm has no metric", "sns_notification_composite.json",
        "cloudwatch:123456789012:us-east-1:checkout-degraded", SignalState::firing,
        SignalState::resolved, "", ""},
@@ -101,7 +102,8 @@ TEST_CASE("broken alarms are refused, and messages that are not alarms are told 
        "invalid_alarm_payload"},
       {"NewStateValue a number", "bad/sns_alarm_newstatevalue_wrong_type.json", 400,
        "invalid_alarm_payload"},
-      {"AlarmName an array", "bad/sns_alarm_alarmname_wrong_type.json", 400, "invalid_alarm_payload"},
+      {"AlarmName an array", "bad/sns_alarm_alarmname_wrong_type.json", 400,
+       "invalid_alarm_payload"},
       {"Message nested 10,000 deep", "bad/sns_message_deeply_nested.json", 400, "json_too_deep"},
       {"Message plain text from another publisher", "bad/sns_message_not_json.json", 200,
        "not_a_cloudwatch_alarm"},

@@ -1,6 +1,7 @@
+#include "ingest/sns.hpp"
+
 #include <doctest/doctest.h>
 
-#include "ingest/sns.hpp"
 #include "support/fixtures.hpp"
 
 using namespace tocsin::ingest;
@@ -24,13 +25,14 @@ TEST_CASE("SNS envelopes of every type parse from the fixtures") {
     SnsType type;
   };
   const Case cases[] = {
-      {"an alarm notification", "sns_notification_alarm.json", "Notification", SnsType::notification},
+      {"an alarm notification", "sns_notification_alarm.json", "Notification",
+       SnsType::notification},
       {"a composite alarm notification", "sns_notification_composite.json", "Notification",
        SnsType::notification},
       {"a subscription confirmation", "sns_subscription_confirmation.json",
        "SubscriptionConfirmation", SnsType::subscription_confirmation},
-      {"an unsubscribe confirmation", "sns_unsubscribe_confirmation.json", "UnsubscribeConfirmation",
-       SnsType::unsubscribe_confirmation},
+      {"an unsubscribe confirmation", "sns_unsubscribe_confirmation.json",
+       "UnsubscribeConfirmation", SnsType::unsubscribe_confirmation},
       {"the type may come from the body alone", "sns_notification_alarm.json", nullptr,
        SnsType::notification},
       {"a notification without Subject", "edge/sns_notification_no_subject.json", "Notification",
@@ -91,7 +93,8 @@ TEST_CASE("malformed SNS envelopes are refused with a code that names the proble
 }
 
 TEST_CASE("an unknown Type in both header and body is named") {
-  std::string body = R"({"Type": "Notice", "MessageId": "x", "TopicArn": "arn:aws:sns:us-east-1:1:t",
+  std::string body =
+      R"({"Type": "Notice", "MessageId": "x", "TopicArn": "arn:aws:sns:us-east-1:1:t",
                          "Message": "m", "Timestamp": "2026-03-02T10:03:41.187Z"})";
   auto m = parse_sns_envelope(sns_headers("Notice"), body);
   REQUIRE_FALSE(m.has_value());

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "rules/lifecycle.hpp"
+
+#include <doctest/doctest.h>
 
 using namespace tocsin;
 using namespace tocsin::rules;
@@ -21,7 +21,8 @@ Episode open_episode_at(TimePoint opened, int number = 1) {
   return e;
 }
 
-NormalizedEvent event(SignalState state, std::optional<SignalState> previous, TimePoint source_time) {
+NormalizedEvent event(SignalState state, std::optional<SignalState> previous,
+                      TimePoint source_time) {
   NormalizedEvent e;
   e.source = Source::cloudwatch;
   e.fingerprint = "cloudwatch:1:us-east-1:queue-age";
@@ -64,8 +65,8 @@ TEST_CASE("decide: every outcome of SPEC §4 from a table") {
   const Case cases[] = {
       {"first firing ever opens episode 1", policy, never_seen, event(F, R, k_t0), k_t0,
        Outcome::created, reason::k_first_occurrence, true},
-      {"firing after a closed episode opens the next one", policy, closed_before,
-       event(F, R, k_t0), k_t0, Outcome::created, reason::k_new_occurrence, true},
+      {"firing after a closed episode opens the next one", policy, closed_before, event(F, R, k_t0),
+       k_t0, Outcome::created, reason::k_new_occurrence, true},
       {"firing that continues the open episode is a duplicate", policy, open_now,
        event(F, F, k_t0 + 1min), k_t0 + 1min, Outcome::duplicate, reason::k_continues_episode,
        false},
@@ -97,8 +98,8 @@ TEST_CASE("decide: every outcome of SPEC §4 from a table") {
        event(R, F, k_t0 - 1min), k_t0 + 1min, Outcome::out_of_order,
        reason::k_older_than_last_change, false},
       {"an ALARM older than the last change applied is out of order", policy, open_now,
-       event(F, R, k_t0 - 1s), k_t0 + 1min, Outcome::out_of_order,
-       reason::k_older_than_last_change, false},
+       event(F, R, k_t0 - 1s), k_t0 + 1min, Outcome::out_of_order, reason::k_older_than_last_change,
+       false},
   };
   for (const auto& c : cases) {
     CAPTURE(c.intent);
@@ -114,8 +115,9 @@ TEST_CASE("decide: the episodes a decision leaves behind") {
   const AlertState open_now{4, open_episode_at(k_t0, 4)};
 
   SUBCASE("a reopen supersedes the old episode and opens the next number") {
-    Decision d = decide(policy, open_now, event(SignalState::firing, SignalState::resolved, k_t0 + 1h),
-                        Severity::critical, Priority{1}, k_t0 + 1h);
+    Decision d =
+        decide(policy, open_now, event(SignalState::firing, SignalState::resolved, k_t0 + 1h),
+               Severity::critical, Priority{1}, k_t0 + 1h);
     REQUIRE(d.ended);
     CHECK(d.ended->number == 4);
     CHECK(d.ended->status == EpisodeStatus::superseded);
@@ -129,8 +131,9 @@ TEST_CASE("decide: the episodes a decision leaves behind") {
     CHECK(d.active->opened_at == k_t0 + 1h);
   }
   SUBCASE("a duplicate counts and refreshes activity but keeps the episode") {
-    Decision d = decide(policy, open_now, event(SignalState::firing, SignalState::firing, k_t0 + 2min),
-                        Severity::warning, Priority{3}, k_t0 + 3min);
+    Decision d =
+        decide(policy, open_now, event(SignalState::firing, SignalState::firing, k_t0 + 2min),
+               Severity::warning, Priority{3}, k_t0 + 3min);
     CHECK_FALSE(d.ended);
     REQUIRE(d.active);
     CHECK_FALSE(d.opened);
@@ -140,16 +143,18 @@ TEST_CASE("decide: the episodes a decision leaves behind") {
     CHECK(d.active->last_source_time == k_t0 + 2min);
   }
   SUBCASE("a duplicate with a higher severity notifies and raises the episode") {
-    Decision d = decide(policy, open_now, event(SignalState::firing, SignalState::firing, k_t0 + 2min),
-                        Severity::critical, Priority{3}, k_t0 + 3min);
+    Decision d =
+        decide(policy, open_now, event(SignalState::firing, SignalState::firing, k_t0 + 2min),
+               Severity::critical, Priority{3}, k_t0 + 3min);
     CHECK(d.outcome == Outcome::duplicate);
     CHECK(d.reason == reason::k_severity_raised);
     CHECK(d.notify);
     CHECK(d.active->severity == Severity::critical);
   }
   SUBCASE("a resolve closes the episode and leaves nothing active") {
-    Decision d = decide(policy, open_now, event(SignalState::resolved, SignalState::firing, k_t0 + 5min),
-                        Severity::warning, Priority{3}, k_t0 + 6min);
+    Decision d =
+        decide(policy, open_now, event(SignalState::resolved, SignalState::firing, k_t0 + 5min),
+               Severity::warning, Priority{3}, k_t0 + 6min);
     REQUIRE(d.ended);
     CHECK(d.ended->status == EpisodeStatus::resolved);
     CHECK(d.ended->closed_at == k_t0 + 6min);

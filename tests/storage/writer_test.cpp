@@ -1,6 +1,7 @@
-#include <doctest/doctest.h>
+#include "storage/writer.hpp"
 
 #include <SQLiteCpp/Database.h>
+#include <doctest/doctest.h>
 
 #include <atomic>
 #include <fstream>
@@ -9,7 +10,6 @@
 
 #include "storage/migrations.hpp"
 #include "storage/reader.hpp"
-#include "storage/writer.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
@@ -52,7 +52,8 @@ TEST_CASE("opening is refused with a clear message") {
   SUBCASE("a file that is not a database") {
     const auto path = dir.file("junk.db");
     std::ofstream(path) << "this is not an SQLite database, just text that is long enough......";
-    CHECK_THROWS_WITH_AS(Writer(path, Durability::full), doctest::Contains(path.c_str()), DatabaseError);
+    CHECK_THROWS_WITH_AS(Writer(path, Durability::full), doctest::Contains(path.c_str()),
+                         DatabaseError);
   }
   SUBCASE("a directory that does not exist") {
     const auto path = dir.file("missing/dir/t.db");
@@ -126,7 +127,8 @@ TEST_CASE("concurrent submitters are grouped into fewer commits") {
       }
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   w.stop();
   CHECK(jobs == k_threads * k_per_thread);
   CHECK(count_rows(path, "inbound") == k_threads * k_per_thread);
@@ -178,8 +180,8 @@ TEST_CASE("alerts and episodes round-trip through the writer and the reader") {
                }).get());
 
   std::optional<std::pair<AlertRecord, rules::AlertState>> loaded;
-  CHECK_FALSE(w.submit([&](Transaction& tx) { loaded = tx.load_alert("cloudwatch:1:us-east-1:q"); })
-                  .get());
+  CHECK_FALSE(
+      w.submit([&](Transaction& tx) { loaded = tx.load_alert("cloudwatch:1:us-east-1:q"); }).get());
   REQUIRE(loaded);
   REQUIRE(loaded->second.active);
   CHECK(loaded->second.active->severity == Severity::critical);

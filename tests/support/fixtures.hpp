@@ -20,6 +20,8 @@ inline std::string read_file(const std::string& path) {
   return out.str();
 }
 
-inline std::string fixture(const std::string& relative) { return read_file(fixture_path(relative)); }
+inline std::string fixture(const std::string& relative) {
+  return read_file(fixture_path(relative));
+}
 
 }  // namespace tocsin::testing
