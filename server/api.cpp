@@ -1,0 +1,282 @@
+#include "server/api.hpp"
+
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <chrono>
+#include <future>
+
+#include "server/http_util.hpp"
+
+namespace tocsin {
+
+namespace {
+
+bool equal_constant_time(const std::string& a, const std::string& b) {
+  // CRYPTO_memcmp needs equal lengths; hash-free length check leaks only the length.
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::optional<std::string> time_json(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return format_timestamp(*t);
+}
+
+Json nullable(const std::optional<std::string>& s) {
+  return s ? Json(*s) : Json(nullptr);
+}
+
+Json episode_json(const storage::EpisodeRecord& r) {
+  const auto& e = r.episode;
+  return Json{
+      {"number", e.number},
+      {"status", std::string(to_string(e.status))},
+      {"severity", std::string(to_string(e.severity))},
+      {"priority", "P" + std::to_string(e.priority.level)},
+      {"alias", r.alias},
+      {"opened_at", format_timestamp(e.opened_at)},
+      {"last_activity_at", format_timestamp(e.last_activity_at)},
+      {"last_source_time", nullable(time_json(e.last_source_time))},
+      {"closed_at", nullable(time_json(e.closed_at))},
+      {"event_count", e.event_count},
+  };
+}
+
+Json alert_json(const storage::AlertView& v) {
+  const auto& a = v.alert;
+  Json j{
+      {"alert_id", a.id},
+      {"fingerprint", a.fingerprint},
+      {"source", std::string(to_string(a.source))},
+      {"name", a.name},
+      {"account", a.account},
+      {"region", a.region},
+      {"metric", a.metric},
+      {"namespace", a.namespace_},
+      {"labels", a.labels},
+      {"summary", a.summary},
+      {"rule", a.rule.empty() ? Json(nullptr) : Json(a.rule)},
+      {"first_seen", format_timestamp(a.first_seen)},
+      {"last_seen", format_timestamp(a.last_seen)},
+      {"episodes_total", a.last_episode_number},
+  };
+  // Top-level status/severity are the current episode's, so a list is readable at a glance.
+  if (v.current) {
+    j["status"] = std::string(to_string(v.current->episode.status));
+    j["severity"] = std::string(to_string(v.current->episode.severity));
+    j["episode"] = episode_json(*v.current);
+  } else {
+    j["status"] = "none";
+    j["severity"] = nullptr;
+    j["episode"] = nullptr;
+  }
+  return j;
+}
+
+// Parses a non-negative integer query parameter within [min, max].
+std::optional<int> int_param(const httplib::Request& req, const char* name, int fallback, int min,
+                             int max, std::string& error) {
+  if (!req.has_param(name)) return fallback;
+  const std::string v = req.get_param_value(name);
+  int out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || ptr != v.data() + v.size() || out < min || out > max) {
+    error = std::string("query parameter \"") + name + "\" must be an integer from " +
+            std::to_string(min) + " to " + std::to_string(max) + ", got \"" + v + "\"";
+    return std::nullopt;
+  }
+  return out;
+}
+
+bool one_of(const std::string& v, std::initializer_list<const char*> allowed) {
+  for (const char* a : allowed) {
+    if (v == a) return true;
+  }
+  return false;
+}
+
+void list_alerts(App& app, const httplib::Request& req, httplib::Response& res) {
+  static const std::initializer_list<const char*> k_params = {"status", "severity", "source",
+                                                              "q",      "limit",    "offset"};
+  for (const auto& [name, value] : req.params) {
+    if (!one_of(name, k_params)) {
+      return reply_error(res, 400, "unknown_parameter",
+                         "unknown query parameter \"" + name +
+                             "\"; filters are status, severity, source, q, limit, offset");
+    }
+  }
+  storage::AlertQuery q;
+  std::string error;
+  auto limit = int_param(req, "limit", 50, 1, 500, error);
+  auto offset = int_param(req, "offset", 0, 0, 1'000'000'000, error);
+  if (!limit || !offset) return reply_error(res, 400, "invalid_parameter", error);
+  q.limit = *limit;
+  q.offset = *offset;
+
+  if (req.has_param("status")) {
+    q.status = req.get_param_value("status");
+    if (!one_of(*q.status, {"open", "acknowledged", "resolved", "expired", "superseded", "none"})) {
+      return reply_error(res, 400, "invalid_parameter",
+                         "status must be one of open, acknowledged, resolved, expired, "
+                         "superseded, none; got \"" +
+                             *q.status + "\"");
+    }
+  }
+  if (req.has_param("severity")) {
+    q.severity = req.get_param_value("severity");
+    if (!parse_severity(*q.severity)) {
+      return reply_error(
+          res, 400, "invalid_parameter",
+          "severity must be one of critical, high, warning, info; got \"" + *q.severity + "\"");
+    }
+  }
+  if (req.has_param("source")) {
+    q.source = req.get_param_value("source");
+    if (!one_of(*q.source, {"cloudwatch", "opsgenie", "alertmanager", "generic", "heartbeat"})) {
+      return reply_error(res, 400, "invalid_parameter",
+                         "source must be one of cloudwatch, opsgenie, alertmanager, generic, "
+                         "heartbeat; got \"" +
+                             *q.source + "\"");
+    }
+  }
+  if (req.has_param("q")) q.text = req.get_param_value("q");
+
+  auto page = app.reader.list_alerts(q);
+  Json alerts = Json::array();
+  for (const auto& v : page.alerts)
+    alerts.push_back(alert_json(v));
+  Json body{{"alerts", std::move(alerts)},
+            {"total", page.total},
+            {"limit", q.limit},
+            {"offset", q.offset}};
+  const std::int64_t next = q.offset + static_cast<std::int64_t>(page.alerts.size());
+  body["next_offset"] = next < page.total ? Json(next) : Json(nullptr);
+  reply_json(res, 200, body);
+}
+
+void get_alert(App& app, const httplib::Request& req, httplib::Response& res) {
+  const std::string id_text = req.matches[1];
+  std::int64_t id = 0;
+  auto [ptr, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+  if (ec != std::errc() || ptr != id_text.data() + id_text.size()) {
+    return reply_error(res, 400, "invalid_parameter", "alert id must be an integer");
+  }
+  auto detail = app.reader.get_alert(id);
+  if (!detail) return reply_error(res, 404, "not_found", "no alert " + id_text);
+  Json body = alert_json(detail->view);
+  body["description"] = detail->view.alert.description;
+  Json episodes = Json::array();
+  for (const auto& e : detail->episodes)
+    episodes.push_back(episode_json(e));
+  body["episodes"] = std::move(episodes);
+  reply_json(res, 200, body);
+}
+
+Json rules_json(const ActiveRules& active) {
+  const auto& r = *active.rules;
+  return Json{{"path", r.source_path},
+              {"hash", r.hash},
+              {"loaded_at", format_timestamp(active.loaded_at)},
+              {"rules", r.rules.size()},
+              {"channels", r.channels.size()},
+              {"escalations", r.escalations.size()},
+              {"heartbeats", r.heartbeats.size()}};
+}
+
+void reload_rules(App& app, httplib::Response& res) {
+  auto result = app.reload_rules();
+  Json diagnostics = Json::array();
+  for (const auto& d : result.diagnostics)
+    diagnostics.push_back(d.format());
+  if (!result.ok()) {
+    Json body{{"error", "invalid_rules"},
+              {"detail", "the rules file was rejected; the previous rules stay active"},
+              {"diagnostics", std::move(diagnostics)}};
+    return reply_json(res, 400, body);
+  }
+  Json body = rules_json(*app.rules.get());
+  body["diagnostics"] = std::move(diagnostics);
+  reply_json(res, 200, body);
+}
+
+void ready(App& app, httplib::Response& res) {
+  // Writable = the writer can take the write lock and commit, right now.
+  auto status = app.writer.submit([](storage::Transaction&) {});
+  if (status.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+    return reply_unavailable(res, "database writer is not committing within 2s");
+  }
+  if (auto err = status.get())
+    return reply_unavailable(res, "database not writable: " + err->message);
+  reply_json(res, 200, Json{{"status", "ready"}, {"rules_hash", app.rules.get()->rules->hash}});
+}
+
+}  // namespace
+
+AuthResult check_bearer(const rules::Rules& rules, const std::string& authorization,
+                        rules::Scope needed, const rules::EnvLookup& env) {
+  if (rules.api_tokens.empty()) return AuthResult::ok;  // open API, warned about at startup
+  constexpr std::string_view k_prefix = "Bearer ";
+  if (authorization.size() <= k_prefix.size() ||
+      authorization.compare(0, k_prefix.size(), k_prefix) != 0) {
+    return AuthResult::missing;
+  }
+  const std::string presented = authorization.substr(k_prefix.size());
+  std::optional<rules::Scope> matched;
+  for (const auto& t : rules.api_tokens) {
+    auto value = env(t.token_env);
+    // An unset or empty variable never matches, even an empty presented token.
+    if (value && !value->empty() && equal_constant_time(presented, *value)) matched = t.scope;
+  }
+  if (!matched) return AuthResult::invalid;
+  if (needed == rules::Scope::write && *matched != rules::Scope::write)
+    return AuthResult::forbidden;
+  return AuthResult::ok;
+}
+
+void register_api(httplib::Server& server, App& app) {
+  // Wraps a handler with the bearer-token check for its scope.
+  auto guarded = [&app](rules::Scope scope, auto handler) {
+    return [&app, scope, handler](const httplib::Request& req, httplib::Response& res) {
+      auto active = app.rules.get();
+      switch (check_bearer(*active->rules, req.get_header_value("Authorization"), scope,
+                           rules::process_env())) {
+        case AuthResult::ok:
+          return handler(req, res);
+        case AuthResult::missing:
+          res.set_header("WWW-Authenticate", "Bearer");
+          return reply_error(res, 401, "unauthorized", "missing \"Authorization: Bearer <token>\"");
+        case AuthResult::invalid:
+          res.set_header("WWW-Authenticate", "Bearer");
+          return reply_error(res, 401, "unauthorized", "invalid bearer token");
+        case AuthResult::forbidden:
+          return reply_error(res, 403, "forbidden", "this token has read scope; write needed");
+      }
+    };
+  };
+  using rules::Scope;
+
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    reply_json(res, 200, Json{{"status", "ok"}});
+  });
+  server.Get("/readyz",
+             [&app](const httplib::Request&, httplib::Response& res) { ready(app, res); });
+  server.Get("/metrics", [&app](const httplib::Request&, httplib::Response& res) {
+    res.set_content(app.metrics.render(), "text/plain; version=0.0.4");
+  });
+
+  server.Get("/api/v1/alerts", guarded(Scope::read, [&app](const auto& req, auto& res) {
+               list_alerts(app, req, res);
+             }));
+  server.Get(R"(/api/v1/alerts/([^/]+))", guarded(Scope::read, [&app](const auto& req, auto& res) {
+               get_alert(app, req, res);
+             }));
+  server.Get("/api/v1/rules", guarded(Scope::read, [&app](const auto&, auto& res) {
+               reply_json(res, 200, rules_json(*app.rules.get()));
+             }));
+  server.Post("/api/v1/rules/reload",
+              guarded(Scope::write, [&app](const auto&, auto& res) { reload_rules(app, res); }));
+}
+
+}  // namespace tocsin

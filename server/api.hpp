@@ -1,0 +1,19 @@
+#pragma once
+// The REST API (SPEC §9) and the operational endpoints: /healthz, /readyz, /metrics.
+
+#include <httplib.h>
+
+#include "server/app.hpp"
+
+namespace tocsin {
+
+void register_api(httplib::Server& server, App& app);
+
+// Whether `presented` equals one of the configured tokens with at least `needed` scope.
+// Compared in constant time, and every configured token is compared, so timing reveals
+// neither the token nor which one matched.
+enum class AuthResult { ok, missing, invalid, forbidden };
+AuthResult check_bearer(const rules::Rules& rules, const std::string& authorization_header,
+                        rules::Scope needed, const rules::EnvLookup& env);
+
+}  // namespace tocsin

@@ -1,0 +1,50 @@
+#pragma once
+// Everything a running server holds, wired once at startup. Handlers receive an App& and
+// use only what they need.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/time.hpp"
+#include "rules/loader.hpp"
+#include "server/engine.hpp"
+#include "server/metrics.hpp"
+#include "server/rules_holder.hpp"
+#include "storage/reader.hpp"
+#include "storage/writer.hpp"
+
+namespace tocsin {
+
+struct Limits {
+  std::size_t max_body_bytes = 1024 * 1024;  // SPEC §3: 413 above this
+  int worker_threads = 64;
+  int read_timeout_seconds = 10;  // a slow client cannot hold a thread longer than this
+  int keep_alive_seconds = 30;    // idle keep-alive connections are closed after this
+  int keep_alive_max_requests = 10000;
+};
+
+struct App {
+  std::string rules_path;
+  std::string db_path;
+  const Clock& clock;
+  Metrics metrics;
+  RulesHolder rules;
+  storage::Writer writer;
+  storage::Reader reader;
+  Engine engine;
+  Limits limits;
+
+  App(std::string rules_path_, std::string db_path_, const Clock& clock_,
+      rules::RulesSnapshot initial_rules);
+
+  // Loads the rules file again and swaps it in if it is valid (and supported by this build);
+  // otherwise keeps the old rules. Returns the diagnostics either way.
+  rules::LoadResult reload_rules();
+};
+
+// Problems that make a valid rules file unusable by this build (e.g. a feature that is not
+// implemented yet), one message each. Empty: usable.
+std::vector<std::string> unsupported_by_this_build(const rules::Rules& r);
+
+}  // namespace tocsin

@@ -1,0 +1,211 @@
+#include "server/cli.hpp"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "rules/loader.hpp"
+#include "server/app.hpp"
+#include "server/http_server.hpp"
+#include "server/logging.hpp"
+
+namespace tocsin {
+
+namespace {
+
+// Flag > environment variable > built-in default (SPEC §2).
+std::string resolve(const std::string& flag, const char* env_name, const char* fallback) {
+  if (!flag.empty()) return flag;
+  if (const char* v = std::getenv(env_name); v && *v) return v;
+  return fallback;
+}
+
+struct ServeOptions {
+  std::string rules, db, listen;
+  std::string log_format = "text";
+  std::string log_level = "info";
+};
+
+int print_check(const std::string& path) {
+  rules::LoadResult result = rules::load_rules_file(path);
+  std::size_t errors = 0, warnings = 0;
+  for (const auto& d : result.diagnostics) {
+    std::cerr << d.format() << '\n';
+    ++(d.level == rules::Diagnostic::Level::error ? errors : warnings);
+  }
+  if (result.unreadable) return 2;
+  if (!result.ok()) {
+    std::cerr << path << ": " << errors << " error(s), " << warnings << " warning(s)\n";
+    return 1;
+  }
+  const auto& r = *result.rules;
+  std::cout << path << ": ok (" << r.rules.size() << " rules, " << r.channels.size()
+            << " channels, " << r.escalations.size() << " escalation policies, "
+            << r.heartbeats.size() << " heartbeats; " << warnings << " warning(s); sha256 "
+            << r.hash.substr(0, 12) << ")\n";
+  return 0;
+}
+
+// Signals are taken synchronously by one thread (sigwait), so handlers never run inside
+// arbitrary code: SIGHUP reloads the rules, SIGTERM/SIGINT stop the listener, which lets
+// in-flight requests finish; SIGUSR1 only wakes the thread when the server stops by itself.
+sigset_t handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
+  return set;
+}
+
+int serve(const ServeOptions& opt) {
+  auto format = parse_log_format(opt.log_format);
+  if (!format) {
+    std::cerr << "tocsin serve: --log-format must be text or json\n";
+    return 2;
+  }
+  setup_logging(*format, opt.log_level);
+
+  const std::string rules_path = resolve(opt.rules, "TOCSIN_RULES", "./rules.yaml");
+  const std::string db_path = resolve(opt.db, "TOCSIN_DB", "./tocsin.db");
+  const std::string listen = resolve(opt.listen, "TOCSIN_LISTEN", "127.0.0.1:8080");
+  auto address = parse_listen_address(listen);
+  if (!address) {
+    spdlog::critical("invalid listen address \"{}\"; expected HOST:PORT", listen);
+    return 2;
+  }
+
+  rules::LoadResult loaded = rules::load_rules_file(rules_path);
+  for (const auto& d : loaded.diagnostics) {
+    if (d.level == rules::Diagnostic::Level::error) {
+      spdlog::error("{}", d.format());
+    } else {
+      spdlog::warn("{}", d.format());
+    }
+  }
+  if (!loaded.ok()) {
+    spdlog::critical("cannot start: {} is invalid (run `tocsin check {}`)", rules_path, rules_path);
+    return loaded.unreadable ? 2 : 1;
+  }
+  if (auto problems = unsupported_by_this_build(*loaded.rules); !problems.empty()) {
+    for (const auto& p : problems)
+      spdlog::critical("cannot start: {}", p);
+    return 1;
+  }
+  if (loaded.rules->api_tokens.empty()) {
+    spdlog::warn("no api.tokens configured: the REST API is open to anyone who can reach {}",
+                 listen);
+  }
+
+  // Block the handled signals before any thread starts, so every thread inherits the mask
+  // and only the signal thread receives them.
+  sigset_t signals = handled_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  SystemClock clock;
+  std::unique_ptr<App> app;
+  try {
+    app = std::make_unique<App>(rules_path, db_path, clock, loaded.rules);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    return 1;
+  }
+  auto server = make_http_server(*app);
+
+  int port = address->port;
+  if (port == 0) {
+    port = server->bind_to_any_port(address->host);
+    if (port < 0) port = -1;
+  } else if (!server->bind_to_port(address->host, port)) {
+    port = -1;
+  }
+  if (port < 0) {
+    spdlog::critical("cannot listen on {}: address in use or not available", listen);
+    return 1;
+  }
+  spdlog::info("tocsin listening on {}:{} (rules {} sha256 {}, database {})", address->host, port,
+               rules_path, loaded.rules->hash.substr(0, 12), db_path);
+
+  std::atomic<bool> listener_done{false};
+  std::thread signal_thread([&] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        spdlog::info("SIGHUP: reloading rules from {}", rules_path);
+        app->reload_rules();
+        continue;
+      }
+      if (sig == SIGTERM || sig == SIGINT) {
+        spdlog::info("{}: stopping; finishing in-flight requests",
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      }
+      // stop() is a no-op until the listener is running; repeat until the listener returns,
+      // so a signal that lands between bind and listen is not lost.
+      while (!listener_done.load()) {
+        server->stop();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      return;
+    }
+  });
+
+  const bool listened = server->listen_after_bind();
+  listener_done.store(true);
+  // The listener may also end on its own (an accept error); wake the signal thread then.
+  pthread_kill(signal_thread.native_handle(), SIGUSR1);
+  signal_thread.join();
+  app->writer.stop();  // commits anything still queued
+  spdlog::info("tocsin stopped");
+  return listened ? 0 : 1;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App cli{"Tocsin: alert deduplication and escalation engine", "tocsin"};
+  cli.require_subcommand(1);
+  cli.set_version_flag("--version", "tocsin 0.1.0");
+
+  ServeOptions serve_opt;
+  auto* serve_cmd = cli.add_subcommand("serve", "Run the webhook receiver and REST API");
+  serve_cmd->add_option("--rules", serve_opt.rules,
+                        "Rules file (env TOCSIN_RULES; default ./rules.yaml)");
+  serve_cmd->add_option("--db", serve_opt.db,
+                        "SQLite database (env TOCSIN_DB; default ./tocsin.db)");
+  serve_cmd->add_option("--listen", serve_opt.listen,
+                        "HOST:PORT to listen on, port 0 for any (env TOCSIN_LISTEN; default "
+                        "127.0.0.1:8080)");
+  serve_cmd->add_option("--log-format", serve_opt.log_format, "Log format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  serve_cmd
+      ->add_option("--log-level", serve_opt.log_level,
+                   "Log level: trace, debug, info, warn, error, critical")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+
+  std::string check_path = "./rules.yaml";
+  auto* check_cmd = cli.add_subcommand(
+      "check", "Validate a rules file; exit 0 valid, 1 invalid, 2 usage or I/O error");
+  check_cmd->add_option("PATH", check_path, "Rules file (default ./rules.yaml)");
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = cli.exit(e);
+    // CLI11 exits 0 for --help/--version; any real usage error is status 2 (SPEC §2).
+    return code == 0 ? 0 : 2;
+  }
+  if (*serve_cmd) return serve(serve_opt);
+  if (*check_cmd) return print_check(check_path);
+  return 2;
+}
+
+}  // namespace tocsin

@@ -1,0 +1,92 @@
+#include "server/http_server.hpp"
+
+#include <SQLiteCpp/Exception.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "server/api.hpp"
+#include "server/hooks.hpp"
+#include "server/http_util.hpp"
+#include "storage/database.hpp"
+
+namespace tocsin {
+
+std::optional<ListenAddress> parse_listen_address(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  ListenAddress a;
+  a.host = text.substr(0, colon);
+  if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']') {
+    a.host = a.host.substr(1, a.host.size() - 2);
+  }
+  const std::string port = text.substr(colon + 1);
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), a.port);
+  if (ec != std::errc() || ptr != port.data() + port.size() || a.port < 0 || a.port > 65535) {
+    return std::nullopt;
+  }
+  return a;
+}
+
+std::unique_ptr<httplib::Server> make_http_server(App& app) {
+  auto server = std::make_unique<httplib::Server>();
+  const Limits& limits = app.limits;
+
+  // Without TCP_NODELAY every small response waits for the peer's delayed ACK (~40 ms).
+  server->set_tcp_nodelay(true);
+  // Debian ships httplib precompiled, so CPPHTTPLIB_THREAD_POOL_COUNT cannot be changed at
+  // build time; each keep-alive connection holds one worker, so size the pool here.
+  const auto threads = static_cast<std::size_t>(limits.worker_threads);
+  server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server->set_keep_alive_max_count(static_cast<std::size_t>(limits.keep_alive_max_requests));
+  server->set_keep_alive_timeout(limits.keep_alive_seconds);
+  server->set_read_timeout(limits.read_timeout_seconds, 0);
+  server->set_write_timeout(limits.read_timeout_seconds, 0);
+  server->set_payload_max_length(limits.max_body_bytes);
+
+  register_hooks(*server, app);
+  register_api(*server, app);
+
+  // httplib answers some errors itself with an empty body (404, 413, 400 for a bad request
+  // line); give them the JSON error shape of every other answer.
+  server->set_error_handler([&limits](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    switch (res.status) {
+      case 404:
+        reply_error(res, 404, "not_found", "no endpoint " + req.method + " " + req.path);
+        break;
+      case 405:
+        reply_error(res, 405, "method_not_allowed", req.method + " is not allowed on " + req.path);
+        break;
+      case 413:
+        reply_error(res, 413, "payload_too_large",
+                    "request body exceeds the limit of " + std::to_string(limits.max_body_bytes) +
+                        " bytes");
+        break;
+      default:
+        reply_error(res, res.status, "bad_request", "the request could not be processed");
+    }
+  });
+
+  // A read that fails because the database is busy or unavailable is our transient fault.
+  server->set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        try {
+          std::rethrow_exception(ep);
+        } catch (const SQLite::Exception& e) {
+          spdlog::error("{} {}: database error: {}", req.method, req.path, e.what());
+          if (storage::is_transient_sqlite_error(e.getErrorCode())) {
+            return reply_unavailable(res, "database unavailable; retry later");
+          }
+          reply_error(res, 500, "internal_error", "database error");
+        } catch (const std::exception& e) {
+          spdlog::error("{} {}: unhandled error: {}", req.method, req.path, e.what());
+          reply_error(res, 500, "internal_error", "unexpected error; see the server log");
+        } catch (...) {
+          reply_error(res, 500, "internal_error", "unexpected error; see the server log");
+        }
+      });
+  return server;
+}
+
+}  // namespace tocsin

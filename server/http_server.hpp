@@ -1,0 +1,24 @@
+#pragma once
+// The HTTP listener: cpp-httplib configured for a public webhook target.
+
+#include <httplib.h>
+
+#include <memory>
+#include <string>
+
+#include "server/app.hpp"
+
+namespace tocsin {
+
+// Builds a server with every route and the limits in app.limits.
+std::unique_ptr<httplib::Server> make_http_server(App& app);
+
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+
+// `HOST:PORT`, `[V6]:PORT`; port 0 means any free port.
+std::optional<ListenAddress> parse_listen_address(const std::string& text);
+
+}  // namespace tocsin

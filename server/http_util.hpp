@@ -1,0 +1,30 @@
+#pragma once
+// Small pieces shared by the HTTP handlers: JSON responses and error bodies.
+
+#include <httplib.h>
+
+#include <string>
+
+#include "core/json.hpp"
+
+namespace tocsin {
+
+inline void reply_json(httplib::Response& res, int status, const Json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+}
+
+// SPEC §3: `{"error": CODE, "detail": TEXT}`.
+inline void reply_error(httplib::Response& res, int status, const std::string& code,
+                        const std::string& detail) {
+  reply_json(res, status, Json{{"error", code}, {"detail", detail}});
+}
+
+// 503 with Retry-After: the fault is ours and transient, so senders should retry.
+inline void reply_unavailable(httplib::Response& res, const std::string& detail,
+                              int retry_after_seconds = 5) {
+  res.set_header("Retry-After", std::to_string(retry_after_seconds));
+  reply_error(res, 503, "unavailable", detail);
+}
+
+}  // namespace tocsin

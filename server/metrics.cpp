@@ -1,0 +1,126 @@
+#include "server/metrics.hpp"
+
+#include <cstdio>
+#include <tuple>
+
+namespace tocsin {
+
+namespace {
+
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// Label values escaped per the exposition format: backslash, quote, newline.
+std::string escape_label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+}  // namespace
+
+Histogram::Histogram(std::vector<double> bounds)
+    : m_bounds(std::move(bounds)), m_counts(m_bounds.size() + 1, 0) {}
+
+void Histogram::observe(double v) {
+  std::size_t i = 0;
+  while (i < m_bounds.size() && v > m_bounds[i])
+    ++i;
+  ++m_counts[i];
+  m_sum += v;
+  ++m_count;
+}
+
+void Histogram::render(std::string& out, const std::string& name) const {
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < m_bounds.size(); ++i) {
+    cumulative += m_counts[i];
+    out += name + "_bucket{le=\"" + format_number(m_bounds[i]) + "\"} " +
+           std::to_string(cumulative) + "\n";
+  }
+  out += name + "_bucket{le=\"+Inf\"} " + std::to_string(m_count) + "\n";
+  out += name + "_sum " + format_number(m_sum) + "\n";
+  out += name + "_count " + std::to_string(m_count) + "\n";
+}
+
+Metrics::Metrics()
+    : m_commit_seconds({0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}),
+      m_group_size({1, 2, 4, 8, 16, 32, 64, 128, 256, 512}) {}
+
+void Metrics::count_event(std::string_view source, std::string_view outcome) {
+  std::lock_guard lock(m_mutex);
+  ++m_events[{std::string(source), std::string(outcome)}];
+}
+
+void Metrics::count_rejected(std::string_view hook, int status, std::string_view code) {
+  std::lock_guard lock(m_mutex);
+  ++m_rejected[{std::string(hook), status, std::string(code)}];
+}
+
+void Metrics::observe_group(const storage::WriterStats& s) {
+  std::lock_guard lock(m_mutex);
+  m_commit_seconds.observe(s.commit_seconds);
+  m_group_size.observe(static_cast<double>(s.group_size));
+  if (!s.ok) ++m_commit_failures;
+}
+
+void Metrics::count_rules_reload(bool ok) {
+  std::lock_guard lock(m_mutex);
+  ++(ok ? m_reloads_ok : m_reloads_failed);
+}
+
+std::string Metrics::render() const {
+  std::lock_guard lock(m_mutex);
+  std::string out;
+  header(out, "tocsin_events_total", "counter", "Inbound events by source and outcome.");
+  for (const auto& [key, n] : m_events) {
+    out += "tocsin_events_total{source=\"" + escape_label(key.first) + "\",outcome=\"" +
+           escape_label(key.second) + "\"} " + std::to_string(n) + "\n";
+  }
+  header(out, "tocsin_requests_rejected_total", "counter",
+         "Inbound requests refused before anything was stored, by hook, status and error code.");
+  for (const auto& [key, n] : m_rejected) {
+    const auto& [hook, status, code] = key;
+    out += "tocsin_requests_rejected_total{hook=\"" + escape_label(hook) + "\",status=\"" +
+           std::to_string(status) + "\",error=\"" + escape_label(code) + "\"} " +
+           std::to_string(n) + "\n";
+  }
+  header(out, "tocsin_commit_seconds", "histogram",
+         "Time from BEGIN to COMMIT of one group of writes.");
+  m_commit_seconds.render(out, "tocsin_commit_seconds");
+  header(out, "tocsin_commit_group_size", "histogram", "Write requests committed per group.");
+  m_group_size.render(out, "tocsin_commit_group_size");
+  header(out, "tocsin_commit_failures_total", "counter", "Groups whose commit failed.");
+  out += "tocsin_commit_failures_total " + std::to_string(m_commit_failures) + "\n";
+  header(out, "tocsin_rules_reloads_total", "counter", "Rules reloads by result.");
+  out += "tocsin_rules_reloads_total{result=\"ok\"} " + std::to_string(m_reloads_ok) + "\n";
+  out +=
+      "tocsin_rules_reloads_total{result=\"rejected\"} " + std::to_string(m_reloads_failed) + "\n";
+  return out;
+}
+
+}  // namespace tocsin

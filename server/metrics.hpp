@@ -1,0 +1,52 @@
+#pragma once
+// Process metrics in the Prometheus text format (GET /metrics). Hand-rolled: a few counters
+// and two histograms do not justify a client library.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "storage/writer.hpp"
+
+namespace tocsin {
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);
+  void observe(double v);
+  // Appends `name_bucket{le=...}`, `name_sum`, `name_count` lines.
+  void render(std::string& out, const std::string& name) const;
+
+ private:
+  std::vector<double> m_bounds;
+  std::vector<std::uint64_t> m_counts;  // one per bound, plus +Inf
+  double m_sum = 0;
+  std::uint64_t m_count = 0;
+};
+
+class Metrics {
+ public:
+  Metrics();
+
+  void count_event(std::string_view source, std::string_view outcome);
+  // A request refused before anything was stored (400/401/403/413/503).
+  void count_rejected(std::string_view hook, int status, std::string_view code);
+  void observe_group(const storage::WriterStats& s);
+  void count_rules_reload(bool ok);
+
+  std::string render() const;
+
+ private:
+  mutable std::mutex m_mutex;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> m_events;  // (source, outcome)
+  std::map<std::tuple<std::string, int, std::string>, std::uint64_t> m_rejected;
+  std::uint64_t m_commit_failures = 0;
+  std::uint64_t m_reloads_ok = 0, m_reloads_failed = 0;
+  Histogram m_commit_seconds;
+  Histogram m_group_size;
+};
+
+}  // namespace tocsin
