@@ -1,0 +1,244 @@
+#include "ingest/alertmanager.hpp"
+
+#include <cctype>
+
+namespace tocsin::ingest {
+
+namespace {
+
+IngestError invalid_payload(std::string detail) {
+  return bad_request("invalid_alertmanager_payload", std::move(detail));
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string text_or_empty(const std::map<std::string, std::string>& map, const char* key) {
+  auto it = map.find(key);
+  return it == map.end() ? std::string() : it->second;
+}
+
+std::string first_line(const std::string& s) {
+  return s.substr(0, s.find('\n'));
+}
+
+Expected<std::map<std::string, std::string>, IngestError> read_labels(const Json& alert,
+                                                                      const std::string& path) {
+  auto it = alert.find("labels");
+  if (it == alert.end()) return unexpected(invalid_payload(path + " has no \"labels\""));
+  if (!it->is_object()) {
+    return unexpected(
+        invalid_payload("\"" + path + ".labels\" must be an object, got " + it->type_name()));
+  }
+  if (it->empty()) return unexpected(invalid_payload("\"" + path + ".labels\" is empty"));
+  std::map<std::string, std::string> labels;
+  for (const auto& [name, value] : it->items()) {
+    if (!value.is_string()) {
+      return unexpected(invalid_payload("label \"" + path + ".labels." + name +
+                                        "\" must be a string, got " + value.type_name()));
+    }
+    labels.emplace(name, value.get<std::string>());
+  }
+  return labels;
+}
+
+// Annotations are for humans: odd entries are dropped rather than refusing the alert.
+std::map<std::string, std::string> read_annotations(const Json& alert) {
+  std::map<std::string, std::string> out;
+  auto it = alert.find("annotations");
+  if (it == alert.end() || !it->is_object()) return out;
+  for (const auto& [name, value] : it->items()) {
+    if (value.is_string()) out.emplace(name, value.get<std::string>());
+  }
+  return out;
+}
+
+Expected<TimePoint, IngestError> read_time(const Json& alert, const char* key,
+                                           const std::string& path) {
+  const std::string field = "\"" + path + "." + key + "\"";
+  auto it = alert.find(key);
+  if (it == alert.end()) return unexpected(invalid_payload(path + " has no \"" + key + "\""));
+  if (!it->is_string()) {
+    return unexpected(invalid_payload(field + " must be a string, got " + it->type_name()));
+  }
+  auto t = parse_timestamp(it->get_ref<const std::string&>());
+  if (!t) {
+    return unexpected(invalid_payload(field + " is not an RFC 3339 timestamp: \"" +
+                                      it->get<std::string>() + "\""));
+  }
+  return *t;
+}
+
+Expected<NormalizedEvent, IngestError> alert_to_event(const Json& alert, const std::string& path) {
+  if (!alert.is_object()) {
+    return unexpected(
+        invalid_payload("\"" + path + "\" must be an object, got " + alert.type_name()));
+  }
+  NormalizedEvent e;
+  e.source = Source::alertmanager;
+  e.hook = "alertmanager";
+
+  auto status_it = alert.find("status");
+  if (status_it == alert.end()) return unexpected(invalid_payload(path + " has no \"status\""));
+  if (!status_it->is_string()) {
+    return unexpected(
+        invalid_payload("\"" + path + ".status\" must be a string, got " + status_it->type_name()));
+  }
+  const std::string& status = status_it->get_ref<const std::string&>();
+  if (status == "firing") {
+    e.state = SignalState::firing;
+  } else if (status == "resolved") {
+    e.state = SignalState::resolved;
+  } else {
+    return unexpected(invalid_payload("\"" + path + ".status\" is \"" + status +
+                                      "\"; expected firing or resolved"));
+  }
+
+  auto labels = read_labels(alert, path);
+  if (!labels) return unexpected(labels.error());
+  e.labels = std::move(*labels);
+
+  // A firing alert's endsAt is the zero time (or a guess); the transition that orders it is
+  // when it started. A resolved alert's transition is when it ended.
+  auto when = read_time(alert, e.state == SignalState::firing ? "startsAt" : "endsAt", path);
+  if (!when) return unexpected(when.error());
+  e.source_time = *when;
+
+  e.name = text_or_empty(e.labels, "alertname");
+  e.severity = severity_from_label(text_or_empty(e.labels, "severity"));
+  e.fingerprint = "alertmanager:" + alertmanager_label_set(e.labels);
+  e.source_event_id = e.fingerprint + "|" + status + "|" + format_timestamp(*e.source_time);
+
+  const auto annotations = read_annotations(alert);
+  const std::string summary = text_or_empty(annotations, "summary");
+  const std::string message = text_or_empty(annotations, "message");
+  const std::string description = text_or_empty(annotations, "description");
+  if (!summary.empty()) {
+    e.summary = summary;
+  } else if (!message.empty()) {
+    e.summary = first_line(message);
+  } else if (!description.empty()) {
+    e.summary = first_line(description);
+  } else {
+    e.summary = e.name.empty() ? e.fingerprint : e.name;
+  }
+  e.description = description.empty() ? message : description;
+  const std::string runbook = text_or_empty(annotations, "runbook_url");
+  if (!runbook.empty()) {
+    if (!e.description.empty()) e.description += "\n\n";
+    e.description += "Runbook: " + runbook;
+  }
+  return e;
+}
+
+}  // namespace
+
+namespace {
+
+void append_escaped(std::string& out, std::string_view text) {
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+}
+
+// Prometheus' classic name syntax; anything else (allowed since Prometheus 3) is quoted, so
+// two different label sets can never print the same.
+bool is_plain_label_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!letter && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string alertmanager_label_set(const std::map<std::string, std::string>& labels) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [name, value] : labels) {
+    if (!first) out += ',';
+    first = false;
+    if (is_plain_label_name(name)) {
+      out += name;
+    } else {
+      out += '"';
+      append_escaped(out, name);
+      out += '"';
+    }
+    out += "=\"";
+    append_escaped(out, value);
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::optional<Severity> severity_from_label(std::string_view value) {
+  const std::string v = lower(value);
+  if (v == "critical" || v == "crit" || v == "page" || v == "emergency" || v == "fatal") {
+    return Severity::critical;
+  }
+  if (v == "high" || v == "error" || v == "err" || v == "major") return Severity::high;
+  if (v == "warning" || v == "warn" || v == "minor" || v == "medium") return Severity::warning;
+  if (v == "info" || v == "informational" || v == "notice" || v == "low" || v == "none") {
+    return Severity::info;
+  }
+  return std::nullopt;
+}
+
+Expected<std::vector<NormalizedEvent>, IngestError> parse_alertmanager_webhook(
+    std::string_view body) {
+  auto parsed = parse_json_strict(body);
+  if (!parsed) return unexpected(bad_request(parsed.error().code, parsed.error().detail));
+  const Json& payload = *parsed;
+  if (!payload.is_object()) {
+    return unexpected(bad_request(
+        "not_an_object",
+        std::string("Alertmanager body must be a JSON object, got ") + payload.type_name()));
+  }
+
+  // Only the default v4 shape is understood; a custom `payload` template or a future version
+  // would be misread field by field, so it is refused as a whole.
+  auto version = payload.find("version");
+  if (version == payload.end()) return unexpected(invalid_payload("payload has no \"version\""));
+  if (!version->is_string()) {
+    return unexpected(invalid_payload(std::string("\"version\" must be the string \"4\", got ") +
+                                      version->type_name()));
+  }
+  if (version->get_ref<const std::string&>() != "4") {
+    return unexpected(invalid_payload("\"version\" is \"" + version->get<std::string>() +
+                                      "\"; only \"4\" is supported"));
+  }
+  auto alerts = payload.find("alerts");
+  if (alerts == payload.end()) return unexpected(invalid_payload("payload has no \"alerts\""));
+  if (!alerts->is_array()) {
+    return unexpected(
+        invalid_payload(std::string("\"alerts\" must be an array, got ") + alerts->type_name()));
+  }
+
+  std::vector<NormalizedEvent> events;
+  events.reserve(alerts->size());
+  for (std::size_t i = 0; i < alerts->size(); ++i) {
+    auto e = alert_to_event((*alerts)[i], "alerts[" + std::to_string(i) + "]");
+    if (!e) return unexpected(std::move(e.error()));
+    events.push_back(std::move(*e));
+  }
+  return events;
+}
+
+}  // namespace tocsin::ingest
