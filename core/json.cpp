@@ -150,6 +150,15 @@ Expected<Json, JsonError> parse_json_strict(std::string_view text, int max_depth
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     return unexpected(JsonError{"empty_body", "the request body is empty"});
   }
+  // RFC 8259 forbids a byte order mark in JSON sent over a network; nlohmann would skip it.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") {
+    return unexpected(JsonError{"invalid_json", "a UTF-8 byte order mark precedes the JSON"});
+  }
+  // nlohmann's lexer stops at a NUL byte, so whatever follows one would be silently dropped.
+  if (auto nul = text.find('\0'); nul != std::string_view::npos) {
+    return unexpected(
+        JsonError{"invalid_json", "a NUL byte at byte " + std::to_string(nul) + " is not JSON"});
+  }
   std::size_t bad = 0;
   if (!is_valid_utf8(text, &bad)) {
     return unexpected(JsonError{"invalid_utf8", "invalid UTF-8 at byte " + std::to_string(bad)});

@@ -84,9 +84,15 @@ std::optional<TimePoint> parse_timestamp(std::string_view s) {
   year_month_day ymd{std::chrono::year{*year}, std::chrono::month{static_cast<unsigned>(*month)},
                      std::chrono::day{static_cast<unsigned>(*day)}};
   if (!ymd.ok() || *hour > 23 || *minute > 59 || *second > 60) return std::nullopt;
-  auto t = sys_days{ymd} + hours{*hour} + minutes{*minute} + seconds{*second} +
-           milliseconds{millis} - minutes{offset_minutes};
-  return time_point_cast<Duration>(t);
+  auto t =
+      time_point_cast<Duration>(sys_days{ymd} + hours{*hour} + minutes{*minute} + seconds{*second} +
+                                milliseconds{millis} - minutes{offset_minutes});
+  // Only instants whose UTC year has four digits: format_timestamp must be able to write
+  // every instant this accepts, and read it back.
+  const year_month_day utc{floor<days>(t)};
+  if (utc.year() < std::chrono::year{0} || utc.year() > std::chrono::year{9999})
+    return std::nullopt;
+  return t;
 }
 
 std::string format_timestamp(TimePoint t) {

@@ -28,6 +28,9 @@ TEST_CASE("parse_json_strict refuses what a lenient parser would let through") {
       {"invalid UTF-8 is refused before parsing", "{\"a\": \"\xC3\x28\"}", "invalid_utf8"},
       {"an overlong encoding is invalid UTF-8", "{\"a\": \"\xC0\xAF\"}", "invalid_utf8"},
       {"a CESU-8 surrogate is invalid UTF-8", "{\"a\": \"\xED\xA0\x80\"}", "invalid_utf8"},
+      {"bytes after a NUL are not silently dropped", std::string("{\"a\":1}\0{\"b\":2}", 15),
+       "invalid_json"},
+      {"a byte order mark is refused", "\xEF\xBB\xBF{}", "invalid_json"},
       {"a lone surrogate escape is invalid JSON", R"({"a": "\ud800"})", "invalid_json"},
       {"a paired surrogate escape is fine", R"({"a": "\ud83d\udcb3"})", nullptr},
   };

@@ -45,3 +45,12 @@ TEST_CASE("format_timestamp round-trips through unix milliseconds") {
   CHECK(format_timestamp(from_unix_ms(946684799999)) == "1999-12-31T23:59:59.999Z");
   CHECK(format_timestamp(from_unix_ms(0)) == "1970-01-01T00:00:00.000Z");
 }
+
+TEST_CASE("instants outside the four-digit UTC years are refused, so every parse formats back") {
+  CHECK_FALSE(parse_timestamp("0000-01-01T00:00:00+05:30"));  // UTC year -1
+  CHECK_FALSE(parse_timestamp("9999-12-31T23:59:59-01:00"));  // UTC year 10000
+  CHECK_FALSE(parse_timestamp("9999-12-31T23:59:60Z"));       // leap second into 10000
+  auto edge = parse_timestamp("9999-12-31T23:59:59.999Z");
+  REQUIRE(edge);
+  CHECK(parse_timestamp(format_timestamp(*edge)) == edge);
+}
