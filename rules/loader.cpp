@@ -586,7 +586,8 @@ constexpr std::string_view k_source_keys[] = {"sns",          "opsgenie", "event
                                               "alertmanager", "generic",  "heartbeat"};
 constexpr std::string_view k_sns_keys[] = {"verify_signature", "min_signature_version",
                                            "topics",           "cert_dir",
-                                           "fetch_certs",      "auto_confirm"};
+                                           "fetch_certs",      "auto_confirm",
+                                           "raw_token_env"};
 constexpr std::string_view k_token_source_keys[] = {"token_env"};
 constexpr std::string_view k_channel_keys[] = {
     "type", "url", "url_env", "api_key_env", "routing_key_env", "secret_env", "digest_every"};
@@ -795,6 +796,8 @@ class RulesLoader {
     if (auto v = m_check.name(*f, "cert_dir", "a directory path")) sns.cert_dir = *v;
     if (auto v = m_check.boolean(*f, "fetch_certs")) sns.fetch_certs = *v;
     if (auto v = m_check.boolean(*f, "auto_confirm")) sns.auto_confirm = *v;
+    sns.raw_token_env = m_check.env_var(
+        *f, "raw_token_env", "raw deliveries to /hooks/sns-raw will be refused until it is set");
 
     const auto items = m_check.list(*f, "topics", "[\"arn:aws:sns:REGION:ACCOUNT:TOPIC\"]");
     if (!items) return;

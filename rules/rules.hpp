@@ -69,7 +69,7 @@ struct Rule {
   std::string name;
   int line = 0;  // where the rule starts in the file, for messages
   Match match;
-  AlertPolicy policy;              // defaults with this rule's overrides applied
+  AlertPolicy policy;  // defaults with this rule's overrides applied
   // Whether the rule itself names a severity: it then overrides what the source says; when it
   // does not, a severity stated by the source (Alertmanager, generic) wins over the defaults.
   bool sets_severity = false;
@@ -93,6 +93,9 @@ struct SnsSource {
   std::optional<std::string> cert_dir;
   bool fetch_certs = true;
   bool auto_confirm = false;
+  // Raw message delivery (/hooks/sns-raw) carries no signature: with this set it must present
+  // the token (?token= in the subscription URL, or X-Tocsin-Token).
+  std::optional<std::string> raw_token_env;
 };
 
 // A hook authenticated by a shared secret read from the environment variable `token_env`.

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <future>
 
+#include "core/duration.hpp"
 #include "server/http_util.hpp"
 
 namespace tocsin {
@@ -201,6 +202,46 @@ void reload_rules(App& app, httplib::Response& res) {
   reply_json(res, 200, body);
 }
 
+void list_subscriptions(App& app, httplib::Response& res) {
+  Json list = Json::array();
+  for (const auto& s : app.reader.list_subscriptions()) {
+    list.push_back(Json{{"topic_arn", s.topic_arn},
+                        {"kind", s.kind},
+                        {"status", s.status},
+                        {"url", s.url},
+                        {"message_id", s.message_id},
+                        {"received_at", format_timestamp(s.received_at)},
+                        {"updated_at", format_timestamp(s.updated_at)},
+                        {"detail", s.detail}});
+  }
+  reply_json(res, 200, Json{{"subscriptions", std::move(list)}});
+}
+
+// Declared heartbeats with their last ping. Whether a silence opens an episode arrives with
+// escalation; `overdue` already says whether the last ping is older than every + grace.
+void list_heartbeats(App& app, httplib::Response& res) {
+  const auto active = app.rules.get();
+  const auto pings = app.reader.list_heartbeat_pings();
+  const TimePoint now = app.clock.now();
+  Json list = Json::array();
+  for (const auto& hb : active->rules->heartbeats) {
+    Json item{{"name", hb.name},
+              {"every", format_duration(hb.every)},
+              {"grace", format_duration(hb.grace)},
+              {"last_ping_at", nullptr},
+              {"pings", 0},
+              {"overdue", nullptr}};
+    for (const auto& p : pings) {
+      if (p.name != hb.name) continue;
+      item["last_ping_at"] = format_timestamp(p.last_ping_at);
+      item["pings"] = p.pings;
+      item["overdue"] = now - p.last_ping_at > hb.every + hb.grace;
+    }
+    list.push_back(std::move(item));
+  }
+  reply_json(res, 200, Json{{"heartbeats", std::move(list)}});
+}
+
 void ready(App& app, httplib::Response& res) {
   // Writable = the writer can take the write lock and commit, right now.
   auto status = app.writer.submit([](storage::Transaction&) {});
@@ -272,6 +313,11 @@ void register_api(httplib::Server& server, App& app) {
   server.Get(R"(/api/v1/alerts/([^/]+))", guarded(Scope::read, [&app](const auto& req, auto& res) {
                get_alert(app, req, res);
              }));
+  server.Get("/api/v1/subscriptions", guarded(Scope::read, [&app](const auto&, auto& res) {
+               list_subscriptions(app, res);
+             }));
+  server.Get("/api/v1/heartbeats",
+             guarded(Scope::read, [&app](const auto&, auto& res) { list_heartbeats(app, res); }));
   server.Get("/api/v1/rules", guarded(Scope::read, [&app](const auto&, auto& res) {
                reply_json(res, 200, rules_json(*app.rules.get()));
              }));

@@ -13,33 +13,47 @@ storage::Durability durability_of(const rules::Rules& r) {
 
 }  // namespace
 
+Expected<ActiveRules, std::string> activate(rules::RulesSnapshot snapshot, const Clock& clock) {
+  auto certificates = ingest::make_certificate_provider(snapshot->sources.sns, clock);
+  if (!certificates) return unexpected("sources.sns.cert_dir: " + certificates.error());
+  ActiveRules active;
+  active.rules = std::move(snapshot);
+  active.loaded_at = clock.now();
+  active.sns_certificates = std::shared_ptr<ingest::CertificateProvider>(std::move(*certificates));
+  return active;
+}
+
+namespace {
+
+ActiveRules activate_or_throw(rules::RulesSnapshot snapshot, const Clock& clock) {
+  auto active = activate(std::move(snapshot), clock);
+  if (!active) throw std::runtime_error(active.error());
+  return std::move(*active);
+}
+
+}  // namespace
+
 App::App(std::string rules_path_, std::string db_path_, const Clock& clock_,
          rules::RulesSnapshot initial_rules)
     : rules_path(std::move(rules_path_)),
       db_path(std::move(db_path_)),
       clock(clock_),
-      rules(initial_rules, clock_.now()),
+      rules(activate_or_throw(initial_rules, clock_)),
       writer(db_path, durability_of(*initial_rules),
              [this](const storage::WriterStats& s) { metrics.observe_group(s); }),
       reader(db_path),
       engine(writer, clock, rules, metrics) {}
 
-std::vector<std::string> unsupported_by_this_build(const rules::Rules& r) {
-  std::vector<std::string> problems;
-  if (r.sources.sns.verify_signature) {
-    problems.push_back(
-        "sources.sns.verify_signature is true, but this build cannot verify SNS signatures yet; "
-        "refusing to accept unverified messages as if they were verified. Set "
-        "verify_signature: false only if /hooks/sns is reachable by trusted senders alone.");
-  }
-  return problems;
-}
-
 rules::LoadResult App::reload_rules() {
   rules::LoadResult result = rules::load_rules_file(rules_path);
+  std::optional<ActiveRules> next;
   if (result.ok()) {
-    for (auto& problem : unsupported_by_this_build(*result.rules)) {
-      result.diagnostics.push_back({rules::Diagnostic::Level::error, rules_path, 0, 0, problem});
+    auto active = activate(result.rules, clock);
+    if (active) {
+      next = std::move(*active);
+    } else {
+      result.diagnostics.push_back(
+          {rules::Diagnostic::Level::error, rules_path, 0, 0, active.error()});
       result.rules = nullptr;
     }
   }
@@ -59,7 +73,7 @@ rules::LoadResult App::reload_rules() {
   if (result.rules->storage.synchronous != rules.get()->rules->storage.synchronous) {
     spdlog::warn("storage.synchronous changed; it takes effect at the next restart");
   }
-  rules.set(result.rules, clock.now());
+  rules.set(std::move(*next));
   metrics.count_rules_reload(true);
   spdlog::info("rules reloaded from {} (sha256 {})", rules_path, result.rules->hash.substr(0, 12));
   return result;

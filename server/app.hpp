@@ -22,6 +22,7 @@ struct Limits {
   int read_timeout_seconds = 10;  // a slow client cannot hold a thread longer than this
   int keep_alive_seconds = 30;    // idle keep-alive connections are closed after this
   int keep_alive_max_requests = 10000;
+  std::size_t max_headers = 100;
 };
 
 struct App {
@@ -43,8 +44,8 @@ struct App {
   rules::LoadResult reload_rules();
 };
 
-// Problems that make a valid rules file unusable by this build (e.g. a feature that is not
-// implemented yet), one message each. Empty: usable.
-std::vector<std::string> unsupported_by_this_build(const rules::Rules& r);
+// What a valid rules snapshot needs to run (the SNS certificate source); an error says why
+// it cannot be used (e.g. an unreadable cert_dir).
+Expected<ActiveRules, std::string> activate(rules::RulesSnapshot snapshot, const Clock& clock);
 
 }  // namespace tocsin

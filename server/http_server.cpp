@@ -44,6 +44,15 @@ std::unique_ptr<httplib::Server> make_http_server(App& app) {
   server->set_write_timeout(limits.read_timeout_seconds, 0);
   server->set_payload_max_length(limits.max_body_bytes);
 
+  // httplib bounds each header line but not their number; refuse floods before any handler.
+  server->set_pre_routing_handler([&limits](const httplib::Request& req, httplib::Response& res) {
+    if (req.headers.size() <= limits.max_headers)
+      return httplib::Server::HandlerResponse::Unhandled;
+    reply_error(res, 431, "too_many_headers",
+                "more than " + std::to_string(limits.max_headers) + " request headers");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+
   register_hooks(*server, app);
   register_api(*server, app);
 

@@ -1,10 +1,12 @@
 #pragma once
 // The active rules: an immutable snapshot swapped atomically on reload (SIGHUP or the API),
-// so a request in flight keeps the version it started with.
+// so a request in flight keeps the version it started with. What is derived from a snapshot
+// (the SNS certificate source built from its `sources.sns`) is swapped with it.
 
 #include <atomic>
 #include <memory>
 
+#include "ingest/sns_verify.hpp"
 #include "rules/rules.hpp"
 
 namespace tocsin {
@@ -12,16 +14,17 @@ namespace tocsin {
 struct ActiveRules {
   rules::RulesSnapshot rules;
   TimePoint loaded_at{};
+  std::shared_ptr<ingest::CertificateProvider> sns_certificates;
 };
 
 class RulesHolder {
  public:
-  RulesHolder(rules::RulesSnapshot initial, TimePoint loaded_at)
-      : m_active(std::make_shared<const ActiveRules>(ActiveRules{std::move(initial), loaded_at})) {}
+  explicit RulesHolder(ActiveRules initial)
+      : m_active(std::make_shared<const ActiveRules>(std::move(initial))) {}
 
   std::shared_ptr<const ActiveRules> get() const { return m_active.load(); }
-  void set(rules::RulesSnapshot rules, TimePoint loaded_at) {
-    m_active.store(std::make_shared<const ActiveRules>(ActiveRules{std::move(rules), loaded_at}));
+  void set(ActiveRules next) {
+    m_active.store(std::make_shared<const ActiveRules>(std::move(next)));
   }
 
  private:

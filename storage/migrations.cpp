@@ -83,6 +83,31 @@ CREATE TABLE decisions (
 CREATE INDEX decisions_alert ON decisions(alert_id, id);
 CREATE INDEX decisions_inbound ON decisions(inbound_id);
 )sql",
+    // 2: per-event redelivery keys (Alertmanager sends many alerts per request), SNS
+    // subscriptions awaiting a human, heartbeat pings.
+    R"sql(
+ALTER TABLE decisions ADD COLUMN event_key TEXT;  -- hook + ':' + the source's event id
+CREATE UNIQUE INDEX decisions_event_key ON decisions(event_key) WHERE event_key IS NOT NULL;
+
+CREATE TABLE subscriptions (
+  id             INTEGER PRIMARY KEY,
+  topic_arn      TEXT NOT NULL,
+  kind           TEXT NOT NULL CHECK (kind IN ('subscribe','unsubscribe')),
+  url            TEXT NOT NULL,          -- SubscribeURL, already checked to be an SNS URL
+  message_id     TEXT NOT NULL UNIQUE,
+  received_at    INTEGER NOT NULL,
+  status         TEXT NOT NULL CHECK (status IN ('pending','confirmed','failed','noted')),
+  updated_at     INTEGER NOT NULL,
+  detail         TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE heartbeat_pings (
+  name           TEXT PRIMARY KEY,
+  first_ping_at  INTEGER NOT NULL,
+  last_ping_at   INTEGER NOT NULL,
+  pings          INTEGER NOT NULL
+);
+)sql",
 };
 
 }  // namespace

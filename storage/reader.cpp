@@ -130,4 +130,43 @@ std::optional<AlertDetail> Reader::get_alert(std::int64_t id) {
   return detail;
 }
 
+std::vector<SubscriptionRecord> Reader::list_subscriptions(int limit) {
+  Lease lease(*this);
+  SQLite::Statement q(lease.db(),
+                      "SELECT topic_arn, kind, url, message_id, received_at, status, updated_at, "
+                      "detail FROM subscriptions ORDER BY id DESC LIMIT ?");
+  q.bind(1, limit);
+  std::vector<SubscriptionRecord> out;
+  while (q.executeStep()) {
+    SubscriptionRecord s;
+    s.topic_arn = q.getColumn(0).getString();
+    s.kind = q.getColumn(1).getString();
+    s.url = q.getColumn(2).getString();
+    s.message_id = q.getColumn(3).getString();
+    s.received_at = from_unix_ms(q.getColumn(4).getInt64());
+    s.status = q.getColumn(5).getString();
+    s.updated_at = from_unix_ms(q.getColumn(6).getInt64());
+    s.detail = q.getColumn(7).getString();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<HeartbeatPing> Reader::list_heartbeat_pings() {
+  Lease lease(*this);
+  SQLite::Statement q(lease.db(),
+                      "SELECT name, first_ping_at, last_ping_at, pings FROM heartbeat_pings "
+                      "ORDER BY name");
+  std::vector<HeartbeatPing> out;
+  while (q.executeStep()) {
+    HeartbeatPing p;
+    p.name = q.getColumn(0).getString();
+    p.first_ping_at = from_unix_ms(q.getColumn(1).getInt64());
+    p.last_ping_at = from_unix_ms(q.getColumn(2).getInt64());
+    p.pings = q.getColumn(3).getInt64();
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 }  // namespace tocsin::storage

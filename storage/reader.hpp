@@ -20,6 +20,9 @@ class Reader {
 
   AlertPage list_alerts(const AlertQuery& query);
   std::optional<AlertDetail> get_alert(std::int64_t id);
+  // Newest first, bounded.
+  std::vector<SubscriptionRecord> list_subscriptions(int limit = 200);
+  std::vector<HeartbeatPing> list_heartbeat_pings();
 
  private:
   class Lease;

@@ -56,6 +56,28 @@ struct DecisionRecord {
   std::string rule;
   std::string rules_hash;
   std::string fingerprint;
+  // `hook:source event id` for events whose source names them; a second decision with the same
+  // key is refused by the schema, which is what makes redelivery detection race-free.
+  std::string event_key;
+};
+
+// An SNS (un)subscription confirmation as received: listed for a human unless confirmed
+// automatically.
+struct SubscriptionRecord {
+  std::string topic_arn;
+  std::string kind;  // subscribe | unsubscribe
+  std::string url;
+  std::string message_id;
+  TimePoint received_at{};
+  std::string status;  // pending | confirmed | failed | noted
+  TimePoint updated_at{};
+  std::string detail;
+};
+
+struct HeartbeatPing {
+  std::string name;
+  TimePoint first_ping_at{}, last_ping_at{};
+  std::int64_t pings = 0;
 };
 
 struct AlertQuery {

@@ -57,27 +57,83 @@ std::int64_t Transaction::insert_inbound(const InboundRecord& r) {
   return m_db.getLastInsertRowid();
 }
 
+namespace {
+
+constexpr const char* k_decision_columns =
+    "at, alert_id, episode, inbound_id, kind, outcome, reason, rule, rules_hash, fingerprint, "
+    "event_key";
+
+DecisionRecord read_decision(SQLite::Statement& q) {
+  DecisionRecord d;
+  d.at = from_unix_ms(q.getColumn(0).getInt64());
+  if (!q.getColumn(1).isNull()) d.alert_id = q.getColumn(1).getInt64();
+  if (!q.getColumn(2).isNull()) d.episode = q.getColumn(2).getInt();
+  if (!q.getColumn(3).isNull()) d.inbound_id = q.getColumn(3).getInt64();
+  d.kind = q.getColumn(4).getString();
+  d.outcome = q.getColumn(5).getString();
+  d.reason = q.getColumn(6).getString();
+  d.rule = q.getColumn(7).getString();
+  d.rules_hash = q.getColumn(8).getString();
+  d.fingerprint = q.getColumn(9).getString();
+  d.event_key = q.getColumn(10).getString();
+  return d;
+}
+
+}  // namespace
+
 std::vector<DecisionRecord> Transaction::decisions_for_inbound(std::int64_t inbound_id) {
-  SQLite::Statement q(m_db,
-                      "SELECT at, alert_id, episode, kind, outcome, reason, rule, rules_hash, "
-                      "fingerprint FROM decisions WHERE inbound_id = ? ORDER BY id");
+  SQLite::Statement q(m_db, std::string("SELECT ") + k_decision_columns +
+                                " FROM decisions WHERE inbound_id = ? ORDER BY id");
   q.bind(1, static_cast<int64_t>(inbound_id));
   std::vector<DecisionRecord> out;
-  while (q.executeStep()) {
-    DecisionRecord d;
-    d.at = from_unix_ms(q.getColumn(0).getInt64());
-    if (!q.getColumn(1).isNull()) d.alert_id = q.getColumn(1).getInt64();
-    if (!q.getColumn(2).isNull()) d.episode = q.getColumn(2).getInt();
-    d.inbound_id = inbound_id;
-    d.kind = q.getColumn(3).getString();
-    d.outcome = q.getColumn(4).getString();
-    d.reason = q.getColumn(5).getString();
-    d.rule = q.getColumn(6).getString();
-    d.rules_hash = q.getColumn(7).getString();
-    d.fingerprint = q.getColumn(8).getString();
-    out.push_back(std::move(d));
-  }
+  while (q.executeStep())
+    out.push_back(read_decision(q));
   return out;
+}
+
+std::optional<DecisionRecord> Transaction::find_event_decision(const std::string& event_key) {
+  SQLite::Statement q(
+      m_db, std::string("SELECT ") + k_decision_columns + " FROM decisions WHERE event_key = ?");
+  q.bind(1, event_key);
+  if (q.executeStep()) return read_decision(q);
+  return std::nullopt;
+}
+
+bool Transaction::save_subscription(const SubscriptionRecord& s) {
+  SQLite::Statement q(m_db,
+                      "INSERT OR IGNORE INTO subscriptions (topic_arn, kind, url, message_id, "
+                      "received_at, status, updated_at, detail) VALUES (?,?,?,?,?,?,?,?)");
+  q.bind(1, s.topic_arn);
+  q.bind(2, s.kind);
+  q.bind(3, s.url);
+  q.bind(4, s.message_id);
+  q.bind(5, static_cast<int64_t>(to_unix_ms(s.received_at)));
+  q.bind(6, s.status);
+  q.bind(7, static_cast<int64_t>(to_unix_ms(s.updated_at)));
+  q.bind(8, s.detail);
+  return q.exec() == 1;
+}
+
+void Transaction::set_subscription_status(const std::string& message_id, const std::string& status,
+                                          const std::string& detail, TimePoint at) {
+  SQLite::Statement q(m_db,
+                      "UPDATE subscriptions SET status = ?, detail = ?, updated_at = ? "
+                      "WHERE message_id = ?");
+  q.bind(1, status);
+  q.bind(2, detail);
+  q.bind(3, static_cast<int64_t>(to_unix_ms(at)));
+  q.bind(4, message_id);
+  q.exec();
+}
+
+void Transaction::record_heartbeat_ping(const std::string& name, TimePoint at) {
+  SQLite::Statement q(m_db,
+                      "INSERT INTO heartbeat_pings (name, first_ping_at, last_ping_at, pings) "
+                      "VALUES (?1, ?2, ?2, 1) ON CONFLICT(name) DO UPDATE SET "
+                      "last_ping_at = max(last_ping_at, ?2), pings = pings + 1");
+  q.bind(1, name);
+  q.bind(2, static_cast<int64_t>(to_unix_ms(at)));
+  q.exec();
 }
 
 std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert(
@@ -159,7 +215,8 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
 void Transaction::insert_decision(const DecisionRecord& d) {
   SQLite::Statement q(m_db,
                       "INSERT INTO decisions (at, alert_id, episode, inbound_id, kind, outcome, "
-                      "reason, rule, rules_hash, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?)");
+                      "reason, rule, rules_hash, fingerprint, event_key) "
+                      "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   q.bind(1, static_cast<int64_t>(to_unix_ms(d.at)));
   if (d.alert_id) {
     q.bind(2, static_cast<int64_t>(*d.alert_id));
@@ -182,6 +239,11 @@ void Transaction::insert_decision(const DecisionRecord& d) {
   q.bind(8, d.rule);
   q.bind(9, d.rules_hash);
   q.bind(10, d.fingerprint);
+  if (d.event_key.empty()) {
+    q.bind(11);
+  } else {
+    q.bind(11, d.event_key);
+  }
   q.exec();
 }
 

@@ -43,6 +43,15 @@ class Transaction {
   void save_episode(std::int64_t alert_id, const std::string& fingerprint, const rules::Episode& e,
                     bool is_new);
   void insert_decision(const DecisionRecord& d);
+  // The decision already recorded for this event key (see DecisionRecord::event_key).
+  std::optional<DecisionRecord> find_event_decision(const std::string& event_key);
+
+  // Stores a confirmation request once per MessageId; returns false if it was already stored.
+  bool save_subscription(const SubscriptionRecord& s);
+  void set_subscription_status(const std::string& message_id, const std::string& status,
+                               const std::string& detail, TimePoint at);
+
+  void record_heartbeat_ping(const std::string& name, TimePoint at);
 
  private:
   SQLite::Database& m_db;

@@ -36,11 +36,13 @@ TEST_CASE("tocsin check exits 0 for valid, 1 for invalid, 2 for unreadable files
 TEST_CASE("tocsin serve refuses to start on rules it cannot honour, and says why") {
   TempDir dir;
   const std::string rules = dir.file("rules.yaml");
-  std::ofstream(rules) << "version: 1\nsources:\n  sns: {verify_signature: true}\n";
+  std::ofstream(rules) << "version: 1\nsources:\n  sns: {verify_signature: true, cert_dir: "
+                       << dir.file("no-such-dir") << "}\n";
   auto r =
       run_tocsin({"serve", "--rules", rules, "--db", dir.file("t.db"), "--listen", "127.0.0.1:0"});
   CHECK(r.exit_code == 1);
-  CHECK(r.output.find("verify_signature") != std::string::npos);
+  CHECK(r.output.find("cert_dir") != std::string::npos);
+  CHECK(r.output.find("no-such-dir") != std::string::npos);
 
   auto bad_listen = run_tocsin({"serve", "--rules", rules, "--listen", "nonsense"});
   CHECK(bad_listen.exit_code == 2);

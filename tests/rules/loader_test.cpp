@@ -442,8 +442,9 @@ TEST_CASE("the shipped rules.yaml loads with no errors") {
   const auto& rules = *r.rules;
   CHECK(rules.source_path == path);
   CHECK(rules.hash == sha256_hex(read_file(path)));
-  // The release cannot verify SNS signatures yet; the shipped file must not claim it does.
-  CHECK_FALSE(rules.sources.sns.verify_signature);
+  // Shipped secure: SNS messages verified, certificates fetched (nothing pinned by default).
+  CHECK(rules.sources.sns.verify_signature);
+  CHECK(rules.sources.sns.fetch_certs);
   CHECK_FALSE(rules.sources.sns.cert_dir.has_value());
 
   SUBCASE("the incident's alarm pages through the critical policy") {
