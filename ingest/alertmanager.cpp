@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "ingest/body.hpp"
+
 namespace tocsin::ingest {
 
 namespace {
@@ -203,14 +205,9 @@ std::optional<Severity> severity_from_label(std::string_view value) {
 
 Expected<std::vector<NormalizedEvent>, IngestError> parse_alertmanager_webhook(
     std::string_view body) {
-  auto parsed = parse_json_strict(body);
-  if (!parsed) return unexpected(bad_request(parsed.error().code, parsed.error().detail));
+  auto parsed = parse_object_body(body, "Alertmanager body");
+  if (!parsed) return unexpected(std::move(parsed.error()));
   const Json& payload = *parsed;
-  if (!payload.is_object()) {
-    return unexpected(bad_request(
-        "not_an_object",
-        std::string("Alertmanager body must be a JSON object, got ") + payload.type_name()));
-  }
 
   // Only the default v4 shape is understood; a custom `payload` template or a future version
   // would be misread field by field, so it is refused as a whole.

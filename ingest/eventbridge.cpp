@@ -1,5 +1,6 @@
 #include "ingest/eventbridge.hpp"
 
+#include "ingest/body.hpp"
 #include "ingest/cloudwatch.hpp"
 
 namespace tocsin::ingest {
@@ -173,13 +174,8 @@ Expected<NormalizedEvent, IngestError> eventbridge_event_from_json(const Json& e
 }
 
 Expected<std::vector<NormalizedEvent>, IngestError> parse_eventbridge_event(std::string_view body) {
-  auto parsed = parse_json_strict(body);
-  if (!parsed) return unexpected(bad_request(parsed.error().code, parsed.error().detail));
-  if (!parsed->is_object()) {
-    return unexpected(bad_request(
-        "not_an_object",
-        std::string("EventBridge body must be a JSON object, got ") + parsed->type_name()));
-  }
+  auto parsed = parse_object_body(body, "EventBridge body");
+  if (!parsed) return unexpected(std::move(parsed.error()));
   auto event = eventbridge_event_from_json(*parsed);
   if (!event) return unexpected(std::move(event.error()));
   event->hook = "eventbridge";

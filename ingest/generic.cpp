@@ -1,5 +1,7 @@
 #include "ingest/generic.hpp"
 
+#include "ingest/body.hpp"
+
 namespace tocsin::ingest {
 
 namespace {
@@ -57,14 +59,9 @@ Expected<std::map<std::string, std::string>, IngestError> string_map(const Json&
 }  // namespace
 
 Expected<std::vector<NormalizedEvent>, IngestError> parse_generic_event(std::string_view body) {
-  auto parsed = parse_json_strict(body);
-  if (!parsed) return unexpected(bad_request(parsed.error().code, parsed.error().detail));
+  auto parsed = parse_object_body(body, "generic event");
+  if (!parsed) return unexpected(std::move(parsed.error()));
   const Json& object = *parsed;
-  if (!object.is_object()) {
-    return unexpected(
-        bad_request("not_an_object",
-                    std::string("generic event must be a JSON object, got ") + object.type_name()));
-  }
 
   NormalizedEvent e;
   e.source = Source::generic;

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "ingest/body.hpp"
+
 namespace tocsin::ingest {
 
 namespace {
@@ -151,14 +153,9 @@ bool is_own_echo(const OpsgenieWebhook& webhook, std::string_view tocsin_user) {
 }
 
 Expected<OpsgenieWebhook, IngestError> parse_opsgenie_webhook(std::string_view body) {
-  auto parsed = parse_json_strict(body);
-  if (!parsed) return unexpected(bad_request(parsed.error().code, parsed.error().detail));
+  auto parsed = parse_object_body(body, "OpsGenie webhook");
+  if (!parsed) return unexpected(std::move(parsed.error()));
   const Json& payload = *parsed;
-  if (!payload.is_object()) {
-    return unexpected(bad_request(
-        "not_an_object",
-        std::string("OpsGenie webhook must be a JSON object, got ") + payload.type_name()));
-  }
 
   OpsgenieWebhook w;
   auto action = payload.find("action");

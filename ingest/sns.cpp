@@ -1,5 +1,7 @@
 #include "ingest/sns.hpp"
 
+#include "ingest/body.hpp"
+
 namespace tocsin::ingest {
 
 namespace {
@@ -37,13 +39,9 @@ std::optional<IngestError> read_string(const Json& body, const char* key, bool r
 
 Expected<SnsMessage, IngestError> parse_sns_envelope(const HeaderMap& headers,
                                                      std::string_view body_text) {
-  auto parsed = parse_json_strict(body_text);
-  if (!parsed) return unexpected(bad_request(parsed.error().code, parsed.error().detail));
+  auto parsed = parse_object_body(body_text, "SNS body");
+  if (!parsed) return unexpected(std::move(parsed.error()));
   const Json& body = *parsed;
-  if (!body.is_object()) {
-    return unexpected(bad_request(
-        "not_an_object", std::string("SNS body must be a JSON object, got ") + body.type_name()));
-  }
 
   SnsMessage m;
   std::string body_type;

@@ -1,6 +1,5 @@
 #include "server/api.hpp"
 
-#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -8,17 +7,12 @@
 #include <future>
 
 #include "core/duration.hpp"
+#include "core/secret.hpp"
 #include "server/http_util.hpp"
 
 namespace tocsin {
 
 namespace {
-
-bool equal_constant_time(const std::string& a, const std::string& b) {
-  // CRYPTO_memcmp needs equal lengths; hash-free length check leaks only the length.
-  if (a.size() != b.size()) return false;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
 
 std::optional<std::string> time_json(const std::optional<TimePoint>& t) {
   if (!t) return std::nullopt;
