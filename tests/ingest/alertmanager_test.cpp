@@ -7,6 +7,7 @@
 using namespace tocsin;
 using namespace tocsin::ingest;
 using tocsin::testing::fixture;
+using tocsin::testing::mutated_fixture;
 
 namespace {
 
@@ -17,14 +18,7 @@ const Json k_removed = Json(Json::value_t::discarded);
 
 // The firing fixture with the value at `pointer` replaced, or removed when `value` is discarded.
 std::string mutated(const char* pointer, const Json& value, const char* file = k_firing) {
-  Json payload = Json::parse(fixture(file));
-  Json::json_pointer p(pointer);
-  if (value.is_discarded()) {
-    payload.at(p.parent_pointer()).erase(p.back());
-  } else {
-    payload[p] = value;
-  }
-  return payload.dump();
+  return mutated_fixture(file, pointer, value);
 }
 
 std::vector<NormalizedEvent> events_of(const std::string& body) {

@@ -9,6 +9,7 @@
 using namespace tocsin;
 using namespace tocsin::ingest;
 using tocsin::testing::fixture;
+using tocsin::testing::mutated_fixture;
 
 namespace {
 
@@ -31,14 +32,7 @@ std::string sns_message(const char* file) {
 // The state-change fixture with the value at `pointer` replaced, or removed when `value` is
 // discarded.
 std::string mutated(const char* pointer, const Json& value) {
-  Json event = Json::parse(fixture(k_state_change));
-  Json::json_pointer p(pointer);
-  if (value.is_discarded()) {
-    event.at(p.parent_pointer()).erase(p.back());
-  } else {
-    event[p] = value;
-  }
-  return event.dump();
+  return mutated_fixture(k_state_change, pointer, value);
 }
 
 const Json k_removed = Json(Json::value_t::discarded);
