@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 #include <future>
+#include <limits>
 
 #include "core/duration.hpp"
 #include "core/secret.hpp"
@@ -169,6 +170,65 @@ void get_alert(App& app, const httplib::Request& req, httplib::Response& res) {
   reply_json(res, 200, body);
 }
 
+std::optional<std::int64_t> path_id(const httplib::Request& req, httplib::Response& res) {
+  const std::string text = req.matches[1];
+  std::int64_t id = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    reply_error(res, 400, "invalid_parameter", "alert id must be an integer, got \"" + text + "\"");
+    return std::nullopt;
+  }
+  return id;
+}
+
+// Events and decisions of one alert, newest first; page with ?before=<next_before>.
+void alert_events(App& app, const httplib::Request& req, httplib::Response& res) {
+  for (const auto& [name, value] : req.params) {
+    if (!one_of(name, {"limit", "before"})) {
+      return reply_error(res, 400, "unknown_parameter",
+                         "unknown query parameter \"" + name + "\"; use limit and before");
+    }
+  }
+  auto id = path_id(req, res);
+  if (!id) return;
+  std::string error;
+  auto limit = int_param(req, "limit", 50, 1, 500, error);
+  auto before = int_param(req, "before", std::numeric_limits<int>::max(), 1,
+                          std::numeric_limits<int>::max(), error);
+  if (!limit || !before) return reply_error(res, 400, "invalid_parameter", error);
+  if (!app.reader.get_alert(*id))
+    return reply_error(res, 404, "not_found", "no alert " + std::to_string(*id));
+
+  auto rows = app.reader.list_decisions(
+      *id, *limit, req.has_param("before") ? std::optional<std::int64_t>(*before) : std::nullopt);
+  Json events = Json::array();
+  for (const auto& v : rows) {
+    const auto& d = v.decision;
+    Json e{{"id", v.id},
+           {"at", format_timestamp(d.at)},
+           {"type", d.kind},
+           {"episode", d.episode ? Json(*d.episode) : Json(nullptr)},
+           {"outcome", d.outcome},
+           {"reason", d.reason},
+           {"rule", d.rule.empty() ? Json(nullptr) : Json(d.rule)},
+           {"rules_hash", d.rules_hash}};
+    if (d.inbound_id) {
+      e["request"] = Json{{"inbound_id", *d.inbound_id},
+                          {"hook", v.hook},
+                          {"delivery_id", v.delivery_id},
+                          {"received_at", nullable(time_json(v.received_at))}};
+    } else {
+      e["request"] = nullptr;
+    }
+    events.push_back(std::move(e));
+  }
+  Json body{{"alert_id", *id}, {"events", std::move(events)}};
+  body["next_before"] = static_cast<int>(rows.size()) == *limit && !rows.empty()
+                            ? Json(rows.back().id)
+                            : Json(nullptr);
+  reply_json(res, 200, body);
+}
+
 Json rules_json(const ActiveRules& active) {
   const auto& r = *active.rules;
   return Json{{"path", r.source_path},
@@ -304,6 +364,9 @@ void register_api(httplib::Server& server, App& app) {
   server.Get("/api/v1/alerts", guarded(Scope::read, [&app](const auto& req, auto& res) {
                list_alerts(app, req, res);
              }));
+  server.Get(
+      R"(/api/v1/alerts/([^/]+)/events)",
+      guarded(Scope::read, [&app](const auto& req, auto& res) { alert_events(app, req, res); }));
   server.Get(R"(/api/v1/alerts/([^/]+))", guarded(Scope::read, [&app](const auto& req, auto& res) {
                get_alert(app, req, res);
              }));

@@ -2,6 +2,8 @@
 
 #include <SQLiteCpp/Statement.h>
 
+#include <cstdint>
+
 #include "storage/codec.hpp"
 #include "storage/database.hpp"
 
@@ -128,6 +130,40 @@ std::optional<AlertDetail> Reader::get_alert(std::int64_t id) {
   while (e.executeStep())
     detail.episodes.push_back(read_episode(e, 0));
   return detail;
+}
+
+std::vector<DecisionView> Reader::list_decisions(std::int64_t alert_id, int limit,
+                                                 std::optional<std::int64_t> before_id) {
+  Lease lease(*this);
+  SQLite::Statement q(lease.db(),
+                      "SELECT d.id, d.at, d.episode, d.kind, d.outcome, d.reason, d.rule, "
+                      "d.rules_hash, d.fingerprint, d.inbound_id, i.hook, i.delivery_id, "
+                      "i.received_at FROM decisions d LEFT JOIN inbound i ON i.id = d.inbound_id "
+                      "WHERE d.alert_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?");
+  q.bind(1, static_cast<int64_t>(alert_id));
+  q.bind(2, static_cast<int64_t>(before_id.value_or(INT64_MAX)));
+  q.bind(3, limit);
+  std::vector<DecisionView> out;
+  while (q.executeStep()) {
+    DecisionView v;
+    v.id = q.getColumn(0).getInt64();
+    auto& d = v.decision;
+    d.alert_id = alert_id;
+    d.at = from_unix_ms(q.getColumn(1).getInt64());
+    if (!q.getColumn(2).isNull()) d.episode = q.getColumn(2).getInt();
+    d.kind = q.getColumn(3).getString();
+    d.outcome = q.getColumn(4).getString();
+    d.reason = q.getColumn(5).getString();
+    d.rule = q.getColumn(6).getString();
+    d.rules_hash = q.getColumn(7).getString();
+    d.fingerprint = q.getColumn(8).getString();
+    if (!q.getColumn(9).isNull()) d.inbound_id = q.getColumn(9).getInt64();
+    v.hook = q.getColumn(10).getString();
+    v.delivery_id = q.getColumn(11).getString();
+    if (!q.getColumn(12).isNull()) v.received_at = from_unix_ms(q.getColumn(12).getInt64());
+    out.push_back(std::move(v));
+  }
+  return out;
 }
 
 std::vector<SubscriptionRecord> Reader::list_subscriptions(int limit) {

@@ -80,6 +80,15 @@ struct HeartbeatPing {
   std::int64_t pings = 0;
 };
 
+// A decision with the request that caused it, for GET /api/v1/alerts/{id}/events.
+struct DecisionView {
+  std::int64_t id = 0;
+  DecisionRecord decision;
+  std::string hook;  // "" when no inbound request caused it
+  std::string delivery_id;
+  std::optional<TimePoint> received_at;
+};
+
 struct AlertQuery {
   std::optional<std::string> status;  // status of the current episode, or "none"
   std::optional<std::string> severity;

@@ -146,6 +146,28 @@ TEST_CASE(
     CHECK(d["episodes"].size() == 1);
     CHECK(d["description"].get<std::string>().find("Runbook") != std::string::npos);
     CHECK(alerts(c, "?status=open")["total"] == 0);
+
+    // The decision log explains the alert, newest first; redeliveries change nothing.
+    const std::string events_path = "/api/v1/alerts/" + std::to_string(alert_id) + "/events";
+    auto events = c.Get(events_path.c_str());
+    REQUIRE(events);
+    REQUIRE(events->status == 200);
+    Json log = json_of(events)["events"];
+    REQUIRE(log.size() == 2);
+    CHECK(log[0]["outcome"] == "resolved");
+    CHECK(log[0]["reason"] == "source_resolved");
+    CHECK(log[1]["outcome"] == "created");
+    CHECK(log[1]["rule"] == "queue-backlog");
+    CHECK(log[1]["request"]["hook"] == "sns");
+    CHECK(log[1]["request"]["delivery_id"] == "860c5fb4-fbda-50ea-8da3-09257e8ae967");
+    Json first_page = json_of(c.Get((events_path + "?limit=1").c_str()));
+    REQUIRE(first_page["events"].size() == 1);
+    REQUIRE(first_page["next_before"].is_number());
+    Json second_page = json_of(c.Get(
+        (events_path + "?limit=1&before=" + std::to_string(first_page["next_before"].get<int>()))
+            .c_str()));
+    REQUIRE(second_page["events"].size() == 1);
+    CHECK(second_page["events"][0]["outcome"] == "created");
     CHECK(server.stop() == 0);
   }
 }
