@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "rules/dedup_key.hpp"
 #include "rules/lifecycle.hpp"
 
 namespace tocsin {
@@ -17,10 +18,7 @@ namespace {
 // Copies what the latest event says about the alert onto its record (names, labels and
 // summary may change over time; identity does not).
 void describe_alert(storage::AlertRecord& a, const NormalizedEvent& e, TimePoint now) {
-  if (a.id == 0) {
-    a.fingerprint = e.fingerprint;
-    a.first_seen = now;
-  }
+  if (a.id == 0) a.first_seen = now;
   a.source = e.source;
   a.name = e.name;
   a.account = e.account;
@@ -49,7 +47,10 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   auto matched = rules.matching(event);
   const rules::Rule* rule = matched.empty() ? nullptr : matched.front();
   const rules::AlertPolicy& policy = rule ? rule->policy : rules.defaults;
-  const std::string& fingerprint = event.fingerprint;
+  // A rule may regroup alerts under its own identity (SPEC §8 dedup_key).
+  const std::string fingerprint = rule && rule->dedup_key
+                                      ? rules::render_dedup_key(*rule->dedup_key, event)
+                                      : event.fingerprint;
 
   storage::AlertRecord alert;
   rules::AlertState state;
@@ -61,6 +62,7 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   rules::Decision d = rules::decide(policy, state, event, effective_severity(rules, rule, event),
                                     rule ? rule->policy.priority : rules.defaults.priority, now);
 
+  alert.fingerprint = fingerprint;
   describe_alert(alert, event, now);
   alert.rule = rule ? rule->name : "";
   if (d.opened) alert.last_episode_number = d.active->number;

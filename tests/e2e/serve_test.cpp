@@ -318,3 +318,28 @@ TEST_CASE("SIGHUP reloads valid rules and keeps the old ones when the file is in
   CHECK(after != before);
   CHECK(server.log().find("rules reloaded") != std::string::npos);
 }
+
+TEST_CASE("a rule's dedup_key groups different alarms into one alert") {
+  TempDir dir;
+  const std::string rules = dir.file("rules.yaml");
+  write_text(rules, R"(version: 1
+rules:
+  - name: per-service
+    match: {source: generic}
+    dedup_key: "svc:{labels.service}"
+)");
+  ServerProcess server(dir.file("s.log"), {"--rules", rules, "--db", dir.file("t.db")});
+  httplib::Client c("127.0.0.1", server.port());
+  auto post = [&](const char* key) {
+    return only_result(c.Post("/hooks/generic",
+                              std::string(R"({"key": ")") + key +
+                                  R"(", "status": "firing", "labels": {"service": "checkout"}})",
+                              "application/json"));
+  };
+  Json first = post("checkout-5xx");
+  Json second = post("checkout-latency");
+  CHECK(first["fingerprint"] == "svc:checkout");
+  CHECK(first["outcome"] == "created");
+  CHECK(second["alert_id"] == first["alert_id"]);
+  CHECK(second["outcome"] == "duplicate");
+}
