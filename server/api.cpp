@@ -152,24 +152,6 @@ void list_alerts(App& app, const httplib::Request& req, httplib::Response& res) 
   reply_json(res, 200, body);
 }
 
-void get_alert(App& app, const httplib::Request& req, httplib::Response& res) {
-  const std::string id_text = req.matches[1];
-  std::int64_t id = 0;
-  auto [ptr, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-  if (ec != std::errc() || ptr != id_text.data() + id_text.size()) {
-    return reply_error(res, 400, "invalid_parameter", "alert id must be an integer");
-  }
-  auto detail = app.reader.get_alert(id);
-  if (!detail) return reply_error(res, 404, "not_found", "no alert " + id_text);
-  Json body = alert_json(detail->view);
-  body["description"] = detail->view.alert.description;
-  Json episodes = Json::array();
-  for (const auto& e : detail->episodes)
-    episodes.push_back(episode_json(e));
-  body["episodes"] = std::move(episodes);
-  reply_json(res, 200, body);
-}
-
 std::optional<std::int64_t> path_id(const httplib::Request& req, httplib::Response& res) {
   const std::string text = req.matches[1];
   std::int64_t id = 0;
@@ -179,6 +161,20 @@ std::optional<std::int64_t> path_id(const httplib::Request& req, httplib::Respon
     return std::nullopt;
   }
   return id;
+}
+
+void get_alert(App& app, const httplib::Request& req, httplib::Response& res) {
+  auto id = path_id(req, res);
+  if (!id) return;
+  auto detail = app.reader.get_alert(*id);
+  if (!detail) return reply_error(res, 404, "not_found", "no alert " + std::to_string(*id));
+  Json body = alert_json(detail->view);
+  body["description"] = detail->view.alert.description;
+  Json episodes = Json::array();
+  for (const auto& e : detail->episodes)
+    episodes.push_back(episode_json(e));
+  body["episodes"] = std::move(episodes);
+  reply_json(res, 200, body);
 }
 
 // Events and decisions of one alert, newest first; page with ?before=<next_before>.
@@ -196,7 +192,7 @@ void alert_events(App& app, const httplib::Request& req, httplib::Response& res)
   auto before = int_param(req, "before", std::numeric_limits<int>::max(), 1,
                           std::numeric_limits<int>::max(), error);
   if (!limit || !before) return reply_error(res, 400, "invalid_parameter", error);
-  if (!app.reader.get_alert(*id))
+  if (!app.reader.alert_exists(*id))
     return reply_error(res, 404, "not_found", "no alert " + std::to_string(*id));
 
   auto rows = app.reader.list_decisions(

@@ -134,13 +134,12 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
 
   if (auto error = status.get()) return unexpected(std::move(*error));
 
-  const std::string source = inbound.events.empty()
-                                 ? inbound.record.hook
-                                 : std::string(to_string(inbound.events[0].source));
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
-    std::string_view event_source =
-        i < inbound.events.size() ? to_string(inbound.events[i].source) : std::string_view(source);
+    // A request without events (ignored input) is counted under its hook.
+    const std::string_view event_source = i < inbound.events.size()
+                                              ? to_string(inbound.events[i].source)
+                                              : std::string_view(inbound.record.hook);
     m_metrics.count_event(event_source, to_string(r.outcome));
     spdlog::info("{} event {}: {} ({}) alert={} episode={}", inbound.record.hook,
                  inbound.record.delivery_id, to_string(r.outcome), r.reason,

@@ -132,6 +132,13 @@ std::optional<AlertDetail> Reader::get_alert(std::int64_t id) {
   return detail;
 }
 
+bool Reader::alert_exists(std::int64_t id) {
+  Lease lease(*this);
+  SQLite::Statement q(lease.db(), "SELECT 1 FROM alerts WHERE id = ?");
+  q.bind(1, static_cast<int64_t>(id));
+  return q.executeStep();
+}
+
 std::vector<DecisionView> Reader::list_decisions(std::int64_t alert_id, int limit,
                                                  std::optional<std::int64_t> before_id) {
   Lease lease(*this);

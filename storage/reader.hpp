@@ -20,6 +20,7 @@ class Reader {
 
   AlertPage list_alerts(const AlertQuery& query);
   std::optional<AlertDetail> get_alert(std::int64_t id);
+  bool alert_exists(std::int64_t id);
   // The alert's decisions, newest first: at most `limit`, older than decision `before_id` when
   // given (cursor paging: stable while new decisions arrive).
   std::vector<DecisionView> list_decisions(std::int64_t alert_id, int limit,
