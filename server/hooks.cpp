@@ -6,24 +6,13 @@
 #include <cctype>
 
 #include "core/secret.hpp"
-#include "ingest/alertmanager.hpp"
-#include "ingest/eventbridge.hpp"
-#include "ingest/generic.hpp"
-#include "ingest/opsgenie.hpp"
 #include "ingest/sns.hpp"
-#include "ingest/sns_verify.hpp"
 #include "server/http_util.hpp"
+#include "server/intake.hpp"
 
 namespace tocsin {
 
 namespace {
-
-// Headers kept with the raw event: enough to audit and replay, never credentials.
-constexpr const char* k_kept_headers[] = {
-    "content-type",          "user-agent",          "x-amz-sns-message-type",
-    "x-amz-sns-message-id",  "x-amz-sns-topic-arn", "x-amz-sns-subscription-arn",
-    "x-amz-sns-rawdelivery",
-};
 
 // One inbound request on its way through a hook.
 struct Hook {
@@ -48,14 +37,6 @@ ingest::HeaderMap lower_case_headers(const httplib::Request& req) {
     out.emplace(std::move(lower), value);
   }
   return out;
-}
-
-std::string kept_headers_json(const ingest::HeaderMap& headers) {
-  Json kept = Json::object();
-  for (const char* name : k_kept_headers) {
-    if (auto it = headers.find(name); it != headers.end()) kept[name] = it->second;
-  }
-  return kept.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 // Refuses the request: nothing is stored, only a counter and a log line.
@@ -84,16 +65,6 @@ Json results_json(const std::vector<IngestResult>& results) {
   return Json{{"results", std::move(list)}};
 }
 
-Inbound inbound_for(const Hook& h, std::string delivery_id) {
-  Inbound inbound;
-  inbound.record.received_at = h.app.clock.now();
-  inbound.record.hook = h.name;
-  inbound.record.delivery_id = std::move(delivery_id);
-  inbound.record.headers_json = kept_headers_json(h.headers);
-  inbound.record.body = h.req.body;
-  return inbound;
-}
-
 // Commits and answers: 200 with the results, or 503 so the sender retries.
 // Returns whether the request was committed.
 bool commit_and_reply(Hook& h, Inbound inbound) {
@@ -112,25 +83,6 @@ bool commit_and_reply(Hook& h, Inbound inbound) {
   }
   reply_json(h.res, 200, results_json(*outcome));
   return true;
-}
-
-// Events from an adapter: committed, or, for an authentic payload that carries nothing to act
-// on (an adapter error with status 200), recorded as ignored; anything else is refused.
-void accept(Hook& h, Expected<std::vector<NormalizedEvent>, ingest::IngestError> events,
-            std::string delivery_id) {
-  if (!events) {
-    if (events.error().status != 200) return reject(h, events.error());
-    Inbound inbound = inbound_for(h, std::move(delivery_id));
-    inbound.ignored_reason = events.error().code;
-    spdlog::info("/hooks/{}: accepted and ignored: {}", h.name, events.error().detail);
-    commit_and_reply(h, std::move(inbound));
-    return;
-  }
-  Inbound inbound = inbound_for(h, std::move(delivery_id));
-  for (auto& e : *events)
-    e.hook = h.name;
-  inbound.events = std::move(*events);
-  commit_and_reply(h, std::move(inbound));
 }
 
 // Shared-secret check of a token-authenticated hook (header X-Tocsin-Token or ?token=).
@@ -184,150 +136,72 @@ std::optional<std::string> confirm_subscription(const std::string& url) {
   return std::nullopt;
 }
 
-void subscription_message(Hook& h, const ingest::SnsMessage& m, const rules::SnsSource& config) {
-  const bool subscribe = m.type == ingest::SnsType::subscription_confirmation;
-  // Even when nobody will visit it automatically, a SubscribeURL that is not SNS's own is a
-  // forgery worth refusing: it would be listed for a human to click.
-  if (auto bad = ingest::check_subscribe_url(m.subscribe_url, m.topic_arn, m.token)) {
-    return reject(h, *bad);
-  }
-  Inbound inbound = inbound_for(h, m.message_id);
-  storage::SubscriptionRecord s;
-  s.topic_arn = m.topic_arn;
-  s.kind = subscribe ? "subscribe" : "unsubscribe";
-  s.url = m.subscribe_url;
-  s.message_id = m.message_id;
-  s.received_at = s.updated_at = h.app.clock.now();
-  s.status = subscribe ? "pending" : "noted";
-  inbound.subscription = s;
-  inbound.ignored_reason = subscribe ? "subscription_confirmation" : "unsubscribe_confirmation";
-  if (!commit_and_reply(h, std::move(inbound))) return;
-
-  if (!subscribe) {
+// After an SNS (un)subscription confirmation is committed: confirm it when allowed, or tell
+// the operator it waits for a human.
+void after_subscription(Hook& h, const storage::SubscriptionRecord& s,
+                        const rules::SnsSource& config) {
+  if (s.kind != "subscribe") {
     // Never visited: its SubscribeURL would re-subscribe. A human decides.
     spdlog::warn("SNS unsubscribed Tocsin from {}; to undo, re-subscribe from the AWS console",
-                 m.topic_arn);
+                 s.topic_arn);
     return;
   }
   if (!config.auto_confirm) {
     spdlog::warn(
         "SNS subscription to {} awaits confirmation: see GET /api/v1/subscriptions (or set "
         "sources.sns.auto_confirm: true)",
-        m.topic_arn);
+        s.topic_arn);
     return;
   }
-  auto failure = confirm_subscription(m.subscribe_url);
+  // The URL passed check_subscribe_url in intake, before anything was stored.
+  auto failure = confirm_subscription(s.url);
   const std::string status = failure ? "failed" : "confirmed";
   auto written = h.app.engine.write([&](storage::Transaction& tx) {
-    tx.set_subscription_status(m.message_id, status, failure.value_or(""), h.app.clock.now());
+    tx.set_subscription_status(s.message_id, status, failure.value_or(""), h.app.clock.now());
   });
   if (failure) {
     spdlog::error("confirming the SNS subscription to {} failed: {}; confirm it by hand",
-                  m.topic_arn, *failure);
+                  s.topic_arn, *failure);
   } else {
-    spdlog::info("confirmed the SNS subscription to {}", m.topic_arn);
+    spdlog::info("confirmed the SNS subscription to {}", s.topic_arn);
   }
   if (written) spdlog::error("could not record the subscription status: {}", written->message);
 }
 
-void handle_sns(Hook& h) {
+// The hook's own credential: SNS signs its messages (checked in intake); raw SNS delivery and
+// the other sources present a shared token. Returns false after answering.
+bool authenticated(Hook& h, const rules::Rules& rules) {
+  const auto& sources = rules.sources;
+  if (h.name == "sns") return true;
+  if (h.name == "sns-raw") {
+    // Raw delivery carries no signature: a token, or nothing where signatures are not
+    // required either.
+    if (sources.sns.raw_token_env)
+      return authorized(h, rules::TokenSource{sources.sns.raw_token_env});
+    if (!sources.sns.verify_signature) return true;
+    reject(h, {403, "unsigned_raw_delivery",
+               "raw message delivery carries no signature: set sources.sns.raw_token_env "
+               "and subscribe /hooks/sns-raw?token=..."});
+    return false;
+  }
+  if (h.name == "eventbridge") return authorized(h, sources.eventbridge);
+  if (h.name == "alertmanager") return authorized(h, sources.alertmanager);
+  if (h.name == "generic") return authorized(h, sources.generic);
+  if (h.name == "opsgenie") return authorized(h, sources.opsgenie);
+  return false;
+}
+
+void handle_event_hook(Hook& h) {
   const auto active = h.app.rules.get();
-  const rules::SnsSource& config = active->rules->sources.sns;
-  if (const auto* raw = h.header("x-amz-sns-rawdelivery"); raw && *raw == "true") {
-    return reject(h, ingest::bad_request("raw_delivery_not_accepted",
-                                         "raw message delivery carries no signature; "
-                                         "subscribe /hooks/sns-raw instead"));
+  if (!authenticated(h, *active->rules)) return;
+  auto inbound = intake(h.name, h.headers, h.req.body, *active, h.app.clock.now());
+  if (!inbound) return reject(h, inbound.error());
+  if (inbound->events.empty()) {
+    spdlog::info("/hooks/{}: accepted and ignored: {}", h.name, inbound->ignored_reason);
   }
-  auto envelope = ingest::parse_sns_envelope(h.headers, h.req.body);
-  if (!envelope) return reject(h, envelope.error());
-  const ingest::SnsMessage& m = *envelope;
-  // Authenticity before any side effect (SPEC §10).
-  if (auto bad = ingest::verify_sns_message(m, config, *active->sns_certificates)) {
-    return reject(h, *bad);
-  }
-  if (m.type != ingest::SnsType::notification) return subscription_message(h, m, config);
-
-  auto event = ingest::parse_sns_alarm_message(m.message, m.topic_arn);
-  if (!event) return accept(h, unexpected(event.error()), m.message_id);
-  event->source_event_id = m.message_id;
-  std::vector<NormalizedEvent> events;
-  events.push_back(std::move(*event));
-  accept(h, std::move(events), m.message_id);
-}
-
-// Raw message delivery: the body is the bare message, with no envelope and no signature, so
-// it is authenticated by a shared token (sources.sns.raw_token_env), or accepted without one
-// only where signatures are not required either.
-void handle_sns_raw(Hook& h) {
-  const auto active = h.app.rules.get();
-  const rules::SnsSource& config = active->rules->sources.sns;
-  if (config.raw_token_env) {
-    if (!authorized(h, rules::TokenSource{config.raw_token_env})) return;
-  } else if (config.verify_signature) {
-    return reject(h, {403, "unsigned_raw_delivery",
-                      "raw message delivery carries no signature: set sources.sns.raw_token_env "
-                      "and subscribe /hooks/sns-raw?token=..."});
-  }
-  const auto* message_id = h.header("x-amz-sns-message-id");
-  const auto* topic = h.header("x-amz-sns-topic-arn");
-  if (!message_id || message_id->empty() || !topic) {
-    return reject(h, ingest::bad_request("missing_header",
-                                         "raw delivery needs x-amz-sns-message-id and "
-                                         "x-amz-sns-topic-arn"));
-  }
-  if (config.topics &&
-      std::find(config.topics->begin(), config.topics->end(), *topic) == config.topics->end()) {
-    return reject(h,
-                  {403, "topic_not_allowed", "topic " + *topic + " is not in sources.sns.topics"});
-  }
-  auto event = ingest::parse_sns_alarm_message(h.req.body, *topic);
-  if (!event) return accept(h, unexpected(event.error()), *message_id);
-  event->source_event_id = *message_id;
-  std::vector<NormalizedEvent> events;
-  events.push_back(std::move(*event));
-  accept(h, std::move(events), *message_id);
-}
-
-void handle_eventbridge(Hook& h) {
-  if (!authorized(h, h.app.rules.get()->rules->sources.eventbridge)) return;
-  auto events = ingest::parse_eventbridge_event(h.req.body);
-  // The event id names the delivery; EventBridge retries repeat it.
-  std::string id = events && !events->empty() ? events->front().source_event_id : std::string();
-  accept(h, std::move(events), std::move(id));
-}
-
-void handle_alertmanager(Hook& h) {
-  if (!authorized(h, h.app.rules.get()->rules->sources.alertmanager)) return;
-  // Each alert carries its own id: a re-sent group applies only what is new.
-  accept(h, ingest::parse_alertmanager_webhook(h.req.body), "");
-}
-
-void handle_generic(Hook& h) {
-  if (!authorized(h, h.app.rules.get()->rules->sources.generic)) return;
-  auto events = ingest::parse_generic_event(h.req.body);
-  std::string id = events && !events->empty() ? events->front().source_event_id : std::string();
-  accept(h, std::move(events), std::move(id));
-}
-
-void handle_opsgenie(Hook& h) {
-  if (!authorized(h, h.app.rules.get()->rules->sources.opsgenie)) return;
-  auto webhook = ingest::parse_opsgenie_webhook(h.req.body);
-  if (!webhook) return reject(h, webhook.error());
-  if (webhook->event) {
-    std::vector<NormalizedEvent> events;
-    events.push_back(std::move(*webhook->event));
-    return accept(h, std::move(events), webhook->delivery_id);
-  }
-  // Nothing to ingest: an action on an alert (note, tags, ...), or on an alert Tocsin created
-  // (kept as the record two-way sync will act on), or an action OpsGenie added later.
-  std::string reason = webhook->tocsin_alias ? "tocsin_alias_" : "opsgenie_action_";
-  for (char c : webhook->action) {
-    reason += std::isalnum(static_cast<unsigned char>(c))
-                  ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
-                  : '_';
-  }
-  accept(h, unexpected(ingest::IngestError{200, reason.substr(0, 80), "no alert event"}),
-         webhook->delivery_id);
+  auto subscription = inbound->subscription;
+  if (!commit_and_reply(h, std::move(*inbound))) return;
+  if (subscription) after_subscription(h, *subscription, active->rules->sources.sns);
 }
 
 void handle_heartbeat(Hook& h) {
@@ -363,12 +237,10 @@ auto route(App& app, std::string name, Handler handler) {
 
 void register_hooks(httplib::Server& server, App& app) {
   // Content-Type is ignored on purpose: SNS sends text/plain.
-  server.Post("/hooks/sns", route(app, "sns", handle_sns));
-  server.Post("/hooks/sns-raw", route(app, "sns-raw", handle_sns_raw));
-  server.Post("/hooks/eventbridge", route(app, "eventbridge", handle_eventbridge));
-  server.Post("/hooks/alertmanager", route(app, "alertmanager", handle_alertmanager));
-  server.Post("/hooks/generic", route(app, "generic", handle_generic));
-  server.Post("/hooks/opsgenie", route(app, "opsgenie", handle_opsgenie));
+  for (const char* hook :
+       {"sns", "sns-raw", "eventbridge", "alertmanager", "generic", "opsgenie"}) {
+    server.Post(std::string("/hooks/") + hook, route(app, hook, handle_event_hook));
+  }
   server.Post(R"(/hooks/heartbeat/([^/]+))", route(app, "heartbeat", handle_heartbeat));
   server.Get(R"(/hooks/heartbeat/([^/]+))", route(app, "heartbeat", handle_heartbeat));
 }
