@@ -1,5 +1,10 @@
 #include "rules/lifecycle.hpp"
 
+#include <algorithm>
+
+#include "core/duration.hpp"
+#include "rules/escalation.hpp"
+
 namespace tocsin::rules {
 
 namespace {
@@ -29,7 +34,24 @@ Episode open_episode(int number, Severity severity, Priority priority, const Nor
   e.last_activity_at = now;
   e.last_source_time = event.source_time;
   e.event_count = 1;
+  e.escalation_base = now;
   return e;
+}
+
+// A new episode starts its escalation (unless its rule only records) and its sweeps.
+void start_episode(const AlertPolicy& policy, const Routing& routing, Episode& e, TimePoint now,
+                   Effects& out) {
+  if (routing.drop) {
+    out.notes.push_back(Note{e.number, "dropped", "rule says drop: recorded, never notified"});
+  } else {
+    e.escalation = routing.escalation;
+    start_escalation(routing.route, e, now, out);
+  }
+  out.timers.push_back(Timer{TimerKind::max_open_age, now + policy.max_open_age, e.number, 0});
+  if (policy.auto_resolve_after) {
+    out.timers.push_back(
+        Timer{TimerKind::auto_resolve, now + *policy.auto_resolve_after, e.number, 0});
+  }
 }
 
 // Whether a firing event starts a new occurrence rather than continuing `active`
@@ -49,7 +71,7 @@ const char* new_occurrence_reason(const AlertPolicy& policy, const Episode& acti
 }  // namespace
 
 Decision decide(const AlertPolicy& policy, const AlertState& state, const NormalizedEvent& event,
-                Severity severity, Priority priority, TimePoint now) {
+                Severity severity, Priority priority, TimePoint now, const Routing& routing) {
   Decision d;
   auto asserted = effective_state(policy, event.state);
   if (!asserted) {
@@ -81,6 +103,8 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
     if (event.source_time) ended.last_source_time = event.source_time;
     d.outcome = Outcome::resolved;
     d.reason = reason::k_source_resolved;
+    notify_channels(state.notified, ended, NotifyAction::resolve, std::max(ended.level, 0),
+                    "resolved by the source", d.effects);
     d.ended = std::move(ended);
     d.notify = true;
     return d;
@@ -92,6 +116,7 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
     d.reason =
         state.last_episode_number == 0 ? reason::k_first_occurrence : reason::k_new_occurrence;
     d.active = open_episode(state.last_episode_number + 1, severity, priority, event, now);
+    start_episode(policy, routing, *d.active, now, d.effects);
     d.opened = true;
     d.notify = true;
     return d;
@@ -103,8 +128,15 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
     ended.closed_at = now;
     d.outcome = Outcome::reopened;
     d.reason = why;
+    // Downstream tools close the old alias: it must not linger as a forgotten open alert.
+    notify_channels(
+        state.notified, ended, NotifyAction::resolve, std::max(ended.level, 0),
+        "superseded by episode " + std::to_string(ended.number + 1) + " (" + std::string(why) + ")",
+        d.effects);
+    d.effects.notes.push_back(Note{ended.number, "superseded", why});
     d.ended = std::move(ended);
     d.active = open_episode(state.last_episode_number + 1, severity, priority, event, now);
+    start_episode(policy, routing, *d.active, now, d.effects);
     d.opened = true;
     d.notify = true;
     return d;
@@ -120,8 +152,163 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
     continued.severity = severity;
     d.reason = reason::k_severity_raised;
     d.notify = true;
+    notify_channels(state.notified, continued, NotifyAction::trigger, std::max(continued.level, 0),
+                    "severity raised to " + std::string(to_string(severity)), d.effects);
   }
   d.active = std::move(continued);
+  return d;
+}
+
+namespace {
+
+std::string idle_text(const Episode& e, TimePoint now) {
+  return "open " + format_duration(now - e.opened_at) + ", no activity for " +
+         format_duration(now - e.last_activity_at);
+}
+
+// The channels that own an episode: its route's first step.
+const std::vector<std::string>& owners(const Route& route) {
+  static const std::vector<std::string> none;
+  return route.empty() ? none : route.steps.front().notify;
+}
+
+}  // namespace
+
+TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Episode& episode,
+                       const std::vector<std::string>& notified, const Timer& timer,
+                       TimePoint now) {
+  TimerDecision d;
+  if (!is_active(episode.status)) return d;  // it ended; its timers are moot
+  Episode e = episode;
+  Effects& out = d.effects;
+  switch (timer.kind) {
+    case TimerKind::escalation:
+      // Acknowledging deletes escalation timers; this guards a race with a stale timer row.
+      if (e.status != EpisodeStatus::open) return d;
+      fire_step(route, e, timer.step, timer.due, now, out);
+      break;
+    case TimerKind::max_open_age: {
+      const TimePoint stale_at = e.last_activity_at + policy.max_open_age;
+      if (now < stale_at) {
+        // Activity since the timer was set: check again when it could next be stale.
+        out.timers.push_back(Timer{TimerKind::max_open_age, stale_at, e.number, 0});
+        return d;
+      }
+      const std::string why =
+          idle_text(e, now) + " (max_open_age " + format_duration(policy.max_open_age) + ")";
+      out.notes.push_back(Note{e.number, "stale", why});
+      notify_channels(owners(route), e, NotifyAction::reminder, 0, "stale: " + why, out);
+      out.timers.push_back(Timer{TimerKind::max_open_age, now + policy.max_open_age, e.number, 0});
+      return d;  // the episode itself is unchanged: flagged, announced, still open
+    }
+    case TimerKind::auto_resolve: {
+      if (!policy.auto_resolve_after) return d;  // the rule no longer expires it
+      const TimePoint expires_at = e.last_activity_at + *policy.auto_resolve_after;
+      if (now < expires_at) {
+        out.timers.push_back(Timer{TimerKind::auto_resolve, expires_at, e.number, 0});
+        return d;
+      }
+      const std::string why = idle_text(e, now) + " (auto_resolve_after " +
+                              format_duration(*policy.auto_resolve_after) + ")";
+      e.status = EpisodeStatus::expired;
+      e.closed_at = now;
+      out.notes.push_back(Note{e.number, "expired", why});
+      notify_channels(notified, e, NotifyAction::resolve, std::max(e.level, 0), "expired: " + why,
+                      out);
+      d.ended = true;
+      break;
+    }
+    case TimerKind::ack_timeout: {
+      if (e.status != EpisodeStatus::acknowledged || !policy.ack_timeout || !e.acknowledged_at)
+        return d;
+      const TimePoint back_at = *e.acknowledged_at + *policy.ack_timeout;
+      if (now < back_at) {
+        out.timers.push_back(Timer{TimerKind::ack_timeout, back_at, e.number, 0});
+        return d;
+      }
+      out.notes.push_back(Note{
+          e.number, "ack_timeout",
+          "acknowledged by " + (e.acknowledged_by.empty() ? "someone" : e.acknowledged_by) + " " +
+              format_duration(now - *e.acknowledged_at) + " ago and still firing (ack_timeout " +
+              format_duration(*policy.ack_timeout) + ")"});
+      e.status = EpisodeStatus::open;
+      e.acknowledged_at.reset();
+      e.acknowledged_by.clear();
+      resume_escalation(route, e, now, true, out);
+      break;
+    }
+  }
+  d.episode = std::move(e);
+  return d;
+}
+
+std::string_view to_string(HumanAction a) {
+  switch (a) {
+    case HumanAction::ack:
+      return "ack";
+    case HumanAction::unack:
+      return "unack";
+    case HumanAction::resolve:
+      return "resolve";
+  }
+  return "ack";
+}
+
+ActionDecision on_action(const AlertPolicy& policy, const Route& route, const AlertState& state,
+                         HumanAction action, const std::string& by, const std::string& note,
+                         TimePoint now) {
+  ActionDecision d;
+  if (!state.active) {
+    d.refused = {"no_open_episode", "the alert has no open episode"};
+    return d;
+  }
+  Episode e = *state.active;
+  const std::string who = by.empty() ? "someone" : by;
+  const std::string reason = "by " + who + (note.empty() ? "" : ": " + note);
+  Effects& out = d.effects;
+  switch (action) {
+    case HumanAction::ack:
+      if (e.status == EpisodeStatus::acknowledged) {
+        d.refused = {"already_acknowledged",
+                     "episode " + std::to_string(e.number) + " is already acknowledged by " +
+                         (e.acknowledged_by.empty() ? "someone" : e.acknowledged_by)};
+        return d;
+      }
+      e.status = EpisodeStatus::acknowledged;
+      e.acknowledged_at = now;
+      e.acknowledged_by = who;
+      out.cancel_escalation = true;
+      out.notes.push_back(Note{e.number, "acknowledged", reason});
+      notify_channels(state.notified, e, NotifyAction::acknowledge, std::max(e.level, 0),
+                      "acknowledged " + reason, out);
+      if (policy.ack_timeout) {
+        out.timers.push_back(Timer{TimerKind::ack_timeout, now + *policy.ack_timeout, e.number, 0});
+      }
+      break;
+    case HumanAction::unack:
+      if (e.status != EpisodeStatus::acknowledged) {
+        d.refused = {"not_acknowledged",
+                     "episode " + std::to_string(e.number) + " is not acknowledged"};
+        return d;
+      }
+      e.status = EpisodeStatus::open;
+      e.acknowledged_at.reset();
+      e.acknowledged_by.clear();
+      out.cancel_ack_timeout = true;
+      out.notes.push_back(Note{e.number, "unacknowledged", reason});
+      resume_escalation(route, e, now, false, out);
+      break;
+    case HumanAction::resolve:
+      e.status = EpisodeStatus::resolved;
+      e.closed_at = now;
+      e.last_activity_at = now;
+      out.notes.push_back(Note{e.number, "resolved", reason});
+      notify_channels(state.notified, e, NotifyAction::resolve, std::max(e.level, 0),
+                      "resolved " + reason, out);
+      d.ended = true;
+      break;
+  }
+  d.episode = std::move(e);
   return d;
 }
 

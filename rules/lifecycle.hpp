@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/event.hpp"
 #include "core/outcome.hpp"
@@ -25,12 +26,91 @@ struct Episode {
   std::optional<TimePoint> last_source_time;
   std::optional<TimePoint> closed_at;
   int event_count = 1;
+  // Escalation (SPEC §6): the policies routing this episode (names in Rules::escalations, fixed
+  // when it opens; empty: it notifies nobody), the highest step notified so far (-1: none), and
+  // the instant step delays count from (the opening, shifted when escalation resumes after an
+  // acknowledgement so the remaining steps keep their spacing).
+  std::vector<std::string> escalation;
+  int level = -1;
+  TimePoint escalation_base{};
+  std::optional<TimePoint> acknowledged_at;
+  std::string acknowledged_by;
+};
+
+// What a notification asks a channel to do (SPEC §9 replay `action`).
+enum class NotifyAction { trigger, resolve, acknowledge, escalate, reminder, digest };
+std::string_view to_string(NotifyAction a);
+
+// One message for one channel, about one episode. The engine writes it to the outbox in the
+// same transaction as the state change; the Delivery worker sends it.
+struct Notification {
+  int episode = 0;
+  std::string channel;
+  NotifyAction action = NotifyAction::trigger;
+  int level = 0;
+  std::string why;  // for people: "escalation level 1 (after 20m)", "open 62d, no activity 3d"
+};
+
+// Clock-driven work stored in the database (it survives restarts).
+enum class TimerKind {
+  escalation,    // notify step `step` of the episode's route (step == steps: repeat the last)
+  max_open_age,  // flag the episode stale if it saw no activity for max_open_age
+  auto_resolve,  // expire it after auto_resolve_after without activity
+  ack_timeout,   // return an acknowledged episode to open
+};
+std::string_view to_string(TimerKind k);
+std::optional<TimerKind> parse_timer_kind(std::string_view s);
+
+struct Timer {
+  TimerKind kind = TimerKind::escalation;
+  TimePoint due{};
+  int episode = 0;
+  int step = 0;
+};
+
+// A decision about an episode that is not the outcome of an inbound event (SPEC §9 replay
+// `decision`): escalated, stale, expired, acknowledged, unacknowledged, ack_timeout, dropped, ...
+struct Note {
+  int episode = 0;
+  std::string decision;
+  std::string reason;
+};
+
+// An escalation policy as it runs: the steps of every policy routing an episode, merged by
+// their `after` (channels of steps with the same delay are notified together, once each).
+struct Route {
+  std::vector<EscalationStep> steps;  // sorted by `after`
+  std::optional<Duration> repeat_every;
+  bool empty() const { return steps.empty(); }
+};
+
+// The route of `escalation` names under `rules`; names no longer declared (after a reload)
+// are skipped.
+Route route_for(const Rules& rules, const std::vector<std::string>& escalation);
+
+// How a newly opened episode is routed: from the rules that matched the event.
+struct Routing {
+  std::vector<std::string> escalation;  // policy names, in rule order
+  Route route;
+  bool drop = false;  // a matching rule says `drop: true`: record only, never notify
+};
+
+// Everything a decision changes besides the outcome: shared by events, timers and actions.
+struct Effects {
+  std::vector<Notification> notifications;
+  std::vector<Timer> timers;  // to schedule
+  std::vector<Note> notes;
+  bool cancel_escalation = false;   // delete the episode's pending escalation timers
+  bool cancel_ack_timeout = false;  // delete its pending ack_timeout timer
 };
 
 // What the engine knows of an alert before the event.
 struct AlertState {
   int last_episode_number = 0;    // 0: no episode yet
   std::optional<Episode> active;  // the open or acknowledged episode, if any
+  // Channels already told about the active episode (trigger, escalate or reminder), in the
+  // order they were first notified: they receive its acknowledge and resolve.
+  std::vector<std::string> notified;
 };
 
 // Reasons recorded in the decision log. Stable strings: tests, replay output and the API
@@ -58,10 +138,43 @@ struct Decision {
   bool opened = false;
   // Whether this event should notify the route (a new episode, a raised severity, a resolve).
   bool notify = false;
+  // Notifications, timers and notes. The timers of an ended episode are all cancelled by the
+  // caller (it ended), so `effects` never lists them.
+  Effects effects;
 };
 
-// `severity`/`priority` are what the matched rule (or the defaults) assign to this event.
+// `severity`/`priority` are what the matched rule (or the defaults) assign to this event;
+// `routing` how a new episode would be routed. `state.notified` lists the channels that were
+// told about the active episode (they get its resolve).
 Decision decide(const AlertPolicy& policy, const AlertState& state, const NormalizedEvent& event,
-                Severity severity, Priority priority, TimePoint now);
+                Severity severity, Priority priority, TimePoint now, const Routing& routing = {});
+
+// A stored timer fell due at `now` (at or after `timer.due`). `episode` is the episode it
+// belongs to, as stored now (possibly ended: then nothing happens). `policy` and `route` are
+// what the current rules say for the alert and for the episode's escalation names.
+struct TimerDecision {
+  std::optional<Episode> episode;  // the episode after the change; nullopt: unchanged
+  bool ended = false;              // it ended (expired): cancel all its timers
+  Effects effects;
+};
+TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Episode& episode,
+                       const std::vector<std::string>& notified, const Timer& timer,
+                       TimePoint now);
+
+// A person acts on an alert through the API or a replay line.
+enum class HumanAction { ack, unack, resolve };
+std::string_view to_string(HumanAction a);
+
+struct ActionDecision {
+  // Set when the action does not apply (e.g. acknowledging an episode already acknowledged):
+  // a stable code and a sentence; nothing changes.
+  std::optional<std::pair<std::string, std::string>> refused;
+  std::optional<Episode> episode;  // the episode after the action
+  bool ended = false;
+  Effects effects;
+};
+ActionDecision on_action(const AlertPolicy& policy, const Route& route, const AlertState& state,
+                         HumanAction action, const std::string& by, const std::string& note,
+                         TimePoint now);
 
 }  // namespace tocsin::rules

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/duration.hpp"
+#include "core/json.hpp"
 #include "core/secret.hpp"
 #include "server/http_util.hpp"
 
@@ -37,6 +38,10 @@ Json episode_json(const storage::EpisodeRecord& r) {
       {"last_source_time", nullable(time_json(e.last_source_time))},
       {"closed_at", nullable(time_json(e.closed_at))},
       {"event_count", e.event_count},
+      {"escalation", e.escalation},
+      {"level", e.level},
+      {"acknowledged_at", nullable(time_json(e.acknowledged_at))},
+      {"acknowledged_by", e.acknowledged_by.empty() ? Json(nullptr) : Json(e.acknowledged_by)},
   };
 }
 
@@ -174,6 +179,113 @@ void get_alert(App& app, const httplib::Request& req, httplib::Response& res) {
   for (const auto& e : detail->episodes)
     episodes.push_back(episode_json(e));
   body["episodes"] = std::move(episodes);
+  // What the clock will do next: escalation steps, sweeps, ack timeout.
+  Json pending = Json::array();
+  for (const auto& t : app.reader.list_timers(*id)) {
+    pending.push_back(Json{{"kind", std::string(rules::to_string(t.timer.kind))},
+                           {"episode", t.timer.episode},
+                           {"step", t.timer.step},
+                           {"due_at", format_timestamp(t.timer.due)}});
+  }
+  body["timers"] = std::move(pending);
+  reply_json(res, 200, body);
+}
+
+// POST /api/v1/alerts/{id}/ack|unack|resolve with {"by": "...", "note": "..."}.
+void act_on_alert(App& app, const httplib::Request& req, httplib::Response& res,
+                  rules::HumanAction action) {
+  auto id = path_id(req, res);
+  if (!id) return;
+  std::string by, note;
+  if (!req.body.empty()) {
+    auto body = parse_json_strict(req.body, 8);
+    if (!body) return reply_error(res, 400, body.error().code, body.error().detail);
+    if (!body->is_object()) {
+      return reply_error(res, 400, "invalid_body", R"(expected {"by": "...", "note": "..."})");
+    }
+    for (auto it = body->begin(); it != body->end(); ++it) {
+      if (it.key() != "by" && it.key() != "note") {
+        return reply_error(res, 400, "unknown_field",
+                           "unknown field \"" + it.key() + "\"; the body takes by and note");
+      }
+      if (!it.value().is_string()) {
+        return reply_error(res, 400, "invalid_field", "\"" + it.key() + "\" must be a string");
+      }
+    }
+    if (const auto* b = string_field(*body, "by")) by = *b;
+    if (const auto* n = string_field(*body, "note")) note = *n;
+  }
+  if (by.empty()) {
+    return reply_error(res, 400, "missing_field",
+                       "\"by\" is required: who acts (it is recorded in the decision log)");
+  }
+  if (by.size() > 200 || note.size() > 4000) {
+    return reply_error(res, 400, "invalid_field",
+                       "\"by\" is limited to 200 bytes and \"note\" to 4000");
+  }
+  auto result = app.engine.act(AlertRef{*id, ""}, action, by, note);
+  if (!result) {
+    const auto& e = result.error();
+    if (e.status == 503) return reply_unavailable(res, e.detail);
+    return reply_error(res, e.status, e.code, e.detail);
+  }
+  reply_json(res, 200,
+             Json{{"alert_id", result->alert_id},
+                  {"fingerprint", result->fingerprint},
+                  {"episode", result->episode},
+                  {"status", std::string(to_string(result->status))}});
+}
+
+// GET /api/v1/notifications: the outbox, newest first; page with ?before=<next_before>.
+void list_notifications(App& app, const httplib::Request& req, httplib::Response& res) {
+  for (const auto& [name, value] : req.params) {
+    if (!one_of(name, {"status", "channel", "alert_id", "limit", "before"})) {
+      return reply_error(res, 400, "unknown_parameter",
+                         "unknown query parameter \"" + name +
+                             "\"; filters are status, channel, alert_id, limit, before");
+    }
+  }
+  storage::NotificationQuery q;
+  std::string error;
+  auto limit = int_param(req, "limit", 50, 1, 500, error);
+  auto before = int_param(req, "before", 1, 1, std::numeric_limits<int>::max(), error);
+  auto alert = int_param(req, "alert_id", 1, 1, std::numeric_limits<int>::max(), error);
+  if (!limit || !before || !alert) return reply_error(res, 400, "invalid_parameter", error);
+  q.limit = *limit;
+  if (req.has_param("before")) q.before_id = *before;
+  if (req.has_param("alert_id")) q.alert_id = *alert;
+  if (req.has_param("status")) {
+    q.status = req.get_param_value("status");
+    if (!one_of(*q.status, {"pending", "sent", "failed", "superseded"})) {
+      return reply_error(
+          res, 400, "invalid_parameter",
+          "status must be one of pending, sent, failed, superseded; got \"" + *q.status + "\"");
+    }
+  }
+  if (req.has_param("channel")) q.channel = req.get_param_value("channel");
+  auto rows = app.reader.list_notifications(q);
+  Json list = Json::array();
+  for (const auto& n : rows) {
+    list.push_back(Json{{"id", n.id},
+                        {"created_at", format_timestamp(n.created_at)},
+                        {"due_at", format_timestamp(n.due_at)},
+                        {"alert_id", n.alert_id ? Json(*n.alert_id) : Json(nullptr)},
+                        {"episode", n.episode ? Json(*n.episode) : Json(nullptr)},
+                        {"fingerprint", n.fingerprint},
+                        {"alias", n.alias},
+                        {"channel", n.channel},
+                        {"action", n.action},
+                        {"level", n.level},
+                        {"severity", std::string(to_string(n.severity))},
+                        {"priority", "P" + std::to_string(n.priority.level)},
+                        {"noise", n.noise ? Json(*n.noise) : Json(nullptr)},
+                        {"why", n.why},
+                        {"status", n.status}});
+  }
+  Json body{{"notifications", std::move(list)}};
+  body["next_before"] = static_cast<int>(rows.size()) == q.limit && !rows.empty()
+                            ? Json(rows.back().id)
+                            : Json(nullptr);
   reply_json(res, 200, body);
 }
 
@@ -365,6 +477,17 @@ void register_api(httplib::Server& server, App& app) {
       guarded(Scope::read, [&app](const auto& req, auto& res) { alert_events(app, req, res); }));
   server.Get(R"(/api/v1/alerts/([^/]+))", guarded(Scope::read, [&app](const auto& req, auto& res) {
                get_alert(app, req, res);
+             }));
+  for (auto [path, action] :
+       {std::pair{R"(/api/v1/alerts/([^/]+)/ack)", rules::HumanAction::ack},
+        std::pair{R"(/api/v1/alerts/([^/]+)/unack)", rules::HumanAction::unack},
+        std::pair{R"(/api/v1/alerts/([^/]+)/resolve)", rules::HumanAction::resolve}}) {
+    server.Post(path, guarded(Scope::write, [&app, action = action](const auto& req, auto& res) {
+                  act_on_alert(app, req, res, action);
+                }));
+  }
+  server.Get("/api/v1/notifications", guarded(Scope::read, [&app](const auto& req, auto& res) {
+               list_notifications(app, req, res);
              }));
   server.Get("/api/v1/subscriptions", guarded(Scope::read, [&app](const auto&, auto& res) {
                list_subscriptions(app, res);

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "core/hash.hpp"
 #include "rules/dedup_key.hpp"
 #include "rules/lifecycle.hpp"
 
@@ -11,6 +14,15 @@ Severity effective_severity(const rules::Rules& rules, const rules::Rule* rule,
                             const NormalizedEvent& e) {
   if (rule && rule->sets_severity) return rule->policy.severity;
   return e.severity.value_or(rule ? rule->policy.severity : rules.defaults.severity);
+}
+
+const rules::AlertPolicy& policy_for(const rules::Rules& rules, const std::string& rule_name) {
+  if (!rule_name.empty()) {
+    for (const auto& r : rules.rules) {
+      if (r.name == rule_name) return r.policy;
+    }
+  }
+  return rules.defaults;
 }
 
 namespace {
@@ -31,9 +43,103 @@ void describe_alert(storage::AlertRecord& a, const NormalizedEvent& e, TimePoint
   a.last_seen = now;
 }
 
+// How a new episode of an event is routed: every matching rule's policy, merged.
+rules::Routing routing_for(const rules::Rules& rules,
+                           const std::vector<const rules::Rule*>& matched) {
+  rules::Routing routing;
+  for (const auto* rule : matched) {
+    if (rule->drop) routing.drop = true;
+    if (!rule->escalation.empty()) routing.escalation.push_back(rule->escalation);
+  }
+  routing.route = rules::route_for(rules, routing.escalation);
+  return routing;
+}
+
+// Writes what a decision caused besides the episodes themselves: notes as decisions,
+// notifications to the outbox, timers. `episodes` are the episodes the effects may name.
+// REQUIRES: runs on the writer thread inside the group transaction.
+struct EffectWriter {
+  storage::Transaction& tx;
+  const rules::Rules& rules;
+  const storage::AlertRecord& alert;
+  TimePoint now;
+  Journal* journal;
+
+  void decision(storage::DecisionRecord record) {
+    tx.insert_decision(record);
+    if (journal) journal->emplace_back(std::move(record));
+  }
+
+  void write(const rules::Effects& fx, std::initializer_list<const rules::Episode*> episodes) {
+    auto episode = [&](int number) -> const rules::Episode* {
+      for (const auto* e : episodes) {
+        if (e && e->number == number) return e;
+      }
+      return nullptr;
+    };
+    for (const auto& note : fx.notes) {
+      storage::DecisionRecord d;
+      d.at = now;
+      d.alert_id = alert.id;
+      d.episode = note.episode;
+      d.kind = "decision";
+      d.outcome = note.decision;
+      d.reason = note.reason;
+      d.rule = alert.rule;
+      d.rules_hash = rules.hash;
+      d.fingerprint = alert.fingerprint;
+      decision(std::move(d));
+    }
+    for (const auto& n : fx.notifications) {
+      const rules::Episode* e = episode(n.episode);
+      if (!e) throw std::logic_error("a notification names an episode the decision did not load");
+      storage::OutboxRecord o;
+      o.created_at = o.due_at = now;
+      o.alert_id = alert.id;
+      o.episode = n.episode;
+      o.fingerprint = alert.fingerprint;
+      o.alias = episode_alias(alert.fingerprint, n.episode);
+      o.channel = n.channel;
+      o.action = std::string(rules::to_string(n.action));
+      o.level = n.level;
+      o.severity = e->severity;
+      o.priority = e->priority;
+      o.why = n.why;
+      o.id = tx.insert_notification(o);
+      if (journal) journal->emplace_back(std::move(o));
+    }
+    if (fx.cancel_escalation || fx.cancel_ack_timeout) {
+      for (const auto* e : episodes) {
+        if (!e) continue;
+        if (fx.cancel_escalation)
+          tx.cancel_timers(alert.id, e->number, rules::TimerKind::escalation);
+        if (fx.cancel_ack_timeout)
+          tx.cancel_timers(alert.id, e->number, rules::TimerKind::ack_timeout);
+      }
+    }
+    for (const auto& t : fx.timers)
+      tx.insert_timer(alert.id, t);
+  }
+};
+
+// Decisions beyond an event's outcome, and every notification, for the operator's log.
+void log_journal(const Journal& journal) {
+  for (const auto& entry : journal) {
+    if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
+      if (d->kind == "event") continue;  // logged with the request
+      spdlog::info("alert {} episode {}: {} ({})", d->fingerprint, d->episode.value_or(0),
+                   d->outcome, d->reason);
+    } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
+      spdlog::info("alert {} episode {}: queued {} to {} (level {}, {})", n->fingerprint,
+                   n->episode.value_or(0), n->action, n->channel, n->level, n->alias);
+    }
+  }
+}
+
 // REQUIRES: runs on the writer thread inside the group transaction.
 IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
-                         const NormalizedEvent& event, std::int64_t inbound_id, TimePoint now) {
+                         const NormalizedEvent& event, std::int64_t inbound_id, TimePoint now,
+                         Journal* journal) {
   // An event the source names (an Alertmanager alert in a re-sent group, ...) is applied once.
   const std::string event_key =
       event.source_event_id.empty() ? std::string() : event.hook + ":" + event.source_event_id;
@@ -60,7 +166,8 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   }
 
   rules::Decision d = rules::decide(policy, state, event, effective_severity(rules, rule, event),
-                                    rule ? rule->policy.priority : rules.defaults.priority, now);
+                                    rule ? rule->policy.priority : rules.defaults.priority, now,
+                                    routing_for(rules, matched));
 
   alert.fingerprint = fingerprint;
   describe_alert(alert, event, now);
@@ -69,7 +176,10 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   alert.id = tx.save_alert(alert);
 
   // The ended episode is written first: the schema allows one active episode per alert.
-  if (d.ended) tx.save_episode(alert.id, fingerprint, *d.ended, false);
+  if (d.ended) {
+    tx.save_episode(alert.id, fingerprint, *d.ended, false);
+    tx.cancel_timers(alert.id, d.ended->number);
+  }
   if (d.active) tx.save_episode(alert.id, fingerprint, *d.active, d.opened);
 
   storage::DecisionRecord record;
@@ -89,24 +199,32 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   record.rules_hash = rules.hash;
   record.fingerprint = fingerprint;
   record.event_key = event_key;
-  tx.insert_decision(record);
+  EffectWriter out{tx, rules, alert, now, journal};
+  out.decision(record);
+  out.write(d.effects, {d.ended ? &*d.ended : nullptr, d.active ? &*d.active : nullptr});
 
   return IngestResult{alert.id, fingerprint, record.episode, d.outcome, record.reason};
 }
 
 }  // namespace
 
-Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound inbound) {
+Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound inbound,
+                                                                        Journal* journal) {
   auto active = m_rules.get();
   const rules::Rules& rules = *active->rules;
   std::vector<IngestResult> results;
+  Journal written;
   const TimePoint now = m_clock.now();
 
   auto status = m_writer.submit([&](storage::Transaction& tx) {
+    // A job that throws is rolled back: forget what it journaled.
+    written.clear();
+    results.clear();
     const auto& rec = inbound.record;
     if (!rec.delivery_id.empty()) {
       if (auto earlier = tx.find_inbound(rec.hook, rec.delivery_id)) {
         for (const auto& d : tx.decisions_for_inbound(*earlier)) {
+          if (d.kind != "event") continue;
           results.push_back(IngestResult{d.alert_id, d.fingerprint, d.episode, Outcome::redelivery,
                                          "seen_before"});
         }
@@ -123,12 +241,13 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
       record.reason = inbound.ignored_reason;
       record.rules_hash = rules.hash;
       tx.insert_decision(record);
+      written.emplace_back(std::move(record));
       results.push_back(
           IngestResult{std::nullopt, "", std::nullopt, Outcome::ignored, inbound.ignored_reason});
       return;
     }
     for (const auto& event : inbound.events) {
-      results.push_back(apply_event(tx, rules, event, inbound_id, now));
+      results.push_back(apply_event(tx, rules, event, inbound_id, now, &written));
     }
   });
 
@@ -145,7 +264,140 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
                  inbound.record.delivery_id, to_string(r.outcome), r.reason,
                  r.fingerprint.empty() ? "-" : r.fingerprint, r.episode.value_or(0));
   }
+  log_journal(written);
+  if (journal) journal->insert(journal->end(), written.begin(), written.end());
   return results;
+}
+
+Expected<std::optional<TimePoint>, storage::WriteError> Engine::fire_next_timer(TimePoint not_after,
+                                                                                bool at_due_time,
+                                                                                Journal* journal) {
+  auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
+  std::optional<TimePoint> fired;
+  Journal written;
+  auto status = m_writer.submit([&](storage::Transaction& tx) {
+    written.clear();
+    fired.reset();
+    auto stored = tx.next_due_timer(not_after);
+    if (!stored) return;
+    const rules::Timer& timer = stored->timer;
+    fired = timer.due;
+    tx.delete_timer(stored->id);
+    const TimePoint now = at_due_time ? timer.due : m_clock.now();
+
+    auto loaded = tx.load_alert_by_id(stored->alert_id);
+    if (!loaded) return;
+    storage::AlertRecord& alert = loaded->first;
+    const rules::AlertState& state = loaded->second;
+    auto episode = tx.load_episode(alert.id, timer.episode);
+    if (!episode) return;
+    const auto& notified = state.active && state.active->number == episode->number
+                               ? state.notified
+                               : std::vector<std::string>{};
+    rules::TimerDecision d =
+        rules::on_timer(policy_for(rules, alert.rule), rules::route_for(rules, episode->escalation),
+                        *episode, notified, timer, now);
+    if (d.episode) {
+      tx.save_episode(alert.id, alert.fingerprint, *d.episode, false);
+      if (d.ended) tx.cancel_timers(alert.id, d.episode->number);
+    }
+    EffectWriter out{tx, rules, alert, now, &written};
+    out.write(d.effects, {d.episode ? &*d.episode : &*episode});
+  });
+  if (auto error = status.get()) return unexpected(std::move(*error));
+  log_journal(written);
+  if (journal) journal->insert(journal->end(), written.begin(), written.end());
+  return fired;
+}
+
+Expected<int, storage::WriteError> Engine::fire_due_timers() {
+  int fired = 0;
+  const TimePoint now = m_clock.now();
+  for (;;) {
+    auto next = fire_next_timer(now, false);
+    if (!next) return unexpected(std::move(next.error()));
+    if (!*next) return fired;
+    ++fired;
+  }
+}
+
+Expected<std::optional<TimePoint>, storage::WriteError> Engine::next_timer_due() {
+  std::optional<TimePoint> due;
+  auto status = m_writer.submit([&](storage::Transaction& tx) { due = tx.next_timer_due(); });
+  if (auto error = status.get()) return unexpected(std::move(*error));
+  return due;
+}
+
+Expected<ActionResult, ActionError> Engine::act(const AlertRef& ref, rules::HumanAction action,
+                                                const std::string& by, const std::string& note,
+                                                Journal* journal) {
+  auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
+  const TimePoint now = m_clock.now();
+  std::optional<ActionError> refused;
+  ActionResult result;
+  Journal written;
+  auto status = m_writer.submit([&](storage::Transaction& tx) {
+    written.clear();
+    refused.reset();
+    auto loaded = ref.id ? tx.load_alert_by_id(*ref.id) : tx.load_alert(ref.fingerprint);
+    if (!loaded) {
+      refused = ActionError{404, "alert_not_found",
+                            ref.id ? "no alert with id " + std::to_string(*ref.id)
+                                   : "no alert with fingerprint " + ref.fingerprint};
+      return;
+    }
+    storage::AlertRecord& alert = loaded->first;
+    const rules::AlertState& state = loaded->second;
+    const rules::Route route =
+        state.active ? rules::route_for(rules, state.active->escalation) : rules::Route{};
+    rules::ActionDecision d =
+        rules::on_action(policy_for(rules, alert.rule), route, state, action, by, note, now);
+    if (d.refused) {
+      refused = ActionError{409, d.refused->first, d.refused->second};
+      return;
+    }
+    tx.save_episode(alert.id, alert.fingerprint, *d.episode, false);
+    if (d.ended) tx.cancel_timers(alert.id, d.episode->number);
+    EffectWriter out{tx, rules, alert, now, &written};
+    out.write(d.effects, {&*d.episode});
+    result = ActionResult{alert.id, alert.fingerprint, d.episode->number, d.episode->status};
+  });
+  if (auto error = status.get()) {
+    return unexpected(ActionError{error->transient ? 503 : 500, "storage",
+                                  "the action could not be stored: " + error->message});
+  }
+  if (refused) return unexpected(std::move(*refused));
+  m_metrics.count_event("api", std::string(rules::to_string(action)));
+  log_journal(written);
+  if (journal) journal->insert(journal->end(), written.begin(), written.end());
+  return result;
+}
+
+Expected<int, storage::WriteError> Engine::arm_missing_sweeps() {
+  auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
+  const TimePoint now = m_clock.now();
+  int armed = 0;
+  for (;;) {
+    int batch = 0;
+    auto status = m_writer.submit([&](storage::Transaction& tx) {
+      batch = 0;
+      for (auto& [alert_id, episode] : tx.active_episodes_without_sweep(500)) {
+        auto loaded = tx.load_alert_by_id(alert_id);
+        const auto& policy = policy_for(rules, loaded ? loaded->first.rule : std::string());
+        tx.insert_timer(alert_id,
+                        rules::Timer{rules::TimerKind::max_open_age,
+                                     std::max(now, episode.last_activity_at + policy.max_open_age),
+                                     episode.number, 0});
+        ++batch;
+      }
+    });
+    if (auto error = status.get()) return unexpected(std::move(*error));
+    armed += batch;
+    if (batch == 0) return armed;
+  }
 }
 
 storage::WriteStatus Engine::record_ping(const std::string& name) {

@@ -1,16 +1,22 @@
 #pragma once
 // One event, one straight path: the hooks hand the engine normalized events; for each it
 // loads the alert, lets the pure decision core (rules/lifecycle) decide, and writes the
-// inbound request, the alert, its episodes and the decision in the same group transaction.
-// The caller answers only after that commit.
+// inbound request, the alert, its episodes, the decision, the notifications (outbox) and the
+// timers in the same group transaction. The caller answers only after that commit.
+//
+// Timers and people's actions (ack, unack, resolve) take the same path: load, decide purely,
+// write everything at once. `tocsin replay` drives this very class on a virtual clock.
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/event.hpp"
 #include "core/expected.hpp"
 #include "core/outcome.hpp"
+#include "rules/lifecycle.hpp"
 #include "server/metrics.hpp"
 #include "server/rules_holder.hpp"
 #include "storage/writer.hpp"
@@ -35,6 +41,31 @@ struct Inbound {
   std::optional<storage::SubscriptionRecord> subscription;
 };
 
+// What one call wrote, in order: decisions and notifications as committed (replay prints it).
+using JournalEntry = std::variant<storage::DecisionRecord, storage::OutboxRecord>;
+using Journal = std::vector<JournalEntry>;
+
+// Which alert a person acts on.
+struct AlertRef {
+  std::optional<std::int64_t> id;
+  std::string fingerprint;  // used when id is absent
+};
+
+struct ActionResult {
+  std::int64_t alert_id = 0;
+  std::string fingerprint;
+  int episode = 0;
+  EpisodeStatus status = EpisodeStatus::open;
+};
+
+// Why an action was not applied: 404 (no such alert), 409 (does not apply now), or 503
+// (storage; retry).
+struct ActionError {
+  int status = 409;
+  std::string code;
+  std::string detail;
+};
+
 class Engine {
  public:
   Engine(storage::Writer& writer, const Clock& clock, const RulesHolder& rules, Metrics& metrics)
@@ -42,7 +73,31 @@ class Engine {
 
   // Decides and durably records the request. Blocks until committed. A redelivered request
   // (same hook and delivery id) changes nothing and reports outcome `redelivery`.
-  Expected<std::vector<IngestResult>, storage::WriteError> ingest(Inbound inbound);
+  Expected<std::vector<IngestResult>, storage::WriteError> ingest(Inbound inbound,
+                                                                  Journal* journal = nullptr);
+
+  // Handles the earliest stored timer due at or before `not_after`, in its own transaction.
+  // The decision happens at the clock's now, or at the timer's due time with `at_due_time`
+  // (a virtual clock that jumps forward still sees each timer at its time). Returns the due
+  // time of the timer handled, or nullopt when none was due.
+  Expected<std::optional<TimePoint>, storage::WriteError> fire_next_timer(
+      TimePoint not_after, bool at_due_time, Journal* journal = nullptr);
+
+  // Handles every timer due by now (timers due while the engine was down fire once, late).
+  // Returns how many fired, or the storage error that stopped it.
+  Expected<int, storage::WriteError> fire_due_timers();
+
+  // The earliest pending timer, if any.
+  Expected<std::optional<TimePoint>, storage::WriteError> next_timer_due();
+
+  // Acknowledge, unacknowledge or resolve the alert's current episode.
+  Expected<ActionResult, ActionError> act(const AlertRef& alert, rules::HumanAction action,
+                                          const std::string& by, const std::string& note,
+                                          Journal* journal = nullptr);
+
+  // Gives episodes opened before timers existed (an upgraded database) their max_open_age
+  // sweep. Returns how many were armed.
+  Expected<int, storage::WriteError> arm_missing_sweeps();
 
   // Records a heartbeat ping (what a missed ping does arrives with escalation).
   storage::WriteStatus record_ping(const std::string& name);
@@ -61,5 +116,9 @@ class Engine {
 // source states, else the defaults'.
 Severity effective_severity(const rules::Rules& rules, const rules::Rule* rule,
                             const NormalizedEvent& e);
+
+// The policy that applies to an alert whose last event matched `rule_name` ("" for none):
+// that rule's, or the defaults when it no longer exists.
+const rules::AlertPolicy& policy_for(const rules::Rules& rules, const std::string& rule_name);
 
 }  // namespace tocsin

@@ -9,10 +9,25 @@ const char* const k_alert_columns =
     "a.labels, a.summary, a.description, a.rule, a.first_seen, a.last_seen, a.last_episode";
 const char* const k_episode_columns =
     "e.alert_id, e.alias, e.number, e.status, e.severity, e.priority, e.opened_at, "
-    "e.last_activity_at, e.last_source_time, e.closed_at, e.event_count";
+    "e.last_activity_at, e.last_source_time, e.closed_at, e.event_count, e.escalation, e.level, "
+    "e.escalation_base, e.acknowledged_at, e.acknowledged_by";
 
 std::string labels_to_json(const std::map<std::string, std::string>& labels) {
   return Json(labels).dump();
+}
+
+std::string names_to_json(const std::vector<std::string>& names) {
+  return Json(names).dump();
+}
+
+std::vector<std::string> names_from_json(const std::string& text) {
+  std::vector<std::string> out;
+  auto j = Json::parse(text, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const auto& v : j) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
 }
 
 std::map<std::string, std::string> labels_from_json(const std::string& text) {
@@ -68,6 +83,13 @@ EpisodeRecord read_episode(SQLite::Statement& q, int c) {
     e.last_source_time = from_unix_ms(q.getColumn(c + 8).getInt64());
   if (!q.getColumn(c + 9).isNull()) e.closed_at = from_unix_ms(q.getColumn(c + 9).getInt64());
   e.event_count = q.getColumn(c + 10).getInt();
+  e.escalation = names_from_json(q.getColumn(c + 11).getString());
+  e.level = q.getColumn(c + 12).getInt();
+  e.escalation_base =
+      q.getColumn(c + 13).isNull() ? e.opened_at : from_unix_ms(q.getColumn(c + 13).getInt64());
+  if (!q.getColumn(c + 14).isNull())
+    e.acknowledged_at = from_unix_ms(q.getColumn(c + 14).getInt64());
+  e.acknowledged_by = q.getColumn(c + 15).getString();
   return r;
 }
 

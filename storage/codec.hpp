@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/event.hpp"
 #include "storage/records.hpp"
@@ -15,6 +16,9 @@ namespace tocsin::storage {
 
 std::string labels_to_json(const std::map<std::string, std::string>& labels);
 std::map<std::string, std::string> labels_from_json(const std::string& text);
+
+std::string names_to_json(const std::vector<std::string>& names);
+std::vector<std::string> names_from_json(const std::string& text);
 
 std::optional<Source> parse_source(std::string_view s);
 

@@ -108,6 +108,49 @@ CREATE TABLE heartbeat_pings (
   pings          INTEGER NOT NULL
 );
 )sql",
+    // 3: escalation state of episodes, timers on the clock, and the outbox of notifications
+    // (SPEC §6), written in the same transaction as the state change that causes them.
+    R"sql(
+ALTER TABLE episodes ADD COLUMN escalation TEXT NOT NULL DEFAULT '[]';  -- JSON array of names
+ALTER TABLE episodes ADD COLUMN level INTEGER NOT NULL DEFAULT -1;       -- highest step notified
+ALTER TABLE episodes ADD COLUMN escalation_base INTEGER;                 -- unix ms; NULL: opened_at
+ALTER TABLE episodes ADD COLUMN acknowledged_at INTEGER;
+ALTER TABLE episodes ADD COLUMN acknowledged_by TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE timers (
+  id        INTEGER PRIMARY KEY,
+  due_at    INTEGER NOT NULL,             -- unix ms
+  kind      TEXT NOT NULL
+            CHECK (kind IN ('escalation','max_open_age','auto_resolve','ack_timeout')),
+  alert_id  INTEGER NOT NULL REFERENCES alerts(id),
+  episode   INTEGER NOT NULL,
+  step      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX timers_due ON timers(due_at, id);
+CREATE INDEX timers_episode ON timers(alert_id, episode, kind);
+
+CREATE TABLE outbox (
+  id          INTEGER PRIMARY KEY,
+  created_at  INTEGER NOT NULL,
+  due_at      INTEGER NOT NULL,             -- when it may be sent
+  alert_id    INTEGER REFERENCES alerts(id),
+  episode     INTEGER,
+  fingerprint TEXT NOT NULL DEFAULT '',
+  alias       TEXT NOT NULL,                -- unique to the episode (SPEC §4)
+  channel     TEXT NOT NULL,
+  action      TEXT NOT NULL CHECK (action IN
+              ('trigger','resolve','acknowledge','escalate','reminder','digest')),
+  level       INTEGER NOT NULL,
+  severity    TEXT NOT NULL,
+  priority    INTEGER NOT NULL,
+  noise       REAL,
+  why         TEXT NOT NULL DEFAULT '',
+  status      TEXT NOT NULL DEFAULT 'pending'
+              CHECK (status IN ('pending','sent','failed','superseded'))
+);
+CREATE INDEX outbox_pending ON outbox(status, due_at) WHERE status = 'pending';
+CREATE INDEX outbox_episode ON outbox(alert_id, episode, channel);
+)sql",
 };
 
 }  // namespace

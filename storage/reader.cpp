@@ -212,4 +212,63 @@ std::vector<HeartbeatPing> Reader::list_heartbeat_pings() {
   return out;
 }
 
+std::vector<OutboxRecord> Reader::list_notifications(const NotificationQuery& query) {
+  Lease lease(*this);
+  std::string sql =
+      "SELECT id, created_at, due_at, alert_id, episode, fingerprint, alias, channel, action, "
+      "level, severity, priority, noise, why, status FROM outbox WHERE 1=1";
+  if (query.status) sql += " AND status = :status";
+  if (query.channel) sql += " AND channel = :channel";
+  if (query.alert_id) sql += " AND alert_id = :alert";
+  if (query.before_id) sql += " AND id < :before";
+  sql += " ORDER BY id DESC LIMIT :limit";
+  SQLite::Statement q(lease.db(), sql);
+  if (query.status) q.bind(":status", *query.status);
+  if (query.channel) q.bind(":channel", *query.channel);
+  if (query.alert_id) q.bind(":alert", static_cast<int64_t>(*query.alert_id));
+  if (query.before_id) q.bind(":before", static_cast<int64_t>(*query.before_id));
+  q.bind(":limit", query.limit);
+  std::vector<OutboxRecord> out;
+  while (q.executeStep()) {
+    OutboxRecord n;
+    n.id = q.getColumn(0).getInt64();
+    n.created_at = from_unix_ms(q.getColumn(1).getInt64());
+    n.due_at = from_unix_ms(q.getColumn(2).getInt64());
+    if (!q.getColumn(3).isNull()) n.alert_id = q.getColumn(3).getInt64();
+    if (!q.getColumn(4).isNull()) n.episode = q.getColumn(4).getInt();
+    n.fingerprint = q.getColumn(5).getString();
+    n.alias = q.getColumn(6).getString();
+    n.channel = q.getColumn(7).getString();
+    n.action = q.getColumn(8).getString();
+    n.level = q.getColumn(9).getInt();
+    n.severity = parse_severity(q.getColumn(10).getString()).value_or(Severity::warning);
+    n.priority = Priority{q.getColumn(11).getInt()};
+    if (!q.getColumn(12).isNull()) n.noise = q.getColumn(12).getDouble();
+    n.why = q.getColumn(13).getString();
+    n.status = q.getColumn(14).getString();
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+std::vector<StoredTimer> Reader::list_timers(std::int64_t alert_id) {
+  Lease lease(*this);
+  SQLite::Statement q(lease.db(),
+                      "SELECT id, due_at, kind, episode, step FROM timers WHERE alert_id = ? "
+                      "ORDER BY due_at, id LIMIT 100");
+  q.bind(1, static_cast<int64_t>(alert_id));
+  std::vector<StoredTimer> out;
+  while (q.executeStep()) {
+    auto kind = rules::parse_timer_kind(q.getColumn(2).getString());
+    if (!kind) continue;
+    StoredTimer t;
+    t.id = q.getColumn(0).getInt64();
+    t.alert_id = alert_id;
+    t.timer = rules::Timer{*kind, from_unix_ms(q.getColumn(1).getInt64()), q.getColumn(3).getInt(),
+                           q.getColumn(4).getInt()};
+    out.push_back(t);
+  }
+  return out;
+}
+
 }  // namespace tocsin::storage

@@ -28,6 +28,10 @@ class Reader {
   // Newest first, bounded.
   std::vector<SubscriptionRecord> list_subscriptions(int limit = 200);
   std::vector<HeartbeatPing> list_heartbeat_pings();
+  // The outbox, newest first (GET /api/v1/notifications).
+  std::vector<OutboxRecord> list_notifications(const NotificationQuery& query);
+  // The alert's pending timers, soonest first.
+  std::vector<StoredTimer> list_timers(std::int64_t alert_id);
 
  private:
   class Lease;

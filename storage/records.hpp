@@ -74,6 +74,40 @@ struct SubscriptionRecord {
   std::string detail;
 };
 
+// One notification in the outbox (SPEC §6): what to tell which channel about which episode.
+struct OutboxRecord {
+  std::int64_t id = 0;
+  TimePoint created_at{};
+  TimePoint due_at{};
+  std::optional<std::int64_t> alert_id;
+  std::optional<int> episode;
+  std::string fingerprint;
+  std::string alias;
+  std::string channel;
+  std::string action;  // rules::NotifyAction spelled
+  int level = 0;
+  Severity severity = Severity::warning;
+  Priority priority{3};
+  std::optional<double> noise;
+  std::string why;
+  std::string status = "pending";
+};
+
+// A timer as stored: the alert it belongs to and what it does.
+struct StoredTimer {
+  std::int64_t id = 0;
+  std::int64_t alert_id = 0;
+  rules::Timer timer;
+};
+
+struct NotificationQuery {
+  std::optional<std::string> status;
+  std::optional<std::string> channel;
+  std::optional<std::int64_t> alert_id;
+  int limit = 50;
+  std::optional<std::int64_t> before_id;  // paging: rows with a smaller id
+};
+
 struct HeartbeatPing {
   std::string name;
   TimePoint first_ping_at{}, last_ping_at{};

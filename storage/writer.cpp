@@ -136,22 +136,168 @@ void Transaction::record_heartbeat_ping(const std::string& name, TimePoint at) {
   q.exec();
 }
 
-std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert(
-    const std::string& fingerprint) {
-  SQLite::Statement q(
-      m_db, std::string("SELECT ") + k_alert_columns + " FROM alerts a WHERE a.fingerprint = ?");
-  q.bind(1, fingerprint);
+namespace {
+
+// The channels told about an episode so far (they get its acknowledge and resolve), in the
+// order they were first told.
+std::vector<std::string> notified_channels(SQLite::Database& db, std::int64_t alert_id,
+                                           int episode) {
+  SQLite::Statement q(db,
+                      "SELECT channel FROM outbox WHERE alert_id = ? AND episode = ? AND action "
+                      "IN ('trigger','escalate','reminder') GROUP BY channel ORDER BY min(id)");
+  q.bind(1, static_cast<int64_t>(alert_id));
+  q.bind(2, episode);
+  std::vector<std::string> out;
+  while (q.executeStep())
+    out.push_back(q.getColumn(0).getString());
+  return out;
+}
+
+std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_where(
+    SQLite::Database& db, const char* where, const std::function<void(SQLite::Statement&)>& bind) {
+  SQLite::Statement q(db,
+                      std::string("SELECT ") + k_alert_columns + " FROM alerts a WHERE " + where);
+  bind(q);
   if (!q.executeStep()) return std::nullopt;
   AlertRecord alert = read_alert(q, 0);
 
   rules::AlertState state;
   state.last_episode_number = alert.last_episode_number;
-  SQLite::Statement e(m_db, std::string("SELECT ") + k_episode_columns +
-                                " FROM episodes e WHERE e.alert_id = ? AND e.status IN "
-                                "('open','acknowledged')");
+  SQLite::Statement e(db, std::string("SELECT ") + k_episode_columns +
+                              " FROM episodes e WHERE e.alert_id = ? AND e.status IN "
+                              "('open','acknowledged')");
   e.bind(1, static_cast<int64_t>(alert.id));
-  if (e.executeStep()) state.active = read_episode(e, 0).episode;
+  if (e.executeStep()) {
+    state.active = read_episode(e, 0).episode;
+    state.notified = notified_channels(db, alert.id, state.active->number);
+  }
   return std::make_pair(std::move(alert), std::move(state));
+}
+
+}  // namespace
+
+std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert(
+    const std::string& fingerprint) {
+  return load_alert_where(m_db, "a.fingerprint = ?",
+                          [&](SQLite::Statement& q) { q.bind(1, fingerprint); });
+}
+
+std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert_by_id(
+    std::int64_t id) {
+  return load_alert_where(m_db, "a.id = ?",
+                          [&](SQLite::Statement& q) { q.bind(1, static_cast<int64_t>(id)); });
+}
+
+std::optional<rules::Episode> Transaction::load_episode(std::int64_t alert_id, int number) {
+  SQLite::Statement q(m_db, std::string("SELECT ") + k_episode_columns +
+                                " FROM episodes e WHERE e.alert_id = ? AND e.number = ?");
+  q.bind(1, static_cast<int64_t>(alert_id));
+  q.bind(2, number);
+  if (q.executeStep()) return read_episode(q, 0).episode;
+  return std::nullopt;
+}
+
+void Transaction::insert_timer(std::int64_t alert_id, const rules::Timer& t) {
+  SQLite::Statement q(
+      m_db, "INSERT INTO timers (due_at, kind, alert_id, episode, step) VALUES (?,?,?,?,?)");
+  q.bind(1, static_cast<int64_t>(to_unix_ms(t.due)));
+  q.bind(2, std::string(to_string(t.kind)));
+  q.bind(3, static_cast<int64_t>(alert_id));
+  q.bind(4, t.episode);
+  q.bind(5, t.step);
+  q.exec();
+}
+
+std::optional<StoredTimer> Transaction::next_due_timer(TimePoint not_after) {
+  SQLite::Statement q(m_db,
+                      "SELECT id, alert_id, due_at, kind, episode, step FROM timers "
+                      "WHERE due_at <= ? ORDER BY due_at, id LIMIT 1");
+  q.bind(1, static_cast<int64_t>(to_unix_ms(not_after)));
+  if (!q.executeStep()) return std::nullopt;
+  StoredTimer t;
+  t.id = q.getColumn(0).getInt64();
+  t.alert_id = q.getColumn(1).getInt64();
+  t.timer.due = from_unix_ms(q.getColumn(2).getInt64());
+  const auto kind = rules::parse_timer_kind(q.getColumn(3).getString());
+  if (!kind) throw std::logic_error("timer " + std::to_string(t.id) + " has an unknown kind");
+  t.timer.kind = *kind;
+  t.timer.episode = q.getColumn(4).getInt();
+  t.timer.step = q.getColumn(5).getInt();
+  return t;
+}
+
+std::optional<TimePoint> Transaction::next_timer_due() {
+  SQLite::Statement q(m_db, "SELECT min(due_at) FROM timers");
+  if (q.executeStep() && !q.getColumn(0).isNull()) return from_unix_ms(q.getColumn(0).getInt64());
+  return std::nullopt;
+}
+
+void Transaction::delete_timer(std::int64_t id) {
+  SQLite::Statement q(m_db, "DELETE FROM timers WHERE id = ?");
+  q.bind(1, static_cast<int64_t>(id));
+  q.exec();
+}
+
+void Transaction::cancel_timers(std::int64_t alert_id, int episode,
+                                std::optional<rules::TimerKind> kind) {
+  SQLite::Statement q(m_db, kind ? "DELETE FROM timers WHERE alert_id = ? AND episode = ? AND "
+                                   "kind = ?"
+                                 : "DELETE FROM timers WHERE alert_id = ? AND episode = ?");
+  q.bind(1, static_cast<int64_t>(alert_id));
+  q.bind(2, episode);
+  if (kind) q.bind(3, std::string(to_string(*kind)));
+  q.exec();
+}
+
+std::vector<std::pair<std::int64_t, rules::Episode>> Transaction::active_episodes_without_sweep(
+    int limit) {
+  SQLite::Statement q(m_db, std::string("SELECT ") + k_episode_columns +
+                                " FROM episodes e WHERE e.status IN ('open','acknowledged') AND "
+                                "NOT EXISTS (SELECT 1 FROM timers t WHERE t.alert_id = "
+                                "e.alert_id AND t.episode = e.number AND t.kind = "
+                                "'max_open_age') ORDER BY e.id LIMIT ?");
+  q.bind(1, limit);
+  std::vector<std::pair<std::int64_t, rules::Episode>> out;
+  while (q.executeStep()) {
+    auto r = read_episode(q, 0);
+    out.emplace_back(r.alert_id, std::move(r.episode));
+  }
+  return out;
+}
+
+std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
+  SQLite::Statement q(m_db,
+                      "INSERT INTO outbox (created_at, due_at, alert_id, episode, fingerprint, "
+                      "alias, channel, action, level, severity, priority, noise, why, status) "
+                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  q.bind(1, static_cast<int64_t>(to_unix_ms(n.created_at)));
+  q.bind(2, static_cast<int64_t>(to_unix_ms(n.due_at)));
+  if (n.alert_id) {
+    q.bind(3, static_cast<int64_t>(*n.alert_id));
+  } else {
+    q.bind(3);
+  }
+  if (n.episode) {
+    q.bind(4, *n.episode);
+  } else {
+    q.bind(4);
+  }
+  q.bind(5, n.fingerprint);
+  q.bind(6, n.alias);
+  q.bind(7, n.channel);
+  q.bind(8, n.action);
+  q.bind(9, n.level);
+  q.bind(10, std::string(to_string(n.severity)));
+  q.bind(11, n.priority.level);
+  if (n.noise) {
+    q.bind(12, *n.noise);
+  } else {
+    q.bind(12);
+  }
+  q.bind(13, n.why);
+  q.bind(14, n.status);
+  q.exec();
+  return m_db.getLastInsertRowid();
 }
 
 std::int64_t Transaction::save_alert(const AlertRecord& a) {
@@ -188,13 +334,15 @@ std::int64_t Transaction::save_alert(const AlertRecord& a) {
 
 void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerprint,
                                const rules::Episode& e, bool is_new) {
-  SQLite::Statement q(m_db,
-                      is_new ? "INSERT INTO episodes (status, severity, priority, opened_at, "
-                               "last_activity_at, last_source_time, closed_at, event_count, alias, "
-                               "alert_id, number) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-                             : "UPDATE episodes SET status=?, severity=?, priority=?, opened_at=?, "
-                               "last_activity_at=?, last_source_time=?, closed_at=?, event_count=? "
-                               "WHERE alias=? AND alert_id=? AND number=?");
+  SQLite::Statement q(
+      m_db, is_new ? "INSERT INTO episodes (status, severity, priority, opened_at, "
+                     "last_activity_at, last_source_time, closed_at, event_count, escalation, "
+                     "level, escalation_base, acknowledged_at, acknowledged_by, alias, alert_id, "
+                     "number) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                   : "UPDATE episodes SET status=?, severity=?, priority=?, opened_at=?, "
+                     "last_activity_at=?, last_source_time=?, closed_at=?, event_count=?, "
+                     "escalation=?, level=?, escalation_base=?, acknowledged_at=?, "
+                     "acknowledged_by=? WHERE alias=? AND alert_id=? AND number=?");
   q.bind(1, std::string(to_string(e.status)));
   q.bind(2, std::string(to_string(e.severity)));
   q.bind(3, e.priority.level);
@@ -203,9 +351,14 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
   bind_optional_time(q, 6, e.last_source_time);
   bind_optional_time(q, 7, e.closed_at);
   q.bind(8, e.event_count);
-  q.bind(9, episode_alias(fingerprint, e.number));
-  q.bind(10, static_cast<int64_t>(alert_id));
-  q.bind(11, e.number);
+  q.bind(9, names_to_json(e.escalation));
+  q.bind(10, e.level);
+  q.bind(11, static_cast<int64_t>(to_unix_ms(e.escalation_base)));
+  bind_optional_time(q, 12, e.acknowledged_at);
+  q.bind(13, e.acknowledged_by);
+  q.bind(14, episode_alias(fingerprint, e.number));
+  q.bind(15, static_cast<int64_t>(alert_id));
+  q.bind(16, e.number);
   if (q.exec() != 1) {
     throw std::logic_error("episode " + std::to_string(e.number) + " of alert " +
                            std::to_string(alert_id) + " not found for update");

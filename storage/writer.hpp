@@ -53,6 +53,26 @@ class Transaction {
 
   void record_heartbeat_ping(const std::string& name, TimePoint at);
 
+  // The alert with this id and its active episode (see load_alert).
+  std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_by_id(std::int64_t id);
+  // An episode by number, whatever its status.
+  std::optional<rules::Episode> load_episode(std::int64_t alert_id, int number);
+
+  // Timers (SPEC §6): stored, so they survive restarts.
+  void insert_timer(std::int64_t alert_id, const rules::Timer& t);
+  // The earliest timer due at or before `not_after` (ties by insertion order).
+  std::optional<StoredTimer> next_due_timer(TimePoint not_after);
+  std::optional<TimePoint> next_timer_due();
+  void delete_timer(std::int64_t id);
+  // Deletes the episode's timers of `kind`, or all of them.
+  void cancel_timers(std::int64_t alert_id, int episode,
+                     std::optional<rules::TimerKind> kind = std::nullopt);
+  // Active episodes that have no max_open_age timer (from before timers existed): alert id,
+  // episode. Bounded per call.
+  std::vector<std::pair<std::int64_t, rules::Episode>> active_episodes_without_sweep(int limit);
+
+  std::int64_t insert_notification(const OutboxRecord& n);
+
  private:
   SQLite::Database& m_db;
 };

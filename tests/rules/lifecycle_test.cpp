@@ -42,11 +42,11 @@ TEST_CASE("decide: every outcome of SPEC §4 from a table") {
   id_resolves.insufficient_data = InsufficientDataPolicy::resolve;
 
   const AlertState never_seen{};
-  const AlertState closed_before{3, std::nullopt};
-  const AlertState open_now{1, open_episode_at(k_t0)};
+  const AlertState closed_before{3, std::nullopt, {}};
+  const AlertState open_now{1, open_episode_at(k_t0), {}};
   Episode acked = open_episode_at(k_t0);
   acked.status = EpisodeStatus::acknowledged;
-  const AlertState acked_now{1, acked};
+  const AlertState acked_now{1, acked, {}};
 
   const auto F = SignalState::firing;
   const auto R = SignalState::resolved;
@@ -112,7 +112,7 @@ TEST_CASE("decide: every outcome of SPEC §4 from a table") {
 
 TEST_CASE("decide: the episodes a decision leaves behind") {
   AlertPolicy policy;
-  const AlertState open_now{4, open_episode_at(k_t0, 4)};
+  const AlertState open_now{4, open_episode_at(k_t0, 4), {}};
 
   SUBCASE("a reopen supersedes the old episode and opens the next number") {
     Decision d =
