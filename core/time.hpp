@@ -3,6 +3,7 @@
 // tests and `tocsin replay` can drive time themselves (reading the system clock directly makes
 // tests flaky and replays non-deterministic).
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -22,6 +23,19 @@ class Clock {
 class SystemClock final : public Clock {
  public:
   TimePoint now() const override;
+};
+
+// A clock that moves only when told: tests, and the virtual clock of `tocsin replay`.
+// Thread-safe, so a test can move it while the engine reads it.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(TimePoint start = TimePoint{}) : m_now(start.time_since_epoch().count()) {}
+  TimePoint now() const override { return TimePoint{Duration{m_now.load()}}; }
+  void set(TimePoint t) { m_now.store(t.time_since_epoch().count()); }
+  void advance(Duration d) { m_now.fetch_add(d.count()); }
+
+ private:
+  std::atomic<Duration::rep> m_now;
 };
 
 // Parses RFC 3339 / ISO 8601 instants as sources send them: `2026-03-02T10:03:41.187Z`,

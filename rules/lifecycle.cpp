@@ -194,12 +194,16 @@ TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Epis
         out.timers.push_back(Timer{TimerKind::max_open_age, stale_at, e.number, 0});
         return d;
       }
+      // Flagged already, and nothing happened since: it stays listed as stale (API, report);
+      // announcing it again every max_open_age would turn a forgotten alert into a noisy one.
+      out.timers.push_back(Timer{TimerKind::max_open_age, now + policy.max_open_age, e.number, 0});
+      if (e.flagged_stale_at && *e.flagged_stale_at >= e.last_activity_at) return d;
       const std::string why =
           idle_text(e, now) + " (max_open_age " + format_duration(policy.max_open_age) + ")";
       out.notes.push_back(Note{e.number, "stale", why});
       notify_channels(owners(route), e, NotifyAction::reminder, 0, "stale: " + why, out);
-      out.timers.push_back(Timer{TimerKind::max_open_age, now + policy.max_open_age, e.number, 0});
-      return d;  // the episode itself is unchanged: flagged, announced, still open
+      e.flagged_stale_at = now;
+      break;
     }
     case TimerKind::auto_resolve: {
       if (!policy.auto_resolve_after) return d;  // the rule no longer expires it

@@ -35,6 +35,9 @@ struct Episode {
   TimePoint escalation_base{};
   std::optional<TimePoint> acknowledged_at;
   std::string acknowledged_by;
+  // When the max_open_age sweep last flagged it stale; it is announced once per stretch of
+  // inactivity, not on every sweep.
+  std::optional<TimePoint> flagged_stale_at;
 };
 
 // What a notification asks a channel to do (SPEC §9 replay `action`).

@@ -584,10 +584,9 @@ constexpr std::string_view k_policy_keys[] = {
     "auto_resolve_after", "ack_timeout", "insufficient_data"};
 constexpr std::string_view k_source_keys[] = {"sns",          "opsgenie", "eventbridge",
                                               "alertmanager", "generic",  "heartbeat"};
-constexpr std::string_view k_sns_keys[] = {"verify_signature", "min_signature_version",
-                                           "topics",           "cert_dir",
-                                           "fetch_certs",      "auto_confirm",
-                                           "raw_token_env"};
+constexpr std::string_view k_sns_keys[] = {
+    "verify_signature", "min_signature_version", "topics",       "cert_dir",
+    "fetch_certs",      "auto_confirm",          "raw_token_env"};
 constexpr std::string_view k_token_source_keys[] = {"token_env"};
 constexpr std::string_view k_channel_keys[] = {
     "type", "url", "url_env", "api_key_env", "routing_key_env", "secret_env", "digest_every"};

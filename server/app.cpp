@@ -34,12 +34,12 @@ ActiveRules activate_or_throw(rules::RulesSnapshot snapshot, const Clock& clock)
 }  // namespace
 
 App::App(std::string rules_path_, std::string db_path_, const Clock& clock_,
-         rules::RulesSnapshot initial_rules)
+         rules::RulesSnapshot initial_rules, std::optional<storage::Durability> durability)
     : rules_path(std::move(rules_path_)),
       db_path(std::move(db_path_)),
       clock(clock_),
       rules(activate_or_throw(initial_rules, clock_)),
-      writer(db_path, durability_of(*initial_rules),
+      writer(db_path, durability.value_or(durability_of(*initial_rules)),
              [this](const storage::WriterStats& s) { metrics.observe_group(s); }),
       reader(db_path),
       engine(writer, clock, rules, metrics) {}

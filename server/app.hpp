@@ -36,8 +36,10 @@ struct App {
   Engine engine;
   Limits limits;
 
+  // `durability` overrides storage.synchronous (replay's throwaway database uses `off`).
   App(std::string rules_path_, std::string db_path_, const Clock& clock_,
-      rules::RulesSnapshot initial_rules);
+      rules::RulesSnapshot initial_rules,
+      std::optional<storage::Durability> durability = std::nullopt);
 
   // Loads the rules file again and swaps it in if it is valid (and supported by this build);
   // otherwise keeps the old rules. Returns the diagnostics either way.

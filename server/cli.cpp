@@ -15,6 +15,8 @@
 #include "server/app.hpp"
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
+#include "server/replay.hpp"
+#include "server/timer_loop.hpp"
 
 namespace tocsin {
 
@@ -155,11 +157,15 @@ int serve(const ServeOptions& opt) {
     }
   });
 
+  // Escalation steps, sweeps and ack timeouts: stored timers, fired on the clock.
+  TimerLoop timers(app->engine, std::chrono::seconds(1));
+
   const bool listened = server->listen_after_bind();
   listener_done.store(true);
   // The listener may also end on its own (an accept error); wake the signal thread then.
   pthread_kill(signal_thread.native_handle(), SIGUSR1);
   signal_thread.join();
+  timers.stop();
   app->writer.stop();  // commits anything still queued
   spdlog::info("tocsin stopped");
   return listened ? 0 : 1;
@@ -198,6 +204,22 @@ int run_cli(int argc, char** argv) {
       "check", "Validate a rules file; exit 0 valid, 1 invalid, 2 usage or I/O error");
   check_cmd->add_option("PATH", check_path, "Rules file (default ./rules.yaml)");
 
+  ReplayOptions replay_opt;
+  std::string replay_until;
+  auto* replay_cmd = cli.add_subcommand(
+      "replay",
+      "Run recorded events through the engine on a virtual clock; print every decision and "
+      "notification as JSON lines");
+  replay_cmd->add_option("--rules", replay_opt.rules_path, "Rules file")->required();
+  replay_cmd->add_option("--until", replay_until,
+                         "Run the virtual clock to this RFC 3339 time (timers fire on the way); "
+                         "later events are not replayed");
+  replay_cmd->add_option("--db", replay_opt.db_path,
+                         "Keep the resulting database here (default: a temporary one)");
+  replay_cmd->add_flag("--verify", replay_opt.verify, "Verify SNS signatures (off by default)");
+  replay_cmd->add_option("EVENTS", replay_opt.events_path, "JSON-lines file, or - for stdin")
+      ->required();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -207,6 +229,18 @@ int run_cli(int argc, char** argv) {
   }
   if (*serve_cmd) return serve(serve_opt);
   if (*check_cmd) return print_check(check_path);
+  if (*replay_cmd) {
+    if (!replay_until.empty()) {
+      replay_opt.until = parse_timestamp(replay_until);
+      if (!replay_opt.until) {
+        std::cerr << "tocsin replay: --until must be an RFC 3339 time, got \"" << replay_until
+                  << "\"\n";
+        return 2;
+      }
+    }
+    std::ios::sync_with_stdio(false);
+    return run_replay(replay_opt, std::cout, std::cerr);
+  }
   return 2;
 }
 

@@ -136,6 +136,20 @@ void log_journal(const Journal& journal) {
   }
 }
 
+// A redelivery changes nothing and is not stored (a retry storm must not grow the decision
+// log), but it is journaled so a replay shows it.
+IngestResult redelivery(const storage::DecisionRecord& earlier, TimePoint now, Journal* journal) {
+  if (journal) {
+    storage::DecisionRecord d = earlier;
+    d.at = now;
+    d.outcome = std::string(to_string(Outcome::redelivery));
+    d.reason = "seen_before";
+    journal->emplace_back(std::move(d));
+  }
+  return IngestResult{earlier.alert_id, earlier.fingerprint, earlier.episode, Outcome::redelivery,
+                      "seen_before"};
+}
+
 // REQUIRES: runs on the writer thread inside the group transaction.
 IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
                          const NormalizedEvent& event, std::int64_t inbound_id, TimePoint now,
@@ -145,8 +159,7 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
       event.source_event_id.empty() ? std::string() : event.hook + ":" + event.source_event_id;
   if (!event_key.empty()) {
     if (auto earlier = tx.find_event_decision(event_key)) {
-      return IngestResult{earlier->alert_id, earlier->fingerprint, earlier->episode,
-                          Outcome::redelivery, "seen_before"};
+      return redelivery(*earlier, now, journal);
     }
   }
 
@@ -224,9 +237,7 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
     if (!rec.delivery_id.empty()) {
       if (auto earlier = tx.find_inbound(rec.hook, rec.delivery_id)) {
         for (const auto& d : tx.decisions_for_inbound(*earlier)) {
-          if (d.kind != "event") continue;
-          results.push_back(IngestResult{d.alert_id, d.fingerprint, d.episode, Outcome::redelivery,
-                                         "seen_before"});
+          if (d.kind == "event") results.push_back(redelivery(d, now, &written));
         }
         return;
       }

@@ -36,8 +36,17 @@ std::unique_ptr<SQLite::Database> open_for_writing(const std::string& path, Dura
     if (mode != "wal") {
       throw DatabaseError("cannot switch " + path + " to WAL mode (got \"" + mode + "\")");
     }
-    db->exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
-                                            : "PRAGMA synchronous = NORMAL");
+    switch (durability) {
+      case Durability::full:
+        db->exec("PRAGMA synchronous = FULL");
+        break;
+      case Durability::normal:
+        db->exec("PRAGMA synchronous = NORMAL");
+        break;
+      case Durability::off:
+        db->exec("PRAGMA synchronous = OFF");
+        break;
+    }
     db->exec("PRAGMA foreign_keys = ON");
     migrate(*db);
     return db;

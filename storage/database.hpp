@@ -10,7 +10,8 @@
 
 namespace tocsin::storage {
 
-enum class Durability { full, normal };  // PRAGMA synchronous
+// PRAGMA synchronous. `off` only for throwaway databases (the temporary one of replay).
+enum class Durability { full, normal, off };
 
 // Thrown when the database cannot be opened or migrated; the message says which file and why,
 // for the operator (the server refuses to start).

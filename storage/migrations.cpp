@@ -116,6 +116,7 @@ ALTER TABLE episodes ADD COLUMN level INTEGER NOT NULL DEFAULT -1;       -- high
 ALTER TABLE episodes ADD COLUMN escalation_base INTEGER;                 -- unix ms; NULL: opened_at
 ALTER TABLE episodes ADD COLUMN acknowledged_at INTEGER;
 ALTER TABLE episodes ADD COLUMN acknowledged_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE episodes ADD COLUMN flagged_stale_at INTEGER;               -- max_open_age sweep
 
 CREATE TABLE timers (
   id        INTEGER PRIMARY KEY,

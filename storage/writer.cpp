@@ -337,12 +337,13 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
   SQLite::Statement q(
       m_db, is_new ? "INSERT INTO episodes (status, severity, priority, opened_at, "
                      "last_activity_at, last_source_time, closed_at, event_count, escalation, "
-                     "level, escalation_base, acknowledged_at, acknowledged_by, alias, alert_id, "
-                     "number) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                     "level, escalation_base, acknowledged_at, acknowledged_by, flagged_stale_at, "
+                     "alias, alert_id, number) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                    : "UPDATE episodes SET status=?, severity=?, priority=?, opened_at=?, "
                      "last_activity_at=?, last_source_time=?, closed_at=?, event_count=?, "
                      "escalation=?, level=?, escalation_base=?, acknowledged_at=?, "
-                     "acknowledged_by=? WHERE alias=? AND alert_id=? AND number=?");
+                     "acknowledged_by=?, flagged_stale_at=? WHERE alias=? AND alert_id=? AND "
+                     "number=?");
   q.bind(1, std::string(to_string(e.status)));
   q.bind(2, std::string(to_string(e.severity)));
   q.bind(3, e.priority.level);
@@ -356,9 +357,10 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
   q.bind(11, static_cast<int64_t>(to_unix_ms(e.escalation_base)));
   bind_optional_time(q, 12, e.acknowledged_at);
   q.bind(13, e.acknowledged_by);
-  q.bind(14, episode_alias(fingerprint, e.number));
-  q.bind(15, static_cast<int64_t>(alert_id));
-  q.bind(16, e.number);
+  bind_optional_time(q, 14, e.flagged_stale_at);
+  q.bind(15, episode_alias(fingerprint, e.number));
+  q.bind(16, static_cast<int64_t>(alert_id));
+  q.bind(17, e.number);
   if (q.exec() != 1) {
     throw std::logic_error("episode " + std::to_string(e.number) + " of alert " +
                            std::to_string(alert_id) + " not found for update");

@@ -1,0 +1,26 @@
+#pragma once
+// `tocsin replay` (SPEC §2, §9): recorded events through the engine on a virtual clock.
+// Input: one JSON object per line, in time order. Output: one JSON line per decision and per
+// notification, deterministic (same input, same rules: byte-identical output).
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+#include "core/time.hpp"
+
+namespace tocsin {
+
+struct ReplayOptions {
+  std::string rules_path;
+  std::string events_path;  // "-" reads standard input
+  std::string db_path;      // empty: a temporary database, removed afterwards
+  std::optional<TimePoint> until;
+  bool verify = false;  // check SNS signatures (off by default: recorded messages may be old)
+};
+
+// Returns the exit status: 0 done, 1 invalid rules or input (every problem on `err` as
+// PATH:LINE: error: ...), 2 I/O error.
+int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace tocsin
