@@ -83,3 +83,39 @@ TEST_CASE("--log-format json writes one JSON object per line") {
   }
   CHECK(count >= 2);
 }
+
+TEST_CASE("tocsin replay: JSON lines out, exit 1 for invalid input, 2 for usage and I/O") {
+  TempDir dir;
+  const std::string rules = dir.file("rules.yaml");
+  std::ofstream(rules)
+      << "version: 1\nchannels:\n  a: {type: webhook, url: \"http://127.0.0.1:9/a\"}\n"
+         "rules:\n  - {name: all, match: {}, notify: [a]}\n";
+  const std::string events = dir.file("events.jsonl");
+  std::ofstream(events)
+      << R"({"at":"2026-11-01T10:00:00Z","hook":"generic","body":{"key":"disk","status":"firing"}})"
+      << "\n"
+      << R"({"at":"2026-11-01T10:05:00Z","hook":"generic","body":{"key":"disk","status":"resolved"}})"
+      << "\n";
+  auto ok = run_tocsin({"replay", "--rules", rules, events});
+  INFO(ok.output);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.output.find(R"({"at":"2026-11-01T10:00:00.000Z","type":"event","fingerprint":)"
+                       R"("generic:disk","alert_id":1,"episode":1,"outcome":"created",)"
+                       R"("reason":"first_occurrence"})") != std::string::npos);
+  CHECK(ok.output.find(R"("type":"notify","channel":"a","action":"resolve")") != std::string::npos);
+
+  const std::string broken = dir.file("broken.jsonl");
+  std::ofstream(broken) << "{\"at\": 3}\n";
+  auto invalid = run_tocsin({"replay", "--rules", rules, broken});
+  CHECK(invalid.exit_code == 1);
+  CHECK(invalid.output.find(broken + ":1: error:") != std::string::npos);
+
+  CHECK(run_tocsin({"replay", "--rules", rules, dir.file("missing.jsonl")}).exit_code == 2);
+  CHECK(run_tocsin({"replay", "--rules", rules, "--until", "soon", events}).exit_code == 2);
+  CHECK(run_tocsin({"replay", events}).exit_code == 2);  // --rules is required
+
+  // --db keeps the result for the API or sqlite3.
+  const std::string db = dir.file("kept.db");
+  CHECK(run_tocsin({"replay", "--rules", rules, "--db", db, events}).exit_code == 0);
+  CHECK(std::ifstream(db).good());
+}
