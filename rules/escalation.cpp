@@ -68,9 +68,15 @@ Route route_for(const Rules& rules, const std::vector<std::string>& escalation) 
   return route;
 }
 
-void notify_channels(const std::vector<std::string>& channels, const Episode& episode,
+void notify_channels(const std::vector<std::string>& channels, Episode& episode,
                      NotifyAction action, int level, const std::string& why, Effects& out) {
+  const bool tells = action == NotifyAction::trigger || action == NotifyAction::escalate ||
+                     action == NotifyAction::reminder;
   for (const auto& c : channels) {
+    if (tells &&
+        std::find(episode.notified.begin(), episode.notified.end(), c) == episode.notified.end()) {
+      episode.notified.push_back(c);
+    }
     const bool seen =
         std::any_of(out.notifications.begin(), out.notifications.end(), [&](const Notification& n) {
           return n.episode == episode.number && n.channel == c && n.action == action;

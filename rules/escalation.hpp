@@ -22,8 +22,9 @@ void fire_step(const Route& route, Episode& episode, int step, TimePoint due, Ti
 void resume_escalation(const Route& route, Episode& episode, TimePoint now, bool renotify,
                        Effects& out);
 
-// Sends `action` about `episode` to every channel in `channels` (in order, once each).
-void notify_channels(const std::vector<std::string>& channels, const Episode& episode,
+// Sends `action` about `episode` to every channel in `channels` (in order, once each); a
+// trigger, escalate or reminder also records the channel in `episode.notified`.
+void notify_channels(const std::vector<std::string>& channels, Episode& episode,
                      NotifyAction action, int level, const std::string& why, Effects& out);
 
 }  // namespace tocsin::rules

@@ -38,6 +38,10 @@ struct Episode {
   // When the max_open_age sweep last flagged it stale; it is announced once per stretch of
   // inactivity, not on every sweep.
   std::optional<TimePoint> flagged_stale_at;
+  // Channels told about it (trigger, escalate, reminder), in the order first told: they get its
+  // acknowledge and resolve. Kept on the episode so loading it costs one row, however many
+  // reminders it has had.
+  std::vector<std::string> notified;
 };
 
 // What a notification asks a channel to do (SPEC §9 replay `action`).
@@ -111,8 +115,7 @@ struct Effects {
 struct AlertState {
   int last_episode_number = 0;    // 0: no episode yet
   std::optional<Episode> active;  // the open or acknowledged episode, if any
-  // Channels already told about the active episode (trigger, escalate or reminder), in the
-  // order they were first notified: they receive its acknowledge and resolve.
+  // Channels already told about the active episode (its Episode::notified as stored).
   std::vector<std::string> notified;
 };
 

@@ -300,15 +300,12 @@ Expected<std::optional<TimePoint>, storage::WriteError> Engine::fire_next_timer(
     auto loaded = tx.load_alert_by_id(stored->alert_id);
     if (!loaded) return;
     storage::AlertRecord& alert = loaded->first;
-    const rules::AlertState& state = loaded->second;
     auto episode = tx.load_episode(alert.id, timer.episode);
     if (!episode) return;
-    const auto& notified = state.active && state.active->number == episode->number
-                               ? state.notified
-                               : std::vector<std::string>{};
+
     rules::TimerDecision d =
         rules::on_timer(policy_for(rules, alert.rule), rules::route_for(rules, episode->escalation),
-                        *episode, notified, timer, now);
+                        *episode, episode->notified, timer, now);
     if (d.episode) {
       tx.save_episode(alert.id, alert.fingerprint, *d.episode, false);
       if (d.ended) tx.cancel_timers(alert.id, d.episode->number);

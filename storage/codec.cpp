@@ -10,7 +10,7 @@ const char* const k_alert_columns =
 const char* const k_episode_columns =
     "e.alert_id, e.alias, e.number, e.status, e.severity, e.priority, e.opened_at, "
     "e.last_activity_at, e.last_source_time, e.closed_at, e.event_count, e.escalation, e.level, "
-    "e.escalation_base, e.acknowledged_at, e.acknowledged_by, e.flagged_stale_at";
+    "e.escalation_base, e.acknowledged_at, e.acknowledged_by, e.flagged_stale_at, e.notified";
 
 std::string labels_to_json(const std::map<std::string, std::string>& labels) {
   return Json(labels).dump();
@@ -92,6 +92,7 @@ EpisodeRecord read_episode(SQLite::Statement& q, int c) {
   e.acknowledged_by = q.getColumn(c + 15).getString();
   if (!q.getColumn(c + 16).isNull())
     e.flagged_stale_at = from_unix_ms(q.getColumn(c + 16).getInt64());
+  e.notified = names_from_json(q.getColumn(c + 17).getString());
   return r;
 }
 

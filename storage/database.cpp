@@ -44,7 +44,11 @@ std::unique_ptr<SQLite::Database> open_for_writing(const std::string& path, Dura
         db->exec("PRAGMA synchronous = NORMAL");
         break;
       case Durability::off:
+        // A throwaway database (replay) batches its commits: keep the batch in memory rather
+        // than spilling pages to the WAL mid-transaction.
         db->exec("PRAGMA synchronous = OFF");
+        db->exec("PRAGMA cache_size = -262144");  // KiB: 256 MiB at most, only if used
+        db->exec("PRAGMA temp_store = MEMORY");
         break;
     }
     db->exec("PRAGMA foreign_keys = ON");

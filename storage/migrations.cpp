@@ -117,6 +117,7 @@ ALTER TABLE episodes ADD COLUMN escalation_base INTEGER;                 -- unix
 ALTER TABLE episodes ADD COLUMN acknowledged_at INTEGER;
 ALTER TABLE episodes ADD COLUMN acknowledged_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE episodes ADD COLUMN flagged_stale_at INTEGER;               -- max_open_age sweep
+ALTER TABLE episodes ADD COLUMN notified TEXT NOT NULL DEFAULT '[]';    -- channels told, JSON
 
 CREATE TABLE timers (
   id        INTEGER PRIMARY KEY,

@@ -33,7 +33,7 @@ WriteError to_write_error(const std::exception& e) {
 
 std::optional<std::int64_t> Transaction::find_inbound(const std::string& hook,
                                                       const std::string& delivery_id) {
-  SQLite::Statement q(m_db, "SELECT id FROM inbound WHERE hook = ? AND delivery_id = ?");
+  CachedStatement q(m_statements, "SELECT id FROM inbound WHERE hook = ? AND delivery_id = ?");
   q.bind(1, hook);
   q.bind(2, delivery_id);
   if (q.executeStep()) return q.getColumn(0).getInt64();
@@ -41,9 +41,9 @@ std::optional<std::int64_t> Transaction::find_inbound(const std::string& hook,
 }
 
 std::int64_t Transaction::insert_inbound(const InboundRecord& r) {
-  SQLite::Statement q(m_db,
-                      "INSERT INTO inbound (received_at, hook, delivery_id, headers, body) "
-                      "VALUES (?, ?, ?, ?, ?)");
+  CachedStatement q(m_statements,
+                    "INSERT INTO inbound (received_at, hook, delivery_id, headers, body) "
+                    "VALUES (?, ?, ?, ?, ?)");
   q.bind(1, static_cast<int64_t>(to_unix_ms(r.received_at)));
   q.bind(2, r.hook);
   if (r.delivery_id.empty()) {
@@ -82,8 +82,8 @@ DecisionRecord read_decision(SQLite::Statement& q) {
 }  // namespace
 
 std::vector<DecisionRecord> Transaction::decisions_for_inbound(std::int64_t inbound_id) {
-  SQLite::Statement q(m_db, std::string("SELECT ") + k_decision_columns +
-                                " FROM decisions WHERE inbound_id = ? ORDER BY id");
+  CachedStatement q(m_statements, std::string("SELECT ") + k_decision_columns +
+                                      " FROM decisions WHERE inbound_id = ? ORDER BY id");
   q.bind(1, static_cast<int64_t>(inbound_id));
   std::vector<DecisionRecord> out;
   while (q.executeStep())
@@ -92,17 +92,17 @@ std::vector<DecisionRecord> Transaction::decisions_for_inbound(std::int64_t inbo
 }
 
 std::optional<DecisionRecord> Transaction::find_event_decision(const std::string& event_key) {
-  SQLite::Statement q(
-      m_db, std::string("SELECT ") + k_decision_columns + " FROM decisions WHERE event_key = ?");
+  CachedStatement q(m_statements, std::string("SELECT ") + k_decision_columns +
+                                      " FROM decisions WHERE event_key = ?");
   q.bind(1, event_key);
   if (q.executeStep()) return read_decision(q);
   return std::nullopt;
 }
 
 bool Transaction::save_subscription(const SubscriptionRecord& s) {
-  SQLite::Statement q(m_db,
-                      "INSERT OR IGNORE INTO subscriptions (topic_arn, kind, url, message_id, "
-                      "received_at, status, updated_at, detail) VALUES (?,?,?,?,?,?,?,?)");
+  CachedStatement q(m_statements,
+                    "INSERT OR IGNORE INTO subscriptions (topic_arn, kind, url, message_id, "
+                    "received_at, status, updated_at, detail) VALUES (?,?,?,?,?,?,?,?)");
   q.bind(1, s.topic_arn);
   q.bind(2, s.kind);
   q.bind(3, s.url);
@@ -116,9 +116,9 @@ bool Transaction::save_subscription(const SubscriptionRecord& s) {
 
 void Transaction::set_subscription_status(const std::string& message_id, const std::string& status,
                                           const std::string& detail, TimePoint at) {
-  SQLite::Statement q(m_db,
-                      "UPDATE subscriptions SET status = ?, detail = ?, updated_at = ? "
-                      "WHERE message_id = ?");
+  CachedStatement q(m_statements,
+                    "UPDATE subscriptions SET status = ?, detail = ?, updated_at = ? "
+                    "WHERE message_id = ?");
   q.bind(1, status);
   q.bind(2, detail);
   q.bind(3, static_cast<int64_t>(to_unix_ms(at)));
@@ -127,10 +127,10 @@ void Transaction::set_subscription_status(const std::string& message_id, const s
 }
 
 void Transaction::record_heartbeat_ping(const std::string& name, TimePoint at) {
-  SQLite::Statement q(m_db,
-                      "INSERT INTO heartbeat_pings (name, first_ping_at, last_ping_at, pings) "
-                      "VALUES (?1, ?2, ?2, 1) ON CONFLICT(name) DO UPDATE SET "
-                      "last_ping_at = max(last_ping_at, ?2), pings = pings + 1");
+  CachedStatement q(m_statements,
+                    "INSERT INTO heartbeat_pings (name, first_ping_at, last_ping_at, pings) "
+                    "VALUES (?1, ?2, ?2, 1) ON CONFLICT(name) DO UPDATE SET "
+                    "last_ping_at = max(last_ping_at, ?2), pings = pings + 1");
   q.bind(1, name);
   q.bind(2, static_cast<int64_t>(to_unix_ms(at)));
   q.exec();
@@ -138,38 +138,23 @@ void Transaction::record_heartbeat_ping(const std::string& name, TimePoint at) {
 
 namespace {
 
-// The channels told about an episode so far (they get its acknowledge and resolve), in the
-// order they were first told.
-std::vector<std::string> notified_channels(SQLite::Database& db, std::int64_t alert_id,
-                                           int episode) {
-  SQLite::Statement q(db,
-                      "SELECT channel FROM outbox WHERE alert_id = ? AND episode = ? AND action "
-                      "IN ('trigger','escalate','reminder') GROUP BY channel ORDER BY min(id)");
-  q.bind(1, static_cast<int64_t>(alert_id));
-  q.bind(2, episode);
-  std::vector<std::string> out;
-  while (q.executeStep())
-    out.push_back(q.getColumn(0).getString());
-  return out;
-}
-
 std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_where(
-    SQLite::Database& db, const char* where, const std::function<void(SQLite::Statement&)>& bind) {
-  SQLite::Statement q(db,
-                      std::string("SELECT ") + k_alert_columns + " FROM alerts a WHERE " + where);
+    StatementCache& cache, const char* where, const std::function<void(SQLite::Statement&)>& bind) {
+  CachedStatement q(cache,
+                    std::string("SELECT ") + k_alert_columns + " FROM alerts a WHERE " + where);
   bind(q);
   if (!q.executeStep()) return std::nullopt;
   AlertRecord alert = read_alert(q, 0);
 
   rules::AlertState state;
   state.last_episode_number = alert.last_episode_number;
-  SQLite::Statement e(db, std::string("SELECT ") + k_episode_columns +
-                              " FROM episodes e WHERE e.alert_id = ? AND e.status IN "
-                              "('open','acknowledged')");
+  CachedStatement e(cache, std::string("SELECT ") + k_episode_columns +
+                               " FROM episodes e WHERE e.alert_id = ? AND e.status IN "
+                               "('open','acknowledged')");
   e.bind(1, static_cast<int64_t>(alert.id));
   if (e.executeStep()) {
     state.active = read_episode(e, 0).episode;
-    state.notified = notified_channels(db, alert.id, state.active->number);
+    state.notified = state.active->notified;
   }
   return std::make_pair(std::move(alert), std::move(state));
 }
@@ -178,19 +163,19 @@ std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_where(
 
 std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert(
     const std::string& fingerprint) {
-  return load_alert_where(m_db, "a.fingerprint = ?",
+  return load_alert_where(m_statements, "a.fingerprint = ?",
                           [&](SQLite::Statement& q) { q.bind(1, fingerprint); });
 }
 
 std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert_by_id(
     std::int64_t id) {
-  return load_alert_where(m_db, "a.id = ?",
+  return load_alert_where(m_statements, "a.id = ?",
                           [&](SQLite::Statement& q) { q.bind(1, static_cast<int64_t>(id)); });
 }
 
 std::optional<rules::Episode> Transaction::load_episode(std::int64_t alert_id, int number) {
-  SQLite::Statement q(m_db, std::string("SELECT ") + k_episode_columns +
-                                " FROM episodes e WHERE e.alert_id = ? AND e.number = ?");
+  CachedStatement q(m_statements, std::string("SELECT ") + k_episode_columns +
+                                      " FROM episodes e WHERE e.alert_id = ? AND e.number = ?");
   q.bind(1, static_cast<int64_t>(alert_id));
   q.bind(2, number);
   if (q.executeStep()) return read_episode(q, 0).episode;
@@ -198,8 +183,9 @@ std::optional<rules::Episode> Transaction::load_episode(std::int64_t alert_id, i
 }
 
 void Transaction::insert_timer(std::int64_t alert_id, const rules::Timer& t) {
-  SQLite::Statement q(
-      m_db, "INSERT INTO timers (due_at, kind, alert_id, episode, step) VALUES (?,?,?,?,?)");
+  CachedStatement q(
+      m_statements,
+      "INSERT INTO timers (due_at, kind, alert_id, episode, step) VALUES (?,?,?,?,?)");
   q.bind(1, static_cast<int64_t>(to_unix_ms(t.due)));
   q.bind(2, std::string(to_string(t.kind)));
   q.bind(3, static_cast<int64_t>(alert_id));
@@ -209,9 +195,9 @@ void Transaction::insert_timer(std::int64_t alert_id, const rules::Timer& t) {
 }
 
 std::optional<StoredTimer> Transaction::next_due_timer(TimePoint not_after) {
-  SQLite::Statement q(m_db,
-                      "SELECT id, alert_id, due_at, kind, episode, step FROM timers "
-                      "WHERE due_at <= ? ORDER BY due_at, id LIMIT 1");
+  CachedStatement q(m_statements,
+                    "SELECT id, alert_id, due_at, kind, episode, step FROM timers "
+                    "WHERE due_at <= ? ORDER BY due_at, id LIMIT 1");
   q.bind(1, static_cast<int64_t>(to_unix_ms(not_after)));
   if (!q.executeStep()) return std::nullopt;
   StoredTimer t;
@@ -227,22 +213,23 @@ std::optional<StoredTimer> Transaction::next_due_timer(TimePoint not_after) {
 }
 
 std::optional<TimePoint> Transaction::next_timer_due() {
-  SQLite::Statement q(m_db, "SELECT min(due_at) FROM timers");
+  CachedStatement q(m_statements, "SELECT min(due_at) FROM timers");
   if (q.executeStep() && !q.getColumn(0).isNull()) return from_unix_ms(q.getColumn(0).getInt64());
   return std::nullopt;
 }
 
 void Transaction::delete_timer(std::int64_t id) {
-  SQLite::Statement q(m_db, "DELETE FROM timers WHERE id = ?");
+  CachedStatement q(m_statements, "DELETE FROM timers WHERE id = ?");
   q.bind(1, static_cast<int64_t>(id));
   q.exec();
 }
 
 void Transaction::cancel_timers(std::int64_t alert_id, int episode,
                                 std::optional<rules::TimerKind> kind) {
-  SQLite::Statement q(m_db, kind ? "DELETE FROM timers WHERE alert_id = ? AND episode = ? AND "
-                                   "kind = ?"
-                                 : "DELETE FROM timers WHERE alert_id = ? AND episode = ?");
+  CachedStatement q(m_statements, kind
+                                      ? "DELETE FROM timers WHERE alert_id = ? AND episode = ? AND "
+                                        "kind = ?"
+                                      : "DELETE FROM timers WHERE alert_id = ? AND episode = ?");
   q.bind(1, static_cast<int64_t>(alert_id));
   q.bind(2, episode);
   if (kind) q.bind(3, std::string(to_string(*kind)));
@@ -251,11 +238,12 @@ void Transaction::cancel_timers(std::int64_t alert_id, int episode,
 
 std::vector<std::pair<std::int64_t, rules::Episode>> Transaction::active_episodes_without_sweep(
     int limit) {
-  SQLite::Statement q(m_db, std::string("SELECT ") + k_episode_columns +
-                                " FROM episodes e WHERE e.status IN ('open','acknowledged') AND "
-                                "NOT EXISTS (SELECT 1 FROM timers t WHERE t.alert_id = "
-                                "e.alert_id AND t.episode = e.number AND t.kind = "
-                                "'max_open_age') ORDER BY e.id LIMIT ?");
+  CachedStatement q(m_statements,
+                    std::string("SELECT ") + k_episode_columns +
+                        " FROM episodes e WHERE e.status IN ('open','acknowledged') AND "
+                        "NOT EXISTS (SELECT 1 FROM timers t WHERE t.alert_id = "
+                        "e.alert_id AND t.episode = e.number AND t.kind = "
+                        "'max_open_age') ORDER BY e.id LIMIT ?");
   q.bind(1, limit);
   std::vector<std::pair<std::int64_t, rules::Episode>> out;
   while (q.executeStep()) {
@@ -266,10 +254,10 @@ std::vector<std::pair<std::int64_t, rules::Episode>> Transaction::active_episode
 }
 
 std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
-  SQLite::Statement q(m_db,
-                      "INSERT INTO outbox (created_at, due_at, alert_id, episode, fingerprint, "
-                      "alias, channel, action, level, severity, priority, noise, why, status) "
-                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  CachedStatement q(m_statements,
+                    "INSERT INTO outbox (created_at, due_at, alert_id, episode, fingerprint, "
+                    "alias, channel, action, level, severity, priority, noise, why, status) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   q.bind(1, static_cast<int64_t>(to_unix_ms(n.created_at)));
   q.bind(2, static_cast<int64_t>(to_unix_ms(n.due_at)));
   if (n.alert_id) {
@@ -302,14 +290,14 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
 
 std::int64_t Transaction::save_alert(const AlertRecord& a) {
   const bool insert = a.id == 0;
-  SQLite::Statement q(
-      m_db, insert
-                ? "INSERT INTO alerts (source, name, account, region, metric, namespace, labels, "
-                  "summary, description, rule, first_seen, last_seen, last_episode, fingerprint) "
-                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                : "UPDATE alerts SET source=?, name=?, account=?, region=?, metric=?, "
-                  "namespace=?, labels=?, summary=?, description=?, rule=?, first_seen=?, "
-                  "last_seen=?, last_episode=? WHERE id=?");
+  CachedStatement q(
+      m_statements,
+      insert ? "INSERT INTO alerts (source, name, account, region, metric, namespace, labels, "
+               "summary, description, rule, first_seen, last_seen, last_episode, fingerprint) "
+               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+             : "UPDATE alerts SET source=?, name=?, account=?, region=?, metric=?, "
+               "namespace=?, labels=?, summary=?, description=?, rule=?, first_seen=?, "
+               "last_seen=?, last_episode=? WHERE id=?");
   q.bind(1, std::string(to_string(a.source)));
   q.bind(2, a.name);
   q.bind(3, a.account);
@@ -334,16 +322,17 @@ std::int64_t Transaction::save_alert(const AlertRecord& a) {
 
 void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerprint,
                                const rules::Episode& e, bool is_new) {
-  SQLite::Statement q(
-      m_db, is_new ? "INSERT INTO episodes (status, severity, priority, opened_at, "
-                     "last_activity_at, last_source_time, closed_at, event_count, escalation, "
-                     "level, escalation_base, acknowledged_at, acknowledged_by, flagged_stale_at, "
-                     "alias, alert_id, number) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                   : "UPDATE episodes SET status=?, severity=?, priority=?, opened_at=?, "
-                     "last_activity_at=?, last_source_time=?, closed_at=?, event_count=?, "
-                     "escalation=?, level=?, escalation_base=?, acknowledged_at=?, "
-                     "acknowledged_by=?, flagged_stale_at=? WHERE alias=? AND alert_id=? AND "
-                     "number=?");
+  CachedStatement q(
+      m_statements,
+      is_new ? "INSERT INTO episodes (status, severity, priority, opened_at, "
+               "last_activity_at, last_source_time, closed_at, event_count, escalation, "
+               "level, escalation_base, acknowledged_at, acknowledged_by, flagged_stale_at, "
+               "notified, alias, alert_id, number) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+             : "UPDATE episodes SET status=?, severity=?, priority=?, opened_at=?, "
+               "last_activity_at=?, last_source_time=?, closed_at=?, event_count=?, "
+               "escalation=?, level=?, escalation_base=?, acknowledged_at=?, "
+               "acknowledged_by=?, flagged_stale_at=?, notified=? WHERE alias=? AND "
+               "alert_id=? AND number=?");
   q.bind(1, std::string(to_string(e.status)));
   q.bind(2, std::string(to_string(e.severity)));
   q.bind(3, e.priority.level);
@@ -358,9 +347,10 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
   bind_optional_time(q, 12, e.acknowledged_at);
   q.bind(13, e.acknowledged_by);
   bind_optional_time(q, 14, e.flagged_stale_at);
-  q.bind(15, episode_alias(fingerprint, e.number));
-  q.bind(16, static_cast<int64_t>(alert_id));
-  q.bind(17, e.number);
+  q.bind(15, names_to_json(e.notified));
+  q.bind(16, episode_alias(fingerprint, e.number));
+  q.bind(17, static_cast<int64_t>(alert_id));
+  q.bind(18, e.number);
   if (q.exec() != 1) {
     throw std::logic_error("episode " + std::to_string(e.number) + " of alert " +
                            std::to_string(alert_id) + " not found for update");
@@ -368,10 +358,10 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
 }
 
 void Transaction::insert_decision(const DecisionRecord& d) {
-  SQLite::Statement q(m_db,
-                      "INSERT INTO decisions (at, alert_id, episode, inbound_id, kind, outcome, "
-                      "reason, rule, rules_hash, fingerprint, event_key) "
-                      "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+  CachedStatement q(m_statements,
+                    "INSERT INTO decisions (at, alert_id, episode, inbound_id, kind, outcome, "
+                    "reason, rule, rules_hash, fingerprint, event_key) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   q.bind(1, static_cast<int64_t>(to_unix_ms(d.at)));
   if (d.alert_id) {
     q.bind(2, static_cast<int64_t>(*d.alert_id));
@@ -406,7 +396,10 @@ void Transaction::insert_decision(const DecisionRecord& d) {
 
 Writer::Writer(const std::string& path, Durability durability,
                std::function<void(const WriterStats&)> on_group)
-    : m_db(open_for_writing(path, durability)), m_on_group(std::move(on_group)) {
+    : m_db(open_for_writing(path, durability)),
+      m_statements(std::make_unique<StatementCache>(*m_db)),
+      m_batched(durability == Durability::off),
+      m_on_group(std::move(on_group)) {
   m_thread = std::thread([this] { run(); });
 }
 
@@ -446,7 +439,10 @@ void Writer::run() {
     {
       std::unique_lock lock(m_mutex);
       m_wake.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
-      if (m_queue.empty()) return;  // stopping and drained
+      if (m_queue.empty()) {  // stopping and drained
+        finish_batch();
+        return;
+      }
       while (!m_queue.empty() && group.size() < k_max_group) {
         group.push_back(std::move(m_queue.front()));
         m_queue.pop_front();
@@ -462,20 +458,32 @@ void Writer::commit_group(std::vector<Job>& group) {
   WriterStats stats;
   stats.group_size = group.size();
   try {
-    m_db->exec("BEGIN IMMEDIATE");
-    Transaction tx(*m_db);
+    if (!m_open) {
+      m_db->exec("BEGIN IMMEDIATE");
+      m_open = true;
+    }
+    Transaction tx(*m_db, *m_statements);
+    // Prepared once: a savepoint per job is otherwise a parse per job.
+    auto run_sql = [this](const char* sql) { CachedStatement(*m_statements, sql).exec(); };
     for (std::size_t i = 0; i < group.size(); ++i) {
-      m_db->exec("SAVEPOINT job");
+      run_sql("SAVEPOINT job");
       try {
         group[i].work(tx);
-        m_db->exec("RELEASE job");
+        run_sql("RELEASE job");
       } catch (const std::exception& e) {
         status[i] = to_write_error(e);
-        m_db->exec("ROLLBACK TO job");
-        m_db->exec("RELEASE job");
+        run_sql("ROLLBACK TO job");
+        run_sql("RELEASE job");
       }
     }
-    m_db->exec("COMMIT");
+    m_uncommitted += group.size();
+    // A throwaway database (replay) commits in large batches: nobody waits on its durability.
+    constexpr std::size_t k_batch = 4096;
+    if (!m_batched || m_uncommitted >= k_batch) {
+      m_db->exec("COMMIT");
+      m_open = false;
+      m_uncommitted = 0;
+    }
   } catch (const std::exception& e) {
     // BEGIN or COMMIT failed: nothing of this group is durable, so nobody gets a success.
     WriteError err = to_write_error(e);
@@ -483,6 +491,8 @@ void Writer::commit_group(std::vector<Job>& group) {
     for (auto& s : status)
       s = err;
     stats.ok = false;
+    m_open = false;
+    m_uncommitted = 0;
     try {
       m_db->exec("ROLLBACK");
     } catch (const std::exception&) {
@@ -494,6 +504,17 @@ void Writer::commit_group(std::vector<Job>& group) {
   for (std::size_t i = 0; i < group.size(); ++i)
     group[i].done.set_value(status[i]);
   if (m_on_group) m_on_group(stats);
+}
+
+void Writer::finish_batch() {
+  if (!m_open) return;
+  try {
+    m_db->exec("COMMIT");
+  } catch (const std::exception&) {
+    // Only a throwaway database batches; losing its tail on a failing disk loses no event.
+  }
+  m_open = false;
+  m_uncommitted = 0;
 }
 
 }  // namespace tocsin::storage

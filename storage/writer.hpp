@@ -18,6 +18,7 @@
 
 #include "storage/database.hpp"
 #include "storage/records.hpp"
+#include "storage/statement_cache.hpp"
 
 namespace tocsin::storage {
 
@@ -26,7 +27,8 @@ namespace tocsin::storage {
 // alone and the rest of its group still commits.
 class Transaction {
  public:
-  explicit Transaction(SQLite::Database& db) : m_db(db) {}
+  Transaction(SQLite::Database& db, StatementCache& statements)
+      : m_db(db), m_statements(statements) {}
 
   // The id of an earlier inbound request with the same (hook, delivery id), if any.
   std::optional<std::int64_t> find_inbound(const std::string& hook, const std::string& delivery_id);
@@ -75,6 +77,7 @@ class Transaction {
 
  private:
   SQLite::Database& m_db;
+  StatementCache& m_statements;
 };
 
 struct WriteError {
@@ -92,7 +95,9 @@ struct WriterStats {
 
 class Writer {
  public:
-  // Opens (and migrates) the database; throws DatabaseError if it cannot.
+  // Opens (and migrates) the database; throws DatabaseError if it cannot. With
+  // Durability::off the writer also batches commits (see m_batched): only for throwaway
+  // databases.
   // `on_group` is called on the writer thread after every group, for metrics.
   Writer(const std::string& path, Durability durability,
          std::function<void(const WriterStats&)> on_group = {});
@@ -115,8 +120,16 @@ class Writer {
 
   void run();
   void commit_group(std::vector<Job>& group);
+  // Commits what a batching writer still holds (at stop).
+  void finish_batch();
 
   std::unique_ptr<SQLite::Database> m_db;
+  std::unique_ptr<StatementCache> m_statements;  // declared after m_db: destroyed before it
+  // Durability::off: jobs are answered after their savepoint and committed in batches (the
+  // throwaway database of replay). Otherwise every group commits before its callers hear.
+  bool m_batched = false;
+  bool m_open = false;            // a transaction is open (writer thread only)
+  std::size_t m_uncommitted = 0;  // jobs in it
   std::function<void(const WriterStats&)> m_on_group;
   std::mutex m_mutex;
   std::condition_variable m_wake;
