@@ -400,7 +400,7 @@ Writer::Writer(const std::string& path, Durability durability,
       m_statements(std::make_unique<StatementCache>(*m_db)),
       m_batched(durability == Durability::off),
       m_on_group(std::move(on_group)) {
-  m_thread = std::thread([this] { run(); });
+  if (!m_batched) m_thread = std::thread([this] { run(); });
 }
 
 Writer::~Writer() {
@@ -410,6 +410,18 @@ Writer::~Writer() {
 std::future<WriteStatus> Writer::submit(std::function<void(Transaction&)> work) {
   Job job{std::move(work), {}};
   auto future = job.done.get_future();
+  if (m_batched) {
+    // One caller, no thread: the job runs here, in its savepoint of the open batch.
+    std::lock_guard lock(m_mutex);
+    if (m_stopping) {
+      job.done.set_value(WriteError{true, "the writer is shutting down"});
+      return future;
+    }
+    std::vector<Job> group;
+    group.push_back(std::move(job));
+    commit_group(group);
+    return future;
+  }
   {
     std::lock_guard lock(m_mutex);
     if (m_stopping) {
@@ -425,6 +437,7 @@ std::future<WriteStatus> Writer::submit(std::function<void(Transaction&)> work) 
 void Writer::stop() {
   {
     std::lock_guard lock(m_mutex);
+    if (m_batched && !m_stopping) finish_batch();
     m_stopping = true;
   }
   m_wake.notify_one();

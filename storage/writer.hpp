@@ -95,9 +95,8 @@ struct WriterStats {
 
 class Writer {
  public:
-  // Opens (and migrates) the database; throws DatabaseError if it cannot. With
-  // Durability::off the writer also batches commits (see m_batched): only for throwaway
-  // databases.
+  // Opens (and migrates) the database; throws DatabaseError if it cannot. Durability::off
+  // changes how jobs run (see m_batched): only for throwaway databases.
   // `on_group` is called on the writer thread after every group, for metrics.
   Writer(const std::string& path, Durability durability,
          std::function<void(const WriterStats&)> on_group = {});
@@ -125,8 +124,9 @@ class Writer {
 
   std::unique_ptr<SQLite::Database> m_db;
   std::unique_ptr<StatementCache> m_statements;  // declared after m_db: destroyed before it
-  // Durability::off: jobs are answered after their savepoint and committed in batches (the
-  // throwaway database of replay). Otherwise every group commits before its callers hear.
+  // Durability::off (the throwaway database of replay, one caller at a time): jobs run on the
+  // caller's thread, are answered after their savepoint and committed in batches. Otherwise
+  // the writer thread commits every group before its callers hear.
   bool m_batched = false;
   bool m_open = false;            // a transaction is open (writer thread only)
   std::size_t m_uncommitted = 0;  // jobs in it
