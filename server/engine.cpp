@@ -122,20 +122,6 @@ struct EffectWriter {
   }
 };
 
-// Decisions beyond an event's outcome, and every notification, for the operator's log.
-void log_journal(const Journal& journal) {
-  for (const auto& entry : journal) {
-    if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
-      if (d->kind == "event") continue;  // logged with the request
-      spdlog::info("alert {} episode {}: {} ({})", d->fingerprint, d->episode.value_or(0),
-                   d->outcome, d->reason);
-    } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
-      spdlog::info("alert {} episode {}: queued {} to {} (level {}, {})", n->fingerprint,
-                   n->episode.value_or(0), n->action, n->channel, n->level, n->alias);
-    }
-  }
-}
-
 // A redelivery changes nothing and is not stored (a retry storm must not grow the decision
 // log), but it is journaled so a replay shows it.
 IngestResult redelivery(const storage::DecisionRecord& earlier, TimePoint now, Journal* journal) {
@@ -275,7 +261,7 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
                  inbound.record.delivery_id, to_string(r.outcome), r.reason,
                  r.fingerprint.empty() ? "-" : r.fingerprint, r.episode.value_or(0));
   }
-  log_journal(written);
+  record(written);
   if (journal) journal->insert(journal->end(), written.begin(), written.end());
   return results;
 }
@@ -314,7 +300,7 @@ Expected<std::optional<TimePoint>, storage::WriteError> Engine::fire_next_timer(
     out.write(d.effects, {d.episode ? &*d.episode : &*episode});
   });
   if (auto error = status.get()) return unexpected(std::move(*error));
-  log_journal(written);
+  record(written);
   if (journal) journal->insert(journal->end(), written.begin(), written.end());
   return fired;
 }
@@ -378,7 +364,7 @@ Expected<ActionResult, ActionError> Engine::act(const AlertRef& ref, rules::Huma
   }
   if (refused) return unexpected(std::move(*refused));
   m_metrics.count_event("api", std::string(rules::to_string(action)));
-  log_journal(written);
+  record(written);
   if (journal) journal->insert(journal->end(), written.begin(), written.end());
   return result;
 }
@@ -405,6 +391,22 @@ Expected<int, storage::WriteError> Engine::arm_missing_sweeps() {
     if (auto error = status.get()) return unexpected(std::move(*error));
     armed += batch;
     if (batch == 0) return armed;
+  }
+}
+
+// Decisions beyond an event's outcome, and every notification: the operator's log and metrics.
+void Engine::record(const Journal& journal) {
+  for (const auto& entry : journal) {
+    if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
+      if (d->kind == "event") continue;  // logged and counted with the request
+      m_metrics.count_decision(d->outcome);
+      spdlog::info("alert {} episode {}: {} ({})", d->fingerprint, d->episode.value_or(0),
+                   d->outcome, d->reason);
+    } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
+      m_metrics.count_queued(n->channel, n->action);
+      spdlog::info("alert {} episode {}: queued {} to {} (level {}, {})", n->fingerprint,
+                   n->episode.value_or(0), n->action, n->channel, n->level, n->alias);
+    }
   }
 }
 

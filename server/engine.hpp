@@ -106,6 +106,8 @@ class Engine {
   storage::WriteStatus write(std::function<void(storage::Transaction&)> work);
 
  private:
+  void record(const Journal& journal);
+
   storage::Writer& m_writer;
   const Clock& m_clock;
   const RulesHolder& m_rules;

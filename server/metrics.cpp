@@ -76,6 +76,16 @@ void Metrics::count_event(std::string_view source, std::string_view outcome) {
   ++m_events[{std::string(source), std::string(outcome)}];
 }
 
+void Metrics::count_decision(std::string_view decision) {
+  std::lock_guard lock(m_mutex);
+  ++m_decisions[std::string(decision)];
+}
+
+void Metrics::count_queued(std::string_view channel, std::string_view action) {
+  std::lock_guard lock(m_mutex);
+  ++m_queued[{std::string(channel), std::string(action)}];
+}
+
 void Metrics::count_rejected(std::string_view hook, int status, std::string_view code) {
   std::lock_guard lock(m_mutex);
   ++m_rejected[{std::string(hook), status, std::string(code)}];
@@ -100,6 +110,19 @@ std::string Metrics::render() const {
   for (const auto& [key, n] : m_events) {
     out += "tocsin_events_total{source=\"" + escape_label(key.first) + "\",outcome=\"" +
            escape_label(key.second) + "\"} " + std::to_string(n) + "\n";
+  }
+  header(out, "tocsin_decisions_total", "counter",
+         "Decisions about episodes besides event outcomes: escalated, stale, expired, "
+         "acknowledged, ...");
+  for (const auto& [decision, n] : m_decisions) {
+    out += "tocsin_decisions_total{decision=\"" + escape_label(decision) + "\"} " +
+           std::to_string(n) + "\n";
+  }
+  header(out, "tocsin_notifications_queued_total", "counter",
+         "Notifications written to the outbox, by channel and action.");
+  for (const auto& [key, n] : m_queued) {
+    out += "tocsin_notifications_queued_total{channel=\"" + escape_label(key.first) +
+           "\",action=\"" + escape_label(key.second) + "\"} " + std::to_string(n) + "\n";
   }
   header(out, "tocsin_requests_rejected_total", "counter",
          "Inbound requests refused before anything was stored, by hook, status and error code.");

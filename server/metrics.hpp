@@ -36,6 +36,10 @@ class Metrics {
   void count_rejected(std::string_view hook, int status, std::string_view code);
   void observe_group(const storage::WriterStats& s);
   void count_rules_reload(bool ok);
+  // Decisions beyond an event's outcome (escalated, stale, acknowledged, ...).
+  void count_decision(std::string_view decision);
+  // Notifications written to the outbox, by channel and action.
+  void count_queued(std::string_view channel, std::string_view action);
 
   std::string render() const;
 
@@ -43,6 +47,8 @@ class Metrics {
   mutable std::mutex m_mutex;
   std::map<std::pair<std::string, std::string>, std::uint64_t> m_events;  // (source, outcome)
   std::map<std::tuple<std::string, int, std::string>, std::uint64_t> m_rejected;
+  std::map<std::string, std::uint64_t> m_decisions;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> m_queued;  // (channel, action)
   std::uint64_t m_commit_failures = 0;
   std::uint64_t m_reloads_ok = 0, m_reloads_failed = 0;
   Histogram m_commit_seconds;

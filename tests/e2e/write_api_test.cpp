@@ -144,6 +144,13 @@ TEST_CASE("write API: ack, unack and resolve are decisions, guarded by the write
     }
     CHECK(actions ==
           std::vector<std::string>{"oncall:resolve", "oncall:acknowledge", "oncall:trigger"});
+    auto metrics = c.Get("/metrics");
+    REQUIRE(metrics);
+    CHECK(metrics->body.find("tocsin_decisions_total{decision=\"acknowledged\"} 1") !=
+          std::string::npos);
+    CHECK(metrics->body.find(
+              "tocsin_notifications_queued_total{channel=\"oncall\",action=\"trigger\"} 1") !=
+          std::string::npos);
     auto bad_filter = c.Get("/api/v1/notifications?status=lost", k_read);
     REQUIRE(bad_filter);
     CHECK(bad_filter->status == 400);
