@@ -147,6 +147,36 @@ std::string format_number(double n) {
   return buf;
 }
 
+constexpr std::pair<std::string_view, std::size_t> k_size_units[] = {{"GiB", std::size_t{1} << 30},
+                                                                     {"MiB", std::size_t{1} << 20},
+                                                                     {"KiB", std::size_t{1} << 10},
+                                                                     {"B", 1}};
+
+// `1048576`, `1024B`, `512KiB`, `1MiB`, `1 GiB` (one space allowed before the unit).
+std::optional<std::size_t> parse_byte_size(std::string_view text) {
+  std::size_t n = 0;
+  const auto* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, n);
+  if (ec != std::errc() || ptr == text.data()) return std::nullopt;
+  std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
+  if (unit.starts_with(' ')) unit.remove_prefix(1);
+  if (unit.empty()) return n;
+  for (const auto& [name, factor] : k_size_units) {
+    if (unit != name) continue;
+    if (n > std::numeric_limits<std::size_t>::max() / factor) return std::nullopt;
+    return n * factor;
+  }
+  return std::nullopt;
+}
+
+// The largest unit that divides `n` exactly: 1MiB, 512KiB, 1000B.
+std::string format_byte_size(std::size_t n) {
+  for (const auto& [name, factor] : k_size_units) {
+    if (n != 0 && n % factor == 0) return std::to_string(n / factor) + std::string(name);
+  }
+  return std::to_string(n) + "B";
+}
+
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
@@ -456,6 +486,33 @@ class Checker {
     return d;
   }
 
+  // A size in bytes: a whole number of bytes, or one with a binary unit (`512KiB`, `1MiB`,
+  // `1GiB`). Decimal units (`1MB`) are refused rather than guessed at.
+  std::optional<std::size_t> byte_size(const Fields& f, std::string_view key, std::size_t min,
+                                       std::size_t max) {
+    constexpr std::string_view k_expected = "a size like 1MiB, 512KiB or 1048576 (bytes)";
+    const auto value = text(f, key, k_expected);
+    if (!value) return std::nullopt;
+    const auto& e = *f.find(key);
+    const auto n = parse_byte_size(*value);
+    if (!n) {
+      std::string message =
+          "expected " + std::string(k_expected) + " for " + quoted(key) + ", got " + quoted(*value);
+      if (!value->empty() && std::isdigit(static_cast<unsigned char>(value->front()))) {
+        message += " (the units are B, KiB, MiB and GiB)";
+      }
+      error(e, f, message);
+      return std::nullopt;
+    }
+    if (*n < min || *n > max) {
+      error(e, f,
+            quoted(key) + " must be between " + format_byte_size(min) + " and " +
+                format_byte_size(max) + ", got " + *value);
+      return std::nullopt;
+    }
+    return n;
+  }
+
   template <typename E, std::size_t N>
   std::optional<E> choice(const Fields& f, std::string_view key,
                           const std::pair<std::string_view, E> (&options)[N]) {
@@ -576,9 +633,9 @@ class Checker {
 // ---------------------------------------------------------------------------------------------
 // The schema of SPEC §8
 
-constexpr std::string_view k_top_keys[] = {"version",    "defaults",    "sources", "channels",
-                                           "delivery",   "escalations", "rules",   "noise",
-                                           "heartbeats", "watchdog",    "api",     "storage"};
+constexpr std::string_view k_top_keys[] = {
+    "version", "defaults",   "sources",  "channels", "delivery", "escalations", "rules",
+    "noise",   "heartbeats", "watchdog", "api",      "storage",  "server"};
 constexpr std::string_view k_policy_keys[] = {
     "severity",           "priority",    "stale_after",      "max_open_age",
     "auto_resolve_after", "ack_timeout", "insufficient_data"};
@@ -613,6 +670,8 @@ constexpr std::string_view k_watchdog_keys[] = {"url", "url_env", "every"};
 constexpr std::string_view k_api_keys[] = {"tokens"};
 constexpr std::string_view k_api_token_keys[] = {"name", "token_env", "scope"};
 constexpr std::string_view k_storage_keys[] = {"synchronous", "retain_events"};
+constexpr std::string_view k_server_keys[] = {"max_body_bytes", "max_headers", "request_timeout",
+                                              "max_connections_per_ip"};
 
 constexpr std::string_view k_source_names[] = {"cloudwatch", "opsgenie", "alertmanager", "generic",
                                                "heartbeat"};
@@ -731,6 +790,7 @@ class RulesLoader {
     load_watchdog(top->find("watchdog"));
     load_api(top->find("api"));
     load_storage(top->find("storage"));
+    load_server(top->find("server"));
     check_references();
   }
 
@@ -1381,6 +1441,30 @@ class RulesLoader {
     if (auto v = m_check.choice(*f, "synchronous", k_synchronous)) m_rules.storage.synchronous = *v;
     if (auto v = m_check.duration(*f, "retain_events", Zero::refused)) {
       m_rules.storage.retain_events = *v;
+    }
+  }
+
+  // --- server
+
+  void load_server(const Entry* e) {
+    const auto f = section(e, "server", k_server_keys);
+    if (!f) return;
+    auto& server = m_rules.server;
+    // The same bounds as `serve --max-body-bytes`.
+    server.max_body_bytes = m_check.byte_size(*f, "max_body_bytes", 1024, 64 * 1024 * 1024);
+    if (auto v = m_check.integer(*f, "max_headers", 1, 10000)) {
+      server.max_headers = static_cast<std::size_t>(*v);
+    }
+    if (auto v = m_check.duration(*f, "request_timeout", Zero::refused)) {
+      if (*v < std::chrono::seconds(1) || *v > std::chrono::hours(1)) {
+        m_check.error(*f->find("request_timeout"), *f,
+                      "\"request_timeout\" must be between 1s and 1h, got " + format_duration(*v));
+      } else {
+        server.request_timeout = *v;
+      }
+    }
+    if (auto v = m_check.integer(*f, "max_connections_per_ip", 1, 10000)) {
+      server.max_connections_per_ip = static_cast<std::size_t>(*v);
     }
   }
 

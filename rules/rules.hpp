@@ -189,6 +189,18 @@ struct Storage {
   Duration retain_events = std::chrono::hours(24 * 30);
 };
 
+// `server:`, the HTTP listener's limits. Read at startup only (a reload that changes them
+// logs that a restart is needed). Unset keys fall back to the `serve` defaults; a `serve`
+// flag for the same limit overrides the file.
+struct ServerLimits {
+  std::optional<std::size_t> max_body_bytes;
+  std::optional<std::size_t> max_headers;
+  std::optional<Duration> request_timeout;
+  std::optional<std::size_t> max_connections_per_ip;
+
+  bool operator==(const ServerLimits&) const = default;
+};
+
 struct Rules {
   int version = 1;
   AlertPolicy defaults;
@@ -202,6 +214,7 @@ struct Rules {
   std::optional<Watchdog> watchdog;
   std::vector<ApiToken> api_tokens;
   Storage storage;
+  ServerLimits server;
 
   std::string source_path;  // the file it was read from
   std::string hash;         // SHA-256 hex of the file's bytes; recorded with every decision
