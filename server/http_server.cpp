@@ -12,6 +12,20 @@
 
 namespace tocsin {
 
+namespace {
+
+// The headers the client sent: httplib adds REMOTE_ADDR, REMOTE_PORT, LOCAL_ADDR and
+// LOCAL_PORT to every request's headers.
+std::size_t client_header_count(const httplib::Headers& headers) {
+  std::size_t n = headers.size();
+  for (const char* added : {"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"}) {
+    if (headers.find(added) != headers.end()) --n;
+  }
+  return n;
+}
+
+}  // namespace
+
 std::optional<ListenAddress> parse_listen_address(const std::string& text) {
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0) return std::nullopt;
@@ -46,7 +60,7 @@ std::unique_ptr<httplib::Server> make_http_server(App& app) {
 
   // httplib bounds each header line but not their number; refuse floods before any handler.
   server->set_pre_routing_handler([&limits](const httplib::Request& req, httplib::Response& res) {
-    if (req.headers.size() <= limits.max_headers)
+    if (client_header_count(req.headers) <= limits.max_headers)
       return httplib::Server::HandlerResponse::Unhandled;
     reply_error(res, 431, "too_many_headers",
                 "more than " + std::to_string(limits.max_headers) + " request headers");
