@@ -73,6 +73,9 @@ rules::LoadResult App::reload_rules() {
   if (result.rules->storage.synchronous != rules.get()->rules->storage.synchronous) {
     spdlog::warn("storage.synchronous changed; it takes effect at the next restart");
   }
+  if (result.rules->server != rules.get()->rules->server) {
+    spdlog::warn("server limits changed; they take effect at the next restart");
+  }
   rules.set(std::move(*next));
   metrics.count_rules_reload(true);
   spdlog::info("rules reloaded from {} (sha256 {})", rules_path, result.rules->hash.substr(0, 12));

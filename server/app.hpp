@@ -16,13 +16,15 @@
 
 namespace tocsin {
 
+// The HTTP listener's limits: built-in defaults, then the rules file's `server:` section,
+// then `serve` flags (limits_from in server/http_server.hpp). Fixed at startup.
 struct Limits {
   std::size_t max_body_bytes = 1024 * 1024;  // SPEC §3: 413 above this
+  std::size_t max_headers = 100;             // 431 above this
   int worker_threads = 64;
   int read_timeout_seconds = 10;  // a slow client cannot hold a thread longer than this
   int keep_alive_seconds = 30;    // idle keep-alive connections are closed after this
   int keep_alive_max_requests = 10000;
-  std::size_t max_headers = 100;
 };
 
 struct App {

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "rules/loader.hpp"
@@ -33,7 +34,7 @@ struct ServeOptions {
   std::string rules, db, listen;
   std::string log_format = "text";
   std::string log_level = "info";
-  std::size_t max_body_bytes = Limits{}.max_body_bytes;
+  std::optional<std::size_t> max_body_bytes;  // unset: the rules file's, or the default
 };
 
 int print_check(const std::string& path) {
@@ -116,7 +117,9 @@ int serve(const ServeOptions& opt) {
     spdlog::critical("cannot start: {}", e.what());
     return 1;
   }
-  app->limits.max_body_bytes = opt.max_body_bytes;
+  // Flag > rules file > default; fixed for the life of the process.
+  app->limits = limits_from(loaded.rules->server);
+  if (opt.max_body_bytes) app->limits.max_body_bytes = *opt.max_body_bytes;
   auto server = make_http_server(*app);
 
   int port = address->port;
@@ -196,7 +199,8 @@ int run_cli(int argc, char** argv) {
 
   serve_cmd
       ->add_option("--max-body-bytes", serve_opt.max_body_bytes,
-                   "Largest request body accepted; larger ones get 413 (default 1048576)")
+                   "Largest request body accepted; larger ones get 413 (overrides "
+                   "server.max_body_bytes of the rules file; default 1048576)")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{64} * 1024 * 1024));
 
   std::string check_path = "./rules.yaml";

@@ -42,6 +42,13 @@ std::optional<ListenAddress> parse_listen_address(const std::string& text) {
   return a;
 }
 
+Limits limits_from(const rules::ServerLimits& file) {
+  Limits limits;
+  if (file.max_body_bytes) limits.max_body_bytes = *file.max_body_bytes;
+  if (file.max_headers) limits.max_headers = *file.max_headers;
+  return limits;
+}
+
 std::unique_ptr<httplib::Server> make_http_server(App& app) {
   auto server = std::make_unique<httplib::Server>();
   const Limits& limits = app.limits;

@@ -13,6 +13,10 @@ namespace tocsin {
 // Builds a server with every route and the limits in app.limits.
 std::unique_ptr<httplib::Server> make_http_server(App& app);
 
+// The limits to serve with: the built-in defaults, overridden by what the rules file's
+// `server:` section sets. `serve` flags are applied on top by the caller.
+Limits limits_from(const rules::ServerLimits& file);
+
 struct ListenAddress {
   std::string host;
   int port = 0;
