@@ -1,0 +1,127 @@
+#include "server/elastic_pool.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <system_error>
+
+namespace tocsin {
+
+namespace {
+
+thread_local std::optional<std::chrono::steady_clock::time_point> t_task_enqueued;
+
+}  // namespace
+
+ElasticThreadPool::ElasticThreadPool(std::size_t min_threads, std::size_t max_threads,
+                                     std::chrono::milliseconds idle_exit)
+    : m_min_threads(min_threads),
+      m_max_threads(std::max<std::size_t>({max_threads, min_threads, 1})),
+      m_idle_exit(idle_exit) {}
+
+ElasticThreadPool::~ElasticThreadPool() {
+  shutdown();
+}
+
+void ElasticThreadPool::enqueue(std::function<void()> fn) {
+  std::vector<std::thread> exited;
+  std::function<void()> inline_task;
+  {
+    std::lock_guard lock(m_mutex);
+    exited.swap(m_exited);
+    m_tasks.push_back({std::move(fn), std::chrono::steady_clock::now()});
+    if (m_idle >= m_tasks.size()) {
+      m_work_or_stop.notify_one();
+    } else if (m_running.size() < m_max_threads) {
+      try {
+        start_thread();
+      } catch (const std::system_error& e) {
+        // Out of threads (RLIMIT_NPROC, memory): the running ones will get to it; with none
+        // running, the listener's thread serves it rather than leaving it queued forever.
+        spdlog::error("http: cannot start a worker thread: {}", e.what());
+        if (m_running.empty()) {
+          inline_task = std::move(m_tasks.back().run);
+          m_tasks.pop_back();
+        }
+      }
+    } else if (!m_saturated) {
+      m_saturated = true;
+      spdlog::warn(
+          "http: all {} worker threads are busy; new connections wait for one to free up "
+          "(slow or idle clients? see server.request_timeout and "
+          "server.max_connections_per_ip)",
+          m_max_threads);
+    }
+  }
+  for (auto& t : exited)
+    t.join();
+  if (inline_task) inline_task();
+}
+
+void ElasticThreadPool::shutdown() {
+  std::vector<std::thread> exited;
+  {
+    std::unique_lock lock(m_mutex);
+    if (m_stopped) return;
+    m_stopping = true;
+    m_work_or_stop.notify_all();
+    m_all_exited.wait(lock, [this] { return m_running.empty(); });
+    m_stopped = true;
+    exited.swap(m_exited);
+  }
+  for (auto& t : exited)
+    t.join();
+}
+
+std::optional<std::chrono::steady_clock::time_point> ElasticThreadPool::current_task_enqueued() {
+  return t_task_enqueued;
+}
+
+std::size_t ElasticThreadPool::threads() const {
+  std::lock_guard lock(m_mutex);
+  return m_running.size();
+}
+
+std::size_t ElasticThreadPool::peak_threads() const {
+  std::lock_guard lock(m_mutex);
+  return m_peak;
+}
+
+void ElasticThreadPool::start_thread() {
+  std::thread t([this] { work(); });
+  const auto id = t.get_id();
+  m_running.emplace(id, std::move(t));
+  m_peak = std::max(m_peak, m_running.size());
+}
+
+void ElasticThreadPool::work() {
+  std::unique_lock lock(m_mutex);
+  for (;;) {
+    if (m_tasks.empty()) m_saturated = false;
+    ++m_idle;
+    const bool woken = m_work_or_stop.wait_for(lock, m_idle_exit,
+                                               [this] { return !m_tasks.empty() || m_stopping; });
+    --m_idle;
+    if (!m_tasks.empty()) {
+      auto task = std::move(m_tasks.front());
+      m_tasks.pop_front();
+      lock.unlock();
+      t_task_enqueued = task.enqueued;
+      task.run();
+      t_task_enqueued.reset();
+      task.run = nullptr;  // its captures are destroyed outside the lock too
+      lock.lock();
+      continue;
+    }
+    if (m_stopping) break;
+    if (!woken && m_running.size() > m_min_threads) break;  // idle for m_idle_exit
+  }
+  // The next enqueue() or shutdown() joins this thread; it no longer needs the lock, which
+  // is released as it returns.
+  const auto self = m_running.find(std::this_thread::get_id());
+  m_exited.push_back(std::move(self->second));
+  m_running.erase(self);
+  if (m_running.empty()) m_all_exited.notify_all();
+}
+
+}  // namespace tocsin

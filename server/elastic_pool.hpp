@@ -1,0 +1,70 @@
+#pragma once
+// The HTTP listener's worker threads. cpp-httplib serves each connection on one thread from
+// accept to close, and its own ThreadPool has a fixed size: once every thread holds a
+// connection (slow clients, idle keep-alives), new connections wait in its queue however
+// little they would take. This pool starts a thread whenever a task arrives and no thread is
+// idle, up to `max_threads`; threads beyond `min_threads` exit after `idle_exit` without work.
+// Beyond the bound, tasks wait in the queue (logged once per saturation).
+
+#include <httplib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace tocsin {
+
+class ElasticThreadPool final : public httplib::TaskQueue {
+ public:
+  ElasticThreadPool(std::size_t min_threads, std::size_t max_threads,
+                    std::chrono::milliseconds idle_exit = std::chrono::seconds(30));
+  ElasticThreadPool(const ElasticThreadPool&) = delete;
+  ElasticThreadPool& operator=(const ElasticThreadPool&) = delete;
+  // Shuts down if shutdown() was not called.
+  ~ElasticThreadPool() override;
+
+  void enqueue(std::function<void()> fn) override;
+  // Runs every queued task, then joins every thread. Called once, by the listener as it stops.
+  void shutdown() override;
+
+  std::size_t threads() const;       // alive now
+  std::size_t peak_threads() const;  // most alive at once
+
+  // When the task running on the calling thread was enqueued (for the listener: when its
+  // connection was accepted, however long it then waited for a thread); nullopt on a thread
+  // that is not running a task of a pool.
+  static std::optional<std::chrono::steady_clock::time_point> current_task_enqueued();
+
+ private:
+  void work();
+  void start_thread();  // REQUIRES m_mutex
+
+  const std::size_t m_min_threads;
+  const std::size_t m_max_threads;
+  const std::chrono::milliseconds m_idle_exit;
+
+  mutable std::mutex m_mutex;
+  std::condition_variable m_work_or_stop;
+  std::condition_variable m_all_exited;
+  struct Task {
+    std::function<void()> run;
+    std::chrono::steady_clock::time_point enqueued;
+  };
+  std::deque<Task> m_tasks;                          // REQUIRES m_mutex
+  std::map<std::thread::id, std::thread> m_running;  // REQUIRES m_mutex
+  std::vector<std::thread> m_exited;                 // REQUIRES m_mutex; joined by the next call
+  std::size_t m_idle = 0;                            // REQUIRES m_mutex
+  std::size_t m_peak = 0;                            // REQUIRES m_mutex
+  bool m_saturated = false;  // REQUIRES m_mutex; logged, until a thread is idle again
+  bool m_stopping = false;   // REQUIRES m_mutex
+  bool m_stopped = false;    // REQUIRES m_mutex
+};
+
+}  // namespace tocsin
