@@ -21,8 +21,18 @@ namespace tocsin {
 struct Limits {
   std::size_t max_body_bytes = 1024 * 1024;  // SPEC §3: 413 above this
   std::size_t max_headers = 100;             // 431 above this
-  int worker_threads = 64;
-  int read_timeout_seconds = 10;  // a slow client cannot hold a thread longer than this
+  // A request (line, headers, body) must arrive within this from its start (the accept, for
+  // a connection's first request), and its response must be taken within this from its
+  // first byte written: a slow client cannot hold a worker thread longer (time spent in our
+  // handler is not counted).
+  Duration request_timeout = std::chrono::seconds(30);
+  // Concurrent connections from one peer address; more are refused with 503. Also bounds
+  // how many worker threads one address can hold.
+  std::size_t max_connections_per_ip = 32;
+  // Each open connection holds one worker thread (cpp-httplib is thread-per-connection).
+  // The pool grows on demand up to this and shrinks when idle.
+  std::size_t worker_threads = 512;
+  int read_timeout_seconds = 10;  // silence within a request cuts it before request_timeout
   int keep_alive_seconds = 30;    // idle keep-alive connections are closed after this
   int keep_alive_max_requests = 10000;
 };

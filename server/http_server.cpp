@@ -5,7 +5,9 @@
 
 #include <charconv>
 
+#include "core/duration.hpp"
 #include "server/api.hpp"
+#include "server/guarded_server.hpp"
 #include "server/hooks.hpp"
 #include "server/http_util.hpp"
 #include "storage/database.hpp"
@@ -46,19 +48,20 @@ Limits limits_from(const rules::ServerLimits& file) {
   Limits limits;
   if (file.max_body_bytes) limits.max_body_bytes = *file.max_body_bytes;
   if (file.max_headers) limits.max_headers = *file.max_headers;
+  if (file.request_timeout) limits.request_timeout = *file.request_timeout;
+  if (file.max_connections_per_ip) limits.max_connections_per_ip = *file.max_connections_per_ip;
   return limits;
 }
 
 std::unique_ptr<httplib::Server> make_http_server(App& app) {
-  auto server = std::make_unique<httplib::Server>();
   const Limits& limits = app.limits;
+  auto server = std::make_unique<GuardedServer>(
+      ConnectionLimits{limits.request_timeout, limits.max_connections_per_ip,
+                       limits.worker_threads},
+      app.metrics);
 
   // Without TCP_NODELAY every small response waits for the peer's delayed ACK (~40 ms).
   server->set_tcp_nodelay(true);
-  // Debian ships httplib precompiled, so CPPHTTPLIB_THREAD_POOL_COUNT cannot be changed at
-  // build time; each keep-alive connection holds one worker, so size the pool here.
-  const auto threads = static_cast<std::size_t>(limits.worker_threads);
-  server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server->set_keep_alive_max_count(static_cast<std::size_t>(limits.keep_alive_max_requests));
   server->set_keep_alive_timeout(limits.keep_alive_seconds);
   server->set_read_timeout(limits.read_timeout_seconds, 0);
@@ -74,12 +77,26 @@ std::unique_ptr<httplib::Server> make_http_server(App& app) {
     return httplib::Server::HandlerResponse::Handled;
   });
 
+  spdlog::info(
+      "http limits: bodies up to {} bytes, {} headers, request_timeout {}, {} connections per "
+      "address, up to {} worker threads",
+      limits.max_body_bytes, limits.max_headers, format_duration(limits.request_timeout),
+      limits.max_connections_per_ip, limits.worker_threads);
+
   register_hooks(*server, app);
   register_api(*server, app);
 
   // httplib answers some errors itself with an empty body (404, 413, 400 for a bad request
   // line); give them the JSON error shape of every other answer.
   server->set_error_handler([&limits](const httplib::Request& req, httplib::Response& res) {
+    if (current_request_timed_out()) {
+      // httplib answers a request it could not read in full with 400; say why instead.
+      reply_error(res, 408, "request_timeout",
+                  "the request arrived too slowly: it must arrive in full within " +
+                      format_duration(limits.request_timeout) + ", without a pause of " +
+                      std::to_string(limits.read_timeout_seconds) + "s");
+      return;
+    }
     if (!res.body.empty()) return;
     switch (res.status) {
       case 404:

@@ -10,7 +10,8 @@
 
 namespace tocsin {
 
-// Builds a server with every route and the limits in app.limits.
+// Builds a server with every route and the limits in app.limits (a GuardedServer: request
+// deadlines, per-address connection cap, elastic worker pool).
 std::unique_ptr<httplib::Server> make_http_server(App& app);
 
 // The limits to serve with: the built-in defaults, overridden by what the rules file's

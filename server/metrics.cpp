@@ -103,6 +103,11 @@ void Metrics::count_rules_reload(bool ok) {
   ++(ok ? m_reloads_ok : m_reloads_failed);
 }
 
+void Metrics::count_connection_cut(CutReason reason) {
+  std::lock_guard lock(m_mutex);
+  ++m_connections_cut[reason];
+}
+
 std::string Metrics::render() const {
   std::lock_guard lock(m_mutex);
   std::string out;
@@ -143,6 +148,14 @@ std::string Metrics::render() const {
   out += "tocsin_rules_reloads_total{result=\"ok\"} " + std::to_string(m_reloads_ok) + "\n";
   out +=
       "tocsin_rules_reloads_total{result=\"rejected\"} " + std::to_string(m_reloads_failed) + "\n";
+  header(out, "tocsin_http_connections_cut_total", "counter",
+         "Connections the HTTP listener cut (request_timeout, stalled) or refused with 503 "
+         "(max_connections_per_ip), by reason.");
+  for (const auto reason : k_cut_reasons) {
+    const auto it = m_connections_cut.find(reason);
+    out += "tocsin_http_connections_cut_total{reason=\"" + std::string(to_string(reason)) + "\"} " +
+           std::to_string(it == m_connections_cut.end() ? 0 : it->second) + "\n";
+  }
   return out;
 }
 

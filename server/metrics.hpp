@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "server/connection_guard.hpp"
 #include "storage/writer.hpp"
 
 namespace tocsin {
@@ -40,6 +41,8 @@ class Metrics {
   void count_decision(std::string_view decision);
   // Notifications written to the outbox, by channel and action.
   void count_queued(std::string_view channel, std::string_view action);
+  // A connection the HTTP listener cut or refused itself (server/guarded_server.cpp).
+  void count_connection_cut(CutReason reason);
 
   std::string render() const;
 
@@ -51,6 +54,7 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, std::uint64_t> m_queued;  // (channel, action)
   std::uint64_t m_commit_failures = 0;
   std::uint64_t m_reloads_ok = 0, m_reloads_failed = 0;
+  std::map<CutReason, std::uint64_t> m_connections_cut;
   Histogram m_commit_seconds;
   Histogram m_group_size;
 };

@@ -8,6 +8,8 @@
 #include <string_view>
 
 #include "rules/loader.hpp"
+#include "server/app.hpp"
+#include "support/fixtures.hpp"
 
 using namespace std::chrono_literals;
 using namespace tocsin::rules;
@@ -164,4 +166,29 @@ TEST_CASE("server: every bad key of the section is reported at once") {
   REQUIRE(r.diagnostics.size() == 4);
   for (int i = 0; i < 4; ++i)
     CHECK(r.diagnostics[static_cast<std::size_t>(i)].line == 3 + i);
+}
+
+TEST_CASE("the shipped rules.yaml shows the server section, commented, with the real defaults") {
+  // Uncommenting the block must give a valid file whose values are the built-in defaults, so
+  // the example never drifts from what `serve` does without it.
+  const auto shipped = tocsin::testing::read_file(std::string(TOCSIN_SOURCE_DIR) + "/rules.yaml");
+  const auto start = shipped.find("\n# server:\n");
+  REQUIRE(start != std::string::npos);
+  std::string text = shipped.substr(0, start + 1);
+  std::size_t line_start = start + 1;
+  while (line_start < shipped.size()) {
+    const auto end = shipped.find('\n', line_start);
+    const auto line = shipped.substr(line_start, end - line_start);
+    if (!line.starts_with("# server:") && !line.starts_with("#   ")) break;
+    text += line.substr(2) + "\n";
+    line_start = end == std::string::npos ? shipped.size() : end + 1;
+  }
+  const auto r = load(text);
+  INFO(all_messages(r));
+  REQUIRE(r.ok());
+  const tocsin::Limits defaults;
+  CHECK(r.rules->server.max_body_bytes == defaults.max_body_bytes);
+  CHECK(r.rules->server.max_headers == defaults.max_headers);
+  CHECK(r.rules->server.request_timeout == defaults.request_timeout);
+  CHECK(r.rules->server.max_connections_per_ip == defaults.max_connections_per_ip);
 }

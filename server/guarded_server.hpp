@@ -1,0 +1,78 @@
+#pragma once
+// cpp-httplib's Server with the connection limits it lacks (SPEC §10): a deadline for each
+// request, a cap on concurrent connections per peer address, and an elastic worker pool.
+//
+// Why a subclass, and why it serves the connection itself: Debian ships cpp-httplib 0.11.4
+// precompiled (libcpp-httplib.so), so its code cannot change. Its read timeout applies to
+// each recv(), so a client trickling one header byte every few seconds holds a worker thread
+// forever, and a few dozen such clients hold them all. The per-connection entry point,
+// Server::process_and_close_socket(sock), is a private virtual: a subclass may override it
+// (access does not affect overriding), and the accept loop calls it through the vtable. The
+// override cannot hand the socket back to the base version: naming that private member takes
+// the explicit-instantiation access loophole, and even then a call through a pointer to a
+// virtual member dispatches to the override again. So the override does what the base version
+// does, which is small: a keep-alive loop around the protected Server::process_request(),
+// over a stream. The base version, as read from libcpp-httplib.so.0.11.4 (objdump -d):
+//
+//   for (count = keep_alive_max_count_; svr_sock_ != INVALID_SOCKET && count > 0 &&
+//        detail::keep_alive(sock, keep_alive_timeout_sec_); --count) {
+//     detail::SocketStream strm(sock, read timeout, write timeout);  // per recv()/send()
+//     bool closed = false;
+//     if (!process_request(strm, count == 1, closed, nullptr) || closed) break;
+//   }
+//   shutdown(sock, SHUT_RDWR); close(sock);
+//
+// Ours differs in the stream: every wait of a DeadlineStream (guarded_server.cpp) is bounded
+// by the request's deadline (RequestDeadline) as well as by the read timeout, so only our own
+// route handlers can hold a thread past request_timeout. Every e2e test goes through it.
+
+#include <httplib.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <string>
+
+#include "core/time.hpp"
+#include "server/connection_guard.hpp"
+#include "server/metrics.hpp"
+
+namespace tocsin {
+
+struct ConnectionLimits {
+  Duration request_timeout = std::chrono::seconds(30);
+  std::size_t max_connections_per_ip = 32;
+  std::size_t worker_threads = 512;  // the pool's bound
+};
+
+// Who is at the other end of a connection.
+struct PeerAddress {
+  std::string ip;  // for logs; an IPv4-mapped IPv6 address is shown as IPv4
+  int port = 0;
+  // What max_connections_per_ip counts by: the IPv4 address, or the /64 prefix of an IPv6
+  // address (one host is routinely given a whole /64).
+  std::string key;
+};
+PeerAddress peer_address(const sockaddr_storage& addr);
+
+class GuardedServer final : public httplib::Server {
+ public:
+  GuardedServer(ConnectionLimits limits, Metrics& metrics);
+
+  const ConnectionGuard& guard() const { return m_guard; }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+  bool serve(socket_t sock, const PeerAddress& peer);
+  void refuse(socket_t sock, const PeerAddress& peer, bool log);
+
+  const ConnectionLimits m_limits;
+  Metrics& m_metrics;
+  ConnectionGuard m_guard;
+  std::string m_refusal;  // the whole 503 response to a peer over its cap
+};
+
+// True on a worker thread whose current request was cut for its deadline or for stalling:
+// cpp-httplib then answers 400 on its own, and the error handler makes that a 408.
+bool current_request_timed_out();
+
+}  // namespace tocsin
