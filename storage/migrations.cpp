@@ -148,10 +148,28 @@ CREATE TABLE outbox (
   noise       REAL,
   why         TEXT NOT NULL DEFAULT '',
   status      TEXT NOT NULL DEFAULT 'pending'
-              CHECK (status IN ('pending','sent','failed','superseded'))
+              CHECK (status IN ('pending','sent','failed','superseded')),
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  last_status INTEGER,                      -- HTTP status of the last attempt; NULL: none/network
+  last_error  TEXT NOT NULL DEFAULT '',
+  sent_at     INTEGER,
+  -- a meta-alert about the failed delivery of another row (never itself meta-alerted)
+  about       INTEGER REFERENCES outbox(id)
 );
 CREATE INDEX outbox_pending ON outbox(status, due_at) WHERE status = 'pending';
-CREATE INDEX outbox_episode ON outbox(alert_id, episode, channel);
+CREATE INDEX outbox_episode ON outbox(alert_id, episode, channel, status);
+
+-- Every delivery attempt, for GET /api/v1/notifications and the report.
+CREATE TABLE delivery_attempts (
+  id          INTEGER PRIMARY KEY,
+  outbox_id   INTEGER NOT NULL REFERENCES outbox(id),
+  at          INTEGER NOT NULL,
+  http_status INTEGER,                      -- NULL: no answer (network error, timeout)
+  error       TEXT NOT NULL DEFAULT '',
+  duration_ms INTEGER NOT NULL,
+  outcome     TEXT NOT NULL CHECK (outcome IN ('sent','retry','failed'))
+);
+CREATE INDEX delivery_attempts_outbox ON delivery_attempts(outbox_id, id);
 )sql",
 };
 

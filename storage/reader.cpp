@@ -6,6 +6,7 @@
 
 #include "storage/codec.hpp"
 #include "storage/database.hpp"
+#include "storage/writer.hpp"
 
 namespace tocsin::storage {
 
@@ -214,9 +215,7 @@ std::vector<HeartbeatPing> Reader::list_heartbeat_pings() {
 
 std::vector<OutboxRecord> Reader::list_notifications(const NotificationQuery& query) {
   Lease lease(*this);
-  std::string sql =
-      "SELECT id, created_at, due_at, alert_id, episode, fingerprint, alias, channel, action, "
-      "level, severity, priority, noise, why, status FROM outbox WHERE 1=1";
+  std::string sql = std::string("SELECT ") + outbox_columns() + " FROM outbox WHERE 1=1";
   if (query.status) sql += " AND status = :status";
   if (query.channel) sql += " AND channel = :channel";
   if (query.alert_id) sql += " AND alert_id = :alert";
@@ -229,26 +228,42 @@ std::vector<OutboxRecord> Reader::list_notifications(const NotificationQuery& qu
   if (query.before_id) q.bind(":before", static_cast<int64_t>(*query.before_id));
   q.bind(":limit", query.limit);
   std::vector<OutboxRecord> out;
+  while (q.executeStep())
+    out.push_back(read_outbox(q));
+  return out;
+}
+
+std::vector<DeliveryAttempt> Reader::list_attempts(std::int64_t outbox_id, int limit) {
+  Lease lease(*this);
+  SQLite::Statement q(lease.db(),
+                      "SELECT at, http_status, error, duration_ms, outcome FROM delivery_attempts "
+                      "WHERE outbox_id = ? ORDER BY id DESC LIMIT ?");
+  q.bind(1, static_cast<int64_t>(outbox_id));
+  q.bind(2, limit);
+  std::vector<DeliveryAttempt> out;
   while (q.executeStep()) {
-    OutboxRecord n;
-    n.id = q.getColumn(0).getInt64();
-    n.created_at = from_unix_ms(q.getColumn(1).getInt64());
-    n.due_at = from_unix_ms(q.getColumn(2).getInt64());
-    if (!q.getColumn(3).isNull()) n.alert_id = q.getColumn(3).getInt64();
-    if (!q.getColumn(4).isNull()) n.episode = q.getColumn(4).getInt();
-    n.fingerprint = q.getColumn(5).getString();
-    n.alias = q.getColumn(6).getString();
-    n.channel = q.getColumn(7).getString();
-    n.action = q.getColumn(8).getString();
-    n.level = q.getColumn(9).getInt();
-    n.severity = parse_severity(q.getColumn(10).getString()).value_or(Severity::warning);
-    n.priority = Priority{q.getColumn(11).getInt()};
-    if (!q.getColumn(12).isNull()) n.noise = q.getColumn(12).getDouble();
-    n.why = q.getColumn(13).getString();
-    n.status = q.getColumn(14).getString();
-    out.push_back(std::move(n));
+    DeliveryAttempt a;
+    a.outbox_id = outbox_id;
+    a.at = from_unix_ms(q.getColumn(0).getInt64());
+    if (!q.getColumn(1).isNull()) a.http_status = q.getColumn(1).getInt();
+    a.error = q.getColumn(2).getString();
+    a.duration_ms = q.getColumn(3).getInt64();
+    a.outcome = q.getColumn(4).getString();
+    out.push_back(std::move(a));
   }
   return out;
+}
+
+OutboxStats Reader::outbox_stats() {
+  Lease lease(*this);
+  SQLite::Statement q(lease.db(),
+                      "SELECT count(*), min(created_at) FROM outbox WHERE status = 'pending'");
+  OutboxStats s;
+  if (q.executeStep()) {
+    s.pending = q.getColumn(0).getInt64();
+    if (!q.getColumn(1).isNull()) s.oldest_pending = from_unix_ms(q.getColumn(1).getInt64());
+  }
+  return s;
 }
 
 std::vector<StoredTimer> Reader::list_timers(std::int64_t alert_id) {

@@ -30,6 +30,10 @@ class Reader {
   std::vector<HeartbeatPing> list_heartbeat_pings();
   // The outbox, newest first (GET /api/v1/notifications).
   std::vector<OutboxRecord> list_notifications(const NotificationQuery& query);
+  // Delivery attempts of one outbox row, newest first.
+  std::vector<DeliveryAttempt> list_attempts(std::int64_t outbox_id, int limit = 20);
+  // Outbox depth and the age of its oldest pending row (metrics).
+  OutboxStats outbox_stats();
   // The alert's pending timers, soonest first.
   std::vector<StoredTimer> list_timers(std::int64_t alert_id);
 

@@ -91,6 +91,26 @@ struct OutboxRecord {
   std::optional<double> noise;
   std::string why;
   std::string status = "pending";
+  int attempts = 0;
+  std::optional<int> last_status;
+  std::string last_error;
+  std::optional<TimePoint> sent_at;
+  std::optional<std::int64_t> about;  // a meta-alert: the row whose delivery failed
+};
+
+// One try at delivering an outbox row.
+struct DeliveryAttempt {
+  std::int64_t outbox_id = 0;
+  TimePoint at{};
+  std::optional<int> http_status;
+  std::string error;
+  std::int64_t duration_ms = 0;
+  std::string outcome;  // sent | retry | failed
+};
+
+struct OutboxStats {
+  std::int64_t pending = 0;
+  std::optional<TimePoint> oldest_pending;  // created_at of the oldest pending row
 };
 
 // A timer as stored: the alert it belongs to and what it does.

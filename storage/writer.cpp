@@ -254,10 +254,32 @@ std::vector<std::pair<std::int64_t, rules::Episode>> Transaction::active_episode
 }
 
 std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
+  std::string status = n.status;
+  if (n.action == "resolve" && n.alert_id && n.episode) {
+    // A resolve supersedes what is still queued for the same episode and channel (SPEC §6);
+    // if nothing about the episode ever left for that channel, there is nothing to resolve
+    // there either.
+    CachedStatement supersede(m_statements,
+                              "UPDATE outbox SET status = 'superseded' WHERE alert_id = ? AND "
+                              "episode = ? AND channel = ? AND status = 'pending' AND "
+                              "attempts = 0 AND action IN ('trigger','escalate','reminder')");
+    supersede.bind(1, static_cast<int64_t>(*n.alert_id));
+    supersede.bind(2, *n.episode);
+    supersede.bind(3, n.channel);
+    supersede.exec();
+    CachedStatement told(m_statements,
+                         "SELECT 1 FROM outbox WHERE alert_id = ? AND episode = ? AND channel = ? "
+                         "AND (status IN ('sent','failed') OR (status = 'pending' AND attempts > "
+                         "0)) LIMIT 1");
+    told.bind(1, static_cast<int64_t>(*n.alert_id));
+    told.bind(2, *n.episode);
+    told.bind(3, n.channel);
+    if (!told.executeStep()) status = "superseded";
+  }
   CachedStatement q(m_statements,
                     "INSERT INTO outbox (created_at, due_at, alert_id, episode, fingerprint, "
-                    "alias, channel, action, level, severity, priority, noise, why, status) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                    "alias, channel, action, level, severity, priority, noise, why, status, "
+                    "about) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   q.bind(1, static_cast<int64_t>(to_unix_ms(n.created_at)));
   q.bind(2, static_cast<int64_t>(to_unix_ms(n.due_at)));
   if (n.alert_id) {
@@ -283,9 +305,109 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
     q.bind(12);
   }
   q.bind(13, n.why);
-  q.bind(14, n.status);
+  q.bind(14, status);
+  if (n.about) {
+    q.bind(15, static_cast<int64_t>(*n.about));
+  } else {
+    q.bind(15);
+  }
   q.exec();
   return m_db.getLastInsertRowid();
+}
+
+namespace {
+
+constexpr const char* k_outbox_columns =
+    "id, created_at, due_at, alert_id, episode, fingerprint, alias, channel, action, level, "
+    "severity, priority, noise, why, status, attempts, last_status, last_error, sent_at, about";
+
+}  // namespace
+
+OutboxRecord read_outbox(SQLite::Statement& q) {
+  OutboxRecord n;
+  n.id = q.getColumn(0).getInt64();
+  n.created_at = from_unix_ms(q.getColumn(1).getInt64());
+  n.due_at = from_unix_ms(q.getColumn(2).getInt64());
+  if (!q.getColumn(3).isNull()) n.alert_id = q.getColumn(3).getInt64();
+  if (!q.getColumn(4).isNull()) n.episode = q.getColumn(4).getInt();
+  n.fingerprint = q.getColumn(5).getString();
+  n.alias = q.getColumn(6).getString();
+  n.channel = q.getColumn(7).getString();
+  n.action = q.getColumn(8).getString();
+  n.level = q.getColumn(9).getInt();
+  n.severity = parse_severity(q.getColumn(10).getString()).value_or(Severity::warning);
+  n.priority = Priority{q.getColumn(11).getInt()};
+  if (!q.getColumn(12).isNull()) n.noise = q.getColumn(12).getDouble();
+  n.why = q.getColumn(13).getString();
+  n.status = q.getColumn(14).getString();
+  n.attempts = q.getColumn(15).getInt();
+  if (!q.getColumn(16).isNull()) n.last_status = q.getColumn(16).getInt();
+  n.last_error = q.getColumn(17).getString();
+  if (!q.getColumn(18).isNull()) n.sent_at = from_unix_ms(q.getColumn(18).getInt64());
+  if (!q.getColumn(19).isNull()) n.about = q.getColumn(19).getInt64();
+  return n;
+}
+
+const char* outbox_columns() {
+  return k_outbox_columns;
+}
+
+std::vector<OutboxRecord> Transaction::due_notifications(TimePoint now, int limit) {
+  // Only the head of each (episode, channel) queue: delivery is in order per episode and
+  // channel, so a trigger waiting for its retry holds back the resolve behind it.
+  CachedStatement q(m_statements,
+                    std::string("SELECT ") + k_outbox_columns +
+                        " FROM outbox o WHERE o.status = 'pending' AND o.due_at <= ? AND NOT "
+                        "EXISTS (SELECT 1 FROM outbox p WHERE p.alias = o.alias AND p.channel = "
+                        "o.channel AND p.status = 'pending' AND p.id < o.id) ORDER BY o.due_at, "
+                        "o.id LIMIT ?");
+  q.bind(1, static_cast<int64_t>(to_unix_ms(now)));
+  q.bind(2, limit);
+  std::vector<OutboxRecord> out;
+  while (q.executeStep())
+    out.push_back(read_outbox(q));
+  return out;
+}
+
+std::optional<OutboxRecord> Transaction::load_notification(std::int64_t id) {
+  CachedStatement q(m_statements,
+                    std::string("SELECT ") + k_outbox_columns + " FROM outbox WHERE id = ?");
+  q.bind(1, static_cast<int64_t>(id));
+  if (q.executeStep()) return read_outbox(q);
+  return std::nullopt;
+}
+
+void Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& after) {
+  CachedStatement ins(m_statements,
+                      "INSERT INTO delivery_attempts (outbox_id, at, http_status, error, "
+                      "duration_ms, outcome) VALUES (?,?,?,?,?,?)");
+  ins.bind(1, static_cast<int64_t>(a.outbox_id));
+  ins.bind(2, static_cast<int64_t>(to_unix_ms(a.at)));
+  if (a.http_status) {
+    ins.bind(3, *a.http_status);
+  } else {
+    ins.bind(3);
+  }
+  ins.bind(4, a.error);
+  ins.bind(5, static_cast<int64_t>(a.duration_ms));
+  ins.bind(6, a.outcome);
+  ins.exec();
+
+  CachedStatement upd(m_statements,
+                      "UPDATE outbox SET status = ?, attempts = ?, due_at = ?, last_status = ?, "
+                      "last_error = ?, sent_at = ? WHERE id = ?");
+  upd.bind(1, after.status);
+  upd.bind(2, after.attempts);
+  upd.bind(3, static_cast<int64_t>(to_unix_ms(after.due_at)));
+  if (after.last_status) {
+    upd.bind(4, *after.last_status);
+  } else {
+    upd.bind(4);
+  }
+  upd.bind(5, after.last_error);
+  bind_optional_time(upd, 6, after.sent_at);
+  upd.bind(7, static_cast<int64_t>(after.id));
+  upd.exec();
 }
 
 std::int64_t Transaction::save_alert(const AlertRecord& a) {

@@ -73,12 +73,25 @@ class Transaction {
   // episode. Bounded per call.
   std::vector<std::pair<std::int64_t, rules::Episode>> active_episodes_without_sweep(int limit);
 
+  // Queues a notification. A resolve first supersedes the still-unsent trigger, escalate and
+  // reminder rows of its episode and channel, and is itself stored superseded when nothing
+  // about the episode ever left for that channel.
   std::int64_t insert_notification(const OutboxRecord& n);
+
+  // Delivery (SPEC §6): the pending rows due by `now` that head their (episode, channel) queue.
+  std::vector<OutboxRecord> due_notifications(TimePoint now, int limit);
+  std::optional<OutboxRecord> load_notification(std::int64_t id);
+  // Stores an attempt and the row's state after it (status, attempts, next due, last error).
+  void record_attempt(const DeliveryAttempt& a, const OutboxRecord& after);
 
  private:
   SQLite::Database& m_db;
   StatementCache& m_statements;
 };
+
+// Outbox rows as stored (shared with the reader).
+OutboxRecord read_outbox(SQLite::Statement& q);
+const char* outbox_columns();
 
 struct WriteError {
   bool transient = true;  // retrying later may succeed (busy, I/O, disk full)
