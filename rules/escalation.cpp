@@ -35,13 +35,15 @@ std::string_view to_string(TimerKind k) {
       return "auto_resolve";
     case TimerKind::ack_timeout:
       return "ack_timeout";
+    case TimerKind::heartbeat:
+      return "heartbeat";
   }
   return "escalation";
 }
 
 std::optional<TimerKind> parse_timer_kind(std::string_view s) {
   for (auto k : {TimerKind::escalation, TimerKind::max_open_age, TimerKind::auto_resolve,
-                 TimerKind::ack_timeout}) {
+                 TimerKind::ack_timeout, TimerKind::heartbeat}) {
     if (to_string(k) == s) return k;
   }
   return std::nullopt;

@@ -222,6 +222,8 @@ TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Epis
       d.ended = true;
       break;
     }
+    case TimerKind::heartbeat:
+      return d;  // handled by the engine, which owns the heartbeat's pings
     case TimerKind::ack_timeout: {
       if (e.status != EpisodeStatus::acknowledged || !policy.ack_timeout || !e.acknowledged_at)
         return d;

@@ -64,6 +64,7 @@ enum class TimerKind {
   max_open_age,  // flag the episode stale if it saw no activity for max_open_age
   auto_resolve,  // expire it after auto_resolve_after without activity
   ack_timeout,   // return an acknowledged episode to open
+  heartbeat,     // a heartbeat's ping is overdue (engine-level: not about an existing episode)
 };
 std::string_view to_string(TimerKind k);
 std::optional<TimerKind> parse_timer_kind(std::string_view s);
@@ -164,8 +165,7 @@ struct TimerDecision {
   Effects effects;
 };
 TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Episode& episode,
-                       const std::vector<std::string>& notified, const Timer& timer,
-                       TimePoint now);
+                       const std::vector<std::string>& notified, const Timer& timer, TimePoint now);
 
 // A person acts on an alert through the API or a replay line.
 enum class HumanAction { ack, unack, resolve };

@@ -162,7 +162,8 @@ std::optional<std::int64_t> path_id(const httplib::Request& req, httplib::Respon
   std::int64_t id = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
   if (ec != std::errc() || ptr != text.data() + text.size()) {
-    reply_error(res, 400, "invalid_parameter", "alert id must be an integer, got \"" + text + "\"");
+    reply_error(res, 400, "invalid_parameter",
+                "the id in the path must be an integer, got \"" + text + "\"");
     return std::nullopt;
   }
   return id;
@@ -236,6 +237,52 @@ void act_on_alert(App& app, const httplib::Request& req, httplib::Response& res,
                   {"status", std::string(to_string(result->status))}});
 }
 
+Json notification_json(const storage::OutboxRecord& n) {
+  return Json{{"id", n.id},
+              {"created_at", format_timestamp(n.created_at)},
+              {"due_at", format_timestamp(n.due_at)},
+              {"alert_id", n.alert_id ? Json(*n.alert_id) : Json(nullptr)},
+              {"episode", n.episode ? Json(*n.episode) : Json(nullptr)},
+              {"fingerprint", n.fingerprint},
+              {"alias", n.alias},
+              {"channel", n.channel},
+              {"action", n.action},
+              {"level", n.level},
+              {"severity", std::string(to_string(n.severity))},
+              {"priority", "P" + std::to_string(n.priority.level)},
+              {"noise", n.noise ? Json(*n.noise) : Json(nullptr)},
+              {"why", n.why},
+              {"status", n.status},
+              {"attempts", n.attempts},
+              {"last_status", n.last_status ? Json(*n.last_status) : Json(nullptr)},
+              {"last_error", n.last_error},
+              {"sent_at", nullable(time_json(n.sent_at))},
+              {"about", n.about ? Json(*n.about) : Json(nullptr)}};
+}
+
+// GET /api/v1/notifications/{id}: one outbox row with its attempts, newest first.
+void get_notification(App& app, const httplib::Request& req, httplib::Response& res) {
+  auto id = path_id(req, res);
+  if (!id) return;
+  storage::NotificationQuery q;
+  q.before_id = *id + 1;
+  q.limit = 1;
+  auto rows = app.reader.list_notifications(q);
+  if (rows.empty() || rows.front().id != *id)
+    return reply_error(res, 404, "not_found", "no notification " + std::to_string(*id));
+  Json body = notification_json(rows.front());
+  Json attempts = Json::array();
+  for (const auto& a : app.reader.list_attempts(*id)) {
+    attempts.push_back(Json{{"at", format_timestamp(a.at)},
+                            {"http_status", a.http_status ? Json(*a.http_status) : Json(nullptr)},
+                            {"error", a.error},
+                            {"duration_ms", a.duration_ms},
+                            {"outcome", a.outcome}});
+  }
+  body["attempts_log"] = std::move(attempts);
+  reply_json(res, 200, body);
+}
+
 // GET /api/v1/notifications: the outbox, newest first; page with ?before=<next_before>.
 void list_notifications(App& app, const httplib::Request& req, httplib::Response& res) {
   for (const auto& [name, value] : req.params) {
@@ -265,23 +312,8 @@ void list_notifications(App& app, const httplib::Request& req, httplib::Response
   if (req.has_param("channel")) q.channel = req.get_param_value("channel");
   auto rows = app.reader.list_notifications(q);
   Json list = Json::array();
-  for (const auto& n : rows) {
-    list.push_back(Json{{"id", n.id},
-                        {"created_at", format_timestamp(n.created_at)},
-                        {"due_at", format_timestamp(n.due_at)},
-                        {"alert_id", n.alert_id ? Json(*n.alert_id) : Json(nullptr)},
-                        {"episode", n.episode ? Json(*n.episode) : Json(nullptr)},
-                        {"fingerprint", n.fingerprint},
-                        {"alias", n.alias},
-                        {"channel", n.channel},
-                        {"action", n.action},
-                        {"level", n.level},
-                        {"severity", std::string(to_string(n.severity))},
-                        {"priority", "P" + std::to_string(n.priority.level)},
-                        {"noise", n.noise ? Json(*n.noise) : Json(nullptr)},
-                        {"why", n.why},
-                        {"status", n.status}});
-  }
+  for (const auto& n : rows)
+    list.push_back(notification_json(n));
   Json body{{"notifications", std::move(list)}};
   body["next_before"] = static_cast<int>(rows.size()) == q.limit && !rows.empty()
                             ? Json(rows.back().id)
@@ -379,8 +411,8 @@ void list_subscriptions(App& app, httplib::Response& res) {
   reply_json(res, 200, Json{{"subscriptions", std::move(list)}});
 }
 
-// Declared heartbeats with their last ping. Whether a silence opens an episode arrives with
-// escalation; `overdue` already says whether the last ping is older than every + grace.
+// Declared heartbeats with their last ping and state: new (never pinged), up, or down (a
+// silence opened an episode, until the next ping resolves it).
 void list_heartbeats(App& app, httplib::Response& res) {
   const auto active = app.rules.get();
   const auto pings = app.reader.list_heartbeat_pings();
@@ -393,11 +425,24 @@ void list_heartbeats(App& app, httplib::Response& res) {
               {"last_ping_at", nullptr},
               {"pings", 0},
               {"overdue", nullptr}};
+    item["state"] = "new";  // no ping yet: nothing is expected until the first one
+    item["alert_id"] = nullptr;
     for (const auto& p : pings) {
       if (p.name != hb.name) continue;
       item["last_ping_at"] = format_timestamp(p.last_ping_at);
       item["pings"] = p.pings;
       item["overdue"] = now - p.last_ping_at > hb.every + hb.grace;
+      item["state"] = "up";
+    }
+    // A silence opened an episode of fingerprint heartbeat:{name}: the heartbeat is down until
+    // the next ping resolves it.
+    storage::AlertQuery q;
+    q.source = "heartbeat";
+    q.text = "heartbeat:" + hb.name;
+    for (const auto& v : app.reader.list_alerts(q).alerts) {
+      if (v.alert.fingerprint != "heartbeat:" + hb.name) continue;
+      item["alert_id"] = v.alert.id;
+      if (v.current && is_active(v.current->episode.status)) item["state"] = "down";
     }
     list.push_back(std::move(item));
   }
@@ -486,6 +531,9 @@ void register_api(httplib::Server& server, App& app) {
                   act_on_alert(app, req, res, action);
                 }));
   }
+  server.Get(R"(/api/v1/notifications/([^/]+))",
+             guarded(Scope::read,
+                     [&app](const auto& req, auto& res) { get_notification(app, req, res); }));
   server.Get("/api/v1/notifications", guarded(Scope::read, [&app](const auto& req, auto& res) {
                list_notifications(app, req, res);
              }));

@@ -14,10 +14,12 @@
 
 #include "rules/loader.hpp"
 #include "server/app.hpp"
+#include "server/delivery_worker.hpp"
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
 #include "server/replay.hpp"
 #include "server/timer_loop.hpp"
+#include "server/watchdog.hpp"
 
 namespace tocsin {
 
@@ -31,7 +33,7 @@ std::string resolve(const std::string& flag, const char* env_name, const char* f
 }
 
 struct ServeOptions {
-  std::string rules, db, listen;
+  std::string rules, db, listen, public_url;
   std::string log_format = "text";
   std::string log_level = "info";
   std::optional<std::size_t> max_body_bytes;  // unset: the rules file's, or the default
@@ -162,12 +164,24 @@ int serve(const ServeOptions& opt) {
 
   // Escalation steps, sweeps and ack timeouts: stored timers, fired on the clock.
   TimerLoop timers(app->engine, std::chrono::seconds(1));
+  // The outbox worker: notifications leave here, at least once.
+  delivery::WorkerOptions delivery_options;
+  delivery_options.public_url = resolve(opt.public_url, "TOCSIN_PUBLIC_URL", "");
+  if (delivery_options.public_url.empty()) {
+    delivery_options.public_url = "http://" + address->host + ":" + std::to_string(port);
+  }
+  delivery::Worker delivery(app->writer, app->reader, clock, app->rules, app->metrics,
+                            delivery::send_http, delivery_options);
+  delivery.start();
+  Watchdog watchdog(app->rules, app->writer, app->metrics, post_watchdog);
 
   const bool listened = server->listen_after_bind();
   listener_done.store(true);
   // The listener may also end on its own (an accept error); wake the signal thread then.
   pthread_kill(signal_thread.native_handle(), SIGUSR1);
   signal_thread.join();
+  watchdog.stop();
+  delivery.stop();
   timers.stop();
   app->writer.stop();  // commits anything still queued
   spdlog::info("tocsin stopped");
@@ -185,6 +199,9 @@ int run_cli(int argc, char** argv) {
   auto* serve_cmd = cli.add_subcommand("serve", "Run the webhook receiver and REST API");
   serve_cmd->add_option("--rules", serve_opt.rules,
                         "Rules file (env TOCSIN_RULES; default ./rules.yaml)");
+  serve_cmd->add_option("--public-url", serve_opt.public_url,
+                        "Tocsin's URL as people reach it, for links in notifications (env "
+                        "TOCSIN_PUBLIC_URL; default http://LISTEN)");
   serve_cmd->add_option("--db", serve_opt.db,
                         "SQLite database (env TOCSIN_DB; default ./tocsin.db)");
   serve_cmd->add_option("--listen", serve_opt.listen,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/duration.hpp"
 #include "core/hash.hpp"
 #include "rules/dedup_key.hpp"
 #include "rules/lifecycle.hpp"
@@ -137,9 +138,38 @@ IngestResult redelivery(const storage::DecisionRecord& earlier, TimePoint now, J
 }
 
 // REQUIRES: runs on the writer thread inside the group transaction.
+const rules::Heartbeat* find_heartbeat(const rules::Rules& rules, const std::string& name) {
+  for (const auto& hb : rules.heartbeats) {
+    if (hb.name == name) return &hb;
+  }
+  return nullptr;
+}
+
+NormalizedEvent heartbeat_event(const rules::Heartbeat& hb, SignalState state, TimePoint now,
+                                std::optional<TimePoint> last_ping) {
+  NormalizedEvent e;
+  e.source = Source::heartbeat;
+  e.hook = "heartbeat";
+  e.name = hb.name;
+  e.fingerprint = "heartbeat:" + hb.name;
+  e.state = state;
+  e.source_time = now;
+  if (state == SignalState::firing) {
+    e.previous_state = SignalState::resolved;
+    e.summary = "heartbeat " + hb.name + ": no ping for " +
+                (last_ping ? format_duration(now - *last_ping) : std::string("a while")) +
+                " (expected every " + format_duration(hb.every) + ", grace " +
+                format_duration(hb.grace) + ")";
+  } else {
+    e.previous_state = SignalState::firing;
+    e.summary = "heartbeat " + hb.name + ": pinged again";
+  }
+  return e;
+}
+
 IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
-                         const NormalizedEvent& event, std::int64_t inbound_id, TimePoint now,
-                         Journal* journal) {
+                         const NormalizedEvent& event, std::optional<std::int64_t> inbound_id,
+                         TimePoint now, Journal* journal) {
   // An event the source names (an Alertmanager alert in a re-sent group, ...) is applied once.
   const std::string event_key =
       event.source_event_id.empty() ? std::string() : event.hook + ":" + event.source_event_id;
@@ -149,13 +179,29 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     }
   }
 
-  auto matched = rules.matching(event);
+  // A declared heartbeat routes itself (SPEC §7); everything else goes through the rules.
+  const rules::Heartbeat* heartbeat =
+      event.source == Source::heartbeat ? find_heartbeat(rules, event.name) : nullptr;
+  auto matched = heartbeat ? std::vector<const rules::Rule*>{} : rules.matching(event);
   const rules::Rule* rule = matched.empty() ? nullptr : matched.front();
   const rules::AlertPolicy& policy = rule ? rule->policy : rules.defaults;
   // A rule may regroup alerts under its own identity (SPEC §8 dedup_key).
   const std::string fingerprint = rule && rule->dedup_key
                                       ? rules::render_dedup_key(*rule->dedup_key, event)
                                       : event.fingerprint;
+  rules::Routing routing;
+  Severity severity = effective_severity(rules, rule, event);
+  Priority priority = rule ? rule->policy.priority : rules.defaults.priority;
+  std::string rule_name = rule ? rule->name : "";
+  if (heartbeat) {
+    routing.escalation = {heartbeat->escalation};
+    routing.route = rules::route_for(rules, routing.escalation);
+    severity = heartbeat->severity;
+    priority = heartbeat->priority;
+    rule_name = "heartbeat:" + heartbeat->name;
+  } else {
+    routing = routing_for(rules, matched);
+  }
 
   storage::AlertRecord alert;
   rules::AlertState state;
@@ -164,13 +210,11 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     state = std::move(loaded->second);
   }
 
-  rules::Decision d = rules::decide(policy, state, event, effective_severity(rules, rule, event),
-                                    rule ? rule->policy.priority : rules.defaults.priority, now,
-                                    routing_for(rules, matched));
+  rules::Decision d = rules::decide(policy, state, event, severity, priority, now, routing);
 
   alert.fingerprint = fingerprint;
   describe_alert(alert, event, now);
-  alert.rule = rule ? rule->name : "";
+  alert.rule = rule_name;
   if (d.opened) alert.last_episode_number = d.active->number;
   alert.id = tx.save_alert(alert);
 
@@ -193,8 +237,8 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   }
   record.inbound_id = inbound_id;
   record.outcome = std::string(to_string(d.outcome));
-  record.reason = rule ? d.reason : d.reason + ";no_rule_matched";
-  record.rule = rule ? rule->name : "";
+  record.reason = rule_name.empty() ? d.reason + ";no_rule_matched" : d.reason;
+  record.rule = rule_name;
   record.rules_hash = rules.hash;
   record.fingerprint = fingerprint;
   record.event_key = event_key;
@@ -203,6 +247,56 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   out.write(d.effects, {d.ended ? &*d.ended : nullptr, d.active ? &*d.active : nullptr});
 
   return IngestResult{alert.id, fingerprint, record.episode, d.outcome, record.reason};
+}
+
+// Two-way sync: an action taken in the paging tool on an episode Tocsin created. Only the
+// episode the alias names, and only while it is the alert's current one: acknowledging the
+// forgotten October page must never silence December's.
+// REQUIRES: runs on the writer thread inside the group transaction.
+IngestResult apply_sync(storage::Transaction& tx, const rules::Rules& rules,
+                        const Inbound::Sync& sync, std::int64_t inbound_id, TimePoint now,
+                        Journal* journal) {
+  storage::DecisionRecord record;
+  record.at = now;
+  record.inbound_id = inbound_id;
+  record.outcome = std::string(to_string(Outcome::ignored));
+  record.rules_hash = rules.hash;
+  auto finish = [&](std::string reason) {
+    record.reason = std::move(reason);
+    tx.insert_decision(record);
+    if (journal) journal->emplace_back(record);
+    return IngestResult{record.alert_id, record.fingerprint, record.episode, Outcome::ignored,
+                        record.reason};
+  };
+  const auto where = tx.find_episode_by_alias(sync.alias);
+  if (!where) return finish("sync_unknown_alias");
+  auto loaded = tx.load_alert_by_id(where->first);
+  if (!loaded) return finish("sync_unknown_alias");
+  storage::AlertRecord& alert = loaded->first;
+  const rules::AlertState& state = loaded->second;
+  record.alert_id = alert.id;
+  record.fingerprint = alert.fingerprint;
+  record.episode = where->second;
+  record.rule = alert.rule;
+  if (!state.active || state.active->number != where->second) {
+    return finish("sync_episode_not_current");
+  }
+  const rules::Route route = rules::route_for(rules, state.active->escalation);
+  rules::ActionDecision d = rules::on_action(policy_for(rules, alert.rule), route, state,
+                                             sync.action, sync.by, sync.note, now);
+  if (d.refused) return finish("sync_" + d.refused->first);
+  tx.save_episode(alert.id, alert.fingerprint, *d.episode, false);
+  if (d.ended) tx.cancel_timers(alert.id, d.episode->number);
+  // The tool the action came from already knows; telling it would only echo back.
+  std::erase_if(d.effects.notifications, [&](const rules::Notification& n) {
+    auto c = rules.channels.find(n.channel);
+    return c != rules.channels.end() && c->second.type == sync.from;
+  });
+  finish(std::string("sync_") + std::string(rules::to_string(sync.action)));
+  EffectWriter out{tx, rules, alert, now, journal};
+  out.write(d.effects, {&*d.episode});
+  return IngestResult{alert.id, alert.fingerprint, d.episode->number, Outcome::ignored,
+                      record.reason};
 }
 
 }  // namespace
@@ -230,6 +324,10 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
     }
     const std::int64_t inbound_id = tx.insert_inbound(rec);
     if (inbound.subscription) tx.save_subscription(*inbound.subscription);
+    if (inbound.sync) {
+      results.push_back(apply_sync(tx, rules, *inbound.sync, inbound_id, now, &written));
+      return;
+    }
     if (inbound.events.empty()) {
       storage::DecisionRecord record;
       record.at = now;
@@ -283,6 +381,20 @@ Expected<std::optional<TimePoint>, storage::WriteError> Engine::fire_next_timer(
     tx.delete_timer(stored->id);
     const TimePoint now = at_due_time ? timer.due : m_clock.now();
 
+    if (timer.kind == rules::TimerKind::heartbeat) {
+      const rules::Heartbeat* hb = find_heartbeat(rules, stored->heartbeat);
+      if (!hb) return;  // no longer declared
+      const auto ping = tx.heartbeat_ping(hb->name);
+      const std::optional<TimePoint> last =
+          ping ? std::optional<TimePoint>(ping->last_ping_at) : std::nullopt;
+      if (last && *last + hb->every + hb->grace > now) {
+        tx.set_heartbeat_deadline(hb->name, *last + hb->every + hb->grace);
+        return;
+      }
+      apply_event(tx, rules, heartbeat_event(*hb, SignalState::firing, now, last), std::nullopt,
+                  now, &written);
+      return;
+    }
     auto loaded = tx.load_alert_by_id(stored->alert_id);
     if (!loaded) return;
     storage::AlertRecord& alert = loaded->first;
@@ -410,9 +522,31 @@ void Engine::record(const Journal& journal) {
   }
 }
 
-storage::WriteStatus Engine::record_ping(const std::string& name) {
+storage::WriteStatus Engine::record_ping(const std::string& name, Journal* journal) {
+  auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
   const TimePoint now = m_clock.now();
-  return write([&](storage::Transaction& tx) { tx.record_heartbeat_ping(name, now); });
+  Journal written;
+  auto status =
+      m_writer
+          .submit([&](storage::Transaction& tx) {
+            written.clear();
+            tx.record_heartbeat_ping(name, now);
+            const rules::Heartbeat* hb = find_heartbeat(rules, name);
+            if (!hb) return;
+            tx.set_heartbeat_deadline(name, now + hb->every + hb->grace);
+            // The next ping resolves the episode a silence opened.
+            if (auto loaded = tx.load_alert("heartbeat:" + name); loaded && loaded->second.active) {
+              apply_event(tx, rules, heartbeat_event(*hb, SignalState::resolved, now, now),
+                          std::nullopt, now, &written);
+            }
+          })
+          .get();
+  if (!status) {
+    record(written);
+    if (journal) journal->insert(journal->end(), written.begin(), written.end());
+  }
+  return status;
 }
 
 storage::WriteStatus Engine::write(std::function<void(storage::Transaction&)> work) {

@@ -39,6 +39,15 @@ struct Inbound {
   std::string ignored_reason;
   // An SNS (un)subscription confirmation to list for a human, stored with the request.
   std::optional<storage::SubscriptionRecord> subscription;
+  // Two-way sync (SPEC §6): someone acted in the paging tool on an alert Tocsin created; the
+  // episode named by `alias` follows, if it is still the alert's current one.
+  struct Sync {
+    std::string alias;
+    rules::HumanAction action = rules::HumanAction::ack;
+    std::string by, note;
+    rules::ChannelType from = rules::ChannelType::opsgenie;  // not told about its own action
+  };
+  std::optional<Sync> sync;
 };
 
 // What one call wrote, in order: decisions and notifications as committed (replay prints it).
@@ -99,8 +108,10 @@ class Engine {
   // sweep. Returns how many were armed.
   Expected<int, storage::WriteError> arm_missing_sweeps();
 
-  // Records a heartbeat ping (what a missed ping does arrives with escalation).
-  storage::WriteStatus record_ping(const std::string& name);
+  // Records a heartbeat ping: moves its deadline to every + grace from now, and resolves the
+  // episode a silence opened (SPEC §7). A missed deadline is a timer: it opens an episode of
+  // fingerprint `heartbeat:{name}`, routed by the heartbeat's escalation.
+  storage::WriteStatus record_ping(const std::string& name, Journal* journal = nullptr);
 
   // Runs `work` in the writer, after a commit. For small state updates outside the event path.
   storage::WriteStatus write(std::function<void(storage::Transaction&)> work);

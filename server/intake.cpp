@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "core/json.hpp"
+#include "delivery/format.hpp"
 #include "ingest/alertmanager.hpp"
 #include "ingest/eventbridge.hpp"
 #include "ingest/generic.hpp"
@@ -145,9 +146,36 @@ Expected<Inbound, IngestError> opsgenie(const Request& r) {
     events.push_back(std::move(*webhook->event));
     return r.accept(std::move(events), webhook->delivery_id);
   }
-  // Nothing to ingest: an action on an alert (note, tags, ...), or on an alert Tocsin created
-  // (kept as the record two-way sync will act on), or an action OpsGenie added later.
-  std::string reason = webhook->tocsin_alias ? "tocsin_alias_" : "opsgenie_action_";
+  // Two-way sync: someone acknowledged, unacknowledged or closed in OpsGenie an alert Tocsin
+  // created. Tocsin's own calls echoed back are recognised and never acted on again.
+  if (webhook->tocsin_alias && !ingest::is_own_echo(*webhook, delivery::k_opsgenie_user)) {
+    std::optional<rules::HumanAction> action;
+    switch (webhook->kind) {
+      case ingest::OpsgenieAction::acknowledge:
+        action = rules::HumanAction::ack;
+        break;
+      case ingest::OpsgenieAction::unacknowledge:
+        action = rules::HumanAction::unack;
+        break;
+      case ingest::OpsgenieAction::close:
+        action = rules::HumanAction::resolve;
+        break;
+      default:
+        break;
+    }
+    if (action) {
+      Inbound in = r.inbound(webhook->delivery_id);
+      in.sync = Inbound::Sync{webhook->alias, *action,
+                              "opsgenie:" + (webhook->user.empty() ? "unknown" : webhook->user),
+                              webhook->note, rules::ChannelType::opsgenie};
+      return in;
+    }
+  }
+  // Nothing to ingest: an action on an alert (note, tags, ...), Tocsin's own action echoed
+  // back, or an action OpsGenie added later.
+  std::string reason = ingest::is_own_echo(*webhook, delivery::k_opsgenie_user) ? "own_echo_"
+                       : webhook->tocsin_alias                                  ? "tocsin_alias_"
+                                               : "opsgenie_action_";
   for (char c : webhook->action) {
     reason += std::isalnum(static_cast<unsigned char>(c))
                   ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))

@@ -86,6 +86,22 @@ void Metrics::count_queued(std::string_view channel, std::string_view action) {
   ++m_queued[{std::string(channel), std::string(action)}];
 }
 
+void Metrics::count_delivery(std::string_view channel, std::string_view result) {
+  std::lock_guard lock(m_mutex);
+  ++m_deliveries[{std::string(channel), std::string(result)}];
+}
+
+void Metrics::set_outbox(std::int64_t pending, double oldest_pending_seconds) {
+  std::lock_guard lock(m_mutex);
+  m_outbox_pending = pending;
+  m_outbox_oldest_seconds = oldest_pending_seconds;
+}
+
+void Metrics::count_watchdog(std::string_view result) {
+  std::lock_guard lock(m_mutex);
+  ++m_watchdog[std::string(result)];
+}
+
 void Metrics::count_rejected(std::string_view hook, int status, std::string_view code) {
   std::lock_guard lock(m_mutex);
   ++m_rejected[{std::string(hook), status, std::string(code)}];
@@ -129,6 +145,23 @@ std::string Metrics::render() const {
     out += "tocsin_notifications_queued_total{channel=\"" + escape_label(key.first) +
            "\",action=\"" + escape_label(key.second) + "\"} " + std::to_string(n) + "\n";
   }
+  header(out, "tocsin_notifications_total", "counter",
+         "Delivery attempts by channel and result (sent, retry, failed).");
+  for (const auto& [key, n] : m_deliveries) {
+    out += "tocsin_notifications_total{channel=\"" + escape_label(key.first) + "\",result=\"" +
+           escape_label(key.second) + "\"} " + std::to_string(n) + "\n";
+  }
+  header(out, "tocsin_watchdog_pings_total", "counter",
+         "Pings of the external dead-man's switch by result.");
+  for (const auto& [result, n] : m_watchdog) {
+    out += "tocsin_watchdog_pings_total{result=\"" + escape_label(result) + "\"} " +
+           std::to_string(n) + "\n";
+  }
+  header(out, "tocsin_outbox_pending", "gauge", "Notifications waiting to be delivered.");
+  out += "tocsin_outbox_pending " + std::to_string(m_outbox_pending) + "\n";
+  header(out, "tocsin_outbox_oldest_pending_seconds", "gauge",
+         "Age of the oldest notification waiting to be delivered.");
+  out += "tocsin_outbox_oldest_pending_seconds " + format_number(m_outbox_oldest_seconds) + "\n";
   header(out, "tocsin_requests_rejected_total", "counter",
          "Inbound requests refused before anything was stored, by hook, status and error code.");
   for (const auto& [key, n] : m_rejected) {

@@ -41,6 +41,10 @@ class Metrics {
   void count_decision(std::string_view decision);
   // Notifications written to the outbox, by channel and action.
   void count_queued(std::string_view channel, std::string_view action);
+  // Delivery attempts by channel and result (sent, retry, failed).
+  void count_delivery(std::string_view channel, std::string_view result);
+  void set_outbox(std::int64_t pending, double oldest_pending_seconds);
+  void count_watchdog(std::string_view result);
   // A connection the HTTP listener cut or refused itself (server/guarded_server.cpp).
   void count_connection_cut(CutReason reason);
 
@@ -51,7 +55,11 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, std::uint64_t> m_events;  // (source, outcome)
   std::map<std::tuple<std::string, int, std::string>, std::uint64_t> m_rejected;
   std::map<std::string, std::uint64_t> m_decisions;
-  std::map<std::pair<std::string, std::string>, std::uint64_t> m_queued;  // (channel, action)
+  std::map<std::pair<std::string, std::string>, std::uint64_t> m_queued;      // (channel, action)
+  std::map<std::pair<std::string, std::string>, std::uint64_t> m_deliveries;  // (channel, result)
+  std::map<std::string, std::uint64_t> m_watchdog;
+  std::int64_t m_outbox_pending = 0;
+  double m_outbox_oldest_seconds = 0;
   std::uint64_t m_commit_failures = 0;
   std::uint64_t m_reloads_ok = 0, m_reloads_failed = 0;
   std::map<CutReason, std::uint64_t> m_connections_cut;

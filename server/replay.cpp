@@ -245,7 +245,8 @@ class Replayer {
       auto results = m_app.engine.ingest(std::move(*inbound), &journal);
       if (!results) return storage_failed(results.error().message);
     } else if (const auto* hb = std::get_if<HeartbeatLine>(&line.what)) {
-      if (auto error = m_app.engine.record_ping(hb->name)) return storage_failed(error->message);
+      if (auto error = m_app.engine.record_ping(hb->name, &journal))
+        return storage_failed(error->message);
     } else if (const auto* a = std::get_if<ActionLine>(&line.what)) {
       auto done = m_app.engine.act(a->alert, a->action, a->by, a->note, &journal);
       if (!done) {

@@ -123,11 +123,14 @@ CREATE TABLE timers (
   id        INTEGER PRIMARY KEY,
   due_at    INTEGER NOT NULL,             -- unix ms
   kind      TEXT NOT NULL
-            CHECK (kind IN ('escalation','max_open_age','auto_resolve','ack_timeout')),
-  alert_id  INTEGER NOT NULL REFERENCES alerts(id),
-  episode   INTEGER NOT NULL,
-  step      INTEGER NOT NULL DEFAULT 0
+            CHECK (kind IN ('escalation','max_open_age','auto_resolve','ack_timeout',
+                            'heartbeat')),
+  alert_id  INTEGER REFERENCES alerts(id),  -- NULL for a heartbeat's deadline
+  episode   INTEGER NOT NULL DEFAULT 0,
+  step      INTEGER NOT NULL DEFAULT 0,
+  heartbeat TEXT                            -- the heartbeat's name (kind 'heartbeat')
 );
+CREATE INDEX timers_heartbeat ON timers(heartbeat) WHERE heartbeat IS NOT NULL;
 CREATE INDEX timers_due ON timers(due_at, id);
 CREATE INDEX timers_episode ON timers(alert_id, episode, kind);
 

@@ -116,8 +116,9 @@ struct OutboxStats {
 // A timer as stored: the alert it belongs to and what it does.
 struct StoredTimer {
   std::int64_t id = 0;
-  std::int64_t alert_id = 0;
+  std::int64_t alert_id = 0;  // 0 for a heartbeat deadline
   rules::Timer timer;
+  std::string heartbeat;  // kind heartbeat: the heartbeat's name
 };
 
 struct NotificationQuery {

@@ -173,6 +173,14 @@ std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert
                           [&](SQLite::Statement& q) { q.bind(1, static_cast<int64_t>(id)); });
 }
 
+std::optional<std::pair<std::int64_t, int>> Transaction::find_episode_by_alias(
+    const std::string& alias) {
+  CachedStatement q(m_statements, "SELECT alert_id, number FROM episodes WHERE alias = ?");
+  q.bind(1, alias);
+  if (q.executeStep()) return std::make_pair(q.getColumn(0).getInt64(), q.getColumn(1).getInt());
+  return std::nullopt;
+}
+
 std::optional<rules::Episode> Transaction::load_episode(std::int64_t alert_id, int number) {
   CachedStatement q(m_statements, std::string("SELECT ") + k_episode_columns +
                                       " FROM episodes e WHERE e.alert_id = ? AND e.number = ?");
@@ -196,20 +204,46 @@ void Transaction::insert_timer(std::int64_t alert_id, const rules::Timer& t) {
 
 std::optional<StoredTimer> Transaction::next_due_timer(TimePoint not_after) {
   CachedStatement q(m_statements,
-                    "SELECT id, alert_id, due_at, kind, episode, step FROM timers "
+                    "SELECT id, alert_id, due_at, kind, episode, step, heartbeat FROM timers "
                     "WHERE due_at <= ? ORDER BY due_at, id LIMIT 1");
   q.bind(1, static_cast<int64_t>(to_unix_ms(not_after)));
   if (!q.executeStep()) return std::nullopt;
   StoredTimer t;
   t.id = q.getColumn(0).getInt64();
-  t.alert_id = q.getColumn(1).getInt64();
+  t.alert_id = q.getColumn(1).isNull() ? 0 : q.getColumn(1).getInt64();
   t.timer.due = from_unix_ms(q.getColumn(2).getInt64());
   const auto kind = rules::parse_timer_kind(q.getColumn(3).getString());
   if (!kind) throw std::logic_error("timer " + std::to_string(t.id) + " has an unknown kind");
   t.timer.kind = *kind;
   t.timer.episode = q.getColumn(4).getInt();
   t.timer.step = q.getColumn(5).getInt();
+  if (!q.getColumn(6).isNull()) t.heartbeat = q.getColumn(6).getString();
   return t;
+}
+
+void Transaction::set_heartbeat_deadline(const std::string& name, TimePoint due) {
+  CachedStatement del(m_statements, "DELETE FROM timers WHERE heartbeat = ?");
+  del.bind(1, name);
+  del.exec();
+  CachedStatement ins(m_statements,
+                      "INSERT INTO timers (due_at, kind, heartbeat) VALUES (?, 'heartbeat', ?)");
+  ins.bind(1, static_cast<int64_t>(to_unix_ms(due)));
+  ins.bind(2, name);
+  ins.exec();
+}
+
+std::optional<HeartbeatPing> Transaction::heartbeat_ping(const std::string& name) {
+  CachedStatement q(
+      m_statements,
+      "SELECT first_ping_at, last_ping_at, pings FROM heartbeat_pings WHERE name = ?");
+  q.bind(1, name);
+  if (!q.executeStep()) return std::nullopt;
+  HeartbeatPing p;
+  p.name = name;
+  p.first_ping_at = from_unix_ms(q.getColumn(0).getInt64());
+  p.last_ping_at = from_unix_ms(q.getColumn(1).getInt64());
+  p.pings = q.getColumn(2).getInt64();
+  return p;
 }
 
 std::optional<TimePoint> Transaction::next_timer_due() {
@@ -375,6 +409,12 @@ std::optional<OutboxRecord> Transaction::load_notification(std::int64_t id) {
   q.bind(1, static_cast<int64_t>(id));
   if (q.executeStep()) return read_outbox(q);
   return std::nullopt;
+}
+
+void Transaction::count_attempt(std::int64_t id) {
+  CachedStatement q(m_statements, "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?");
+  q.bind(1, static_cast<int64_t>(id));
+  q.exec();
 }
 
 void Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& after) {

@@ -54,9 +54,14 @@ class Transaction {
                                const std::string& detail, TimePoint at);
 
   void record_heartbeat_ping(const std::string& name, TimePoint at);
+  std::optional<HeartbeatPing> heartbeat_ping(const std::string& name);
+  // Replaces the heartbeat's deadline timer (SPEC §7: every + grace after the last ping).
+  void set_heartbeat_deadline(const std::string& name, TimePoint due);
 
   // The alert with this id and its active episode (see load_alert).
   std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_by_id(std::int64_t id);
+  // The alert id and episode number an alias names (SPEC §4 per-episode alias).
+  std::optional<std::pair<std::int64_t, int>> find_episode_by_alias(const std::string& alias);
   // An episode by number, whatever its status.
   std::optional<rules::Episode> load_episode(std::int64_t alert_id, int number);
 
@@ -81,6 +86,8 @@ class Transaction {
   // Delivery (SPEC §6): the pending rows due by `now` that head their (episode, channel) queue.
   std::vector<OutboxRecord> due_notifications(TimePoint now, int limit);
   std::optional<OutboxRecord> load_notification(std::int64_t id);
+  // Counts an attempt before it is made (the row is being sent; see delivery::Worker).
+  void count_attempt(std::int64_t id);
   // Stores an attempt and the row's state after it (status, attempts, next due, last error).
   void record_attempt(const DeliveryAttempt& a, const OutboxRecord& after);
 

@@ -274,6 +274,7 @@ TEST_CASE("heartbeat pings are recorded; an undeclared heartbeat is a 404") {
   CHECK(hb[0]["name"] == "hooks-worker");
   CHECK(hb[0]["pings"] == 2);
   CHECK(hb[0]["overdue"] == false);
+  CHECK(hb[0]["state"] == "up");
 }
 
 TEST_CASE("a subscription confirmation is listed for a human, never visited") {

@@ -284,3 +284,43 @@ TEST_CASE("replay: a payload the server would refuse is a warning, and the rest 
                    "invalid_generic_event") != std::string::npos);
   CHECK(r.where("event").size() == 1);
 }
+
+TEST_CASE("replay: a heartbeat that goes quiet opens an episode; the next ping resolves it") {
+  TempDir dir;
+  const std::string rules = dir.file("rules.yaml");
+  std::ofstream(rules) << R"(version: 1
+channels:
+  oncall: {type: webhook, url: "http://127.0.0.1:9/oncall"}
+heartbeats:
+  - {name: hooks-worker, every: 5m, grace: 2m, severity: critical, priority: P1, notify: [oncall]}
+)";
+  const std::string events = dir.file("events.jsonl");
+  std::ofstream(events)
+      << R"({"at":"2026-11-01T00:00:00Z","hook":"heartbeat","name":"hooks-worker"})"
+      << "\n"
+      << R"({"at":"2026-11-01T00:05:00Z","hook":"heartbeat","name":"hooks-worker"})"
+      << "\n"
+      << R"({"at":"2026-11-01T00:40:00Z","hook":"heartbeat","name":"hooks-worker"})"
+      << "\n";
+  ReplayOptions options;
+  options.rules_path = rules;
+  options.events_path = events;
+  std::ostringstream out, err;
+  REQUIRE(run_replay(options, out, err) == 0);
+  std::vector<Json> lines;
+  std::istringstream in(out.str());
+  for (std::string l; std::getline(in, l);)
+    lines.push_back(Json::parse(l));
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0]["type"] == "event");
+  CHECK(lines[0]["at"] == "2026-11-01T00:12:00.000Z");  // 00:05 + every 5m + grace 2m
+  CHECK(lines[0]["fingerprint"] == "heartbeat:hooks-worker");
+  CHECK(lines[0]["outcome"] == "created");
+  CHECK(lines[1]["type"] == "notify");
+  CHECK(lines[1]["channel"] == "oncall");
+  CHECK(lines[1]["severity"] == "critical");
+  CHECK(lines[1]["priority"] == "P1");
+  CHECK(lines[2]["at"] == "2026-11-01T00:40:00.000Z");
+  CHECK(lines[2]["outcome"] == "resolved");
+  CHECK(lines[3]["action"] == "resolve");
+}

@@ -1,0 +1,274 @@
+#include "server/delivery_worker.hpp"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <strings.h>
+
+namespace tocsin::delivery {
+
+namespace {
+
+std::string queue_key(const storage::OutboxRecord& n) {
+  return n.alias + '\n' + n.channel;
+}
+
+// `scheme://host[:port]` and the rest (path and query) of an absolute URL.
+std::optional<std::pair<std::string, std::string>> split_url(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return std::nullopt;
+  const std::string scheme = url.substr(0, scheme_end);
+  if (scheme != "http" && scheme != "https") return std::nullopt;
+  const auto path_start = url.find('/', scheme_end + 3);
+  if (path_start == std::string::npos) return std::make_pair(url, std::string("/"));
+  return std::make_pair(url.substr(0, path_start), url.substr(path_start));
+}
+
+}  // namespace
+
+AttemptResult send_http(const HttpRequest& request, Duration timeout) {
+  AttemptResult r;
+  const auto started = std::chrono::steady_clock::now();
+  auto finish = [&] {
+    r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    return r;
+  };
+  auto parts = split_url(request.url);
+  if (!parts) {
+    r.http_status = 400;  // permanent: the channel's URL is not one we can send to
+    r.error = "the channel URL is not an absolute http(s) URL";
+    return finish();
+  }
+  httplib::Client client(parts->first);
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout - seconds);
+  client.set_connection_timeout(seconds.count(), micros.count());
+  client.set_read_timeout(seconds.count(), micros.count());
+  client.set_write_timeout(seconds.count(), micros.count());
+  client.set_follow_location(false);
+  client.enable_server_certificate_verification(true);
+  client.set_ca_cert_path("/etc/ssl/certs/ca-certificates.crt");
+  httplib::Headers headers;
+  std::string content_type = "application/json";
+  for (const auto& [name, value] : request.headers) {
+    if (strcasecmp(name.c_str(), "Content-Type") == 0) {
+      content_type = value;
+    } else {
+      headers.emplace(name, value);
+    }
+  }
+  auto res = client.Post(parts->second, headers, request.body, content_type);
+  if (!res) {
+    r.error = "no answer: " + httplib::to_string(res.error());
+    return finish();
+  }
+  r.http_status = res->status;
+  if (res->status < 200 || res->status >= 300) {
+    r.error = "HTTP " + std::to_string(res->status);
+    if (!res->body.empty()) r.error += ": " + res->body.substr(0, 200);
+  }
+  if (res->has_header("Retry-After")) {
+    // Parsed against the system clock: the header is about the receiver's wall time.
+    r.retry_after =
+        parse_retry_after(res->get_header_value("Retry-After"),
+                          std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
+  }
+  return finish();
+}
+
+Worker::Worker(storage::Writer& writer, storage::Reader& reader, const Clock& clock,
+               const RulesHolder& rules, Metrics& metrics, Sender sender, WorkerOptions options)
+    : m_writer(writer),
+      m_reader(reader),
+      m_clock(clock),
+      m_rules(rules),
+      m_metrics(metrics),
+      m_sender(std::move(sender)),
+      m_options(std::move(options)) {}
+
+Worker::~Worker() {
+  stop();
+}
+
+void Worker::start() {
+  for (int i = 0; i < m_options.threads; ++i)
+    m_threads.emplace_back([this] { run(); });
+}
+
+void Worker::stop() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stopping = true;
+  }
+  m_wake.notify_all();
+  for (auto& t : m_threads) {
+    if (t.joinable()) t.join();
+  }
+  m_threads.clear();
+}
+
+void Worker::run() {
+  for (;;) {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_stopping) return;
+    }
+    update_gauges();
+    if (deliver_one()) continue;
+    std::unique_lock lock(m_mutex);
+    m_wake.wait_for(lock, m_options.poll, [this] { return m_stopping; });
+  }
+}
+
+void Worker::update_gauges() {
+  {
+    std::lock_guard lock(m_mutex);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - m_gauges_at < std::chrono::seconds(1)) return;
+    m_gauges_at = now;
+  }
+  try {
+    const auto stats = m_reader.outbox_stats();
+    const double oldest =
+        stats.oldest_pending
+            ? std::chrono::duration<double>(m_clock.now() - *stats.oldest_pending).count()
+            : 0.0;
+    m_metrics.set_outbox(stats.pending, std::max(0.0, oldest));
+  } catch (const std::exception& e) {
+    spdlog::warn("delivery: cannot read the outbox depth: {}", e.what());
+  }
+}
+
+bool Worker::deliver_one() {
+  const auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
+
+  // Claim: the head of a queue nobody is sending, its attempt counted before it leaves.
+  std::optional<storage::OutboxRecord> claimed;
+  const TimePoint claim_time = m_clock.now();
+  auto status = m_writer.submit([&](storage::Transaction& tx) {
+    claimed.reset();
+    for (auto& row : tx.due_notifications(claim_time, 64)) {
+      std::lock_guard lock(m_mutex);
+      if (m_in_flight.count(queue_key(row))) continue;
+      tx.count_attempt(row.id);
+      row.attempts += 1;
+      m_in_flight.insert(queue_key(row));
+      claimed = std::move(row);
+      return;
+    }
+  });
+  if (auto error = status.get()) {
+    if (claimed) {
+      std::lock_guard lock(m_mutex);
+      m_in_flight.erase(queue_key(*claimed));
+    }
+    spdlog::error("delivery: cannot claim notifications: {}", error->message);
+    return false;
+  }
+  if (!claimed) return false;
+  storage::OutboxRecord row = std::move(*claimed);
+
+  // Format from the current rules and the alert as stored.
+  AttemptResult result;
+  const auto channel = rules.channels.find(row.channel);
+  Message message;
+  message.notification = row;
+  message.public_url = m_options.public_url;
+  if (row.alert_id) {
+    if (auto detail = m_reader.get_alert(*row.alert_id)) {
+      message.alert = detail->view.alert;
+      for (const auto& e : detail->episodes) {
+        if (row.episode && e.episode.number == *row.episode)
+          message.episode_opened_at = e.episode.opened_at;
+      }
+    }
+  }
+  const TimePoint sent_at = m_clock.now();
+  if (channel == rules.channels.end()) {
+    result.http_status = 0;
+    result.error = "channel \"" + row.channel + "\" is no longer in the rules";
+  } else if (auto request = format_request(channel->second, message, m_options.env, sent_at)) {
+    result = m_sender(*request, rules.delivery.timeout);
+  } else {
+    result.http_status = 0;
+    result.error = request.error();
+  }
+
+  double unit_random = 0;
+  {
+    std::lock_guard lock(m_mutex);
+    unit_random = std::uniform_real_distribution<double>(0.0, 1.0)(m_random);
+  }
+  const TimePoint done_at = m_clock.now();
+  Outcome outcome = after_attempt(row, result, rules.delivery, done_at, unit_random);
+  if (result.http_status == 0) {  // a configuration problem: nothing was sent, nothing to retry
+    outcome.verdict = Verdict::failed;
+    outcome.row.status = "failed";
+    outcome.row.last_status.reset();
+  }
+  storage::DeliveryAttempt attempt{row.id,
+                                   sent_at,
+                                   result.http_status == 0 ? std::nullopt : result.http_status,
+                                   result.error,
+                                   result.duration_ms,
+                                   std::string(to_string(outcome.verdict))};
+
+  // A notification that fails for good is announced on the fallback channel, once: a
+  // meta-alert about a meta-alert would loop.
+  std::optional<storage::OutboxRecord> meta;
+  if (outcome.verdict == Verdict::failed && !row.about && rules.delivery.fallback &&
+      *rules.delivery.fallback != row.channel) {
+    storage::OutboxRecord m;
+    m.created_at = m.due_at = done_at;
+    m.alert_id = row.alert_id;
+    m.episode = row.episode;
+    m.fingerprint = row.fingerprint;
+    m.alias = "tocsin-delivery-" + std::to_string(row.id);
+    m.channel = *rules.delivery.fallback;
+    m.action = "trigger";
+    m.severity = Severity::critical;
+    m.priority = row.priority;
+    m.why = "delivery of " + row.action + " for " + row.alias + " to channel \"" + row.channel +
+            "\" failed for good: " + outcome.row.last_error;
+    m.about = row.id;
+    meta = std::move(m);
+  }
+  auto recorded = m_writer
+                      .submit([&](storage::Transaction& tx) {
+                        tx.record_attempt(attempt, outcome.row);
+                        if (meta) tx.insert_notification(*meta);
+                      })
+                      .get();
+  {
+    std::lock_guard lock(m_mutex);
+    m_in_flight.erase(queue_key(row));
+  }
+  if (recorded) {
+    // Sent but not recorded: the row is still pending and will be sent again (at least once).
+    spdlog::error("delivery: cannot record the attempt of notification {}: {}", row.id,
+                  recorded->message);
+    return false;
+  }
+  m_metrics.count_delivery(row.channel, to_string(outcome.verdict));
+  switch (outcome.verdict) {
+    case Verdict::sent:
+      spdlog::info("delivery: {} {} to {} sent (attempt {}, {} ms)", row.action, row.alias,
+                   row.channel, row.attempts, result.duration_ms);
+      break;
+    case Verdict::retry:
+      spdlog::warn("delivery: {} {} to {} failed (attempt {}): {}; retrying at {}", row.action,
+                   row.alias, row.channel, row.attempts, result.error,
+                   format_timestamp(outcome.row.due_at));
+      break;
+    case Verdict::failed:
+      spdlog::error("delivery: {} {} to {} failed for good: {}{}", row.action, row.alias,
+                    row.channel, outcome.row.last_error,
+                    meta ? "; announced on " + meta->channel : std::string());
+      break;
+  }
+  return true;
+}
+
+}  // namespace tocsin::delivery

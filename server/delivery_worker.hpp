@@ -1,0 +1,79 @@
+#pragma once
+// The outbox worker (SPEC §6): sends due notifications, in order per episode and channel,
+// retries what may succeed later, and records every attempt. At least once: a row is claimed
+// (its attempt counted) before it is sent and settled after, so a crash in between resends it
+// at the next start rather than losing it.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "delivery/format.hpp"
+#include "delivery/policy.hpp"
+#include "rules/loader.hpp"
+#include "server/metrics.hpp"
+#include "server/rules_holder.hpp"
+#include "storage/reader.hpp"
+#include "storage/writer.hpp"
+
+namespace tocsin::delivery {
+
+// Sends one request within `timeout`, never following a redirect.
+using Sender = std::function<AttemptResult(const HttpRequest&, Duration timeout)>;
+
+// The real sender: cpp-httplib, TLS verified against the system CAs, timeouts on connect,
+// read and write.
+AttemptResult send_http(const HttpRequest& request, Duration timeout);
+
+struct WorkerOptions {
+  int threads = 4;  // one slow receiver holds one thread, not the whole outbox
+  std::chrono::milliseconds poll{100};
+  std::string public_url;                       // for links back to Tocsin in messages
+  rules::EnvLookup env = rules::process_env();  // where channel secrets are read
+};
+
+class Worker {
+ public:
+  Worker(storage::Writer& writer, storage::Reader& reader, const Clock& clock,
+         const RulesHolder& rules, Metrics& metrics, Sender sender, WorkerOptions options);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Starts the sending threads (tests may drive deliver_one() instead).
+  void start();
+  // Lets requests in flight finish (each bounded by delivery.timeout), then stops.
+  void stop();
+
+  // Claims the next due notification, sends it and records the attempt, on the caller's
+  // thread. Returns false when nothing was due (or storage failed; logged).
+  bool deliver_one();
+
+ private:
+  void run();
+  void update_gauges();
+
+  storage::Writer& m_writer;
+  storage::Reader& m_reader;
+  const Clock& m_clock;
+  const RulesHolder& m_rules;
+  Metrics& m_metrics;
+  Sender m_sender;
+  WorkerOptions m_options;
+
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  bool m_stopping = false;                           // GUARDED_BY(m_mutex)
+  std::set<std::string> m_in_flight;                 // GUARDED_BY(m_mutex): alias + '\n' + channel
+  std::mt19937_64 m_random{std::random_device{}()};  // GUARDED_BY(m_mutex)
+  std::chrono::steady_clock::time_point m_gauges_at{};  // GUARDED_BY(m_mutex)
+  std::vector<std::thread> m_threads;
+};
+
+}  // namespace tocsin::delivery

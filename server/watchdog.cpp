@@ -1,0 +1,77 @@
+#include "server/watchdog.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "rules/loader.hpp"
+#include "server/delivery_worker.hpp"
+
+namespace tocsin {
+
+delivery::AttemptResult post_watchdog(const std::string& url, Duration timeout) {
+  delivery::HttpRequest request;
+  request.url = url;
+  request.headers = {{"Content-Type", "text/plain"}};
+  request.body = "tocsin alive";
+  return delivery::send_http(request, timeout);
+}
+
+Watchdog::Watchdog(const RulesHolder& rules, storage::Writer& writer, Metrics& metrics,
+                   Sender sender)
+    : m_rules(rules), m_writer(writer), m_metrics(metrics), m_sender(std::move(sender)) {
+  m_thread = std::thread([this] { run(); });
+}
+
+Watchdog::~Watchdog() {
+  stop();
+}
+
+void Watchdog::stop() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stopping = true;
+  }
+  m_wake.notify_all();
+  if (m_thread.joinable()) m_thread.join();
+}
+
+bool Watchdog::ping_once() {
+  const auto active = m_rules.get();
+  const auto& config = active->rules->watchdog;
+  if (!config) return false;
+  std::optional<std::string> url = config->url;
+  if (!url && config->url_env) url = rules::process_env()(*config->url_env);
+  if (!url || url->empty()) {
+    m_metrics.count_watchdog("not_configured");
+    spdlog::error("watchdog: {} is not set; the dead-man's switch is not being pinged",
+                  config->url_env.value_or("watchdog.url"));
+    return false;
+  }
+  // Alive means able to record alerts: the ping waits for a real commit.
+  auto committed = m_writer.submit([](storage::Transaction&) {});
+  if (committed.wait_for(std::chrono::seconds(5)) != std::future_status::ready || committed.get()) {
+    m_metrics.count_watchdog("skipped_unhealthy");
+    spdlog::error("watchdog: the database is not committing; not pinging the dead-man's switch");
+    return false;
+  }
+  auto result = m_sender(*url, active->rules->delivery.timeout);
+  const bool ok = result.http_status && *result.http_status >= 200 && *result.http_status < 300;
+  m_metrics.count_watchdog(ok ? "ok" : "failed");
+  // The URL is often a secret (a ping token in the path): never log it.
+  if (!ok) spdlog::warn("watchdog: ping failed: {}", result.error);
+  return ok;
+}
+
+void Watchdog::run() {
+  for (;;) {
+    Duration every = std::chrono::minutes(1);
+    if (const auto& config = m_rules.get()->rules->watchdog) {
+      every = config->every;
+      ping_once();
+    }
+    std::unique_lock lock(m_mutex);
+    m_wake.wait_for(lock, every, [this] { return m_stopping; });
+    if (m_stopping) return;
+  }
+}
+
+}  // namespace tocsin

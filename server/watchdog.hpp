@@ -1,0 +1,49 @@
+#pragma once
+// The watcher is watched (SPEC §1 invariant 5, §7): with `watchdog:` in the rules, Tocsin POSTs
+// to an external dead-man's switch every interval, so the outside world notices when Tocsin
+// itself stops. A ping is sent only while the database commits: a Tocsin that cannot record
+// alerts should look dead.
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "delivery/policy.hpp"
+#include "server/metrics.hpp"
+#include "server/rules_holder.hpp"
+#include "storage/writer.hpp"
+
+namespace tocsin {
+
+class Watchdog {
+ public:
+  using Sender = std::function<delivery::AttemptResult(const std::string& url, Duration timeout)>;
+
+  Watchdog(const RulesHolder& rules, storage::Writer& writer, Metrics& metrics, Sender sender);
+  ~Watchdog();
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  void stop();
+
+  // One ping now, if configured; returns whether it was sent and answered 2xx.
+  bool ping_once();
+
+ private:
+  void run();
+
+  const RulesHolder& m_rules;
+  storage::Writer& m_writer;
+  Metrics& m_metrics;
+  Sender m_sender;
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  bool m_stopping = false;  // GUARDED_BY(m_mutex)
+  std::thread m_thread;
+};
+
+// The real sender: an empty-bodied POST through the delivery sender.
+delivery::AttemptResult post_watchdog(const std::string& url, Duration timeout);
+
+}  // namespace tocsin
