@@ -115,7 +115,7 @@ void Worker::run() {
       if (m_stopping) return;
     }
     update_gauges();
-    if (deliver_one()) continue;
+    if (deliver(m_options.batch) > 0) continue;
     std::unique_lock lock(m_mutex);
     m_wake.wait_for(lock, m_options.poll, [this] { return m_stopping; });
   }
@@ -141,134 +141,161 @@ void Worker::update_gauges() {
 }
 
 bool Worker::deliver_one() {
+  return deliver(1) > 0;
+}
+
+namespace {
+
+// One claimed row, sent: what to record.
+struct Settled {
+  storage::OutboxRecord row;  // as claimed
+  AttemptResult result;
+  Outcome outcome;
+  storage::DeliveryAttempt attempt;
+  std::optional<storage::OutboxRecord> meta;
+};
+
+}  // namespace
+
+int Worker::deliver(int max_rows) {
   const auto active = m_rules.get();
   const rules::Rules& rules = *active->rules;
 
-  // Claim: the head of a queue nobody is sending, its attempt counted before it leaves.
-  std::optional<storage::OutboxRecord> claimed;
+  // Claim heads of queues nobody is sending, each attempt counted before it leaves. Several
+  // per transaction: a commit (an fsync) per notification would bound delivery to the disk.
+  std::vector<storage::OutboxRecord> claimed;
   const TimePoint claim_time = m_clock.now();
+  auto release = [&](const std::vector<storage::OutboxRecord>& rows) {
+    std::lock_guard lock(m_mutex);
+    for (const auto& r : rows)
+      m_in_flight.erase(queue_key(r));
+  };
   auto status = m_writer.submit([&](storage::Transaction& tx) {
-    claimed.reset();
+    release(claimed);
+    claimed.clear();
     for (auto& row : tx.due_notifications(claim_time, 64)) {
-      std::lock_guard lock(m_mutex);
-      if (m_in_flight.count(queue_key(row))) continue;
+      if (static_cast<int>(claimed.size()) >= max_rows) break;
+      {
+        std::lock_guard lock(m_mutex);
+        if (!m_in_flight.insert(queue_key(row)).second) continue;
+      }
+      claimed.push_back(row);  // before counting: released if the job fails
       tx.count_attempt(row.id);
-      row.attempts += 1;
-      m_in_flight.insert(queue_key(row));
-      claimed = std::move(row);
-      return;
+      claimed.back().attempts += 1;
     }
   });
   if (auto error = status.get()) {
-    if (claimed) {
-      std::lock_guard lock(m_mutex);
-      m_in_flight.erase(queue_key(*claimed));
-    }
+    release(claimed);
     spdlog::error("delivery: cannot claim notifications: {}", error->message);
-    return false;
+    return 0;
   }
-  if (!claimed) return false;
-  storage::OutboxRecord row = std::move(*claimed);
+  if (claimed.empty()) return 0;
 
-  // Format from the current rules and the alert as stored.
-  AttemptResult result;
-  const auto channel = rules.channels.find(row.channel);
-  Message message;
-  message.notification = row;
-  message.public_url = m_options.public_url;
-  if (row.alert_id) {
-    if (auto detail = m_reader.get_alert(*row.alert_id)) {
-      message.alert = detail->view.alert;
-      for (const auto& e : detail->episodes) {
-        if (row.episode && e.episode.number == *row.episode)
-          message.episode_opened_at = e.episode.opened_at;
+  std::vector<Settled> settled;
+  for (const auto& row : claimed) {
+    Settled st;
+    st.row = row;
+    // Format from the current rules and the alert as stored.
+    const auto channel = rules.channels.find(row.channel);
+    Message message;
+    message.notification = row;
+    message.public_url = m_options.public_url;
+    if (row.alert_id) {
+      if (auto detail = m_reader.get_alert(*row.alert_id)) {
+        message.alert = detail->view.alert;
+        for (const auto& e : detail->episodes) {
+          if (row.episode && e.episode.number == *row.episode)
+            message.episode_opened_at = e.episode.opened_at;
+        }
       }
     }
-  }
-  const TimePoint sent_at = m_clock.now();
-  if (channel == rules.channels.end()) {
-    result.http_status = 0;
-    result.error = "channel \"" + row.channel + "\" is no longer in the rules";
-  } else if (auto request = format_request(channel->second, message, m_options.env, sent_at)) {
-    result = m_sender(*request, rules.delivery.timeout);
-  } else {
-    result.http_status = 0;
-    result.error = request.error();
+    const TimePoint sent_at = m_clock.now();
+    bool config_error = false;
+    if (channel == rules.channels.end()) {
+      config_error = true;
+      st.result.error = "channel \"" + row.channel + "\" is no longer in the rules";
+    } else if (auto request = format_request(channel->second, message, m_options.env, sent_at)) {
+      st.result = m_sender(*request, rules.delivery.timeout);
+    } else {
+      config_error = true;
+      st.result.error = request.error();
+    }
+    double unit_random = 0;
+    {
+      std::lock_guard lock(m_mutex);
+      unit_random = std::uniform_real_distribution<double>(0.0, 1.0)(m_random);
+    }
+    const TimePoint done_at = m_clock.now();
+    st.outcome = after_attempt(row, st.result, rules.delivery, done_at, unit_random);
+    if (config_error) {  // nothing was sent, and retrying cannot help
+      st.outcome.verdict = Verdict::failed;
+      st.outcome.row.status = "failed";
+      st.outcome.row.last_error = st.result.error;
+    }
+    st.attempt = storage::DeliveryAttempt{row.id,
+                                          sent_at,
+                                          st.result.http_status,
+                                          st.result.error,
+                                          st.result.duration_ms,
+                                          std::string(to_string(st.outcome.verdict))};
+    // A notification that fails for good is announced on the fallback channel, once: a
+    // meta-alert about a meta-alert would loop.
+    if (st.outcome.verdict == Verdict::failed && !row.about && rules.delivery.fallback &&
+        *rules.delivery.fallback != row.channel) {
+      storage::OutboxRecord m;
+      m.created_at = m.due_at = done_at;
+      m.alert_id = row.alert_id;
+      m.episode = row.episode;
+      m.fingerprint = row.fingerprint;
+      m.alias = "tocsin-delivery-" + std::to_string(row.id);
+      m.channel = *rules.delivery.fallback;
+      m.action = "trigger";
+      m.severity = Severity::critical;
+      m.priority = row.priority;
+      m.why = "delivery of " + row.action + " for " + row.alias + " to channel \"" + row.channel +
+              "\" failed for good: " + st.outcome.row.last_error;
+      m.about = row.id;
+      st.meta = std::move(m);
+    }
+    settled.push_back(std::move(st));
   }
 
-  double unit_random = 0;
-  {
-    std::lock_guard lock(m_mutex);
-    unit_random = std::uniform_real_distribution<double>(0.0, 1.0)(m_random);
-  }
-  const TimePoint done_at = m_clock.now();
-  Outcome outcome = after_attempt(row, result, rules.delivery, done_at, unit_random);
-  if (result.http_status == 0) {  // a configuration problem: nothing was sent, nothing to retry
-    outcome.verdict = Verdict::failed;
-    outcome.row.status = "failed";
-    outcome.row.last_status.reset();
-  }
-  storage::DeliveryAttempt attempt{row.id,
-                                   sent_at,
-                                   result.http_status == 0 ? std::nullopt : result.http_status,
-                                   result.error,
-                                   result.duration_ms,
-                                   std::string(to_string(outcome.verdict))};
-
-  // A notification that fails for good is announced on the fallback channel, once: a
-  // meta-alert about a meta-alert would loop.
-  std::optional<storage::OutboxRecord> meta;
-  if (outcome.verdict == Verdict::failed && !row.about && rules.delivery.fallback &&
-      *rules.delivery.fallback != row.channel) {
-    storage::OutboxRecord m;
-    m.created_at = m.due_at = done_at;
-    m.alert_id = row.alert_id;
-    m.episode = row.episode;
-    m.fingerprint = row.fingerprint;
-    m.alias = "tocsin-delivery-" + std::to_string(row.id);
-    m.channel = *rules.delivery.fallback;
-    m.action = "trigger";
-    m.severity = Severity::critical;
-    m.priority = row.priority;
-    m.why = "delivery of " + row.action + " for " + row.alias + " to channel \"" + row.channel +
-            "\" failed for good: " + outcome.row.last_error;
-    m.about = row.id;
-    meta = std::move(m);
-  }
   auto recorded = m_writer
                       .submit([&](storage::Transaction& tx) {
-                        tx.record_attempt(attempt, outcome.row);
-                        if (meta) tx.insert_notification(*meta);
+                        for (const auto& st : settled) {
+                          tx.record_attempt(st.attempt, st.outcome.row);
+                          if (st.meta) tx.insert_notification(*st.meta);
+                        }
                       })
                       .get();
-  {
-    std::lock_guard lock(m_mutex);
-    m_in_flight.erase(queue_key(row));
-  }
+  release(claimed);
   if (recorded) {
-    // Sent but not recorded: the row is still pending and will be sent again (at least once).
-    spdlog::error("delivery: cannot record the attempt of notification {}: {}", row.id,
-                  recorded->message);
-    return false;
+    // Sent but not recorded: the rows are still pending and will be sent again (at least
+    // once, never lost).
+    spdlog::error("delivery: cannot record {} attempt(s): {}", settled.size(), recorded->message);
+    return 0;
   }
-  m_metrics.count_delivery(row.channel, to_string(outcome.verdict));
-  switch (outcome.verdict) {
-    case Verdict::sent:
-      spdlog::info("delivery: {} {} to {} sent (attempt {}, {} ms)", row.action, row.alias,
-                   row.channel, row.attempts, result.duration_ms);
-      break;
-    case Verdict::retry:
-      spdlog::warn("delivery: {} {} to {} failed (attempt {}): {}; retrying at {}", row.action,
-                   row.alias, row.channel, row.attempts, result.error,
-                   format_timestamp(outcome.row.due_at));
-      break;
-    case Verdict::failed:
-      spdlog::error("delivery: {} {} to {} failed for good: {}{}", row.action, row.alias,
-                    row.channel, outcome.row.last_error,
-                    meta ? "; announced on " + meta->channel : std::string());
-      break;
+  for (const auto& st : settled) {
+    const auto& row = st.row;
+    m_metrics.count_delivery(row.channel, to_string(st.outcome.verdict));
+    switch (st.outcome.verdict) {
+      case Verdict::sent:
+        spdlog::info("delivery: {} {} to {} sent (attempt {}, {} ms)", row.action, row.alias,
+                     row.channel, row.attempts, st.result.duration_ms);
+        break;
+      case Verdict::retry:
+        spdlog::warn("delivery: {} {} to {} failed (attempt {}): {}; retrying at {}", row.action,
+                     row.alias, row.channel, row.attempts, st.result.error,
+                     format_timestamp(st.outcome.row.due_at));
+        break;
+      case Verdict::failed:
+        spdlog::error("delivery: {} {} to {} failed for good: {}{}", row.action, row.alias,
+                      row.channel, st.outcome.row.last_error,
+                      st.meta ? "; announced on " + st.meta->channel : std::string());
+        break;
+    }
   }
-  return true;
+  return static_cast<int>(settled.size());
 }
 
 }  // namespace tocsin::delivery

@@ -33,6 +33,7 @@ AttemptResult send_http(const HttpRequest& request, Duration timeout);
 
 struct WorkerOptions {
   int threads = 4;  // one slow receiver holds one thread, not the whole outbox
+  int batch = 8;    // rows claimed and recorded per transaction by one thread
   std::chrono::milliseconds poll{100};
   std::string public_url;                       // for links back to Tocsin in messages
   rules::EnvLookup env = rules::process_env();  // where channel secrets are read
@@ -54,6 +55,9 @@ class Worker {
   // Claims the next due notification, sends it and records the attempt, on the caller's
   // thread. Returns false when nothing was due (or storage failed; logged).
   bool deliver_one();
+  // The same for up to `max_rows` due rows of distinct queues, claimed in one transaction and
+  // recorded in one. Returns how many were attempted.
+  int deliver(int max_rows);
 
  private:
   void run();
