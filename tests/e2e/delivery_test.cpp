@@ -47,6 +47,22 @@ httplib::Result post_alarm(httplib::Client& c, const std::string& fixture_name,
                 "text/plain");
 }
 
+// A server whose channels point at a recording receiver (script it before start()).
+struct DeliveryEnv {
+  RecordingReceiver receiver;
+  TempDir dir;
+  std::string rules = dir.file("rules.yaml");
+  std::unique_ptr<ServerProcess> server;
+
+  DeliveryEnv() { std::ofstream(rules) << rules_for(receiver); }
+  httplib::Client start(const std::string& db_name = "t.db", const std::string& log = "s.log") {
+    server = std::make_unique<ServerProcess>(
+        dir.file(log), std::vector<std::string>{"--rules", rules, "--db", dir.file(db_name)},
+        std::vector<std::string>{"TEST_OPSGENIE_KEY=og-secret"});
+    return httplib::Client("127.0.0.1", server->port());
+  }
+};
+
 Json notifications(httplib::Client& c) {
   auto res = c.Get("/api/v1/notifications");
   REQUIRE(res);
@@ -56,14 +72,10 @@ Json notifications(httplib::Client& c) {
 }  // namespace
 
 TEST_CASE("delivery: an ALARM reaches OpsGenie under the episode alias after two 500s") {
-  RecordingReceiver receiver;
+  DeliveryEnv env;
+  RecordingReceiver& receiver = env.receiver;
   receiver.script({{500, "{}", "", 0ms}, {500, "{}", "", 0ms}});
-  TempDir dir;
-  const std::string rules = dir.file("rules.yaml");
-  std::ofstream(rules) << rules_for(receiver);
-  ServerProcess server(dir.file("server.log"), {"--rules", rules, "--db", dir.file("t.db")},
-                       {"TEST_OPSGENIE_KEY=og-secret"});
-  httplib::Client c("127.0.0.1", server.port());
+  httplib::Client c = env.start();
 
   auto posted = post_alarm(c, "sns_notification_alarm.json", "alarm-1");
   REQUIRE(posted);
@@ -121,7 +133,7 @@ TEST_CASE("delivery: an ALARM reaches OpsGenie under the episode alias after two
     const Json meta = Json::parse(all[4].body);
     CHECK(meta["why"].get<std::string>().find("failed for good: HTTP 401") != std::string::npos);
   }
-  CHECK(server.stop() == 0);
+  CHECK(env.server->stop() == 0);
 }
 
 TEST_CASE("delivery: a restart in the middle of a retry sequence loses nothing") {
@@ -159,13 +171,9 @@ TEST_CASE("delivery: a restart in the middle of a retry sequence loses nothing")
 TEST_CASE(
     "two-way sync: an OpsGenie acknowledgement of Tocsin's alias stops escalation; echoes "
     "and old aliases change nothing") {
-  RecordingReceiver receiver;
-  TempDir dir;
-  const std::string rules = dir.file("rules.yaml");
-  std::ofstream(rules) << rules_for(receiver);
-  ServerProcess server(dir.file("server.log"), {"--rules", rules, "--db", dir.file("t.db")},
-                       {"TEST_OPSGENIE_KEY=og-secret"});
-  httplib::Client c("127.0.0.1", server.port());
+  DeliveryEnv env;
+  RecordingReceiver& receiver = env.receiver;
+  httplib::Client c = env.start();
   auto posted = post_alarm(c, "sns_notification_alarm.json", "alarm-1");
   REQUIRE(posted);
   const auto id = Json::parse(posted->body)["results"][0]["alert_id"].get<std::int64_t>();
@@ -220,7 +228,7 @@ TEST_CASE(
   CHECK(status() == "resolved");
   std::this_thread::sleep_for(300ms);  // nothing more may reach OpsGenie
   CHECK(receiver.requests().size() == 1);
-  CHECK(server.stop() == 0);
+  CHECK(env.server->stop() == 0);
 }
 
 TEST_CASE("watchdog: Tocsin pings the external dead-man's switch") {

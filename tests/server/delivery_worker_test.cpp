@@ -8,6 +8,7 @@
 #include "rules/loader.hpp"
 #include "server/app.hpp"
 #include "server/engine.hpp"
+#include "support/events.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
@@ -75,16 +76,7 @@ struct Rig {
   }
 
   std::int64_t fire(const std::string& name) {
-    NormalizedEvent e;
-    e.source = Source::generic;
-    e.hook = "generic";
-    e.name = name;
-    e.fingerprint = "generic:" + name;
-    e.state = SignalState::firing;
-    Inbound in;
-    in.record.received_at = clock.now();
-    in.record.hook = "generic";
-    in.events.push_back(e);
+    Inbound in = generic_inbound(name, SignalState::firing, clock.now());
     auto r = engine.ingest(std::move(in));
     REQUIRE(r);
     return *r->front().alert_id;
@@ -161,23 +153,8 @@ TEST_CASE("worker: per episode and channel in order; a resolve supersedes an uns
 
   // A second alert whose trigger never left: its resolve supersedes it, and nothing is sent.
   rig.answers.clear();
-  NormalizedEvent e;
-  e.source = Source::generic;
-  e.hook = "generic";
-  e.name = "queue-b";
-  e.fingerprint = "generic:queue-b";
-  e.state = SignalState::firing;
-  Inbound fire;
-  fire.record.received_at = rig.clock.now();
-  fire.record.hook = "generic";
-  fire.events.push_back(e);
-  REQUIRE(rig.engine.ingest(std::move(fire)));
-  e.state = SignalState::resolved;
-  Inbound ok;
-  ok.record.received_at = rig.clock.now();
-  ok.record.hook = "generic";
-  ok.events.push_back(e);
-  REQUIRE(rig.engine.ingest(std::move(ok)));
+  REQUIRE(rig.engine.ingest(generic_inbound("queue-b", SignalState::firing, rig.clock.now())));
+  REQUIRE(rig.engine.ingest(generic_inbound("queue-b", SignalState::resolved, rig.clock.now())));
   CHECK(rig.drain() == 0);
   storage::NotificationQuery superseded;
   superseded.status = "superseded";

@@ -6,6 +6,7 @@
 #include "server/app.hpp"
 #include "server/engine.hpp"
 #include "storage/reader.hpp"
+#include "support/events.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
@@ -47,17 +48,7 @@ struct Node {
         engine(writer, clock, rules, metrics) {}
 
   IngestResult fire(const std::string& name) {
-    NormalizedEvent e;
-    e.source = Source::generic;
-    e.hook = "generic";
-    e.name = name;
-    e.fingerprint = "generic:" + name;
-    e.state = SignalState::firing;
-    Inbound in;
-    in.record.received_at = clock.now();
-    in.record.hook = "generic";
-    in.record.body = "{}";
-    in.events.push_back(e);
+    Inbound in = generic_inbound(name, SignalState::firing, clock.now());
     auto r = engine.ingest(std::move(in));
     REQUIRE(r);
     REQUIRE(r->size() == 1);
