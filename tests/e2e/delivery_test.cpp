@@ -244,3 +244,31 @@ TEST_CASE("watchdog: Tocsin pings the external dead-man's switch") {
   CHECK(server.stop() == 0);
   CHECK(server.log().find("/ping/abc") == std::string::npos);  // a ping URL is a secret
 }
+
+TEST_CASE("delivery: a receiver that hangs is cut at delivery.timeout and retried") {
+  DeliveryEnv env;
+  // Longer than the rules' 2 s timeout: the first attempt must give up and retry.
+  env.receiver.script({{202, "{}", "", 3500ms}});
+  httplib::Client c = env.start();
+  REQUIRE(post_alarm(c, "sns_notification_alarm.json", "alarm-1")->status == 200);
+  auto sent = env.receiver.wait_for(2);
+  REQUIRE(sent.size() == 2);
+  Json rows;
+  for (int i = 0; i < 100; ++i) {
+    rows = notifications(c);
+    if (!rows.empty() && rows[0]["status"] == "sent") break;
+    std::this_thread::sleep_for(20ms);
+  }
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["status"] == "sent");
+  auto detail = c.Get("/api/v1/notifications/" + std::to_string(rows[0]["id"].get<int>()));
+  REQUIRE(detail);
+  const Json log = Json::parse(detail->body)["attempts_log"];
+  REQUIRE(log.size() == 2);
+  CHECK(log[1]["outcome"] == "retry");  // oldest last
+  CHECK(log[1]["http_status"].is_null());
+  CHECK(log[1]["error"].get<std::string>().find("no answer") != std::string::npos);
+  CHECK(log[1]["duration_ms"].get<int>() >= 1900);
+  CHECK(log[0]["outcome"] == "sent");
+  CHECK(env.server->stop() == 0);
+}
