@@ -161,6 +161,8 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_pending ON outbox(status, due_at) WHERE status = 'pending';
 CREATE INDEX outbox_episode ON outbox(alert_id, episode, channel, status);
+-- The delivery queues: one per (alias, channel), delivered in id order.
+CREATE INDEX outbox_queue ON outbox(alias, channel, status, id);
 
 -- Every delivery attempt, for GET /api/v1/notifications and the report.
 CREATE TABLE delivery_attempts (
