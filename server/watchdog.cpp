@@ -42,10 +42,14 @@ bool Watchdog::ping_once() {
   if (!url && config->url_env) url = rules::process_env()(*config->url_env);
   if (!url || url->empty()) {
     m_metrics.count_watchdog("not_configured");
-    spdlog::error("watchdog: {} is not set; the dead-man's switch is not being pinged",
-                  config->url_env.value_or("watchdog.url"));
+    if (!m_warned) {  // once, not every interval
+      spdlog::error("watchdog: {} is not set; the dead-man's switch is not being pinged",
+                    config->url_env.value_or("watchdog.url"));
+      m_warned = true;
+    }
     return false;
   }
+  m_warned = false;
   // Alive means able to record alerts: the ping waits for a real commit.
   auto committed = m_writer.submit([](storage::Transaction&) {});
   if (committed.wait_for(std::chrono::seconds(5)) != std::future_status::ready || committed.get()) {

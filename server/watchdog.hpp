@@ -40,6 +40,7 @@ class Watchdog {
   std::mutex m_mutex;
   std::condition_variable m_wake;
   bool m_stopping = false;  // GUARDED_BY(m_mutex)
+  bool m_warned = false;    // the watchdog thread only
   std::thread m_thread;
 };
 
