@@ -502,8 +502,20 @@ Expected<int, storage::WriteError> Engine::arm_missing_sweeps() {
     });
     if (auto error = status.get()) return unexpected(std::move(*error));
     armed += batch;
-    if (batch == 0) return armed;
+    if (batch == 0) break;
   }
+  // Heartbeats pinged before their deadline was a timer (an upgrade) get one now.
+  auto status = m_writer.submit([&](storage::Transaction& tx) {
+    for (const auto& hb : rules.heartbeats) {
+      if (tx.has_heartbeat_deadline(hb.name)) continue;
+      if (auto ping = tx.heartbeat_ping(hb.name)) {
+        tx.set_heartbeat_deadline(hb.name, ping->last_ping_at + hb.every + hb.grace);
+        ++armed;
+      }
+    }
+  });
+  if (auto error = status.get()) return unexpected(std::move(*error));
+  return armed;
 }
 
 // Decisions beyond an event's outcome, and every notification: the operator's log and metrics.

@@ -105,7 +105,7 @@ class Engine {
                                           Journal* journal = nullptr);
 
   // Gives episodes opened before timers existed (an upgraded database) their max_open_age
-  // sweep. Returns how many were armed.
+  // sweep, and pinged heartbeats without a deadline theirs. Returns how many were armed.
   Expected<int, storage::WriteError> arm_missing_sweeps();
 
   // Records a heartbeat ping: moves its deadline to every + grace from now, and resolves the

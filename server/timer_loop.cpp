@@ -24,7 +24,7 @@ void TimerLoop::stop() {
 
 void TimerLoop::run() {
   if (auto armed = m_engine.arm_missing_sweeps(); armed && *armed > 0) {
-    spdlog::info("armed the max_open_age sweep of {} episode(s) opened before timers existed",
+    spdlog::info("armed {} timer(s) missing from before timers existed (sweeps, heartbeats)",
                  *armed);
   }
   bool failing = false;

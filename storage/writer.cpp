@@ -232,6 +232,12 @@ void Transaction::set_heartbeat_deadline(const std::string& name, TimePoint due)
   ins.exec();
 }
 
+bool Transaction::has_heartbeat_deadline(const std::string& name) {
+  CachedStatement q(m_statements, "SELECT 1 FROM timers WHERE heartbeat = ?");
+  q.bind(1, name);
+  return q.executeStep();
+}
+
 std::optional<HeartbeatPing> Transaction::heartbeat_ping(const std::string& name) {
   CachedStatement q(
       m_statements,

@@ -57,6 +57,7 @@ class Transaction {
   std::optional<HeartbeatPing> heartbeat_ping(const std::string& name);
   // Replaces the heartbeat's deadline timer (SPEC §7: every + grace after the last ping).
   void set_heartbeat_deadline(const std::string& name, TimePoint due);
+  bool has_heartbeat_deadline(const std::string& name);
 
   // The alert with this id and its active episode (see load_alert).
   std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_by_id(std::int64_t id);

@@ -145,3 +145,33 @@ TEST_CASE("engine: acknowledging stops escalation in the same transaction") {
     CHECK(missing.error().status == 404);
   }
 }
+
+TEST_CASE("engine: a heartbeat pinged before deadlines were timers gets one at start") {
+  TempDir dir;
+  const std::string db = dir.file("tocsin.db");
+  ManualClock clock(k_t0);
+  auto loaded =
+      rules::load_rules_text("version: 1\nheartbeats:\n  - {name: worker, every: 5m, grace: 2m}\n",
+                             "rules.yaml", [](const std::string&) { return std::nullopt; });
+  REQUIRE(loaded.ok());
+  Metrics metrics;
+  RulesHolder holder(*activate(loaded.rules, clock));
+  storage::Writer writer(db, storage::Durability::normal);
+  Engine engine(writer, clock, holder, metrics);
+  REQUIRE_FALSE(engine.record_ping("worker"));
+  // As an older version left it: the ping, but no deadline.
+  REQUIRE_FALSE(engine.write([](storage::Transaction& tx) {
+    auto deadline = tx.next_due_timer(k_t0 + 1h);
+    REQUIRE(deadline);
+    tx.delete_timer(deadline->id);
+  }));
+  auto none = engine.next_timer_due();
+  REQUIRE(none);
+  CHECK_FALSE(*none);
+  auto armed = engine.arm_missing_sweeps();
+  REQUIRE(armed);
+  CHECK(*armed == 1);
+  auto due = engine.next_timer_due();
+  REQUIRE(due);
+  CHECK(*due == k_t0 + 7min);
+}
