@@ -115,7 +115,13 @@ void Worker::run() {
       if (m_stopping) return;
     }
     update_gauges();
-    if (deliver(m_options.batch) > 0) continue;
+    try {
+      if (deliver(m_options.batch) > 0) continue;
+    } catch (const std::exception& e) {
+      // deliver() settles every row it claims; only storage can throw past it. Keep going:
+      // the rows are still pending and will be claimed again.
+      spdlog::error("delivery: {}", e.what());
+    }
     std::unique_lock lock(m_mutex);
     m_wake.wait_for(lock, m_options.poll, [this] { return m_stopping; });
   }
@@ -197,28 +203,35 @@ int Worker::deliver(int max_rows) {
     st.row = row;
     // Format from the current rules and the alert as stored.
     const auto channel = rules.channels.find(row.channel);
-    Message message;
-    message.notification = row;
-    message.public_url = m_options.public_url;
-    if (row.alert_id) {
-      if (auto detail = m_reader.get_alert(*row.alert_id)) {
-        message.alert = detail->view.alert;
-        for (const auto& e : detail->episodes) {
-          if (row.episode && e.episode.number == *row.episode)
-            message.episode_opened_at = e.episode.opened_at;
-        }
-      }
-    }
     const TimePoint sent_at = m_clock.now();
     bool config_error = false;
-    if (channel == rules.channels.end()) {
-      config_error = true;
-      st.result.error = "channel \"" + row.channel + "\" is no longer in the rules";
-    } else if (auto request = format_request(channel->second, message, m_options.env, sent_at)) {
-      st.result = m_sender(*request, rules.delivery.timeout);
-    } else {
-      config_error = true;
-      st.result.error = request.error();
+    try {
+      Message message;
+      message.notification = row;
+      message.public_url = m_options.public_url;
+      if (row.alert_id) {
+        if (auto detail = m_reader.get_alert(*row.alert_id)) {
+          message.alert = detail->view.alert;
+          for (const auto& e : detail->episodes) {
+            if (row.episode && e.episode.number == *row.episode)
+              message.episode_opened_at = e.episode.opened_at;
+          }
+        }
+      }
+      if (channel == rules.channels.end()) {
+        config_error = true;
+        st.result.error = "channel \"" + row.channel + "\" is no longer in the rules";
+      } else if (auto request = format_request(channel->second, message, m_options.env, sent_at)) {
+        st.result = m_sender(*request, rules.delivery.timeout);
+      } else {
+        config_error = true;
+        st.result.error = request.error();
+      }
+    } catch (const std::exception& e) {
+      // A database read that failed (busy) or anything unexpected: this attempt did not
+      // happen; the row is retried like a network error, and the thread lives on.
+      st.result = AttemptResult{};
+      st.result.error = std::string("not sent: ") + e.what();
     }
     double unit_random = 0;
     {
