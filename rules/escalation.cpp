@@ -37,13 +37,15 @@ std::string_view to_string(TimerKind k) {
       return "ack_timeout";
     case TimerKind::heartbeat:
       return "heartbeat";
+    case TimerKind::digest:
+      return "digest";
   }
   return "escalation";
 }
 
 std::optional<TimerKind> parse_timer_kind(std::string_view s) {
   for (auto k : {TimerKind::escalation, TimerKind::max_open_age, TimerKind::auto_resolve,
-                 TimerKind::ack_timeout, TimerKind::heartbeat}) {
+                 TimerKind::ack_timeout, TimerKind::heartbeat, TimerKind::digest}) {
     if (to_string(k) == s) return k;
   }
   return std::nullopt;
@@ -68,6 +70,13 @@ Route route_for(const Rules& rules, const std::vector<std::string>& escalation) 
   for (auto& [after, channels] : by_after)
     route.steps.push_back(EscalationStep{after, std::move(channels)});
   return route;
+}
+
+Route route_of(const Rules& rules, const Episode& episode) {
+  if (episode.demoted_to) {
+    return Route{{EscalationStep{Duration{0}, {*episode.demoted_to}}}, std::nullopt};
+  }
+  return route_for(rules, episode.escalation);
 }
 
 void notify_channels(const std::vector<std::string>& channels, Episode& episode,

@@ -38,20 +38,44 @@ Episode open_episode(int number, Severity severity, Priority priority, const Nor
   return e;
 }
 
-// A new episode starts its escalation (unless its rule only records) and its sweeps.
+// A new episode starts its escalation (unless its rule only records) and its sweeps. A noisy
+// alert's episode runs a one-step route to the low-priority channel instead (demoted); a
+// historically transient one starts its route `hold_for` later (held).
 void start_episode(const AlertPolicy& policy, const Routing& routing, Episode& e, TimePoint now,
                    Effects& out) {
+  e.noise = routing.noise;
   if (routing.drop) {
     out.notes.push_back(Note{e.number, "dropped", "rule says drop: recorded, never notified"});
   } else {
     e.escalation = routing.escalation;
-    start_escalation(routing.route, e, now, out);
+    Route route = routing.route;
+    if (routing.demote_to && !route.empty()) {
+      e.demoted_to = routing.demote_to;
+      route = Route{{EscalationStep{Duration{0}, {*routing.demote_to}}}, std::nullopt};
+      out.notes.push_back(Note{e.number, "demoted", routing.demote_reason});
+    }
+    if (routing.hold_for && !route.empty()) {
+      e.held_until = now + *routing.hold_for;
+      e.escalation_base = *e.held_until;
+      out.notes.push_back(Note{e.number, "held", routing.hold_reason});
+    }
+    start_escalation(route, e, now, out);
   }
   out.timers.push_back(Timer{TimerKind::max_open_age, now + policy.max_open_age, e.number, 0});
   if (policy.auto_resolve_after) {
     out.timers.push_back(
         Timer{TimerKind::auto_resolve, now + *policy.auto_resolve_after, e.number, 0});
   }
+}
+
+// An episode held back (hold_for) that ends before anyone was told is dropped: the hold
+// did its job.
+void note_if_dropped(const Episode& e, TimePoint now, Effects& out) {
+  if (!e.held_until || e.level >= 0 || !e.notified.empty()) return;
+  out.notes.push_back(Note{e.number, "dropped",
+                           "ended " + format_duration(now - e.opened_at) +
+                               " after opening, while held until " +
+                               format_timestamp(*e.held_until) + ": never notified"});
 }
 
 // Whether a firing event starts a new occurrence rather than continuing `active`
@@ -97,6 +121,7 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
     }
     Episode ended = *active;
     ended.status = EpisodeStatus::resolved;
+    ended.ended_by = EndedBy::source;
     ended.closed_at = now;
     ended.last_activity_at = now;
     ended.event_count += 1;
@@ -105,6 +130,7 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
     d.reason = reason::k_source_resolved;
     notify_channels(state.notified, ended, NotifyAction::resolve, std::max(ended.level, 0),
                     "resolved by the source", d.effects);
+    note_if_dropped(ended, now, d.effects);
     d.ended = std::move(ended);
     d.notify = true;
     return d;
@@ -125,6 +151,7 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
   if (const char* why = new_occurrence_reason(policy, *active, event, now)) {
     Episode ended = *active;
     ended.status = EpisodeStatus::superseded;
+    ended.ended_by = EndedBy::superseded;
     ended.closed_at = now;
     d.outcome = Outcome::reopened;
     d.reason = why;
@@ -215,15 +242,18 @@ TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Epis
       const std::string why = idle_text(e, now) + " (auto_resolve_after " +
                               format_duration(*policy.auto_resolve_after) + ")";
       e.status = EpisodeStatus::expired;
+      e.ended_by = EndedBy::expired;
       e.closed_at = now;
       out.notes.push_back(Note{e.number, "expired", why});
       notify_channels(notified, e, NotifyAction::resolve, std::max(e.level, 0), "expired: " + why,
                       out);
+      note_if_dropped(e, now, out);
       d.ended = true;
       break;
     }
     case TimerKind::heartbeat:
-      return d;  // handled by the engine, which owns the heartbeat's pings
+    case TimerKind::digest:
+      return d;  // handled by the engine: about no single episode
     case TimerKind::ack_timeout: {
       if (e.status != EpisodeStatus::acknowledged || !policy.ack_timeout || !e.acknowledged_at)
         return d;
@@ -246,6 +276,30 @@ TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Epis
   }
   d.episode = std::move(e);
   return d;
+}
+
+std::string_view to_string(EndedBy b) {
+  switch (b) {
+    case EndedBy::none:
+      return "";
+    case EndedBy::source:
+      return "source";
+    case EndedBy::person:
+      return "person";
+    case EndedBy::expired:
+      return "expired";
+    case EndedBy::superseded:
+      return "superseded";
+  }
+  return "";
+}
+
+std::optional<EndedBy> parse_ended_by(std::string_view s) {
+  for (auto b :
+       {EndedBy::none, EndedBy::source, EndedBy::person, EndedBy::expired, EndedBy::superseded}) {
+    if (to_string(b) == s) return b;
+  }
+  return std::nullopt;
 }
 
 std::string_view to_string(HumanAction a) {
@@ -281,6 +335,7 @@ ActionDecision on_action(const AlertPolicy& policy, const Route& route, const Al
         return d;
       }
       e.status = EpisodeStatus::acknowledged;
+      e.ever_acknowledged = true;
       e.acknowledged_at = now;
       e.acknowledged_by = who;
       out.cancel_escalation = true;
@@ -306,11 +361,13 @@ ActionDecision on_action(const AlertPolicy& policy, const Route& route, const Al
       break;
     case HumanAction::resolve:
       e.status = EpisodeStatus::resolved;
+      e.ended_by = EndedBy::person;
       e.closed_at = now;
       e.last_activity_at = now;
       out.notes.push_back(Note{e.number, "resolved", reason});
       notify_channels(state.notified, e, NotifyAction::resolve, std::max(e.level, 0),
                       "resolved " + reason, out);
+      note_if_dropped(e, now, out);
       d.ended = true;
       break;
   }

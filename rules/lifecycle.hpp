@@ -14,6 +14,11 @@
 
 namespace tocsin::rules {
 
+// How an episode ended (for the noise score: SPEC §5 `transient` and `ignored`).
+enum class EndedBy { none, source, person, expired, superseded };
+std::string_view to_string(EndedBy b);
+std::optional<EndedBy> parse_ended_by(std::string_view s);
+
 struct Episode {
   int number = 1;
   EpisodeStatus status = EpisodeStatus::open;
@@ -42,6 +47,17 @@ struct Episode {
   // acknowledge and resolve. Kept on the episode so loading it costs one row, however many
   // reminders it has had.
   std::vector<std::string> notified;
+  // Noise (SPEC §5). How it ended; whether anyone ever acknowledged it (an unack does not
+  // undo the attention); whether it counted as transient when it ended.
+  EndedBy ended_by = EndedBy::none;
+  bool ever_acknowledged = false;
+  bool transient = false;
+  // Routed to this low-priority channel instead of its escalation, because its alert was
+  // noisy when it opened; its first notification held until this instant; the alert's noise
+  // score when it opened.
+  std::optional<std::string> demoted_to;
+  std::optional<TimePoint> held_until;
+  std::optional<double> noise;
 };
 
 // What a notification asks a channel to do (SPEC §9 replay `action`).
@@ -65,6 +81,7 @@ enum class TimerKind {
   auto_resolve,  // expire it after auto_resolve_after without activity
   ack_timeout,   // return an acknowledged episode to open
   heartbeat,     // a heartbeat's ping is overdue (engine-level: not about an existing episode)
+  digest,        // a channel's digest is due (engine-level: about no single alert)
 };
 std::string_view to_string(TimerKind k);
 std::optional<TimerKind> parse_timer_kind(std::string_view s);
@@ -96,11 +113,20 @@ struct Route {
 // are skipped.
 Route route_for(const Rules& rules, const std::vector<std::string>& escalation);
 
-// How a newly opened episode is routed: from the rules that matched the event.
+// The route an episode runs: its low-priority channel alone when demoted, else its policies.
+Route route_of(const Rules& rules, const Episode& episode);
+
+// How a newly opened episode is routed: from the rules that matched the event, and the
+// alert's noise (SPEC §5), which the engine turns into a demotion or a hold.
 struct Routing {
   std::vector<std::string> escalation;  // policy names, in rule order
   Route route;
-  bool drop = false;  // a matching rule says `drop: true`: record only, never notify
+  bool drop = false;            // a matching rule says `drop: true`: record only, never notify
+  std::optional<double> noise;  // the alert's score, recorded on the episode
+  std::optional<std::string> demote_to;  // send to this channel only, no escalation
+  std::string demote_reason;             // the numbers behind it
+  std::optional<Duration> hold_for;      // delay the first notification
+  std::string hold_reason;
 };
 
 // Everything a decision changes besides the outcome: shared by events, timers and actions.

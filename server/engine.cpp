@@ -8,6 +8,8 @@
 #include "core/hash.hpp"
 #include "rules/dedup_key.hpp"
 #include "rules/lifecycle.hpp"
+#include "rules/noise.hpp"
+#include "server/digest.hpp"
 
 namespace tocsin {
 
@@ -65,6 +67,7 @@ struct EffectWriter {
   const storage::AlertRecord& alert;
   TimePoint now;
   Journal* journal;
+  std::optional<double> noise;  // the alert's score at decision time, on every notification
 
   void decision(storage::DecisionRecord record) {
     tx.insert_decision(record);
@@ -106,6 +109,15 @@ struct EffectWriter {
       o.severity = e->severity;
       o.priority = e->priority;
       o.why = n.why;
+      o.noise = noise;
+      // A channel with digest_every hears about it in its next digest (SPEC §5).
+      auto channel = rules.channels.find(n.channel);
+      if (channel != rules.channels.end() && channel->second.digest_every) {
+        tx.insert_digest_item(
+            storage::DigestItem{0, o, alert.summary.empty() ? alert.name : alert.summary});
+        tx.arm_digest(n.channel, now + *channel->second.digest_every);
+        continue;
+      }
       o.id = tx.insert_notification(o);
       if (journal) journal->emplace_back(std::move(o));
     }
@@ -167,6 +179,77 @@ NormalizedEvent heartbeat_event(const rules::Heartbeat& hb, SignalState state, T
   return e;
 }
 
+// Noise (SPEC §5). The window slides before anything in the transaction changes an episode:
+// the episodes that left it are read as they were counted.
+// REQUIRES: runs on the writer thread inside the group transaction.
+void slide_noise(storage::Transaction& tx, const rules::Noise& cfg, storage::AlertRecord& alert,
+                 TimePoint now) {
+  if (alert.id == 0) return;
+  rules::slide(alert.noise, tx.episodes_leaving(alert.id, alert.noise.window_first,
+                                                rules::window_cutoff(cfg, now)));
+}
+
+// What an event decision changes in the alert's noise: its observation, the episode it ended
+// (classified on the episode), the episode it opened.
+rules::NoiseState account_event(rules::NoiseState noise, const rules::Noise& cfg,
+                                rules::Decision& d, TimePoint now) {
+  if (auto firing = rules::observed_firing(to_string(d.outcome), d.reason)) {
+    rules::observe(noise, cfg, rules::Observation{now, *firing});
+  }
+  if (d.ended) rules::count_ended(noise, cfg, *d.ended);
+  if (d.opened) rules::count_opened(noise, *d.active);
+  return noise;
+}
+
+// A timer or a person changed an episode of the alert (already slid to `now`): counts it if it
+// ended, stores the alert when its noise changed, and returns the score at `now`.
+double settle_noise(storage::Transaction& tx, const rules::Noise& cfg, storage::AlertRecord& alert,
+                    const rules::NoiseState& before, rules::Episode* changed, TimePoint now) {
+  if (changed && !is_active(changed->status)) rules::count_ended(alert.noise, cfg, *changed);
+  const double score = rules::score(alert.noise, cfg, alert.first_seen, now).score;
+  if (!(alert.noise == before) || score != alert.noise_score) {
+    alert.noise_score = score;
+    tx.save_alert(alert);
+  }
+  return score;
+}
+
+// How noise changes the routing of a new episode: demoted to the low-priority channel above
+// demote_above, held for hold_for when historically transient; never for never_suppress.
+// Returns false when it changes nothing.
+bool noise_routing(const rules::Rules& rules, const std::vector<const rules::Rule*>& matched,
+                   const rules::NoiseScore& score, rules::Routing& routing) {
+  if (routing.drop || routing.route.empty()) return false;
+  const rules::Rule* low = nullptr;
+  const rules::Rule* hold = nullptr;
+  for (const auto* rule : matched) {
+    if (rule->never_suppress) return false;
+    if (!low && rule->low_priority) low = rule;
+    if (!hold && rule->hold_for) hold = rule;
+  }
+  const auto& cfg = rules.noise;
+  bool changed = false;
+  if (low && score.score > cfg.demote_above) {
+    routing.demote_to = *low->low_priority;
+    routing.demote_reason = "noise " + rules::format_score(score.score) + " above demote_above " +
+                            rules::format_score(cfg.demote_above) + ": to " + *low->low_priority +
+                            " (rule " + low->name + ") instead of its escalation; " +
+                            rules::explain(score);
+    changed = true;
+  }
+  if (hold && rules::historically_transient(score)) {
+    routing.hold_for = hold->hold_for;
+    routing.hold_reason = "historically transient: " + std::to_string(score.transient_count) +
+                          " of " + std::to_string(score.ended) + " episodes in " +
+                          format_duration(cfg.window) + " resolved by the source within " +
+                          format_duration(cfg.transient_within) +
+                          " unacknowledged; first notification held " +
+                          format_duration(*hold->hold_for) + " (rule " + hold->name + ")";
+    changed = true;
+  }
+  return changed;
+}
+
 IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
                          const NormalizedEvent& event, std::optional<std::int64_t> inbound_id,
                          TimePoint now, Journal* journal) {
@@ -210,7 +293,19 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     state = std::move(loaded->second);
   }
 
+  slide_noise(tx, rules.noise, alert, now);
   rules::Decision d = rules::decide(policy, state, event, severity, priority, now, routing);
+  rules::NoiseState noise = account_event(alert.noise, rules.noise, d, now);
+  const rules::NoiseScore score =
+      rules::score(noise, rules.noise, alert.id == 0 ? now : alert.first_seen, now);
+  if (d.opened && noise_routing(rules, matched, score, routing)) {
+    // Same event, same state: only the new episode's route differs.
+    d = rules::decide(policy, state, event, severity, priority, now, routing);
+    noise = account_event(alert.noise, rules.noise, d, now);
+  }
+  if (d.opened) d.active->noise = score.score;
+  alert.noise = std::move(noise);
+  alert.noise_score = score.score;
 
   alert.fingerprint = fingerprint;
   describe_alert(alert, event, now);
@@ -242,11 +337,29 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   record.rules_hash = rules.hash;
   record.fingerprint = fingerprint;
   record.event_key = event_key;
-  EffectWriter out{tx, rules, alert, now, journal};
+  EffectWriter out{tx, rules, alert, now, journal, score.score};
   out.decision(record);
   out.write(d.effects, {d.ended ? &*d.ended : nullptr, d.active ? &*d.active : nullptr});
 
   return IngestResult{alert.id, fingerprint, record.episode, d.outcome, record.reason};
+}
+
+// A channel's digest fell due: its kept notifications become one `digest` outbox row. A channel
+// removed from the rules since loses its items (logged); one that lost `digest_every` still
+// gets this last digest.
+// REQUIRES: runs on the writer thread inside the group transaction.
+void send_digest(storage::Transaction& tx, const rules::Rules& rules, const std::string& channel,
+                 TimePoint now, Journal* journal) {
+  auto items = tx.take_digest_items(channel);
+  if (items.empty()) return;
+  if (!rules.channels.contains(channel)) {
+    spdlog::warn("digest for channel {} dropped: the channel is no longer declared ({} items)",
+                 channel, items.size());
+    return;
+  }
+  storage::OutboxRecord digest = build_digest(channel, items, now);
+  digest.id = tx.insert_notification(digest);
+  if (journal) journal->emplace_back(std::move(digest));
 }
 
 // Two-way sync: an action taken in the paging tool on an episode Tocsin created. Only the
@@ -281,10 +394,13 @@ IngestResult apply_sync(storage::Transaction& tx, const rules::Rules& rules,
   if (!state.active || state.active->number != where->second) {
     return finish("sync_episode_not_current");
   }
-  const rules::Route route = rules::route_for(rules, state.active->escalation);
+  const rules::Route route = rules::route_of(rules, *state.active);
   rules::ActionDecision d = rules::on_action(policy_for(rules, alert.rule), route, state,
                                              sync.action, sync.by, sync.note, now);
   if (d.refused) return finish("sync_" + d.refused->first);
+  const rules::NoiseState before = alert.noise;
+  slide_noise(tx, rules.noise, alert, now);
+  const double noise = settle_noise(tx, rules.noise, alert, before, &*d.episode, now);
   tx.save_episode(alert.id, alert.fingerprint, *d.episode, false);
   if (d.ended) tx.cancel_timers(alert.id, d.episode->number);
   // The tool the action came from already knows; telling it would only echo back.
@@ -293,7 +409,7 @@ IngestResult apply_sync(storage::Transaction& tx, const rules::Rules& rules,
     return c != rules.channels.end() && c->second.type == sync.from;
   });
   finish(std::string("sync_") + std::string(rules::to_string(sync.action)));
-  EffectWriter out{tx, rules, alert, now, journal};
+  EffectWriter out{tx, rules, alert, now, journal, noise};
   out.write(d.effects, {&*d.episode});
   return IngestResult{alert.id, alert.fingerprint, d.episode->number, Outcome::ignored,
                       record.reason};
@@ -381,8 +497,12 @@ Expected<std::optional<TimePoint>, storage::WriteError> Engine::fire_next_timer(
     tx.delete_timer(stored->id);
     const TimePoint now = at_due_time ? timer.due : m_clock.now();
 
+    if (timer.kind == rules::TimerKind::digest) {
+      send_digest(tx, rules, stored->name, now, &written);
+      return;
+    }
     if (timer.kind == rules::TimerKind::heartbeat) {
-      const rules::Heartbeat* hb = find_heartbeat(rules, stored->heartbeat);
+      const rules::Heartbeat* hb = find_heartbeat(rules, stored->name);
       if (!hb) return;  // no longer declared
       const auto ping = tx.heartbeat_ping(hb->name);
       const std::optional<TimePoint> last =
@@ -402,13 +522,17 @@ Expected<std::optional<TimePoint>, storage::WriteError> Engine::fire_next_timer(
     if (!episode) return;
 
     rules::TimerDecision d =
-        rules::on_timer(policy_for(rules, alert.rule), rules::route_for(rules, episode->escalation),
-                        *episode, episode->notified, timer, now);
+        rules::on_timer(policy_for(rules, alert.rule), rules::route_of(rules, *episode), *episode,
+                        episode->notified, timer, now);
+    const rules::NoiseState before = alert.noise;
+    slide_noise(tx, rules.noise, alert, now);
+    const double noise =
+        settle_noise(tx, rules.noise, alert, before, d.episode ? &*d.episode : nullptr, now);
     if (d.episode) {
       tx.save_episode(alert.id, alert.fingerprint, *d.episode, false);
       if (d.ended) tx.cancel_timers(alert.id, d.episode->number);
     }
-    EffectWriter out{tx, rules, alert, now, &written};
+    EffectWriter out{tx, rules, alert, now, &written, noise};
     out.write(d.effects, {d.episode ? &*d.episode : &*episode});
   });
   if (auto error = status.get()) return unexpected(std::move(*error));
@@ -457,16 +581,19 @@ Expected<ActionResult, ActionError> Engine::act(const AlertRef& ref, rules::Huma
     storage::AlertRecord& alert = loaded->first;
     const rules::AlertState& state = loaded->second;
     const rules::Route route =
-        state.active ? rules::route_for(rules, state.active->escalation) : rules::Route{};
+        state.active ? rules::route_of(rules, *state.active) : rules::Route{};
     rules::ActionDecision d =
         rules::on_action(policy_for(rules, alert.rule), route, state, action, by, note, now);
     if (d.refused) {
       refused = ActionError{409, d.refused->first, d.refused->second};
       return;
     }
+    const rules::NoiseState before = alert.noise;
+    slide_noise(tx, rules.noise, alert, now);
+    const double noise = settle_noise(tx, rules.noise, alert, before, &*d.episode, now);
     tx.save_episode(alert.id, alert.fingerprint, *d.episode, false);
     if (d.ended) tx.cancel_timers(alert.id, d.episode->number);
-    EffectWriter out{tx, rules, alert, now, &written};
+    EffectWriter out{tx, rules, alert, now, &written, noise};
     out.write(d.effects, {&*d.episode});
     result = ActionResult{alert.id, alert.fingerprint, d.episode->number, d.episode->status};
   });
@@ -524,6 +651,11 @@ void Engine::record(const Journal& journal) {
     if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
       if (d->kind == "event") continue;  // logged and counted with the request
       m_metrics.count_decision(d->outcome);
+      // A rule's `drop: true` is also a "dropped" decision; only a hold's drop is noise.
+      if (d->outcome == "demoted" || d->outcome == "held" ||
+          (d->outcome == "dropped" && d->reason.find("while held") != std::string::npos)) {
+        m_metrics.count_noise(d->outcome);
+      }
       spdlog::info("alert {} episode {}: {} ({})", d->fingerprint, d->episode.value_or(0),
                    d->outcome, d->reason);
     } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {

@@ -81,6 +81,11 @@ void Metrics::count_decision(std::string_view decision) {
   ++m_decisions[std::string(decision)];
 }
 
+void Metrics::count_noise(std::string_view decision) {
+  std::lock_guard lock(m_mutex);
+  ++m_noise[std::string(decision)];
+}
+
 void Metrics::count_queued(std::string_view channel, std::string_view action) {
   std::lock_guard lock(m_mutex);
   ++m_queued[{std::string(channel), std::string(action)}];
@@ -137,6 +142,13 @@ std::string Metrics::render() const {
          "acknowledged, ...");
   for (const auto& [decision, n] : m_decisions) {
     out += "tocsin_decisions_total{decision=\"" + escape_label(decision) + "\"} " +
+           std::to_string(n) + "\n";
+  }
+  header(out, "tocsin_noise_routing_total", "counter",
+         "Episodes routed by their alert's noise score: demoted to a low-priority channel, held "
+         "before the first notification, dropped because they ended while held.");
+  for (const auto& [decision, n] : m_noise) {
+    out += "tocsin_noise_routing_total{decision=\"" + escape_label(decision) + "\"} " +
            std::to_string(n) + "\n";
   }
   header(out, "tocsin_notifications_queued_total", "counter",

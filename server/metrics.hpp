@@ -39,6 +39,8 @@ class Metrics {
   void count_rules_reload(bool ok);
   // Decisions beyond an event's outcome (escalated, stale, acknowledged, ...).
   void count_decision(std::string_view decision);
+  // Noise routing (SPEC §5): `demoted`, `held` or `dropped` (a held episode that ended).
+  void count_noise(std::string_view decision);
   // Notifications written to the outbox, by channel and action.
   void count_queued(std::string_view channel, std::string_view action);
   // Delivery attempts by channel and result (sent, retry, failed).
@@ -55,6 +57,7 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, std::uint64_t> m_events;  // (source, outcome)
   std::map<std::tuple<std::string, int, std::string>, std::uint64_t> m_rejected;
   std::map<std::string, std::uint64_t> m_decisions;
+  std::map<std::string, std::uint64_t> m_noise{{"demoted", 0}, {"held", 0}, {"dropped", 0}};
   std::map<std::pair<std::string, std::string>, std::uint64_t> m_queued;      // (channel, action)
   std::map<std::pair<std::string, std::string>, std::uint64_t> m_deliveries;  // (channel, result)
   std::map<std::string, std::uint64_t> m_watchdog;

@@ -6,11 +6,13 @@ namespace tocsin::storage {
 
 const char* const k_alert_columns =
     "a.id, a.fingerprint, a.source, a.name, a.account, a.region, a.metric, a.namespace, "
-    "a.labels, a.summary, a.description, a.rule, a.first_seen, a.last_seen, a.last_episode";
+    "a.labels, a.summary, a.description, a.rule, a.first_seen, a.last_seen, a.last_episode, "
+    "a.noise_state, a.noise_score";
 const char* const k_episode_columns =
     "e.alert_id, e.alias, e.number, e.status, e.severity, e.priority, e.opened_at, "
     "e.last_activity_at, e.last_source_time, e.closed_at, e.event_count, e.escalation, e.level, "
-    "e.escalation_base, e.acknowledged_at, e.acknowledged_by, e.flagged_stale_at, e.notified";
+    "e.escalation_base, e.acknowledged_at, e.acknowledged_by, e.flagged_stale_at, e.notified, "
+    "e.ended_by, e.ever_acknowledged, e.transient, e.demoted_to, e.held_until, e.noise";
 
 std::string labels_to_json(const std::map<std::string, std::string>& labels) {
   return Json(labels).dump();
@@ -48,6 +50,60 @@ std::optional<Source> parse_source(std::string_view s) {
   return std::nullopt;
 }
 
+const char* const k_leaving_sql =
+    "SELECT number, opened_at, status, ended_by, ever_acknowledged, transient FROM episodes "
+    "WHERE alert_id = ? AND number >= ? ORDER BY number";
+
+std::vector<rules::EpisodeFacts> read_leaving(SQLite::Statement& q, TimePoint cutoff) {
+  std::vector<rules::EpisodeFacts> out;
+  while (q.executeStep()) {
+    rules::Episode e;
+    e.number = q.getColumn(0).getInt();
+    e.opened_at = from_unix_ms(q.getColumn(1).getInt64());
+    if (e.opened_at >= cutoff) break;
+    e.status = parse_episode_status(q.getColumn(2).getString()).value_or(EpisodeStatus::open);
+    e.ended_by = rules::parse_ended_by(q.getColumn(3).getString()).value_or(rules::EndedBy::none);
+    e.ever_acknowledged = q.getColumn(4).getInt() != 0;
+    e.transient = q.getColumn(5).getInt() != 0;
+    out.push_back(rules::facts_of(e));
+  }
+  return out;
+}
+
+std::string noise_to_json(const rules::NoiseState& s) {
+  Json history = Json::array();
+  for (const auto& o : s.history)
+    history.push_back(Json::array({to_unix_ms(o.at), o.firing ? 1 : 0}));
+  return Json{{"h", std::move(history)}, {"f", s.flapping}, {"w", s.window_first},
+              {"e", s.episodes},         {"n", s.ended},    {"t", s.transient},
+              {"i", s.ignored}}
+      .dump();
+}
+
+rules::NoiseState noise_from_json(const std::string& text) {
+  rules::NoiseState s;
+  auto j = Json::parse(text, nullptr, false);
+  if (!j.is_object()) return s;
+  const auto integer = [&](const char* key, int fallback) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number_integer() ? it->get<int>() : fallback;
+  };
+  if (auto h = j.find("h"); h != j.end() && h->is_array()) {
+    for (const auto& o : *h) {
+      if (!o.is_array() || o.size() != 2 || !o[0].is_number_integer()) continue;
+      s.history.push_back(rules::Observation{from_unix_ms(o[0].get<std::int64_t>()),
+                                             o[1].is_number() && o[1].get<int>() != 0});
+    }
+  }
+  if (auto f = j.find("f"); f != j.end() && f->is_boolean()) s.flapping = f->get<bool>();
+  s.window_first = integer("w", 1);
+  s.episodes = integer("e", 0);
+  s.ended = integer("n", 0);
+  s.transient = integer("t", 0);
+  s.ignored = integer("i", 0);
+  return s;
+}
+
 AlertRecord read_alert(SQLite::Statement& q, int c) {
   AlertRecord a;
   a.id = q.getColumn(c + 0).getInt64();
@@ -65,6 +121,8 @@ AlertRecord read_alert(SQLite::Statement& q, int c) {
   a.first_seen = from_unix_ms(q.getColumn(c + 12).getInt64());
   a.last_seen = from_unix_ms(q.getColumn(c + 13).getInt64());
   a.last_episode_number = q.getColumn(c + 14).getInt();
+  a.noise = noise_from_json(q.getColumn(c + 15).getString());
+  a.noise_score = q.getColumn(c + 16).getDouble();
   return a;
 }
 
@@ -93,6 +151,13 @@ EpisodeRecord read_episode(SQLite::Statement& q, int c) {
   if (!q.getColumn(c + 16).isNull())
     e.flagged_stale_at = from_unix_ms(q.getColumn(c + 16).getInt64());
   e.notified = names_from_json(q.getColumn(c + 17).getString());
+  e.ended_by =
+      rules::parse_ended_by(q.getColumn(c + 18).getString()).value_or(rules::EndedBy::none);
+  e.ever_acknowledged = q.getColumn(c + 19).getInt() != 0;
+  e.transient = q.getColumn(c + 20).getInt() != 0;
+  if (!q.getColumn(c + 21).isNull()) e.demoted_to = q.getColumn(c + 21).getString();
+  if (!q.getColumn(c + 22).isNull()) e.held_until = from_unix_ms(q.getColumn(c + 22).getInt64());
+  if (!q.getColumn(c + 23).isNull()) e.noise = q.getColumn(c + 23).getDouble();
   return r;
 }
 

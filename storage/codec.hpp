@@ -22,11 +22,22 @@ std::vector<std::string> names_from_json(const std::string& text);
 
 std::optional<Source> parse_source(std::string_view s);
 
+// An alert's noise state as stored in alerts.noise_state (compact JSON).
+std::string noise_to_json(const rules::NoiseState& s);
+rules::NoiseState noise_from_json(const std::string& text);
+
 // Column lists and readers for the SELECTs that build records; keep them in one place so
 // every query reads rows the same way.
 extern const char* const k_alert_columns;    // a.* in the order read_alert expects
 extern const char* const k_episode_columns;  // e.* in the order read_episode expects
+inline constexpr int k_alert_column_count = 17;
 AlertRecord read_alert(SQLite::Statement& q, int first_column);
+
+// Noise window (SPEC §5): the episodes that left it. `q` is k_leaving_sql, bound to an alert
+// and the first episode number still counted; reading stops at the first episode opened at
+// or after `cutoff`, so the cost is what left, plus one row.
+extern const char* const k_leaving_sql;
+std::vector<rules::EpisodeFacts> read_leaving(SQLite::Statement& q, TimePoint cutoff);
 EpisodeRecord read_episode(SQLite::Statement& q, int first_column);
 
 }  // namespace tocsin::storage

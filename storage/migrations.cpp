@@ -176,6 +176,65 @@ CREATE TABLE delivery_attempts (
 );
 CREATE INDEX delivery_attempts_outbox ON delivery_attempts(outbox_id, id);
 )sql",
+    // 4: noise (SPEC §5). The alert's incremental noise state and last score; how each
+    // episode ended and how it was routed by noise; digests; timers gain the `digest` kind
+    // (SQLite cannot change a CHECK constraint in place, so the table is rebuilt, and its
+    // `heartbeat` column becomes `name`: a heartbeat's or a digest channel's).
+    R"sql(
+ALTER TABLE alerts ADD COLUMN noise_state TEXT NOT NULL DEFAULT '{}';  -- JSON, rules/noise.hpp
+ALTER TABLE alerts ADD COLUMN noise_score REAL NOT NULL DEFAULT 0;     -- at the last update
+-- Episodes from before noise scoring are left out of the window: counting them now would
+-- need their whole history.
+UPDATE alerts SET noise_state = json_object('w', last_episode + 1);
+CREATE INDEX alerts_noise ON alerts(noise_score DESC, id);
+
+ALTER TABLE episodes ADD COLUMN ended_by TEXT NOT NULL DEFAULT '';  -- source|person|expired|superseded
+ALTER TABLE episodes ADD COLUMN ever_acknowledged INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE episodes ADD COLUMN transient INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE episodes ADD COLUMN demoted_to TEXT;      -- low-priority channel it went to
+ALTER TABLE episodes ADD COLUMN held_until INTEGER;   -- unix ms: first notification held
+ALTER TABLE episodes ADD COLUMN noise REAL;           -- the alert's score when it opened
+UPDATE episodes SET ever_acknowledged = 1 WHERE acknowledged_at IS NOT NULL;
+
+CREATE TABLE timers_v4 (
+  id        INTEGER PRIMARY KEY,
+  due_at    INTEGER NOT NULL,             -- unix ms
+  kind      TEXT NOT NULL
+            CHECK (kind IN ('escalation','max_open_age','auto_resolve','ack_timeout',
+                            'heartbeat','digest')),
+  alert_id  INTEGER REFERENCES alerts(id),  -- NULL for a heartbeat's deadline and a digest
+  episode   INTEGER NOT NULL DEFAULT 0,
+  step      INTEGER NOT NULL DEFAULT 0,
+  name      TEXT                            -- the heartbeat's name, or the digest's channel
+);
+INSERT INTO timers_v4 (id, due_at, kind, alert_id, episode, step, name)
+  SELECT id, due_at, kind, alert_id, episode, step, heartbeat FROM timers;
+DROP TABLE timers;
+ALTER TABLE timers_v4 RENAME TO timers;
+CREATE INDEX timers_name ON timers(kind, name) WHERE name IS NOT NULL;
+CREATE INDEX timers_due ON timers(due_at, id);
+CREATE INDEX timers_episode ON timers(alert_id, episode, kind);
+
+ALTER TABLE outbox ADD COLUMN digest TEXT;  -- a digest's alerts, JSON (action 'digest')
+
+-- Notifications for channels with digest_every, waiting for the channel's next digest.
+CREATE TABLE digest_items (
+  id          INTEGER PRIMARY KEY,
+  channel     TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  alert_id    INTEGER REFERENCES alerts(id),
+  episode     INTEGER,
+  fingerprint TEXT NOT NULL,
+  alias       TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  severity    TEXT NOT NULL,
+  priority    INTEGER NOT NULL,
+  noise       REAL,
+  summary     TEXT NOT NULL DEFAULT '',
+  why         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX digest_items_channel ON digest_items(channel, id);
+)sql",
 };
 
 }  // namespace

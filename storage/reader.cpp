@@ -83,7 +83,8 @@ Where where_clause(const AlertQuery& query) {
 AlertView read_view(SQLite::Statement& q) {
   AlertView v;
   v.alert = read_alert(q, 0);
-  if (!q.getColumn(15).isNull()) v.current = read_episode(q, 15);
+  if (!q.getColumn(k_alert_column_count).isNull())
+    v.current = read_episode(q, k_alert_column_count);
   return v;
 }
 

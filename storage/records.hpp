@@ -13,6 +13,7 @@
 #include "core/outcome.hpp"
 #include "core/time.hpp"
 #include "rules/lifecycle.hpp"
+#include "rules/noise.hpp"
 
 namespace tocsin::storage {
 
@@ -36,6 +37,9 @@ struct AlertRecord {
   std::string rule;  // the rule that matched its last event; "" for none
   TimePoint first_seen{}, last_seen{};
   int last_episode_number = 0;
+  // Noise (SPEC §5): the incremental state and the score at its last update (for ordering).
+  rules::NoiseState noise;
+  double noise_score = 0;
 };
 
 struct EpisodeRecord {
@@ -96,6 +100,15 @@ struct OutboxRecord {
   std::string last_error;
   std::optional<TimePoint> sent_at;
   std::optional<std::int64_t> about;  // a meta-alert: the row whose delivery failed
+  // Action `digest`: the alerts it lists, as JSON (see server/digest.hpp); "" otherwise.
+  std::string digest;
+};
+
+// A notification waiting for its channel's next digest (channels with `digest_every`).
+struct DigestItem {
+  std::int64_t id = 0;
+  OutboxRecord notification;  // as it would have been queued
+  std::string summary;        // the alert's summary or name, for the digest's list
 };
 
 // One try at delivering an outbox row.
@@ -116,9 +129,9 @@ struct OutboxStats {
 // A timer as stored: the alert it belongs to and what it does.
 struct StoredTimer {
   std::int64_t id = 0;
-  std::int64_t alert_id = 0;  // 0 for a heartbeat deadline
+  std::int64_t alert_id = 0;  // 0 for a heartbeat deadline and a digest
   rules::Timer timer;
-  std::string heartbeat;  // kind heartbeat: the heartbeat's name
+  std::string name;  // kind heartbeat: the heartbeat's name; kind digest: the channel
 };
 
 struct NotificationQuery {

@@ -204,7 +204,7 @@ void Transaction::insert_timer(std::int64_t alert_id, const rules::Timer& t) {
 
 std::optional<StoredTimer> Transaction::next_due_timer(TimePoint not_after) {
   CachedStatement q(m_statements,
-                    "SELECT id, alert_id, due_at, kind, episode, step, heartbeat FROM timers "
+                    "SELECT id, alert_id, due_at, kind, episode, step, name FROM timers "
                     "WHERE due_at <= ? ORDER BY due_at, id LIMIT 1");
   q.bind(1, static_cast<int64_t>(to_unix_ms(not_after)));
   if (!q.executeStep()) return std::nullopt;
@@ -217,23 +217,23 @@ std::optional<StoredTimer> Transaction::next_due_timer(TimePoint not_after) {
   t.timer.kind = *kind;
   t.timer.episode = q.getColumn(4).getInt();
   t.timer.step = q.getColumn(5).getInt();
-  if (!q.getColumn(6).isNull()) t.heartbeat = q.getColumn(6).getString();
+  if (!q.getColumn(6).isNull()) t.name = q.getColumn(6).getString();
   return t;
 }
 
 void Transaction::set_heartbeat_deadline(const std::string& name, TimePoint due) {
-  CachedStatement del(m_statements, "DELETE FROM timers WHERE heartbeat = ?");
+  CachedStatement del(m_statements, "DELETE FROM timers WHERE kind = 'heartbeat' AND name = ?");
   del.bind(1, name);
   del.exec();
   CachedStatement ins(m_statements,
-                      "INSERT INTO timers (due_at, kind, heartbeat) VALUES (?, 'heartbeat', ?)");
+                      "INSERT INTO timers (due_at, kind, name) VALUES (?, 'heartbeat', ?)");
   ins.bind(1, static_cast<int64_t>(to_unix_ms(due)));
   ins.bind(2, name);
   ins.exec();
 }
 
 bool Transaction::has_heartbeat_deadline(const std::string& name) {
-  CachedStatement q(m_statements, "SELECT 1 FROM timers WHERE heartbeat = ?");
+  CachedStatement q(m_statements, "SELECT 1 FROM timers WHERE kind = 'heartbeat' AND name = ?");
   q.bind(1, name);
   return q.executeStep();
 }
@@ -319,7 +319,7 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
   CachedStatement q(m_statements,
                     "INSERT INTO outbox (created_at, due_at, alert_id, episode, fingerprint, "
                     "alias, channel, action, level, severity, priority, noise, why, status, "
-                    "about) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                    "about, digest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   q.bind(1, static_cast<int64_t>(to_unix_ms(n.created_at)));
   q.bind(2, static_cast<int64_t>(to_unix_ms(n.due_at)));
   if (n.alert_id) {
@@ -351,15 +351,107 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
   } else {
     q.bind(15);
   }
+  if (n.digest.empty()) {
+    q.bind(16);
+  } else {
+    q.bind(16, n.digest);
+  }
   q.exec();
   return m_db.getLastInsertRowid();
+}
+
+std::vector<rules::EpisodeFacts> Transaction::episodes_leaving(std::int64_t alert_id, int from,
+                                                               TimePoint cutoff) {
+  CachedStatement q(m_statements, k_leaving_sql);
+  q.bind(1, static_cast<int64_t>(alert_id));
+  q.bind(2, from);
+  return read_leaving(q, cutoff);
+}
+
+void Transaction::insert_digest_item(const DigestItem& item) {
+  const OutboxRecord& n = item.notification;
+  CachedStatement q(m_statements,
+                    "INSERT INTO digest_items (channel, created_at, alert_id, episode, "
+                    "fingerprint, alias, action, severity, priority, noise, summary, why) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+  q.bind(1, n.channel);
+  q.bind(2, static_cast<int64_t>(to_unix_ms(n.created_at)));
+  if (n.alert_id) {
+    q.bind(3, static_cast<int64_t>(*n.alert_id));
+  } else {
+    q.bind(3);
+  }
+  if (n.episode) {
+    q.bind(4, *n.episode);
+  } else {
+    q.bind(4);
+  }
+  q.bind(5, n.fingerprint);
+  q.bind(6, n.alias);
+  q.bind(7, n.action);
+  q.bind(8, std::string(to_string(n.severity)));
+  q.bind(9, n.priority.level);
+  if (n.noise) {
+    q.bind(10, *n.noise);
+  } else {
+    q.bind(10);
+  }
+  q.bind(11, item.summary);
+  q.bind(12, n.why);
+  q.exec();
+}
+
+std::vector<DigestItem> Transaction::take_digest_items(const std::string& channel) {
+  std::vector<DigestItem> out;
+  {
+    CachedStatement q(m_statements,
+                      "SELECT id, created_at, alert_id, episode, fingerprint, alias, action, "
+                      "severity, priority, noise, summary, why FROM digest_items WHERE channel = ? "
+                      "ORDER BY id");
+    q.bind(1, channel);
+    while (q.executeStep()) {
+      DigestItem item;
+      item.id = q.getColumn(0).getInt64();
+      OutboxRecord& n = item.notification;
+      n.channel = channel;
+      n.created_at = n.due_at = from_unix_ms(q.getColumn(1).getInt64());
+      if (!q.getColumn(2).isNull()) n.alert_id = q.getColumn(2).getInt64();
+      if (!q.getColumn(3).isNull()) n.episode = q.getColumn(3).getInt();
+      n.fingerprint = q.getColumn(4).getString();
+      n.alias = q.getColumn(5).getString();
+      n.action = q.getColumn(6).getString();
+      n.severity = parse_severity(q.getColumn(7).getString()).value_or(Severity::warning);
+      n.priority = Priority{q.getColumn(8).getInt()};
+      if (!q.getColumn(9).isNull()) n.noise = q.getColumn(9).getDouble();
+      item.summary = q.getColumn(10).getString();
+      n.why = q.getColumn(11).getString();
+      out.push_back(std::move(item));
+    }
+  }
+  CachedStatement del(m_statements, "DELETE FROM digest_items WHERE channel = ?");
+  del.bind(1, channel);
+  del.exec();
+  return out;
+}
+
+bool Transaction::arm_digest(const std::string& channel, TimePoint due) {
+  CachedStatement has(m_statements, "SELECT 1 FROM timers WHERE kind = 'digest' AND name = ?");
+  has.bind(1, channel);
+  if (has.executeStep()) return false;
+  CachedStatement q(m_statements,
+                    "INSERT INTO timers (due_at, kind, name) VALUES (?, 'digest', ?)");
+  q.bind(1, static_cast<int64_t>(to_unix_ms(due)));
+  q.bind(2, channel);
+  q.exec();
+  return true;
 }
 
 namespace {
 
 constexpr const char* k_outbox_columns =
     "id, created_at, due_at, alert_id, episode, fingerprint, alias, channel, action, level, "
-    "severity, priority, noise, why, status, attempts, last_status, last_error, sent_at, about";
+    "severity, priority, noise, why, status, attempts, last_status, last_error, sent_at, about, "
+    "digest";
 
 }  // namespace
 
@@ -385,6 +477,7 @@ OutboxRecord read_outbox(SQLite::Statement& q) {
   n.last_error = q.getColumn(17).getString();
   if (!q.getColumn(18).isNull()) n.sent_at = from_unix_ms(q.getColumn(18).getInt64());
   if (!q.getColumn(19).isNull()) n.about = q.getColumn(19).getInt64();
+  if (!q.getColumn(20).isNull()) n.digest = q.getColumn(20).getString();
   return n;
 }
 
@@ -461,11 +554,11 @@ std::int64_t Transaction::save_alert(const AlertRecord& a) {
   CachedStatement q(
       m_statements,
       insert ? "INSERT INTO alerts (source, name, account, region, metric, namespace, labels, "
-               "summary, description, rule, first_seen, last_seen, last_episode, fingerprint) "
-               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+               "summary, description, rule, first_seen, last_seen, last_episode, noise_state, "
+               "noise_score, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
              : "UPDATE alerts SET source=?, name=?, account=?, region=?, metric=?, "
                "namespace=?, labels=?, summary=?, description=?, rule=?, first_seen=?, "
-               "last_seen=?, last_episode=? WHERE id=?");
+               "last_seen=?, last_episode=?, noise_state=?, noise_score=? WHERE id=?");
   q.bind(1, std::string(to_string(a.source)));
   q.bind(2, a.name);
   q.bind(3, a.account);
@@ -479,10 +572,12 @@ std::int64_t Transaction::save_alert(const AlertRecord& a) {
   q.bind(11, static_cast<int64_t>(to_unix_ms(a.first_seen)));
   q.bind(12, static_cast<int64_t>(to_unix_ms(a.last_seen)));
   q.bind(13, a.last_episode_number);
+  q.bind(14, noise_to_json(a.noise));
+  q.bind(15, a.noise_score);
   if (insert) {
-    q.bind(14, a.fingerprint);
+    q.bind(16, a.fingerprint);
   } else {
-    q.bind(14, static_cast<int64_t>(a.id));
+    q.bind(16, static_cast<int64_t>(a.id));
   }
   q.exec();
   return insert ? m_db.getLastInsertRowid() : a.id;
@@ -495,11 +590,14 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
       is_new ? "INSERT INTO episodes (status, severity, priority, opened_at, "
                "last_activity_at, last_source_time, closed_at, event_count, escalation, "
                "level, escalation_base, acknowledged_at, acknowledged_by, flagged_stale_at, "
-               "notified, alias, alert_id, number) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+               "notified, ended_by, ever_acknowledged, transient, demoted_to, held_until, noise, "
+               "alias, alert_id, number) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
              : "UPDATE episodes SET status=?, severity=?, priority=?, opened_at=?, "
                "last_activity_at=?, last_source_time=?, closed_at=?, event_count=?, "
                "escalation=?, level=?, escalation_base=?, acknowledged_at=?, "
-               "acknowledged_by=?, flagged_stale_at=?, notified=? WHERE alias=? AND "
+               "acknowledged_by=?, flagged_stale_at=?, notified=?, ended_by=?, "
+               "ever_acknowledged=?, transient=?, demoted_to=?, held_until=?, noise=? WHERE "
+               "alias=? AND "
                "alert_id=? AND number=?");
   q.bind(1, std::string(to_string(e.status)));
   q.bind(2, std::string(to_string(e.severity)));
@@ -516,9 +614,23 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
   q.bind(13, e.acknowledged_by);
   bind_optional_time(q, 14, e.flagged_stale_at);
   q.bind(15, names_to_json(e.notified));
-  q.bind(16, episode_alias(fingerprint, e.number));
-  q.bind(17, static_cast<int64_t>(alert_id));
-  q.bind(18, e.number);
+  q.bind(16, std::string(rules::to_string(e.ended_by)));
+  q.bind(17, e.ever_acknowledged ? 1 : 0);
+  q.bind(18, e.transient ? 1 : 0);
+  if (e.demoted_to) {
+    q.bind(19, *e.demoted_to);
+  } else {
+    q.bind(19);
+  }
+  bind_optional_time(q, 20, e.held_until);
+  if (e.noise) {
+    q.bind(21, *e.noise);
+  } else {
+    q.bind(21);
+  }
+  q.bind(22, episode_alias(fingerprint, e.number));
+  q.bind(23, static_cast<int64_t>(alert_id));
+  q.bind(24, e.number);
   if (q.exec() != 1) {
     throw std::logic_error("episode " + std::to_string(e.number) + " of alert " +
                            std::to_string(alert_id) + " not found for update");

@@ -79,6 +79,18 @@ class Transaction {
   // episode. Bounded per call.
   std::vector<std::pair<std::int64_t, rules::Episode>> active_episodes_without_sweep(int limit);
 
+  // Noise (SPEC §5): the alert's episodes from number `from` on that opened before `cutoff`
+  // (they leave the noise window), in number order.
+  std::vector<rules::EpisodeFacts> episodes_leaving(std::int64_t alert_id, int from,
+                                                    TimePoint cutoff);
+
+  // Digests (channels with `digest_every`): a notification kept for the channel's next
+  // digest; the channel's kept items, removed, oldest first; and the channel's digest timer,
+  // armed at `due` unless one is (returns whether it armed one).
+  void insert_digest_item(const DigestItem& item);
+  std::vector<DigestItem> take_digest_items(const std::string& channel);
+  bool arm_digest(const std::string& channel, TimePoint due);
+
   // Queues a notification. A resolve first supersedes the still-unsent trigger, escalate and
   // reminder rows of its episode and channel, and is itself stored superseded when nothing
   // about the episode ever left for that channel.

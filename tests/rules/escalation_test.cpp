@@ -168,7 +168,9 @@ TEST_CASE("a new episode pages at once and schedules its next step and sweeps") 
   NormalizedEvent ev;
   ev.state = SignalState::firing;
   ev.previous_state = SignalState::resolved;
-  Routing routing{{"queue-critical"}, two_steps(), false};
+  Routing routing;
+  routing.escalation = {"queue-critical"};
+  routing.route = two_steps();
 
   Decision d = decide(policy, AlertState{}, ev, Severity::critical, Priority{1}, k_t0, routing);
   CHECK(sent(d.effects) == std::vector<std::string>{"oncall:trigger:0", "alerts:trigger:0"});
