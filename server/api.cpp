@@ -11,6 +11,7 @@
 #include "core/json.hpp"
 #include "core/secret.hpp"
 #include "server/http_util.hpp"
+#include "server/noise_view.hpp"
 
 namespace tocsin {
 
@@ -42,6 +43,11 @@ Json episode_json(const storage::EpisodeRecord& r) {
       {"level", e.level},
       {"acknowledged_at", nullable(time_json(e.acknowledged_at))},
       {"acknowledged_by", e.acknowledged_by.empty() ? Json(nullptr) : Json(e.acknowledged_by)},
+      {"ended_by", e.ended_by == rules::EndedBy::none ? Json(nullptr)
+                                                      : Json(std::string(to_string(e.ended_by)))},
+      {"noise", e.noise ? Json(*e.noise) : Json(nullptr)},
+      {"demoted_to", nullable(e.demoted_to)},
+      {"held_until", nullable(time_json(e.held_until))},
   };
 }
 
@@ -62,6 +68,7 @@ Json alert_json(const storage::AlertView& v) {
       {"first_seen", format_timestamp(a.first_seen)},
       {"last_seen", format_timestamp(a.last_seen)},
       {"episodes_total", a.last_episode_number},
+      {"noise_score", a.noise_score},  // as of its last event; the detail has it now
   };
   // Top-level status/severity are the current episode's, so a list is readable at a glance.
   if (v.current) {
@@ -189,7 +196,38 @@ void get_alert(App& app, const httplib::Request& req, httplib::Response& res) {
                            {"due_at", format_timestamp(t.timer.due)}});
   }
   body["timers"] = std::move(pending);
+  auto active = app.rules.get();
+  const rules::Rules& rules = *active->rules;
+  body["noise"] = noise_json(
+      noise_score_now(app.reader, rules, detail->view.alert, app.clock.now()), rules.noise);
   reply_json(res, 200, body);
+}
+
+// GET /api/v1/noise: the noisiest alerts first, each with its breakdown and advice.
+void list_noise(App& app, const httplib::Request& req, httplib::Response& res) {
+  for (const auto& [name, value] : req.params) {
+    if (name != "limit") {
+      return reply_error(res, 400, "unknown_parameter",
+                         "unknown query parameter \"" + name + "\"; the only one is limit");
+    }
+  }
+  std::string error;
+  auto limit = int_param(req, "limit", 20, 1, 500, error);
+  if (!limit) return reply_error(res, 400, "invalid_parameter", error);
+  auto active = app.rules.get();
+  const rules::Rules& rules = *active->rules;
+  const TimePoint now = app.clock.now();
+  Json alerts = Json::array();
+  for (const auto& noisy : noisiest(app.reader, rules, now, static_cast<std::size_t>(*limit))) {
+    Json j = alert_json(noisy.view);
+    j["noise"] = noise_json(noisy.score, rules.noise);
+    j["advice"] = noise_advice(noisy, rules);
+    alerts.push_back(std::move(j));
+  }
+  reply_json(res, 200,
+             Json{{"at", format_timestamp(now)},
+                  {"window", format_duration(rules.noise.window)},
+                  {"alerts", std::move(alerts)}});
 }
 
 // POST /api/v1/alerts/{id}/ack|unack|resolve with {"by": "...", "note": "..."}.
@@ -531,6 +569,9 @@ void register_api(httplib::Server& server, App& app) {
                   act_on_alert(app, req, res, action);
                 }));
   }
+  server.Get("/api/v1/noise", guarded(Scope::read, [&app](const auto& req, auto& res) {
+               list_noise(app, req, res);
+             }));
   server.Get(R"(/api/v1/notifications/([^/]+))",
              guarded(Scope::read,
                      [&app](const auto& req, auto& res) { get_notification(app, req, res); }));

@@ -287,4 +287,55 @@ std::vector<StoredTimer> Reader::list_timers(std::int64_t alert_id) {
   return out;
 }
 
+rules::NoiseState Reader::noise_at(const AlertRecord& alert, TimePoint cutoff) {
+  Lease lease(*this);
+  rules::NoiseState state = alert.noise;
+  SQLite::Statement q(lease.db(), k_leaving_sql);
+  q.bind(1, static_cast<int64_t>(alert.id));
+  q.bind(2, state.window_first);
+  rules::slide(state, read_leaving(q, cutoff));
+  return state;
+}
+
+std::vector<AlertView> Reader::noise_candidates(TimePoint cutoff, int limit) {
+  std::vector<AlertView> out;
+  {
+    Lease lease(*this);
+    SQLite::Statement q(lease.db(), std::string("SELECT ") + k_alert_columns + ", " +
+                                        k_episode_columns + k_from +
+                                        " WHERE a.last_seen >= ? ORDER BY a.last_seen DESC, "
+                                        "a.id DESC LIMIT ?");
+    q.bind(1, static_cast<int64_t>(to_unix_ms(cutoff)));
+    q.bind(2, limit);
+    while (q.executeStep())
+      out.push_back(read_view(q));
+  }
+  for (auto& v : out)
+    v.alert.noise = noise_at(v.alert, cutoff);
+  return out;
+}
+
+std::pair<std::vector<rules::Observation>, std::vector<rules::EpisodeFacts>> Reader::noise_history(
+    std::int64_t alert_id) {
+  Lease lease(*this);
+  std::vector<rules::Observation> observations;
+  SQLite::Statement d(lease.db(),
+                      "SELECT at, outcome, reason FROM decisions WHERE alert_id = ? AND "
+                      "kind = 'event' ORDER BY id");
+  d.bind(1, static_cast<int64_t>(alert_id));
+  while (d.executeStep()) {
+    if (auto firing =
+            rules::observed_firing(d.getColumn(1).getString(), d.getColumn(2).getString())) {
+      observations.push_back(rules::Observation{from_unix_ms(d.getColumn(0).getInt64()), *firing});
+    }
+  }
+  std::vector<rules::EpisodeFacts> episodes;
+  SQLite::Statement e(lease.db(), k_leaving_sql);
+  e.bind(1, static_cast<int64_t>(alert_id));
+  e.bind(2, 1);
+  // Every episode: none is opened after the end of time.
+  episodes = read_leaving(e, TimePoint::max());
+  return {std::move(observations), std::move(episodes)};
+}
+
 }  // namespace tocsin::storage

@@ -37,6 +37,17 @@ class Reader {
   // The alert's pending timers, soonest first.
   std::vector<StoredTimer> list_timers(std::int64_t alert_id);
 
+  // Noise (SPEC §5). The alert's stored noise state slid to `cutoff` (the episodes opened
+  // before it leave the window), as the engine would slide it.
+  rules::NoiseState noise_at(const AlertRecord& alert, TimePoint cutoff);
+  // The alerts that can have a noise score: seen at or after `cutoff`, with their noise slid
+  // to it and their latest episode. Bounded by `limit`, most recently seen first.
+  std::vector<AlertView> noise_candidates(TimePoint cutoff, int limit);
+  // The alert's whole history as the noise score sees it, for a from-scratch recompute:
+  // every observation its events asserted (from the decision log) and every episode.
+  std::pair<std::vector<rules::Observation>, std::vector<rules::EpisodeFacts>> noise_history(
+      std::int64_t alert_id);
+
  private:
   class Lease;
   std::unique_ptr<SQLite::Database> acquire();
