@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "support/fixtures.hpp"
+#include "support/replay_run.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
@@ -70,50 +71,11 @@ Json generic(const std::string& at, const std::string& key, const std::string& s
   return Json{{"at", at}, {"hook", "generic"}, {"body", body}};
 }
 
-struct Replay {
-  int status = -1;
-  std::string out, err;
-  std::vector<Json> lines;
-
-  // Lines of `type` (and, if given, with `key` == `value`).
-  std::vector<Json> where(const std::string& type, const char* key = nullptr,
-                          const std::string& value = "") const {
-    std::vector<Json> found;
-    for (const auto& l : lines) {
-      if (l["type"] != type) continue;
-      if (key && (!l.contains(key) || l[key] != value)) continue;
-      found.push_back(l);
-    }
-    return found;
-  }
-};
+using Replay = ReplayRun;
 
 Replay replay(const std::vector<Json>& input, const std::string& until = "",
               const std::string& raw_extra = "") {
-  TempDir dir;
-  const std::string rules = dir.file("rules.yaml");
-  const std::string events = dir.file("events.jsonl");
-  {
-    std::ofstream(rules) << k_rules;
-    std::ofstream f(events);
-    for (const auto& l : input)
-      f << l.dump() << '\n';
-    f << raw_extra;
-  }
-  ReplayOptions options;
-  options.rules_path = rules;
-  options.events_path = events;
-  if (!until.empty()) options.until = parse_timestamp(until);
-  std::ostringstream out, err;
-  Replay r;
-  r.status = run_replay(options, out, err);
-  r.out = out.str();
-  r.err = err.str();
-  std::istringstream lines(r.out);
-  std::string line;
-  while (std::getline(lines, line))
-    r.lines.push_back(Json::parse(line));
-  return r;
+  return run_replay_lines(k_rules, input, until, "", raw_extra);
 }
 
 }  // namespace
