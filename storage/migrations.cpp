@@ -243,7 +243,8 @@ int current_schema_version() {
   return static_cast<int>(k_migrations.size());
 }
 
-void migrate(SQLite::Database& db) {
+void migrate(SQLite::Database& db, int target) {
+  if (target < 0) target = current_schema_version();
   int version = db.execAndGet("PRAGMA user_version").getInt();
   if (version > current_schema_version()) {
     throw DatabaseError("database " + db.getFilename() + " has schema version " +
@@ -251,7 +252,7 @@ void migrate(SQLite::Database& db) {
                         std::to_string(current_schema_version()) +
                         "); refusing to use it — run the newer tocsin or restore a backup");
   }
-  for (int next = version + 1; next <= current_schema_version(); ++next) {
+  for (int next = version + 1; next <= target; ++next) {
     SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     db.exec(k_migrations[static_cast<std::size_t>(next - 1)]);
     db.exec("PRAGMA user_version = " + std::to_string(next));
