@@ -238,6 +238,9 @@ int run_cli(int argc, char** argv) {
   replay_cmd->add_option("--db", replay_opt.db_path,
                          "Keep the resulting database here (default: a temporary one)");
   replay_cmd->add_flag("--verify", replay_opt.verify, "Verify SNS signatures (off by default)");
+  replay_cmd->add_flag("--summary", replay_opt.summary,
+                       "After the run, print a what-if summary to stderr: pages and "
+                       "notifications by channel, demotions, holds, drops");
   replay_cmd->add_option("EVENTS", replay_opt.events_path, "JSON-lines file, or - for stdin")
       ->required();
 

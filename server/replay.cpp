@@ -4,10 +4,12 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <variant>
 
 #include "core/json.hpp"
@@ -190,6 +192,76 @@ void print(std::ostream& out, const Journal& journal) {
   }
 }
 
+// What a replay did, counted for `--summary`: the numbers to compare two rules files by.
+class Tally {
+ public:
+  void add(const Journal& journal) {
+    for (const auto& entry : journal) {
+      if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
+        if (!m_first) m_first = d->at;
+        m_last = d->at;
+        if (d->kind == "event") {
+          ++m_outcomes[d->outcome];
+        } else {
+          ++m_decisions[d->outcome];
+          if (d->outcome == "demoted") ++m_demoted[d->fingerprint];
+        }
+      } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
+        m_last = n->created_at;
+        ++m_notifications[n->channel][n->action];
+        if (n->action == "trigger" && n->level == 0) ++m_paged[n->channel];
+      }
+    }
+  }
+
+  void print(std::ostream& out, std::size_t lines) const {
+    out << "summary: " << lines << " input line(s)";
+    if (m_first) out << ", " << format_timestamp(*m_first) << " to " << format_timestamp(m_last);
+    out << "\n  event outcomes:";
+    row(out, m_outcomes);
+    out << "\n  first notifications (trigger, level 0) by channel:";
+    row(out, m_paged);
+    out << "\n  notifications by channel and action:";
+    if (m_notifications.empty()) out << " none";
+    for (const auto& [channel, actions] : m_notifications) {
+      out << "\n    " << channel << ":";
+      row(out, actions);
+    }
+    out << "\n  noise routing:";
+    for (const char* d : {"demoted", "held", "dropped"}) {
+      auto it = m_decisions.find(d);
+      out << " " << d << " " << (it == m_decisions.end() ? 0 : it->second);
+    }
+    if (!m_demoted.empty()) {
+      std::vector<std::pair<std::string, std::size_t>> most(m_demoted.begin(), m_demoted.end());
+      std::stable_sort(most.begin(), most.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
+      out << "\n  most demoted:";
+      for (std::size_t i = 0; i < most.size() && i < 5; ++i)
+        out << (i ? ", " : " ") << most[i].first << " " << most[i].second;
+    }
+    out << "\n  other decisions:";
+    std::map<std::string, std::size_t> other;
+    for (const auto& [d, n] : m_decisions) {
+      if (d != "demoted" && d != "held" && d != "dropped") other[d] = n;
+    }
+    row(out, other);
+    out << '\n';
+  }
+
+ private:
+  static void row(std::ostream& out, const std::map<std::string, std::size_t>& counts) {
+    if (counts.empty()) out << " none";
+    for (const auto& [k, n] : counts)
+      out << " " << k << " " << n;
+  }
+
+  std::optional<TimePoint> m_first;
+  TimePoint m_last{};
+  std::map<std::string, std::size_t> m_outcomes, m_decisions, m_paged, m_demoted;
+  std::map<std::string, std::map<std::string, std::size_t>> m_notifications;
+};
+
 // A directory removed with everything in it when the replay ends.
 class TempDir {
  public:
@@ -222,7 +294,7 @@ class Replayer {
       Journal journal;
       auto fired = m_app.engine.fire_next_timer(t, true, &journal);
       if (!fired) return storage_failed(fired.error().message);
-      print(m_out, journal);
+      emit(journal);
       if (!*fired) break;
       if (**fired > m_clock.now()) m_clock.set(**fired);
     }
@@ -255,11 +327,18 @@ class Replayer {
               << done.error().code << "): " << done.error().detail << '\n';
       }
     }
-    print(m_out, journal);
+    emit(journal);
     return true;
   }
 
+  const Tally& tally() const { return m_tally; }
+
  private:
+  void emit(const Journal& journal) {
+    print(m_out, journal);
+    if (m_options.summary) m_tally.add(journal);
+  }
+
   std::string where(const Line& line) const {
     return m_options.events_path + ":" + std::to_string(line.number) + ": ";
   }
@@ -273,6 +352,7 @@ class Replayer {
   const ReplayOptions& m_options;
   std::ostream& m_out;
   std::ostream& m_err;
+  Tally m_tally;
 };
 
 }  // namespace
@@ -372,6 +452,7 @@ int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& er
   }
   if (options.until && !replayer.advance_to(*options.until)) return 2;
   out.flush();
+  if (options.summary) replayer.tally().print(err, lines.size());
   app->writer.stop();
   return 0;
 }

@@ -17,6 +17,9 @@ struct ReplayOptions {
   std::string db_path;      // empty: a temporary database, removed afterwards
   std::optional<TimePoint> until;
   bool verify = false;  // check SNS signatures (off by default: recorded messages may be old)
+  // After the run, a what-if summary on the error stream: outcomes, pages and notifications
+  // by channel, demotions, holds and drops (the output lines stay as they are).
+  bool summary = false;
 };
 
 // Returns the exit status: 0 done, 1 invalid rules or input (every problem on `err` as

@@ -211,6 +211,28 @@ TEST_CASE("noise: a historically transient alert is held, and dropped when it cl
                                     format_timestamp(k_t0 + 2h + 5min) + ": never notified");
 }
 
+TEST_CASE("replay --summary: what a rules file would page, demote, hold and drop") {
+  const std::string key = "batch-nightly";
+  std::vector<Json> input;
+  for (int i = 0; i < 4; ++i) {
+    input.push_back(generic(k_t0 + std::chrono::hours(i), key, "firing"));
+    input.push_back(generic(k_t0 + std::chrono::hours(i) + 2min, key, "resolved"));
+  }
+  ReplayRun r = run_replay_lines(k_rules, input, "", "", "", true);
+  REQUIRE(r.status == 0);
+  CHECK(r.err == "summary: 8 input line(s), " + format_timestamp(k_t0) + " to " +
+                     format_timestamp(k_t0 + 3h + 2min) +
+                     "\n"
+                     "  event outcomes: created 4 resolved 4\n"
+                     "  first notifications (trigger, level 0) by channel: alerts 2\n"
+                     "  notifications by channel and action:\n"
+                     "    alerts: resolve 2 trigger 2\n"
+                     "  noise routing: demoted 0 held 2 dropped 2\n"
+                     "  other decisions: none\n");
+  // The output lines are the same with or without the summary.
+  CHECK(run_replay_lines(k_rules, input).out == r.out);
+}
+
 TEST_CASE("noise: a digest channel gets one message per interval, on the virtual clock") {
   TempDir dir;
   const std::string db = dir.file("replay.db");

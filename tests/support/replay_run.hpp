@@ -34,7 +34,7 @@ struct ReplayRun {
 inline ReplayRun run_replay_lines(const std::string& rules_text,
                                   const std::vector<nlohmann::json>& input,
                                   const std::string& until = "", const std::string& db = "",
-                                  const std::string& raw_extra = "") {
+                                  const std::string& raw_extra = "", bool summary = false) {
   TempDir dir;
   const std::string rules = dir.file("rules.yaml");
   const std::string events = dir.file("events.jsonl");
@@ -49,6 +49,7 @@ inline ReplayRun run_replay_lines(const std::string& rules_text,
   options.rules_path = rules;
   options.events_path = events;
   options.db_path = db;
+  options.summary = summary;
   if (!until.empty()) options.until = parse_timestamp(until);
   std::ostringstream out, err;
   ReplayRun r;
