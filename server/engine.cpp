@@ -207,7 +207,9 @@ double settle_noise(storage::Transaction& tx, const rules::Noise& cfg, storage::
                     const rules::NoiseState& before, rules::Episode* changed, TimePoint now) {
   if (changed && !is_active(changed->status)) rules::count_ended(alert.noise, cfg, *changed);
   const double score = rules::score(alert.noise, cfg, alert.first_seen, now).score;
-  if (!(alert.noise == before) || score != alert.noise_score) {
+  // The score drifts with the clock alone (the window slides); the alert is stored only when
+  // its state changed, not on every escalation step.
+  if (!(alert.noise == before)) {
     alert.noise_score = score;
     tx.save_alert(alert);
   }
