@@ -11,6 +11,7 @@
 
 #include "core/duration.hpp"
 #include "core/json.hpp"
+#include "delivery/digest.hpp"
 #include "rules/lifecycle.hpp"
 
 namespace tocsin::delivery {
@@ -30,6 +31,12 @@ constexpr std::size_t k_opsgenie_tag_max = 50;
 constexpr std::size_t k_pagerduty_summary_max = 1024;
 constexpr std::size_t k_slack_header_max = 150;
 constexpr std::size_t k_slack_section_max = 3000;
+// Digests: alerts listed in a Slack message (more would bury the top of the list), the part
+// of an alert's summary shown on its line, and the bytes of alert entries in PagerDuty's
+// custom_details (the whole event must stay under 512 KB).
+constexpr std::size_t k_slack_digest_alerts_max = 20;
+constexpr std::size_t k_digest_title_max = 200;
+constexpr std::size_t k_pagerduty_digest_alerts_bytes_max = 400000;
 
 constexpr std::string_view k_ellipsis = "\xE2\x80\xA6";  // U+2026, 3 bytes
 constexpr std::string_view k_source = "tocsin";  // OpsGenie's `source`, PagerDuty's fallback
@@ -264,6 +271,50 @@ std::string dump(const Json& body) {
   return body.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+// ---- digests ----------------------------------------------------------------------------
+// A digest row lists its alerts (delivery/digest.hpp); each channel shows the list in its own
+// way. A row whose list cannot be read is formatted from its `why`, like any other row.
+
+std::optional<Digest> digest_of(const Message& m, NotifyAction a) {
+  if (a != NotifyAction::digest) return std::nullopt;
+  return read_digest(m.notification.digest);
+}
+
+std::string more_text(std::size_t not_listed) {
+  return std::string(k_ellipsis) + " and " + std::to_string(not_listed) + " more";
+}
+
+// What an alert's line says after its severity and title, in plain text:
+// " — 2 notifications (1 trigger, 1 escalate), noise 25, last escalate".
+std::string digest_line_tail(const DigestAlert& a) {
+  std::string out = " \xE2\x80\x94 " + std::to_string(a.notifications) + " notification" +
+                    (a.notifications == 1 ? "" : "s");
+  if (auto breakdown = action_breakdown(a.actions); !breakdown.empty())
+    out += " (" + breakdown + ")";
+  if (a.noise) out += ", noise " + noise_text(*a.noise);
+  if (!a.last_action.empty()) out += ", last " + a.last_action;
+  return out;
+}
+
+// A summary can be a paragraph; one line of a list shows its start.
+std::string digest_line_title(const DigestAlert& a) {
+  return truncate_utf8(digest_alert_title(a), k_digest_title_max);
+}
+
+// "[critical] queue old — 2 notifications (…), noise 25, last escalate"
+std::string digest_plain_line(const DigestAlert& a) {
+  std::string out;
+  if (!a.severity.empty()) out += "[" + a.severity + "] ";
+  return out + digest_line_title(a) + digest_line_tail(a);
+}
+
+// The same line in mrkdwn, every part from the list escaped.
+std::string digest_mrkdwn_line(const DigestAlert& a) {
+  std::string out = "\xE2\x80\xA2 ";  // U+2022 bullet
+  if (!a.severity.empty()) out += "*" + mrkdwn_escape(a.severity) + "* ";
+  return out + mrkdwn_escape(digest_line_title(a)) + mrkdwn_escape(digest_line_tail(a));
+}
+
 // ---- OpsGenie Alert API v2 (also JSM Ops, through the base URL) -------------------------
 
 Json opsgenie_details(const Message& m, NotifyAction a) {
@@ -296,6 +347,41 @@ Json opsgenie_tags(const Message& m) {
   return tags;
 }
 
+// One line per alert, as many as fit OpsGenie's description, then how many did not.
+std::string opsgenie_digest_description(const Digest& d) {
+  // Room kept for the closing "… and N more" line.
+  const std::size_t room = k_opsgenie_description_max - 64;
+  std::string out;
+  std::size_t listed = 0;
+  for (const auto& alert : d.alerts) {
+    std::string line = digest_plain_line(alert);
+    if (out.size() + 1 + line.size() > room) break;
+    if (!out.empty()) out += "\n";
+    out += line;
+    ++listed;
+  }
+  if (listed < d.alerts.size())
+    out += (out.empty() ? "" : "\n") + more_text(d.alerts.size() - listed);
+  return truncate_utf8(out, k_opsgenie_description_max);
+}
+
+Json opsgenie_digest_details(const Message& m, const Digest& d) {
+  const auto& n = m.notification;
+  Json details = Json::object();
+  details["action"] = std::string(rules::to_string(NotifyAction::digest));
+  details["channel"] = n.channel;
+  if (d.since) details["since"] = format_timestamp(*d.since);
+  if (d.until) details["until"] = format_timestamp(*d.until);
+  details["notifications"] = std::to_string(d.notifications);
+  details["alerts"] = std::to_string(d.alerts.size());
+  if (auto totals = action_breakdown(action_totals(d)); !totals.empty()) {
+    details["actions"] = totals;
+  }
+  if (n.noise) details["noise"] = noise_text(*n.noise);
+  if (!n.why.empty()) details["why"] = n.why;
+  return details;
+}
+
 Result format_opsgenie(const Channel& c, const Message& m, NotifyAction a, const EnvLookup& env) {
   auto base = channel_url(c, env);
   if (!base) return unexpected(base.error());
@@ -307,7 +393,16 @@ Result format_opsgenie(const Channel& c, const Message& m, NotifyAction a, const
   r.headers = {{"Authorization", "GenieKey " + *key}, {"Content-Type", "application/json"}};
   const std::string alerts = without_trailing_slash(*base) + "/v2/alerts";
   Json body;
-  if (announces(a)) {
+  if (const auto digest = digest_of(m, a)) {
+    r.url = alerts;
+    body["message"] = truncate_utf8(digest_headline(*digest), k_opsgenie_message_max);
+    if (!n.alias.empty()) body["alias"] = n.alias;
+    body["description"] = opsgenie_digest_description(*digest);
+    body["priority"] = priority_text(n.priority);
+    body["tags"] = opsgenie_tags(m);
+    body["tags"].push_back("digest");
+    body["details"] = opsgenie_digest_details(m, *digest);
+  } else if (announces(a)) {
     r.url = alerts;
     body["message"] = truncate_utf8(headline(m, a), k_opsgenie_message_max);
     if (!n.alias.empty()) body["alias"] = n.alias;
@@ -383,6 +478,31 @@ Json pagerduty_details(const Message& m, NotifyAction a) {
   return details;
 }
 
+// The listed alerts as stored, as many as keep the event well under PagerDuty's 512 KB.
+Json pagerduty_digest_details(const Message& m, const Digest& d) {
+  const auto& n = m.notification;
+  Json details = Json::object();
+  details["action"] = std::string(rules::to_string(NotifyAction::digest));
+  details["channel"] = n.channel;
+  details["priority"] = priority_text(n.priority);
+  if (!n.why.empty()) details["why"] = n.why;
+  if (n.noise) details["noise"] = *n.noise;
+  if (d.since) details["since"] = format_timestamp(*d.since);
+  if (d.until) details["until"] = format_timestamp(*d.until);
+  details["notifications"] = d.notifications;
+  Json alerts = Json::array();
+  std::size_t bytes = 0;
+  for (const auto& alert : d.alerts) {
+    bytes += dump(alert.json).size();
+    if (bytes > k_pagerduty_digest_alerts_bytes_max) break;
+    alerts.push_back(alert.json);
+  }
+  if (alerts.size() < d.alerts.size())
+    details["alerts_not_listed"] = d.alerts.size() - alerts.size();
+  details["alerts"] = std::move(alerts);
+  return details;
+}
+
 Result format_pagerduty(const Channel& c, const Message& m, NotifyAction a, const EnvLookup& env) {
   auto url = channel_url(c, env);
   if (!url) return unexpected(url.error());
@@ -401,14 +521,17 @@ Result format_pagerduty(const Channel& c, const Message& m, NotifyAction a, cons
                                                         : "trigger";
   if (!n.alias.empty()) body["dedup_key"] = n.alias;
   if (announces(a)) {
+    const auto digest = digest_of(m, a);
     Json payload;
-    payload["summary"] = truncate_utf8(headline(m, a), k_pagerduty_summary_max);
+    payload["summary"] =
+        truncate_utf8(digest ? digest_headline(*digest) : headline(m, a), k_pagerduty_summary_max);
     payload["source"] = pagerduty_source(m);
     payload["severity"] = pagerduty_severity(n.severity);
     payload["timestamp"] = format_timestamp(n.created_at);
     if (!m.alert.namespace_.empty()) payload["group"] = m.alert.namespace_;
     if (!m.alert.metric.empty()) payload["class"] = m.alert.metric;
-    payload["custom_details"] = pagerduty_details(m, a);
+    payload["custom_details"] =
+        digest ? pagerduty_digest_details(m, *digest) : pagerduty_details(m, a);
     body["payload"] = std::move(payload);
     body["client"] = k_client;
     if (auto link = alert_link(m)) body["client_url"] = *link;
@@ -476,10 +599,63 @@ Json slack_field(std::string_view label, std::string_view escaped_value) {
   return mrkdwn("*" + std::string(label) + "*\n" + std::string(escaped_value));
 }
 
+// The headline, then one line per alert (at most k_slack_digest_alerts_max), in `text` for
+// clients without blocks and as blocks: a header, the lines packed into sections within
+// Slack's section limit, "… and N more", and the alias.
+Json slack_digest_body(const Message& m, const Digest& d) {
+  const std::string headline = digest_headline(d);
+  const std::size_t listed = std::min(d.alerts.size(), k_slack_digest_alerts_max);
+  std::vector<std::string> lines;
+  for (std::size_t i = 0; i < listed; ++i)
+    lines.push_back(mrkdwn_truncated(digest_mrkdwn_line(d.alerts[i]), k_slack_section_max));
+  const std::optional<std::string> more =
+      listed < d.alerts.size() ? std::optional(more_text(d.alerts.size() - listed)) : std::nullopt;
+
+  Json blocks = Json::array();
+  blocks.push_back({{"type", "header"},
+                    {"text",
+                     {{"type", "plain_text"},
+                      {"text", truncate_utf8(headline, k_slack_header_max)},
+                      {"emoji", true}}}});
+  std::string section;
+  for (const auto& line : lines) {
+    if (!section.empty() && section.size() + 1 + line.size() > k_slack_section_max) {
+      blocks.push_back({{"type", "section"}, {"text", mrkdwn(std::move(section))}});
+      section.clear();
+    }
+    if (!section.empty()) section += "\n";
+    section += line;
+  }
+  if (!section.empty()) blocks.push_back({{"type", "section"}, {"text", mrkdwn(section)}});
+  if (more) blocks.push_back({{"type", "context"}, {"elements", Json::array({mrkdwn(*more)})}});
+  std::string context = "Tocsin";
+  if (!m.notification.alias.empty())
+    context += " | alias `" + mrkdwn_escape(m.notification.alias) + "`";
+  blocks.push_back({{"type", "context"}, {"elements", Json::array({mrkdwn(context)})}});
+
+  std::string text =
+      std::string(slack_emoji(NotifyAction::digest, m.notification.severity)) + " " + headline;
+  for (const auto& line : lines)
+    text += "\n" + line;
+  if (more) text += "\n" + *more;
+
+  Json body;
+  body["text"] = std::move(text);
+  body["blocks"] = std::move(blocks);
+  return body;
+}
+
 Result format_slack(const Channel& c, const Message& m, NotifyAction a, TimePoint now,
                     const EnvLookup& env) {
   auto url = channel_url(c, env);
   if (!url) return unexpected(url.error());
+  if (const auto digest = digest_of(m, a)) {
+    HttpRequest r;
+    r.url = std::move(*url);
+    r.headers = {{"Content-Type", "application/json"}};
+    r.body = dump(slack_digest_body(m, *digest));
+    return r;
+  }
 
   const auto& n = m.notification;
   const std::string status(slack_status(a));
@@ -585,9 +761,15 @@ Result format_webhook(const Channel& c, const Message& m, NotifyAction a, TimePo
     signing_key = std::move(*key);
   }
 
+  Json body = webhook_body(m, a);
+  if (a == NotifyAction::digest) {
+    const auto digest = digest_of(m, a);
+    body["digest"] = digest ? digest->json : Json(nullptr);
+  }
+
   HttpRequest r;
   r.url = std::move(*url);
-  r.body = dump(webhook_body(m, a));
+  r.body = dump(body);
   r.headers = {{"Content-Type", "application/json"},
                {"X-Tocsin-Event-Id", std::to_string(m.notification.id)}};
   if (signing_key) {

@@ -59,7 +59,32 @@ struct HttpRequest {
 //              acknowledge or resolve; dedup_key = the alias; routing_key = <routing_key_env>.
 //   slack      POST {url}: `text` and `blocks`, alert text escaped for mrkdwn.
 //   webhook    POST {url}: {"schema": "tocsin.notification/v1", ...}, signed when secret_env.
-// A digest is formatted like a trigger whose body text is the notification's `why`.
+//
+// Digests (action `digest`, one row per channel and interval, about no single alert; its
+// `digest` field lists the alerts, see server/digest.hpp). The headline is
+// "Tocsin digest: 14 notifications about 5 alerts, 13:00–14:00 UTC" and each alert's line
+// "<severity> <summary, cut to 200 bytes> — 3 notifications (2 trigger, 1 escalate), noise 40,
+// last escalate", alerts in the stored order (most severe, most notified first):
+//   opsgenie   create with alias = the digest's own alias ("digest:{channel}:{id}"), message =
+//              the headline (≤130 bytes), description = one "[severity] ..." line per alert, as
+//              many whole lines as fit 15000 bytes, then "… and N more"; priority and
+//              severity tag from the row plus tag `digest`; details (strings): action,
+//              channel, since, until, notifications, alerts, actions (totals), noise, why.
+//   pagerduty  trigger with dedup_key = the digest's alias, summary = the headline,
+//              source `tocsin`; custom_details: action, channel, priority, why, noise, since,
+//              until, notifications, and `alerts`: the stored entries as JSON objects, as many
+//              as fit 400,000 bytes (then `alerts_not_listed`: how many were left out).
+//   slack      `text`: ":newspaper: <headline>", then one "• *severity* ..." line per alert;
+//              `blocks`: a header (the headline), the same lines packed into sections of
+//              ≤3000 characters, and contexts "… and N more" (when cut) and the alias. At most
+//              20 alerts are listed.
+//   webhook    the usual tocsin.notification/v1 body (action "digest", alert fields null or
+//              empty) plus "digest": the stored list as a JSON object, verbatim. Receivers of
+//              notifications need no second schema, and digest-aware ones read one key. Every
+//              digest body has the key; it is null when the list cannot be read.
+// A digest whose list is empty or cannot be read (not strict JSON, no `alerts` array of
+// objects) is formatted like a trigger whose body text is the notification's `why`: a digest
+// always goes out. Fields of the wrong type inside an alert's entry read as absent.
 //
 // Errors are permanent, as a sentence naming the channel and what is wrong
 // (`channel "oncall": environment variable OPSGENIE_API_KEY is not set`): an unset or empty

@@ -1,12 +1,17 @@
 #include "delivery/format.hpp"
 
 #include <doctest/doctest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
+#include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 
 #include "core/json.hpp"
 #include "ingest/opsgenie.hpp"
+#include "server/digest.hpp"
 #include "support/fixtures.hpp"
 
 using namespace tocsin;
@@ -613,36 +618,38 @@ TEST_CASE("webhook format: the body is Tocsin's notification schema") {
     CHECK(header_names(r) == std::vector<std::string>{"Content-Type", "X-Tocsin-Event-Id"});
     CHECK(header(r, "Content-Type") == "application/json");
     CHECK(header(r, "X-Tocsin-Event-Id") == "42");
-    auto body = body_of(r);
-    CHECK(body == Json{
-                      {"schema", "tocsin.notification/v1"},
-                      {"id", 42},
-                      {"action", action},
-                      {"channel", "hooks"},
-                      {"alias", k_alias},
-                      {"fingerprint", k_fingerprint},
-                      {"episode", 3},
-                      {"level", std::string(action) == "escalate" ? 1 : 0},
-                      {"severity", "critical"},
-                      {"priority", "P1"},
-                      {"noise", 12.5},
-                      {"why", "first occurrence"},
-                      {"at", "2026-03-02T10:03:41.118Z"},
-                      {"alert",
-                       {{"id", 7},
-                        {"source", "cloudwatch"},
-                        {"name", "hooks-worker-oldest-message-age"},
-                        {"account", "123456789012"},
-                        {"region", "us-east-1"},
-                        {"metric", "ApproximateAgeOfOldestMessage"},
-                        {"namespace", "AWS/SQS"},
-                        {"labels", {{"QueueName", "hooks-worker"}}},
-                        {"summary", "oldest message 21 min"},
-                        {"description",
-                         "Threshold Crossed: 3 datapoints were greater than the threshold "
-                         "(900.0)."},
-                        {"url", "http://tocsin.internal:8080/api/v1/alerts/7"}}},
-                  });
+    Json expected = {
+        {"schema", "tocsin.notification/v1"},
+        {"id", 42},
+        {"action", action},
+        {"channel", "hooks"},
+        {"alias", k_alias},
+        {"fingerprint", k_fingerprint},
+        {"episode", 3},
+        {"level", std::string(action) == "escalate" ? 1 : 0},
+        {"severity", "critical"},
+        {"priority", "P1"},
+        {"noise", 12.5},
+        {"why", "first occurrence"},
+        {"at", "2026-03-02T10:03:41.118Z"},
+        {"alert",
+         {{"id", 7},
+          {"source", "cloudwatch"},
+          {"name", "hooks-worker-oldest-message-age"},
+          {"account", "123456789012"},
+          {"region", "us-east-1"},
+          {"metric", "ApproximateAgeOfOldestMessage"},
+          {"namespace", "AWS/SQS"},
+          {"labels", {{"QueueName", "hooks-worker"}}},
+          {"summary", "oldest message 21 min"},
+          {"description",
+           "Threshold Crossed: 3 datapoints were greater than the threshold "
+           "(900.0)."},
+          {"url", "http://tocsin.internal:8080/api/v1/alerts/7"}}},
+    };
+    // A digest always carries its list, null when the row has none to read.
+    if (std::string(action) == "digest") expected["digest"] = nullptr;
+    CHECK(body_of(r) == expected);
   }
 }
 
@@ -728,6 +735,307 @@ TEST_CASE("webhook format: a digest without an alert still has a valid body") {
     CHECK_FALSE(pd.contains("dedup_key"));
     auto slack = body_of(request(slack_channel(), m));
     CHECK(slack["blocks"][0]["text"]["text"] == "DIGEST: Tocsin digest for hooks");
+  }
+}
+
+// ---- digests ----------------------------------------------------------------------------
+
+namespace {
+
+const TimePoint k_digest_now = at("2026-03-02T14:00:00Z");
+
+storage::DigestItem kept(std::int64_t id, const std::string& fingerprint, const char* action,
+                         Severity severity, int priority, std::optional<double> noise,
+                         const char* created_at, const std::string& summary) {
+  storage::DigestItem d;
+  d.id = id;
+  d.summary = summary;
+  auto& n = d.notification;
+  n.created_at = n.due_at = at(created_at);
+  n.alert_id = id;
+  n.episode = 3;
+  n.fingerprint = fingerprint;
+  n.alias = "tocsin-" + std::to_string(id) + "-3";
+  n.action = action;
+  n.severity = severity;
+  n.priority = Priority{priority};
+  n.noise = noise;
+  return d;
+}
+
+// What the engine queues when `channel`'s digest falls due: the queue alarm (triggered, then
+// escalated) and a replica alert whose summary needs escaping for Slack.
+Message digest_message(const std::string& channel, std::vector<storage::DigestItem> items = {}) {
+  if (items.empty()) {
+    items = {
+        kept(101, k_fingerprint, "trigger", Severity::critical, 1, 12.5, "2026-03-02T13:02:00Z",
+             "oldest message 21 min"),
+        kept(102, "generic:db-replica", "trigger", Severity::warning, 3, 72.5,
+             "2026-03-02T13:10:00Z", "replica lag <5m> & rising"),
+        kept(103, k_fingerprint, "escalate", Severity::critical, 1, 15.0, "2026-03-02T13:40:00Z",
+             "oldest message 21 min"),
+    };
+  }
+  for (auto& item : items)
+    item.notification.channel = channel;
+  Message m;
+  m.notification = build_digest(channel, items, k_digest_now);
+  m.notification.id = 77;
+  m.public_url = "http://tocsin.internal:8080/";
+  return m;
+}
+
+// `count` alerts of one notification each, listed by fingerprint (all of one severity).
+Message many_alert_digest(const std::string& channel, int count, std::size_t summary_bytes = 10) {
+  std::vector<storage::DigestItem> items;
+  for (int i = 0; i < count; ++i) {
+    char fingerprint[32];
+    std::snprintf(fingerprint, sizeof fingerprint, "generic:a%04d", i);
+    items.push_back(kept(1000 + i, fingerprint, "trigger", Severity::warning, 3, std::nullopt,
+                         "2026-03-02T13:30:00Z", std::string(summary_bytes, 's')));
+  }
+  return digest_message(channel, std::move(items));
+}
+
+Json stored_digest(const Message& m) {
+  auto parsed = parse_json_strict(m.notification.digest);
+  REQUIRE(parsed.has_value());
+  return *parsed;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (true) {
+    const auto end = text.find('\n', start);
+    lines.push_back(text.substr(start, end - start));
+    if (end == std::string::npos) return lines;
+    start = end + 1;
+  }
+}
+
+const std::string k_headline =
+    "Tocsin digest: 3 notifications about 2 alerts, 13:02\xE2\x80\x93"
+    "14:00 UTC";
+const std::string k_queue_line =
+    "oldest message 21 min \xE2\x80\x94 2 notifications (1 trigger, 1 escalate), noise 15, "
+    "last escalate";
+const std::string k_replica_line =
+    "\xE2\x80\x94 1 notification (1 trigger), noise 72.5, last trigger";
+
+}  // namespace
+
+TEST_CASE("Slack digest format: a headline, then one line per alert, most severe first") {
+  auto body = body_of(request(slack_channel(), digest_message("alerts")));
+  CHECK(keys_of(body) == std::set<std::string>{"text", "blocks"});
+  CHECK(lines_of(body["text"].get<std::string>()) ==
+        std::vector<std::string>{
+            ":newspaper: " + k_headline,
+            "\xE2\x80\xA2 *critical* " + k_queue_line,
+            "\xE2\x80\xA2 *warning* replica lag &lt;5m&gt; &amp; rising " + k_replica_line,
+        });
+  CHECK(body["blocks"] ==
+        Json::array({
+            {{"type", "header"},
+             {"text", {{"type", "plain_text"}, {"text", k_headline}, {"emoji", true}}}},
+            {{"type", "section"},
+             {"text",
+              {{"type", "mrkdwn"},
+               {"text", "\xE2\x80\xA2 *critical* " + k_queue_line +
+                            "\n\xE2\x80\xA2 *warning* replica lag &lt;5m&gt; &amp; rising " +
+                            k_replica_line}}}},
+            {{"type", "context"},
+             {"elements",
+              Json::array({{{"type", "mrkdwn"}, {"text", "Tocsin | alias `digest:alerts:101`"}}})}},
+        }));
+}
+
+TEST_CASE("Slack digest format: at most 20 alerts are listed, then how many more") {
+  auto body = body_of(request(slack_channel(), many_alert_digest("alerts", 23)));
+  const auto lines = lines_of(body["text"].get<std::string>());
+  REQUIRE(lines.size() == 22);
+  CHECK(lines[0] ==
+        ":newspaper: Tocsin digest: 23 notifications about 23 alerts, 13:30\xE2\x80\x93"
+        "14:00 UTC");
+  CHECK(lines[1] ==
+        "\xE2\x80\xA2 *warning* ssssssssss \xE2\x80\x94 1 notification (1 trigger), last trigger");
+  CHECK(lines[21] == "\xE2\x80\xA6 and 3 more");
+  const auto& blocks = body["blocks"];
+  REQUIRE(blocks.size() == 4);
+  CHECK(lines_of(blocks[1]["text"]["text"].get<std::string>()).size() == 20);
+  CHECK(
+      blocks[2] ==
+      Json{{"type", "context"},
+           {"elements", Json::array({{{"type", "mrkdwn"}, {"text", "\xE2\x80\xA6 and 3 more"}}})}});
+
+  SUBCASE("long summaries are cut, and the lines spread over sections within Slack's limit") {
+    body = body_of(request(slack_channel(), many_alert_digest("alerts", 20, 5000)));
+    std::size_t listed = 0;
+    for (const auto& block : body["blocks"]) {
+      if (block["type"] != "section") continue;
+      const auto text = block["text"]["text"].get<std::string>();
+      CHECK(text.size() <= 3000);
+      for (const auto& line : lines_of(text)) {
+        CHECK(line.find(std::string(197, 's') + "\xE2\x80\xA6 \xE2\x80\x94 1 notification") !=
+              std::string::npos);
+        ++listed;
+      }
+    }
+    CHECK(listed == 20);
+    CHECK(body["blocks"].size() == 2 + 2);  // header, two sections, context
+    CHECK(body["text"].get<std::string>().find("more") == std::string::npos);
+  }
+}
+
+TEST_CASE("webhook digest format: the stored list rides along as an object, signed") {
+  const auto m = digest_message("hooks");
+  const TimePoint now = at("2026-03-02T14:00:01.250Z");
+  auto r = request(webhook_channel(true), m, env_of(k_all_vars), now);
+  auto body = body_of(r);
+  CHECK(body["schema"] == "tocsin.notification/v1");
+  CHECK(body["action"] == "digest");
+  CHECK(body["id"] == 77);
+  CHECK(body["alias"] == "digest:hooks:101");
+  CHECK(body["episode"].is_null());
+  CHECK(body["alert"]["id"].is_null());
+  CHECK(body["severity"] == "critical");
+  CHECK(body["priority"] == "P1");
+  CHECK(body["noise"] == 72.5);
+  CHECK(body["why"] == "digest of 3 notifications about 2 alerts since 2026-03-02T13:02:00.000Z");
+  REQUIRE(body["digest"].is_object());
+  CHECK(body["digest"] == stored_digest(m));
+  CHECK(body["digest"]["alerts"][1]["summary"] == "replica lag <5m> & rising");
+
+  // A receiver's check, with OpenSSL rather than Tocsin's own code.
+  const auto timestamp = header(r, "X-Tocsin-Timestamp");
+  REQUIRE(timestamp);
+  CHECK(*timestamp == "1772460001");
+  const std::string signed_text = *timestamp + "." + r.body;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  REQUIRE(HMAC(EVP_sha256(), k_hmac_secret, static_cast<int>(std::strlen(k_hmac_secret)),
+               reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac,
+               &length) != nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    char byte[3];
+    std::snprintf(byte, sizeof byte, "%02x", mac[i]);
+    hex += byte;
+  }
+  CHECK(header(r, "X-Tocsin-Signature") == "sha256=" + hex);
+}
+
+TEST_CASE("OpsGenie digest format: one alert under the digest's alias, listing the alerts") {
+  auto r = request(opsgenie_channel(), digest_message("oncall"));
+  CHECK(r.url == "https://api.opsgenie.com/v2/alerts");
+  auto body = body_of(r);
+  CHECK(body["alias"] == "digest:oncall:101");
+  CHECK(body["message"] == k_headline);
+  CHECK(body["priority"] == "P1");
+  CHECK(body["description"] ==
+        "[critical] " + k_queue_line + "\n[warning] replica lag <5m> & rising " + k_replica_line);
+  CHECK(body["tags"] == Json::array({"tocsin", "severity:critical", "digest"}));
+  CHECK(body["details"] ==
+        Json{{"action", "digest"},
+             {"channel", "oncall"},
+             {"since", "2026-03-02T13:02:00.000Z"},
+             {"until", "2026-03-02T14:00:00.000Z"},
+             {"notifications", "3"},
+             {"alerts", "2"},
+             {"actions", "2 trigger, 1 escalate"},
+             {"noise", "72.5"},
+             {"why", "digest of 3 notifications about 2 alerts since 2026-03-02T13:02:00.000Z"}});
+  CHECK(body["source"] == "tocsin");
+  CHECK(body["user"] == std::string(k_opsgenie_user));
+
+  SUBCASE("a long list stops at whole lines within OpsGenie's 15000 characters") {
+    body = body_of(request(opsgenie_channel(), many_alert_digest("oncall", 200, 300)));
+    const auto description = body["description"].get<std::string>();
+    CHECK(description.size() <= 15000);
+    const auto lines = lines_of(description);
+    REQUIRE(lines.size() > 1);
+    for (std::size_t i = 0; i + 1 < lines.size(); ++i)
+      CHECK(lines[i].rfind("[warning] ", 0) == 0);
+    CHECK(lines.back() == "\xE2\x80\xA6 and " + std::to_string(200 - (lines.size() - 1)) + " more");
+    const auto message = body["message"].get<std::string>();
+    CHECK(message.size() <= 130);
+    CHECK(message.rfind("Tocsin digest: 200 notifications about 200 alerts", 0) == 0);
+  }
+}
+
+TEST_CASE("PagerDuty digest format: a trigger on the digest's alias with the alerts as details") {
+  const auto m = digest_message("cto");
+  auto body = body_of(request(pagerduty_channel(), m));
+  CHECK(body["event_action"] == "trigger");
+  CHECK(body["dedup_key"] == "digest:cto:101");
+  CHECK(body["routing_key"] == k_routing_key);
+  const auto& payload = body["payload"];
+  CHECK(payload["summary"] == k_headline);
+  CHECK(payload["source"] == "tocsin");
+  CHECK(payload["severity"] == "critical");
+  CHECK(payload["timestamp"] == "2026-03-02T14:00:00.000Z");
+  const auto& details = payload["custom_details"];
+  CHECK(details["alerts"] == stored_digest(m)["alerts"]);
+  CHECK(details["notifications"] == 3);
+  CHECK(details["since"] == "2026-03-02T13:02:00.000Z");
+  CHECK(details["until"] == "2026-03-02T14:00:00.000Z");
+  CHECK(details["action"] == "digest");
+  CHECK(details["priority"] == "P1");
+  CHECK_FALSE(details.contains("alerts_not_listed"));
+
+  SUBCASE("a huge digest lists what keeps the event under PagerDuty's 512 KB") {
+    auto r = request(pagerduty_channel(), many_alert_digest("cto", 2000, 300));
+    CHECK(r.body.size() < 512000);
+    const auto huge = body_of(r)["payload"]["custom_details"];
+    CHECK(huge["alerts"].size() > 100);
+    CHECK(huge["alerts"].size() + huge["alerts_not_listed"].get<std::size_t>() == 2000);
+  }
+}
+
+TEST_CASE("digest format: a list that cannot be read still goes out, from the why") {
+  const char* const unreadable[] = {
+      "",
+      "not json",
+      R"({"alerts": [{"fingerprint": "x")",  // cut short
+      "[]",
+      "{}",
+      R"({"alerts": []})",
+      R"({"alerts": "many"})",
+      R"({"alerts": [1, 2]})",
+  };
+  for (const char* text : unreadable) {
+    CAPTURE(text);
+    auto m = digest_message("hooks");
+    m.notification.digest = text;
+    const auto& why = m.notification.why;
+
+    auto hook = body_of(request(webhook_channel(true), m));
+    CHECK(hook["action"] == "digest");
+    CHECK(hook["digest"].is_null());
+    CHECK(hook["why"] == why);
+    auto og = body_of(request(opsgenie_channel(), m));
+    CHECK(og["message"] == "Tocsin digest for hooks");
+    CHECK(og["alias"] == "digest:hooks:101");
+    CHECK(og["description"] == why);
+    auto pd = body_of(request(pagerduty_channel(), m));
+    CHECK(pd["payload"]["summary"] == "Tocsin digest for hooks");
+    CHECK(pd["payload"]["custom_details"]["why"] == why);
+    auto slack = body_of(request(slack_channel(), m));
+    CHECK(slack["blocks"][0]["text"]["text"] == "DIGEST: Tocsin digest for hooks");
+    CHECK(slack["blocks"][1]["text"]["text"] == why);
+  }
+
+  SUBCASE("odd fields read as absent, and the alert is still listed") {
+    auto m = digest_message("alerts");
+    m.notification.digest =
+        R"({"alerts": [{"summary": 5, "fingerprint": "generic:odd", "noise": "high",)"
+        R"( "notifications": "two", "actions": {"trigger": 2, "resolve": "x"}}]})";
+    auto slack = body_of(request(slack_channel(), m));
+    CHECK(lines_of(slack["text"].get<std::string>()) ==
+          std::vector<std::string>{
+              ":newspaper: Tocsin digest: 2 notifications about 1 alert",
+              "\xE2\x80\xA2 generic:odd \xE2\x80\x94 2 notifications (2 trigger)",
+          });
   }
 }
 
