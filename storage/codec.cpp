@@ -1,5 +1,7 @@
 #include "storage/codec.hpp"
 
+#include <charconv>
+
 #include "core/json.hpp"
 
 namespace tocsin::storage {
@@ -70,37 +72,50 @@ std::vector<rules::EpisodeFacts> read_leaving(SQLite::Statement& q, TimePoint cu
   return out;
 }
 
-std::string noise_to_json(const rules::NoiseState& s) {
-  Json history = Json::array();
-  for (const auto& o : s.history)
-    history.push_back(Json::array({to_unix_ms(o.at), o.firing ? 1 : 0}));
-  return Json{{"h", std::move(history)}, {"f", s.flapping}, {"w", s.window_first},
-              {"e", s.episodes},         {"n", s.ended},    {"t", s.transient},
-              {"i", s.ignored}}
-      .dump();
+// Compact text, parsed on every alert load: "1 FLAPPING WINDOW_FIRST EPISODES ENDED TRANSIENT
+// IGNORED [MS STATE]..." (the leading 1 is the format's version). JSON cost a sixth of a
+// replay's instructions here.
+std::string noise_to_text(const rules::NoiseState& s) {
+  std::string out = "1 ";
+  out += s.flapping ? '1' : '0';
+  for (int v : {s.window_first, s.episodes, s.ended, s.transient, s.ignored}) {
+    out += ' ';
+    out += std::to_string(v);
+  }
+  for (const auto& o : s.history) {
+    out += ' ';
+    out += std::to_string(to_unix_ms(o.at));
+    out += o.firing ? " 1" : " 0";
+  }
+  return out;
 }
 
-rules::NoiseState noise_from_json(const std::string& text) {
+rules::NoiseState noise_from_text(const std::string& text) {
   rules::NoiseState s;
-  auto j = Json::parse(text, nullptr, false);
-  if (!j.is_object()) return s;
-  const auto integer = [&](const char* key, int fallback) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_number_integer() ? it->get<int>() : fallback;
-  };
-  if (auto h = j.find("h"); h != j.end() && h->is_array()) {
-    for (const auto& o : *h) {
-      if (!o.is_array() || o.size() != 2 || !o[0].is_number_integer()) continue;
-      s.history.push_back(rules::Observation{from_unix_ms(o[0].get<std::int64_t>()),
-                                             o[1].is_number() && o[1].get<int>() != 0});
+  std::vector<std::int64_t> fields;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    if (*p == ' ') {
+      ++p;
+      continue;
     }
+    std::int64_t v = 0;
+    auto [next, ec] = std::from_chars(p, end, v);
+    if (ec != std::errc()) return rules::NoiseState{};  // unreadable: start afresh
+    fields.push_back(v);
+    p = next;
   }
-  if (auto f = j.find("f"); f != j.end() && f->is_boolean()) s.flapping = f->get<bool>();
-  s.window_first = integer("w", 1);
-  s.episodes = integer("e", 0);
-  s.ended = integer("n", 0);
-  s.transient = integer("t", 0);
-  s.ignored = integer("i", 0);
+  if (fields.size() < 7 || fields[0] != 1 || (fields.size() - 7) % 2 != 0) return s;
+  const auto field = [&](std::size_t i) { return static_cast<int>(fields[i]); };
+  s.flapping = fields[1] != 0;
+  s.window_first = field(2);
+  s.episodes = field(3);
+  s.ended = field(4);
+  s.transient = field(5);
+  s.ignored = field(6);
+  for (std::size_t i = 7; i + 1 < fields.size(); i += 2)
+    s.history.push_back(rules::Observation{from_unix_ms(fields[i]), fields[i + 1] != 0});
   return s;
 }
 
@@ -121,7 +136,7 @@ AlertRecord read_alert(SQLite::Statement& q, int c) {
   a.first_seen = from_unix_ms(q.getColumn(c + 12).getInt64());
   a.last_seen = from_unix_ms(q.getColumn(c + 13).getInt64());
   a.last_episode_number = q.getColumn(c + 14).getInt();
-  a.noise = noise_from_json(q.getColumn(c + 15).getString());
+  a.noise = noise_from_text(q.getColumn(c + 15).getString());
   a.noise_score = q.getColumn(c + 16).getDouble();
   return a;
 }

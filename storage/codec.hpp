@@ -22,9 +22,10 @@ std::vector<std::string> names_from_json(const std::string& text);
 
 std::optional<Source> parse_source(std::string_view s);
 
-// An alert's noise state as stored in alerts.noise_state (compact JSON).
-std::string noise_to_json(const rules::NoiseState& s);
-rules::NoiseState noise_from_json(const std::string& text);
+// An alert's noise state as stored in alerts.noise_state (compact text; "" or unreadable:
+// the empty state).
+std::string noise_to_text(const rules::NoiseState& s);
+rules::NoiseState noise_from_text(const std::string& text);
 
 // Column lists and readers for the SELECTs that build records; keep them in one place so
 // every query reads rows the same way.

@@ -181,11 +181,11 @@ CREATE INDEX delivery_attempts_outbox ON delivery_attempts(outbox_id, id);
     // (SQLite cannot change a CHECK constraint in place, so the table is rebuilt, and its
     // `heartbeat` column becomes `name`: a heartbeat's or a digest channel's).
     R"sql(
-ALTER TABLE alerts ADD COLUMN noise_state TEXT NOT NULL DEFAULT '{}';  -- JSON, rules/noise.hpp
-ALTER TABLE alerts ADD COLUMN noise_score REAL NOT NULL DEFAULT 0;     -- at the last update
+ALTER TABLE alerts ADD COLUMN noise_state TEXT NOT NULL DEFAULT '';  -- storage/codec.cpp
+ALTER TABLE alerts ADD COLUMN noise_score REAL NOT NULL DEFAULT 0;   -- at the last change
 -- Episodes from before noise scoring are left out of the window: counting them now would
 -- need their whole history.
-UPDATE alerts SET noise_state = json_object('w', last_episode + 1);
+UPDATE alerts SET noise_state = '1 0 ' || (last_episode + 1) || ' 0 0 0 0';
 CREATE INDEX alerts_noise ON alerts(noise_score DESC, id);
 
 ALTER TABLE episodes ADD COLUMN ended_by TEXT NOT NULL DEFAULT '';  -- source|person|expired|superseded

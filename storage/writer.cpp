@@ -572,7 +572,7 @@ std::int64_t Transaction::save_alert(const AlertRecord& a) {
   q.bind(11, static_cast<int64_t>(to_unix_ms(a.first_seen)));
   q.bind(12, static_cast<int64_t>(to_unix_ms(a.last_seen)));
   q.bind(13, a.last_episode_number);
-  q.bind(14, noise_to_json(a.noise));
+  q.bind(14, noise_to_text(a.noise));
   q.bind(15, a.noise_score);
   if (insert) {
     q.bind(16, a.fingerprint);
