@@ -15,6 +15,7 @@
 #include "rules/loader.hpp"
 #include "server/app.hpp"
 #include "server/delivery_worker.hpp"
+#include "server/export.hpp"
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
 #include "server/replay.hpp"
@@ -244,6 +245,16 @@ int run_cli(int argc, char** argv) {
   replay_cmd->add_option("EVENTS", replay_opt.events_path, "JSON-lines file, or - for stdin")
       ->required();
 
+  ExportOptions export_opt;
+  auto* export_cmd = cli.add_subcommand(
+      "export",
+      "Print the stored inbound events (and API actions) as replay input lines, to try a rules "
+      "change on past traffic");
+  export_cmd->add_option("--db", export_opt.db_path,
+                         "SQLite database, opened read-only (env TOCSIN_DB; default ./tocsin.db)");
+  export_cmd->add_option("--since", export_opt.since,
+                         "How far back from now, as a duration: 7d, 36h, 90m (default 7d)");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -264,6 +275,11 @@ int run_cli(int argc, char** argv) {
     }
     std::ios::sync_with_stdio(false);
     return run_replay(replay_opt, std::cout, std::cerr);
+  }
+  if (*export_cmd) {
+    export_opt.db_path = resolve(export_opt.db_path, "TOCSIN_DB", "./tocsin.db");
+    std::ios::sync_with_stdio(false);
+    return run_export(export_opt, SystemClock().now(), std::cout, std::cerr);
   }
   return 2;
 }

@@ -6,6 +6,7 @@
 
 #include "core/duration.hpp"
 #include "core/hash.hpp"
+#include "core/json.hpp"
 #include "rules/dedup_key.hpp"
 #include "rules/lifecycle.hpp"
 #include "rules/noise.hpp"
@@ -677,6 +678,15 @@ storage::WriteStatus Engine::record_ping(const std::string& name, Journal* journ
       m_writer
           .submit([&](storage::Transaction& tx) {
             written.clear();
+            // Kept as an inbound request like any other hook's, so `tocsin export` can hand
+            // the ping to a replay.
+            storage::InboundRecord request;
+            request.received_at = now;
+            request.hook = "heartbeat";
+            request.headers_json = "{}";
+            request.body =
+                Json{{"name", name}}.dump(-1, ' ', false, Json::error_handler_t::replace);
+            const std::int64_t inbound_id = tx.insert_inbound(request);
             tx.record_heartbeat_ping(name, now);
             const rules::Heartbeat* hb = find_heartbeat(rules, name);
             if (!hb) return;
@@ -684,7 +694,7 @@ storage::WriteStatus Engine::record_ping(const std::string& name, Journal* journ
             // The next ping resolves the episode a silence opened.
             if (auto loaded = tx.load_alert("heartbeat:" + name); loaded && loaded->second.active) {
               apply_event(tx, rules, heartbeat_event(*hb, SignalState::resolved, now, now),
-                          std::nullopt, now, &written);
+                          inbound_id, now, &written);
             }
           })
           .get();

@@ -110,7 +110,8 @@ class Engine {
 
   // Records a heartbeat ping: moves its deadline to every + grace from now, and resolves the
   // episode a silence opened (SPEC §7). A missed deadline is a timer: it opens an episode of
-  // fingerprint `heartbeat:{name}`, routed by the heartbeat's escalation.
+  // fingerprint `heartbeat:{name}`, routed by the heartbeat's escalation. The ping is stored
+  // as an inbound request of hook `heartbeat` (body `{"name": ...}`), for `tocsin export`.
   storage::WriteStatus record_ping(const std::string& name, Journal* journal = nullptr);
 
   // Runs `work` in the writer, after a commit. For small state updates outside the event path.

@@ -1,11 +1,13 @@
 #include "storage/reader.hpp"
 
 #include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
 
 #include <cstdint>
 
 #include "storage/codec.hpp"
 #include "storage/database.hpp"
+#include "storage/migrations.hpp"
 #include "storage/writer.hpp"
 
 namespace tocsin::storage {
@@ -336,6 +338,104 @@ std::pair<std::vector<rules::Observation>, std::vector<rules::EpisodeFacts>> Rea
   // Every episode: none is opened after the end of time.
   episodes = read_leaving(e, TimePoint::max());
   return {std::move(observations), std::move(episodes)};
+}
+
+// Export (tocsin export)
+
+namespace {
+
+// Export reads databases written by any earlier build: inbound and decisions are unchanged
+// since schema version 1.
+void check_exportable(SQLite::Database& db, const std::string& path) {
+  const int version = db.execAndGet("PRAGMA user_version").getInt();
+  if (version == 0) {
+    throw DatabaseError(path + " is not a Tocsin database (schema version 0)");
+  }
+  if (version > current_schema_version()) {
+    throw DatabaseError("database " + path + " has schema version " + std::to_string(version) +
+                        ", newer than this build of tocsin knows (" +
+                        std::to_string(current_schema_version()) + "); run the newer tocsin");
+  }
+}
+
+InboundRecord read_exported_request(SQLite::Statement& q) {
+  InboundRecord r;
+  r.received_at = from_unix_ms(q.getColumn(1).getInt64());
+  r.hook = q.getColumn(2).getString();
+  r.delivery_id = q.getColumn(3).getString();
+  r.headers_json = q.getColumn(4).getString();
+  r.body = q.getColumn(5).getString();
+  return r;
+}
+
+DecisionRecord read_exported_action(SQLite::Statement& q) {
+  DecisionRecord d;
+  d.at = from_unix_ms(q.getColumn(1).getInt64());
+  if (!q.getColumn(2).isNull()) d.alert_id = q.getColumn(2).getInt64();
+  if (!q.getColumn(3).isNull()) d.episode = q.getColumn(3).getInt();
+  d.kind = q.getColumn(4).getString();
+  d.outcome = q.getColumn(5).getString();
+  d.reason = q.getColumn(6).getString();
+  d.rule = q.getColumn(7).getString();
+  d.rules_hash = q.getColumn(8).getString();
+  d.fingerprint = q.getColumn(9).getString();
+  return d;
+}
+
+}  // namespace
+
+void Reader::export_since(TimePoint since, const std::function<void(const InboundRecord&)>& request,
+                          const std::function<void(const DecisionRecord&)>& action) {
+  Lease lease(*this);
+  SQLite::Database& db = lease.db();
+  check_exportable(db, m_path);
+  // Both queries read the same snapshot.
+  SQLite::Transaction snapshot(db);
+
+  SQLite::Statement requests(db,
+                             "SELECT id, received_at, hook, delivery_id, headers, body "
+                             "FROM inbound WHERE received_at >= ? ORDER BY received_at, id");
+  requests.bind(1, static_cast<int64_t>(to_unix_ms(since)));
+  // Two-way sync (server/engine.cpp apply_sync) records the request's `sync_*` decision and
+  // then, in the same transaction and so with the next id, the action itself, without the
+  // request's id: that is how a sync action is told from a person's API call.
+  // Column 10 places the action among the requests of its millisecond: the last request whose
+  // decisions were committed before it (ids grow in commit order in both tables).
+  SQLite::Statement actions(
+      db,
+      "SELECT d.id, d.at, d.alert_id, d.episode, d.kind, d.outcome, d.reason, d.rule, "
+      "d.rules_hash, d.fingerprint, "
+      "(SELECT p.inbound_id FROM decisions p WHERE p.id < d.id AND p.inbound_id IS NOT NULL "
+      "ORDER BY p.id DESC LIMIT 1) FROM decisions d "
+      "WHERE d.at >= ? AND d.kind = 'decision' AND d.inbound_id IS NULL "
+      "AND d.outcome IN ('acknowledged', 'unacknowledged', 'resolved') "
+      "AND substr(d.reason, 1, 3) = 'by ' "
+      "AND NOT EXISTS (SELECT 1 FROM decisions s WHERE s.id = d.id - 1 AND s.kind = 'event' "
+      "AND s.alert_id IS d.alert_id AND s.reason IN ('sync_ack', 'sync_unack', 'sync_resolve')) "
+      "ORDER BY d.at, d.id");
+  actions.bind(1, static_cast<int64_t>(to_unix_ms(since)));
+
+  bool have_request = requests.executeStep();
+  bool have_action = actions.executeStep();
+  while (have_request || have_action) {
+    bool request_first = have_request;
+    if (have_request && have_action) {
+      const std::int64_t request_at = requests.getColumn(1).getInt64();
+      const std::int64_t action_at = actions.getColumn(1).getInt64();
+      const std::int64_t after_request =
+          actions.getColumn(10).isNull() ? 0 : actions.getColumn(10).getInt64();
+      request_first = request_at < action_at || (request_at == action_at &&
+                                                 requests.getColumn(0).getInt64() <= after_request);
+    }
+    if (request_first) {
+      request(read_exported_request(requests));
+      have_request = requests.executeStep();
+    } else {
+      action(read_exported_action(actions));
+      have_action = actions.executeStep();
+    }
+  }
+  snapshot.commit();
 }
 
 }  // namespace tocsin::storage

@@ -4,6 +4,7 @@
 
 #include <SQLiteCpp/Database.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -56,6 +57,23 @@ class Reader {
   std::string m_path;
   std::mutex m_mutex;
   std::vector<std::unique_ptr<SQLite::Database>> m_idle;  // GUARDED_BY(m_mutex)
+
+  // Export (tocsin export)
+ public:
+  // What a replay needs to re-enact the traffic received at or after `since`, from one
+  // snapshot of the database, one row in memory at a time, in the order it happened: by time
+  // (requests by received_at, then id), and within one millisecond in commit order (a request
+  // that left no decision, such as a plain heartbeat ping, goes after the actions of its
+  // millisecond):
+  // - `request` for every inbound request (hooks, heartbeat pings);
+  // - `action` for every acknowledge, unacknowledge or resolve a person did through the API:
+  //   decisions of kind "decision" with one of those outcomes, a reason `by WHO[: NOTE]`
+  //   (rules::on_action) and no inbound request. Two-way sync actions are left out: their
+  //   inbound request replays them.
+  // Throws DatabaseError when the file is missing, not a Tocsin database, or newer than this
+  // build; SQLite::Exception when reading fails midway. Never creates or changes the file.
+  void export_since(TimePoint since, const std::function<void(const InboundRecord&)>& request,
+                    const std::function<void(const DecisionRecord&)>& action);
 };
 
 }  // namespace tocsin::storage
