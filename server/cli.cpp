@@ -12,12 +12,14 @@
 #include <optional>
 #include <thread>
 
+#include "core/duration.hpp"
 #include "rules/loader.hpp"
 #include "server/app.hpp"
 #include "server/delivery_worker.hpp"
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
 #include "server/replay.hpp"
+#include "server/report.hpp"
 #include "server/timer_loop.hpp"
 #include "server/watchdog.hpp"
 
@@ -241,6 +243,21 @@ int run_cli(int argc, char** argv) {
   replay_cmd->add_option("EVENTS", replay_opt.events_path, "JSON-lines file, or - for stdin")
       ->required();
 
+  ReportOptions report_opt;
+  std::string report_since = "7d";
+  auto* report_cmd = cli.add_subcommand(
+      "report",
+      "Audit: noisiest alerts with fixes, stale open episodes, rules that never matched, "
+      "alerts that notified nobody, failed deliveries");
+  report_cmd->add_option("--rules", report_opt.rules_path,
+                         "Rules file (env TOCSIN_RULES; default ./rules.yaml)");
+  report_cmd->add_option("--db", report_opt.db_path,
+                         "SQLite database, opened read-only (env TOCSIN_DB; default ./tocsin.db)");
+  report_cmd->add_option("--since", report_since,
+                         "Period looked at, back from now: 7d, 36h, 90m (default 7d; the noise "
+                         "score keeps its own noise.window)");
+  report_cmd->add_flag("--json", report_opt.json, "One JSON document instead of text");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -261,6 +278,19 @@ int run_cli(int argc, char** argv) {
     }
     std::ios::sync_with_stdio(false);
     return run_replay(replay_opt, std::cout, std::cerr);
+  }
+  if (*report_cmd) {
+    auto since = parse_duration(report_since);
+    if (!since || since->count() <= 0) {
+      std::cerr << "tocsin report: --since must be a positive duration like 7d, 36h or 90m, got \""
+                << report_since << "\"\n";
+      return 2;
+    }
+    report_opt.since = *since;
+    report_opt.rules_path = resolve(report_opt.rules_path, "TOCSIN_RULES", "./rules.yaml");
+    report_opt.db_path = resolve(report_opt.db_path, "TOCSIN_DB", "./tocsin.db");
+    SystemClock clock;
+    return run_report(report_opt, clock, std::cout, std::cerr);
   }
   return 2;
 }
