@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "core/duration.hpp"
 #include "rules/loader.hpp"
 #include "server/app.hpp"
 #include "server/delivery_worker.hpp"
@@ -19,6 +20,7 @@
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
 #include "server/replay.hpp"
+#include "server/report.hpp"
 #include "server/timer_loop.hpp"
 #include "server/watchdog.hpp"
 
@@ -255,6 +257,21 @@ int run_cli(int argc, char** argv) {
   export_cmd->add_option("--since", export_opt.since,
                          "How far back from now, as a duration: 7d, 36h, 90m (default 7d)");
 
+  ReportOptions report_opt;
+  std::string report_since = "7d";
+  auto* report_cmd = cli.add_subcommand(
+      "report",
+      "Audit: noisiest alerts with fixes, stale open episodes, rules that never matched, "
+      "alerts that notified nobody, failed deliveries");
+  report_cmd->add_option("--rules", report_opt.rules_path,
+                         "Rules file (env TOCSIN_RULES; default ./rules.yaml)");
+  report_cmd->add_option("--db", report_opt.db_path,
+                         "SQLite database, opened read-only (env TOCSIN_DB; default ./tocsin.db)");
+  report_cmd->add_option("--since", report_since,
+                         "Period looked at, back from now: 7d, 36h, 90m (default 7d; the noise "
+                         "score keeps its own noise.window)");
+  report_cmd->add_flag("--json", report_opt.json, "One JSON document instead of text");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -280,6 +297,19 @@ int run_cli(int argc, char** argv) {
     export_opt.db_path = resolve(export_opt.db_path, "TOCSIN_DB", "./tocsin.db");
     std::ios::sync_with_stdio(false);
     return run_export(export_opt, SystemClock().now(), std::cout, std::cerr);
+  }
+  if (*report_cmd) {
+    auto since = parse_duration(report_since);
+    if (!since || since->count() <= 0) {
+      std::cerr << "tocsin report: --since must be a positive duration like 7d, 36h or 90m, got \""
+                << report_since << "\"\n";
+      return 2;
+    }
+    report_opt.since = *since;
+    report_opt.rules_path = resolve(report_opt.rules_path, "TOCSIN_RULES", "./rules.yaml");
+    report_opt.db_path = resolve(report_opt.db_path, "TOCSIN_DB", "./tocsin.db");
+    SystemClock clock;
+    return run_report(report_opt, clock, std::cout, std::cerr);
   }
   return 2;
 }

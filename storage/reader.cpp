@@ -438,4 +438,143 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
   snapshot.commit();
 }
 
+// Report (tocsin report)
+
+int Reader::schema_version() {
+  Lease lease(*this);
+  return lease.db().execAndGet("PRAGMA user_version").getInt();
+}
+
+std::vector<AlertView> Reader::active_episodes(int limit) {
+  Lease lease(*this);
+  SQLite::Statement q(lease.db(), std::string("SELECT ") + k_alert_columns + ", " +
+                                      k_episode_columns + k_from +
+                                      " WHERE e.status IN ('open','acknowledged') "
+                                      "ORDER BY e.opened_at, a.id LIMIT ?");
+  q.bind(1, limit);
+  std::vector<AlertView> out;
+  while (q.executeStep())
+    out.push_back(read_view(q));
+  return out;
+}
+
+std::map<std::string, std::int64_t> Reader::first_match_counts(TimePoint since) {
+  Lease lease(*this);
+  // Two-way sync decisions are kind 'event' too but carry the alert's rule, not a match.
+  SQLite::Statement q(lease.db(),
+                      "SELECT rule, count(*) FROM decisions WHERE kind = 'event' AND at >= ? AND "
+                      "rule <> '' AND reason NOT LIKE 'sync\\_%' ESCAPE '\\' GROUP BY rule");
+  q.bind(1, static_cast<int64_t>(to_unix_ms(since)));
+  std::map<std::string, std::int64_t> out;
+  while (q.executeStep())
+    out.emplace(q.getColumn(0).getString(), q.getColumn(1).getInt64());
+  return out;
+}
+
+std::vector<UnroutedAlert> Reader::unrouted_alerts(TimePoint since, int limit) {
+  Lease lease(*this);
+  SQLite::Statement q(
+      lease.db(),
+      "SELECT a.id, a.fingerprint, a.name, a.source, count(*), max(d.at), e.status "
+      "FROM decisions d JOIN alerts a ON a.id = d.alert_id "
+      "LEFT JOIN episodes e ON e.alert_id = a.id AND e.number = a.last_episode "
+      "WHERE d.kind = 'event' AND d.at >= ? AND d.reason LIKE '%;no\\_rule\\_matched' ESCAPE '\\' "
+      "GROUP BY a.id ORDER BY count(*) DESC, a.fingerprint LIMIT ?");
+  q.bind(1, static_cast<int64_t>(to_unix_ms(since)));
+  q.bind(2, limit);
+  std::vector<UnroutedAlert> out;
+  while (q.executeStep()) {
+    UnroutedAlert u;
+    u.alert_id = q.getColumn(0).getInt64();
+    u.fingerprint = q.getColumn(1).getString();
+    u.name = q.getColumn(2).getString();
+    u.source = parse_source(q.getColumn(3).getString()).value_or(Source::generic);
+    u.events = q.getColumn(4).getInt64();
+    u.last_at = from_unix_ms(q.getColumn(5).getInt64());
+    if (!q.getColumn(6).isNull()) u.status = parse_episode_status(q.getColumn(6).getString());
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+std::vector<SilentEpisodes> Reader::silent_episodes(TimePoint since, int limit) {
+  Lease lease(*this);
+  // An episode with no escalation that was neither demoted nor dropped (`drop: true` records a
+  // `dropped` decision; a held episode that is dropped had an escalation) notified nobody.
+  // Its rule is the first match of the event that opened it.
+  SQLite::Statement q(
+      lease.db(),
+      "SELECT a.id, a.fingerprint, a.name, a.source, o.rule, count(*), max(o.opened_at), "
+      "max(o.number) FROM ("
+      "  SELECT e.alert_id, e.number, e.opened_at, COALESCE((SELECT d.rule FROM decisions d "
+      "    WHERE d.alert_id = e.alert_id AND d.episode = e.number AND d.kind = 'event' AND "
+      "    d.outcome IN ('created','reopened') ORDER BY d.id LIMIT 1), '') AS rule "
+      "  FROM episodes e WHERE e.opened_at >= ? AND e.escalation = '[]' AND "
+      "  e.demoted_to IS NULL AND NOT EXISTS (SELECT 1 FROM decisions d WHERE "
+      "    d.alert_id = e.alert_id AND d.episode = e.number AND d.kind = 'decision' AND "
+      "    d.outcome = 'dropped')"
+      ") o JOIN alerts a ON a.id = o.alert_id "
+      "GROUP BY a.id, o.rule ORDER BY count(*) DESC, a.fingerprint, o.rule LIMIT ?");
+  q.bind(1, static_cast<int64_t>(to_unix_ms(since)));
+  q.bind(2, limit);
+  std::vector<SilentEpisodes> out;
+  while (q.executeStep()) {
+    SilentEpisodes s;
+    s.alert_id = q.getColumn(0).getInt64();
+    s.fingerprint = q.getColumn(1).getString();
+    s.name = q.getColumn(2).getString();
+    s.source = parse_source(q.getColumn(3).getString()).value_or(Source::generic);
+    s.rule = q.getColumn(4).getString();
+    s.episodes = q.getColumn(5).getInt64();
+    s.last_opened_at = from_unix_ms(q.getColumn(6).getInt64());
+    s.last_episode = q.getColumn(7).getInt();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<FailedChannel> Reader::failed_deliveries(TimePoint since, int aliases_per_channel) {
+  Lease lease(*this);
+  const auto cutoff = static_cast<int64_t>(to_unix_ms(since));
+  std::vector<FailedChannel> out;
+  SQLite::Statement q(lease.db(),
+                      "SELECT channel, count(*), max(created_at) FROM outbox WHERE status = "
+                      "'failed' AND created_at >= ? GROUP BY channel ORDER BY count(*) DESC, "
+                      "channel");
+  q.bind(1, cutoff);
+  while (q.executeStep()) {
+    FailedChannel f;
+    f.channel = q.getColumn(0).getString();
+    f.failed = q.getColumn(1).getInt64();
+    f.last_at = from_unix_ms(q.getColumn(2).getInt64());
+    out.push_back(std::move(f));
+  }
+  // The latest rows say what is wrong now; a few more than needed, for distinct aliases.
+  SQLite::Statement latest(lease.db(),
+                           "SELECT alias, last_error, last_status FROM outbox WHERE status = "
+                           "'failed' AND created_at >= ? AND channel = ? ORDER BY id DESC "
+                           "LIMIT ?");
+  for (auto& f : out) {
+    latest.reset();
+    latest.bind(1, cutoff);
+    latest.bind(2, f.channel);
+    latest.bind(3, aliases_per_channel * 4);
+    bool first = true;
+    while (latest.executeStep()) {
+      if (first) {
+        f.last_error = latest.getColumn(1).getString();
+        if (!latest.getColumn(2).isNull()) f.last_status = latest.getColumn(2).getInt();
+        first = false;
+      }
+      std::string alias = latest.getColumn(0).getString();
+      bool seen = false;
+      for (const auto& a : f.aliases)
+        seen = seen || a == alias;
+      if (!seen && static_cast<int>(f.aliases.size()) < aliases_per_channel)
+        f.aliases.push_back(std::move(alias));
+    }
+  }
+  return out;
+}
+
 }  // namespace tocsin::storage

@@ -49,6 +49,23 @@ class Reader {
   std::pair<std::vector<rules::Observation>, std::vector<rules::EpisodeFacts>> noise_history(
       std::int64_t alert_id);
 
+  // Report (tocsin report). Every list is ordered and bounded, so a report is deterministic.
+  // PRAGMA user_version: the schema the file was last migrated to (0: not a Tocsin database).
+  int schema_version();
+  // Alerts whose latest episode is open or acknowledged, with it: oldest opened first.
+  std::vector<AlertView> active_episodes(int limit);
+  // Per rule name, how many event decisions at or after `since` had it as their first match
+  // (decisions.rule). A rule reached only through an earlier rule's `continue: true` is not
+  // recorded, so it never appears here.
+  std::map<std::string, std::int64_t> first_match_counts(TimePoint since);
+  // Alerts with event decisions at or after `since` that matched no rule: most events first.
+  std::vector<UnroutedAlert> unrouted_alerts(TimePoint since, int limit);
+  // Episodes opened at or after `since` that notified nobody (see SilentEpisodes), per alert
+  // and first-matching rule: most episodes first.
+  std::vector<SilentEpisodes> silent_episodes(TimePoint since, int limit);
+  // Outbox rows created at or after `since` that failed for good, per channel: most first.
+  std::vector<FailedChannel> failed_deliveries(TimePoint since, int aliases_per_channel);
+
  private:
   class Lease;
   std::unique_ptr<SQLite::Database> acquire();

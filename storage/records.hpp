@@ -182,3 +182,40 @@ struct AlertDetail {
 };
 
 }  // namespace tocsin::storage
+
+// Report (tocsin report)
+namespace tocsin::storage {
+
+// An alert whose event decisions said no rule matched it (reason suffix ";no_rule_matched").
+struct UnroutedAlert {
+  std::int64_t alert_id = 0;
+  std::string fingerprint, name;
+  Source source = Source::generic;
+  std::int64_t events = 0;              // such decisions in the period
+  TimePoint last_at{};                  // the latest of them
+  std::optional<EpisodeStatus> status;  // of the alert's latest episode, if any
+};
+
+// Episodes of one alert, opened by events the same rule matched first, that notified nobody:
+// no escalation, not demoted to a low-priority channel, not dropped by `drop: true`.
+struct SilentEpisodes {
+  std::int64_t alert_id = 0;
+  std::string fingerprint, name;
+  Source source = Source::generic;
+  std::string rule;  // first match of the opening event; "" for none
+  std::int64_t episodes = 0;
+  TimePoint last_opened_at{};
+  int last_episode = 0;
+};
+
+// Permanently failed notifications of one channel.
+struct FailedChannel {
+  std::string channel;
+  std::int64_t failed = 0;
+  TimePoint last_at{};  // created_at of the latest failed row
+  std::string last_error;
+  std::optional<int> last_status;    // HTTP status of its last attempt; nullopt: no answer
+  std::vector<std::string> aliases;  // of the latest failed rows, newest first, distinct
+};
+
+}  // namespace tocsin::storage
