@@ -127,10 +127,15 @@ std::vector<std::string> noise_advice(const NoisyAlert& alert, const rules::Rule
     }
     out.push_back(std::move(fix));
   }
+  const bool demoted =
+      rule && rule->low_priority && !rule->never_suppress && s.score > cfg.demote_above;
   if (s.ended > 0 && 2 * s.ignored_count >= s.ended) {
     out.push_back(percent(s.ignored.value) +
                   " of episodes ended without anyone acknowledging them: nobody acts on this "
-                  "alert; route it to a low-priority channel or delete it");
+                  "alert; " +
+                  (demoted
+                       ? "it already goes to " + *rule->low_priority + ", so fix it or delete it"
+                       : std::string("route it to a low-priority channel or delete it")));
   }
   if (s.score > cfg.demote_above) {
     if (rule && rule->never_suppress) {
