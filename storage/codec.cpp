@@ -119,6 +119,26 @@ rules::NoiseState noise_from_text(const std::string& text) {
   return s;
 }
 
+const char* const k_decision_columns =
+    "d.at, d.alert_id, d.episode, d.inbound_id, d.kind, d.outcome, d.reason, d.rule, "
+    "d.rules_hash, d.fingerprint, d.event_key";
+
+DecisionRecord read_decision(SQLite::Statement& q, int c) {
+  DecisionRecord d;
+  d.at = from_unix_ms(q.getColumn(c + 0).getInt64());
+  if (!q.getColumn(c + 1).isNull()) d.alert_id = q.getColumn(c + 1).getInt64();
+  if (!q.getColumn(c + 2).isNull()) d.episode = q.getColumn(c + 2).getInt();
+  if (!q.getColumn(c + 3).isNull()) d.inbound_id = q.getColumn(c + 3).getInt64();
+  d.kind = q.getColumn(c + 4).getString();
+  d.outcome = q.getColumn(c + 5).getString();
+  d.reason = q.getColumn(c + 6).getString();
+  d.rule = q.getColumn(c + 7).getString();
+  d.rules_hash = q.getColumn(c + 8).getString();
+  d.fingerprint = q.getColumn(c + 9).getString();
+  if (!q.getColumn(c + 10).isNull()) d.event_key = q.getColumn(c + 10).getString();
+  return d;
+}
+
 AlertRecord read_alert(SQLite::Statement& q, int c) {
   AlertRecord a;
   a.id = q.getColumn(c + 0).getInt64();

@@ -33,6 +33,8 @@ extern const char* const k_alert_columns;    // a.* in the order read_alert expe
 extern const char* const k_episode_columns;  // e.* in the order read_episode expects
 inline constexpr int k_alert_column_count = 17;
 AlertRecord read_alert(SQLite::Statement& q, int first_column);
+extern const char* const k_decision_columns;  // d.* in the order read_decision expects
+DecisionRecord read_decision(SQLite::Statement& q, int first_column);
 
 // Noise window (SPEC §5): the episodes that left it. `q` is k_leaving_sql, bound to an alert
 // and the first episode number still counted; reading stops at the first episode opened at

@@ -368,20 +368,6 @@ InboundRecord read_exported_request(SQLite::Statement& q) {
   return r;
 }
 
-DecisionRecord read_exported_action(SQLite::Statement& q) {
-  DecisionRecord d;
-  d.at = from_unix_ms(q.getColumn(1).getInt64());
-  if (!q.getColumn(2).isNull()) d.alert_id = q.getColumn(2).getInt64();
-  if (!q.getColumn(3).isNull()) d.episode = q.getColumn(3).getInt();
-  d.kind = q.getColumn(4).getString();
-  d.outcome = q.getColumn(5).getString();
-  d.reason = q.getColumn(6).getString();
-  d.rule = q.getColumn(7).getString();
-  d.rules_hash = q.getColumn(8).getString();
-  d.fingerprint = q.getColumn(9).getString();
-  return d;
-}
-
 }  // namespace
 
 void Reader::export_since(TimePoint since, const std::function<void(const InboundRecord&)>& request,
@@ -399,20 +385,20 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
   // Two-way sync (server/engine.cpp apply_sync) records the request's `sync_*` decision and
   // then, in the same transaction and so with the next id, the action itself, without the
   // request's id: that is how a sync action is told from a person's API call.
-  // Column 10 places the action among the requests of its millisecond: the last request whose
+  // Column 12 places the action among the requests of its millisecond: the last request whose
   // decisions were committed before it (ids grow in commit order in both tables).
   SQLite::Statement actions(
       db,
-      "SELECT d.id, d.at, d.alert_id, d.episode, d.kind, d.outcome, d.reason, d.rule, "
-      "d.rules_hash, d.fingerprint, "
-      "(SELECT p.inbound_id FROM decisions p WHERE p.id < d.id AND p.inbound_id IS NOT NULL "
-      "ORDER BY p.id DESC LIMIT 1) FROM decisions d "
-      "WHERE d.at >= ? AND d.kind = 'decision' AND d.inbound_id IS NULL "
-      "AND d.outcome IN ('acknowledged', 'unacknowledged', 'resolved') "
-      "AND substr(d.reason, 1, 3) = 'by ' "
-      "AND NOT EXISTS (SELECT 1 FROM decisions s WHERE s.id = d.id - 1 AND s.kind = 'event' "
-      "AND s.alert_id IS d.alert_id AND s.reason IN ('sync_ack', 'sync_unack', 'sync_resolve')) "
-      "ORDER BY d.at, d.id");
+      std::string("SELECT d.id, ") + k_decision_columns +
+          ", (SELECT p.inbound_id FROM decisions p WHERE p.id < d.id AND p.inbound_id IS NOT NULL "
+          "ORDER BY p.id DESC LIMIT 1) FROM decisions d "
+          "WHERE d.at >= ? AND d.kind = 'decision' AND d.inbound_id IS NULL "
+          "AND d.outcome IN ('acknowledged', 'unacknowledged', 'resolved') "
+          "AND substr(d.reason, 1, 3) = 'by ' "
+          "AND NOT EXISTS (SELECT 1 FROM decisions s WHERE s.id = d.id - 1 AND s.kind = 'event' "
+          "AND s.alert_id IS d.alert_id AND s.reason IN ('sync_ack', 'sync_unack', "
+          "'sync_resolve')) "
+          "ORDER BY d.at, d.id");
   actions.bind(1, static_cast<int64_t>(to_unix_ms(since)));
 
   bool have_request = requests.executeStep();
@@ -423,7 +409,7 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
       const std::int64_t request_at = requests.getColumn(1).getInt64();
       const std::int64_t action_at = actions.getColumn(1).getInt64();
       const std::int64_t after_request =
-          actions.getColumn(10).isNull() ? 0 : actions.getColumn(10).getInt64();
+          actions.getColumn(12).isNull() ? 0 : actions.getColumn(12).getInt64();
       request_first = request_at < action_at || (request_at == action_at &&
                                                  requests.getColumn(0).getInt64() <= after_request);
     }
@@ -431,7 +417,7 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
       request(read_exported_request(requests));
       have_request = requests.executeStep();
     } else {
-      action(read_exported_action(actions));
+      action(read_decision(actions, 1));
       have_action = actions.executeStep();
     }
   }

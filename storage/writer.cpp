@@ -20,6 +20,17 @@ void bind_optional_time(SQLite::Statement& q, int index, const std::optional<Tim
   }
 }
 
+template <class T>
+void bind_optional(SQLite::Statement& q, int index, const std::optional<T>& v) {
+  if (!v) {
+    q.bind(index);  // NULL
+  } else if constexpr (std::is_same_v<T, std::int64_t>) {
+    q.bind(index, static_cast<int64_t>(*v));
+  } else {
+    q.bind(index, *v);
+  }
+}
+
 WriteError to_write_error(const std::exception& e) {
   if (const auto* sql = dynamic_cast<const SQLite::Exception*>(&e)) {
     return {is_transient_sqlite_error(sql->getErrorCode()), sql->what()};
@@ -57,45 +68,23 @@ std::int64_t Transaction::insert_inbound(const InboundRecord& r) {
   return m_db.getLastInsertRowid();
 }
 
-namespace {
-
-constexpr const char* k_decision_columns =
-    "at, alert_id, episode, inbound_id, kind, outcome, reason, rule, rules_hash, fingerprint, "
-    "event_key";
-
-DecisionRecord read_decision(SQLite::Statement& q) {
-  DecisionRecord d;
-  d.at = from_unix_ms(q.getColumn(0).getInt64());
-  if (!q.getColumn(1).isNull()) d.alert_id = q.getColumn(1).getInt64();
-  if (!q.getColumn(2).isNull()) d.episode = q.getColumn(2).getInt();
-  if (!q.getColumn(3).isNull()) d.inbound_id = q.getColumn(3).getInt64();
-  d.kind = q.getColumn(4).getString();
-  d.outcome = q.getColumn(5).getString();
-  d.reason = q.getColumn(6).getString();
-  d.rule = q.getColumn(7).getString();
-  d.rules_hash = q.getColumn(8).getString();
-  d.fingerprint = q.getColumn(9).getString();
-  d.event_key = q.getColumn(10).getString();
-  return d;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::vector<DecisionRecord> Transaction::decisions_for_inbound(std::int64_t inbound_id) {
   CachedStatement q(m_statements, std::string("SELECT ") + k_decision_columns +
-                                      " FROM decisions WHERE inbound_id = ? ORDER BY id");
+                                      " FROM decisions d WHERE inbound_id = ? ORDER BY id");
   q.bind(1, static_cast<int64_t>(inbound_id));
   std::vector<DecisionRecord> out;
   while (q.executeStep())
-    out.push_back(read_decision(q));
+    out.push_back(read_decision(q, 0));
   return out;
 }
 
 std::optional<DecisionRecord> Transaction::find_event_decision(const std::string& event_key) {
   CachedStatement q(m_statements, std::string("SELECT ") + k_decision_columns +
-                                      " FROM decisions WHERE event_key = ?");
+                                      " FROM decisions d WHERE event_key = ?");
   q.bind(1, event_key);
-  if (q.executeStep()) return read_decision(q);
+  if (q.executeStep()) return read_decision(q, 0);
   return std::nullopt;
 }
 
@@ -322,16 +311,8 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
                     "about, digest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   q.bind(1, static_cast<int64_t>(to_unix_ms(n.created_at)));
   q.bind(2, static_cast<int64_t>(to_unix_ms(n.due_at)));
-  if (n.alert_id) {
-    q.bind(3, static_cast<int64_t>(*n.alert_id));
-  } else {
-    q.bind(3);
-  }
-  if (n.episode) {
-    q.bind(4, *n.episode);
-  } else {
-    q.bind(4);
-  }
+  bind_optional(q, 3, n.alert_id);
+  bind_optional(q, 4, n.episode);
   q.bind(5, n.fingerprint);
   q.bind(6, n.alias);
   q.bind(7, n.channel);
@@ -339,18 +320,10 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
   q.bind(9, n.level);
   q.bind(10, std::string(to_string(n.severity)));
   q.bind(11, n.priority.level);
-  if (n.noise) {
-    q.bind(12, *n.noise);
-  } else {
-    q.bind(12);
-  }
+  bind_optional(q, 12, n.noise);
   q.bind(13, n.why);
   q.bind(14, status);
-  if (n.about) {
-    q.bind(15, static_cast<int64_t>(*n.about));
-  } else {
-    q.bind(15);
-  }
+  bind_optional(q, 15, n.about);
   if (n.digest.empty()) {
     q.bind(16);
   } else {
@@ -376,26 +349,14 @@ void Transaction::insert_digest_item(const DigestItem& item) {
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
   q.bind(1, n.channel);
   q.bind(2, static_cast<int64_t>(to_unix_ms(n.created_at)));
-  if (n.alert_id) {
-    q.bind(3, static_cast<int64_t>(*n.alert_id));
-  } else {
-    q.bind(3);
-  }
-  if (n.episode) {
-    q.bind(4, *n.episode);
-  } else {
-    q.bind(4);
-  }
+  bind_optional(q, 3, n.alert_id);
+  bind_optional(q, 4, n.episode);
   q.bind(5, n.fingerprint);
   q.bind(6, n.alias);
   q.bind(7, n.action);
   q.bind(8, std::string(to_string(n.severity)));
   q.bind(9, n.priority.level);
-  if (n.noise) {
-    q.bind(10, *n.noise);
-  } else {
-    q.bind(10);
-  }
+  bind_optional(q, 10, n.noise);
   q.bind(11, item.summary);
   q.bind(12, n.why);
   q.exec();
@@ -617,17 +578,9 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
   q.bind(16, std::string(rules::to_string(e.ended_by)));
   q.bind(17, e.ever_acknowledged ? 1 : 0);
   q.bind(18, e.transient ? 1 : 0);
-  if (e.demoted_to) {
-    q.bind(19, *e.demoted_to);
-  } else {
-    q.bind(19);
-  }
+  bind_optional(q, 19, e.demoted_to);
   bind_optional_time(q, 20, e.held_until);
-  if (e.noise) {
-    q.bind(21, *e.noise);
-  } else {
-    q.bind(21);
-  }
+  bind_optional(q, 21, e.noise);
   q.bind(22, episode_alias(fingerprint, e.number));
   q.bind(23, static_cast<int64_t>(alert_id));
   q.bind(24, e.number);
@@ -643,21 +596,9 @@ void Transaction::insert_decision(const DecisionRecord& d) {
                     "reason, rule, rules_hash, fingerprint, event_key) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   q.bind(1, static_cast<int64_t>(to_unix_ms(d.at)));
-  if (d.alert_id) {
-    q.bind(2, static_cast<int64_t>(*d.alert_id));
-  } else {
-    q.bind(2);
-  }
-  if (d.episode) {
-    q.bind(3, *d.episode);
-  } else {
-    q.bind(3);
-  }
-  if (d.inbound_id) {
-    q.bind(4, static_cast<int64_t>(*d.inbound_id));
-  } else {
-    q.bind(4);
-  }
+  bind_optional(q, 2, d.alert_id);
+  bind_optional(q, 3, d.episode);
+  bind_optional(q, 4, d.inbound_id);
   q.bind(5, d.kind);
   q.bind(6, d.outcome);
   q.bind(7, d.reason);
