@@ -106,8 +106,8 @@ TEST_CASE("noise API: a flapping alert is demoted and every point is explained")
   }
   CHECK(outbox(c, cpu) == expected);
   // Every notification carries the score at decision time.
-  for (const auto& n :
-       get(c, "/api/v1/notifications?alert_id=" + std::to_string(cpu))["notifications"])
+  const Json cpu_notifications = get(c, "/api/v1/notifications?alert_id=" + std::to_string(cpu));
+  for (const auto& n : cpu_notifications["notifications"])
     CHECK(n["noise"].is_number());
 
   // The never_suppress alert is as noisy, and still goes to its escalation.
