@@ -265,6 +265,7 @@ int Worker::deliver(int max_rows) {
       m.action = "trigger";
       m.severity = Severity::critical;
       m.priority = row.priority;
+      m.noise = row.noise;  // the score of the alert it is about
       m.why = "delivery of " + row.action + " for " + row.alias + " to channel \"" + row.channel +
               "\" failed for good: " + st.outcome.row.last_error;
       m.about = row.id;
