@@ -25,7 +25,7 @@ struct Diagnostic {
 };
 
 struct LoadResult {
-  RulesSnapshot rules;  // null when there is at least one error
+  RulesSnapshot rules;                  // null when there is at least one error
   std::vector<Diagnostic> diagnostics;  // errors and warnings, in file order
   bool unreadable = false;  // the file could not be read at all (`tocsin check` exits 2)
 

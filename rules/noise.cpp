@@ -28,6 +28,10 @@ std::string format_score(double v) {
   return out.str();
 }
 
+std::string format_share(double share) {
+  return std::to_string(static_cast<int>(std::lround(share * 100.0))) + "%";
+}
+
 EpisodeFacts facts_of(const Episode& e) {
   EpisodeFacts f;
   f.number = e.number;

@@ -100,6 +100,8 @@ NoiseScore score(const NoiseState& s, const Noise& cfg, TimePoint first_seen, Ti
 
 // A score or points with one decimal: "78.5".
 std::string format_score(double v);
+// A share 0–1 as a whole percentage: "53%".
+std::string format_share(double share);
 
 // One line for people: "78.5 (flap 100% flapping: 40.0, rate 48.0/day: 30.0, ...)".
 std::string explain(const NoiseScore& s);

@@ -135,4 +135,11 @@ std::vector<const Rule*> Rules::matching(const NormalizedEvent& e) const {
   return out;
 }
 
+const Rule* Rules::find_rule(const std::string& name) const {
+  for (const auto& r : rules) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
 }  // namespace tocsin::rules

@@ -222,6 +222,9 @@ struct Rules {
   // The rules that apply to an event, in file order: the first match, plus following
   // matches while the matched rule says `continue: true`. Empty: no rule matched.
   std::vector<const Rule*> matching(const NormalizedEvent& e) const;
+
+  // The rule named `name`, or nullptr (an alert's recorded rule may have left the file).
+  const Rule* find_rule(const std::string& name) const;
 };
 
 using RulesSnapshot = std::shared_ptr<const Rules>;

@@ -21,12 +21,8 @@ Severity effective_severity(const rules::Rules& rules, const rules::Rule* rule,
 }
 
 const rules::AlertPolicy& policy_for(const rules::Rules& rules, const std::string& rule_name) {
-  if (!rule_name.empty()) {
-    for (const auto& r : rules.rules) {
-      if (r.name == rule_name) return r.policy;
-    }
-  }
-  return rules.defaults;
+  const rules::Rule* rule = rules.find_rule(rule_name);
+  return rule ? rule->policy : rules.defaults;
 }
 
 namespace {

@@ -11,17 +11,6 @@ namespace {
 
 constexpr int k_scan_limit = 20'000;
 
-std::string percent(double share) {
-  return std::to_string(static_cast<int>(std::lround(share * 100.0))) + "%";
-}
-
-const rules::Rule* find_rule(const rules::Rules& rules, const std::string& name) {
-  for (const auto& r : rules.rules) {
-    if (r.name == name) return &r;
-  }
-  return nullptr;
-}
-
 }  // namespace
 
 rules::NoiseScore noise_score_now(storage::Reader& reader, const rules::Rules& rules,
@@ -92,7 +81,7 @@ std::vector<std::string> noise_advice(const NoisyAlert& alert, const rules::Rule
   const auto& s = alert.score;
   const auto& a = alert.view.alert;
   const auto& cfg = rules.noise;
-  const rules::Rule* rule = find_rule(rules, a.rule);
+  const rules::Rule* rule = rules.find_rule(a.rule);
 
   if (s.flapping) {
     std::string fix;
@@ -115,7 +104,8 @@ std::vector<std::string> noise_advice(const NoisyAlert& alert, const rules::Rule
                   "than on every breach");
   }
   if (s.ended > 0 && 2 * s.transient_count >= s.ended) {
-    std::string fix = percent(s.transient.value) + " of episodes resolved by the source within " +
+    std::string fix = rules::format_share(s.transient.value) +
+                      " of episodes resolved by the source within " +
                       format_duration(cfg.transient_within) + " unacknowledged: ";
     if (rule && rule->hold_for) {
       fix += "rule " + rule->name + " already holds them " + format_duration(*rule->hold_for) +
@@ -130,7 +120,7 @@ std::vector<std::string> noise_advice(const NoisyAlert& alert, const rules::Rule
   const bool demoted =
       rule && rule->low_priority && !rule->never_suppress && s.score > cfg.demote_above;
   if (s.ended > 0 && 2 * s.ignored_count >= s.ended) {
-    out.push_back(percent(s.ignored.value) +
+    out.push_back(rules::format_share(s.ignored.value) +
                   " of episodes ended without anyone acknowledging them: nobody acts on this "
                   "alert; " +
                   (demoted

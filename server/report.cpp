@@ -26,20 +26,9 @@ constexpr int k_active_scan = 10'000;  // active episodes looked at for stalenes
 constexpr int k_listed = 200;          // alerts listed in no_rule and no_escalation
 constexpr int k_aliases = 3;           // recent aliases shown per failed channel
 
-const rules::Rule* find_rule(const rules::Rules& rules, const std::string& name) {
-  for (const auto& r : rules.rules) {
-    if (r.name == name) return &r;
-  }
-  return nullptr;
-}
-
 bool matches_everything(const rules::Match& m) {
   return !m.source && !m.name && !m.severity && !m.metric && !m.namespace_ && !m.account &&
          !m.region && m.labels.empty();
-}
-
-std::string percent(double share) {
-  return std::to_string(static_cast<int>(std::lround(share * 100.0))) + "%";
 }
 
 // A YAML double-quoted scalar.
@@ -135,7 +124,7 @@ std::string silent_advice(const storage::SilentEpisodes& s, const rules::Rules& 
     return "heartbeat " + s.rule.substr(10) +
            " notifies nobody when it goes quiet: give it notify: [...] or escalation:";
   }
-  const rules::Rule* rule = find_rule(rules, s.rule);
+  const rules::Rule* rule = rules.find_rule(s.rule);
   if (!rule) {
     return "rule " + s.rule +
            " is no longer in the rules file; check that a current rule routes this alert";
@@ -291,7 +280,7 @@ Report gather_report(storage::Reader& reader, const rules::Rules& rules, TimePoi
       n.status = noisy.view.current->episode.status;
     }
     n.score = noisy.score;
-    describe_routing(n, find_rule(rules, a.rule), rules.noise);
+    describe_routing(n, rules.find_rule(a.rule), rules.noise);
     n.advice = noise_advice(noisy, rules);
     r.noisiest.push_back(std::move(n));
   }
@@ -389,8 +378,8 @@ std::string report_text(const Report& r) {
              factor(rules::format_score(s.flap.value) + "%" + (s.flapping ? " flapping" : ""),
                     s.flap.points),
              factor(rules::format_score(s.rate.value) + "/day", s.rate.points),
-             factor(percent(s.transient.value), s.transient.points),
-             factor(percent(s.ignored.value), s.ignored.points), n.routing});
+             factor(rules::format_share(s.transient.value), s.transient.points),
+             factor(rules::format_share(s.ignored.value), s.ignored.points), n.routing});
       for (const auto& a : n.advice)
         t.note(a);
     }

@@ -289,31 +289,41 @@ std::vector<StoredTimer> Reader::list_timers(std::int64_t alert_id) {
   return out;
 }
 
-rules::NoiseState Reader::noise_at(const AlertRecord& alert, TimePoint cutoff) {
-  Lease lease(*this);
+namespace {
+
+// `leaving` is k_leaving_sql prepared on the lease's connection; reused across alerts.
+rules::NoiseState slid(SQLite::Statement& leaving, const AlertRecord& alert, TimePoint cutoff) {
   rules::NoiseState state = alert.noise;
-  SQLite::Statement q(lease.db(), k_leaving_sql);
-  q.bind(1, static_cast<int64_t>(alert.id));
-  q.bind(2, state.window_first);
-  rules::slide(state, read_leaving(q, cutoff));
+  leaving.reset();
+  leaving.bind(1, static_cast<int64_t>(alert.id));
+  leaving.bind(2, state.window_first);
+  rules::slide(state, read_leaving(leaving, cutoff));
   return state;
 }
 
+}  // namespace
+
+rules::NoiseState Reader::noise_at(const AlertRecord& alert, TimePoint cutoff) {
+  Lease lease(*this);
+  SQLite::Statement leaving(lease.db(), k_leaving_sql);
+  return slid(leaving, alert, cutoff);
+}
+
 std::vector<AlertView> Reader::noise_candidates(TimePoint cutoff, int limit) {
+  Lease lease(*this);
   std::vector<AlertView> out;
-  {
-    Lease lease(*this);
-    SQLite::Statement q(lease.db(), std::string("SELECT ") + k_alert_columns + ", " +
-                                        k_episode_columns + k_from +
-                                        " WHERE a.last_seen >= ? ORDER BY a.last_seen DESC, "
-                                        "a.id DESC LIMIT ?");
-    q.bind(1, static_cast<int64_t>(to_unix_ms(cutoff)));
-    q.bind(2, limit);
-    while (q.executeStep())
-      out.push_back(read_view(q));
-  }
+  SQLite::Statement q(lease.db(), std::string("SELECT ") + k_alert_columns + ", " +
+                                      k_episode_columns + k_from +
+                                      " WHERE a.last_seen >= ? ORDER BY a.last_seen DESC, "
+                                      "a.id DESC LIMIT ?");
+  q.bind(1, static_cast<int64_t>(to_unix_ms(cutoff)));
+  q.bind(2, limit);
+  while (q.executeStep())
+    out.push_back(read_view(q));
+  // One prepared statement for every alert's slide, on the lease's connection.
+  SQLite::Statement leaving(lease.db(), k_leaving_sql);
   for (auto& v : out)
-    v.alert.noise = noise_at(v.alert, cutoff);
+    v.alert.noise = slid(leaving, v.alert, cutoff);
   return out;
 }
 
