@@ -521,7 +521,7 @@ AuthResult check_bearer(const rules::Rules& rules, const std::string& authorizat
   return AuthResult::ok;
 }
 
-void register_api(httplib::Server& server, App& app) {
+void register_api(Routes& routes, App& app) {
   // Wraps a handler with the bearer-token check for its scope.
   auto guarded = [&app](rules::Scope scope, auto handler) {
     return [&app, scope, handler](const httplib::Request& req, httplib::Response& res) {
@@ -543,50 +543,50 @@ void register_api(httplib::Server& server, App& app) {
   };
   using rules::Scope;
 
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+  routes.get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     reply_json(res, 200, Json{{"status", "ok"}});
   });
-  server.Get("/readyz",
+  routes.get("/readyz",
              [&app](const httplib::Request&, httplib::Response& res) { ready(app, res); });
-  server.Get("/metrics", [&app](const httplib::Request&, httplib::Response& res) {
+  routes.get("/metrics", [&app](const httplib::Request&, httplib::Response& res) {
     res.set_content(app.metrics.render(), "text/plain; version=0.0.4");
   });
 
-  server.Get("/api/v1/alerts", guarded(Scope::read, [&app](const auto& req, auto& res) {
+  routes.get("/api/v1/alerts", guarded(Scope::read, [&app](const auto& req, auto& res) {
                list_alerts(app, req, res);
              }));
-  server.Get(
+  routes.get(
       R"(/api/v1/alerts/([^/]+)/events)",
       guarded(Scope::read, [&app](const auto& req, auto& res) { alert_events(app, req, res); }));
-  server.Get(R"(/api/v1/alerts/([^/]+))", guarded(Scope::read, [&app](const auto& req, auto& res) {
+  routes.get(R"(/api/v1/alerts/([^/]+))", guarded(Scope::read, [&app](const auto& req, auto& res) {
                get_alert(app, req, res);
              }));
   for (auto [path, action] :
        {std::pair{R"(/api/v1/alerts/([^/]+)/ack)", rules::HumanAction::ack},
         std::pair{R"(/api/v1/alerts/([^/]+)/unack)", rules::HumanAction::unack},
         std::pair{R"(/api/v1/alerts/([^/]+)/resolve)", rules::HumanAction::resolve}}) {
-    server.Post(path, guarded(Scope::write, [&app, action = action](const auto& req, auto& res) {
+    routes.post(path, guarded(Scope::write, [&app, action = action](const auto& req, auto& res) {
                   act_on_alert(app, req, res, action);
                 }));
   }
-  server.Get("/api/v1/noise", guarded(Scope::read, [&app](const auto& req, auto& res) {
+  routes.get("/api/v1/noise", guarded(Scope::read, [&app](const auto& req, auto& res) {
                list_noise(app, req, res);
              }));
-  server.Get(R"(/api/v1/notifications/([^/]+))",
+  routes.get(R"(/api/v1/notifications/([^/]+))",
              guarded(Scope::read,
                      [&app](const auto& req, auto& res) { get_notification(app, req, res); }));
-  server.Get("/api/v1/notifications", guarded(Scope::read, [&app](const auto& req, auto& res) {
+  routes.get("/api/v1/notifications", guarded(Scope::read, [&app](const auto& req, auto& res) {
                list_notifications(app, req, res);
              }));
-  server.Get("/api/v1/subscriptions", guarded(Scope::read, [&app](const auto&, auto& res) {
+  routes.get("/api/v1/subscriptions", guarded(Scope::read, [&app](const auto&, auto& res) {
                list_subscriptions(app, res);
              }));
-  server.Get("/api/v1/heartbeats",
+  routes.get("/api/v1/heartbeats",
              guarded(Scope::read, [&app](const auto&, auto& res) { list_heartbeats(app, res); }));
-  server.Get("/api/v1/rules", guarded(Scope::read, [&app](const auto&, auto& res) {
+  routes.get("/api/v1/rules", guarded(Scope::read, [&app](const auto&, auto& res) {
                reply_json(res, 200, rules_json(*app.rules.get()));
              }));
-  server.Post("/api/v1/rules/reload",
+  routes.post("/api/v1/rules/reload",
               guarded(Scope::write, [&app](const auto&, auto& res) { reload_rules(app, res); }));
 }
 

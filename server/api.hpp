@@ -4,10 +4,11 @@
 #include <httplib.h>
 
 #include "server/app.hpp"
+#include "server/http_routes.hpp"
 
 namespace tocsin {
 
-void register_api(httplib::Server& server, App& app);
+void register_api(Routes& routes, App& app);
 
 // Whether `presented` equals one of the configured tokens with at least `needed` scope.
 // Compared in constant time, and every configured token is compared, so timing reveals

@@ -28,10 +28,18 @@ using std::chrono::steady_clock;
 constexpr Duration k_stop_check_interval = std::chrono::milliseconds(100);
 // How long a refused connection is given to take the 503 before it is closed.
 constexpr Duration k_refusal_linger = std::chrono::milliseconds(100);
+constexpr std::size_t k_refusal_drain = 64 * 1024;
+// The same for a request refused by its framing: the client may still be sending the body we
+// will not read, and closing over unread bytes resets the connection, which can destroy the
+// answer before the client reads it. Bounded, so a refused client holds its thread little.
+constexpr Duration k_rejection_linger = std::chrono::seconds(1);
+constexpr std::size_t k_rejection_drain = 1024 * 1024;
 // Threads kept when idle: enough for a burst of requests without starting threads.
 constexpr std::size_t k_min_threads = 8;
 // Connections the kernel completes while the accept loop is busy (capped by somaxconn).
 constexpr int k_accept_backlog = 1024;
+
+constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 std::string numeric_host(const sockaddr* addr, socklen_t length, int& port) {
   std::array<char, NI_MAXHOST> host{};
@@ -55,40 +63,45 @@ std::optional<sockaddr_storage> name_of(socket_t sock, bool peer) {
   return addr;
 }
 
-// A socket stream whose every wait is bounded twice: by the read (or write) timeout, as
-// cpp-httplib's own stream is, and by the deadline of the request in progress. What it
-// reads beyond a request stays buffered for the next one (pipelining).
-class DeadlineStream final : public httplib::Stream {
+// One client connection, whose every wait is bounded twice: by the read (or write) timeout, as
+// cpp-httplib's own stream is, and by the deadline of the request in progress. Bytes received
+// beyond the request being read stay buffered for the next one (pipelining).
+class Connection {
  public:
-  DeadlineStream(socket_t sock, const PeerAddress& peer, Duration request_timeout,
-                 Duration read_timeout, Duration write_timeout)
+  Connection(socket_t sock, const PeerAddress& peer, Duration request_timeout,
+             Duration read_timeout, Duration write_timeout)
       : m_sock(sock),
         m_peer(peer),
         m_deadline(request_timeout),
         m_read_timeout(read_timeout),
         m_write_timeout(write_timeout) {}
 
-  bool is_readable() const override { return m_begin != m_end || wait(POLLIN); }
-  bool is_writable() const override { return wait(POLLOUT); }
+  // The bytes received and not yet taken by a request.
+  std::string_view buffered() const { return {m_buffer.data() + m_begin, m_end - m_begin}; }
+  void consume(std::size_t n) { m_begin += std::min(n, m_end - m_begin); }
 
-  ssize_t read(char* ptr, size_t size) override {
-    if (m_begin == m_end) {
-      if (m_read_cut || !wait(POLLIN)) return -1;
-      if (size >= m_buffer.size()) return receive(ptr, size);
-      const auto n = receive(m_buffer.data(), m_buffer.size());
-      if (n <= 0) return n;
-      m_begin = 0;
-      m_end = static_cast<std::size_t>(n);
+  // Receives more bytes into the (empty) buffer, waiting within the deadline. False at the
+  // end of the stream, on an error, or when the wait was cut (see cut()).
+  bool receive_more() {
+    if (m_begin != m_end) return true;
+    m_begin = m_end = 0;
+    for (;;) {
+      if (m_read_cut || !wait(POLLIN)) return false;
+      const auto n = ::recv(m_sock, m_buffer.data(), m_buffer.size(), MSG_DONTWAIT);
+      if (n > 0) {
+        m_received += static_cast<std::size_t>(n);
+        m_end = static_cast<std::size_t>(n);
+        return true;
+      }
+      if (n == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) return false;
     }
-    const auto n = std::min(size, m_end - m_begin);
-    std::memcpy(ptr, m_buffer.data() + m_begin, n);
-    m_begin += n;
-    return static_cast<ssize_t>(n);
   }
 
-  ssize_t write(const char* ptr, size_t size) override {
+  bool is_writable() const { return wait(POLLOUT); }
+
+  ssize_t write(const char* ptr, size_t size, bool interim = false) {
     for (;;) {
-      if (m_write_cut || !wait(POLLOUT)) return -1;
+      if (m_write_cut || !wait(POLLOUT, interim)) return -1;
       // Never blocks: poll() waits, bounded; a full send buffer just means wait again.
       const auto n = ::send(m_sock, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n >= 0) return n;
@@ -96,21 +109,24 @@ class DeadlineStream final : public httplib::Stream {
     }
   }
 
-  void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    ip = m_peer.ip;
-    port = m_peer.port;
+  // Writes all of `bytes`. An interim response (100 Continue) is part of reading the request:
+  // it is bounded by the request's deadline and does not start the response's.
+  bool write_all(std::string_view bytes, bool interim = false) {
+    while (!bytes.empty()) {
+      const auto n = write(bytes.data(), bytes.size(), interim);
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
   }
-  void get_local_ip_and_port(std::string& ip, int& port) const override {
-    const auto addr = name_of(m_sock, false);
-    ip = addr ? numeric_host(reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr, port) : "";
-    if (!addr) port = 0;
-  }
-  socket_t socket() const override { return m_sock; }
+
+  const PeerAddress& peer() const { return m_peer; }
+  socket_t socket() const { return m_sock; }
 
   enum class Wait { request, idle, stopping };
 
   // Waits up to `idle` for the first byte of the next request (or the peer closing, which
-  // process_request then finds), checking `stopping` as it goes.
+  // reading the request then finds), checking `stopping` as it goes.
   Wait wait_for_request(Duration idle, const std::function<bool()>& stopping) {
     if (m_begin != m_end) return Wait::request;  // pipelined
     const auto until = steady_clock::now() + idle;
@@ -129,7 +145,7 @@ class DeadlineStream final : public httplib::Stream {
   void start_request(MonoTime now) {
     m_deadline.request_started(now);
     m_started = now;
-    m_received = 0;
+    m_received = m_end - m_begin;
   }
   void start_first_request(MonoTime accepted, MonoTime now) {
     m_deadline.first_request_started(accepted, now);
@@ -150,25 +166,18 @@ class DeadlineStream final : public httplib::Stream {
   Duration write_timeout() const { return m_write_timeout; }
 
  private:
-  ssize_t receive(char* ptr, std::size_t size) {
-    for (;;) {
-      const auto n = ::recv(m_sock, ptr, size, MSG_DONTWAIT);
-      if (n > 0) m_received += static_cast<std::size_t>(n);
-      if (n >= 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) return n;
-      if (errno != EINTR && !wait(POLLIN)) return -1;
-    }
-  }
-
   // Waits until the socket is ready for `events`, within the request's deadline and the read
-  // (write) timeout; on expiry records the cut (once) and returns false.
-  bool wait(short events) const {
+  // (write) timeout; on expiry records the cut (once) and returns false. A write within the
+  // request's reading (`interim`) shares the reading's deadline.
+  bool wait(short events, bool interim = false) const {
     const bool reading = events == POLLIN;
     auto& cut = reading ? m_read_cut : m_write_cut;
     const auto stall = reading ? m_read_timeout : m_write_timeout;
     if (cut) return false;
     for (;;) {
       const auto now = steady_clock::now();
-      const auto budget = reading ? m_deadline.read_budget(now) : m_deadline.write_budget(now);
+      const auto budget =
+          reading || interim ? m_deadline.read_budget(now) : m_deadline.write_budget(now);
       if (budget <= Duration{0}) {
         cut = CutReason::deadline;
         return false;
@@ -188,8 +197,7 @@ class DeadlineStream final : public httplib::Stream {
 
   const socket_t m_sock;
   const PeerAddress& m_peer;
-  // Mutable: httplib's is_readable()/is_writable() are const, and waiting starts deadlines
-  // and records cuts.
+  // Mutable: httplib's is_writable() is const, and waiting starts deadlines and records cuts.
   mutable RequestDeadline m_deadline;
   const Duration m_read_timeout;   // silence that cuts a request before its deadline
   const Duration m_write_timeout;  // the same for a response the client does not read
@@ -197,19 +205,44 @@ class DeadlineStream final : public httplib::Stream {
   mutable std::optional<CutReason> m_write_cut;
   MonoTime m_started{};
   std::size_t m_received = 0;  // bytes of the request in progress
-  std::array<char, 4096> m_buffer{};
+  std::array<char, 16 * 1024> m_buffer{};
   std::size_t m_begin = 0, m_end = 0;
 };
 
-thread_local const DeadlineStream* t_current_stream = nullptr;
-
-// Publishes the stream served on this thread to current_request_timed_out().
-class CurrentStream {
+// What cpp-httplib reads and writes for one request: it reads the request's normalized head
+// (see server/http_framing.hpp), never the socket, so it cannot frame a request on its own;
+// it writes the response to the connection.
+class RequestStream final : public httplib::Stream {
  public:
-  explicit CurrentStream(const DeadlineStream& s) { t_current_stream = &s; }
-  ~CurrentStream() { t_current_stream = nullptr; }
-  CurrentStream(const CurrentStream&) = delete;
-  CurrentStream& operator=(const CurrentStream&) = delete;
+  RequestStream(Connection& connection, const std::string& head)
+      : m_connection(connection), m_head(head) {}
+
+  bool is_readable() const override { return m_read < m_head.size(); }
+  bool is_writable() const override { return m_connection.is_writable(); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    const auto n = std::min(size, m_head.size() - m_read);
+    std::memcpy(ptr, m_head.data() + m_read, n);
+    m_read += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override { return m_connection.write(ptr, size); }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = m_connection.peer().ip;
+    port = m_connection.peer().port;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    const auto addr = name_of(m_connection.socket(), false);
+    ip = addr ? numeric_host(reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr, port) : "";
+    if (!addr) port = 0;
+  }
+  socket_t socket() const override { return m_connection.socket(); }
+
+ private:
+  Connection& m_connection;
+  const std::string& m_head;
+  std::size_t m_read = 0;
 };
 
 // The owner closes: shutdown then close, as cpp-httplib does, whichever way serving ends.
@@ -227,30 +260,92 @@ class SocketCloser {
   socket_t m_sock;
 };
 
+// After a last answer: ends our side, then takes what the client still sends for a moment,
+// until it closes its side, so that the close does not reset the connection over the answer.
+void drain_before_close(socket_t sock, Duration linger, std::size_t max_bytes) {
+  ::shutdown(sock, SHUT_WR);
+  const auto until = steady_clock::now() + linger;
+  std::array<char, 16 * 1024> discard{};
+  std::size_t drained = 0;
+  while (drained < max_bytes) {
+    const auto now = steady_clock::now();
+    if (now >= until) break;
+    pollfd p{sock, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::chrono::ceil<Duration>(until - now).count())) <= 0) {
+      break;
+    }
+    const auto n = ::recv(sock, discard.data(), discard.size(), MSG_DONTWAIT);
+    if (n <= 0) break;
+    drained += static_cast<std::size_t>(n);
+  }
+}
+
 Duration duration_of(time_t sec, time_t usec) {
   return std::chrono::ceil<Duration>(std::chrono::seconds(sec) + std::chrono::microseconds(usec));
 }
 
-void log_cut(const PeerAddress& peer, CutReason reason, const DeadlineStream& s) {
+void log_cut(const PeerAddress& peer, CutReason reason, const Connection& c) {
   const auto who = fmt::format("{}:{}", peer.ip, peer.port);
-  if (reason == CutReason::deadline && s.cut_while_writing()) {
+  if (reason == CutReason::deadline && c.cut_while_writing()) {
     spdlog::warn(
         "http: cut connection from {}: response not taken within {} "
         "(server.request_timeout)",
-        who, format_duration(s.request_timeout()));
+        who, format_duration(c.request_timeout()));
   } else if (reason == CutReason::deadline) {
     spdlog::warn(
         "http: cut connection from {}: request not complete within {} "
         "(server.request_timeout); {} bytes received",
-        who, format_duration(s.request_timeout()), s.received());
-  } else if (s.cut_while_writing()) {
+        who, format_duration(c.request_timeout()), c.received());
+  } else if (c.cut_while_writing()) {
     spdlog::warn("http: cut connection from {}: response not read for {}", who,
-                 format_duration(s.write_timeout()));
+                 format_duration(c.write_timeout()));
   } else {
     spdlog::warn(
         "http: cut connection from {}: nothing received for {} in the middle of a "
         "request, after {}; {} bytes received",
-        who, format_duration(s.read_timeout()), format_duration(s.since_start()), s.received());
+        who, format_duration(c.read_timeout()), format_duration(c.since_start()), c.received());
+  }
+}
+
+// How reading one request ended.
+enum class Read {
+  complete,  // the reader holds a whole request
+  refused,   // the reader refused it (see its error())
+  cut,       // the deadline or the read timeout cut it (see Connection::cut())
+  gone,      // the client closed, or the socket failed
+};
+
+// Reads one request from the connection into `reader`, answering "100 Continue" when the
+// request asks for it.
+Read read_request(Connection& c, RequestReader& reader) {
+  bool continued = false;
+  for (;;) {
+    c.consume(reader.take(c.buffered()));
+    switch (reader.state()) {
+      case RequestReader::State::complete:
+        return Read::complete;
+      case RequestReader::State::refused:
+        return Read::refused;
+      default:
+        break;
+    }
+    if (reader.wants_continue() && !continued) {
+      continued = true;
+      if (!c.write_all(k_continue, true)) return c.cut() ? Read::cut : Read::gone;
+    }
+    if (!c.receive_more()) return c.cut() ? Read::cut : Read::gone;
+  }
+}
+
+// Answers a request refused before cpp-httplib saw it, then ends the connection: nothing
+// after a refused request can be trusted to begin the next one. The client may still be
+// sending what we will not read (a body over the limit, pipelined requests): take it for a
+// moment first, so that the close does not reset the connection over the answer.
+void reject(Connection& c, const FramingError& error) {
+  spdlog::warn("http: refused a request from {}:{} with {} {}: {}", c.peer().ip, c.peer().port,
+               error.status, error.code, error.detail);
+  if (c.write_all(refusal_response(error))) {
+    drain_before_close(c.socket(), k_rejection_linger, k_rejection_drain);
   }
 }
 
@@ -289,10 +384,6 @@ PeerAddress peer_address(const sockaddr_storage& addr) {
   return peer;
 }
 
-bool current_request_timed_out() {
-  return t_current_stream != nullptr && t_current_stream->cut().has_value();
-}
-
 GuardedServer::GuardedServer(ConnectionLimits limits, Metrics& metrics)
     : m_limits(limits), m_metrics(metrics), m_guard(limits.max_connections_per_ip) {
   const auto threads = m_limits.worker_threads;
@@ -305,6 +396,8 @@ GuardedServer::GuardedServer(ConnectionLimits limits, Metrics& metrics)
     ::listen(svr_sock_, k_accept_backlog);
     return new ElasticThreadPool(std::min(k_min_threads, threads), threads);
   };
+  // cpp-httplib never reads a body (see RequestStream); its own bound is only a backstop.
+  set_payload_max_length(limits.framing.max_body_bytes);
   const auto body = Json{{"error", "too_many_connections"},
                          {"detail", "more than " + std::to_string(limits.max_connections_per_ip) +
                                         " open connections from one address; retry later"}}
@@ -337,33 +430,56 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
 }
 
 bool GuardedServer::serve(socket_t sock, const PeerAddress& peer) {
-  DeadlineStream stream(sock, peer, m_limits.request_timeout,
-                        duration_of(read_timeout_sec_, read_timeout_usec_),
+  const auto read_timeout = duration_of(read_timeout_sec_, read_timeout_usec_);
+  Connection connection(sock, peer, m_limits.request_timeout, read_timeout,
                         duration_of(write_timeout_sec_, write_timeout_usec_));
-  const CurrentStream current(stream);
   const auto stopping = [this] { return svr_sock_ == INVALID_SOCKET; };
   const auto keep_alive = duration_of(keep_alive_timeout_sec_, 0);
 
   // The first request's deadline runs from the accept (see first_request_started).
   const auto now = steady_clock::now();
-  stream.start_first_request(ElasticThreadPool::current_task_enqueued().value_or(now), now);
+  connection.start_first_request(ElasticThreadPool::current_task_enqueued().value_or(now), now);
   bool ok = false;
+  bool in_request = false;  // cut while a request was being read
   for (auto left = keep_alive_max_count_; left > 0; --left) {
     const bool first = left == keep_alive_max_count_;
-    const auto wait = stream.wait_for_request(first ? stream.read_budget() : keep_alive, stopping);
-    if (wait == DeadlineStream::Wait::stopping) break;
-    if (wait == DeadlineStream::Wait::idle) {
-      if (first) stream.cut_before_request();
+    const auto wait =
+        connection.wait_for_request(first ? connection.read_budget() : keep_alive, stopping);
+    if (wait == Connection::Wait::stopping) break;
+    if (wait == Connection::Wait::idle) {
+      if (first) connection.cut_before_request();
       break;
     }
-    if (!first) stream.start_request(steady_clock::now());
+    if (!first) connection.start_request(steady_clock::now());
+
+    RequestReader reader(m_limits.framing);
+    const auto read = read_request(connection, reader);
+    in_request = read == Read::cut && reader.started();
+    if (read == Read::refused) {
+      reject(connection, reader.error());
+      break;
+    }
+    if (read != Read::complete) break;
+
+    std::string body = reader.take_body();
+    RequestStream stream(connection, reader.normalized_head());
     bool closed = false;
-    ok = process_request(stream, left == 1, closed, nullptr);
-    if (!ok || closed || stream.cut()) break;
+    ok = process_request(stream, left == 1, closed,
+                         [&body](httplib::Request& req) { req.body = std::move(body); });
+    if (!ok || closed || connection.cut()) break;
   }
-  if (const auto reason = stream.cut()) {
+  if (const auto reason = connection.cut()) {
     m_metrics.count_connection_cut(*reason);
-    log_cut(peer, *reason, stream);
+    log_cut(peer, *reason, connection);
+    if (in_request && !connection.cut_while_writing()) {
+      // The request had begun: say why it ends, as a 408 (no body is drained: the client was
+      // too slow to be sending one).
+      (void)connection.write_all(
+          refusal_response({408, "request_timeout",
+                            "the request arrived too slowly: it must arrive in full within " +
+                                format_duration(m_limits.request_timeout) +
+                                ", without a pause of " + format_duration(read_timeout)}));
+    }
   }
   return ok;
 }
@@ -378,24 +494,7 @@ void GuardedServer::refuse(socket_t sock, const PeerAddress& peer, bool log) {
   }
   // Never blocks: a peer that does not read loses only the courtesy of the answer.
   (void)::send(sock, m_refusal.data(), m_refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  ::shutdown(sock, SHUT_WR);
-  // Closing with unread request bytes would answer them with a reset, which can destroy
-  // the 503 before the client reads it: take what arrives for a moment, until the client
-  // closes its side.
-  const auto until = steady_clock::now() + k_refusal_linger;
-  std::array<char, 4096> discard{};
-  std::size_t drained = 0;
-  while (drained < 64 * 1024) {
-    const auto now = steady_clock::now();
-    if (now >= until) break;
-    pollfd p{sock, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(std::chrono::ceil<Duration>(until - now).count())) <= 0) {
-      break;
-    }
-    const auto n = ::recv(sock, discard.data(), discard.size(), MSG_DONTWAIT);
-    if (n <= 0) break;
-    drained += static_cast<std::size_t>(n);
-  }
+  drain_before_close(sock, k_refusal_linger, k_refusal_drain);
 }
 
 }  // namespace tocsin

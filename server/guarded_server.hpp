@@ -1,6 +1,7 @@
 #pragma once
-// cpp-httplib's Server with the connection limits it lacks (SPEC §10): a deadline for each
-// request, a cap on concurrent connections per peer address, and an elastic worker pool.
+// cpp-httplib's Server with the connection limits it lacks (README "HTTP limits"): a deadline
+// for each request, a cap on concurrent connections per peer address, an elastic worker pool,
+// and request framing by RFC 9112 (README "Request framing").
 //
 // Why a subclass, and why it serves the connection itself: Debian ships cpp-httplib 0.11.4
 // precompiled (libcpp-httplib.so), so its code cannot change. Its read timeout applies to
@@ -22,9 +23,15 @@
 //   }
 //   shutdown(sock, SHUT_RDWR); close(sock);
 //
-// Ours differs in the stream: every wait of a DeadlineStream (guarded_server.cpp) is bounded
-// by the request's deadline (RequestDeadline) as well as by the read timeout, so only our own
-// route handlers can hold a thread past request_timeout. Every e2e test goes through it.
+// Ours differs in two ways. Every wait on the socket (Connection in guarded_server.cpp) is
+// bounded by the request's deadline (RequestDeadline) as well as by the read timeout, so only
+// our own route handlers can hold a thread past request_timeout. And cpp-httplib never reads
+// the socket: a RequestReader (server/http_framing.hpp) reads each request first, by RFC 9112
+// and within max_body_bytes and max_headers, answers what it refuses itself and closes the
+// connection, and process_request() gets a stream that replays the request's normalized head,
+// with the decoded body handed over through its setup_request hook (routes that take a body
+// are content-reader routes, so cpp-httplib does not read or parse one; see
+// server/http_routes.hpp). Every e2e test goes through it.
 
 #include <httplib.h>
 #include <sys/socket.h>
@@ -34,6 +41,7 @@
 
 #include "core/time.hpp"
 #include "server/connection_guard.hpp"
+#include "server/http_framing.hpp"
 #include "server/metrics.hpp"
 
 namespace tocsin {
@@ -42,6 +50,7 @@ struct ConnectionLimits {
   Duration request_timeout = std::chrono::seconds(30);
   std::size_t max_connections_per_ip = 32;
   std::size_t worker_threads = 512;  // the pool's bound
+  FramingLimits framing;             // bodies and headers of each request
 };
 
 // Who is at the other end of a connection.
@@ -63,6 +72,7 @@ class GuardedServer final : public httplib::Server {
  private:
   bool process_and_close_socket(socket_t sock) override;
   bool serve(socket_t sock, const PeerAddress& peer);
+  // Answers 503 to a peer over its connection cap, before reading anything.
   void refuse(socket_t sock, const PeerAddress& peer, bool log);
 
   const ConnectionLimits m_limits;
@@ -70,9 +80,5 @@ class GuardedServer final : public httplib::Server {
   ConnectionGuard m_guard;
   std::string m_refusal;  // the whole 503 response to a peer over its cap
 };
-
-// True on a worker thread whose current request was cut for its deadline or for stalling:
-// cpp-httplib then answers 400 on its own, and the error handler makes that a 408.
-bool current_request_timed_out();
 
 }  // namespace tocsin

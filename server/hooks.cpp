@@ -235,14 +235,15 @@ auto route(App& app, std::string name, Handler handler) {
 
 }  // namespace
 
-void register_hooks(httplib::Server& server, App& app) {
-  // Content-Type is ignored on purpose: SNS sends text/plain.
+void register_hooks(Routes& routes, App& app) {
+  // Content-Type is ignored on purpose: SNS sends text/plain, `curl -d` a form type; every hook
+  // takes its body as bytes (Routes::post).
   for (const char* hook :
        {"sns", "sns-raw", "eventbridge", "alertmanager", "generic", "opsgenie"}) {
-    server.Post(std::string("/hooks/") + hook, route(app, hook, handle_event_hook));
+    routes.post(std::string("/hooks/") + hook, route(app, hook, handle_event_hook));
   }
-  server.Post(R"(/hooks/heartbeat/([^/]+))", route(app, "heartbeat", handle_heartbeat));
-  server.Get(R"(/hooks/heartbeat/([^/]+))", route(app, "heartbeat", handle_heartbeat));
+  routes.post(R"(/hooks/heartbeat/([^/]+))", route(app, "heartbeat", handle_heartbeat));
+  routes.get(R"(/hooks/heartbeat/([^/]+))", route(app, "heartbeat", handle_heartbeat));
 }
 
 }  // namespace tocsin

@@ -5,9 +5,10 @@
 #include <httplib.h>
 
 #include "server/app.hpp"
+#include "server/http_routes.hpp"
 
 namespace tocsin {
 
-void register_hooks(httplib::Server& server, App& app);
+void register_hooks(Routes& routes, App& app);
 
 }  // namespace tocsin

@@ -9,24 +9,11 @@
 #include "server/api.hpp"
 #include "server/guarded_server.hpp"
 #include "server/hooks.hpp"
+#include "server/http_routes.hpp"
 #include "server/http_util.hpp"
 #include "storage/database.hpp"
 
 namespace tocsin {
-
-namespace {
-
-// The headers the client sent: httplib adds REMOTE_ADDR, REMOTE_PORT, LOCAL_ADDR and
-// LOCAL_PORT to every request's headers.
-std::size_t client_header_count(const httplib::Headers& headers) {
-  std::size_t n = headers.size();
-  for (const char* added : {"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"}) {
-    if (headers.find(added) != headers.end()) --n;
-  }
-  return n;
-}
-
-}  // namespace
 
 std::optional<ListenAddress> parse_listen_address(const std::string& text) {
   auto colon = text.rfind(':');
@@ -55,9 +42,12 @@ Limits limits_from(const rules::ServerLimits& file) {
 
 std::unique_ptr<httplib::Server> make_http_server(App& app) {
   const Limits& limits = app.limits;
+  FramingLimits framing;
+  framing.max_body_bytes = limits.max_body_bytes;
+  framing.max_headers = limits.max_headers;
   auto server = std::make_unique<GuardedServer>(
-      ConnectionLimits{limits.request_timeout, limits.max_connections_per_ip,
-                       limits.worker_threads},
+      ConnectionLimits{limits.request_timeout, limits.max_connections_per_ip, limits.worker_threads,
+                       framing},
       app.metrics);
 
   // Without TCP_NODELAY every small response waits for the peer's delayed ACK (~40 ms).
@@ -66,16 +56,6 @@ std::unique_ptr<httplib::Server> make_http_server(App& app) {
   server->set_keep_alive_timeout(limits.keep_alive_seconds);
   server->set_read_timeout(limits.read_timeout_seconds, 0);
   server->set_write_timeout(limits.read_timeout_seconds, 0);
-  server->set_payload_max_length(limits.max_body_bytes);
-
-  // httplib bounds each header line but not their number; refuse floods before any handler.
-  server->set_pre_routing_handler([&limits](const httplib::Request& req, httplib::Response& res) {
-    if (client_header_count(req.headers) <= limits.max_headers)
-      return httplib::Server::HandlerResponse::Unhandled;
-    reply_error(res, 431, "too_many_headers",
-                "more than " + std::to_string(limits.max_headers) + " request headers");
-    return httplib::Server::HandlerResponse::Handled;
-  });
 
   spdlog::info(
       "http limits: bodies up to {} bytes, {} headers, request_timeout {}, {} connections per "
@@ -83,20 +63,29 @@ std::unique_ptr<httplib::Server> make_http_server(App& app) {
       limits.max_body_bytes, limits.max_headers, format_duration(limits.request_timeout),
       limits.max_connections_per_ip, limits.worker_threads);
 
-  register_hooks(*server, app);
-  register_api(*server, app);
+  auto routes = std::make_shared<Routes>(*server);
+  register_hooks(*routes, app);
+  register_api(*routes, app);
 
-  // httplib answers some errors itself with an empty body (404, 413, 400 for a bad request
-  // line); give them the JSON error shape of every other answer.
-  server->set_error_handler([&limits](const httplib::Request& req, httplib::Response& res) {
-    if (current_request_timed_out()) {
-      // httplib answers a request it could not read in full with 400; say why instead.
-      reply_error(res, 408, "request_timeout",
-                  "the request arrived too slowly: it must arrive in full within " +
-                      format_duration(limits.request_timeout) + ", without a pause of " +
-                      std::to_string(limits.read_timeout_seconds) + "s");
-      return;
+  // Before any handler or body handling: an unknown path is 404, a method the path does not
+  // take 405 with Allow (cpp-httplib itself would answer 404, or 400 for a method it lacks).
+  server->set_pre_routing_handler([routes](const httplib::Request& req, httplib::Response& res) {
+    if (routes->takes(req.method, req.path)) return httplib::Server::HandlerResponse::Unhandled;
+    const auto allow = routes->allowed(req.path);
+    if (allow.empty()) {
+      reply_error(res, 404, "not_found", "no endpoint " + req.method + " " + req.path);
+    } else {
+      res.set_header("Allow", allow);
+      reply_error(res, 405, "method_not_allowed",
+                  req.method + " is not allowed on " + req.path + "; it takes " + allow);
     }
+    return httplib::Server::HandlerResponse::Handled;
+  });
+
+  // httplib may still answer an error itself with an empty body; give it the JSON error shape
+  // of every other answer. (Framing errors, 408, 413 and 431 are answered by the listener
+  // before httplib sees the request: server/http_framing.hpp.)
+  server->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     switch (res.status) {
       case 404:
@@ -106,9 +95,8 @@ std::unique_ptr<httplib::Server> make_http_server(App& app) {
         reply_error(res, 405, "method_not_allowed", req.method + " is not allowed on " + req.path);
         break;
       case 413:
-        reply_error(res, 413, "payload_too_large",
-                    "request body exceeds the limit of " + std::to_string(limits.max_body_bytes) +
-                        " bytes");
+        // Not reached (no route lets httplib read a body); names no limit it did not apply.
+        reply_error(res, 413, "payload_too_large", "the request body is too large");
         break;
       default:
         reply_error(res, res.status, "bad_request", "the request could not be processed");

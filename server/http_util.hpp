@@ -14,7 +14,8 @@ inline void reply_json(httplib::Response& res, int status, const Json& body) {
   res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
 }
 
-// SPEC §3: `{"error": CODE, "detail": TEXT}`.
+// The error shape of every answer (README "Inbound endpoints"):
+// `{"error": CODE, "detail": TEXT}`.
 inline void reply_error(httplib::Response& res, int status, const std::string& code,
                         const std::string& detail) {
   reply_json(res, status, Json{{"error", code}, {"detail", detail}});

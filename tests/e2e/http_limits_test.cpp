@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "support/process.hpp"
+#include "support/raw_client.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace std::chrono_literals;
@@ -29,75 +30,6 @@ using namespace tocsin::testing;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// A client socket played by hand. Every call is bounded in time.
-class RawClient {
- public:
-  // Connects to 127.0.0.1:port, from `source` (another loopback address) when given.
-  // connected() is false when that fails (e.g. a source address the host refuses).
-  explicit RawClient(int port, const char* source = nullptr) {
-    m_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (m_fd < 0) return;
-    timeval tv{2, 0};  // no single call may block for long
-    setsockopt(m_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(m_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (source != nullptr) {
-      sockaddr_in from{};
-      from.sin_family = AF_INET;
-      inet_pton(AF_INET, source, &from.sin_addr);
-      if (::bind(m_fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) return;
-    }
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<std::uint16_t>(port));
-    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-    m_connected = ::connect(m_fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0;
-  }
-  ~RawClient() {
-    if (m_fd >= 0) ::close(m_fd);
-  }
-  RawClient(const RawClient&) = delete;
-  RawClient& operator=(const RawClient&) = delete;
-
-  bool connected() const { return m_connected; }
-
-  bool send(std::string_view bytes) {
-    return ::send(m_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
-           static_cast<ssize_t>(bytes.size());
-  }
-
-  // Waits up to `timeout` for the server to end the connection, keeping what it sent. True
-  // when it ended it (end of stream or reset).
-  bool wait_closed(std::chrono::milliseconds timeout) {
-    if (m_closed) return true;
-    const auto until = Clock::now() + timeout;
-    for (;;) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
-      if (left <= 0ms) return false;
-      pollfd p{m_fd, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      char buf[4096];
-      const auto n = ::recv(m_fd, buf, sizeof buf, MSG_DONTWAIT);
-      if (n > 0) {
-        m_received.append(buf, static_cast<std::size_t>(n));
-      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        m_closed = true;
-        m_closed_at = Clock::now();
-        return true;
-      }
-    }
-  }
-
-  const std::string& received() const { return m_received; }
-  Clock::time_point closed_at() const { return m_closed_at; }
-
- private:
-  int m_fd = -1;
-  bool m_connected = false;
-  bool m_closed = false;
-  Clock::time_point m_closed_at{};
-  std::string m_received;
-};
 
 // A request's line and first header: a request that has begun and will not end.
 constexpr std::string_view k_unfinished = "GET /healthz HTTP/1.1\r\nHost: tocsin\r\n";

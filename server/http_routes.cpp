@@ -1,0 +1,41 @@
+#include "server/http_routes.hpp"
+
+#include <set>
+
+namespace tocsin {
+
+void Routes::get(const std::string& pattern, Handler handler) {
+  m_routes.push_back({std::regex(pattern), "GET"});
+  m_server.Get(pattern, std::move(handler));
+}
+
+void Routes::post(const std::string& pattern, Handler handler) {
+  m_routes.push_back({std::regex(pattern), "POST"});
+  m_server.Post(pattern, httplib::Server::HandlerWithContentReader(
+                             [handler = std::move(handler)](
+                                 const httplib::Request& req, httplib::Response& res,
+                                 const httplib::ContentReader&) { handler(req, res); }));
+}
+
+bool Routes::takes(std::string_view method, const std::string& path) const {
+  const std::string_view route_method = method == "HEAD" ? "GET" : method;
+  for (const auto& r : m_routes) {
+    if (r.method == route_method && std::regex_match(path, r.pattern)) return true;
+  }
+  return false;
+}
+
+std::string Routes::allowed(const std::string& path) const {
+  std::set<std::string> methods;  // sorted: GET, HEAD, POST
+  for (const auto& r : m_routes) {
+    if (!std::regex_match(path, r.pattern)) continue;
+    methods.insert(r.method);
+    if (r.method == "GET") methods.insert("HEAD");
+  }
+  std::string allow;
+  for (const auto& m : methods)
+    allow += (allow.empty() ? "" : ", ") + m;
+  return allow;
+}
+
+}  // namespace tocsin
