@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <future>
@@ -503,12 +505,21 @@ void ready(App& app, httplib::Response& res) {
 AuthResult check_bearer(const rules::Rules& rules, const std::string& authorization,
                         rules::Scope needed, const rules::EnvLookup& env) {
   if (rules.api_tokens.empty()) return AuthResult::ok;  // open API, warned about at startup
-  constexpr std::string_view k_prefix = "Bearer ";
-  if (authorization.size() <= k_prefix.size() ||
-      authorization.compare(0, k_prefix.size(), k_prefix) != 0) {
+  // credentials = auth-scheme 1*SP token68, the scheme's name in any case (RFC 9110 §11.1,
+  // §11.4); the token is compared as sent.
+  constexpr std::string_view k_scheme = "bearer";
+  const std::string_view header = authorization;
+  const auto space = header.find(' ');
+  const auto scheme = header.substr(0, space);
+  if (space == std::string_view::npos || scheme.size() != k_scheme.size() ||
+      !std::equal(scheme.begin(), scheme.end(), k_scheme.begin(), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == b;
+      })) {
     return AuthResult::missing;
   }
-  const std::string presented = authorization.substr(k_prefix.size());
+  const auto token_at = header.find_first_not_of(' ', space);
+  if (token_at == std::string_view::npos) return AuthResult::missing;
+  const std::string presented(header.substr(token_at));
   std::optional<rules::Scope> matched;
   for (const auto& t : rules.api_tokens) {
     auto value = env(t.token_env);

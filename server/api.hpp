@@ -10,7 +10,8 @@ namespace tocsin {
 
 void register_api(Routes& routes, App& app);
 
-// Whether `presented` equals one of the configured tokens with at least `needed` scope.
+// Whether `authorization_header` presents, in the Bearer scheme (its name in any case, RFC 9110
+// §11.1), one of the configured tokens with at least `needed` scope.
 // Compared in constant time, and every configured token is compared, so timing reveals
 // neither the token nor which one matched.
 enum class AuthResult { ok, missing, invalid, forbidden };

@@ -327,6 +327,24 @@ TEST_CASE("a method a path does not take is 405 with Allow; an unknown path is 4
   }
 }
 
+TEST_CASE("the bearer scheme is case-insensitive; the token is not") {
+  FramingServer s;
+  auto c = s.client();
+  struct Case {
+    const char* authorization;
+    int status;
+  };
+  for (const Case k : {Case{"Bearer read-secret", 200}, Case{"bearer read-secret", 200},
+                       Case{"BEARER read-secret", 200}, Case{"bEaReR read-secret", 200},
+                       Case{"bearer READ-SECRET", 401}, Case{"Basic read-secret", 401},
+                       Case{"bearer", 401}, Case{"bearerread-secret", 401}}) {
+    INFO(std::string(k.authorization));
+    auto r = c.Get("/api/v1/alerts", {{"Authorization", k.authorization}});
+    REQUIRE(r);
+    CHECK(r->status == k.status);
+  }
+}
+
 TEST_CASE("pipelined requests with bodies are each served once, in order") {
   FramingServer s;
   RawClient c(s.port());
