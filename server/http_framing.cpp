@@ -62,9 +62,24 @@ void split_list(std::string_view value, std::vector<std::string_view>& out) {
   }
 }
 
+// The client's bytes as a detail shows them: at most 64 of them, quoted, and any byte that is
+// not printable ASCII written as \xHH. Details are logged as they are, so a client must not be
+// able to put an escape sequence, a NUL or invalid UTF-8 into the log through them.
 std::string quoted(std::string_view s) {
   constexpr std::size_t k_shown = 64;
-  return "\"" + std::string(s.substr(0, k_shown)) + (s.size() > k_shown ? "...\"" : "\"");
+  constexpr std::string_view k_hex = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char ch : s.substr(0, k_shown)) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f) {
+      out += ch;
+    } else {
+      out += "\\x";
+      out += k_hex[c >> 4];
+      out += k_hex[c & 0xf];
+    }
+  }
+  return out + (s.size() > k_shown ? "...\"" : "\"");
 }
 
 std::string too_large_detail(std::size_t limit) {

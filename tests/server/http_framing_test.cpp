@@ -8,6 +8,7 @@
 #include <string>
 
 using namespace tocsin;
+using namespace std::string_literals;
 
 namespace {
 
@@ -217,4 +218,30 @@ TEST_CASE("a refusal is a whole JSON response that closes the connection") {
             std::to_string(body.size()) + "\r\n\r\n" + body);
   CHECK(refusal_response({415, "x", "y"}).find("\r\nAccept-Encoding: identity\r\n") !=
         std::string::npos);
+}
+
+TEST_CASE("a refusal's detail quotes the client's bytes as printable ASCII, for the log") {
+  struct Case {
+    const char* intent;
+    std::string request;
+    std::string shown;  // how the offending bytes appear in the detail
+  };
+  const Case cases[] = {
+      {"an escape sequence in the request line", "GET /\x1b[2J\x01 HTTP/1.1\r\n", "/\\x1b[2J\\x01"},
+      {"a NUL in a field name", "GET / HTTP/1.1\r\nX-\0: v\r\n"s, "X-\\x00: v"},
+      {"bytes over 0x7f in a field name", "GET / HTTP/1.1\r\nX-\xc3\xa9: v\r\n", "X-\\xc3\\xa9"},
+      {"a control character after a chunk size",
+       std::string(k_post) + "Transfer-Encoding: chunked\r\n\r\n1\x7f\r\n", "1\\x7f"},
+  };
+  for (const auto& k : cases) {
+    INFO(std::string(k.intent));
+    const auto f = feed(k.request, false);
+    REQUIRE(f.state == RequestReader::State::refused);
+    INFO(f.error.detail);
+    CHECK(f.error.detail.find(k.shown) != std::string::npos);
+    for (char c : f.error.detail) {
+      const auto u = static_cast<unsigned char>(c);
+      CHECK((u >= 0x20 && u < 0x7f));
+    }
+  }
 }
