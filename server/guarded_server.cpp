@@ -341,10 +341,10 @@ Read read_request(Connection& c, RequestReader& reader) {
 // after a refused request can be trusted to begin the next one. The client may still be
 // sending what we will not read (a body over the limit, pipelined requests): take it for a
 // moment first, so that the close does not reset the connection over the answer.
-void reject(Connection& c, const FramingError& error) {
+void reject(Connection& c, const FramingError& error, bool head) {
   spdlog::warn("http: refused a request from {}:{} with {} {}: {}", c.peer().ip, c.peer().port,
                error.status, error.code, error.detail);
-  if (c.write_all(refusal_response(error))) {
+  if (c.write_all(refusal_response(error, head))) {
     drain_before_close(c.socket(), k_rejection_linger, k_rejection_drain);
   }
 }
@@ -441,6 +441,7 @@ bool GuardedServer::serve(socket_t sock, const PeerAddress& peer) {
   connection.start_first_request(ElasticThreadPool::current_task_enqueued().value_or(now), now);
   bool ok = false;
   bool in_request = false;  // cut while a request was being read
+  bool head = false;        // and that request was a HEAD
   for (auto left = keep_alive_max_count_; left > 0; --left) {
     const bool first = left == keep_alive_max_count_;
     const auto wait =
@@ -455,8 +456,9 @@ bool GuardedServer::serve(socket_t sock, const PeerAddress& peer) {
     RequestReader reader(m_limits.framing);
     const auto read = read_request(connection, reader);
     in_request = read == Read::cut && reader.started();
+    head = reader.head_request();
     if (read == Read::refused) {
-      reject(connection, reader.error());
+      reject(connection, reader.error(), head);
       break;
     }
     if (read != Read::complete) break;
@@ -478,7 +480,8 @@ bool GuardedServer::serve(socket_t sock, const PeerAddress& peer) {
           refusal_response({408, "request_timeout",
                             "the request arrived too slowly: it must arrive in full within " +
                                 format_duration(m_limits.request_timeout) +
-                                ", without a pause of " + format_duration(read_timeout)}));
+                                ", without a pause of " + format_duration(read_timeout)},
+                           head));
     }
   }
   return ok;

@@ -116,7 +116,7 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-std::string refusal_response(const FramingError& error) {
+std::string refusal_response(const FramingError& error, bool head) {
   const auto body = Json{{"error", error.code}, {"detail", error.detail}}.dump(
       -1, ' ', false, Json::error_handler_t::replace);
   std::string out = "HTTP/1.1 " + std::to_string(error.status) + " " +
@@ -125,7 +125,8 @@ std::string refusal_response(const FramingError& error) {
   // RFC 9110 §12.5.3: a 415 for a content coding says which codings are accepted.
   if (error.status == 415) out += "Accept-Encoding: identity\r\n";
   out += "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
-  return out + body;
+  // RFC 9110 §9.3.2: a response to HEAD has no content, only the length it would have had.
+  return head ? out : out + body;
 }
 
 std::size_t RequestReader::take(std::string_view bytes) {

@@ -58,8 +58,9 @@ struct FramingError {
 // The reason phrase of a status this listener answers itself.
 std::string_view reason_phrase(int status);
 
-// The whole response to a refused request: JSON body, Connection: close.
-std::string refusal_response(const FramingError& error);
+// The whole response to a refused request: JSON body (none when answering HEAD, `head`),
+// Connection: close.
+std::string refusal_response(const FramingError& error, bool head = false);
 
 class RequestReader {
  public:
@@ -74,6 +75,8 @@ class RequestReader {
 
   State state() const { return m_state; }
   bool started() const { return m_taken > 0; }
+  // The request line says HEAD: whatever answers it sends no body.
+  bool head_request() const { return m_method == "HEAD"; }
   // The head asked for "100 Continue" and no byte of the body has arrived yet.
   bool wants_continue() const {
     return m_state == State::body && m_expects_continue && m_body_taken == 0;
