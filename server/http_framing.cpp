@@ -461,13 +461,31 @@ void RequestReader::chunk_size_line(std::string_view line) {
 
 void RequestReader::complete() {
   m_normalized = m_method + " " + m_target + " " + m_version + "\r\n";
+  bool close = false, keep_alive = false;
+  std::vector<std::string_view> options;
   for (const auto& [name, value] : m_fields) {
     // The framing is decoded here; cpp-httplib gets the one length that is true.
     if (iequals(name, "transfer-encoding") || iequals(name, "content-length") ||
         iequals(name, "expect")) {
       continue;
     }
+    // cpp-httplib matches Connection against "close" and "Keep-Alive" exactly; options are
+    // case-insensitive and come in lists (RFC 9110 §7.6.1), so it gets the one that counts.
+    if (iequals(name, "connection")) {
+      options.clear();
+      split_list(value, options);
+      for (auto o : options) {
+        close = close || iequals(o, "close");
+        keep_alive = keep_alive || iequals(o, "keep-alive");
+      }
+      continue;
+    }
     m_normalized += name + ": " + value + "\r\n";
+  }
+  if (close) {
+    m_normalized += "Connection: close\r\n";
+  } else if (keep_alive && m_version == "HTTP/1.0") {
+    m_normalized += "Connection: Keep-Alive\r\n";
   }
   m_normalized += "Content-Length: " + std::to_string(m_body.size()) + "\r\n\r\n";
   m_state = State::complete;

@@ -325,3 +325,16 @@ TEST_CASE("a client that half-closes after its requests still gets every answer"
   CHECK(statuses(received) ==
         std::vector<std::string>{"HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"});
 }
+
+TEST_CASE("Connection: close is honoured in any case, and with other options") {
+  AttackedServer s;
+  for (const char* value : {"close", "Close", "CLOSE", "keep-alive, close", "Upgrade,close"}) {
+    INFO(std::string(value));
+    const auto e = exchange(s.port(), "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: " +
+                                          std::string(value) + "\r\n\r\n" + k_get, 1s);
+    CHECK(e.closed);  // not left open for the keep-alive timeout
+    CHECK(statuses(e.received) == std::vector<std::string>{"HTTP/1.1 200 OK"});
+  }
+  const auto kept = exchange(s.port(), "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + k_last);
+  CHECK(statuses(kept.received) == std::vector<std::string>{"HTTP/1.1 200 OK", "HTTP/1.1 200 OK"});
+}
