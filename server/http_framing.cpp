@@ -469,6 +469,10 @@ void RequestReader::complete() {
         iequals(name, "expect")) {
       continue;
     }
+    // cpp-httplib 0.11.4 would answer a Range with every range asked for, each a copy of the
+    // response (two thousand copies fit in one field line); RFC 9110 §14.2 lets a server
+    // ignore Range, and no route of ours has a use for it.
+    if (iequals(name, "range") || iequals(name, "if-range")) continue;
     // cpp-httplib matches Connection against "close" and "Keep-Alive" exactly; options are
     // case-insensitive and come in lists (RFC 9110 §7.6.1), so it gets the one that counts.
     if (iequals(name, "connection")) {

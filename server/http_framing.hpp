@@ -24,6 +24,7 @@
 //    (the length is then unknowable), 501 for a coding before it that we do not decode (§6.1);
 //  - no Content-Length and no Transfer-Encoding: the body is empty (§6.3, item 7);
 //  - chunk extensions are ignored and trailer fields dropped (§7.1.1, §7.1.2);
+//  - Range and If-Range are dropped: every response is whole (RFC 9110 §14.2 allows it);
 //  - Connection options are matched case-insensitively: "close" in any case closes, and so
 //    does "keep-alive" keep an HTTP/1.0 connection open;
 //  - Content-Encoding other than identity on a body: 415 (RFC 9110 §8.4.1), so no decoder ever
