@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <optional>
 
 #include "core/json.hpp"
 
@@ -80,6 +81,25 @@ std::string quoted(std::string_view s) {
     }
   }
   return out + (s.size() > k_shown ? "...\"" : "\"");
+}
+
+// The request target in origin form. RFC 9112 §3.2.2: a server MUST accept the absolute form
+// ("http://host/path?query"), which our routes would not match; its Host field is what the
+// routes see of the authority, and they do not look at it. nullopt for an absolute form
+// without a host. Other forms ("*", CONNECT's authority form) are left as they are.
+std::optional<std::string> origin_form(std::string_view target) {
+  std::size_t scheme = 0;
+  for (std::string_view prefix : {"http://", "https://"}) {
+    if (target.size() >= prefix.size() && iequals(target.substr(0, prefix.size()), prefix)) {
+      scheme = prefix.size();
+    }
+  }
+  if (scheme == 0) return std::string(target);
+  const auto rest = target.substr(scheme);
+  const auto path = std::min(rest.find_first_of("/?"), rest.size());
+  if (path == 0) return std::nullopt;
+  const auto origin = rest.substr(path);
+  return origin.starts_with('/') ? std::string(origin) : "/" + std::string(origin);
 }
 
 std::string too_large_detail(std::size_t limit) {
@@ -220,6 +240,8 @@ void RequestReader::request_line(std::string_view line) {
                           version[6] == '.' &&
                           std::isdigit(static_cast<unsigned char>(version[7])) != 0;
   if (!is_token(method) || !target_ok || !version_ok) return bad();
+  auto origin = origin_form(target);
+  if (!origin) return bad();
   // RFC 9110 §9.1: 501 for a method the server does not recognize. These are the ones
   // cpp-httplib parses; a known one that a path does not take is a 405 (make_http_server).
   static constexpr std::string_view k_methods[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
@@ -233,7 +255,7 @@ void RequestReader::request_line(std::string_view line) {
                   "this server speaks HTTP/1.1 and HTTP/1.0, not " + std::string(version));
   }
   m_method = method;
-  m_target = target;
+  m_target = std::move(*origin);
   // A later HTTP/1.x is answered as HTTP/1.1 (RFC 9110 §6.2).
   m_version = version[7] == '0' ? "HTTP/1.0" : "HTTP/1.1";
 }

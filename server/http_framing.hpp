@@ -9,8 +9,9 @@
 // "Content-Length: +30", and waits out the read timeout on a transfer coding it cannot decode.
 // So the listener (server/guarded_server.cpp) reads each request with a RequestReader first,
 // answers a refusal itself and closes the connection, and hands cpp-httplib only a complete,
-// normalized request: the request line and fields without Transfer-Encoding, Content-Length or
-// Expect, plus one exact Content-Length, with the decoded body beside it. What follows the
+// normalized request: the request line (in origin form) and fields without Transfer-Encoding,
+// Content-Length, Expect, Range or If-Range, with one Connection option that cpp-httplib reads
+// as the client meant it, plus one exact Content-Length, with the decoded body beside it. What follows the
 // request on the connection stays with the listener for the next request (pipelining).
 //
 // Choices where RFC 9112 leaves one (README "HTTP limits" lists them):
@@ -24,6 +25,7 @@
 //    (the length is then unknowable), 501 for a coding before it that we do not decode (§6.1);
 //  - no Content-Length and no Transfer-Encoding: the body is empty (§6.3, item 7);
 //  - chunk extensions are ignored and trailer fields dropped (§7.1.1, §7.1.2);
+//  - an absolute-form target is served as its origin form (§3.2.2);
 //  - Range and If-Range are dropped: every response is whole (RFC 9110 §14.2 allows it);
 //  - Connection options are matched case-insensitively: "close" in any case closes, and so
 //    does "keep-alive" keep an HTTP/1.0 connection open;

@@ -352,3 +352,11 @@ TEST_CASE("a Range header does not multiply a response") {
   CHECK(statuses(e.received) == std::vector<std::string>{"HTTP/1.1 200 OK"});
   CHECK(e.received.size() < 64 * 1024);
 }
+
+TEST_CASE("an absolute-form request target reaches the route its path names") {
+  AttackedServer s;
+  const auto e = exchange(s.port(), "GET http://t/healthz HTTP/1.1\r\nHost: t\r\n\r\n" +
+                                        "POST HTTP://t:80/hooks/heartbeat/hb HTTP/1.1\r\nHost: t\r\n\r\n"s + k_last);
+  CHECK(statuses(e.received) ==
+        std::vector<std::string>{"HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"});
+}
