@@ -11,8 +11,8 @@
 // answers a refusal itself and closes the connection, and hands cpp-httplib only a complete,
 // normalized request: the request line (in origin form) and fields without Transfer-Encoding,
 // Content-Length, Expect, Range or If-Range, with one Connection option that cpp-httplib reads
-// as the client meant it, plus one exact Content-Length, with the decoded body beside it. What follows the
-// request on the connection stays with the listener for the next request (pipelining).
+// as the client meant it, plus one exact Content-Length, with the decoded body beside it. What
+// follows the request on the connection stays with the listener for the next request (pipelining).
 //
 // Choices where RFC 9112 leaves one (README "HTTP limits" lists them):
 //  - lines end with CRLF; a bare LF or a bare CR anywhere in the head is a 400 (§2.2 allows

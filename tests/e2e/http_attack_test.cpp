@@ -101,19 +101,31 @@ TEST_CASE("smuggling spellings are refused, or framed exactly as RFC 9112 reads 
   const std::string ok = "HTTP/1.1 200 OK", bad = "HTTP/1.1 400 Bad Request";
   const Case cases[] = {
       {"CL.TE: the bytes after the chunked body are never a request",
-       k_hb + "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG" + k_last, {bad}},
-      {"TE.CL", k_hb + "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n1\r\nx\r\n0\r\n\r\n" + k_last,
+       k_hb + "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG" + k_last,
+       {bad}},
+      {"TE.CL",
+       k_hb + "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n1\r\nx\r\n0\r\n\r\n" + k_last,
        {bad}},
       {"TE.TE: xchunked is no chunked",
-       k_hb + "Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n" + k_last, {bad}},
-      {"TE.TE: a second, unknown coding line",
-       k_hb + "Transfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n0\r\n\r\n" + k_last, {bad}},
-      {"a space before the colon hides no Transfer-Encoding",
-       k_hb + "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n" + k_last, {bad}},
-      {"a vertical tab is no whitespace", k_hb + "Transfer-Encoding:\x0b" "chunked\r\n\r\n0\r\n\r\n" + k_last,
+       k_hb + "Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n" + k_last,
        {bad}},
-      {"a tab is whitespace", k_hb + "Transfer-Encoding:\tchunked\t\r\n\r\n0\r\n\r\n" + k_last, {ok, ok}},
-      {"coding names are case-insensitive", k_hb + "Transfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n" + k_last,
+      {"TE.TE: a second, unknown coding line",
+       k_hb + "Transfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n0\r\n\r\n" + k_last,
+       {bad}},
+      {"a space before the colon hides no Transfer-Encoding",
+       k_hb + "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n" + k_last,
+       {bad}},
+      {"a vertical tab is no whitespace",
+       k_hb +
+           "Transfer-Encoding:\x0b"
+           "chunked\r\n\r\n0\r\n\r\n" +
+           k_last,
+       {bad}},
+      {"a tab is whitespace",
+       k_hb + "Transfer-Encoding:\tchunked\t\r\n\r\n0\r\n\r\n" + k_last,
+       {ok, ok}},
+      {"coding names are case-insensitive",
+       k_hb + "Transfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n" + k_last,
        {ok, ok}},
       {"chunk extensions are skipped",
        k_hb + "Transfer-Encoding: chunked\r\n\r\n2;a=b;c=\"d;e\"\r\n{}\r\n0;z\r\n\r\n" + k_last,
@@ -122,17 +134,22 @@ TEST_CASE("smuggling spellings are refused, or framed exactly as RFC 9112 reads 
        k_hb + "Transfer-Encoding: chunked\r\n\r\n" + std::string(40, '0') + "2\r\n{}\r\n0\r\n\r\n" +
            k_last,
        {ok, ok}},
-      {"a chunk size past 64 bits", k_hb + "Transfer-Encoding: chunked\r\n\r\n10000000000000002\r\n{}" + k_last,
+      {"a chunk size past 64 bits",
+       k_hb + "Transfer-Encoding: chunked\r\n\r\n10000000000000002\r\n{}" + k_last,
        {"HTTP/1.1 413 Payload Too Large"}},
-      {"a negative chunk size", k_hb + "Transfer-Encoding: chunked\r\n\r\n-2\r\n{}\r\n0\r\n\r\n" + k_last,
+      {"a negative chunk size",
+       k_hb + "Transfer-Encoding: chunked\r\n\r\n-2\r\n{}\r\n0\r\n\r\n" + k_last,
        {bad}},
-      {"a 0x chunk size", k_hb + "Transfer-Encoding: chunked\r\n\r\n0x2\r\n{}\r\n0\r\n\r\n" + k_last,
+      {"a 0x chunk size",
+       k_hb + "Transfer-Encoding: chunked\r\n\r\n0x2\r\n{}\r\n0\r\n\r\n" + k_last,
        {bad}},
       {"a Content-Length in the trailers frames nothing",
-       k_hb + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nContent-Length: 40\r\n\r\n" + k_last,
+       k_hb + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nContent-Length: 40\r\n\r\n" +
+           k_last,
        {ok, ok}},
       {"a chunked body of a GET is read and set aside",
-       "GET /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nGET /\r\n0\r\n\r\n" +
+       "GET /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nGET "
+       "/\r\n0\r\n\r\n" +
            k_last,
        {ok, ok}},
   };
@@ -147,7 +164,8 @@ TEST_CASE("smuggling spellings are refused, or framed exactly as RFC 9112 reads 
 
 TEST_CASE("a chunked body without its last CRLF is cut at request_timeout with a 408") {
   AttackedServer s;
-  const auto e = exchange(s.port(), k_hb + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n", 5s);
+  const auto e =
+      exchange(s.port(), k_hb + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n", 5s);
   INFO(e.received);
   CHECK(e.closed);
   CHECK(statuses(e.received) == std::vector<std::string>{"HTTP/1.1 408 Request Timeout"});
@@ -167,8 +185,9 @@ TEST_CASE("a hundred pipelined requests in one packet are each answered once, in
 
 TEST_CASE("a request cut at every byte boundary is the same request") {
   AttackedServer s;
-  const std::string request = k_hb + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                                     "1;e=1\r\n{\r\n1\r\n}\r\n0\r\nT: 1\r\n\r\n";
+  const std::string request = k_hb +
+                              "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                              "1;e=1\r\n{\r\n1\r\n}\r\n0\r\nT: 1\r\n\r\n";
   RawClient c(s.port());
   REQUIRE(c.connected());
   for (char byte : request) {
@@ -190,18 +209,20 @@ TEST_CASE("odd bytes in fields and odd request targets are refused or served, ne
   const Case cases[] = {
       {"a NUL in a field name", "GET /healthz HTTP/1.1\r\nHost: t\r\nX-\0A: b\r\n\r\n"s, bad},
       {"a NUL in a field value", "GET /healthz HTTP/1.1\r\nHost: t\r\nX-A: b\0c\r\n\r\n"s, bad},
-      {"a byte over 0x7f in a field name", "GET /healthz HTTP/1.1\r\nHost: t\r\nX-\xc3\xa9: b\r\n\r\n",
-       bad},
+      {"a byte over 0x7f in a field name",
+       "GET /healthz HTTP/1.1\r\nHost: t\r\nX-\xc3\xa9: b\r\n\r\n", bad},
       {"bytes over 0x7f in a field value are opaque text (obs-text)",
        "GET /healthz HTTP/1.1\r\nHost: t\r\nX-A: \xff\xc3\xa9\r\nConnection: close\r\n\r\n",
        "HTTP/1.1 200 OK"},
       {"an escape sequence in the target", "GET /\x1b[2J HTTP/1.1\r\nHost: t\r\n\r\n", bad},
-      {"OPTIONS * is not an endpoint",
-       "OPTIONS * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "HTTP/1.1 404 Not Found"},
+      {"OPTIONS * is not an endpoint", "OPTIONS * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+       "HTTP/1.1 404 Not Found"},
       {"CONNECT tunnels nowhere",
-       "CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\nConnection: close\r\n\r\n", "HTTP/1.1 404 Not Found"},
+       "CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\nConnection: close\r\n\r\n",
+       "HTTP/1.1 404 Not Found"},
       {"a percent-encoded NUL in the path",
-       "GET /healthz%00 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "HTTP/1.1 404 Not Found"},
+       "GET /healthz%00 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+       "HTTP/1.1 404 Not Found"},
       {"HTTP/1.1 with an empty Host is still one Host",
        "GET /healthz HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n", "HTTP/1.1 200 OK"},
   };
@@ -276,7 +297,8 @@ TEST_CASE("after a 4xx answered by a route the connection serves the next reques
       {"401 with a body",
        "POST /hooks/generic?token=bad HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}",
        "HTTP/1.1 401 Unauthorized"},
-      {"400 from a hook", "POST /hooks/generic?token=secret HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\n{",
+      {"400 from a hook",
+       "POST /hooks/generic?token=secret HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\n{",
        "HTTP/1.1 400 Bad Request"},
   };
   for (const auto& k : cases) {
@@ -330,12 +352,16 @@ TEST_CASE("Connection: close is honoured in any case, and with other options") {
   AttackedServer s;
   for (const char* value : {"close", "Close", "CLOSE", "keep-alive, close", "Upgrade,close"}) {
     INFO(std::string(value));
-    const auto e = exchange(s.port(), "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: " +
-                                          std::string(value) + "\r\n\r\n" + k_get, 1s);
+    const auto e =
+        exchange(s.port(),
+                 "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: " + std::string(value) +
+                     "\r\n\r\n" + k_get,
+                 1s);
     CHECK(e.closed);  // not left open for the keep-alive timeout
     CHECK(statuses(e.received) == std::vector<std::string>{"HTTP/1.1 200 OK"});
   }
-  const auto kept = exchange(s.port(), "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + k_last);
+  const auto kept =
+      exchange(s.port(), "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + k_last);
   CHECK(statuses(kept.received) == std::vector<std::string>{"HTTP/1.1 200 OK", "HTTP/1.1 200 OK"});
 }
 
@@ -345,9 +371,9 @@ TEST_CASE("a Range header does not multiply a response") {
   std::string ranges = "bytes=0-";
   for (int i = 1; i < 2000; ++i)
     ranges += ",0-";
-  const auto e =
-      exchange(s.port(), "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\nRange: " + ranges +
-                             "\r\n\r\n");
+  const auto e = exchange(
+      s.port(),
+      "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\nRange: " + ranges + "\r\n\r\n");
   CHECK(e.closed);
   CHECK(statuses(e.received) == std::vector<std::string>{"HTTP/1.1 200 OK"});
   CHECK(e.received.size() < 64 * 1024);
@@ -355,8 +381,9 @@ TEST_CASE("a Range header does not multiply a response") {
 
 TEST_CASE("an absolute-form request target reaches the route its path names") {
   AttackedServer s;
-  const auto e = exchange(s.port(), "GET http://t/healthz HTTP/1.1\r\nHost: t\r\n\r\n" +
-                                        "POST HTTP://t:80/hooks/heartbeat/hb HTTP/1.1\r\nHost: t\r\n\r\n"s + k_last);
+  const auto e = exchange(
+      s.port(), "GET http://t/healthz HTTP/1.1\r\nHost: t\r\n\r\n" +
+                    "POST HTTP://t:80/hooks/heartbeat/hb HTTP/1.1\r\nHost: t\r\n\r\n"s + k_last);
   CHECK(statuses(e.received) ==
         std::vector<std::string>{"HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"});
 }
