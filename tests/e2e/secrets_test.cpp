@@ -165,3 +165,18 @@ TEST_CASE("logging: an alert name with a newline cannot forge a log line") {
     CHECK(log.find(R"(disk\n1999-12-31)") != std::string::npos);
   }
 }
+
+TEST_CASE("secrets: a watchdog receiver echoing the ping leaks no ping URL into the log") {
+  RecordingReceiver receiver;
+  receiver.answer_all({400, "", "", 0ms, true});
+  TempDir dir;
+  const std::string rules = dir.file("rules.yaml");
+  std::ofstream(rules) << "version: 1\nwatchdog: {url_env: TEST_PING_URL, every: 200ms}\n";
+  ServerProcess server(dir.file("server.log"), {"--rules", rules, "--db", dir.file("t.db")},
+                       {"TEST_PING_URL=" + receiver.url() + "/ping/ping-secret-7d2e"});
+  REQUIRE(receiver.wait_for(2).size() >= 2);
+  CHECK(server.stop() == 0);
+  const std::string log = server.log();
+  CHECK(log.find("watchdog: ping failed: HTTP 400") != std::string::npos);
+  CHECK_MESSAGE(log.find("ping-secret-7d2e") == std::string::npos, log);
+}
