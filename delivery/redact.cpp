@@ -57,9 +57,9 @@ std::vector<std::string> secret_values(const rules::Rules& rules, const rules::E
   };
 
   from_env(rules.sources.sns.raw_token_env);
-  for (const auto* source : {&rules.sources.opsgenie, &rules.sources.eventbridge,
-                             &rules.sources.alertmanager, &rules.sources.generic,
-                             &rules.sources.heartbeat})
+  for (const auto* source :
+       {&rules.sources.opsgenie, &rules.sources.eventbridge, &rules.sources.alertmanager,
+        &rules.sources.generic, &rules.sources.heartbeat})
     from_env(source->token_env);
   for (const auto& [name, channel] : rules.channels) {
     from_env(channel.api_key_env);

@@ -42,7 +42,8 @@ class JsonFormatter final : public spdlog::formatter {
 // escape sequence — can end the line early or forge the one after it.
 class EscapingFormatter final : public spdlog::formatter {
  public:
-  explicit EscapingFormatter(std::unique_ptr<spdlog::formatter> inner) : m_inner(std::move(inner)) {}
+  explicit EscapingFormatter(std::unique_ptr<spdlog::formatter> inner)
+      : m_inner(std::move(inner)) {}
 
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     const std::string_view payload(msg.payload.data(), msg.payload.size());
@@ -78,9 +79,9 @@ void setup_logging(LogFormat format, const std::string& level) {
   if (format == LogFormat::json) {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {
-    logger->set_formatter(std::make_unique<EscapingFormatter>(
-        std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v",
-                                                    spdlog::pattern_time_type::utc)));
+    logger->set_formatter(
+        std::make_unique<EscapingFormatter>(std::make_unique<spdlog::pattern_formatter>(
+            "%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc)));
   }
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::info);

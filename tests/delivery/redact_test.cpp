@@ -21,11 +21,18 @@ bool contains(const std::vector<std::string>& values, const std::string& v) {
 
 TEST_CASE("secret_values: every variable the rules name, and the secret parts of URLs") {
   const std::map<std::string, std::string> env = {
-      {"RAW", "raw-token"},       {"OG_IN", "og-hook-token"},   {"EB", "eventbridge-token"},
-      {"AM", "am-token"},         {"GEN", "generic-token"},     {"HB", "heartbeat-token"},
-      {"OG_KEY", "genie-key"},    {"PD_KEY", "routing-key"},    {"HMAC", "hmac-secret"},
+      {"RAW", "raw-token"},
+      {"OG_IN", "og-hook-token"},
+      {"EB", "eventbridge-token"},
+      {"AM", "am-token"},
+      {"GEN", "generic-token"},
+      {"HB", "heartbeat-token"},
+      {"OG_KEY", "genie-key"},
+      {"PD_KEY", "routing-key"},
+      {"HMAC", "hmac-secret"},
       {"HOOK_URL", "https://h.invalid/in/abcdefgh123?sig=query-sig"},
-      {"PING", "https://ping.invalid/p/ping-uuid-0001"},        {"API", "api-token"},
+      {"PING", "https://ping.invalid/p/ping-uuid-0001"},
+      {"API", "api-token"},
   };
   const rules::EnvLookup lookup = [&](const std::string& name) -> std::optional<std::string> {
     auto it = env.find(name);

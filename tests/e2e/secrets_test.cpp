@@ -83,12 +83,13 @@ Json get_json(httplib::Client& c, const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("secrets: a receiver echoing the request leaks no secret into the database, API, log "
-          "or fallback") {
+TEST_CASE(
+    "secrets: a receiver echoing the request leaks no secret into the database, API, log "
+    "or fallback") {
   EchoEnv env;
   httplib::Client c("127.0.0.1", env.server->port());
-  auto posted = c.Post("/hooks/generic", R"({"key":"disk-full","status":"firing"})",
-                       "application/json");
+  auto posted =
+      c.Post("/hooks/generic", R"({"key":"disk-full","status":"firing"})", "application/json");
   REQUIRE(posted);
   REQUIRE(posted->status == 200);
   const auto alert_id = Json::parse(posted->body)["results"][0]["alert_id"].get<std::int64_t>();

@@ -55,8 +55,8 @@ TEST_CASE("logging: control characters in a message cannot forge or hide a line"
     std::string text_shows;  // in the text format
   };
   const std::vector<Case> cases = {
-      {"a newline followed by a genuine-looking line",
-       "disk\n2026-11-29T10:00:00.000Z info forged", R"(disk\n2026-11-29T10:00:00.000Z info forged)"},
+      {"a newline followed by a genuine-looking line", "disk\n2026-11-29T10:00:00.000Z info forged",
+       R"(disk\n2026-11-29T10:00:00.000Z info forged)"},
       {"a carriage return that would overwrite the line on a terminal", "a\rb", R"(a\rb)"},
       {"a tab", "a\tb", R"(a\tb)"},
       {"other C0 controls and DEL (a terminal escape sequence)", "a\x1b[2J\x01\x7f",
@@ -68,11 +68,13 @@ TEST_CASE("logging: control characters in a message cannot forge or hide a line"
   };
   for (const auto& c : cases) {
     CAPTURE(c.intent);
-    const auto text = logged_lines(LogFormat::text, [&] { spdlog::info("alert {} fired", c.value); });
+    const auto text =
+        logged_lines(LogFormat::text, [&] { spdlog::info("alert {} fired", c.value); });
     REQUIRE(text.size() == 1);
     CHECK(text[0].find("alert " + c.text_shows + " fired") != std::string::npos);
 
-    const auto json = logged_lines(LogFormat::json, [&] { spdlog::info("alert {} fired", c.value); });
+    const auto json =
+        logged_lines(LogFormat::json, [&] { spdlog::info("alert {} fired", c.value); });
     REQUIRE(json.size() == 1);
     // The JSON line is plain ASCII where the message is not printable, and means the same.
     CHECK(json[0].find_first_of("\r\x1b\x7f") == std::string::npos);
