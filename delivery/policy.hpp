@@ -16,7 +16,12 @@ namespace tocsin::delivery {
 // What came back from one request.
 struct AttemptResult {
   std::optional<int> http_status;  // nullopt: no answer (connection refused, reset, timeout)
-  std::string error;               // for people: the network error, or the start of the body
+  // For people: the network error, "HTTP 503", or why nothing was sent. Never a secret.
+  std::string error;
+  // The start of the receiver's answer to a failed request, as received. It may echo the
+  // request's secrets: only attempt_error_text (delivery/redact.hpp) turns it into text to
+  // store or show.
+  std::string body;
   std::optional<Duration> retry_after;
   std::int64_t duration_ms = 0;
 };

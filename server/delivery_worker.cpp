@@ -4,9 +4,14 @@
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
+#include "delivery/redact.hpp"
+
 namespace tocsin::delivery {
 
 namespace {
+
+// How much of a failed request's answer is kept for attempt_error_text.
+constexpr std::size_t k_answer_kept_bytes = 64 * 1024;
 
 std::string queue_key(const storage::OutboxRecord& n) {
   return n.alias + '\n' + n.channel;
@@ -66,7 +71,8 @@ AttemptResult send_http(const HttpRequest& request, Duration timeout) {
   r.http_status = res->status;
   if (res->status < 200 || res->status >= 300) {
     r.error = "HTTP " + std::to_string(res->status);
-    if (!res->body.empty()) r.error += ": " + res->body.substr(0, 200);
+    // More than is ever shown, so that a secret near the cut is still whole when redacted.
+    r.body = res->body.substr(0, k_answer_kept_bytes);
   }
   if (res->has_header("Retry-After")) {
     // Parsed against the system clock: the header is about the receiver's wall time.
@@ -197,6 +203,8 @@ int Worker::deliver(int max_rows) {
   }
   if (claimed.empty()) return 0;
 
+  // Read afresh for each batch: the rules and the environment they name may have changed.
+  const Redactor redactor = redactor_for(rules, m_options.env);
   std::vector<Settled> settled;
   for (const auto& row : claimed) {
     Settled st;
@@ -233,6 +241,10 @@ int Worker::deliver(int max_rows) {
       st.result = AttemptResult{};
       st.result.error = std::string("not sent: ") + e.what();
     }
+    // The one place an attempt's text is formed: everything below (the attempts log,
+    // last_error, the log lines, the fallback's meta-alert) reads it, never the answer.
+    st.result.error = attempt_error_text(st.result, redactor);
+    st.result.body.clear();
     double unit_random = 0;
     {
       std::lock_guard lock(m_mutex);

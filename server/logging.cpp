@@ -4,10 +4,12 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
 #include "core/json.hpp"
+#include "core/redact.hpp"
 #include "core/time.hpp"
 
 namespace tocsin {
@@ -24,13 +26,43 @@ class JsonFormatter final : public spdlog::formatter {
     line["level"] = std::string(spdlog::level::to_string_view(msg.level).data(),
                                 spdlog::level::to_string_view(msg.level).size());
     line["msg"] = std::string(msg.payload.data(), msg.payload.size());
-    std::string text = line.dump(-1, ' ', false, Json::error_handler_t::replace);
+    // DEL, C1 and the like are valid JSON unescaped, but would reach a terminal raw.
+    std::string text =
+        escape_json_controls(line.dump(-1, ' ', false, Json::error_handler_t::replace));
     text += '\n';
     dest.append(text.data(), text.data() + text.size());
   }
   std::unique_ptr<spdlog::formatter> clone() const override {
     return std::make_unique<JsonFormatter>();
   }
+};
+
+// The text format: `inner` (a pattern) formats the message with its payload escaped by
+// escape_control, so that no value a call site logs — an alarm name with a newline, a terminal
+// escape sequence — can end the line early or forge the one after it.
+class EscapingFormatter final : public spdlog::formatter {
+ public:
+  explicit EscapingFormatter(std::unique_ptr<spdlog::formatter> inner)
+      : m_inner(std::move(inner)) {}
+
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    const bool plain = std::all_of(payload.begin(), payload.end(), [](char c) {
+      const auto b = static_cast<unsigned char>(c);
+      return b >= 0x20 && b < 0x7f;
+    });
+    if (plain) return m_inner->format(msg, dest);
+    const std::string escaped = escape_control(payload);
+    spdlog::details::log_msg copy = msg;
+    copy.payload = spdlog::string_view_t(escaped.data(), escaped.size());
+    m_inner->format(copy, dest);
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<EscapingFormatter>(m_inner->clone());
+  }
+
+ private:
+  std::unique_ptr<spdlog::formatter> m_inner;
 };
 
 }  // namespace
@@ -47,7 +79,9 @@ void setup_logging(LogFormat format, const std::string& level) {
   if (format == LogFormat::json) {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+    logger->set_formatter(
+        std::make_unique<EscapingFormatter>(std::make_unique<spdlog::pattern_formatter>(
+            "%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc)));
   }
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::info);

@@ -28,16 +28,29 @@ struct ScriptedAnswer {
   std::string body = R"({"result":"Request will be processed"})";
   std::string retry_after;            // sent as Retry-After when not empty
   std::chrono::milliseconds hang{0};  // wait this long before answering
+  // Answer with the request itself (request line, every header, body) instead of `body`, as
+  // a misbehaving receiver or a debugging proxy does: it carries the request's secrets back.
+  bool echo = false;
 };
+
+// What `echo` answers: "POST /path?query\nName: value\n...\n\nbody".
+inline std::string echo_of(const httplib::Request& req, const std::string& target) {
+  std::string text = req.method + " " + target + "\n";
+  for (const auto& [name, value] : req.headers)
+    text += name + ": " + value + "\n";
+  return text + "\n" + req.body;
+}
 
 class RecordingReceiver {
  public:
   RecordingReceiver() {
     m_server.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
       ScriptedAnswer answer;
+      std::string target;
       {
         std::lock_guard lock(m_mutex);
-        std::string target = req.path;
+        answer = m_default;
+        target = req.path;
         char sep = '?';
         for (const auto& [k, v] : req.params) {
           target += sep + k + "=" + v;
@@ -53,7 +66,8 @@ class RecordingReceiver {
       if (answer.hang.count() > 0) std::this_thread::sleep_for(answer.hang);
       res.status = answer.status;
       if (!answer.retry_after.empty()) res.set_header("Retry-After", answer.retry_after);
-      res.set_content(answer.body, "application/json");
+      res.set_content(answer.echo ? echo_of(req, target) : answer.body,
+                      answer.echo ? "text/plain" : "application/json");
     });
     m_port = m_server.bind_to_any_port("127.0.0.1");
     m_thread = std::thread([this] { m_server.listen_after_bind(); });
@@ -72,7 +86,13 @@ class RecordingReceiver {
   int port() const { return m_port; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
 
-  // Answers for the next requests, in order; afterwards every request gets 202.
+  // What every request gets once the script is used up (202 unless set).
+  void answer_all(ScriptedAnswer answer) {
+    std::lock_guard lock(m_mutex);
+    m_default = std::move(answer);
+  }
+
+  // Answers for the next requests, in order; afterwards every request gets the default.
   void script(std::vector<ScriptedAnswer> answers) {
     std::lock_guard lock(m_mutex);
     m_script.assign(answers.begin(), answers.end());
@@ -99,6 +119,7 @@ class RecordingReceiver {
   std::condition_variable m_changed;
   std::vector<RecordedRequest> m_requests;  // GUARDED_BY(m_mutex)
   std::deque<ScriptedAnswer> m_script;      // GUARDED_BY(m_mutex)
+  ScriptedAnswer m_default;                 // GUARDED_BY(m_mutex)
 };
 
 }  // namespace tocsin::testing

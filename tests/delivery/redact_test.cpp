@@ -1,0 +1,107 @@
+// What delivery treats as secret, and the error text formed from a receiver's answer.
+#include "delivery/redact.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+
+#include "rules/loader.hpp"
+
+using namespace tocsin;
+using namespace tocsin::delivery;
+
+namespace {
+
+bool contains(const std::vector<std::string>& values, const std::string& v) {
+  return std::find(values.begin(), values.end(), v) != values.end();
+}
+
+}  // namespace
+
+TEST_CASE("secret_values: every variable the rules name, and the secret parts of URLs") {
+  const std::map<std::string, std::string> env = {
+      {"RAW", "raw-token"},
+      {"OG_IN", "og-hook-token"},
+      {"EB", "eventbridge-token"},
+      {"AM", "am-token"},
+      {"GEN", "generic-token"},
+      {"HB", "heartbeat-token"},
+      {"OG_KEY", "genie-key"},
+      {"PD_KEY", "routing-key"},
+      {"HMAC", "hmac-secret"},
+      {"HOOK_URL", "https://h.invalid/in/abcdefgh123?sig=query-sig"},
+      {"PING", "https://ping.invalid/p/ping-uuid-0001"},
+      {"API", "api-token"},
+  };
+  const rules::EnvLookup lookup = [&](const std::string& name) -> std::optional<std::string> {
+    auto it = env.find(name);
+    return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+  auto loaded = rules::load_rules_text(R"(version: 1
+sources:
+  sns: {raw_token_env: RAW}
+  opsgenie: {token_env: OG_IN}
+  eventbridge: {token_env: EB}
+  alertmanager: {token_env: AM}
+  generic: {token_env: GEN}
+  heartbeat: {token_env: HB}
+channels:
+  genie: {type: opsgenie, url: "https://api.opsgenie.invalid", api_key_env: OG_KEY}
+  pd: {type: pagerduty, url: "https://events.invalid/v2/enqueue", routing_key_env: PD_KEY}
+  hook: {type: webhook, url_env: HOOK_URL, secret_env: HMAC}
+  room: {type: slack, url: "https://hooks.slack.invalid/services/T1/B2/slacktoken99"}
+  basic: {type: webhook, url: "https://user:pa55word@w.invalid/x?token=inline-token"}
+watchdog: {url_env: PING}
+api:
+  tokens: [{name: ops, token_env: API, scope: read}]
+)",
+                                       "rules.yaml", lookup);
+  REQUIRE(loaded.ok());
+  const auto values = secret_values(*loaded.rules, lookup);
+  for (const auto& [name, value] : env) {
+    CAPTURE(name);
+    CHECK(contains(values, value));
+  }
+  for (const std::string part :
+       {"/in/abcdefgh123?sig=query-sig", "/in/abcdefgh123", "abcdefgh123", "query-sig",
+        "/services/T1/B2/slacktoken99", "slacktoken99", "/p/ping-uuid-0001", "user:pa55word",
+        "pa55word", "inline-token"}) {
+    CAPTURE(part);
+    CHECK(contains(values, part));
+  }
+  // Public endpoints are not secrets.
+  CHECK_FALSE(contains(values, "/v2/enqueue"));
+  CHECK_FALSE(contains(values, "https://api.opsgenie.invalid"));
+}
+
+TEST_CASE("attempt_error_text: redacted, then cut to one printable line") {
+  const Redactor redactor({"the-secret-key"});
+  AttemptResult r;
+  r.http_status = 400;
+  r.error = "HTTP 400";
+
+  SUBCASE("no answer body: the error alone") {
+    CHECK(attempt_error_text(r, redactor) == "HTTP 400");
+  }
+  SUBCASE("an echo: the secret replaced, line breaks escaped") {
+    r.body = "POST /x\nAuthorization: GenieKey the-secret-key\n";
+    CHECK(attempt_error_text(r, redactor) ==
+          R"(HTTP 400: POST /x\nAuthorization: GenieKey [redacted]\n)");
+  }
+  SUBCASE("a secret across the cut is redacted before cutting, so no part of it shows") {
+    r.body = std::string(k_error_text_bytes - 15, 'x') + "the-secret-key and more";
+    const auto text = attempt_error_text(r, redactor);
+    CHECK(text.find("the-") == std::string::npos);
+    CHECK(text.size() <= k_error_text_bytes + 3);  // "…"
+  }
+  SUBCASE("a long answer is an excerpt") {
+    r.body = std::string(100000, 'y');
+    CHECK(attempt_error_text(r, redactor).size() == k_error_text_bytes + 3);
+  }
+  SUBCASE("errors without an answer are redacted too") {
+    r.http_status.reset();
+    r.error = "not sent: the-secret-key";
+    CHECK(attempt_error_text(r, redactor) == "not sent: [redacted]");
+  }
+}
