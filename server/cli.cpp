@@ -149,16 +149,19 @@ int serve(const ServeOptions& opt) {
   // misread. quick_check reads every page (README, "Storage": how long it takes).
   if (loaded.rules->storage.startup_check == rules::StartupCheck::quick) {
     const auto started = std::chrono::steady_clock::now();
+    bool checked = false;
     try {
-      storage::check_integrity(db_path);
+      checked = storage::check_integrity(db_path);
     } catch (const storage::DatabaseError& e) {
       spdlog::critical("cannot start: {}", e.what());
       return 1;
     }
-    spdlog::info("database {} passed quick_check in {} ms", db_path,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::steady_clock::now() - started)
-                     .count());
+    if (checked) {
+      spdlog::info("database {} passed quick_check in {} ms", db_path,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - started)
+                       .count());
+    }
   }
 
   SystemClock clock;

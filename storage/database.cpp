@@ -146,9 +146,9 @@ void write_probe(SQLite::Database& db, std::int64_t at_unix_ms) {
   q.exec();
 }
 
-void check_integrity(const std::string& path) {
+bool check_integrity(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return;
+  if (!std::filesystem::exists(path, ec)) return false;
   std::string problems;
   try {
     SQLite::Database db(path, SQLite::OPEN_READWRITE, k_busy_timeout_ms);
@@ -164,7 +164,7 @@ void check_integrity(const std::string& path) {
     }
     problems = e.what();
   }
-  if (problems.empty()) return;
+  if (problems.empty()) return true;
   throw DatabaseError(
       "database " + path + " is corrupt (PRAGMA quick_check: " + problems +
       "). tocsin will not run on it, because it would lose or misread alerts. Stop here, move " +

@@ -88,8 +88,8 @@ class FileWatch {
 std::optional<std::uint64_t> free_bytes(const std::string& path);
 
 // Startup check of an existing database (PRAGMA quick_check: every page's structure, not index
-// contents). Throws DatabaseError naming the file and what to do when it is damaged; does
-// nothing when the file does not exist yet.
-void check_integrity(const std::string& path);
+// contents). Throws DatabaseError naming the file and what to do when it is damaged; returns
+// false, having checked nothing, when the file does not exist yet.
+bool check_integrity(const std::string& path);
 
 }  // namespace tocsin::storage

@@ -207,8 +207,8 @@ TEST_CASE("the startup check refuses a corrupt database, naming the file and wha
   TempDir dir;
   SUBCASE("a sound database passes, and a missing one is created later") {
     make_database(dir.file("ok.db"), 20);
-    CHECK_NOTHROW(check_integrity(dir.file("ok.db")));
-    CHECK_NOTHROW(check_integrity(dir.file("absent.db")));
+    CHECK(check_integrity(dir.file("ok.db")));
+    CHECK_FALSE(check_integrity(dir.file("absent.db")));  // nothing to check yet
   }
   SUBCASE("inner pages overwritten") {
     const auto path = dir.file("bad.db");
