@@ -669,7 +669,7 @@ constexpr std::string_view k_heartbeat_keys[] = {"name",     "every",      "grac
 constexpr std::string_view k_watchdog_keys[] = {"url", "url_env", "every"};
 constexpr std::string_view k_api_keys[] = {"tokens"};
 constexpr std::string_view k_api_token_keys[] = {"name", "token_env", "scope"};
-constexpr std::string_view k_storage_keys[] = {"synchronous", "retain_events"};
+constexpr std::string_view k_storage_keys[] = {"synchronous", "retain_events", "startup_check"};
 constexpr std::string_view k_server_keys[] = {"max_body_bytes", "max_headers", "request_timeout",
                                               "max_connections_per_ip"};
 
@@ -699,6 +699,8 @@ constexpr std::pair<std::string_view, Scope> k_scopes[] = {{"read", Scope::read}
                                                            {"write", Scope::write}};
 constexpr std::pair<std::string_view, Synchronous> k_synchronous[] = {
     {"full", Synchronous::full}, {"normal", Synchronous::normal}};
+constexpr std::pair<std::string_view, StartupCheck> k_startup_checks[] = {
+    {"quick", StartupCheck::quick}, {"off", StartupCheck::off}};
 
 // Channel keys that only one channel type takes.
 struct TypeSpecificKey {
@@ -1439,6 +1441,9 @@ class RulesLoader {
     const auto f = section(e, "storage", k_storage_keys);
     if (!f) return;
     if (auto v = m_check.choice(*f, "synchronous", k_synchronous)) m_rules.storage.synchronous = *v;
+    if (auto v = m_check.choice(*f, "startup_check", k_startup_checks)) {
+      m_rules.storage.startup_check = *v;
+    }
     if (auto v = m_check.duration(*f, "retain_events", Zero::refused)) {
       m_rules.storage.retain_events = *v;
     }

@@ -184,8 +184,13 @@ struct ApiToken {
 enum class Synchronous { full, normal };
 std::string_view to_string(Synchronous s);
 
+// What `serve` checks of an existing database before it starts (PRAGMA quick_check reads
+// every page: seconds per GB warm, longer from a cold disk; README "Storage").
+enum class StartupCheck { quick, off };
+
 struct Storage {
   Synchronous synchronous = Synchronous::full;
+  StartupCheck startup_check = StartupCheck::quick;
   Duration retain_events = std::chrono::hours(24 * 30);
 };
 

@@ -490,13 +490,11 @@ void list_heartbeats(App& app, httplib::Response& res) {
 }
 
 void ready(App& app, httplib::Response& res) {
-  // Writable = the writer can take the write lock and commit, right now.
-  auto status = app.writer.submit([](storage::Transaction&) {});
-  if (status.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
-    return reply_unavailable(res, "database writer is not committing within 2s");
+  // Ready = a row was rewritten and committed, right now: an empty transaction would commit
+  // on a full disk, an unwritable WAL or a deleted file.
+  if (auto err = app.writer.probe(std::chrono::seconds(2))) {
+    return reply_unavailable(res, "not ready: " + err->message, 5, database_error_code(err->fault));
   }
-  if (auto err = status.get())
-    return reply_unavailable(res, "database not writable: " + err->message);
   reply_json(res, 200, Json{{"status", "ready"}, {"rules_hash", app.rules.get()->rules->hash}});
 }
 

@@ -39,10 +39,13 @@ App::App(std::string rules_path_, std::string db_path_, const Clock& clock_,
       db_path(std::move(db_path_)),
       clock(clock_),
       rules(activate_or_throw(initial_rules, clock_)),
-      writer(db_path, durability.value_or(durability_of(*initial_rules)),
-             [this](const storage::WriterStats& s) { metrics.observe_group(s); }),
+      writer(
+          db_path, durability.value_or(durability_of(*initial_rules)),
+          [this](const storage::WriterStats& s) { metrics.observe_group(s); }, clock_),
       reader(db_path),
-      engine(writer, clock, rules, metrics) {}
+      engine(writer, clock, rules, metrics) {
+  metrics.watch_database([this] { return writer.health(); });
+}
 
 rules::LoadResult App::reload_rules() {
   rules::LoadResult result = rules::load_rules_file(rules_path);

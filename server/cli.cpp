@@ -2,12 +2,15 @@
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -75,6 +78,33 @@ sigset_t handled_signals() {
   return set;
 }
 
+// SQLite maps the -shm file into memory; when it is truncated under the running server the
+// next access raises SIGBUS, which cannot be turned into a failed commit. Say what happened
+// instead of dying silently. Written before the handler is installed, read only by it.
+char g_sigbus_message[2048];
+std::size_t g_sigbus_length = 0;
+
+extern "C" void on_sigbus(int) {
+  // Async-signal-safe only: write(2) and _exit(2).
+  [[maybe_unused]] auto written = ::write(STDERR_FILENO, g_sigbus_message, g_sigbus_length);
+  ::_exit(1);
+}
+
+void install_sigbus_handler(const std::string& db_path) {
+  const std::string message =
+      "tocsin: fatal SIGBUS (bus error): a file mapped in memory became unreadable, most likely " +
+      db_path + "-shm was truncated or removed (or the disk failed) while tocsin was running. " +
+      "Everything committed before is in " + db_path + " and " + db_path +
+      "-wal and is recovered at the next start: restart tocsin, and never edit, truncate or "
+      "delete the -wal and -shm files while it runs.\n";
+  g_sigbus_length = std::min(message.size(), sizeof g_sigbus_message);
+  std::memcpy(g_sigbus_message, message.data(), g_sigbus_length);
+  struct sigaction action {};
+  action.sa_handler = on_sigbus;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGBUS, &action, nullptr);
+}
+
 int serve(const ServeOptions& opt) {
   auto format = parse_log_format(opt.log_format);
   if (!format) {
@@ -113,6 +143,26 @@ int serve(const ServeOptions& opt) {
   // and only the signal thread receives them.
   sigset_t signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  install_sigbus_handler(db_path);
+  // A corrupt database must not start as if healthy: every event would fail, or worse, be
+  // misread. quick_check reads every page (README, "Storage": how long it takes).
+  if (loaded.rules->storage.startup_check == rules::StartupCheck::quick) {
+    const auto started = std::chrono::steady_clock::now();
+    bool checked = false;
+    try {
+      checked = storage::check_integrity(db_path);
+    } catch (const storage::DatabaseError& e) {
+      spdlog::critical("cannot start: {}", e.what());
+      return 1;
+    }
+    if (checked) {
+      spdlog::info("database {} passed quick_check in {} ms", db_path,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - started)
+                       .count());
+    }
+  }
 
   SystemClock clock;
   std::unique_ptr<App> app;

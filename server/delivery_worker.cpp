@@ -198,7 +198,10 @@ int Worker::deliver(int max_rows) {
   });
   if (auto error = status.get()) {
     release(claimed);
-    spdlog::error("delivery: cannot claim notifications: {}", error->message);
+    // A database fault is logged by the writer when it starts and once a minute.
+    spdlog::log(
+        error->fault == storage::DatabaseFault::none ? spdlog::level::err : spdlog::level::debug,
+        "delivery: cannot claim notifications: {}", error->message);
     return 0;
   }
   if (claimed.empty()) return 0;

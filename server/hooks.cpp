@@ -72,7 +72,12 @@ bool commit_and_reply(Hook& h, Inbound inbound) {
   if (!outcome) {
     const auto& err = outcome.error();
     h.app.metrics.count_rejected(h.name, err.transient ? 503 : 500, "storage");
-    if (err.transient) {
+    if (err.fault != storage::DatabaseFault::none) {
+      // The writer logs a database fault when it starts and once a minute: not per request.
+      spdlog::debug("/hooks/{}: cannot commit, answering 503: {}", h.name, err.message);
+      reply_unavailable(h.res, "the event could not be stored; retry later: " + err.message, 5,
+                        database_error_code(err.fault));
+    } else if (err.transient) {
       spdlog::error("/hooks/{}: cannot commit, answering 503: {}", h.name, err.message);
       reply_unavailable(h.res, "the event could not be stored; retry later");
     } else {
@@ -216,7 +221,8 @@ void handle_heartbeat(Hook& h) {
   }
   if (auto err = h.app.engine.record_ping(name)) {
     h.app.metrics.count_rejected(h.name, 503, "storage");
-    return reply_unavailable(h.res, "the ping could not be stored; retry later");
+    return reply_unavailable(h.res, "the ping could not be stored; retry later: " + err->message, 5,
+                             database_error_code(err->fault));
   }
   h.app.metrics.count_event("heartbeat", "ping");
   reply_json(h.res, 200,

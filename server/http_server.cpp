@@ -105,11 +105,13 @@ std::unique_ptr<httplib::Server> make_http_server(App& app) {
 
   // A read that fails because the database is busy or unavailable is our transient fault.
   server->set_exception_handler(
-      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+      [&app](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         try {
           std::rethrow_exception(ep);
         } catch (const SQLite::Exception& e) {
           spdlog::error("{} {}: database error: {}", req.method, req.path, e.what());
+          // A corrupt page met by a read is the writer's problem too (/readyz, /metrics).
+          app.writer.note_read_error(e.getErrorCode(), e.what());
           if (storage::is_transient_sqlite_error(e.getErrorCode())) {
             return reply_unavailable(res, "database unavailable; retry later");
           }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/json.hpp"
+#include "storage/database.hpp"
 
 namespace tocsin {
 
@@ -23,9 +24,16 @@ inline void reply_error(httplib::Response& res, int status, const std::string& c
 
 // 503 with Retry-After: the fault is ours and transient, so senders should retry.
 inline void reply_unavailable(httplib::Response& res, const std::string& detail,
-                              int retry_after_seconds = 5) {
+                              int retry_after_seconds = 5,
+                              const std::string& code = "unavailable") {
   res.set_header("Retry-After", std::to_string(retry_after_seconds));
-  reply_error(res, 503, "unavailable", detail);
+  reply_error(res, 503, code, detail);
+}
+
+// The error code of a 503 caused by the database: `database_disk_full`, ...
+inline std::string database_error_code(storage::DatabaseFault f) {
+  if (f == storage::DatabaseFault::none) return "unavailable";
+  return "database_" + std::string(storage::to_string(f));
 }
 
 }  // namespace tocsin

@@ -1,6 +1,7 @@
 #include "server/metrics.hpp"
 
 #include <cstdio>
+#include <optional>
 #include <tuple>
 
 namespace tocsin {
@@ -129,9 +130,24 @@ void Metrics::count_connection_cut(CutReason reason) {
   ++m_connections_cut[reason];
 }
 
+void Metrics::watch_database(std::function<storage::DatabaseHealth()> health) {
+  m_database_health = std::move(health);
+}
+
 std::string Metrics::render() const {
+  // Read before taking m_mutex: the writer reports groups to observe_group() under its own
+  // locks, never the other way round.
+  const std::optional<storage::DatabaseHealth> database =
+      m_database_health ? std::optional(m_database_health()) : std::nullopt;
   std::lock_guard lock(m_mutex);
   std::string out;
+  if (database) {
+    header(out, "tocsin_database_healthy", "gauge",
+           "1 while the database takes writes; 0 with the fault as reason: busy, disk_full, "
+           "read_only, io_error, corrupt, file_replaced (README, Troubleshooting).");
+    out += "tocsin_database_healthy{reason=\"" + std::string(storage::to_string(database->fault)) +
+           "\"} " + (database->healthy() ? "1" : "0") + "\n";
+  }
   header(out, "tocsin_events_total", "counter", "Inbound events by source and outcome.");
   for (const auto& [key, n] : m_events) {
     out += "tocsin_events_total{source=\"" + escape_label(key.first) + "\",outcome=\"" +

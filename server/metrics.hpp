@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -50,9 +51,13 @@ class Metrics {
   // A connection the HTTP listener cut or refused itself (server/guarded_server.cpp).
   void count_connection_cut(CutReason reason);
 
+  // Where render() reads the database's health (tocsin_database_healthy): the writer's.
+  void watch_database(std::function<storage::DatabaseHealth()> health);
+
   std::string render() const;
 
  private:
+  std::function<storage::DatabaseHealth()> m_database_health;  // set once, before serving
   mutable std::mutex m_mutex;
   std::map<std::pair<std::string, std::string>, std::uint64_t> m_events;  // (source, outcome)
   std::map<std::tuple<std::string, int, std::string>, std::uint64_t> m_rejected;

@@ -36,7 +36,10 @@ void TimerLoop::run() {
     auto fired = m_engine.fire_due_timers();
     if (!fired) {
       // Transient (database busy, disk full): the timers stay stored and fire on a later tick.
-      if (!failing) spdlog::error("timers: cannot commit, will retry: {}", fired.error().message);
+      // A database fault is logged by the writer when it starts and once a minute.
+      if (!failing && fired.error().fault == storage::DatabaseFault::none) {
+        spdlog::error("timers: cannot commit, will retry: {}", fired.error().message);
+      }
       failing = true;
     } else if (failing) {
       spdlog::info("timers: committing again");

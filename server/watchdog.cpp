@@ -50,11 +50,12 @@ bool Watchdog::ping_once() {
     return false;
   }
   m_warned = false;
-  // Alive means able to record alerts: the ping waits for a real commit.
-  auto committed = m_writer.submit([](storage::Transaction&) {});
-  if (committed.wait_for(std::chrono::seconds(5)) != std::future_status::ready || committed.get()) {
+  // Alive means able to record alerts: the ping waits for a real write to commit (an empty
+  // transaction commits on a full disk or a deleted file), and for a database not known to be
+  // corrupt or replaced.
+  if (auto err = m_writer.probe(std::chrono::seconds(5))) {
     m_metrics.count_watchdog("skipped_unhealthy");
-    spdlog::error("watchdog: the database is not committing; not pinging the dead-man's switch");
+    spdlog::error("watchdog: not pinging the dead-man's switch: {}", err->message);
     return false;
   }
   auto result = m_sender(*url, active->rules->delivery.timeout);

@@ -1,6 +1,11 @@
 #include "storage/database.hpp"
 
+#include <SQLiteCpp/Statement.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <filesystem>
 
 #include "storage/migrations.hpp"
 
@@ -25,6 +30,148 @@ bool is_transient_sqlite_error(int code) {
     default:
       return false;
   }
+}
+
+std::string_view to_string(DatabaseFault f) {
+  switch (f) {
+    case DatabaseFault::none:
+      return "none";
+    case DatabaseFault::busy:
+      return "busy";
+    case DatabaseFault::disk_full:
+      return "disk_full";
+    case DatabaseFault::read_only:
+      return "read_only";
+    case DatabaseFault::io_error:
+      return "io_error";
+    case DatabaseFault::corrupt:
+      return "corrupt";
+    case DatabaseFault::file_replaced:
+      return "file_replaced";
+  }
+  return "none";
+}
+
+DatabaseFault classify_sqlite_error(int code) {
+  switch (code & 0xFF) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_PROTOCOL:
+      return DatabaseFault::busy;
+    case SQLITE_FULL:
+      return DatabaseFault::disk_full;
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:  // the -wal or -shm cannot be opened: permissions, almost always
+    case SQLITE_PERM:
+      return DatabaseFault::read_only;
+    case SQLITE_IOERR:
+      return DatabaseFault::io_error;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return DatabaseFault::corrupt;
+    default:
+      return DatabaseFault::none;
+  }
+}
+
+bool is_permanent(DatabaseFault f) {
+  return f == DatabaseFault::corrupt || f == DatabaseFault::file_replaced;
+}
+
+std::string describe(DatabaseFault f, const std::string& path) {
+  switch (f) {
+    case DatabaseFault::none:
+      return "database " + path + " is healthy";
+    case DatabaseFault::busy:
+      return "database " + path + " is locked by another process; retrying";
+    case DatabaseFault::disk_full:
+      return "the disk holding database " + path +
+             " is full; commits resume by themselves once space is freed";
+    case DatabaseFault::read_only:
+      return "database " + path + " (or its -wal or -shm file, or its folder) is not writable " +
+             "by tocsin's user; fix the permissions";
+    case DatabaseFault::io_error:
+      return "I/O error on database " + path + "; check the disk (dmesg); retrying";
+    case DatabaseFault::corrupt:
+      return "database " + path + " is corrupt; this does not heal by itself: stop tocsin, " +
+             "restore the file from a backup (check one with sqlite3 FILE 'PRAGMA " +
+             "integrity_check') and restart";
+    case DatabaseFault::file_replaced:
+      return "database file " + path + " was removed or replaced while tocsin was running, " +
+             "so nothing more can be committed to it: restore the file and restart tocsin";
+  }
+  return "database " + path;
+}
+
+std::optional<FileWatch::Identity> FileWatch::identity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return Identity{st.st_dev, st.st_ino};
+}
+
+FileWatch::FileWatch(SQLite::Database& db)
+    : m_db(db),
+      m_path(db.getFilename()),
+      m_wal(identity(m_path + "-wal")),
+      m_shm(identity(m_path + "-shm")) {}
+
+std::optional<std::string> FileWatch::check() const {
+  int moved = 0;
+  if (sqlite3_file_control(m_db.getHandle(), "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
+      moved) {
+    return m_path + " was removed or replaced";
+  }
+  for (const auto& [suffix, was] : {std::pair{"-wal", m_wal}, std::pair{"-shm", m_shm}}) {
+    if (!was) continue;
+    const std::string file = m_path + suffix;
+    const auto now = identity(file);
+    if (!now || now->dev != was->dev || now->ino != was->ino) {
+      return file + " was removed or replaced";
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> free_bytes(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  struct statvfs fs {};
+  if (::statvfs(dir.c_str(), &fs) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
+void write_probe(SQLite::Database& db, std::int64_t at_unix_ms) {
+  SQLite::Statement q(db, "UPDATE health_probe SET at = ?, probes = probes + 1 WHERE id = 1");
+  q.bind(1, static_cast<int64_t>(at_unix_ms));
+  q.exec();
+}
+
+bool check_integrity(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return false;
+  std::string problems;
+  try {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE, k_busy_timeout_ms);
+    SQLite::Statement q(db, "PRAGMA quick_check(5)");
+    while (q.executeStep()) {
+      const std::string line = q.getColumn(0).getString();
+      if (line == "ok") break;
+      problems += (problems.empty() ? "" : "; ") + line;
+    }
+  } catch (const SQLite::Exception& e) {
+    if (classify_sqlite_error(e.getErrorCode()) != DatabaseFault::corrupt) {
+      throw DatabaseError("cannot check database " + path + ": " + e.what());
+    }
+    problems = e.what();
+  }
+  if (problems.empty()) return true;
+  throw DatabaseError(
+      "database " + path + " is corrupt (PRAGMA quick_check: " + problems +
+      "). tocsin will not run on it, because it would lose or misread alerts. Stop here, move " +
+      path + " and its -wal and -shm files aside, and restore the latest backup; check a file " +
+      "with `sqlite3 FILE 'PRAGMA integrity_check'` (it prints ok when sound). " + "`sqlite3 " +
+      path + " .recover | sqlite3 recovered.db` may save what is still readable. " +
+      "To start anyway, set storage.startup_check: off in the rules file");
 }
 
 std::unique_ptr<SQLite::Database> open_for_writing(const std::string& path, Durability durability) {
@@ -53,6 +200,15 @@ std::unique_ptr<SQLite::Database> open_for_writing(const std::string& path, Dura
     }
     db->exec("PRAGMA foreign_keys = ON");
     migrate(*db);
+    try {
+      db->exec("BEGIN IMMEDIATE");
+      write_probe(*db, 0);
+      db->exec("COMMIT");
+    } catch (const SQLite::Exception& e) {
+      const DatabaseFault fault = classify_sqlite_error(e.getErrorCode());
+      throw DatabaseError("cannot write to database " + path + ": " + e.what() +
+                          (fault == DatabaseFault::none ? "" : "; " + describe(fault, path)));
+    }
     return db;
   } catch (const DatabaseError&) {
     throw;

@@ -235,6 +235,17 @@ CREATE TABLE digest_items (
 );
 CREATE INDEX digest_items_channel ON digest_items(channel, id);
 )sql",
+    // 5: the readiness probe's row (storage::write_probe). GET /readyz and the watchdog rewrite
+    // it and wait for the commit: an empty transaction writes nothing, so it commits even on
+    // a full disk or an unwritable WAL.
+    R"sql(
+CREATE TABLE health_probe (
+  id      INTEGER PRIMARY KEY CHECK (id = 1),
+  at      INTEGER NOT NULL,  -- unix ms of the last probe
+  probes  INTEGER NOT NULL
+);
+INSERT INTO health_probe (id, at, probes) VALUES (1, 0, 0);
+)sql",
 };
 
 }  // namespace

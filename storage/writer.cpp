@@ -1,6 +1,7 @@
 #include "storage/writer.hpp"
 
 #include <SQLiteCpp/Statement.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <chrono>
@@ -31,9 +32,25 @@ void bind_optional(SQLite::Statement& q, int index, const std::optional<T>& v) {
   }
 }
 
-WriteError to_write_error(const std::exception& e) {
+// Thrown before COMMIT when the database's files are no longer the ones open.
+class FilesReplaced : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A database fault is answered 503 whatever it is (senders keep the event and retry), with
+// the operator's sentence; any other failure is the work's own.
+WriteError to_write_error(const std::exception& e, const std::string& path) {
+  if (dynamic_cast<const FilesReplaced*>(&e)) {
+    return {true, describe(DatabaseFault::file_replaced, path) + " (" + e.what() + ")",
+            DatabaseFault::file_replaced};
+  }
   if (const auto* sql = dynamic_cast<const SQLite::Exception*>(&e)) {
-    return {is_transient_sqlite_error(sql->getErrorCode()), sql->what()};
+    const DatabaseFault fault = classify_sqlite_error(sql->getErrorCode());
+    if (fault == DatabaseFault::none) {
+      return {is_transient_sqlite_error(sql->getErrorCode()), sql->what()};
+    }
+    return {true, describe(fault, path) + " (" + sql->what() + ")", fault};
   }
   return {false, e.what()};
 }
@@ -613,15 +630,114 @@ void Transaction::insert_decision(const DecisionRecord& d) {
   q.exec();
 }
 
+void Transaction::record_probe(TimePoint at) {
+  write_probe(m_db, to_unix_ms(at));
+}
+
 // ---- Writer ----
 
+const Clock& default_clock() {
+  static const SystemClock clock;
+  return clock;
+}
+
 Writer::Writer(const std::string& path, Durability durability,
-               std::function<void(const WriterStats&)> on_group)
+               std::function<void(const WriterStats&)> on_group, const Clock& clock)
     : m_db(open_for_writing(path, durability)),
       m_statements(std::make_unique<StatementCache>(*m_db)),
       m_batched(durability == Durability::off),
-      m_on_group(std::move(on_group)) {
+      m_on_group(std::move(on_group)),
+      m_clock(clock),
+      m_path(path),
+      m_files(std::make_unique<FileWatch>(*m_db)) {  // after open's first write: -wal, -shm exist
   if (!m_batched) m_thread = std::thread([this] { run(); });
+}
+
+DatabaseHealth Writer::health() const {
+  std::lock_guard lock(m_health_mutex);
+  return m_health;
+}
+
+WriteError Writer::refused_by_health() const {
+  std::lock_guard lock(m_health_mutex);
+  return WriteError{true, m_health.detail, m_health.fault};
+}
+
+void Writer::note_fault(DatabaseFault fault, const std::string& message) {
+  const TimePoint now = m_clock.now();
+  std::lock_guard lock(m_health_mutex);
+  // A permanent fault stays the one reported: a disk-full on a replaced file changes nothing.
+  if (is_permanent(m_health.fault) && m_health.fault != fault) return;
+  if (m_health.fault != fault) {
+    m_health = DatabaseHealth{fault, message, now};
+    m_health_logged = now;
+    spdlog::error("database: {}", message);
+    return;
+  }
+  m_health.detail = message;
+  if (now - m_health_logged >= k_log_every) {  // a reminder, not a line per request
+    m_health_logged = now;
+    spdlog::error("database: still failing since {}: {}", format_timestamp(m_health.since),
+                  message);
+  }
+}
+
+void Writer::note_committed_write() {
+  const TimePoint now = m_clock.now();
+  std::lock_guard lock(m_health_mutex);
+  if (m_health.healthy() || is_permanent(m_health.fault)) return;
+  if (m_health.fault == DatabaseFault::disk_full) {
+    // A probe's page can fit in the last few kilobytes while an event's cannot: ready again
+    // only with room for real traffic.
+    const auto free = free_bytes(m_path);
+    if (free && *free < k_free_to_recover) return;
+  }
+  spdlog::info("database {}: committing again ({} since {}, {} s)", m_path,
+               to_string(m_health.fault), format_timestamp(m_health.since),
+               std::chrono::duration_cast<std::chrono::seconds>(now - m_health.since).count());
+  m_health = DatabaseHealth{};
+}
+
+void Writer::note_read_error(int sqlite_code, const std::string& message) {
+  if (classify_sqlite_error(sqlite_code) != DatabaseFault::corrupt) return;
+  note_fault(DatabaseFault::corrupt,
+             describe(DatabaseFault::corrupt, m_path) + " (a read failed: " + message + ")");
+}
+
+WriteStatus Writer::probe(Duration timeout) {
+  if (auto h = health(); is_permanent(h.fault)) return WriteError{true, h.detail, h.fault};
+  auto committed = submit([this](Transaction& tx) { tx.record_probe(m_clock.now()); });
+  if (committed.wait_for(timeout) != std::future_status::ready) {
+    auto h = health();
+    return WriteError{true,
+                      "the database writer did not commit a probe write within " +
+                          std::to_string(timeout.count()) + " ms" +
+                          (h.healthy() ? "" : ": " + h.detail),
+                      h.healthy() ? DatabaseFault::busy : h.fault};
+  }
+  if (auto err = committed.get()) return err;
+  if (auto h = health(); !h.healthy()) return WriteError{true, h.detail, h.fault};
+  return std::nullopt;
+}
+
+void Writer::idle_check() {
+  if (health().fault != DatabaseFault::file_replaced) {
+    if (auto moved = m_files->check()) {
+      note_fault(DatabaseFault::file_replaced,
+                 describe(DatabaseFault::file_replaced, m_path) + " (" + *moved + ")");
+    }
+  }
+  const DatabaseHealth h = health();
+  if (h.healthy()) return;
+  if (!is_permanent(h.fault)) {
+    // The fault may have cleared (space freed, permissions fixed): a probe write finds out.
+    std::vector<Job> group;
+    group.push_back(Job{[this](Transaction& tx) { tx.record_probe(m_clock.now()); }, {}});
+    commit_group(group);
+  }
+  if (const DatabaseHealth after = health(); !after.healthy()) {
+    note_fault(after.fault, after.detail);  // the reminder, when due
+  }
 }
 
 Writer::~Writer() {
@@ -672,8 +788,8 @@ void Writer::run() {
     std::vector<Job> group;
     {
       std::unique_lock lock(m_mutex);
-      m_wake.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
-      if (m_queue.empty()) {  // stopping and drained
+      m_wake.wait_for(lock, k_check_every, [this] { return m_stopping || !m_queue.empty(); });
+      if (m_queue.empty() && m_stopping) {  // drained
         finish_batch();
         return;
       }
@@ -682,7 +798,11 @@ void Writer::run() {
         m_queue.pop_front();
       }
     }
-    commit_group(group);
+    if (group.empty()) {
+      idle_check();
+    } else {
+      commit_group(group);
+    }
   }
 }
 
@@ -691,10 +811,20 @@ void Writer::commit_group(std::vector<Job>& group) {
   std::vector<WriteStatus> status(group.size());
   WriterStats stats;
   stats.group_size = group.size();
+  if (health().fault == DatabaseFault::file_replaced) {
+    // Whatever commits now lands in an unlinked file and is gone at the next restart.
+    const WriteError refused = refused_by_health();
+    for (auto& job : group)
+      job.done.set_value(refused);
+    stats.ok = false;
+    if (m_on_group) m_on_group(stats);
+    return;
+  }
   try {
     if (!m_open) {
       m_db->exec("BEGIN IMMEDIATE");
       m_open = true;
+      m_changes_at_begin = sqlite3_total_changes64(m_db->getHandle());
     }
     Transaction tx(*m_db, *m_statements);
     // Prepared once: a savepoint per job is otherwise a parse per job.
@@ -705,7 +835,9 @@ void Writer::commit_group(std::vector<Job>& group) {
         group[i].work(tx);
         run_sql("RELEASE job");
       } catch (const std::exception& e) {
-        status[i] = to_write_error(e);
+        status[i] = to_write_error(e, m_path);
+        if (status[i]->fault != DatabaseFault::none)
+          note_fault(status[i]->fault, status[i]->message);
         run_sql("ROLLBACK TO job");
         run_sql("RELEASE job");
       }
@@ -714,14 +846,18 @@ void Writer::commit_group(std::vector<Job>& group) {
     // A throwaway database (replay) commits in large batches: nobody waits on its durability.
     constexpr std::size_t k_batch = 4096;
     if (!m_batched || m_uncommitted >= k_batch) {
+      if (auto moved = m_files->check()) throw FilesReplaced(*moved);
+      const bool wrote = sqlite3_total_changes64(m_db->getHandle()) > m_changes_at_begin;
       m_db->exec("COMMIT");
       m_open = false;
       m_uncommitted = 0;
+      if (wrote) note_committed_write();  // an empty commit proves nothing about the disk
     }
   } catch (const std::exception& e) {
     // BEGIN or COMMIT failed: nothing of this group is durable, so nobody gets a success.
-    WriteError err = to_write_error(e);
+    WriteError err = to_write_error(e, m_path);
     err.transient = true;  // the work itself was fine; the database was not
+    if (err.fault != DatabaseFault::none) note_fault(err.fault, err.message);
     for (auto& s : status)
       s = err;
     stats.ok = false;

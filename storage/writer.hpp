@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/time.hpp"
 #include "storage/database.hpp"
 #include "storage/records.hpp"
 #include "storage/statement_cache.hpp"
@@ -104,6 +105,9 @@ class Transaction {
   // Stores an attempt and the row's state after it (status, attempts, next due, last error).
   void record_attempt(const DeliveryAttempt& a, const OutboxRecord& after);
 
+  // The readiness probe's write (storage::write_probe).
+  void record_probe(TimePoint at);
+
  private:
   SQLite::Database& m_db;
   StatementCache& m_statements;
@@ -114,11 +118,22 @@ OutboxRecord read_outbox(SQLite::Statement& q);
 const char* outbox_columns();
 
 struct WriteError {
-  bool transient = true;  // retrying later may succeed (busy, I/O, disk full)
+  // Retrying later may succeed, or at least the sender should keep the event rather than drop
+  // it: every database fault (busy, disk full, even corrupt) is answered 503.
+  bool transient = true;
   std::string message;
+  DatabaseFault fault = DatabaseFault::none;  // none: the work itself failed
 };
 
 using WriteStatus = std::optional<WriteError>;  // nullopt: committed
+
+// Whether the database takes writes, as last seen by the writer (GET /readyz, /metrics).
+struct DatabaseHealth {
+  DatabaseFault fault = DatabaseFault::none;
+  std::string detail;  // for the operator: describe() and SQLite's message; empty when healthy
+  TimePoint since{};   // when the fault was first seen
+  bool healthy() const { return fault == DatabaseFault::none; }
+};
 
 struct WriterStats {
   std::size_t group_size = 0;
@@ -126,13 +141,18 @@ struct WriterStats {
   bool ok = true;
 };
 
+// The system clock, for writers whose owner has none to inject.
+const Clock& default_clock();
+
 class Writer {
  public:
   // Opens (and migrates) the database; throws DatabaseError if it cannot. Durability::off
   // changes how jobs run (see m_batched): only for throwaway databases.
   // `on_group` is called on the writer thread after every group, for metrics.
+  // `clock` times the health log: a fault is logged when seen, then once a minute.
   Writer(const std::string& path, Durability durability,
-         std::function<void(const WriterStats&)> on_group = {});
+         std::function<void(const WriterStats&)> on_group = {},
+         const Clock& clock = default_clock());
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -144,6 +164,25 @@ class Writer {
   // Commits everything queued, then stops the thread. Idempotent.
   void stop();
 
+  // Any thread. Besides commits, the writer thread checks the files every k_check_every
+  // when idle (and before every commit), and while a fault that can clear stands it retries
+  // the probe write then, so health recovers without traffic.
+  DatabaseHealth health() const;
+
+  // A real write (storage::write_probe) through the queue, waited for at most `timeout`:
+  // nullopt when it committed and the database is healthy. Fails at once while a permanent
+  // fault (corrupt, file replaced) stands.
+  WriteStatus probe(Duration timeout);
+
+  // An SQLite error met outside the writer (a reader's query): corruption found there is
+  // the writer's too. Other faults of readers say nothing about writing and are ignored.
+  void note_read_error(int sqlite_code, const std::string& message);
+
+  static constexpr Duration k_check_every = std::chrono::seconds(1);
+  static constexpr Duration k_log_every = std::chrono::minutes(1);
+  // After a disk_full, a committed write clears it only with this much free on the disk.
+  static constexpr std::uint64_t k_free_to_recover = 1024 * 1024;
+
  private:
   struct Job {
     std::function<void(Transaction&)> work;
@@ -152,6 +191,12 @@ class Writer {
 
   void run();
   void commit_group(std::vector<Job>& group);
+  // Idle work of the writer thread: the file check, the fault reminder, the recovery probe.
+  void idle_check();
+  // Health bookkeeping (writer thread, or note_read_error): a fault seen, a write committed.
+  void note_fault(DatabaseFault fault, const std::string& message);
+  void note_committed_write();
+  WriteError refused_by_health() const;
   // Commits what a batching writer still holds (at stop).
   void finish_batch();
 
@@ -161,9 +206,16 @@ class Writer {
   // caller's thread, are answered after their savepoint and committed in batches. Otherwise
   // the writer thread commits every group before its callers hear.
   bool m_batched = false;
-  bool m_open = false;            // a transaction is open (writer thread only)
-  std::size_t m_uncommitted = 0;  // jobs in it
+  bool m_open = false;                  // a transaction is open (writer thread only)
+  std::int64_t m_changes_at_begin = 0;  // sqlite3_total_changes64 at its BEGIN
+  std::size_t m_uncommitted = 0;        // jobs in it
   std::function<void(const WriterStats&)> m_on_group;
+  const Clock& m_clock;
+  std::string m_path;
+  std::unique_ptr<FileWatch> m_files;
+  mutable std::mutex m_health_mutex;  // never held while taking m_mutex
+  DatabaseHealth m_health;            // GUARDED_BY(m_health_mutex)
+  TimePoint m_health_logged{};        // GUARDED_BY(m_health_mutex)
   std::mutex m_mutex;
   std::condition_variable m_wake;
   std::deque<Job> m_queue;  // GUARDED_BY(m_mutex)

@@ -281,7 +281,7 @@ TEST_CASE("when the database cannot commit, the hook answers 503 with Retry-Afte
   REQUIRE(r);
   CHECK(r->status == 503);
   CHECK(r->has_header("Retry-After"));
-  CHECK(json_of(r)["error"] == "unavailable");
+  CHECK(json_of(r)["error"] == "database_busy");  // names the cause
   blocker.exec("ROLLBACK");
   // Nothing was half-stored: the same message now goes through as new.
   CHECK(only_result(post_fixture(c, "sns_notification_alarm.json"))["outcome"] == "created");

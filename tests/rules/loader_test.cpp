@@ -365,6 +365,8 @@ TEST_CASE("bad files: noise, heartbeats, watchdog, api, storage") {
        "expected one of full, normal for \"synchronous\", got \"fast\""},
       {"storage retention", "storage: {retain_events: forever}\n", 4, 26,
        "expected a duration like 30s, 5m, 2h, 7d for \"retain_events\""},
+      {"storage startup check", "storage: {startup_check: full}\n", 4, 26,
+       "expected one of quick, off for \"startup_check\", got \"full\""},
   });
 }
 
@@ -561,6 +563,7 @@ TEST_CASE("the SPEC §8 example loads and every section is read") {
 
   CHECK(rules.storage.synchronous == Synchronous::full);
   CHECK(rules.storage.retain_events == 24h * 30);
+  CHECK(rules.storage.startup_check == StartupCheck::quick);  // the default: check
 }
 
 TEST_CASE("good files: the smallest valid file and what the schema allows") {
