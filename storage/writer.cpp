@@ -1,9 +1,12 @@
 #include "storage/writer.hpp"
 
 #include <SQLiteCpp/Statement.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 
 #include "core/hash.hpp"
 #include "storage/codec.hpp"
@@ -29,6 +32,18 @@ void bind_optional(SQLite::Statement& q, int index, const std::optional<T>& v) {
   } else {
     q.bind(index, *v);
   }
+}
+
+// TEST-ONLY FAULT. TOCSIN_FAULT_ANSWER_BEFORE_COMMIT=1 makes the writer answer each group's
+// callers before its COMMIT: exactly the bug the one-writer design exists to prevent (a 2xx
+// for an event a crash then loses). scripts/crashtest --teeth sets it to prove the crash test
+// catches that bug. Read once per process.
+bool answer_before_commit_fault() {
+  static const bool on = [] {
+    const char* v = std::getenv("TOCSIN_FAULT_ANSWER_BEFORE_COMMIT");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  return on;
 }
 
 WriteError to_write_error(const std::exception& e) {
@@ -620,7 +635,14 @@ Writer::Writer(const std::string& path, Durability durability,
     : m_db(open_for_writing(path, durability)),
       m_statements(std::make_unique<StatementCache>(*m_db)),
       m_batched(durability == Durability::off),
-      m_on_group(std::move(on_group)) {
+      m_on_group(std::move(on_group)),
+      m_answer_before_commit(!m_batched && answer_before_commit_fault()) {
+  if (m_answer_before_commit) {
+    spdlog::critical(
+        "TEST-ONLY FAULT ACTIVE: TOCSIN_FAULT_ANSWER_BEFORE_COMMIT=1, requests are answered "
+        "BEFORE their transaction commits; a crash loses acknowledged events. Never run this in "
+        "production.");
+  }
   if (!m_batched) m_thread = std::thread([this] { run(); });
 }
 
@@ -691,6 +713,7 @@ void Writer::commit_group(std::vector<Job>& group) {
   std::vector<WriteStatus> status(group.size());
   WriterStats stats;
   stats.group_size = group.size();
+  bool answered = false;  // only the test-only fault answers before the commit
   try {
     if (!m_open) {
       m_db->exec("BEGIN IMMEDIATE");
@@ -711,6 +734,11 @@ void Writer::commit_group(std::vector<Job>& group) {
       }
     }
     m_uncommitted += group.size();
+    if (m_answer_before_commit) {
+      for (std::size_t i = 0; i < group.size(); ++i)
+        group[i].done.set_value(status[i]);
+      answered = true;
+    }
     // A throwaway database (replay) commits in large batches: nobody waits on its durability.
     constexpr std::size_t k_batch = 4096;
     if (!m_batched || m_uncommitted >= k_batch) {
@@ -735,8 +763,10 @@ void Writer::commit_group(std::vector<Job>& group) {
   }
   stats.commit_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  for (std::size_t i = 0; i < group.size(); ++i)
-    group[i].done.set_value(status[i]);
+  if (!answered) {
+    for (std::size_t i = 0; i < group.size(); ++i)
+      group[i].done.set_value(status[i]);
+  }
   if (m_on_group) m_on_group(stats);
 }
 

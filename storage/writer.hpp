@@ -164,6 +164,8 @@ class Writer {
   bool m_open = false;            // a transaction is open (writer thread only)
   std::size_t m_uncommitted = 0;  // jobs in it
   std::function<void(const WriterStats&)> m_on_group;
+  // TOCSIN_FAULT_ANSWER_BEFORE_COMMIT (test-only, see writer.cpp): answer, then commit.
+  bool m_answer_before_commit = false;
   std::mutex m_mutex;
   std::condition_variable m_wake;
   std::deque<Job> m_queue;  // GUARDED_BY(m_mutex)
