@@ -53,7 +53,7 @@ Limits limits_from(const rules::ServerLimits& file) {
   return limits;
 }
 
-std::unique_ptr<httplib::Server> make_http_server(App& app) {
+std::unique_ptr<GuardedServer> make_http_server(App& app) {
   const Limits& limits = app.limits;
   auto server = std::make_unique<GuardedServer>(
       ConnectionLimits{limits.request_timeout, limits.max_connections_per_ip,
