@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -187,6 +188,10 @@ int serve(const ServeOptions& opt) {
   if (port < 0) {
     spdlog::critical("cannot listen on {}: address in use or not available", listen);
     return 1;
+  }
+  // Before the signal thread exists: it may stop() the server, which closes the socket.
+  if (!server->widen_accept_backlog()) {
+    spdlog::warn("cannot widen the accept backlog of {}: {}", listen, std::strerror(errno));
   }
   spdlog::info("tocsin listening on {}:{} (rules {} sha256 {}, database {})", address->host, port,
                rules_path, loaded.rules->hash.substr(0, 12), db_path);

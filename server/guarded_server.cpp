@@ -387,13 +387,7 @@ PeerAddress peer_address(const sockaddr_storage& addr) {
 GuardedServer::GuardedServer(ConnectionLimits limits, Metrics& metrics)
     : m_limits(limits), m_metrics(metrics), m_guard(limits.max_connections_per_ip) {
   const auto threads = m_limits.worker_threads;
-  new_task_queue = [this, threads] {
-    // listen_after_bind() calls this once bound, just before its accept loop: the moment to
-    // widen the accept backlog, which cpp-httplib 0.11.4 fixes at listen(sock, 5). With 5, a
-    // burst of connections while the accept thread waits for a CPU loses SYNs, and each lost
-    // one costs its client a 1 s retransmission. On a listening socket, listen() again only
-    // changes the backlog.
-    ::listen(svr_sock_, k_accept_backlog);
+  new_task_queue = [threads] {
     return new ElasticThreadPool(std::min(k_min_threads, threads), threads);
   };
   // cpp-httplib never reads a body (see RequestStream); its own bound is only a backstop.
@@ -409,6 +403,11 @@ GuardedServer::GuardedServer(ConnectionLimits limits, Metrics& metrics)
       "Connection: close\r\n"
       "Content-Length: " +
       std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+bool GuardedServer::widen_accept_backlog() {
+  // On a listening socket, listen() again only changes the backlog.
+  return svr_sock_ != INVALID_SOCKET && ::listen(svr_sock_, k_accept_backlog) == 0;
 }
 
 bool GuardedServer::process_and_close_socket(socket_t sock) {

@@ -69,6 +69,12 @@ class GuardedServer final : public httplib::Server {
 
   const ConnectionGuard& guard() const { return m_guard; }
 
+  // Widens the accept backlog, which cpp-httplib 0.11.4 fixes at listen(sock, 5): with 5, a
+  // burst of connections while the accept thread waits for a CPU loses SYNs, and each lost
+  // one costs its client a 1 s retransmission. REQUIRES: bound, and no thread can call stop()
+  // yet (stop() closes the socket; a listen() racing it could reach a reused descriptor).
+  bool widen_accept_backlog();
+
  private:
   bool process_and_close_socket(socket_t sock) override;
   bool serve(socket_t sock, const PeerAddress& peer);

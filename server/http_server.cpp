@@ -40,7 +40,7 @@ Limits limits_from(const rules::ServerLimits& file) {
   return limits;
 }
 
-std::unique_ptr<httplib::Server> make_http_server(App& app) {
+std::unique_ptr<GuardedServer> make_http_server(App& app) {
   const Limits& limits = app.limits;
   FramingLimits framing;
   framing.max_body_bytes = limits.max_body_bytes;

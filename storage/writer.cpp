@@ -5,6 +5,8 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 
 #include "core/hash.hpp"
 #include "storage/codec.hpp"
@@ -30,6 +32,18 @@ void bind_optional(SQLite::Statement& q, int index, const std::optional<T>& v) {
   } else {
     q.bind(index, *v);
   }
+}
+
+// TEST-ONLY FAULT. TOCSIN_FAULT_ANSWER_BEFORE_COMMIT=1 makes the writer answer each group's
+// callers before its COMMIT: exactly the bug the one-writer design exists to prevent (a 2xx
+// for an event a crash then loses). scripts/crashtest --teeth sets it to prove the crash test
+// catches that bug. Read once per process.
+bool answer_before_commit_fault() {
+  static const bool on = [] {
+    const char* v = std::getenv("TOCSIN_FAULT_ANSWER_BEFORE_COMMIT");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  return on;
 }
 
 // Thrown before COMMIT when the database's files are no longer the ones open.
@@ -649,7 +663,14 @@ Writer::Writer(const std::string& path, Durability durability,
       m_on_group(std::move(on_group)),
       m_clock(clock),
       m_path(path),
-      m_files(std::make_unique<FileWatch>(*m_db)) {  // after open's first write: -wal, -shm exist
+      m_files(std::make_unique<FileWatch>(*m_db)),  // after open's first write: -wal, -shm exist
+      m_answer_before_commit(!m_batched && answer_before_commit_fault()) {
+  if (m_answer_before_commit) {
+    spdlog::critical(
+        "TEST-ONLY FAULT ACTIVE: TOCSIN_FAULT_ANSWER_BEFORE_COMMIT=1, requests are answered "
+        "BEFORE their transaction commits; a crash loses acknowledged events. Never run this in "
+        "production.");
+  }
   if (!m_batched) m_thread = std::thread([this] { run(); });
 }
 
@@ -820,6 +841,7 @@ void Writer::commit_group(std::vector<Job>& group) {
     if (m_on_group) m_on_group(stats);
     return;
   }
+  bool answered = false;  // only the test-only fault answers before the commit
   try {
     if (!m_open) {
       m_db->exec("BEGIN IMMEDIATE");
@@ -843,6 +865,11 @@ void Writer::commit_group(std::vector<Job>& group) {
       }
     }
     m_uncommitted += group.size();
+    if (m_answer_before_commit) {
+      for (std::size_t i = 0; i < group.size(); ++i)
+        group[i].done.set_value(status[i]);
+      answered = true;
+    }
     // A throwaway database (replay) commits in large batches: nobody waits on its durability.
     constexpr std::size_t k_batch = 4096;
     if (!m_batched || m_uncommitted >= k_batch) {
@@ -871,8 +898,10 @@ void Writer::commit_group(std::vector<Job>& group) {
   }
   stats.commit_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  for (std::size_t i = 0; i < group.size(); ++i)
-    group[i].done.set_value(status[i]);
+  if (!answered) {
+    for (std::size_t i = 0; i < group.size(); ++i)
+      group[i].done.set_value(status[i]);
+  }
   if (m_on_group) m_on_group(stats);
 }
 

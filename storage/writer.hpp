@@ -216,6 +216,8 @@ class Writer {
   mutable std::mutex m_health_mutex;  // never held while taking m_mutex
   DatabaseHealth m_health;            // GUARDED_BY(m_health_mutex)
   TimePoint m_health_logged{};        // GUARDED_BY(m_health_mutex)
+  // TOCSIN_FAULT_ANSWER_BEFORE_COMMIT (test-only, see writer.cpp): answer, then commit.
+  bool m_answer_before_commit = false;
   std::mutex m_mutex;
   std::condition_variable m_wake;
   std::deque<Job> m_queue;  // GUARDED_BY(m_mutex)
