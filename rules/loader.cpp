@@ -1243,13 +1243,13 @@ class RulesLoader {
 
   std::optional<ValueMatcher> parse_matcher(const std::string& spelled, const YAML::Mark& at,
                                             std::string_view where, std::string_view label) {
-    try {
-      return ValueMatcher::parse(spelled);
-    } catch (const std::regex_error& e) {
+    auto matcher = ValueMatcher::parse(spelled);
+    if (!matcher) {
       m_check.report().error(at, at_where(where, "invalid regex " + quoted(spelled) + " for " +
-                                                     std::string(label) + ": " + e.what()));
+                                                     std::string(label) + ": " + matcher.error()));
       return std::nullopt;
     }
+    return std::move(*matcher);
   }
 
   // --- noise
