@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include <map>
 #include <set>
 #include <span>
+#include <sstream>
 
 #include "core/duration.hpp"
 
@@ -82,6 +85,27 @@ std::string quoted(std::string_view s) {
     }
   }
   out += cut ? "...\"" : "\"";
+  return out;
+}
+
+// `message` with every control character escaped as quoted() does: a diagnostic is one line
+// of `tocsin check` output, and text from the file (yaml-cpp's parser messages quote the byte
+// they stopped at) must not split it or drive the terminal.
+std::string one_line(std::string_view message) {
+  std::string out;
+  for (const char c : message) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
   return out;
 }
 
@@ -260,7 +284,7 @@ class Reporter {
     // yaml-cpp marks are 0-based; a null mark (-1) should not happen, and is shown as 1:1
     // rather than dropping the position.
     m_diagnostics.push_back(
-        {level, m_path, std::max(at.line, 0) + 1, std::max(at.column, 0) + 1, std::move(message)});
+        {level, m_path, std::max(at.line, 0) + 1, std::max(at.column, 0) + 1, one_line(message)});
     if (level == Diagnostic::Level::error) ++m_errors;
   }
 
@@ -1497,6 +1521,85 @@ class RulesLoader {
   std::map<std::string, int> m_rule_lines;  // rule name -> line of its first definition
 };
 
+// Counts the nodes of a YAML text as the loader walks them, an alias counting as the whole
+// node it names. yaml-cpp shares an aliased node rather than copying it, but the loader visits
+// it at every alias and builds its matchers again each time: a small file whose aliases nest
+// or repeat a large map would take minutes and gigabytes. Stops at the first alias that
+// takes the count past the limit.
+class AliasExpansion : public YAML::EventHandler {
+ public:
+  static constexpr std::size_t k_max_nodes = 100000;
+
+  // The mark of the alias that crosses the limit, if one does.
+  static std::optional<YAML::Mark> crossing(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    AliasExpansion counter;
+    while (!counter.m_crossed && parser.HandleNextDocument(counter)) {
+    }
+    return counter.m_crossed;
+  }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override { leaf(anchor); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                const std::string&) override {
+    leaf(anchor);
+  }
+  void OnAlias(const YAML::Mark& at, YAML::anchor_t anchor) override {
+    const auto it = m_anchored.find(anchor);
+    add(it == m_anchored.end() ? 1 : it->second);
+    if (m_total > k_max_nodes && !m_crossed) m_crossed = at;
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(anchor);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(anchor);
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Open {
+    YAML::anchor_t anchor;
+    std::size_t nodes;  // itself and what is inside so far
+  };
+
+  // Adds `n` nodes to the innermost open collection and to the total; saturating, as an
+  // expansion can exceed any integer.
+  void add(std::size_t n) {
+    n = std::min(n, k_max_nodes + 1);
+    if (!m_open.empty()) m_open.back().nodes = std::min(m_open.back().nodes + n, k_max_nodes + 1);
+    m_total = std::min(m_total + n, k_max_nodes + 1);
+  }
+  void leaf(YAML::anchor_t anchor) {
+    add(1);
+    if (anchor != YAML::NullAnchor) m_anchored[anchor] = 1;
+  }
+  void open(YAML::anchor_t anchor) {
+    add(1);
+    m_open.push_back({anchor, 1});
+  }
+  void close() {
+    const Open done = m_open.back();
+    m_open.pop_back();
+    // The total already counted its nodes one by one; its parent gets them in one sum.
+    if (!m_open.empty()) {
+      m_open.back().nodes = std::min(m_open.back().nodes + done.nodes - 1, k_max_nodes + 1);
+    }
+    if (done.anchor != YAML::NullAnchor) m_anchored[done.anchor] = done.nodes;
+  }
+
+  std::vector<Open> m_open;
+  std::map<YAML::anchor_t, std::size_t> m_anchored;  // anchor -> nodes of the node it names
+  std::size_t m_total = 0;
+  std::optional<YAML::Mark> m_crossed;
+};
+
 }  // namespace
 
 LoadResult load_rules_text(const std::string& text, const std::string& path, const EnvLookup& env) {
@@ -1505,7 +1608,11 @@ LoadResult load_rules_text(const std::string& text, const std::string& path, con
   std::optional<Rules> rules;
   try {
     const auto documents = YAML::LoadAll(text);
-    if (documents.empty() || (documents.size() == 1 && documents[0].IsNull())) {
+    if (const auto alias = AliasExpansion::crossing(text)) {
+      report.error(*alias, "aliases expand the file past " +
+                               std::to_string(AliasExpansion::k_max_nodes) +
+                               " nodes; write the shared parts out, or share fewer");
+    } else if (documents.empty() || (documents.size() == 1 && documents[0].IsNull())) {
       report.error(YAML::Mark(), "the rules file is empty; it needs at least \"version: 1\"");
     } else {
       if (documents.size() > 1) {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string_view>
@@ -419,6 +420,64 @@ TEST_CASE("Diagnostic::format is PATH:LINE:COL: level: MESSAGE") {
         "\"rules\"?)");
   const Diagnostic no_position{Diagnostic::Level::warning, "r.yaml", 0, 0, "m"};
   CHECK(no_position.format() == "r.yaml: warning: m");
+}
+
+TEST_CASE("aliases may share parts of the file, but not multiply it") {
+  SUBCASE("300 rules aliasing a match of 300 regexes are refused at the alias") {
+    // A 15 KB file the loader would walk as 90,000 matchers (a 97 KB one took a minute and
+    // 5 GB).
+    std::string text = "version: 1\nrules:\n  - name: r0\n    match: &m {labels: {";
+    for (int i = 0; i < 300; ++i)
+      text += (i ? ", k" : "k") + std::to_string(i) + ": \"/x.*y/\"";
+    text += "}}\n";
+    for (int i = 1; i < 300; ++i)
+      text += "  - {name: r" + std::to_string(i) + ", match: *m}\n";
+    const auto r = load(text);
+    INFO(all_messages(r));
+    CHECK_FALSE(r.ok());
+    const auto errors = errors_of(r);
+    REQUIRE(errors.size() == 1);
+    CHECK(contains(errors[0].message, "aliases expand the file past 100000 nodes"));
+    CHECK(errors[0].line > 4);  // at the alias that crosses the limit
+  }
+  SUBCASE("a shared notify list or match is fine") {
+    const auto r = load(std::string(k_head) +
+                        "rules:\n"
+                        "  - {name: a, match: &prod {labels: {env: prod}}, notify: &to [alerts]}\n"
+                        "  - {name: b, match: *prod, notify: *to}\n");
+    INFO(all_messages(r));
+    CHECK(r.ok());
+  }
+}
+
+TEST_CASE("a diagnostic stays on one line whatever bytes the file holds") {
+  // `tocsin check` prints one diagnostic per line; a control character copied from the file
+  // (yaml-cpp quotes the offending one) would split it or rewrite the terminal.
+  struct Case {
+    const char* intent;
+    std::string yaml;
+    const char* shown;  // how the message shows the byte
+  };
+  const Case cases[] = {
+      {"a carriage return after a backslash in a double-quoted scalar",
+       "version: 1\nrules: \"\\\r\"\n", "\\x0d"},
+      {"an escape character after a backslash", "version: 1\nrules: \"\\\x1b[2J\"\n",
+       "\\x1b"},
+  };
+  for (const auto& c : cases) {
+    SUBCASE(c.intent) {
+      const auto r = load(c.yaml);
+      REQUIRE_FALSE(r.diagnostics.empty());
+      for (const auto& d : r.diagnostics) {
+        INFO(d.format());
+        const auto control = [](char ch) {
+          return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+        };
+        CHECK(std::none_of(d.message.begin(), d.message.end(), control));
+      }
+      CHECK(contains(r.diagnostics[0].message, c.shown));
+    }
+  }
 }
 
 TEST_CASE("an unreadable file is one positionless error") {
