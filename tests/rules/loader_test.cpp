@@ -125,6 +125,12 @@ TEST_CASE("bad files: the document and the top level") {
       {"a file of comments is empty", "# nothing yet\n", 1, 1, "the rules file is empty", true},
       {"a second YAML document", "version: 1\n---\nversion: 1\n", 3, 1, "a single YAML document",
        true},
+      // yaml-cpp 0.7 (jbeder/yaml-cpp#1040) returns an empty document for these forever.
+      {"a lone comma is invalid, not a hang", ",\n", 1, 1, "invalid YAML: unexpected \",\"", true},
+      {"a comma after a flow list is invalid, not a hang", "[version],\n", 1, 10,
+       "invalid YAML: unexpected \",\"", true},
+      {"a comma in a second document is invalid, not a hang", "version: 1\n---\n,\n", 3, 1,
+       "invalid YAML: unexpected \",\"", true},
       {"the top level must be a map", "- version: 1\n", 1, 1,
        "expected a map for the top level of the file, got a list", true},
       {"a duplicate key is an error, not silently one of them", "rules: []\nrules: []\n", 5, 1,
@@ -461,8 +467,7 @@ TEST_CASE("a diagnostic stays on one line whatever bytes the file holds") {
   const Case cases[] = {
       {"a carriage return after a backslash in a double-quoted scalar",
        "version: 1\nrules: \"\\\r\"\n", "\\x0d"},
-      {"an escape character after a backslash", "version: 1\nrules: \"\\\x1b[2J\"\n",
-       "\\x1b"},
+      {"an escape character after a backslash", "version: 1\nrules: \"\\\x1b[2J\"\n", "\\x1b"},
   };
   for (const auto& c : cases) {
     SUBCASE(c.intent) {
