@@ -1,7 +1,8 @@
 #pragma once
 // Strict JSON for untrusted input: one UTF-8 JSON value and nothing after it, nesting bounded
 // (a deep document must not overflow the stack), and no duplicate object keys (a verifier
-// and a processor that disagree on which duplicate wins can be fooled).
+// and a processor that disagree on which duplicate wins can be fooled). No NUL byte in the
+// text, and no NUL in an object key even escaped as \u0000; string values may hold one.
 
 #include <nlohmann/json.hpp>
 #include <string>

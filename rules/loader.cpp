@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include <map>
 #include <set>
 #include <span>
+#include <sstream>
 
 #include "core/duration.hpp"
 
@@ -82,6 +85,27 @@ std::string quoted(std::string_view s) {
     }
   }
   out += cut ? "...\"" : "\"";
+  return out;
+}
+
+// `message` with every control character escaped as quoted() does: a diagnostic is one line
+// of `tocsin check` output, and text from the file (yaml-cpp's parser messages quote the byte
+// they stopped at) must not split it or drive the terminal.
+std::string one_line(std::string_view message) {
+  std::string out;
+  for (const char c : message) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
   return out;
 }
 
@@ -260,7 +284,7 @@ class Reporter {
     // yaml-cpp marks are 0-based; a null mark (-1) should not happen, and is shown as 1:1
     // rather than dropping the position.
     m_diagnostics.push_back(
-        {level, m_path, std::max(at.line, 0) + 1, std::max(at.column, 0) + 1, std::move(message)});
+        {level, m_path, std::max(at.line, 0) + 1, std::max(at.column, 0) + 1, one_line(message)});
     if (level == Diagnostic::Level::error) ++m_errors;
   }
 
@@ -1245,13 +1269,13 @@ class RulesLoader {
 
   std::optional<ValueMatcher> parse_matcher(const std::string& spelled, const YAML::Mark& at,
                                             std::string_view where, std::string_view label) {
-    try {
-      return ValueMatcher::parse(spelled);
-    } catch (const std::regex_error& e) {
+    auto matcher = ValueMatcher::parse(spelled);
+    if (!matcher) {
       m_check.report().error(at, at_where(where, "invalid regex " + quoted(spelled) + " for " +
-                                                     std::string(label) + ": " + e.what()));
+                                                     std::string(label) + ": " + matcher.error()));
       return std::nullopt;
     }
+    return std::move(*matcher);
   }
 
   // --- noise
@@ -1502,6 +1526,104 @@ class RulesLoader {
   std::map<std::string, int> m_rule_lines;  // rule name -> line of its first definition
 };
 
+// One pass over the parser's events, before the loader sees any node:
+// - Where a second document starts (a rules file holds one).
+// - Where the parser stops making progress: yaml-cpp 0.7 answers a stray ',' outside a flow
+//   collection with an empty document that consumes nothing, again and again
+//   (jbeder/yaml-cpp#1040), which YAML::LoadAll would collect until memory runs out.
+// - Where aliases take the file past k_max_nodes nodes as the loader walks it, an alias
+//   counting as the whole node it names: yaml-cpp shares an aliased node rather than copying
+//   it, but the loader visits it at every alias and builds its matchers again each time, so a
+//   small file whose aliases nest or repeat a large map would take minutes and gigabytes.
+// Throws what yaml-cpp throws for invalid YAML.
+class DocumentScan : public YAML::EventHandler {
+ public:
+  static constexpr std::size_t k_max_nodes = 100000;
+
+  static DocumentScan of(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentScan scan;
+    while (!scan.stuck && !scan.aliases_past_limit && parser.HandleNextDocument(scan)) {
+    }
+    return scan;
+  }
+
+  int documents = 0;
+  std::optional<YAML::Mark> second_document;     // its first node
+  std::optional<YAML::Mark> stuck;               // where the parser stopped advancing
+  std::optional<YAML::Mark> aliases_past_limit;  // the alias that crossed k_max_nodes
+
+  void OnDocumentStart(const YAML::Mark& at) override {
+    if (documents > 0 && at.pos == m_document_start.pos) stuck = at;
+    m_document_start = at;
+    ++documents;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& at, YAML::anchor_t anchor) override { leaf(at, anchor); }
+  void OnScalar(const YAML::Mark& at, const std::string&, YAML::anchor_t anchor,
+                const std::string&) override {
+    leaf(at, anchor);
+  }
+  void OnAlias(const YAML::Mark& at, YAML::anchor_t anchor) override {
+    node_at(at);
+    const auto it = m_anchored.find(anchor);
+    add(it == m_anchored.end() ? 1 : it->second);
+    if (m_total > k_max_nodes && !aliases_past_limit) aliases_past_limit = at;
+  }
+  void OnSequenceStart(const YAML::Mark& at, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(at, anchor);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& at, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(at, anchor);
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Open {
+    YAML::anchor_t anchor;
+    std::size_t nodes;  // itself and what is inside so far
+  };
+
+  void node_at(const YAML::Mark& at) {
+    if (documents == 2 && !second_document) second_document = at;
+  }
+  // Adds `n` nodes to the innermost open collection and to the total; saturating, as an
+  // expansion can exceed any integer.
+  void add(std::size_t n) {
+    n = std::min(n, k_max_nodes + 1);
+    if (!m_open.empty()) m_open.back().nodes = std::min(m_open.back().nodes + n, k_max_nodes + 1);
+    m_total = std::min(m_total + n, k_max_nodes + 1);
+  }
+  void leaf(const YAML::Mark& at, YAML::anchor_t anchor) {
+    node_at(at);
+    add(1);
+    if (anchor != YAML::NullAnchor) m_anchored[anchor] = 1;
+  }
+  void open(const YAML::Mark& at, YAML::anchor_t anchor) {
+    node_at(at);
+    add(1);
+    m_open.push_back({anchor, 1});
+  }
+  void close() {
+    const Open done = m_open.back();
+    m_open.pop_back();
+    // The total already counted its nodes one by one; its parent gets them in one sum.
+    if (!m_open.empty()) {
+      m_open.back().nodes = std::min(m_open.back().nodes + done.nodes - 1, k_max_nodes + 1);
+    }
+    if (done.anchor != YAML::NullAnchor) m_anchored[done.anchor] = done.nodes;
+  }
+
+  YAML::Mark m_document_start;
+  std::vector<Open> m_open;
+  std::map<YAML::anchor_t, std::size_t> m_anchored;  // anchor -> nodes of the node it names
+  std::size_t m_total = 0;
+};
+
 }  // namespace
 
 LoadResult load_rules_text(const std::string& text, const std::string& path, const EnvLookup& env) {
@@ -1509,17 +1631,27 @@ LoadResult load_rules_text(const std::string& text, const std::string& path, con
   LoadResult result;
   std::optional<Rules> rules;
   try {
-    const auto documents = YAML::LoadAll(text);
-    if (documents.empty() || (documents.size() == 1 && documents[0].IsNull())) {
+    // Never YAML::LoadAll: see DocumentScan. YAML::Load reads the first document only.
+    const auto scan = DocumentScan::of(text);
+    const YAML::Node root = scan.stuck ? YAML::Node() : YAML::Load(text);
+    if (scan.stuck) {
+      const auto at = static_cast<std::size_t>(std::max(scan.stuck->pos, 0));
+      report.error(*scan.stuck, "invalid YAML: unexpected " +
+                                    (at < text.size() ? quoted(text.substr(at, 1)) : "end"));
+    } else if (scan.aliases_past_limit) {
+      report.error(*scan.aliases_past_limit,
+                   "aliases expand the file past " + std::to_string(DocumentScan::k_max_nodes) +
+                       " nodes; write the shared parts out, or share fewer");
+    } else if (scan.documents <= 1 && root.IsNull()) {
       report.error(YAML::Mark(), "the rules file is empty; it needs at least \"version: 1\"");
     } else {
-      if (documents.size() > 1) {
-        report.error(documents[1].Mark(),
+      if (scan.second_document) {
+        report.error(*scan.second_document,
                      "the rules file must hold a single YAML document; a second one starts "
                      "here (remove the \"---\" separator)");
       }
       RulesLoader loader(report, env);
-      loader.load(documents[0]);
+      loader.load(root);
       rules = loader.take();
     }
   } catch (const YAML::DeepRecursion& e) {

@@ -1,7 +1,55 @@
 #include "rules/rules.hpp"
 
+#include <re2/re2.h>
+
+#include <cstdint>
+
 namespace tocsin::rules {
 namespace {
+
+// Per regex, for its compiled program and its cached automaton states (RE2's default is
+// 8 MiB). A rules file holds dozens of regexes, each of which a hostile value could drive to
+// fill its cache; 1 MiB compiles any realistic pattern, and an automaton that outgrows it
+// falls back to RE2's slower but still linear NFA rather than failing.
+constexpr std::int64_t k_regex_max_mem = std::int64_t{1} << 20;
+
+RE2::Options regex_options() {
+  RE2::Options o;
+  // Values come from bodies validated as UTF-8, so `.` is one character, not one byte.
+  o.set_encoding(RE2::Options::EncodingUTF8);
+  o.set_max_mem(k_regex_max_mem);
+  o.set_log_errors(false);    // a refused pattern is a diagnostic of `tocsin check`, not a log line
+  o.set_never_capture(true);  // only "does it match" is ever asked
+  o.set_case_sensitive(true);  // as exact and glob values; `(?i)` opts out
+  return o;
+}
+
+// RE2's reason, kept on one line (its argument quotes the pattern, which may hold any byte),
+// with a word on the constructs people bring from PCRE or JavaScript that RE2 refuses.
+std::string regex_error_of(const RE2& re) {
+  const std::string_view arg = re.error_arg();
+  // RE2 names only "(?<" for all of (?<=, (?<! and (?<name>.
+  const bool lookaround =
+      re.error_code() == RE2::ErrorBadPerlOp && (arg == "(?=" || arg == "(?!" || arg == "(?<");
+  const bool backreference = re.error_code() == RE2::ErrorBadEscape && arg.size() == 2 &&
+                             ((arg[1] >= '1' && arg[1] <= '9') || arg[1] == 'k');
+  std::string out;
+  for (const char c : re.error()) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      static constexpr char k_hex[] = "0123456789abcdef";
+      const auto b = static_cast<unsigned char>(c);
+      out += "\\x";
+      out += k_hex[b >> 4];
+      out += k_hex[b & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  if (lookaround || backreference) {
+    out += " (RE2 syntax has no lookaround or backreferences; a named group is (?P<name>...))";
+  }
+  return out;
+}
 
 // `*` matches any run of characters, including none; everything else is literal and
 // case-sensitive. Iterative with single backtrack point: linear in practice, and no
@@ -81,13 +129,15 @@ std::string_view to_string(Synchronous s) {
   return "full";
 }
 
-ValueMatcher ValueMatcher::parse(const std::string& spelled) {
+Expected<ValueMatcher, std::string> ValueMatcher::parse(const std::string& spelled) {
   ValueMatcher m;
   m.m_spelled = spelled;
   if (spelled.size() >= 2 && spelled.front() == '/' && spelled.back() == '/') {
     m.m_kind = Kind::regex;
     m.m_pattern = spelled.substr(1, spelled.size() - 2);
-    m.m_regex = std::make_shared<const std::regex>(m.m_pattern, std::regex::ECMAScript);
+    auto re = std::make_shared<const RE2>(m.m_pattern, regex_options());
+    if (!re->ok()) return unexpected(regex_error_of(*re));
+    m.m_regex = std::move(re);
   } else if (spelled.find('*') != std::string::npos) {
     m.m_kind = Kind::glob;
     m.m_pattern = spelled;
@@ -105,7 +155,7 @@ bool ValueMatcher::matches(std::string_view value) const {
     case Kind::glob:
       return glob_matches(m_pattern, value);
     case Kind::regex:
-      return std::regex_search(value.begin(), value.end(), *m_regex);
+      return RE2::PartialMatch(re2::StringPiece(value.data(), value.size()), *m_regex);
   }
   return false;
 }

@@ -7,14 +7,18 @@
 // and `delivery.fallback` exist in `channels` / `escalations`, durations are positive where
 // they must be, regexes compile.
 
+namespace re2 {
+class RE2;
+}
+
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "core/event.hpp"
+#include "core/expected.hpp"
 #include "core/severity.hpp"
 #include "core/time.hpp"
 
@@ -24,23 +28,27 @@ enum class InsufficientDataPolicy { ignore, firing, resolve };
 std::string_view to_string(InsufficientDataPolicy p);
 
 // One `match` value: exact string, glob with `*`, or a regex written `/.../` (searched
-// unanchored, like grep; anchor with ^ and $).
+// unanchored, like grep; anchor with ^ and $). Regexes are RE2 syntax (README: "Match
+// values"), run by an automaton: matching takes time linear in the value and constant stack,
+// whatever the pattern, because values are untrusted and may be a megabyte long.
 class ValueMatcher {
  public:
   enum class Kind { exact, glob, regex };
 
-  // Throws std::regex_error for an invalid `/.../`; the loader turns that into a diagnostic.
-  static ValueMatcher parse(const std::string& spelled);
+  // The error is RE2's reason for refusing a `/.../` (e.g. "invalid escape sequence: \1"),
+  // for the loader to report at the value's position.
+  static Expected<ValueMatcher, std::string> parse(const std::string& spelled);
 
+  // Safe to call from several threads at once.
   bool matches(std::string_view value) const;
   Kind kind() const { return m_kind; }
   const std::string& spelled() const { return m_spelled; }
 
  private:
   Kind m_kind = Kind::exact;
-  std::string m_spelled;  // as written in the file
-  std::string m_pattern;  // exact text, glob, or regex body
-  std::shared_ptr<const std::regex> m_regex;
+  std::string m_spelled;                    // as written in the file
+  std::string m_pattern;                    // exact text, glob, or regex body
+  std::shared_ptr<const re2::RE2> m_regex;  // shared: a snapshot's matchers are copied
 };
 
 struct Match {

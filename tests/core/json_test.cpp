@@ -33,6 +33,11 @@ TEST_CASE("parse_json_strict refuses what a lenient parser would let through") {
       {"a byte order mark is refused", "\xEF\xBB\xBF{}", "invalid_json"},
       {"a lone surrogate escape is invalid JSON", R"({"a": "\ud800"})", "invalid_json"},
       {"a paired surrogate escape is fine", R"({"a": "\ud83d\udcb3"})", nullptr},
+      {"an escaped NUL in a key is refused like a NUL byte", R"({"a\u0000b": 1})", "invalid_json"},
+      {"an escaped NUL in a nested key is refused", R"({"labels": {"\u0000": "x"}})",
+       "invalid_json"},
+      {"an escaped NUL in a string value is kept (an OpsGenie note may carry one)",
+       R"({"note": "line1\u0000line2"})", nullptr},
   };
   for (const auto& c : cases) {
     CAPTURE(c.intent);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string_view>
@@ -124,6 +125,12 @@ TEST_CASE("bad files: the document and the top level") {
       {"a file of comments is empty", "# nothing yet\n", 1, 1, "the rules file is empty", true},
       {"a second YAML document", "version: 1\n---\nversion: 1\n", 3, 1, "a single YAML document",
        true},
+      // yaml-cpp 0.7 (jbeder/yaml-cpp#1040) returns an empty document for these forever.
+      {"a lone comma is invalid, not a hang", ",\n", 1, 1, "invalid YAML: unexpected \",\"", true},
+      {"a comma after a flow list is invalid, not a hang", "[version],\n", 1, 10,
+       "invalid YAML: unexpected \",\"", true},
+      {"a comma in a second document is invalid, not a hang", "version: 1\n---\n,\n", 3, 1,
+       "invalid YAML: unexpected \",\"", true},
       {"the top level must be a map", "- version: 1\n", 1, 1,
        "expected a map for the top level of the file, got a list", true},
       {"a duplicate key is an error, not silently one of them", "rules: []\nrules: []\n", 5, 1,
@@ -286,6 +293,12 @@ TEST_CASE("bad files: rules and match") {
        "(did you mean \"cloudwatch\"?)"},
       {"an invalid regex", "rules:\n  - {name: r, match: {name: \"/[a/\"}}\n", 5, 29,
        "invalid regex \"/[a/\" for \"name\""},
+      {"a backreference is refused, with RE2's reason",
+       "rules:\n  - {name: r, match: {name: '/(a)\\1/'}}\n", 5, 29,
+       "invalid regex \"/(a)\\\\1/\" for \"name\": invalid escape sequence: \\1"},
+      {"a lookahead in a label value is refused, with RE2's reason",
+       "rules:\n  - {name: r, match: {labels: {env: '/(?=x)/'}}}\n", 5, 37,
+       "invalid regex \"/(?=x)/\" for \"env\": invalid perl operator: (?="},
       {"labels must be a map", "rules:\n  - {name: r, match: {labels: [a]}}\n", 5, 31,
        "expected a map for labels in match of rule \"r\", got a list"},
       {"a label value must be a string", "rules:\n  - {name: r, match: {labels: {env: {a: b}}}}\n",
@@ -415,6 +428,63 @@ TEST_CASE("Diagnostic::format is PATH:LINE:COL: level: MESSAGE") {
         "\"rules\"?)");
   const Diagnostic no_position{Diagnostic::Level::warning, "r.yaml", 0, 0, "m"};
   CHECK(no_position.format() == "r.yaml: warning: m");
+}
+
+TEST_CASE("aliases may share parts of the file, but not multiply it") {
+  SUBCASE("300 rules aliasing a match of 300 regexes are refused at the alias") {
+    // A 15 KB file the loader would walk as 90,000 matchers (a 97 KB one took a minute and
+    // 5 GB).
+    std::string text = "version: 1\nrules:\n  - name: r0\n    match: &m {labels: {";
+    for (int i = 0; i < 300; ++i)
+      text += (i ? ", k" : "k") + std::to_string(i) + ": \"/x.*y/\"";
+    text += "}}\n";
+    for (int i = 1; i < 300; ++i)
+      text += "  - {name: r" + std::to_string(i) + ", match: *m}\n";
+    const auto r = load(text);
+    INFO(all_messages(r));
+    CHECK_FALSE(r.ok());
+    const auto errors = errors_of(r);
+    REQUIRE(errors.size() == 1);
+    CHECK(contains(errors[0].message, "aliases expand the file past 100000 nodes"));
+    CHECK(errors[0].line > 4);  // at the alias that crosses the limit
+  }
+  SUBCASE("a shared notify list or match is fine") {
+    const auto r = load(std::string(k_head) +
+                        "rules:\n"
+                        "  - {name: a, match: &prod {labels: {env: prod}}, notify: &to [alerts]}\n"
+                        "  - {name: b, match: *prod, notify: *to}\n");
+    INFO(all_messages(r));
+    CHECK(r.ok());
+  }
+}
+
+TEST_CASE("a diagnostic stays on one line whatever bytes the file holds") {
+  // `tocsin check` prints one diagnostic per line; a control character copied from the file
+  // (yaml-cpp quotes the offending one) would split it or rewrite the terminal.
+  struct Case {
+    const char* intent;
+    std::string yaml;
+    const char* shown;  // how the message shows the byte
+  };
+  const Case cases[] = {
+      {"a carriage return after a backslash in a double-quoted scalar",
+       "version: 1\nrules: \"\\\r\"\n", "\\x0d"},
+      {"an escape character after a backslash", "version: 1\nrules: \"\\\x1b[2J\"\n", "\\x1b"},
+  };
+  for (const auto& c : cases) {
+    SUBCASE(c.intent) {
+      const auto r = load(c.yaml);
+      REQUIRE_FALSE(r.diagnostics.empty());
+      for (const auto& d : r.diagnostics) {
+        INFO(d.format());
+        const auto control = [](char ch) {
+          return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+        };
+        CHECK(std::none_of(d.message.begin(), d.message.end(), control));
+      }
+      CHECK(contains(r.diagnostics[0].message, c.shown));
+    }
+  }
 }
 
 TEST_CASE("an unreadable file is one positionless error") {
