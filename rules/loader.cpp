@@ -695,7 +695,8 @@ constexpr std::string_view k_api_keys[] = {"tokens"};
 constexpr std::string_view k_api_token_keys[] = {"name", "token_env", "scope"};
 constexpr std::string_view k_storage_keys[] = {"synchronous", "retain_events", "startup_check"};
 constexpr std::string_view k_server_keys[] = {"max_body_bytes", "max_headers", "request_timeout",
-                                              "max_connections_per_ip"};
+                                              "max_connections_per_ip", "max_connections",
+                                              "worker_threads"};
 
 constexpr std::string_view k_source_names[] = {"cloudwatch", "opsgenie", "alertmanager", "generic",
                                                "heartbeat"};
@@ -1494,6 +1495,12 @@ class RulesLoader {
     }
     if (auto v = m_check.integer(*f, "max_connections_per_ip", 1, 10000)) {
       server.max_connections_per_ip = static_cast<std::size_t>(*v);
+    }
+    if (auto v = m_check.integer(*f, "max_connections", 1, 1000000)) {
+      server.max_connections = static_cast<std::size_t>(*v);
+    }
+    if (auto v = m_check.integer(*f, "worker_threads", 1, 4096)) {
+      server.worker_threads = static_cast<std::size_t>(*v);
     }
   }
 

@@ -210,6 +210,8 @@ struct ServerLimits {
   std::optional<std::size_t> max_headers;
   std::optional<Duration> request_timeout;
   std::optional<std::size_t> max_connections_per_ip;
+  std::optional<std::size_t> max_connections;
+  std::optional<std::size_t> worker_threads;
 
   bool operator==(const ServerLimits&) const = default;
 };

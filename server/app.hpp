@@ -26,11 +26,14 @@ struct Limits {
   // first byte written: a slow client cannot hold a worker thread longer (time spent in our
   // handler is not counted).
   Duration request_timeout = std::chrono::seconds(30);
-  // Concurrent connections from one peer address; more are refused with 503. Also bounds
-  // how many worker threads one address can hold.
+  // Concurrent connections from one peer address; more are refused with 503.
   std::size_t max_connections_per_ip = 32;
-  // Each open connection holds one worker thread (cpp-httplib is thread-per-connection).
-  // The pool grows on demand up to this and shrinks when idle.
+  // Concurrent connections in all; more are refused with 503. Each costs a file descriptor
+  // (RLIMIT_NOFILE is raised to its hard limit at startup) and a little memory, no thread.
+  std::size_t max_connections = 10000;
+  // Requests served at once: a worker thread serves a connection only while it has bytes to
+  // read or a response to write (one poller thread watches the idle ones). The pool grows on
+  // demand up to this and shrinks when idle.
   std::size_t worker_threads = 512;
   int read_timeout_seconds = 10;  // silence within a request cuts it before request_timeout
   int keep_alive_seconds = 30;    // idle keep-alive connections are closed after this

@@ -13,6 +13,8 @@ std::string_view to_string(CutReason r) {
       return "stalled";
     case CutReason::per_ip_limit:
       return "per_ip_limit";
+    case CutReason::max_connections:
+      return "max_connections";
   }
   return "unknown";
 }
@@ -55,14 +57,18 @@ ConnectionGuard::Lease::~Lease() {
 
 ConnectionGuard::Admission ConnectionGuard::admit(const std::string& peer) {
   std::lock_guard lock(m_mutex);
+  if (m_open >= m_max_total) {
+    const bool first = !std::exchange(m_refusing, true);
+    return {std::nullopt, CutReason::max_connections, first};
+  }
   auto& state = m_peers[peer];
   if (state.open >= m_max_per_peer) {
     const bool first = !std::exchange(state.refusing, true);
-    return {std::nullopt, first};
+    return {std::nullopt, CutReason::per_ip_limit, first};
   }
   ++state.open;
   ++m_open;
-  return {Lease(*this, peer), false};
+  return {Lease(*this, peer), CutReason::per_ip_limit, false};
 }
 
 void ConnectionGuard::release(const std::string& peer) {
@@ -70,6 +76,7 @@ void ConnectionGuard::release(const std::string& peer) {
   const auto it = m_peers.find(peer);
   if (it == m_peers.end() || it->second.open == 0) return;  // not admitted here: a bug
   --m_open;
+  m_refusing = false;
   if (--it->second.open == 0) {
     m_peers.erase(it);
   } else {

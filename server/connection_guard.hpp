@@ -3,8 +3,8 @@
 // threads (SPEC §10 "request timeouts"; the Ingestion issue's "slow clients cannot pin all
 // server threads"). Free of sockets and of clock reads, so they are tested from tables:
 //
-//  - ConnectionGuard: how many connections each peer address has open, and whether one more
-//    is admitted (`server.max_connections_per_ip`);
+//  - ConnectionGuard: how many connections are open, in all and from each peer address, and
+//    whether one more is admitted (`server.max_connections`, `server.max_connections_per_ip`);
 //  - RequestDeadline: by when the request in progress must have been read, and its response
 //    taken by the client (`server.request_timeout`).
 //
@@ -32,15 +32,17 @@ enum class CutReason {
   deadline,      // the request was not read in full, or its response not taken, in request_timeout
   stalled,       // nothing moved for the read timeout in the middle of a request
   per_ip_limit,  // refused with 503: the peer already had max_connections_per_ip open
+  max_connections,  // refused with 503: max_connections were open in all
 };
 inline constexpr CutReason k_cut_reasons[] = {CutReason::deadline, CutReason::stalled,
-                                              CutReason::per_ip_limit};
+                                              CutReason::per_ip_limit, CutReason::max_connections};
 std::string_view to_string(CutReason r);
 
 // The deadlines of the request in progress on one connection. A request's line, headers and
 // body must arrive within `timeout` of its start; its response gets `timeout` again from its
 // first byte written, so the time our handler takes is not charged to the client (the handler
-// bounds its own work). Not thread-safe: one connection is served by one thread.
+// bounds its own work). Not thread-safe: one connection is served by one thread at a time (it
+// passes between the poller and the workers through locked queues).
 class RequestDeadline {
  public:
   explicit RequestDeadline(Duration timeout) : m_timeout(timeout) {}
@@ -71,10 +73,14 @@ class RequestDeadline {
   std::optional<MonoTime> m_write_by;
 };
 
-// Open connections per peer. Thread-safe: every worker thread admits and releases here.
+// Open connections, in all and per peer. Thread-safe: connections are admitted on the accept
+// thread and released wherever they end. A connection holds its Lease from its accept to its
+// close, whichever thread (or none) serves it meanwhile.
 class ConnectionGuard {
  public:
-  explicit ConnectionGuard(std::size_t max_per_peer) : m_max_per_peer(max_per_peer) {}
+  explicit ConnectionGuard(std::size_t max_per_peer,
+                           std::size_t max_total = static_cast<std::size_t>(-1))
+      : m_max_per_peer(max_per_peer), m_max_total(max_total) {}
   ConnectionGuard(const ConnectionGuard&) = delete;
   ConnectionGuard& operator=(const ConnectionGuard&) = delete;
 
@@ -94,9 +100,12 @@ class ConnectionGuard {
   };
 
   struct Admission {
-    std::optional<Lease> lease;  // empty: refused, the peer is at its cap
-    // Refused, and the first refusal since the peer reached its cap: log only this one, so
-    // a flood of refused connections does not become a flood of log lines too.
+    std::optional<Lease> lease;  // empty: refused, at a cap
+    // Why it was refused: per_ip_limit (the peer is at its cap) or max_connections (the
+    // server is at its total, checked first).
+    CutReason refusal = CutReason::per_ip_limit;
+    // Refused, and the first refusal since that cap was reached: log only this one, so a
+    // flood of refused connections does not become a flood of log lines too.
     bool first_refusal = false;
   };
 
@@ -106,6 +115,7 @@ class ConnectionGuard {
   std::size_t open(const std::string& peer) const;
   std::size_t open() const;
   std::size_t max_per_peer() const { return m_max_per_peer; }
+  std::size_t max_total() const { return m_max_total; }
 
  private:
   void release(const std::string& peer);
@@ -116,9 +126,11 @@ class ConnectionGuard {
   };
 
   const std::size_t m_max_per_peer;
+  const std::size_t m_max_total;
   mutable std::mutex m_mutex;
   std::map<std::string, Peer, std::less<>> m_peers;  // REQUIRES m_mutex; peers with open > 0
   std::size_t m_open = 0;                            // REQUIRES m_mutex
+  bool m_refusing = false;  // REQUIRES m_mutex; refused at max_total, until one closes
 };
 
 }  // namespace tocsin

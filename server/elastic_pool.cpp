@@ -47,9 +47,9 @@ void ElasticThreadPool::enqueue(std::function<void()> fn) {
     } else if (!m_saturated) {
       m_saturated = true;
       spdlog::warn(
-          "http: all {} worker threads are busy; new connections wait for one to free up "
-          "(slow or idle clients? see server.request_timeout and "
-          "server.max_connections_per_ip)",
+          "http: all {} worker threads are busy; requests wait for one to free up "
+          "(slow handlers or clients slow to take responses? see server.worker_threads and "
+          "server.request_timeout)",
           m_max_threads);
     }
   }

@@ -1,8 +1,7 @@
 #pragma once
-// The HTTP listener's worker threads. cpp-httplib serves each connection on one thread from
-// accept to close, and its own ThreadPool has a fixed size: once every thread holds a
-// connection (slow clients, idle keep-alives), new connections wait in its queue however
-// little they would take. This pool starts a thread whenever a task arrives and no thread is
+// The HTTP listener's worker threads. A worker serves a connection only while it has bytes
+// to read or a response to write (the poller in server/guarded_server.cpp holds the idle
+// ones), so a thread is busy for one request at a time. This pool starts a thread whenever a task arrives and no thread is
 // idle, up to `max_threads`; threads beyond `min_threads` exit after `idle_exit` without work.
 // Beyond the bound, tasks wait in the queue (logged once per saturation).
 

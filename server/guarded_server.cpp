@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +15,10 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <set>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
 
 #include "core/duration.hpp"
 #include "core/json.hpp"
@@ -24,20 +30,21 @@ namespace {
 
 using std::chrono::steady_clock;
 
-// How often a connection waiting for its next request checks whether the server stops.
-constexpr Duration k_stop_check_interval = std::chrono::milliseconds(100);
 // How long a refused connection is given to take the 503 before it is closed.
 constexpr Duration k_refusal_linger = std::chrono::milliseconds(100);
 constexpr std::size_t k_refusal_drain = 64 * 1024;
 // The same for a request refused by its framing: the client may still be sending the body we
 // will not read, and closing over unread bytes resets the connection, which can destroy the
-// answer before the client reads it. Bounded, so a refused client holds its thread little.
+// answer before the client reads it. Bounded; the poller drains, so no thread is held.
 constexpr Duration k_rejection_linger = std::chrono::seconds(1);
 constexpr std::size_t k_rejection_drain = 1024 * 1024;
 // Threads kept when idle: enough for a burst of requests without starting threads.
 constexpr std::size_t k_min_threads = 8;
 // Connections the kernel completes while the accept loop is busy (capped by somaxconn).
 constexpr int k_accept_backlog = 1024;
+
+// Readiness events the poller takes in one epoll_wait.
+constexpr int k_poll_batch = 256;
 
 constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -63,45 +70,56 @@ std::optional<sockaddr_storage> name_of(socket_t sock, bool peer) {
   return addr;
 }
 
-// One client connection, whose every wait is bounded twice: by the read (or write) timeout, as
-// cpp-httplib's own stream is, and by the deadline of the request in progress. Bytes received
+// One client connection. Reads never wait: the poller waits for bytes (see GuardedServer).
+// Writes wait, bounded twice: by the write timeout, as cpp-httplib's own stream is, and by the
+// deadline of the response (or, for 100 Continue, of the request) in progress. Bytes received
 // beyond the request being read stay buffered for the next one (pipelining).
 class Connection {
  public:
-  Connection(socket_t sock, const PeerAddress& peer, Duration request_timeout,
-             Duration read_timeout, Duration write_timeout)
+  Connection(socket_t sock, PeerAddress peer, Duration request_timeout, Duration read_timeout,
+             Duration write_timeout)
       : m_sock(sock),
-        m_peer(peer),
+        m_peer(std::move(peer)),
         m_deadline(request_timeout),
         m_read_timeout(read_timeout),
         m_write_timeout(write_timeout) {}
 
   // The bytes received and not yet taken by a request.
-  std::string_view buffered() const { return {m_buffer.data() + m_begin, m_end - m_begin}; }
+  std::string_view buffered() const {
+    return m_buffer ? std::string_view(m_buffer->data() + m_begin, m_end - m_begin)
+                    : std::string_view();
+  }
   void consume(std::size_t n) { m_begin += std::min(n, m_end - m_begin); }
+  // A connection parked with nothing buffered gives its buffer back: idle ones cost little.
+  void release_buffer() {
+    if (m_begin == m_end) m_buffer.reset();
+  }
 
-  // Receives more bytes into the (empty) buffer, waiting within the deadline. False at the
-  // end of the stream, on an error, or when the wait was cut (see cut()).
-  bool receive_more() {
-    if (m_begin != m_end) return true;
+  enum class Received { data, would_block, closed };
+  // Receives more bytes into the (empty) buffer, without waiting: `closed` at the end of the
+  // stream or on an error.
+  Received receive_now() {
+    if (m_begin != m_end) return Received::data;
     m_begin = m_end = 0;
+    if (!m_buffer) m_buffer = std::make_unique<std::array<char, 16 * 1024>>();
     for (;;) {
-      if (m_read_cut || !wait(POLLIN)) return false;
-      const auto n = ::recv(m_sock, m_buffer.data(), m_buffer.size(), MSG_DONTWAIT);
+      const auto n = ::recv(m_sock, m_buffer->data(), m_buffer->size(), MSG_DONTWAIT);
       if (n > 0) {
         m_received += static_cast<std::size_t>(n);
         m_end = static_cast<std::size_t>(n);
-        return true;
+        return Received::data;
       }
-      if (n == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) return false;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Received::would_block;
+      return Received::closed;
     }
   }
 
-  bool is_writable() const { return wait(POLLOUT); }
+  bool is_writable() const { return wait_writable(false); }
 
   ssize_t write(const char* ptr, size_t size, bool interim = false) {
     for (;;) {
-      if (m_write_cut || !wait(POLLOUT, interim)) return -1;
+      if (m_write_cut || !wait_writable(interim)) return -1;
       // Never blocks: poll() waits, bounded; a full send buffer just means wait again.
       const auto n = ::send(m_sock, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n >= 0) return n;
@@ -123,25 +141,6 @@ class Connection {
   const PeerAddress& peer() const { return m_peer; }
   socket_t socket() const { return m_sock; }
 
-  enum class Wait { request, idle, stopping };
-
-  // Waits up to `idle` for the first byte of the next request (or the peer closing, which
-  // reading the request then finds), checking `stopping` as it goes.
-  Wait wait_for_request(Duration idle, const std::function<bool()>& stopping) {
-    if (m_begin != m_end) return Wait::request;  // pipelined
-    const auto until = steady_clock::now() + idle;
-    for (;;) {
-      if (stopping()) return Wait::stopping;
-      const auto now = steady_clock::now();
-      if (now >= until) return Wait::idle;
-      const auto slice = std::min(k_stop_check_interval, std::chrono::ceil<Duration>(until - now));
-      pollfd p{m_sock, POLLIN, 0};
-      const int ready = ::poll(&p, 1, static_cast<int>(slice.count()));
-      if (ready > 0) return Wait::request;
-      if (ready < 0 && errno != EINTR) return Wait::request;  // let the read report it
-    }
-  }
-
   void start_request(MonoTime now) {
     m_deadline.request_started(now);
     m_started = now;
@@ -151,9 +150,9 @@ class Connection {
     m_deadline.first_request_started(accepted, now);
     m_started = accepted;
   }
-  Duration read_budget() const { return m_deadline.read_budget(steady_clock::now()); }
-  // The request did not even begin within its deadline.
-  void cut_before_request() { m_read_cut = CutReason::deadline; }
+  Duration read_budget(MonoTime now) const { return m_deadline.read_budget(now); }
+  // Reading was cut: by the poller, or on finding the deadline passed.
+  void cut_reading(CutReason reason) { m_read_cut = reason; }
 
   std::optional<CutReason> cut() const { return m_read_cut ? m_read_cut : m_write_cut; }
   bool cut_while_writing() const { return !m_read_cut && m_write_cut; }
@@ -166,29 +165,25 @@ class Connection {
   Duration write_timeout() const { return m_write_timeout; }
 
  private:
-  // Waits until the socket is ready for `events`, within the request's deadline and the read
-  // (write) timeout; on expiry records the cut (once) and returns false. A write within the
-  // request's reading (`interim`) shares the reading's deadline.
-  bool wait(short events, bool interim = false) const {
-    const bool reading = events == POLLIN;
-    auto& cut = reading ? m_read_cut : m_write_cut;
-    const auto stall = reading ? m_read_timeout : m_write_timeout;
-    if (cut) return false;
+  // Waits until the socket takes bytes, within the response's deadline and the write
+  // timeout; on expiry records the cut (once) and returns false. An `interim` write, within
+  // the request's reading, shares the reading's deadline.
+  bool wait_writable(bool interim) const {
+    if (m_write_cut) return false;
     for (;;) {
       const auto now = steady_clock::now();
-      const auto budget =
-          reading || interim ? m_deadline.read_budget(now) : m_deadline.write_budget(now);
+      const auto budget = interim ? m_deadline.read_budget(now) : m_deadline.write_budget(now);
       if (budget <= Duration{0}) {
-        cut = CutReason::deadline;
+        m_write_cut = CutReason::deadline;
         return false;
       }
-      const auto limit = std::min(budget, stall);
-      pollfd p{m_sock, events, 0};
+      const auto limit = std::min(budget, m_write_timeout);
+      pollfd p{m_sock, POLLOUT, 0};
       const int ready = ::poll(&p, 1, static_cast<int>(limit.count()));
-      if (ready > 0) return true;  // also POLLHUP/POLLERR: the recv/send reports them
+      if (ready > 0) return true;  // also POLLHUP/POLLERR: the send reports them
       if (ready < 0 && errno != EINTR) return false;
       if (ready == 0 && limit < budget) {
-        cut = CutReason::stalled;
+        m_write_cut = CutReason::stalled;
         return false;
       }
       // Interrupted, or the deadline is (about to be) reached: look again.
@@ -196,16 +191,16 @@ class Connection {
   }
 
   const socket_t m_sock;
-  const PeerAddress& m_peer;
+  const PeerAddress m_peer;
   // Mutable: httplib's is_writable() is const, and waiting starts deadlines and records cuts.
   mutable RequestDeadline m_deadline;
   const Duration m_read_timeout;   // silence that cuts a request before its deadline
   const Duration m_write_timeout;  // the same for a response the client does not read
-  mutable std::optional<CutReason> m_read_cut;
+  std::optional<CutReason> m_read_cut;
   mutable std::optional<CutReason> m_write_cut;
   MonoTime m_started{};
-  std::size_t m_received = 0;  // bytes of the request in progress
-  std::array<char, 16 * 1024> m_buffer{};
+  std::size_t m_received = 0;                             // bytes of the request in progress
+  std::unique_ptr<std::array<char, 16 * 1024>> m_buffer;  // allocated while needed
   std::size_t m_begin = 0, m_end = 0;
 };
 
@@ -245,41 +240,6 @@ class RequestStream final : public httplib::Stream {
   std::size_t m_read = 0;
 };
 
-// The owner closes: shutdown then close, as cpp-httplib does, whichever way serving ends.
-class SocketCloser {
- public:
-  explicit SocketCloser(socket_t sock) : m_sock(sock) {}
-  ~SocketCloser() {
-    ::shutdown(m_sock, SHUT_RDWR);
-    ::close(m_sock);
-  }
-  SocketCloser(const SocketCloser&) = delete;
-  SocketCloser& operator=(const SocketCloser&) = delete;
-
- private:
-  socket_t m_sock;
-};
-
-// After a last answer: ends our side, then takes what the client still sends for a moment,
-// until it closes its side, so that the close does not reset the connection over the answer.
-void drain_before_close(socket_t sock, Duration linger, std::size_t max_bytes) {
-  ::shutdown(sock, SHUT_WR);
-  const auto until = steady_clock::now() + linger;
-  std::array<char, 16 * 1024> discard{};
-  std::size_t drained = 0;
-  while (drained < max_bytes) {
-    const auto now = steady_clock::now();
-    if (now >= until) break;
-    pollfd p{sock, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(std::chrono::ceil<Duration>(until - now).count())) <= 0) {
-      break;
-    }
-    const auto n = ::recv(sock, discard.data(), discard.size(), MSG_DONTWAIT);
-    if (n <= 0) break;
-    drained += static_cast<std::size_t>(n);
-  }
-}
-
 Duration duration_of(time_t sec, time_t usec) {
   return std::chrono::ceil<Duration>(std::chrono::seconds(sec) + std::chrono::microseconds(usec));
 }
@@ -304,48 +264,6 @@ void log_cut(const PeerAddress& peer, CutReason reason, const Connection& c) {
         "http: cut connection from {}: nothing received for {} in the middle of a "
         "request, after {}; {} bytes received",
         who, format_duration(c.read_timeout()), format_duration(c.since_start()), c.received());
-  }
-}
-
-// How reading one request ended.
-enum class Read {
-  complete,  // the reader holds a whole request
-  refused,   // the reader refused it (see its error())
-  cut,       // the deadline or the read timeout cut it (see Connection::cut())
-  gone,      // the client closed, or the socket failed
-};
-
-// Reads one request from the connection into `reader`, answering "100 Continue" when the
-// request asks for it.
-Read read_request(Connection& c, RequestReader& reader) {
-  bool continued = false;
-  for (;;) {
-    c.consume(reader.take(c.buffered()));
-    switch (reader.state()) {
-      case RequestReader::State::complete:
-        return Read::complete;
-      case RequestReader::State::refused:
-        return Read::refused;
-      default:
-        break;
-    }
-    if (reader.wants_continue() && !continued) {
-      continued = true;
-      if (!c.write_all(k_continue, true)) return c.cut() ? Read::cut : Read::gone;
-    }
-    if (!c.receive_more()) return c.cut() ? Read::cut : Read::gone;
-  }
-}
-
-// Answers a request refused before cpp-httplib saw it, then ends the connection: nothing
-// after a refused request can be trusted to begin the next one. The client may still be
-// sending what we will not read (a body over the limit, pipelined requests): take it for a
-// moment first, so that the close does not reset the connection over the answer.
-void reject(Connection& c, const FramingError& error, bool head) {
-  spdlog::warn("http: refused a request from {}:{} with {} {}: {}", c.peer().ip, c.peer().port,
-               error.status, error.code, error.detail);
-  if (c.write_all(refusal_response(error, head))) {
-    drain_before_close(c.socket(), k_rejection_linger, k_rejection_drain);
   }
 }
 
@@ -384,25 +302,212 @@ PeerAddress peer_address(const sockaddr_storage& addr) {
   return peer;
 }
 
+// One connection from its accept to its close. At any moment it is owned by exactly one of:
+// the accept thread, the poller (parked), or a worker (or a task queued for one); the socket
+// is closed, and the peer's place under its cap given back, when the last owner lets go.
+struct ServedConnection {
+  ServedConnection(GuardedServer& server, socket_t sock, PeerAddress peer,
+                   std::optional<ConnectionGuard::Lease> lease_, Duration request_timeout,
+                   Duration read_timeout, Duration write_timeout, std::size_t max_requests)
+      : m_server(server),
+        connection(sock, std::move(peer), request_timeout, read_timeout, write_timeout),
+        lease(std::move(lease_)),
+        left(max_requests) {
+    m_server.connection_opened();
+  }
+  ~ServedConnection() {
+    ::shutdown(connection.socket(), SHUT_RDWR);
+    ::close(connection.socket());
+    lease.reset();
+    m_server.connection_closed();
+  }
+  ServedConnection(const ServedConnection&) = delete;
+  ServedConnection& operator=(const ServedConnection&) = delete;
+
+  socket_t socket() const { return connection.socket(); }
+
+ private:
+  GuardedServer& m_server;
+
+ public:
+  Connection connection;
+  std::optional<ConnectionGuard::Lease> lease;  // empty for a connection refused with 503
+  MonoTime accepted = steady_clock::now();
+  std::size_t left;                     // requests it may still make (keep_alive_max_count)
+  bool first = true;                    // its first request is not served yet
+  bool taken = false;                   // a worker has taken it up once (its first deadline is set)
+  std::optional<RequestReader> reader;  // the request being read, kept while parked
+  bool continued = false;               // 100 Continue was sent for that request
+
+  // What it waits for while parked, and until when.
+  enum class Waiting {
+    request,   // the first byte of a request (the first one, or the next on a kept-alive one)
+    reading,   // the rest of a request that has begun
+    draining,  // a refused one: its client's last bytes, taken and dropped, until it closes
+  };
+  Waiting waiting = Waiting::request;
+  MonoTime expires{};
+  std::size_t drain_left = 0;  // draining: bytes still taken before closing anyway
+};
+
+// The poller thread's side: every parked connection by socket, and their deadlines in order.
+// Connections arrive through the inbox from any thread.
+struct Parking {
+  int epoll = -1;
+  int wake = -1;  // an eventfd: the inbox has arrivals, or the server stops
+
+  std::mutex mutex;
+  std::vector<std::shared_ptr<ServedConnection>> inbox;  // REQUIRES mutex
+  bool exit = false;                                     // REQUIRES mutex
+
+  // The poller thread's own.
+  std::unordered_map<socket_t, std::shared_ptr<ServedConnection>> parked;
+  std::set<std::pair<MonoTime, socket_t>> deadlines;
+
+  ~Parking() {
+    if (epoll >= 0) ::close(epoll);
+    if (wake >= 0) ::close(wake);
+  }
+
+  void signal() const {
+    const std::uint64_t one = 1;
+    (void)!::write(wake, &one, sizeof one);
+  }
+
+  // Takes a connection off epoll and the deadlines; it leaves the map last, so that it is
+  // not destroyed (closed) while still registered.
+  std::shared_ptr<ServedConnection> unpark(socket_t sock) {
+    const auto it = parked.find(sock);
+    if (it == parked.end()) return nullptr;
+    auto c = std::move(it->second);
+    ::epoll_ctl(epoll, EPOLL_CTL_DEL, sock, nullptr);
+    deadlines.erase({c->expires, sock});
+    parked.erase(it);
+    return c;
+  }
+};
+
+// cpp-httplib's task queue for accepted sockets: runs each task at once, on the accept
+// thread. The task is process_and_close_socket(), which never waits: it admits the connection
+// and parks it, so accepting never waits for a thread.
+class AcceptQueue final : public httplib::TaskQueue {
+ public:
+  explicit AcceptQueue(GuardedServer& server) : m_server(server) {}
+  void enqueue(std::function<void()> fn) override { fn(); }
+  void shutdown() override { m_server.stop_connections(); }
+
+ private:
+  GuardedServer& m_server;
+};
+
+namespace {
+
+std::string refusal_503(const std::string& detail) {
+  const auto body = Json{{"error", "too_many_connections"}, {"detail", detail}}.dump();
+  return "HTTP/1.1 503 Service Unavailable\r\n"
+         "Content-Type: application/json\r\n"
+         "Retry-After: 5\r\n"
+         "Connection: close\r\n"
+         "Content-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// Takes and drops what a refused client still sends, without waiting. False once it is done:
+// the client closed, or the allowance is used up.
+bool drain_now(ServedConnection& c) {
+  std::array<char, 16 * 1024> discard{};
+  while (c.drain_left > 0) {
+    const auto n =
+        ::recv(c.socket(), discard.data(), std::min(discard.size(), c.drain_left), MSG_DONTWAIT);
+    if (n > 0) {
+      c.drain_left -= std::min(c.drain_left, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+  return false;
+}
+
+}  // namespace
+
 GuardedServer::GuardedServer(ConnectionLimits limits, Metrics& metrics)
-    : m_limits(limits), m_metrics(metrics), m_guard(limits.max_connections_per_ip) {
-  const auto threads = m_limits.worker_threads;
-  new_task_queue = [threads] {
-    return new ElasticThreadPool(std::min(k_min_threads, threads), threads);
+    : m_limits(limits),
+      m_metrics(metrics),
+      m_guard(limits.max_connections_per_ip, limits.max_connections) {
+  new_task_queue = [this] {
+    // listen_after_bind() calls this once bound, just before its accept loop (the accept
+    // backlog was widened before: see widen_accept_backlog).
+    start();
+    return new AcceptQueue(*this);
   };
   // cpp-httplib never reads a body (see RequestStream); its own bound is only a backstop.
   set_payload_max_length(limits.framing.max_body_bytes);
-  const auto body = Json{{"error", "too_many_connections"},
-                         {"detail", "more than " + std::to_string(limits.max_connections_per_ip) +
-                                        " open connections from one address; retry later"}}
-                        .dump();
-  m_refusal =
-      "HTTP/1.1 503 Service Unavailable\r\n"
-      "Content-Type: application/json\r\n"
-      "Retry-After: 5\r\n"
-      "Connection: close\r\n"
-      "Content-Length: " +
-      std::to_string(body.size()) + "\r\n\r\n" + body;
+  m_refusal = refusal_503("more than " + std::to_string(limits.max_connections_per_ip) +
+                          " open connections from one address; retry later");
+  m_refusal_total = refusal_503("the server has " + std::to_string(limits.max_connections) +
+                                " connections open; retry later");
+}
+
+GuardedServer::~GuardedServer() {
+  if (m_poller.joinable()) {
+    {
+      std::lock_guard lock(m_parking->mutex);
+      m_parking->exit = true;
+    }
+    m_parking->signal();
+    m_poller.join();
+  }
+  if (m_pool) m_pool->shutdown();
+}
+
+void GuardedServer::start() {
+  if (m_poller.joinable()) return;
+  m_parking = std::make_unique<Parking>();
+  m_parking->epoll = ::epoll_create1(EPOLL_CLOEXEC);
+  m_parking->wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (m_parking->epoll < 0 || m_parking->wake < 0) {
+    throw std::system_error(errno, std::generic_category(), "http: cannot create the poller");
+  }
+  epoll_event wake{};
+  wake.events = EPOLLIN;
+  wake.data.fd = m_parking->wake;
+  ::epoll_ctl(m_parking->epoll, EPOLL_CTL_ADD, m_parking->wake, &wake);
+  const auto threads = m_limits.worker_threads;
+  m_pool = std::make_unique<ElasticThreadPool>(std::min(k_min_threads, threads), threads);
+  m_stopping = false;
+  m_poller = std::thread([this] { poll_loop(); });
+}
+
+bool GuardedServer::stopping() const {
+  return m_stopping || svr_sock_ == INVALID_SOCKET;
+}
+
+void GuardedServer::connection_opened() {
+  std::lock_guard lock(m_open_mutex);
+  ++m_open;
+}
+
+void GuardedServer::connection_closed() {
+  std::lock_guard lock(m_open_mutex);
+  if (--m_open == 0) m_none_open.notify_all();
+}
+
+void GuardedServer::stop_connections() {
+  m_stopping = true;
+  m_parking->signal();  // closes the connections waiting for a request
+  {
+    // Requests in progress finish; a parked one that is slow is cut at its deadline.
+    std::unique_lock lock(m_open_mutex);
+    m_none_open.wait(lock, [this] { return m_open == 0; });
+  }
+  {
+    std::lock_guard lock(m_parking->mutex);
+    m_parking->exit = true;
+  }
+  m_parking->signal();
+  m_poller.join();
+  m_pool->shutdown();
 }
 
 bool GuardedServer::widen_accept_backlog() {
@@ -411,92 +516,294 @@ bool GuardedServer::widen_accept_backlog() {
 }
 
 bool GuardedServer::process_and_close_socket(socket_t sock) {
-  SocketCloser closer(sock);
   const auto addr = name_of(sock, true);
-  if (!addr) return false;  // the peer is already gone
-  const PeerAddress peer = peer_address(*addr);
-  auto admission = m_guard.admit(peer.key);
-  if (!admission.lease) {
-    refuse(sock, peer, admission.first_refusal);
+  if (!addr) {  // the peer is already gone
+    ::close(sock);
     return false;
   }
   try {
-    return serve(sock, peer);
+    PeerAddress peer = peer_address(*addr);
+    auto admission = m_guard.admit(peer.key);
+    const bool admitted = admission.lease.has_value();
+    auto c = std::make_shared<ServedConnection>(
+        *this, sock, std::move(peer), std::move(admission.lease), m_limits.request_timeout,
+        duration_of(read_timeout_sec_, read_timeout_usec_),
+        duration_of(write_timeout_sec_, write_timeout_usec_), keep_alive_max_count_);
+    if (!admitted) {
+      refuse(std::move(c), admission.refusal, admission.first_refusal);
+      return false;
+    }
+    // The first request's deadline runs from the accept (see first_request_started).
+    c->connection.start_first_request(c->accepted, c->accepted);
+    c->waiting = ServedConnection::Waiting::request;
+    c->expires = c->accepted + m_limits.request_timeout;
+    park(std::move(c));
+    return true;
   } catch (const std::exception& e) {
-    spdlog::error("http: connection from {}:{} failed: {}", peer.ip, peer.port, e.what());
+    // The connection, if made, closed the socket as it went.
+    spdlog::error("http: cannot take a connection: {}", e.what());
     return false;
   }
 }
 
-bool GuardedServer::serve(socket_t sock, const PeerAddress& peer) {
-  const auto read_timeout = duration_of(read_timeout_sec_, read_timeout_usec_);
-  Connection connection(sock, peer, m_limits.request_timeout, read_timeout,
-                        duration_of(write_timeout_sec_, write_timeout_usec_));
-  const auto stopping = [this] { return svr_sock_ == INVALID_SOCKET; };
-  const auto keep_alive = duration_of(keep_alive_timeout_sec_, 0);
-
-  // The first request's deadline runs from the accept (see first_request_started).
-  const auto now = steady_clock::now();
-  connection.start_first_request(ElasticThreadPool::current_task_enqueued().value_or(now), now);
-  bool ok = false;
-  bool in_request = false;  // cut while a request was being read
-  bool head = false;        // and that request was a HEAD
-  for (auto left = keep_alive_max_count_; left > 0; --left) {
-    const bool first = left == keep_alive_max_count_;
-    const auto wait =
-        connection.wait_for_request(first ? connection.read_budget() : keep_alive, stopping);
-    if (wait == Connection::Wait::stopping) break;
-    if (wait == Connection::Wait::idle) {
-      if (first) connection.cut_before_request();
-      break;
-    }
-    if (!first) connection.start_request(steady_clock::now());
-
-    RequestReader reader(m_limits.framing);
-    const auto read = read_request(connection, reader);
-    in_request = read == Read::cut && reader.started();
-    head = reader.head_request();
-    if (read == Read::refused) {
-      reject(connection, reader.error(), head);
-      break;
-    }
-    if (read != Read::complete) break;
-
-    std::string body = reader.take_body();
-    RequestStream stream(connection, reader.normalized_head());
-    bool closed = false;
-    ok = process_request(stream, left == 1, closed,
-                         [&body](httplib::Request& req) { req.body = std::move(body); });
-    if (!ok || closed || connection.cut()) break;
-  }
-  if (const auto reason = connection.cut()) {
-    m_metrics.count_connection_cut(*reason);
-    log_cut(peer, *reason, connection);
-    if (in_request && !connection.cut_while_writing()) {
-      // The request had begun: say why it ends, as a 408 (no body is drained: the client was
-      // too slow to be sending one).
-      (void)connection.write_all(
-          refusal_response({408, "request_timeout",
-                            "the request arrived too slowly: it must arrive in full within " +
-                                format_duration(m_limits.request_timeout) +
-                                ", without a pause of " + format_duration(read_timeout)},
-                           head));
-    }
-  }
-  return ok;
-}
-
-void GuardedServer::refuse(socket_t sock, const PeerAddress& peer, bool log) {
-  m_metrics.count_connection_cut(CutReason::per_ip_limit);
-  if (log) {
+void GuardedServer::refuse(std::shared_ptr<ServedConnection> c, CutReason reason, bool log) {
+  m_metrics.count_connection_cut(reason);
+  const bool total = reason == CutReason::max_connections;
+  if (log && total) {
+    spdlog::warn(
+        "http: refusing connections with 503: {} already open in all (server.max_connections); "
+        "logged once until one of them closes",
+        m_guard.max_total());
+  } else if (log) {
     spdlog::warn(
         "http: refusing connections from {} with 503: {} already open "
         "(server.max_connections_per_ip); logged once until one of them closes",
-        peer.key, m_guard.max_per_peer());
+        c->connection.peer().key, m_guard.max_per_peer());
   }
   // Never blocks: a peer that does not read loses only the courtesy of the answer.
-  (void)::send(sock, m_refusal.data(), m_refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  drain_before_close(sock, k_refusal_linger, k_refusal_drain);
+  const auto& answer = total ? m_refusal_total : m_refusal;
+  (void)::send(c->socket(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  // Then its last bytes are taken for a moment, so that the close does not reset the
+  // connection over the answer.
+  ::shutdown(c->socket(), SHUT_WR);
+  c->waiting = ServedConnection::Waiting::draining;
+  c->drain_left = k_refusal_drain;
+  c->expires = steady_clock::now() + k_refusal_linger;
+  park(std::move(c));
+}
+
+void GuardedServer::park(std::shared_ptr<ServedConnection> c) {
+  bool was_empty = false;
+  {
+    std::lock_guard lock(m_parking->mutex);
+    if (m_parking->exit) return;  // stopped: closed as it goes
+    was_empty = m_parking->inbox.empty();
+    m_parking->inbox.push_back(std::move(c));
+  }
+  // The poller takes the whole inbox at once: one signal for the first arrival is enough.
+  if (was_empty) m_parking->signal();
+}
+
+void GuardedServer::poll_loop() {
+  auto& p = *m_parking;
+  std::array<epoll_event, k_poll_batch> events{};
+  bool closed_idle = false;  // on stopping, the connections waiting for a request
+  for (;;) {
+    std::vector<std::shared_ptr<ServedConnection>> arrived;
+    {
+      std::lock_guard lock(p.mutex);
+      if (p.exit) break;
+      arrived.swap(p.inbox);
+    }
+    const bool stop = stopping();
+    if (stop && !closed_idle) {
+      closed_idle = true;
+      std::vector<socket_t> idle;
+      for (const auto& [sock, c] : p.parked) {
+        if (c->waiting == ServedConnection::Waiting::request) idle.push_back(sock);
+      }
+      for (const auto sock : idle)
+        p.unpark(sock);  // and closed
+    }
+    for (auto& c : arrived) {
+      if (stop && c->waiting == ServedConnection::Waiting::request) continue;  // closed
+      const auto sock = c->socket();
+      epoll_event e{};
+      e.events = EPOLLIN | EPOLLRDHUP;
+      e.data.fd = sock;
+      if (::epoll_ctl(p.epoll, EPOLL_CTL_ADD, sock, &e) != 0) {
+        spdlog::error("http: cannot watch a connection from {}:{}: {}", c->connection.peer().ip,
+                      c->connection.peer().port, std::strerror(errno));
+        continue;  // closed
+      }
+      p.deadlines.emplace(c->expires, sock);
+      p.parked.emplace(sock, std::move(c));
+    }
+    arrived.clear();
+
+    int timeout = -1;
+    if (!p.deadlines.empty()) {
+      const auto left = p.deadlines.begin()->first - steady_clock::now();
+      timeout = static_cast<int>(
+          std::max<std::int64_t>(0, std::chrono::ceil<std::chrono::milliseconds>(left).count()));
+    }
+    const int n = ::epoll_wait(p.epoll, events.data(), k_poll_batch, timeout);
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("http: the connection poller failed: {}", std::strerror(errno));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    for (int i = 0; i < n; ++i) {
+      const auto sock = events[static_cast<std::size_t>(i)].data.fd;
+      if (sock == p.wake) {
+        std::uint64_t count = 0;
+        (void)!::read(p.wake, &count, sizeof count);
+        continue;
+      }
+      const auto it = p.parked.find(sock);
+      if (it == p.parked.end()) continue;
+      if (it->second->waiting == ServedConnection::Waiting::draining) {
+        if (!drain_now(*it->second)) p.unpark(sock);  // and closed
+        continue;
+      }
+      auto c = p.unpark(sock);
+      m_pool->enqueue([this, c = std::move(c)] { serve(c); });
+    }
+    const auto now = steady_clock::now();
+    while (!p.deadlines.empty() && p.deadlines.begin()->first <= now) {
+      if (auto c = p.unpark(p.deadlines.begin()->second)) expire(*c);
+    }
+  }
+  p.parked.clear();
+  p.deadlines.clear();
+}
+
+void GuardedServer::expire(ServedConnection& c) {
+  switch (c.waiting) {
+    case ServedConnection::Waiting::request:
+      // Between requests on a kept-alive connection: closed quietly, as any HTTP server does.
+      // Before the first: it said nothing within request_timeout of its accept.
+      if (c.first) {
+        c.connection.cut_reading(CutReason::deadline);
+        report_cut(c, false);
+      }
+      return;
+    case ServedConnection::Waiting::reading: {
+      const bool late = c.connection.read_budget(steady_clock::now()) <= Duration{0};
+      c.connection.cut_reading(late ? CutReason::deadline : CutReason::stalled);
+      report_cut(c, true);
+      return;
+    }
+    case ServedConnection::Waiting::draining:
+      return;
+  }
+}
+
+void GuardedServer::report_cut(ServedConnection& s, bool in_request) {
+  auto& c = s.connection;
+  const auto reason = c.cut();
+  if (!reason) return;
+  m_metrics.count_connection_cut(*reason);
+  log_cut(c.peer(), *reason, c);
+  if (in_request && !c.cut_while_writing()) {
+    // The request had begun: say why it ends, as a 408. Never waits: the client was too slow
+    // to be sending anything, and the answer fits an empty send buffer.
+    const auto answer =
+        refusal_response({408, "request_timeout",
+                          "the request arrived too slowly: it must arrive in full within " +
+                              format_duration(m_limits.request_timeout) + ", without a pause of " +
+                              format_duration(c.read_timeout())},
+                         s.reader && s.reader->head_request());
+    (void)::send(s.socket(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+}
+
+void GuardedServer::serve(const std::shared_ptr<ServedConnection>& s) {
+  try {
+    if (advance(*s)) park(s);
+  } catch (const std::exception& e) {
+    spdlog::error("http: connection from {}:{} failed: {}", s->connection.peer().ip,
+                  s->connection.peer().port, e.what());
+  }
+}
+
+bool GuardedServer::advance(ServedConnection& s) {
+  using Received = Connection::Received;
+  using Waiting = ServedConnection::Waiting;
+  auto& c = s.connection;
+  if (!s.taken) {
+    // Taken up by a worker for the first time: however long it waited for one, it has at
+    // least a moment to deliver what arrived meanwhile (see first_request_started).
+    s.taken = true;
+    c.start_first_request(s.accepted, steady_clock::now());
+  }
+  for (;;) {
+    if (!s.reader) {
+      // Between requests: the next one begins with its first byte.
+      if (c.buffered().empty()) {
+        if (stopping()) return false;
+        switch (c.receive_now()) {
+          case Received::closed:
+            return false;
+          case Received::would_block: {
+            const auto now = steady_clock::now();
+            s.waiting = Waiting::request;
+            s.expires =
+                s.first ? now + c.read_budget(now) : now + duration_of(keep_alive_timeout_sec_, 0);
+            c.release_buffer();
+            return true;
+          }
+          case Received::data:
+            break;
+        }
+      }
+      if (!s.first) c.start_request(steady_clock::now());
+      s.reader.emplace(m_limits.framing);
+      s.continued = false;
+    }
+
+    auto& reader = *s.reader;
+    c.consume(reader.take(c.buffered()));
+    if (reader.state() == RequestReader::State::refused) {
+      // Answered, then the connection ends: nothing after a refused request can be trusted to
+      // begin the next one. The client may still be sending what we will not read (a body
+      // over the limit, pipelined requests): the poller takes it for a moment first, so that
+      // the close does not reset the connection over the answer.
+      const auto& error = reader.error();
+      spdlog::warn("http: refused a request from {}:{} with {} {}: {}", c.peer().ip, c.peer().port,
+                   error.status, error.code, error.detail);
+      if (!c.write_all(refusal_response(error, reader.head_request()))) return false;
+      ::shutdown(s.socket(), SHUT_WR);
+      s.waiting = Waiting::draining;
+      s.drain_left = k_rejection_drain;
+      s.expires = steady_clock::now() + k_rejection_linger;
+      return true;
+    }
+    if (reader.state() == RequestReader::State::complete) {
+      std::string body = reader.take_body();
+      RequestStream stream(c, reader.normalized_head());
+      bool closed = false;
+      const bool ok = process_request(stream, s.left == 1, closed, [&body](httplib::Request& req) {
+        req.body = std::move(body);
+      });
+      s.reader.reset();
+      s.first = false;
+      --s.left;
+      if (c.cut()) {
+        report_cut(s, false);
+        return false;
+      }
+      if (!ok || closed || s.left == 0) return false;
+      continue;  // the next request, pipelined or not
+    }
+
+    // The request has begun and is not complete.
+    if (reader.wants_continue() && !s.continued) {
+      s.continued = true;
+      if (!c.write_all(k_continue, true)) {
+        report_cut(s, true);
+        return false;
+      }
+    }
+    switch (c.receive_now()) {
+      case Received::data:
+        continue;
+      case Received::closed:
+        return false;
+      case Received::would_block: {
+        const auto now = steady_clock::now();
+        const auto budget = c.read_budget(now);
+        if (budget <= Duration{0}) {
+          c.cut_reading(CutReason::deadline);
+          report_cut(s, true);
+          return false;
+        }
+        // Parked with the partial request: a slow client holds no thread either.
+        s.waiting = Waiting::reading;
+        s.expires = now + std::min(budget, c.read_timeout());
+        return true;
+      }
+    }
+  }
 }
 
 }  // namespace tocsin

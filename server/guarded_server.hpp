@@ -23,21 +23,38 @@
 //   }
 //   shutdown(sock, SHUT_RDWR); close(sock);
 //
-// Ours differs in two ways. Every wait on the socket (Connection in guarded_server.cpp) is
-// bounded by the request's deadline (RequestDeadline) as well as by the read timeout, so only
-// our own route handlers can hold a thread past request_timeout. And cpp-httplib never reads
+// Ours differs in three ways. No thread waits for a connection that has nothing to read: the
+// accept thread admits each connection and parks it with one poller thread (epoll), which hands
+// it to the worker pool only once bytes arrive, and takes it back whenever the next read would
+// block: between requests (keep-alive), and in the middle of a request that trickles in, with
+// the partly read request kept. The poller closes a parked connection at its deadline: the
+// first request's (request_timeout from the accept), the keep-alive timeout between requests,
+// the request's deadline or the read timeout in the middle of one. So 2,000 silent or idle
+// connections cost file descriptors and a little memory, not 2,000 threads, and a legitimate
+// request still finds a thread at once. Every wait of a worker on the socket (writing a response,
+// Connection in guarded_server.cpp) is bounded by the request's deadline (RequestDeadline) as
+// well as by the write timeout. And cpp-httplib never reads
 // the socket: a RequestReader (server/http_framing.hpp) reads each request first, by RFC 9112
 // and within max_body_bytes and max_headers, answers what it refuses itself and closes the
 // connection, and process_request() gets a stream that replays the request's normalized head,
 // with the decoded body handed over through its setup_request hook (routes that take a body
 // are content-reader routes, so cpp-httplib does not read or parse one; see
 // server/http_routes.hpp). Every e2e test goes through it.
+//
+// cpp-httplib's accept loop hands each accepted socket to its task queue; ours (AcceptQueue)
+// runs that task at once on the accept thread, which only admits and parks the connection.
 
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstddef>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/time.hpp"
 #include "server/connection_guard.hpp"
@@ -49,8 +66,9 @@ namespace tocsin {
 struct ConnectionLimits {
   Duration request_timeout = std::chrono::seconds(30);
   std::size_t max_connections_per_ip = 32;
-  std::size_t worker_threads = 512;  // the pool's bound
-  FramingLimits framing;             // bodies and headers of each request
+  std::size_t max_connections = 10000;  // open at once, in all; more are refused with 503
+  std::size_t worker_threads = 512;     // the pool's bound: requests served at once
+  FramingLimits framing;                // bodies and headers of each request
 };
 
 // Who is at the other end of a connection.
@@ -63,9 +81,16 @@ struct PeerAddress {
 };
 PeerAddress peer_address(const sockaddr_storage& addr);
 
+class ElasticThreadPool;
+struct ServedConnection;  // one connection from its accept to its close (guarded_server.cpp)
+struct Parking;           // the poller thread's connections and their deadlines
+
 class GuardedServer final : public httplib::Server {
  public:
   GuardedServer(ConnectionLimits limits, Metrics& metrics);
+  ~GuardedServer() override;
+  GuardedServer(const GuardedServer&) = delete;
+  GuardedServer& operator=(const GuardedServer&) = delete;
 
   const ConnectionGuard& guard() const { return m_guard; }
 
@@ -76,15 +101,48 @@ class GuardedServer final : public httplib::Server {
   bool widen_accept_backlog();
 
  private:
+  friend class AcceptQueue;
+  friend struct ServedConnection;
+
+  // On the accept thread: admits the connection and parks it, or refuses it with 503.
   bool process_and_close_socket(socket_t sock) override;
-  bool serve(socket_t sock, const PeerAddress& peer);
-  // Answers 503 to a peer over its connection cap, before reading anything.
-  void refuse(socket_t sock, const PeerAddress& peer, bool log);
+  // The listener starts (once): the poller thread and the worker pool.
+  void start();
+  // The accept loop ended (stop()): closes the connections waiting for a request, lets every
+  // request in progress finish, then stops the poller and the pool.
+  void stop_connections();
+  bool stopping() const;
+
+  // Hands a connection to the poller; any thread.
+  void park(std::shared_ptr<ServedConnection> connection);
+  void poll_loop();
+  // On a worker: reads and serves requests while bytes are at hand. True when the
+  // connection is to be parked again (how is set in it), false when it is to be closed.
+  bool advance(ServedConnection& connection);
+  void serve(const std::shared_ptr<ServedConnection>& connection);
+  // A parked connection's deadline passed (on the poller thread).
+  void expire(ServedConnection& connection);
+  // Counts, logs and, for a request that had begun, answers 408 to a cut connection.
+  void report_cut(ServedConnection& connection, bool in_request);
+  // Answers 503 to a peer over a cap, before reading anything, and parks it to drain.
+  void refuse(std::shared_ptr<ServedConnection> connection, CutReason reason, bool log);
+
+  void connection_opened();
+  void connection_closed();
 
   const ConnectionLimits m_limits;
   Metrics& m_metrics;
   ConnectionGuard m_guard;
-  std::string m_refusal;  // the whole 503 response to a peer over its cap
-};
+  std::string m_refusal;        // the whole 503 response to a peer over its cap
+  std::string m_refusal_total;  // the same over max_connections
 
+  std::unique_ptr<ElasticThreadPool> m_pool;
+  std::unique_ptr<Parking> m_parking;
+  std::thread m_poller;
+  std::atomic<bool> m_stopping{false};
+
+  std::mutex m_open_mutex;
+  std::condition_variable m_none_open;
+  std::size_t m_open = 0;  // REQUIRES m_open_mutex; ServedConnections alive
+};
 }  // namespace tocsin

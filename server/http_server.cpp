@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/Exception.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <charconv>
 
@@ -37,17 +38,51 @@ Limits limits_from(const rules::ServerLimits& file) {
   if (file.max_headers) limits.max_headers = *file.max_headers;
   if (file.request_timeout) limits.request_timeout = *file.request_timeout;
   if (file.max_connections_per_ip) limits.max_connections_per_ip = *file.max_connections_per_ip;
+  if (file.max_connections) limits.max_connections = *file.max_connections;
+  if (file.worker_threads) limits.worker_threads = *file.worker_threads;
   return limits;
 }
 
+namespace {
+
+// Every open connection is a file descriptor: raises the soft RLIMIT_NOFILE to the hard one,
+// and warns when even that leaves no room for max_connections (accept() then fails with
+// EMFILE, and cpp-httplib retries it every millisecond until a descriptor is free).
+void raise_open_files_limit(std::size_t max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const auto before = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = before;
+  }
+  if (limit.rlim_cur != before) {
+    spdlog::info("open files: raised the limit (RLIMIT_NOFILE) from {} to {}", before,
+                 limit.rlim_cur);
+  } else {
+    spdlog::info("open files: the limit (RLIMIT_NOFILE) is {}", limit.rlim_cur);
+  }
+  // Room for the database, the log and delivery connections besides.
+  constexpr std::size_t k_other_files = 256;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < max_connections + k_other_files) {
+    spdlog::warn(
+        "open files: the limit {} is too low for server.max_connections {}; raise the hard "
+        "limit (ulimit -Hn, LimitNOFILE=) or lower max_connections",
+        limit.rlim_cur, max_connections);
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<GuardedServer> make_http_server(App& app) {
   const Limits& limits = app.limits;
+  raise_open_files_limit(limits.max_connections);
   FramingLimits framing;
   framing.max_body_bytes = limits.max_body_bytes;
   framing.max_headers = limits.max_headers;
   auto server = std::make_unique<GuardedServer>(
-      ConnectionLimits{limits.request_timeout, limits.max_connections_per_ip, limits.worker_threads,
-                       framing},
+      ConnectionLimits{limits.request_timeout, limits.max_connections_per_ip,
+                       limits.max_connections, limits.worker_threads, framing},
       app.metrics);
 
   // Without TCP_NODELAY every small response waits for the peer's delayed ACK (~40 ms).
@@ -59,9 +94,9 @@ std::unique_ptr<GuardedServer> make_http_server(App& app) {
 
   spdlog::info(
       "http limits: bodies up to {} bytes, {} headers, request_timeout {}, {} connections per "
-      "address, up to {} worker threads",
+      "address, {} in all, up to {} worker threads",
       limits.max_body_bytes, limits.max_headers, format_duration(limits.request_timeout),
-      limits.max_connections_per_ip, limits.worker_threads);
+      limits.max_connections_per_ip, limits.max_connections, limits.worker_threads);
 
   auto routes = std::make_shared<Routes>(*server);
   register_hooks(*routes, app);

@@ -211,7 +211,7 @@ std::string Metrics::render() const {
       "tocsin_rules_reloads_total{result=\"rejected\"} " + std::to_string(m_reloads_failed) + "\n";
   header(out, "tocsin_http_connections_cut_total", "counter",
          "Connections the HTTP listener cut (request_timeout, stalled) or refused with 503 "
-         "(max_connections_per_ip), by reason.");
+         "(max_connections_per_ip, max_connections), by reason.");
   for (const auto reason : k_cut_reasons) {
     const auto it = m_connections_cut.find(reason);
     out += "tocsin_http_connections_cut_total{reason=\"" + std::string(to_string(reason)) + "\"} " +

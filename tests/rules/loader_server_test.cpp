@@ -48,6 +48,8 @@ ServerLimits everything() {
   s.max_headers = 50;
   s.request_timeout = 1s;
   s.max_connections_per_ip = 4;
+  s.max_connections = 2000;
+  s.worker_threads = 64;
   return s;
 }
 
@@ -71,7 +73,7 @@ TEST_CASE("server: every key, and sizes in bytes or binary units") {
       {"the largest body limit", "server: {max_body_bytes: 64MiB}\n", body_limit(64 * k_mib)},
       {"everything",
        "server:\n  max_body_bytes: 256KiB\n  max_headers: 50\n  request_timeout: 1s\n"
-       "  max_connections_per_ip: 4\n",
+       "  max_connections_per_ip: 4\n  max_connections: 2000\n  worker_threads: 64\n",
        everything()},
       {"a compound request_timeout", "server: {request_timeout: 1m30s}\n", timeout(90s)},
       {"the longest request_timeout", "server: {request_timeout: 1h}\n", timeout(1h)},
@@ -99,7 +101,8 @@ TEST_CASE("server: bad values are errors at their line and column") {
       {"an unknown key, with a hint", "server: {max_header: 10}\n", 2, 10,
        "unknown key \"max_header\" in server (did you mean \"max_headers\"?)"},
       {"an unknown key far from any", "server: {threads: 8}\n", 2, 10,
-       "allowed keys: max_body_bytes, max_headers, request_timeout, max_connections_per_ip"},
+       "allowed keys: max_body_bytes, max_headers, request_timeout, max_connections_per_ip, "
+       "max_connections, worker_threads"},
       {"a decimal unit is not guessed at", "server: {max_body_bytes: 1MB}\n", 2, 26,
        "expected a size like 1MiB, 512KiB or 1048576 (bytes) for \"max_body_bytes\", got "
        "\"1MB\" (the units are B, KiB, MiB and GiB)"},
@@ -133,6 +136,10 @@ TEST_CASE("server: bad values are errors at their line and column") {
        "\"request_timeout\" must be between 1s and 1h, got 2h"},
       {"no per-address cap is not an option", "server: {max_connections_per_ip: 0}\n", 2, 34,
        "\"max_connections_per_ip\" must be between 1 and 10000, got 0"},
+      {"no total cap is not an option", "server: {max_connections: 0}\n", 2, 27,
+       "\"max_connections\" must be between 1 and 1000000, got 0"},
+      {"a worker pool has a thread", "server: {worker_threads: 0}\n", 2, 26,
+       "\"worker_threads\" must be between 1 and 4096, got 0"},
       {"the section is a map", "server: [max_body_bytes]\n", 2, 9,
        "expected a map for server, got a list"},
       {"a duplicate key", "server:\n  max_headers: 10\n  max_headers: 20\n", 4, 3,
@@ -191,4 +198,6 @@ TEST_CASE("the shipped rules.yaml shows the server section, commented, with the 
   CHECK(r.rules->server.max_headers == defaults.max_headers);
   CHECK(r.rules->server.request_timeout == defaults.request_timeout);
   CHECK(r.rules->server.max_connections_per_ip == defaults.max_connections_per_ip);
+  CHECK(r.rules->server.max_connections == defaults.max_connections);
+  CHECK(r.rules->server.worker_threads == defaults.worker_threads);
 }

@@ -104,6 +104,32 @@ TEST_CASE("RequestDeadline: a budget under a millisecond is rounded up, not expi
   CHECK(deadline.read_budget(t0 + 1000ms) == 0ms);
 }
 
+TEST_CASE("ConnectionGuard: a total cap, checked before the peer's, and logged once") {
+  ConnectionGuard guard(2, 3);
+  std::list<ConnectionGuard::Lease> leases;
+  for (const char* peer : {"a", "b", "c"}) {
+    auto admitted = guard.admit(peer);
+    REQUIRE(admitted.lease);
+    leases.push_back(std::move(*admitted.lease));
+  }
+  auto over = guard.admit("d");  // a peer with room, but the server is full
+  CHECK_FALSE(over.lease);
+  CHECK(over.refusal == CutReason::max_connections);
+  CHECK(over.first_refusal);
+  auto again = guard.admit("a");
+  CHECK_FALSE(again.lease);
+  CHECK(again.refusal == CutReason::max_connections);
+  CHECK_FALSE(again.first_refusal);
+  CHECK(guard.open() == 3);
+
+  leases.pop_front();  // "a" goes: room for one, and a new episode is logged again
+  auto room = guard.admit("d");
+  REQUIRE(room.lease);
+  auto full = guard.admit("e");
+  CHECK(full.refusal == CutReason::max_connections);
+  CHECK(full.first_refusal);
+}
+
 TEST_CASE("ConnectionGuard: connections per peer, and when a refusal is logged") {
   // `admit` or `release` (of one earlier lease of `peer`), with what admit must answer.
   enum class Op { admit, release };
