@@ -8,8 +8,8 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -88,11 +88,11 @@ class Worker {
 
   std::mutex m_mutex;
   std::condition_variable m_wake;
-  bool m_stopping = false;                           // GUARDED_BY(m_mutex)
-  std::set<std::string> m_in_flight;                 // GUARDED_BY(m_mutex): alias + '\n' + channel
-  std::map<std::string, int> m_lanes;                // GUARDED_BY(m_mutex): batches per channel
-  std::set<std::string> m_answering;  // GUARDED_BY(m_mutex): last request got an HTTP answer
-  std::mt19937_64 m_random{std::random_device{}()};  // GUARDED_BY(m_mutex)
+  bool m_stopping = false;             // GUARDED_BY(m_mutex)
+  std::set<std::string> m_in_flight;   // GUARDED_BY(m_mutex): alias + '\n' + channel
+  std::map<std::string, int> m_lanes;  // GUARDED_BY(m_mutex): batches per channel
+  std::set<std::string> m_answering;   // GUARDED_BY(m_mutex): last request got an HTTP answer
+  std::mt19937_64 m_random{std::random_device{}()};     // GUARDED_BY(m_mutex)
   std::chrono::steady_clock::time_point m_gauges_at{};  // GUARDED_BY(m_mutex)
   std::vector<std::thread> m_threads;
 };

@@ -518,8 +518,7 @@ void Transaction::count_attempt(std::int64_t id) {
 }
 
 void Transaction::uncount_attempt(std::int64_t id) {
-  CachedStatement q(m_statements,
-                    "UPDATE outbox SET attempts = max(attempts - 1, 0) WHERE id = ?");
+  CachedStatement q(m_statements, "UPDATE outbox SET attempts = max(attempts - 1, 0) WHERE id = ?");
   q.bind(1, static_cast<int64_t>(id));
   q.exec();
 }

@@ -229,7 +229,8 @@ channels:
   hook: {type: webhook, url_env: TEST_HOOK_URL, secret_env: TEST_HOOK_SECRET}
   pd: {type: pagerduty, url: "http://receiver.invalid/pd", routing_key_env: TEST_PD_KEY}
   genie: {type: opsgenie, url: "http://receiver.invalid", api_key_env: TEST_OG_KEY}
-  room: {type: slack, url: "https://hooks.slack.invalid)" + k_slack_path + R"("}
+  room: {type: slack, url: "https://hooks.slack.invalid)" +
+                                           k_slack_path + R"("}
   fallback: {type: webhook, url: "http://receiver.invalid/fallback"}
 delivery: {fallback: fallback, max_attempts: 1}
 watchdog: {url_env: TEST_WATCHDOG_URL}
@@ -295,7 +296,7 @@ TEST_CASE("worker: a receiver echoing the request leaks no secret into what is s
       texts.push_back(a.error);
     for (const auto& text : texts)
       CHECK_MESSAGE(text.size() <= 256, text);  // an excerpt, not the whole answer
-    texts.push_back(row.why);  // a meta-alert's why quotes the failure
+    texts.push_back(row.why);                   // a meta-alert's why quotes the failure
     for (const auto& text : texts) {
       for (const auto& secret : secret_values())
         CHECK_MESSAGE(text.find(secret) == std::string::npos, row.channel, ": ", text);
@@ -321,8 +322,10 @@ rules::RulesSnapshot lane_rules(const std::string& slow_url = "http://receiver.i
                                 const std::string& timeout = "10s") {
   auto loaded = rules::load_rules_text(R"(version: 1
 channels:
-  slow: {type: webhook, url: ")" + slow_url + R"("}
-  oncall: {type: webhook, url: ")" + oncall_url + R"("}
+  slow: {type: webhook, url: ")" + slow_url +
+                                           R"("}
+  oncall: {type: webhook, url: ")" + oncall_url +
+                                           R"("}
 delivery: {backoff_initial: 10s, backoff_max: 1m, max_attempts: 3, timeout: )" +
                                            timeout + R"(}
 rules:
