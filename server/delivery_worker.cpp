@@ -169,47 +169,130 @@ struct Settled {
 
 }  // namespace
 
+int Worker::healthy_lanes() const {
+  return std::max(1, m_options.threads - 1);
+}
+
+int Worker::unproven_lanes() const {
+  return std::max(1, m_options.threads / 2);
+}
+
+std::vector<std::string> Worker::full_channels(const rules::Rules& rules) const {
+  int unproven_busy = 0;
+  for (const auto& [channel, lanes] : m_lanes) {
+    if (!m_answering.count(channel)) unproven_busy += lanes;
+  }
+  std::vector<std::string> full;
+  for (const auto& [channel, config] : rules.channels) {
+    const auto lanes = m_lanes.find(channel);
+    const int busy = lanes == m_lanes.end() ? 0 : lanes->second;
+    if (m_answering.count(channel) ? busy >= healthy_lanes()
+                                   : busy >= 1 || unproven_busy >= unproven_lanes())
+      full.push_back(channel);
+  }
+  return full;
+}
+
+void Worker::note_answer(const std::string& channel, const AttemptResult& result) {
+  const bool answered = result.http_status.has_value();
+  bool changed = false;
+  {
+    std::lock_guard lock(m_mutex);
+    changed = answered ? m_answering.insert(channel).second : m_answering.erase(channel) > 0;
+  }
+  if (!changed) return;
+  if (answered) {
+    spdlog::info("delivery: channel {} answers; its notifications go out in batches", channel);
+  } else {
+    spdlog::warn("delivery: channel {} does not answer ({}); one request at a time until it does",
+                 channel, result.error);
+  }
+}
+
 int Worker::deliver(int max_rows) {
   const auto active = m_rules.get();
   const rules::Rules& rules = *active->rules;
 
-  // Claim heads of queues nobody is sending, each attempt counted before it leaves. Several
-  // per transaction: a commit (an fsync) per notification would bound delivery to the disk.
+  // Claim a batch for one channel's lane: heads of queues nobody is sending, of a channel with
+  // a lane to spare, each attempt counted before it leaves. Several per transaction: a commit
+  // (an fsync) per notification would bound delivery to the disk.
   std::vector<storage::OutboxRecord> claimed;
+  std::optional<std::string> lane;
   const TimePoint claim_time = m_clock.now();
-  auto release = [&](const std::vector<storage::OutboxRecord>& rows) {
+  auto release = [&] {
     std::lock_guard lock(m_mutex);
-    for (const auto& r : rows)
+    for (const auto& r : claimed)
       m_in_flight.erase(queue_key(r));
+    if (lane && --m_lanes[*lane] <= 0) m_lanes.erase(*lane);
+    lane.reset();
   };
   auto status = m_writer.submit([&](storage::Transaction& tx) {
-    release(claimed);
+    release();
     claimed.clear();
-    for (auto& row : tx.due_notifications(claim_time, 64)) {
-      if (static_cast<int>(claimed.size()) >= max_rows) break;
-      {
-        std::lock_guard lock(m_mutex);
-        if (!m_in_flight.insert(queue_key(row)).second) continue;
+    std::vector<std::string> full;
+    {
+      std::lock_guard lock(m_mutex);
+      full = full_channels(rules);
+    }
+    // Enough rows to see past the queues already in flight (at most threads x batch).
+    const int limit = m_options.threads * std::max(max_rows, m_options.batch) + 64;
+    const auto rows = tx.due_notifications(claim_time, limit, full);
+    std::lock_guard lock(m_mutex);
+    // The most urgent row not in flight names the lane; among rows as urgent, a channel that
+    // nobody is sending to goes first, so that lanes spread over the channels.
+    const storage::OutboxRecord* pick = nullptr;
+    for (const auto& row : rows) {
+      if (m_in_flight.count(queue_key(row))) continue;
+      if (pick && row.priority.level != pick->priority.level) break;
+      if (!pick) pick = &row;
+      if (!m_lanes.count(row.channel)) {
+        pick = &row;
+        break;
       }
+    }
+    if (!pick) return;
+    lane = pick->channel;
+    ++m_lanes[*lane];
+    // A channel not answering is tried one row at a time: each try may cost delivery.timeout.
+    const int most = m_answering.count(*lane) ? max_rows : 1;
+    for (const auto& row : rows) {
+      if (static_cast<int>(claimed.size()) >= most) break;
+      if (row.channel != *lane || !m_in_flight.insert(queue_key(row)).second) continue;
       claimed.push_back(row);  // before counting: released if the job fails
       tx.count_attempt(row.id);
       claimed.back().attempts += 1;
     }
   });
   if (auto error = status.get()) {
-    release(claimed);
+    release();
     // A database fault is logged by the writer when it starts and once a minute.
     spdlog::log(
         error->fault == storage::DatabaseFault::none ? spdlog::level::err : spdlog::level::debug,
         "delivery: cannot claim notifications: {}", error->message);
     return 0;
   }
-  if (claimed.empty()) return 0;
+  if (claimed.empty()) {
+    release();
+    return 0;
+  }
 
   // Read afresh for each batch: the rules and the environment they name may have changed.
   const Redactor redactor = redactor_for(rules, m_options.env);
   std::vector<Settled> settled;
+  // Sent one after another, in claim order; the batch ends early when stopping (a stop waits
+  // for one request at most) and after a request that got no answer (the next would likely
+  // cost delivery.timeout too). Rows not sent get their counted attempt back.
+  std::vector<std::int64_t> unsent;
+  bool go_on = true;
   for (const auto& row : claimed) {
+    if (!settled.empty()) {
+      std::lock_guard lock(m_mutex);
+      if (m_stopping) go_on = false;
+    }
+    if (!go_on) {
+      unsent.push_back(row.id);
+      continue;
+    }
     Settled st;
     st.row = row;
     // Format from the current rules and the alert as stored.
@@ -234,6 +317,8 @@ int Worker::deliver(int max_rows) {
         st.result.error = "channel \"" + row.channel + "\" is no longer in the rules";
       } else if (auto request = format_request(channel->second, message, m_options.env, sent_at)) {
         st.result = m_sender(*request, rules.delivery.timeout);
+        note_answer(row.channel, st.result);
+        go_on = st.result.http_status.has_value();
       } else {
         config_error = true;
         st.result.error = request.error();
@@ -295,9 +380,11 @@ int Worker::deliver(int max_rows) {
                           tx.record_attempt(st.attempt, st.outcome.row);
                           if (st.meta) tx.insert_notification(*st.meta);
                         }
+                        for (const auto id : unsent)
+                          tx.uncount_attempt(id);
                       })
                       .get();
-  release(claimed);
+  release();
   if (recorded) {
     // Sent but not recorded: the rows are still pending and will be sent again (at least
     // once, never lost).

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -31,9 +33,15 @@ using Sender = std::function<AttemptResult(const HttpRequest&, Duration timeout)
 // read and write.
 AttemptResult send_http(const HttpRequest& request, Duration timeout);
 
+// Concurrency and isolation: each thread sends one batch at a time, and a batch is a lane of
+// ONE channel, so a receiver that hangs holds back its own channel only. A channel whose last
+// request got an answer may have up to threads - 1 lanes (one thread is always left to the
+// others) of up to `batch` rows; a channel not heard from yet, or whose last request got no
+// answer (refused, reset, timed out), gets one lane of one row, and all such channels together
+// at most threads / 2 lanes, so hung receivers never take every thread.
 struct WorkerOptions {
-  int threads = 4;  // one slow receiver holds one thread, not the whole outbox
-  int batch = 8;    // rows claimed and recorded per transaction by one thread
+  int threads = 4;  // the most requests in flight at once
+  int batch = 8;    // rows claimed and recorded per transaction by one lane
   std::chrono::milliseconds poll{100};
   std::string public_url;                       // for links back to Tocsin in messages
   rules::EnvLookup env = rules::process_env();  // where channel secrets are read
@@ -55,13 +63,20 @@ class Worker {
   // Claims the next due notification, sends it and records the attempt, on the caller's
   // thread. Returns false when nothing was due (or storage failed; logged).
   bool deliver_one();
-  // The same for up to `max_rows` due rows of distinct queues, claimed in one transaction and
-  // recorded in one. Returns how many were attempted.
+  // The same for up to `max_rows` due rows of distinct queues of one channel (the most urgent
+  // priority first), claimed in one transaction and recorded in one. Returns how many were
+  // attempted.
   int deliver(int max_rows);
 
  private:
   void run();
   void update_gauges();
+  int healthy_lanes() const;
+  int unproven_lanes() const;
+  // The rules' channels with no lane to spare (see WorkerOptions). Needs m_mutex.
+  std::vector<std::string> full_channels(const rules::Rules& rules) const;
+  // Remembers whether the channel answered its latest request.
+  void note_answer(const std::string& channel, const AttemptResult& result);
 
   storage::Writer& m_writer;
   storage::Reader& m_reader;
@@ -73,9 +88,11 @@ class Worker {
 
   std::mutex m_mutex;
   std::condition_variable m_wake;
-  bool m_stopping = false;                           // GUARDED_BY(m_mutex)
-  std::set<std::string> m_in_flight;                 // GUARDED_BY(m_mutex): alias + '\n' + channel
-  std::mt19937_64 m_random{std::random_device{}()};  // GUARDED_BY(m_mutex)
+  bool m_stopping = false;             // GUARDED_BY(m_mutex)
+  std::set<std::string> m_in_flight;   // GUARDED_BY(m_mutex): alias + '\n' + channel
+  std::map<std::string, int> m_lanes;  // GUARDED_BY(m_mutex): batches per channel
+  std::set<std::string> m_answering;   // GUARDED_BY(m_mutex): last request got an HTTP answer
+  std::mt19937_64 m_random{std::random_device{}()};     // GUARDED_BY(m_mutex)
   std::chrono::steady_clock::time_point m_gauges_at{};  // GUARDED_BY(m_mutex)
   std::vector<std::thread> m_threads;
 };

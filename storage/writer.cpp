@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/hash.hpp"
+#include "core/json.hpp"
 #include "storage/codec.hpp"
 
 namespace tocsin::storage {
@@ -477,17 +478,25 @@ const char* outbox_columns() {
   return k_outbox_columns;
 }
 
-std::vector<OutboxRecord> Transaction::due_notifications(TimePoint now, int limit) {
+std::vector<OutboxRecord> Transaction::due_notifications(
+    TimePoint now, int limit, const std::vector<std::string>& skip_channels) {
   // Only the head of each (episode, channel) queue: delivery is in order per episode and
-  // channel, so a trigger waiting for its retry holds back the resolve behind it.
+  // channel, so a trigger waiting for its retry holds back the resolve behind it. Most urgent
+  // priority first (P1), then oldest due. Skipped channels are left out in the query, not
+  // after it: a long backlog on a busy channel must not fill the limit and hide the others.
+  Json skip = Json::array();
+  for (const auto& c : skip_channels)
+    skip.push_back(c);
   CachedStatement q(m_statements,
                     std::string("SELECT ") + k_outbox_columns +
-                        " FROM outbox o WHERE o.status = 'pending' AND o.due_at <= ? AND NOT "
-                        "EXISTS (SELECT 1 FROM outbox p WHERE p.alias = o.alias AND p.channel = "
-                        "o.channel AND p.status = 'pending' AND p.id < o.id) ORDER BY o.due_at, "
-                        "o.id LIMIT ?");
+                        " FROM outbox o WHERE o.status = 'pending' AND o.due_at <= ? AND "
+                        "o.channel NOT IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
+                        "(SELECT 1 FROM outbox p WHERE p.alias = o.alias AND p.channel = "
+                        "o.channel AND p.status = 'pending' AND p.id < o.id) ORDER BY "
+                        "o.priority, o.due_at, o.id LIMIT ?");
   q.bind(1, static_cast<int64_t>(to_unix_ms(now)));
-  q.bind(2, limit);
+  q.bind(2, skip.dump());
+  q.bind(3, limit);
   std::vector<OutboxRecord> out;
   while (q.executeStep())
     out.push_back(read_outbox(q));
@@ -504,6 +513,12 @@ std::optional<OutboxRecord> Transaction::load_notification(std::int64_t id) {
 
 void Transaction::count_attempt(std::int64_t id) {
   CachedStatement q(m_statements, "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?");
+  q.bind(1, static_cast<int64_t>(id));
+  q.exec();
+}
+
+void Transaction::uncount_attempt(std::int64_t id) {
+  CachedStatement q(m_statements, "UPDATE outbox SET attempts = max(attempts - 1, 0) WHERE id = ?");
   q.bind(1, static_cast<int64_t>(id));
   q.exec();
 }

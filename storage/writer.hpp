@@ -97,11 +97,15 @@ class Transaction {
   // about the episode ever left for that channel.
   std::int64_t insert_notification(const OutboxRecord& n);
 
-  // Delivery (SPEC §6): the pending rows due by `now` that head their (episode, channel) queue.
-  std::vector<OutboxRecord> due_notifications(TimePoint now, int limit);
+  // Delivery (SPEC §6): the pending rows due by `now` that head their (episode, channel) queue,
+  // most urgent priority first, then oldest due; none of the channels in `skip_channels`.
+  std::vector<OutboxRecord> due_notifications(TimePoint now, int limit,
+                                              const std::vector<std::string>& skip_channels = {});
   std::optional<OutboxRecord> load_notification(std::int64_t id);
   // Counts an attempt before it is made (the row is being sent; see delivery::Worker).
   void count_attempt(std::int64_t id);
+  // Takes back an attempt counted for a row that was claimed but, in the end, not sent.
+  void uncount_attempt(std::int64_t id);
   // Stores an attempt and the row's state after it (status, attempts, next due, last error).
   void record_attempt(const DeliveryAttempt& a, const OutboxRecord& after);
 

@@ -2,8 +2,14 @@
 // retries wait their backoff, an acknowledgement stops what was not sent yet.
 #include "server/delivery_worker.hpp"
 
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <functional>
 #include <map>
 
@@ -12,6 +18,7 @@
 #include "server/app.hpp"
 #include "server/engine.hpp"
 #include "support/events.hpp"
+#include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
@@ -60,28 +67,35 @@ struct Rig {
   storage::Writer writer{dir.file("t.db"), storage::Durability::normal};
   storage::Reader reader{dir.file("t.db")};
   Engine engine{writer, clock, rules, metrics};
+  // The sender runs on the worker's threads once it is started: `sent` and `answers` are
+  // guarded by `mutex` then (read them with sent_to()); `answer` is called outside it.
+  std::mutex mutex;
   std::vector<delivery::HttpRequest> sent;
   std::deque<delivery::AttemptResult> answers;  // then 202s
+  // Every request sent, answered by `answer(request)` instead of `answers` when set.
+  std::function<delivery::AttemptResult(const delivery::HttpRequest&)> answer;
   delivery::Worker worker{writer,
                           reader,
                           clock,
                           rules,
                           metrics,
                           [this](const delivery::HttpRequest& r, Duration) {
-                            sent.push_back(r);
-                            if (answer) return answer(r);
-                            if (answers.empty()) {
-                              delivery::AttemptResult ok;
-                              ok.http_status = 202;
-                              return ok;
+                            {
+                              std::lock_guard lock(mutex);
+                              sent.push_back(r);
+                              if (!answer) {
+                                delivery::AttemptResult a;
+                                a.http_status = 202;
+                                if (!answers.empty()) {
+                                  a = answers.front();
+                                  answers.pop_front();
+                                }
+                                return a;
+                              }
                             }
-                            auto a = answers.front();
-                            answers.pop_front();
-                            return a;
+                            return answer(r);
                           },
                           options()};
-  // Every request sent, answered by `answer(request)` instead of `answers` when set.
-  std::function<delivery::AttemptResult(const delivery::HttpRequest&)> answer;
 
   delivery::WorkerOptions options() {
     delivery::WorkerOptions o;
@@ -100,6 +114,13 @@ struct Rig {
     while (worker.deliver_one())
       ++n;
     return n;
+  }
+  // How many requests went to a URL containing `fragment` (safe while the worker runs).
+  int sent_to(const std::string& fragment) {
+    std::lock_guard lock(mutex);
+    return static_cast<int>(std::count_if(sent.begin(), sent.end(), [&](const auto& r) {
+      return r.url.find(fragment) != std::string::npos;
+    }));
   }
 };
 
@@ -208,7 +229,8 @@ channels:
   hook: {type: webhook, url_env: TEST_HOOK_URL, secret_env: TEST_HOOK_SECRET}
   pd: {type: pagerduty, url: "http://receiver.invalid/pd", routing_key_env: TEST_PD_KEY}
   genie: {type: opsgenie, url: "http://receiver.invalid", api_key_env: TEST_OG_KEY}
-  room: {type: slack, url: "https://hooks.slack.invalid)" + k_slack_path + R"("}
+  room: {type: slack, url: "https://hooks.slack.invalid)" +
+                                           k_slack_path + R"("}
   fallback: {type: webhook, url: "http://receiver.invalid/fallback"}
 delivery: {fallback: fallback, max_attempts: 1}
 watchdog: {url_env: TEST_WATCHDOG_URL}
@@ -274,7 +296,7 @@ TEST_CASE("worker: a receiver echoing the request leaks no secret into what is s
       texts.push_back(a.error);
     for (const auto& text : texts)
       CHECK_MESSAGE(text.size() <= 256, text);  // an excerpt, not the whole answer
-    texts.push_back(row.why);  // a meta-alert's why quotes the failure
+    texts.push_back(row.why);                   // a meta-alert's why quotes the failure
     for (const auto& text : texts) {
       for (const auto& secret : secret_values())
         CHECK_MESSAGE(text.find(secret) == std::string::npos, row.channel, ": ", text);
@@ -290,4 +312,204 @@ TEST_CASE("worker: a receiver echoing the request leaks no secret into what is s
     for (const auto& secret : secret_values())
       CHECK_MESSAGE(request.body.find(secret) == std::string::npos, request.body);
   }
+}
+
+namespace {
+
+// Two channels for every alert, and P1 pages for the on-call channel alone.
+rules::RulesSnapshot lane_rules(const std::string& slow_url = "http://receiver.invalid/slow",
+                                const std::string& oncall_url = "http://receiver.invalid/oncall",
+                                const std::string& timeout = "10s") {
+  auto loaded = rules::load_rules_text(R"(version: 1
+channels:
+  slow: {type: webhook, url: ")" + slow_url +
+                                           R"("}
+  oncall: {type: webhook, url: ")" + oncall_url +
+                                           R"("}
+delivery: {backoff_initial: 10s, backoff_max: 1m, max_attempts: 3, timeout: )" +
+                                           timeout + R"(}
+rules:
+  - {name: page, match: {name: "page-*"}, priority: P1, notify: [oncall]}
+  - {name: queue, match: {name: "*"}, notify: [slow, oncall]}
+)",
+                                       "rules.yaml", Rig::test_env());
+  REQUIRE(loaded.ok());
+  return loaded.rules;
+}
+
+delivery::AttemptResult answered(int status) {
+  delivery::AttemptResult a;
+  a.http_status = status;
+  return a;
+}
+
+delivery::AttemptResult no_answer() {
+  delivery::AttemptResult a;
+  a.error = "no answer: Read";
+  return a;
+}
+
+// A receiver that hangs: requests that reach it wait until it is opened (bounded, so that a
+// failing test still ends), then get `then`. Counts the requests waiting, and the most at once.
+class Gate {
+ public:
+  delivery::AttemptResult pass(delivery::AttemptResult then) {
+    std::unique_lock lock(m_mutex);
+    m_peak = std::max(m_peak, ++m_held);
+    m_changed.wait_for(lock, std::chrono::seconds(30), [&] { return m_open; });
+    --m_held;
+    return then;
+  }
+  void open() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_open = true;
+    }
+    m_changed.notify_all();
+  }
+  int held() {
+    std::lock_guard lock(m_mutex);
+    return m_held;
+  }
+  int peak() {
+    std::lock_guard lock(m_mutex);
+    return m_peak;
+  }
+
+ private:
+  std::mutex m_mutex;
+  std::condition_variable m_changed;
+  bool m_open = false;
+  int m_held = 0;
+  int m_peak = 0;
+};
+
+// Waits until `done` (polling, bounded): the worker's threads run on real time.
+bool eventually(const std::function<bool()>& done,
+                std::chrono::milliseconds bound = std::chrono::seconds(5)) {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("worker: a hung receiver delays only its own channel") {
+  Rig rig(lane_rules());
+  Gate gate;
+  rig.answer = [&](const delivery::HttpRequest& r) {
+    return r.url.find("/slow") != std::string::npos ? gate.pass(answered(202)) : answered(202);
+  };
+  for (const auto* name : {"queue-a", "queue-b", "queue-c"})
+    rig.fire(name);
+  rig.worker.start();
+  // Every on-call notification arrives while slow's first request still hangs, and that is
+  // slow's only request: a channel not yet heard from is tried one request at a time.
+  CHECK(eventually([&] { return rig.sent_to("/oncall") == 3; }));
+  CHECK(gate.held() == 1);
+  CHECK(gate.peak() == 1);
+  gate.open();
+  CHECK(eventually([&] { return rig.sent_to("/slow") == 3; }));
+  rig.worker.stop();
+}
+
+TEST_CASE("worker: a channel that starts hanging with a backlog leaves threads to the others") {
+  Rig rig(lane_rules());
+  rig.fire("queue-0");
+  CHECK(rig.drain() == 2);  // both channels answered: they get batches and several threads
+  Gate gate;
+  rig.answer = [&](const delivery::HttpRequest& r) {
+    return r.url.find("/slow") != std::string::npos ? gate.pass(no_answer()) : answered(202);
+  };
+  for (int i = 1; i <= 12; ++i)
+    rig.fire("queue-" + std::to_string(i));
+  rig.worker.start();
+  CHECK(eventually([&] { return rig.sent_to("/oncall") == 13; }));
+  CHECK(gate.held() >= 1);
+  CHECK(gate.peak() <= delivery::WorkerOptions{}.threads - 1);  // never every thread
+  gate.open();
+  rig.worker.stop();
+  // Each hung batch stopped at its first unanswered request and gave the rest back: only what
+  // was sent counts as an attempt.
+  storage::NotificationQuery q;
+  q.channel = "slow";
+  int attempts = 0;
+  for (const auto& row : rig.reader.list_notifications(q))
+    attempts += row.attempts;
+  CHECK(attempts == rig.sent_to("/slow"));
+}
+
+TEST_CASE("worker: the most urgent priority is claimed first, before older rows") {
+  Rig rig(lane_rules());
+  rig.fire("queue-a");  // P3, to slow and oncall
+  rig.clock.advance(1min);
+  rig.fire("page-a");  // P1, to oncall
+  REQUIRE(rig.worker.deliver_one());
+  REQUIRE(rig.sent.size() == 1);
+  CHECK(Json::parse(rig.sent[0].body)["priority"] == "P1");
+}
+
+TEST_CASE("worker: a batch stops at its first unanswered request and gives the rest back") {
+  Rig rig(lane_rules());
+  rig.fire("page-a");
+  CHECK(rig.drain() == 1);  // on-call answered: it gets batches now
+  rig.answers.push_back(no_answer());
+  for (const auto* name : {"page-b", "page-c", "page-d"})
+    rig.fire(name);
+  CHECK(rig.worker.deliver(8) == 1);  // not three timeouts in a row
+  CHECK(rig.sent.size() == 2);
+  storage::NotificationQuery q;
+  q.status = "pending";
+  const auto pending = rig.reader.list_notifications(q);
+  REQUIRE(pending.size() == 3);
+  int attempts = 0;
+  for (const auto& row : pending)
+    attempts += row.attempts;
+  CHECK(attempts == 1);  // the two never sent were not counted
+  // The two still due leave one at a time (the channel is not answering), then all is sent.
+  CHECK(rig.drain() == 2);
+  rig.clock.advance(1min);
+  CHECK(rig.drain() == 1);
+  CHECK(rig.reader.list_notifications(q).empty());
+}
+
+TEST_CASE("worker: over loopback, a receiver that never answers holds back only its channel") {
+  // A listening socket nobody accepts: the kernel completes the connection and buffers the
+  // request, and no answer ever comes.
+  const int hung = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(hung >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(::bind(hung, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+  REQUIRE(::listen(hung, 16) == 0);
+  REQUIRE(::getsockname(hung, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  RecordingReceiver good;
+  Rig rig(lane_rules("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/slow",
+                     good.url() + "/oncall", "2s"));
+  delivery::Worker worker(rig.writer, rig.reader, rig.clock, rig.rules, rig.metrics,
+                          delivery::send_http, rig.options());
+  for (const auto* name : {"queue-a", "queue-b", "queue-c"})
+    rig.fire(name);
+  const auto started = std::chrono::steady_clock::now();
+  worker.start();
+  CHECK(good.wait_for(3, std::chrono::seconds(8)).size() == 3);
+  // Before the hung request's 2 s timeout could have ended it.
+  CHECK(std::chrono::steady_clock::now() - started < 1500ms);
+  const auto stopping = std::chrono::steady_clock::now();
+  worker.stop();  // waits for the hung request: bounded by delivery.timeout
+  CHECK(std::chrono::steady_clock::now() - stopping < 3s);
+  ::close(hung);
+  storage::NotificationQuery q;
+  q.channel = "slow";
+  int timed_out = 0;
+  for (const auto& row : rig.reader.list_notifications(q)) {
+    for (const auto& a : rig.reader.list_attempts(row.id))
+      timed_out += !a.http_status && a.error.rfind("no answer", 0) == 0;
+  }
+  CHECK(timed_out == 1);
 }
