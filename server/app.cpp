@@ -42,7 +42,9 @@ App::App(std::string rules_path_, std::string db_path_, const Clock& clock_,
       writer(db_path, durability.value_or(durability_of(*initial_rules)),
              [this](const storage::WriterStats& s) { metrics.observe_group(s); }),
       reader(db_path),
-      engine(writer, clock, rules, metrics) {}
+      engine(writer, clock, rules, metrics) {
+  metrics.set_storage_source([this] { return reader.storage_stats(); });
+}
 
 rules::LoadResult App::reload_rules() {
   rules::LoadResult result = rules::load_rules_file(rules_path);

@@ -4,12 +4,15 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "server/connection_guard.hpp"
+#include "storage/reader.hpp"
+#include "storage/retention.hpp"
 #include "storage/writer.hpp"
 
 namespace tocsin {
@@ -50,6 +53,12 @@ class Metrics {
   // A connection the HTTP listener cut or refused itself (server/guarded_server.cpp).
   void count_connection_cut(CutReason reason);
 
+  // A retention run (storage/retention.hpp) that ended at `finished` after `seconds`.
+  void observe_prune(const storage::PruneRun& run, TimePoint finished, double seconds);
+  // Where render() reads the database's size and oldest event from, on every scrape (a read
+  // connection: never waits for the writer). Unset: those gauges are left out.
+  void set_storage_source(std::function<storage::StorageStats()> source);
+
   std::string render() const;
 
  private:
@@ -66,6 +75,11 @@ class Metrics {
   std::uint64_t m_commit_failures = 0;
   std::uint64_t m_reloads_ok = 0, m_reloads_failed = 0;
   std::map<CutReason, std::uint64_t> m_connections_cut;
+  std::map<std::string, std::uint64_t> m_pruned;  // rows by table
+  std::uint64_t m_prune_runs_ok = 0, m_prune_runs_failed = 0;
+  double m_last_prune_at = 0;  // unix seconds; 0: no run yet
+  double m_last_prune_seconds = 0;
+  std::function<storage::StorageStats()> m_storage_source;  // set once, before serving
   Histogram m_commit_seconds;
   Histogram m_group_size;
 };

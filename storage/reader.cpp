@@ -4,6 +4,7 @@
 #include <SQLiteCpp/Transaction.h>
 
 #include <cstdint>
+#include <filesystem>
 
 #include "storage/codec.hpp"
 #include "storage/database.hpp"
@@ -266,6 +267,23 @@ OutboxStats Reader::outbox_stats() {
     s.pending = q.getColumn(0).getInt64();
     if (!q.getColumn(1).isNull()) s.oldest_pending = from_unix_ms(q.getColumn(1).getInt64());
   }
+  return s;
+}
+
+StorageStats Reader::storage_stats() {
+  StorageStats s;
+  {
+    Lease lease(*this);
+    s.database_bytes = lease.db().execAndGet("PRAGMA page_count").getInt64() *
+                       lease.db().execAndGet("PRAGMA page_size").getInt64();
+    SQLite::Statement q(lease.db(), "SELECT min(received_at) FROM inbound");
+    if (q.executeStep() && !q.getColumn(0).isNull()) {
+      s.oldest_event = from_unix_ms(q.getColumn(0).getInt64());
+    }
+  }
+  std::error_code ec;
+  const auto wal = std::filesystem::file_size(m_path + "-wal", ec);
+  if (!ec) s.wal_bytes = static_cast<std::int64_t>(wal);
   return s;
 }
 

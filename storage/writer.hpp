@@ -18,6 +18,7 @@
 
 #include "storage/database.hpp"
 #include "storage/records.hpp"
+#include "storage/retention.hpp"
 #include "storage/statement_cache.hpp"
 
 namespace tocsin::storage {
@@ -103,6 +104,10 @@ class Transaction {
   void count_attempt(std::int64_t id);
   // Stores an attempt and the row's state after it (status, attempts, next due, last error).
   void record_attempt(const DeliveryAttempt& a, const OutboxRecord& after);
+
+  // Retention (storage/retention.cpp): examines up to policy.batch_rows rows of `table` after
+  // `from`, oldest first, and deletes those the policy lets go.
+  PruneBatch prune_batch(PruneTable table, const RetentionPolicy& policy, PruneCursor from);
 
  private:
   SQLite::Database& m_db;
