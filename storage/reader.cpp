@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "storage/codec.hpp"
+#include "storage/compression.hpp"
 #include "storage/database.hpp"
 #include "storage/migrations.hpp"
 #include "storage/writer.hpp"
@@ -373,7 +374,7 @@ std::pair<std::vector<rules::Observation>, std::vector<rules::EpisodeFacts>> Rea
 namespace {
 
 // Export reads databases written by any earlier build: inbound and decisions are unchanged
-// since schema version 1.
+// since schema version 1, except that a body may be stored compressed from version 5 on.
 void check_exportable(SQLite::Database& db, const std::string& path) {
   const int version = db.execAndGet("PRAGMA user_version").getInt();
   if (version == 0) {
@@ -392,7 +393,10 @@ InboundRecord read_exported_request(SQLite::Statement& q) {
   r.hook = q.getColumn(2).getString();
   r.delivery_id = q.getColumn(3).getString();
   r.headers_json = q.getColumn(4).getString();
-  r.body = q.getColumn(5).getString();
+  const SQLite::Column body = q.getColumn(5);
+  r.body = body.isBlob() ? decompress_body(std::string(static_cast<const char*>(body.getBlob()),
+                                                       static_cast<std::size_t>(body.getBytes())))
+                         : body.getString();
   return r;
 }
 
