@@ -45,6 +45,7 @@ App::App(std::string rules_path_, std::string db_path_, const Clock& clock_,
       reader(db_path),
       engine(writer, clock, rules, metrics) {
   metrics.watch_database([this] { return writer.health(); });
+  metrics.set_storage_source([this] { return reader.storage_stats(); });
 }
 
 rules::LoadResult App::reload_rules() {

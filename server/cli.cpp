@@ -25,6 +25,7 @@
 #include "server/logging.hpp"
 #include "server/replay.hpp"
 #include "server/report.hpp"
+#include "server/retention_loop.hpp"
 #include "server/timer_loop.hpp"
 #include "server/watchdog.hpp"
 
@@ -232,12 +233,15 @@ int serve(const ServeOptions& opt) {
                             delivery::send_http, delivery_options);
   delivery.start();
   Watchdog watchdog(app->rules, app->writer, app->metrics, post_watchdog);
+  // storage.retain_events: old rows pruned in small batches between ingest jobs.
+  RetentionLoop retention(*app, std::chrono::minutes(10));
 
   const bool listened = server->listen_after_bind();
   listener_done.store(true);
   // The listener may also end on its own (an accept error); wake the signal thread then.
   pthread_kill(signal_thread.native_handle(), SIGUSR1);
   signal_thread.join();
+  retention.stop();
   watchdog.stop();
   delivery.stop();
   timers.stop();

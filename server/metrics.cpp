@@ -134,11 +134,38 @@ void Metrics::watch_database(std::function<storage::DatabaseHealth()> health) {
   m_database_health = std::move(health);
 }
 
+void Metrics::observe_prune(const storage::PruneRun& run, TimePoint finished, double seconds) {
+  std::lock_guard lock(m_mutex);
+  for (const auto& [table, n] : run.deleted)
+    m_pruned[table] += static_cast<std::uint64_t>(n);
+  ++(run.ok ? m_prune_runs_ok : m_prune_runs_failed);
+  m_last_prune_at = static_cast<double>(to_unix_ms(finished)) / 1000.0;
+  m_last_prune_seconds = seconds;
+}
+
+void Metrics::set_storage_source(std::function<storage::StorageStats()> source) {
+  std::lock_guard lock(m_mutex);
+  m_storage_source = std::move(source);
+}
+
 std::string Metrics::render() const {
   // Read before taking m_mutex: the writer reports groups to observe_group() under its own
   // locks, never the other way round.
   const std::optional<storage::DatabaseHealth> database =
       m_database_health ? std::optional(m_database_health()) : std::nullopt;
+  std::function<storage::StorageStats()> source;
+  {
+    std::lock_guard lock(m_mutex);
+    source = m_storage_source;
+  }
+  std::optional<storage::StorageStats> storage;
+  if (source) {
+    try {
+      storage = source();
+    } catch (const std::exception&) {
+      // The database cannot be read right now: leave the gauges out of this scrape.
+    }
+  }
   std::lock_guard lock(m_mutex);
   std::string out;
   if (database) {
@@ -148,6 +175,36 @@ std::string Metrics::render() const {
     out += "tocsin_database_healthy{reason=\"" + std::string(storage::to_string(database->fault)) +
            "\"} " + (database->healthy() ? "1" : "0") + "\n";
   }
+  if (storage) {
+    header(out, "tocsin_database_bytes", "gauge",
+           "Size of the database: page_count * page_size of the main file.");
+    out += "tocsin_database_bytes " + std::to_string(storage->database_bytes) + "\n";
+    header(out, "tocsin_database_wal_bytes", "gauge", "Size of the write-ahead log beside it.");
+    out += "tocsin_database_wal_bytes " + std::to_string(storage->wal_bytes) + "\n";
+    header(out, "tocsin_oldest_event_timestamp_seconds", "gauge",
+           "Receive time of the oldest stored inbound request (unix seconds; 0: none).");
+    out += "tocsin_oldest_event_timestamp_seconds " +
+           format_number(storage->oldest_event
+                             ? static_cast<double>(to_unix_ms(*storage->oldest_event)) / 1000.0
+                             : 0.0) +
+           "\n";
+  }
+  header(out, "tocsin_retention_pruned_rows_total", "counter",
+         "Rows deleted by retention (storage.retain_events), by table.");
+  for (const auto& [table, n] : m_pruned) {
+    out += "tocsin_retention_pruned_rows_total{table=\"" + escape_label(table) + "\"} " +
+           std::to_string(n) + "\n";
+  }
+  header(out, "tocsin_retention_runs_total", "counter",
+         "Retention runs by result (failed: a batch could not commit; the next run retries).");
+  out += "tocsin_retention_runs_total{result=\"ok\"} " + std::to_string(m_prune_runs_ok) + "\n";
+  out += "tocsin_retention_runs_total{result=\"failed\"} " + std::to_string(m_prune_runs_failed) +
+         "\n";
+  header(out, "tocsin_retention_last_run_timestamp_seconds", "gauge",
+         "When the last retention run ended (unix seconds; 0: none yet).");
+  out += "tocsin_retention_last_run_timestamp_seconds " + format_number(m_last_prune_at) + "\n";
+  header(out, "tocsin_retention_last_run_seconds", "gauge", "How long the last retention run took.");
+  out += "tocsin_retention_last_run_seconds " + format_number(m_last_prune_seconds) + "\n";
   header(out, "tocsin_events_total", "counter", "Inbound events by source and outcome.");
   for (const auto& [key, n] : m_events) {
     out += "tocsin_events_total{source=\"" + escape_label(key.first) + "\",outcome=\"" +

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "server/connection_guard.hpp"
+#include "storage/reader.hpp"
+#include "storage/retention.hpp"
 #include "storage/writer.hpp"
 
 namespace tocsin {
@@ -53,6 +55,11 @@ class Metrics {
 
   // Where render() reads the database's health (tocsin_database_healthy): the writer's.
   void watch_database(std::function<storage::DatabaseHealth()> health);
+  // A retention run (storage/retention.hpp) that ended at `finished` after `seconds`.
+  void observe_prune(const storage::PruneRun& run, TimePoint finished, double seconds);
+  // Where render() reads the database's size and oldest event from, on every scrape (a read
+  // connection: never waits for the writer). Unset: those gauges are left out.
+  void set_storage_source(std::function<storage::StorageStats()> source);
 
   std::string render() const;
 
@@ -71,6 +78,11 @@ class Metrics {
   std::uint64_t m_commit_failures = 0;
   std::uint64_t m_reloads_ok = 0, m_reloads_failed = 0;
   std::map<CutReason, std::uint64_t> m_connections_cut;
+  std::map<std::string, std::uint64_t> m_pruned;  // rows by table
+  std::uint64_t m_prune_runs_ok = 0, m_prune_runs_failed = 0;
+  double m_last_prune_at = 0;  // unix seconds; 0: no run yet
+  double m_last_prune_seconds = 0;
+  std::function<storage::StorageStats()> m_storage_source;  // set once, before serving
   Histogram m_commit_seconds;
   Histogram m_group_size;
 };

@@ -246,6 +246,15 @@ CREATE TABLE health_probe (
 );
 INSERT INTO health_probe (id, at, probes) VALUES (1, 0, 0);
 )sql",
+    // 6 (retention): bounded storage. Pruning walks each table oldest first by
+    // time (storage/retention.cpp); these indexes make each batch a range scan rather than a
+    // scan of the whole table, and let a pruned outbox row's meta-alert be found.
+    R"sql(
+CREATE INDEX decisions_at ON decisions(at);
+CREATE INDEX episodes_closed ON episodes(closed_at) WHERE closed_at IS NOT NULL;
+CREATE INDEX outbox_created ON outbox(created_at);
+CREATE INDEX outbox_about ON outbox(about) WHERE about IS NOT NULL;
+)sql",
 };
 
 }  // namespace

@@ -4,8 +4,10 @@
 #include <SQLiteCpp/Transaction.h>
 
 #include <cstdint>
+#include <filesystem>
 
 #include "storage/codec.hpp"
+#include "storage/compression.hpp"
 #include "storage/database.hpp"
 #include "storage/migrations.hpp"
 #include "storage/writer.hpp"
@@ -269,6 +271,23 @@ OutboxStats Reader::outbox_stats() {
   return s;
 }
 
+StorageStats Reader::storage_stats() {
+  StorageStats s;
+  {
+    Lease lease(*this);
+    s.database_bytes = lease.db().execAndGet("PRAGMA page_count").getInt64() *
+                       lease.db().execAndGet("PRAGMA page_size").getInt64();
+    SQLite::Statement q(lease.db(), "SELECT min(received_at) FROM inbound");
+    if (q.executeStep() && !q.getColumn(0).isNull()) {
+      s.oldest_event = from_unix_ms(q.getColumn(0).getInt64());
+    }
+  }
+  std::error_code ec;
+  const auto wal = std::filesystem::file_size(m_path + "-wal", ec);
+  if (!ec) s.wal_bytes = static_cast<std::int64_t>(wal);
+  return s;
+}
+
 std::vector<StoredTimer> Reader::list_timers(std::int64_t alert_id) {
   Lease lease(*this);
   SQLite::Statement q(lease.db(),
@@ -355,7 +374,7 @@ std::pair<std::vector<rules::Observation>, std::vector<rules::EpisodeFacts>> Rea
 namespace {
 
 // Export reads databases written by any earlier build: inbound and decisions are unchanged
-// since schema version 1.
+// since schema version 1, except that a body may be stored compressed from version 5 on.
 void check_exportable(SQLite::Database& db, const std::string& path) {
   const int version = db.execAndGet("PRAGMA user_version").getInt();
   if (version == 0) {
@@ -374,7 +393,10 @@ InboundRecord read_exported_request(SQLite::Statement& q) {
   r.hook = q.getColumn(2).getString();
   r.delivery_id = q.getColumn(3).getString();
   r.headers_json = q.getColumn(4).getString();
-  r.body = q.getColumn(5).getString();
+  const SQLite::Column body = q.getColumn(5);
+  r.body = body.isBlob() ? decompress_body(std::string(static_cast<const char*>(body.getBlob()),
+                                                       static_cast<std::size_t>(body.getBytes())))
+                         : body.getString();
   return r;
 }
 

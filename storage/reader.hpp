@@ -15,6 +15,13 @@
 
 namespace tocsin::storage {
 
+// The database's footprint (GET /metrics).
+struct StorageStats {
+  std::int64_t database_bytes = 0;  // page_count * page_size of the main file
+  std::int64_t wal_bytes = 0;       // the write-ahead log beside it
+  std::optional<TimePoint> oldest_event;  // the oldest stored inbound request
+};
+
 class Reader {
  public:
   explicit Reader(std::string path) : m_path(std::move(path)) {}
@@ -35,6 +42,7 @@ class Reader {
   std::vector<DeliveryAttempt> list_attempts(std::int64_t outbox_id, int limit = 20);
   // Outbox depth and the age of its oldest pending row (metrics).
   OutboxStats outbox_stats();
+  StorageStats storage_stats();
   // The alert's pending timers, soonest first.
   std::vector<StoredTimer> list_timers(std::int64_t alert_id);
 

@@ -11,6 +11,7 @@
 #include "core/hash.hpp"
 #include "core/json.hpp"
 #include "storage/codec.hpp"
+#include "storage/compression.hpp"
 
 namespace tocsin::storage {
 
@@ -95,7 +96,13 @@ std::int64_t Transaction::insert_inbound(const InboundRecord& r) {
     q.bind(3, r.delivery_id);
   }
   q.bind(4, r.headers_json);
-  q.bind(5, r.body);
+  // A BLOB is the body compressed (storage/compression.hpp); TEXT the body as received.
+  const auto frame = compress_body(r.body);
+  if (frame) {
+    q.bind(5, frame->data(), static_cast<int>(frame->size()));
+  } else {
+    q.bind(5, r.body);
+  }
   q.exec();
   return m_db.getLastInsertRowid();
 }

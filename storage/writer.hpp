@@ -19,6 +19,7 @@
 #include "core/time.hpp"
 #include "storage/database.hpp"
 #include "storage/records.hpp"
+#include "storage/retention.hpp"
 #include "storage/statement_cache.hpp"
 
 namespace tocsin::storage {
@@ -111,6 +112,10 @@ class Transaction {
 
   // The readiness probe's write (storage::write_probe).
   void record_probe(TimePoint at);
+
+  // Retention (storage/retention.cpp): examines up to policy.batch_rows rows of `table` after
+  // `from`, oldest first, and deletes those the policy lets go.
+  PruneBatch prune_batch(PruneTable table, const RetentionPolicy& policy, PruneCursor from);
 
  private:
   SQLite::Database& m_db;
