@@ -46,7 +46,7 @@ bool PruneBatch::done() const {
 namespace {
 
 // Each query walks one table by (time, id) from the cursor, through the time index of
-// migration 5, and says of every row it examines whether it may go (column 2). Bound: 1 and 2
+// migration 6, and says of every row it examines whether it may go (column 2). Bound: 1 and 2
 // the cursor (time, id), 3 the cutoff, 4 the batch size. Rows at exactly the cursor's time
 // with a smaller id were examined by the previous batch.
 const char* select_sql(PruneTable t) {
