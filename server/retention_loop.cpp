@@ -25,34 +25,17 @@ storage::PruneRun run_retention(App& app) {
 }
 
 RetentionLoop::RetentionLoop(App& app, std::chrono::milliseconds interval)
-    : m_app(app), m_interval(interval) {
-  m_thread = std::thread([this] { run(); });
-}
+    : m_app(app), m_interval(interval), m_thread([this] {
+        try {
+          run_retention(m_app);
+        } catch (const std::exception& e) {
+          spdlog::error("retention: {}", e.what());
+        }
+        return m_interval;
+      }) {}
 
 RetentionLoop::~RetentionLoop() {
   stop();
-}
-
-void RetentionLoop::stop() {
-  {
-    std::lock_guard lock(m_mutex);
-    m_stopping = true;
-  }
-  m_wake.notify_all();
-  if (m_thread.joinable()) m_thread.join();
-}
-
-void RetentionLoop::run() {
-  for (;;) {
-    try {
-      run_retention(m_app);
-    } catch (const std::exception& e) {
-      spdlog::error("retention: {}", e.what());
-    }
-    std::unique_lock lock(m_mutex);
-    m_wake.wait_for(lock, m_interval, [this] { return m_stopping; });
-    if (m_stopping) return;
-  }
 }
 
 }  // namespace tocsin

@@ -3,11 +3,9 @@
 // every `interval`. Each run's batches are writer jobs, so ingest interleaves with them.
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
 #include "server/app.hpp"
+#include "server/periodic_thread.hpp"
 
 namespace tocsin {
 
@@ -22,18 +20,13 @@ class RetentionLoop {
   RetentionLoop(const RetentionLoop&) = delete;
   RetentionLoop& operator=(const RetentionLoop&) = delete;
 
-  // Stops after the batch in hand. Idempotent.
-  void stop();
+  // Stops after the run in hand. Idempotent.
+  void stop() { m_thread.stop(); }
 
  private:
-  void run();
-
   App& m_app;
   std::chrono::milliseconds m_interval;
-  std::mutex m_mutex;
-  std::condition_variable m_wake;
-  bool m_stopping = false;  // GUARDED_BY(m_mutex)
-  std::thread m_thread;
+  PeriodicThread m_thread;  // last: it starts running
 };
 
 }  // namespace tocsin

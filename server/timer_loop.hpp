@@ -3,11 +3,9 @@
 // then sleeps a short interval. Timers due while the server was down fire once, at start.
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
 #include "server/engine.hpp"
+#include "server/periodic_thread.hpp"
 
 namespace tocsin {
 
@@ -18,18 +16,18 @@ class TimerLoop {
   TimerLoop(const TimerLoop&) = delete;
   TimerLoop& operator=(const TimerLoop&) = delete;
 
-  // Finishes the timer in hand and stops. Idempotent.
-  void stop();
+  // Finishes the timers in hand and stops. Idempotent.
+  void stop() { m_thread.stop(); }
 
  private:
-  void run();
+  // One tick: fires every due timer (on the first, arms the timers missing from old data).
+  void tick();
 
   Engine& m_engine;
   std::chrono::milliseconds m_interval;
-  std::mutex m_mutex;
-  std::condition_variable m_wake;
-  bool m_stopping = false;  // GUARDED_BY(m_mutex)
-  std::thread m_thread;
+  bool m_armed = false;     // the loop thread only
+  bool m_failing = false;   // the loop thread only: the last tick could not commit
+  PeriodicThread m_thread;  // last: it starts ticking
 };
 
 }  // namespace tocsin

@@ -17,21 +17,14 @@ delivery::AttemptResult post_watchdog(const std::string& url, Duration timeout) 
 
 Watchdog::Watchdog(const RulesHolder& rules, storage::Writer& writer, Metrics& metrics,
                    Sender sender)
-    : m_rules(rules), m_writer(writer), m_metrics(metrics), m_sender(std::move(sender)) {
-  m_thread = std::thread([this] { run(); });
-}
+    : m_rules(rules),
+      m_writer(writer),
+      m_metrics(metrics),
+      m_sender(std::move(sender)),
+      m_thread([this] { return tick(); }) {}
 
 Watchdog::~Watchdog() {
   stop();
-}
-
-void Watchdog::stop() {
-  {
-    std::lock_guard lock(m_mutex);
-    m_stopping = true;
-  }
-  m_wake.notify_all();
-  if (m_thread.joinable()) m_thread.join();
 }
 
 bool Watchdog::ping_once() {
@@ -66,17 +59,12 @@ bool Watchdog::ping_once() {
   return ok;
 }
 
-void Watchdog::run() {
-  for (;;) {
-    Duration every = std::chrono::minutes(1);
-    if (const auto& config = m_rules.get()->rules->watchdog) {
-      every = config->every;
-      ping_once();
-    }
-    std::unique_lock lock(m_mutex);
-    m_wake.wait_for(lock, every, [this] { return m_stopping; });
-    if (m_stopping) return;
-  }
+Duration Watchdog::tick() {
+  const auto active = m_rules.get();  // held: a reload may swap the rules meanwhile
+  const auto& config = active->rules->watchdog;
+  if (!config) return std::chrono::minutes(1);  // look again: a reload may configure it
+  ping_once();
+  return config->every;
 }
 
 }  // namespace tocsin

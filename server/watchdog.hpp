@@ -5,12 +5,10 @@
 // (storage::Writer::probe): a Tocsin that cannot record alerts should look dead.
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
 #include "delivery/policy.hpp"
 #include "server/metrics.hpp"
+#include "server/periodic_thread.hpp"
 #include "server/rules_holder.hpp"
 #include "storage/writer.hpp"
 
@@ -25,23 +23,21 @@ class Watchdog {
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
-  void stop();
+  void stop() { m_thread.stop(); }
 
   // One ping now, if configured; returns whether it was sent and answered 2xx.
   bool ping_once();
 
  private:
-  void run();
+  // One interval: pings if configured; returns how long until the next.
+  Duration tick();
 
   const RulesHolder& m_rules;
   storage::Writer& m_writer;
   Metrics& m_metrics;
   Sender m_sender;
-  std::mutex m_mutex;
-  std::condition_variable m_wake;
-  bool m_stopping = false;  // GUARDED_BY(m_mutex)
   bool m_warned = false;    // the watchdog thread only
-  std::thread m_thread;
+  PeriodicThread m_thread;  // last: it starts pinging
 };
 
 // The real sender: an empty-bodied POST through the delivery sender.
