@@ -20,6 +20,7 @@
 
 #include "support/process.hpp"
 #include "support/raw_client.hpp"
+#include "support/rules_server.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace std::chrono_literals;
@@ -28,24 +29,15 @@ using namespace tocsin::testing;
 
 namespace {
 
-struct AttackedServer {
-  TempDir dir;
-  std::string rules = dir.file("rules.yaml");
-  std::optional<ServerProcess> server;
-
-  AttackedServer() {
-    std::ofstream(rules) << "version: 1\n"
-                            "server: {request_timeout: 2s}\n"
-                            "sources:\n"
-                            "  generic: {token_env: T_GENERIC}\n"
-                            "heartbeats:\n"
-                            "  - {name: hb, every: 5m, grace: 1m}\n"
-                            "rules:\n  - {name: everything, match: {}}\n";
-    server.emplace(dir.file("server.log"),
-                   std::vector<std::string>{"--rules", rules, "--db", dir.file("t.db")},
-                   std::vector<std::string>{"T_GENERIC=secret"});
-  }
-  int port() const { return server->port(); }
+// A short request_timeout, a token-protected hook and a heartbeat.
+struct AttackedServer : RulesServer {
+  AttackedServer()
+      : RulesServer(with_sections("server: {request_timeout: 2s}\n"
+                                  "sources:\n"
+                                  "  generic: {token_env: T_GENERIC}\n"
+                                  "heartbeats:\n"
+                                  "  - {name: hb, every: 5m, grace: 1m}\n"),
+                    {}, {"T_GENERIC=secret"}) {}
 };
 
 // The status lines of the responses in `received`, in order. Each response is framed by its

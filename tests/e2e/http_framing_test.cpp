@@ -13,6 +13,7 @@
 
 #include "support/process.hpp"
 #include "support/raw_client.hpp"
+#include "support/rules_server.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace std::chrono_literals;
@@ -23,36 +24,19 @@ namespace {
 
 constexpr std::size_t k_limit = 64 * 1024;  // the server's max_body_bytes
 
-struct FramingServer {
-  TempDir dir;
-  std::string rules = dir.file("rules.yaml");
-  std::optional<ServerProcess> server;
-
-  FramingServer() {
-    std::ofstream(rules) << "version: 1\n"
-                            "server: {max_body_bytes: 64KiB, max_headers: 20}\n"
-                            "sources:\n"
-                            "  generic: {token_env: T_GENERIC}\n"
-                            "heartbeats:\n"
-                            "  - {name: hb, every: 5m, grace: 1m}\n"
-                            "api:\n"
-                            "  tokens:\n"
-                            "    - {name: reader, token_env: T_READ, scope: read}\n"
-                            "    - {name: admin, token_env: T_ADMIN, scope: write}\n"
-                            "rules:\n  - {name: everything, match: {}}\n";
-    server.emplace(
-        dir.file("server.log"),
-        std::vector<std::string>{"--rules", rules, "--db", dir.file("t.db")},
-        std::vector<std::string>{"T_GENERIC=secret", "T_READ=read-secret", "T_ADMIN=admin-secret"});
-  }
-  int port() const { return server->port(); }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port());
-    c.set_connection_timeout(2, 0);
-    c.set_read_timeout(3, 0);
-    c.set_write_timeout(3, 0);
-    return c;
-  }
+// Small limits, a token-protected hook, a heartbeat and the API's two scopes.
+struct FramingServer : RulesServer {
+  FramingServer()
+      : RulesServer(with_sections("server: {max_body_bytes: 64KiB, max_headers: 20}\n"
+                                  "sources:\n"
+                                  "  generic: {token_env: T_GENERIC}\n"
+                                  "heartbeats:\n"
+                                  "  - {name: hb, every: 5m, grace: 1m}\n"
+                                  "api:\n"
+                                  "  tokens:\n"
+                                  "    - {name: reader, token_env: T_READ, scope: read}\n"
+                                  "    - {name: admin, token_env: T_ADMIN, scope: write}\n"),
+                    {}, {"T_GENERIC=secret", "T_READ=read-secret", "T_ADMIN=admin-secret"}) {}
 };
 
 std::string event_json(std::size_t padding = 0) {

@@ -22,6 +22,7 @@
 
 #include "support/process.hpp"
 #include "support/raw_client.hpp"
+#include "support/rules_server.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace std::chrono_literals;
@@ -35,36 +36,10 @@ namespace {
 constexpr int k_idle = 600;
 constexpr int k_addresses = 3;  // per kind: 127.0.0.2-4 silent, 127.0.0.5-7 kept alive
 
-struct IdleServer {
-  TempDir dir;
-  std::optional<ServerProcess> server;
-
-  explicit IdleServer(const std::string& server_section) {
-    const auto rules = dir.file("rules.yaml");
-    std::ofstream(rules) << "version: 1\n"
-                         << server_section << "rules:\n  - {name: everything, match: {}}\n";
-    server.emplace(dir.file("server.log"),
-                   std::vector<std::string>{"--rules", rules, "--db", dir.file("tocsin.db")});
-  }
-  int port() const { return server->port(); }
-
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port());
-    c.set_connection_timeout(2, 0);
-    c.set_read_timeout(3, 0);
-    c.set_write_timeout(3, 0);
-    return c;
-  }
-
-  // tocsin_http_connections_cut_total{reason="REASON"}, or -1 when absent.
-  long cuts(const std::string& reason) const {
-    auto r = client().Get("/metrics");
-    if (!r) return -1;
-    std::smatch m;
-    const std::regex line("tocsin_http_connections_cut_total\\{reason=\"" + reason +
-                          "\"\\} (\\d+)");
-    return std::regex_search(r->body, m, line) ? std::stol(m[1]) : -1;
-  }
+// A server with this `server:` section and one catch-all rule.
+struct IdleServer : RulesServer {
+  explicit IdleServer(const std::string& server_section)
+      : RulesServer(with_sections(server_section)) {}
 };
 
 bool can_bind(const char* address) {

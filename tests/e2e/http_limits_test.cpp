@@ -23,6 +23,7 @@
 
 #include "support/process.hpp"
 #include "support/raw_client.hpp"
+#include "support/rules_server.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace std::chrono_literals;
@@ -34,39 +35,11 @@ namespace {
 // A request's line and first header: a request that has begun and will not end.
 constexpr std::string_view k_unfinished = "GET /healthz HTTP/1.1\r\nHost: tocsin\r\n";
 
-struct LimitedServer {
-  TempDir dir;
-  std::string rules = dir.file("rules.yaml");
-  std::string db = dir.file("tocsin.db");
-  std::optional<ServerProcess> server;
-
+// A server with this `server:` section and one catch-all rule.
+struct LimitedServer : RulesServer {
   explicit LimitedServer(const std::string& server_section,
-                         const std::vector<std::string>& flags = {}) {
-    std::ofstream(rules) << "version: 1\n"
-                         << server_section << "rules:\n  - {name: everything, match: {}}\n";
-    std::vector<std::string> args{"--rules", rules, "--db", db};
-    args.insert(args.end(), flags.begin(), flags.end());
-    server.emplace(dir.file("server.log"), args);
-  }
-  int port() const { return server->port(); }
-
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port());
-    c.set_connection_timeout(2, 0);
-    c.set_read_timeout(3, 0);
-    c.set_write_timeout(3, 0);
-    return c;
-  }
-
-  // tocsin_http_connections_cut_total{reason="REASON"}, or -1 when absent.
-  long cuts(const std::string& reason) const {
-    auto r = client().Get("/metrics");
-    if (!r) return -1;
-    std::smatch m;
-    const std::regex line("tocsin_http_connections_cut_total\\{reason=\"" + reason +
-                          "\"\\} (\\d+)");
-    return std::regex_search(r->body, m, line) ? std::stol(m[1]) : -1;
-  }
+                         const std::vector<std::string>& flags = {})
+      : RulesServer(with_sections(server_section), flags) {}
 };
 
 double seconds_between(Clock::time_point from, Clock::time_point to) {
