@@ -49,6 +49,11 @@ namespace {
 // migration 6, and says of every row it examines whether it may go (column 2). Bound: 1 and 2
 // the cursor (time, id), 3 the cutoff, 4 the batch size. Rows at exactly the cursor's time
 // with a smaller id were examined by the previous batch.
+//
+// The newest row of decisions, outbox and inbound always stays: their ids leave the process
+// (an outbox id is the X-Tocsin-Event-Id receivers deduplicate by and the meta-alert alias
+// "tocsin-delivery-<id>"; the API shows all three), and without AUTOINCREMENT SQLite gives a
+// new row max(id) + 1, so deleting the newest row would hand its id out again.
 const char* select_sql(PruneTable t) {
   switch (t) {
     case PruneTable::episodes:
@@ -66,19 +71,20 @@ const char* select_sql(PruneTable t) {
              "ORDER BY e.closed_at, e.id LIMIT ?4";
     case PruneTable::decisions:
       return "SELECT d.id, d.at, (d.episode IS NULL OR NOT EXISTS (SELECT 1 FROM episodes e "
-             "WHERE e.alert_id = d.alert_id AND e.number = d.episode)) "
+             "WHERE e.alert_id = d.alert_id AND e.number = d.episode)) AND "
+             "d.id < (SELECT max(id) FROM decisions) "
              "FROM decisions d WHERE d.at >= ?1 AND d.at < ?3 AND NOT (d.at = ?1 AND d.id <= ?2) "
              "ORDER BY d.at, d.id LIMIT ?4";
     case PruneTable::outbox:
       return "SELECT o.id, o.created_at, (o.status != 'pending' AND (o.episode IS NULL OR "
              "NOT EXISTS (SELECT 1 FROM episodes e WHERE e.alert_id = o.alert_id AND "
              "e.number = o.episode)) AND NOT EXISTS (SELECT 1 FROM outbox m WHERE "
-             "m.about = o.id)) "
+             "m.about = o.id) AND o.id < (SELECT max(id) FROM outbox)) "
              "FROM outbox o WHERE o.created_at >= ?1 AND o.created_at < ?3 AND "
              "NOT (o.created_at = ?1 AND o.id <= ?2) ORDER BY o.created_at, o.id LIMIT ?4";
     case PruneTable::inbound:
       return "SELECT i.id, i.received_at, NOT EXISTS (SELECT 1 FROM decisions d WHERE "
-             "d.inbound_id = i.id) "
+             "d.inbound_id = i.id) AND i.id < (SELECT max(id) FROM inbound) "
              "FROM inbound i WHERE i.received_at >= ?1 AND i.received_at < ?3 AND "
              "NOT (i.received_at = ?1 AND i.id <= ?2) ORDER BY i.received_at, i.id LIMIT ?4";
     case PruneTable::subscriptions:

@@ -162,7 +162,8 @@ TEST_CASE("retention: old ended episodes go with their log; open ones and pendin
     f.attempt_all("generic:paged-stuck", "sent");
     run = run_retention(f.app);
     CHECK(f.rows_of("generic:paged-stuck", "episodes") == 0);
-    CHECK(f.rows_of("generic:paged-stuck", "outbox") == 0);
+    // Its last row is the newest of the table, which stays so that no id is handed out twice.
+    CHECK(f.rows_of("generic:paged-stuck", "outbox") == 1);
     CHECK(f.rows_of("generic:paged-stuck", "decisions") == 0);
 
     // Prune progress is in /metrics, with the database's size and oldest event.
@@ -188,9 +189,10 @@ TEST_CASE("retention: batches are small and a run walks past rows it keeps") {
   auto run = storage::prune(f.app.writer, policy);
   REQUIRE(run.ok);
   CHECK(run.deleted["episodes"] == 20);
-  CHECK(run.deleted["decisions"] == 40);
+  // All but the newest decision of the table and its request (kept so no id is reused).
+  CHECK(run.deleted["decisions"] == 39);
   CHECK(f.count("SELECT count(*) FROM episodes") == 10);  // every third one is still open
-  CHECK(f.count("SELECT count(*) FROM inbound") == 10);
+  CHECK(f.count("SELECT count(*) FROM inbound") == 11);
   CHECK(run.batches > 5 * 3);  // 20 episodes, 50 decisions, 50 requests in batches of 4
 }
 
@@ -272,4 +274,24 @@ TEST_CASE("migration 6 adds the retention indexes and keeps version 5 data") {
                         index + "'")
               .getInt() == 1);
   }
+}
+
+// SQLite gives a new row max(id) + 1 (no AUTOINCREMENT): pruning the newest outbox row would
+// hand its id, the receivers' X-Tocsin-Event-Id and a meta-alert's alias, out again.
+TEST_CASE("pruning never lets a new notification reuse an old outbox id") {
+  Fixture f;
+  f.send("paged-old", SignalState::firing);
+  f.attempt_all("generic:paged-old", "sent");
+  f.clock.advance(1min);
+  f.send("paged-old", SignalState::resolved);
+  f.attempt_all("generic:paged-old", "sent");
+  const auto max_before = f.count("SELECT max(id) FROM outbox");
+  REQUIRE(max_before >= 2);
+  f.clock.set(k_t0 + 11 * 24h);  // a quiet week and more: every outbox row is past the horizon
+  REQUIRE(run_retention(f.app).ok);
+  CHECK(f.count("SELECT count(*) FROM outbox") == 1);  // all but the newest went
+  f.send("paged-new", SignalState::firing);
+  CHECK(f.count("SELECT count(*) FROM outbox WHERE fingerprint = 'generic:paged-new'") >= 1);
+  CHECK(f.count("SELECT min(id) FROM outbox WHERE fingerprint = 'generic:paged-new'") >
+        max_before);
 }
