@@ -338,6 +338,9 @@ struct ServedConnection {
   bool taken = false;                   // a worker has taken it up once (its first deadline is set)
   std::optional<RequestReader> reader;  // the request being read, kept while parked
   bool continued = false;               // 100 Continue was sent for that request
+  // It has another request ready after one was served: it goes to the back of the workers'
+  // queue rather than keep its worker (see advance()).
+  bool requeue = false;
 
   // What it waits for while parked, and until when.
   enum class Waiting {
@@ -699,7 +702,10 @@ void GuardedServer::report_cut(ServedConnection& s, bool in_request) {
 
 void GuardedServer::serve(const std::shared_ptr<ServedConnection>& s) {
   try {
-    if (advance(*s)) park(s);
+    if (!advance(*s)) return;
+    if (!s->requeue) return park(s);
+    s->requeue = false;
+    m_pool->enqueue([this, s] { serve(s); });
   } catch (const std::exception& e) {
     spdlog::error("http: connection from {}:{} failed: {}", s->connection.peer().ip,
                   s->connection.peer().port, e.what());
@@ -716,6 +722,7 @@ bool GuardedServer::advance(ServedConnection& s) {
     s.taken = true;
     c.start_first_request(s.accepted, steady_clock::now());
   }
+  bool served = false;  // a request was served in this turn
   for (;;) {
     if (!s.reader) {
       // Between requests: the next one begins with its first byte.
@@ -735,6 +742,12 @@ bool GuardedServer::advance(ServedConnection& s) {
           case Received::data:
             break;
         }
+      }
+      if (served) {
+        // Pipelined requests: one per turn, so a client that pipelines thousands and reads
+        // them slowly holds a worker no longer than one response before the others' turn.
+        s.requeue = true;
+        return true;
       }
       if (!s.first) c.start_request(steady_clock::now());
       s.reader.emplace(m_limits.framing);
@@ -762,9 +775,10 @@ bool GuardedServer::advance(ServedConnection& s) {
       std::string body = reader.take_body();
       RequestStream stream(c, reader.normalized_head());
       bool closed = false;
-      const bool ok = process_request(stream, s.left == 1, closed, [&body](httplib::Request& req) {
-        req.body = std::move(body);
-      });
+      // Stopping: this response says the connection closes, and no later request is served.
+      const bool last = s.left == 1 || stopping();
+      const bool ok = process_request(
+          stream, last, closed, [&body](httplib::Request& req) { req.body = std::move(body); });
       s.reader.reset();
       s.first = false;
       --s.left;
@@ -772,7 +786,8 @@ bool GuardedServer::advance(ServedConnection& s) {
         report_cut(s, false);
         return false;
       }
-      if (!ok || closed || s.left == 0) return false;
+      if (!ok || closed || last) return false;
+      served = true;
       continue;  // the next request, pipelined or not
     }
 

@@ -165,3 +165,24 @@ TEST_CASE("over max_connections in all, a connection is answered 503 and closed"
   INFO(log);
   CHECK(log.find("(server.max_connections)") != std::string::npos);
 }
+
+TEST_CASE("a client pipelining many requests without reading does not keep the only worker") {
+  IdleServer s("server: {worker_threads: 1}\n");
+  // Thousands of requests in one go, and never a byte read: its responses fill the socket's
+  // buffers, and a worker serving them back to back would wait on it until the write stall.
+  RawClient greedy(s.port());
+  REQUIRE(greedy.connected());
+  std::string pipelined;
+  for (int i = 0; i < 3000; ++i)
+    pipelined += "GET /metrics HTTP/1.1\r\nHost: tocsin\r\n\r\n";
+  REQUIRE(greedy.send(pipelined));
+  std::this_thread::sleep_for(100ms);  // let the greedy client's first turn begin
+
+  const auto started = Clock::now();
+  auto r = s.client().Get("/healthz");
+  const double took = std::chrono::duration<double>(Clock::now() - started).count();
+  INFO("the other client waited " << took << " s");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(took < 2.0);  // a turn is one response, not 3,000 (the write stall is 10 s)
+}
