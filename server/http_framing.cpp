@@ -102,6 +102,14 @@ std::optional<std::string> origin_form(std::string_view target) {
   return origin.starts_with('/') ? std::string(origin) : "/" + std::string(origin);
 }
 
+}  // namespace
+
+std::size_t max_chunked_wire_bytes(const FramingLimits& limits) {
+  return 2 * limits.max_body_bytes + 64 * 1024;
+}
+
+namespace {
+
 std::string too_large_detail(std::size_t limit) {
   return "the request body exceeds the limit of " + std::to_string(limit) +
          " bytes (server.max_body_bytes)";
@@ -159,6 +167,15 @@ std::size_t RequestReader::take(std::string_view bytes) {
       const auto n = m_body_kind == Body::length ? take_length_body(rest) : take_chunked_body(rest);
       m_body_taken += n;
       used += n;
+      // Chunk sizes, extensions and trailers cost bytes that decode to nothing: bound them too,
+      // or a stream of 1-byte chunks with 4 KiB extensions sends gigabytes within the limit.
+      if (m_body_kind == Body::chunked && m_state == State::body &&
+          m_body_taken > max_chunked_wire_bytes(m_limits)) {
+        refuse(413, "payload_too_large",
+               "the chunked body's framing (chunk sizes, extensions, trailers) exceeds " +
+                   std::to_string(max_chunked_wire_bytes(m_limits)) +
+                   " bytes on the wire; send larger chunks");
+      }
     }
   }
   m_taken += used;

@@ -52,6 +52,11 @@ struct FramingLimits {
   std::size_t max_chunk_line = 4096;  // a chunk size with its extensions; 400 above
 };
 
+// How many bytes a chunked body may take on the wire, framing included: twice the decoded
+// limit and a little more, so a client sending tiny chunks with long extensions is refused
+// (413) as one sending too much data is.
+std::size_t max_chunked_wire_bytes(const FramingLimits& limits);
+
 // A request the listener answers itself, then closes the connection: the status and the
 // `{"error": code, "detail": detail}` body.
 struct FramingError {

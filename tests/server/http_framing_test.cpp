@@ -261,3 +261,22 @@ TEST_CASE("a refusal's detail quotes the client's bytes as printable ASCII, for 
     }
   }
 }
+
+TEST_CASE("a chunked body's framing is bounded on the wire, not only its decoded bytes") {
+  FramingLimits limits;
+  limits.max_body_bytes = 100'000;
+  RequestReader r(limits);
+  r.take(std::string(k_post) + "Transfer-Encoding: chunked\r\n\r\n");
+  // One byte of data per chunk, each with a 4,000-byte extension: far under the decoded limit,
+  // gigabytes on the wire if nothing else counts.
+  const std::string chunk = "1;" + std::string(4000, 'x') + "\r\na\r\n";
+  std::size_t sent = 0;
+  while (r.state() == RequestReader::State::body && sent < 10 * max_chunked_wire_bytes(limits)) {
+    r.take(chunk);
+    sent += chunk.size();
+  }
+  REQUIRE(r.state() == RequestReader::State::refused);
+  CHECK(r.error().status == 413);
+  CHECK(sent <= max_chunked_wire_bytes(limits) + chunk.size());
+  CHECK(r.error().detail.find("framing") != std::string::npos);
+}
