@@ -314,3 +314,22 @@ TEST_CASE("migration 4 keeps version 3 data: timers, acknowledgements, a clean n
   });
   CHECK_FALSE(done.get());
 }
+
+// With a receiver down during an alert storm, 20,000 pending rows made each delivery claim (a
+// writer job) scan and sort every due row: 30 ms per claim, and ingest slowed from 1.4 ms to
+// 17.5 ms per event. The claim must walk an index in claim order and stop at its limit.
+TEST_CASE("the delivery claim walks the pending rows in claim order, without sorting them") {
+  TempDir dir;
+  const auto path = dir.file("t.db");
+  { Writer w(path, Durability::normal); }
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  SQLite::Statement plan(db, std::string("EXPLAIN QUERY PLAN ") + k_due_notifications_sql);
+  plan.bind(1, static_cast<int64_t>(0));
+  plan.bind(2, "[]");
+  plan.bind(3, 100);
+  std::string steps;
+  while (plan.executeStep())
+    steps += plan.getColumn(3).getString() + "\n";
+  CAPTURE(steps);
+  CHECK(steps.find("TEMP B-TREE") == std::string::npos);
+}
