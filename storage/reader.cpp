@@ -113,8 +113,14 @@ AlertPage Reader::list_alerts(const AlertQuery& query) {
     q.bind(i++, arg);
   q.bind(i++, query.limit);
   q.bind(i, query.offset);
-  while (q.executeStep())
+  std::size_t bytes = 0;
+  while (bytes < k_max_alert_page_bytes && q.executeStep()) {
     page.alerts.push_back(read_view(q));
+    const AlertRecord& a = page.alerts.back().alert;
+    bytes += a.summary.size() + a.description.size();
+    for (const auto& [name, value] : a.labels)
+      bytes += name.size() + value.size();
+  }
   return page;
 }
 

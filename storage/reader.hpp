@@ -4,6 +4,7 @@
 
 #include <SQLiteCpp/Database.h>
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -17,10 +18,15 @@ namespace tocsin::storage {
 
 // The database's footprint (GET /metrics).
 struct StorageStats {
-  std::int64_t database_bytes = 0;  // page_count * page_size of the main file
-  std::int64_t wal_bytes = 0;       // the write-ahead log beside it
+  std::int64_t database_bytes = 0;        // page_count * page_size of the main file
+  std::int64_t wal_bytes = 0;             // the write-ahead log beside it
   std::optional<TimePoint> oldest_event;  // the oldest stored inbound request
 };
+
+// A page of GET /api/v1/alerts stops once its alerts hold this many bytes of labels, summary
+// and description (always at least one alert): a hook may store up to max_body_bytes per alert,
+// and 500 such alerts built into one JSON answer took gigabytes. Clients follow next_offset.
+inline constexpr std::size_t k_max_alert_page_bytes = std::size_t{4} << 20;
 
 class Reader {
  public:

@@ -446,12 +446,15 @@ bool Transaction::arm_digest(const std::string& channel, TimePoint due) {
   return true;
 }
 
+// A macro so that k_due_notifications_sql can be one literal.
+#define TOCSIN_OUTBOX_COLUMNS                                                                   \
+  "id, created_at, due_at, alert_id, episode, fingerprint, alias, channel, action, level, "     \
+  "severity, priority, noise, why, status, attempts, last_status, last_error, sent_at, about, " \
+  "digest"
+
 namespace {
 
-constexpr const char* k_outbox_columns =
-    "id, created_at, due_at, alert_id, episode, fingerprint, alias, channel, action, level, "
-    "severity, priority, noise, why, status, attempts, last_status, last_error, sent_at, about, "
-    "digest";
+constexpr const char* k_outbox_columns = TOCSIN_OUTBOX_COLUMNS;
 
 }  // namespace
 
@@ -485,6 +488,17 @@ const char* outbox_columns() {
   return k_outbox_columns;
 }
 
+// INDEXED BY: without statistics (no ANALYZE) SQLite prefers outbox_pending, whose due_at range
+// holds every due row; outbox_claim yields them already in claim order, so the query stops at
+// its limit. Rows not yet due are skipped inside the index, without reading the table.
+const char* const k_due_notifications_sql =
+    "SELECT " TOCSIN_OUTBOX_COLUMNS
+    " FROM outbox o INDEXED BY outbox_claim WHERE o.status = 'pending' AND o.due_at <= ? AND "
+    "o.channel NOT IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
+    "(SELECT 1 FROM outbox p WHERE p.alias = o.alias AND p.channel = "
+    "o.channel AND p.status = 'pending' AND p.id < o.id) ORDER BY "
+    "o.priority, o.due_at, o.id LIMIT ?";
+
 std::vector<OutboxRecord> Transaction::due_notifications(
     TimePoint now, int limit, const std::vector<std::string>& skip_channels) {
   // Only the head of each (episode, channel) queue: delivery is in order per episode and
@@ -494,13 +508,7 @@ std::vector<OutboxRecord> Transaction::due_notifications(
   Json skip = Json::array();
   for (const auto& c : skip_channels)
     skip.push_back(c);
-  CachedStatement q(m_statements,
-                    std::string("SELECT ") + k_outbox_columns +
-                        " FROM outbox o WHERE o.status = 'pending' AND o.due_at <= ? AND "
-                        "o.channel NOT IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
-                        "(SELECT 1 FROM outbox p WHERE p.alias = o.alias AND p.channel = "
-                        "o.channel AND p.status = 'pending' AND p.id < o.id) ORDER BY "
-                        "o.priority, o.due_at, o.id LIMIT ?");
+  CachedStatement q(m_statements, k_due_notifications_sql);
   q.bind(1, static_cast<int64_t>(to_unix_ms(now)));
   q.bind(2, skip.dump());
   q.bind(3, limit);

@@ -27,6 +27,11 @@ namespace tocsin::storage {
 // The only way to change state: valid inside one job, on the writer thread, inside the
 // group's transaction. Each job runs in its own savepoint, so a job that throws rolls back
 // alone and the rest of its group still commits.
+// The delivery claim's query (Transaction::due_notifications), for tests of its query plan: it
+// runs on the writer thread for every batch claimed, so its cost must not grow with the
+// pending backlog. Parameters: now (unix ms), skipped channels (JSON array), limit.
+extern const char* const k_due_notifications_sql;
+
 class Transaction {
  public:
   Transaction(SQLite::Database& db, StatementCache& statements)
