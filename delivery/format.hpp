@@ -1,12 +1,12 @@
 #pragma once
-// The pure half of outbound delivery (SPEC §6): one outbox notification, formatted as the
+// The pure half of outbound delivery (README "Delivery"): one outbox notification, formatted as the
 // exact HTTP request its channel's type expects. No I/O and no clock reads; the environment is
 // read only through the injected EnvLookup, so every request is reproducible in a test. The
 // Delivery worker sends what this returns and classifies the answer.
 //
 // Identity: OpsGenie's `alias` and PagerDuty's `dedup_key` are the notification's per-episode
-// alias (SPEC §4), never the fingerprint, so a downstream dedup cannot fold a new episode into
-// a forgotten open one.
+// alias (README "Episodes, escalation and timers"), never the fingerprint, so a downstream dedup
+// cannot fold a new episode into a forgotten open one.
 
 #include <optional>
 #include <string>

@@ -1,6 +1,6 @@
 #pragma once
-// What one delivery attempt means and when to try again (SPEC §6), as pure functions: network
-// errors, 408, 429 and 5xx are retried with capped exponential backoff and full jitter,
+// What one delivery attempt means and when to try again (README "Delivery"), as pure functions:
+// network errors, 408, 429 and 5xx are retried with capped exponential backoff and full jitter,
 // honouring Retry-After; any other 4xx (and a redirect, which is never followed) is permanent.
 
 #include <optional>

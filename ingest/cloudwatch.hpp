@@ -21,7 +21,8 @@ Expected<NormalizedEvent, IngestError> parse_cloudwatch_alarm(std::string_view m
 Expected<NormalizedEvent, IngestError> cloudwatch_alarm_from_json(const Json& alarm,
                                                                   std::string_view topic_arn = {});
 
-// `cloudwatch:{account}:{region}:{alarm name}` (SPEC §4): the same for SNS and EventBridge.
+// `cloudwatch:{account}:{region}:{alarm name}` (README "Episodes, escalation and timers"): the same
+// for SNS and EventBridge.
 std::string cloudwatch_fingerprint(std::string_view account, std::string_view region,
                                    std::string_view alarm_name);
 

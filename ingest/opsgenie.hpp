@@ -2,8 +2,8 @@
 // OpsGenie / Jira Service Management outgoing webhooks (FORMATS.md §4): an `action` performed
 // on an `alert`. Two kinds of alert arrive here:
 //   - alerts Tocsin created (alias `tocsin-<12 hex>-<episode>`): Acknowledge, UnAcknowledge and
-//     Close update that episode (two-way sync, SPEC §3), and nothing is ingested as a new alert,
-//     since re-ingesting Tocsin's own alert would page again for it (a loop);
+//     Close update that episode (two-way sync, README "Inbound endpoints"), and nothing is ingested
+//     as a new alert, since re-ingesting Tocsin's own alert would page again for it (a loop);
 //   - any other alert: Create opens an alert of source `opsgenie`, Close resolves it.
 // The adapter only says which is which; the engine applies it.
 
@@ -49,7 +49,8 @@ struct OpsgenieWebhook {
   std::string alert_id;  // alert.alertId: always present, opaque
   std::string alias;     // alert.alias; empty when absent (Escalate carries only alertId)
   // `opsgenie:{alias}`, or `opsgenie:{alertId}` without an alias: the alert's identity as
-  // Tocsin ingests it (SPEC §4), also for acknowledging one it ingested.
+  // Tocsin ingests it (README "Episodes, escalation and timers"), also for acknowledging one it
+  // ingested.
   std::string fingerprint;
   // The alias parsed as one Tocsin created: {fingerprint hash, episode number}.
   std::optional<std::pair<std::string, int>> tocsin_alias;

@@ -1,5 +1,5 @@
 #pragma once
-// Authenticity of Amazon SNS messages (SPEC §10, FORMATS.md §1.4): the canonical
+// Authenticity of Amazon SNS messages (README "Storage", FORMATS.md §1.4): the canonical
 // string-to-sign, the rules a SigningCertURL / SubscribeURL must satisfy before anything is
 // fetched from it, where signing certificates come from (a pinned directory, an HTTPS fetch
 // with a cache), and the verification policy that ties them together.

@@ -1,5 +1,5 @@
 #pragma once
-// A rule's `dedup_key` template (SPEC §8) turned into the fingerprint of an event.
+// A rule's `dedup_key` template (README "The rules file") turned into the fingerprint of an event.
 
 #include <string>
 #include <string_view>

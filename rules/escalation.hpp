@@ -1,5 +1,5 @@
 #pragma once
-// Escalation steps as pure functions over an episode (SPEC §6): which channels a step
+// Escalation steps as pure functions over an episode (README "Delivery"): which channels a step
 // notifies, with which action and level, and when the next step is due. Used by the event,
 // timer and action decisions in rules/lifecycle.
 

@@ -79,7 +79,8 @@ void note_if_dropped(const Episode& e, TimePoint now, Effects& out) {
 }
 
 // Whether a firing event starts a new occurrence rather than continuing `active`
-// (SPEC §4 `reopened`); returns the reason, or nullptr when it continues.
+// (README "Episodes, escalation and timers" `reopened`); returns the reason, or nullptr when it
+// continues.
 const char* new_occurrence_reason(const AlertPolicy& policy, const Episode& active,
                                   const NormalizedEvent& event, TimePoint now) {
   // (a) The source says it was not firing before: we missed the resolve in between.

@@ -1,8 +1,8 @@
 #pragma once
-// The episode state machine (SPEC §4) as a pure function: given the policy that applies, what
-// is known about the alert, an event and the time, decide the outcome, why, and what the
-// episodes look like afterwards. No I/O and no clock reads: the caller loads the state,
-// passes `now`, and persists the result in one transaction.
+// The episode state machine (README "Episodes, escalation and timers") as a pure function: given
+// the policy that applies, what is known about the alert, an event and the time, decide the
+// outcome, why, and what the episodes look like afterwards. No I/O and no clock reads: the caller
+// loads the state, passes `now`, and persists the result in one transaction.
 
 #include <optional>
 #include <string>
@@ -14,7 +14,7 @@
 
 namespace tocsin::rules {
 
-// How an episode ended (for the noise score: SPEC §5 `transient` and `ignored`).
+// How an episode ended (for the noise score: README "Noise" `transient` and `ignored`).
 enum class EndedBy { none, source, person, expired, superseded };
 std::string_view to_string(EndedBy b);
 std::optional<EndedBy> parse_ended_by(std::string_view s);
@@ -31,9 +31,9 @@ struct Episode {
   std::optional<TimePoint> last_source_time;
   std::optional<TimePoint> closed_at;
   int event_count = 1;
-  // Escalation (SPEC §6): the policies routing this episode (names in Rules::escalations, fixed
-  // when it opens; empty: it notifies nobody), the highest step notified so far (-1: none), and
-  // the instant step delays count from (the opening, shifted when escalation resumes after an
+  // Escalation (README "Delivery"): the policies routing this episode (names in Rules::escalations,
+  // fixed when it opens; empty: it notifies nobody), the highest step notified so far (-1: none),
+  // and the instant step delays count from (the opening, shifted when escalation resumes after an
   // acknowledgement so the remaining steps keep their spacing).
   std::vector<std::string> escalation;
   int level = -1;
@@ -47,7 +47,7 @@ struct Episode {
   // acknowledge and resolve. Kept on the episode so loading it costs one row, however many
   // reminders it has had.
   std::vector<std::string> notified;
-  // Noise (SPEC §5). How it ended; whether anyone ever acknowledged it (an unack does not
+  // Noise (README "Noise"). How it ended; whether anyone ever acknowledged it (an unack does not
   // undo the attention); whether it counted as transient when it ended.
   EndedBy ended_by = EndedBy::none;
   bool ever_acknowledged = false;
@@ -60,7 +60,7 @@ struct Episode {
   std::optional<double> noise;
 };
 
-// What a notification asks a channel to do (SPEC §9 replay `action`).
+// What a notification asks a channel to do (README "REST API" replay `action`).
 enum class NotifyAction { trigger, resolve, acknowledge, escalate, reminder, digest };
 std::string_view to_string(NotifyAction a);
 
@@ -93,7 +93,7 @@ struct Timer {
   int step = 0;
 };
 
-// A decision about an episode that is not the outcome of an inbound event (SPEC §9 replay
+// A decision about an episode that is not the outcome of an inbound event (README "REST API" replay
 // `decision`): escalated, stale, expired, acknowledged, unacknowledged, ack_timeout, dropped, ...
 struct Note {
   int episode = 0;
@@ -117,7 +117,7 @@ Route route_for(const Rules& rules, const std::vector<std::string>& escalation);
 Route route_of(const Rules& rules, const Episode& episode);
 
 // How a newly opened episode is routed: from the rules that matched the event, and the
-// alert's noise (SPEC §5), which the engine turns into a demotion or a hold.
+// alert's noise (README "Noise"), which the engine turns into a demotion or a hold.
 struct Routing {
   std::vector<std::string> escalation;  // policy names, in rule order
   Route route;

@@ -655,7 +655,7 @@ class Checker {
 };
 
 // ---------------------------------------------------------------------------------------------
-// The schema of SPEC §8
+// The schema of README "The rules file"
 
 constexpr std::string_view k_top_keys[] = {
     "version", "defaults",   "sources",  "channels", "delivery", "escalations", "rules",
@@ -694,9 +694,9 @@ constexpr std::string_view k_watchdog_keys[] = {"url", "url_env", "every"};
 constexpr std::string_view k_api_keys[] = {"tokens"};
 constexpr std::string_view k_api_token_keys[] = {"name", "token_env", "scope"};
 constexpr std::string_view k_storage_keys[] = {"synchronous", "retain_events", "startup_check"};
-constexpr std::string_view k_server_keys[] = {"max_body_bytes", "max_headers", "request_timeout",
-                                              "max_connections_per_ip", "max_connections",
-                                              "worker_threads"};
+constexpr std::string_view k_server_keys[] = {"max_body_bytes",  "max_headers",
+                                              "request_timeout", "max_connections_per_ip",
+                                              "max_connections", "worker_threads"};
 
 constexpr std::string_view k_source_names[] = {"cloudwatch", "opsgenie", "alertmanager", "generic",
                                                "heartbeat"};

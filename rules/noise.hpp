@@ -1,5 +1,5 @@
 #pragma once
-// The noise score (SPEC §5) as pure functions: how noisy an alert has been within
+// The noise score (README "Noise") as pure functions: how noisy an alert has been within
 // `noise.window`, as a number 0–100 whose every point is explained by a factor.
 //
 // The score is maintained incrementally. Each alert keeps a small NoiseState: its last

@@ -1,7 +1,8 @@
 #pragma once
-// The rules file (SPEC §8) as an immutable snapshot. `load_rules` (rules/loader.hpp) builds
-// one from YAML after strict validation; the engine holds a std::shared_ptr<const Rules> and
-// swaps it atomically on reload, so a decision always sees one consistent version.
+// The rules file (README "The rules file") as an immutable snapshot. `load_rules`
+// (rules/loader.hpp) builds one from YAML after strict validation; the engine holds a
+// std::shared_ptr<const Rules> and swaps it atomically on reload, so a decision always sees one
+// consistent version.
 //
 // Every field here is already validated: names referenced by rules, escalations, heartbeats
 // and `delivery.fallback` exist in `channels` / `escalations`, durations are positive where

@@ -1,5 +1,5 @@
 #pragma once
-// The REST API (SPEC §9) and the operational endpoints: /healthz, /readyz, /metrics.
+// The REST API (README "REST API") and the operational endpoints: /healthz, /readyz, /metrics.
 
 #include <httplib.h>
 

@@ -7,8 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -33,7 +33,7 @@ namespace tocsin {
 
 namespace {
 
-// Flag > environment variable > built-in default (SPEC §2).
+// Flag > environment variable > built-in default (README "Running").
 std::string resolve(const std::string& flag, const char* env_name, const char* fallback) {
   if (!flag.empty()) return flag;
   if (const char* v = std::getenv(env_name); v && *v) return v;
@@ -335,7 +335,7 @@ int run_cli(int argc, char** argv) {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = cli.exit(e);
-    // CLI11 exits 0 for --help/--version; any real usage error is status 2 (SPEC §2).
+    // CLI11 exits 0 for --help/--version; any real usage error is status 2 (README "Running").
     return code == 0 ? 0 : 2;
   }
   if (*serve_cmd) return serve(serve_opt);

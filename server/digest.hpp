@@ -1,5 +1,5 @@
 #pragma once
-// Digests (SPEC §5): a channel with `digest_every` gets one message per interval listing the
+// Digests (README "Noise"): a channel with `digest_every` gets one message per interval listing the
 // alerts it would have been told about, with counts and noise scores, instead of one message
 // per notification. The engine keeps each notification for such a channel as a digest item;
 // when the channel's digest timer falls due it turns the items into one `digest` outbox row.

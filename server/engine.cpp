@@ -107,7 +107,7 @@ struct EffectWriter {
       o.priority = e->priority;
       o.why = n.why;
       o.noise = noise;
-      // A channel with digest_every hears about it in its next digest (SPEC §5).
+      // A channel with digest_every hears about it in its next digest (README "Noise").
       auto channel = rules.channels.find(n.channel);
       if (channel != rules.channels.end() && channel->second.digest_every) {
         tx.insert_digest_item(
@@ -176,7 +176,7 @@ NormalizedEvent heartbeat_event(const rules::Heartbeat& hb, SignalState state, T
   return e;
 }
 
-// Noise (SPEC §5). The window slides before anything in the transaction changes an episode:
+// Noise (README "Noise"). The window slides before anything in the transaction changes an episode:
 // the episodes that left it are read as they were counted.
 // REQUIRES: runs on the writer thread inside the group transaction.
 void slide_noise(storage::Transaction& tx, const rules::Noise& cfg, storage::AlertRecord& alert,
@@ -261,13 +261,14 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     }
   }
 
-  // A declared heartbeat routes itself (SPEC §7); everything else goes through the rules.
+  // A declared heartbeat routes itself (README "Heartbeats and the watchdog"); everything else goes
+  // through the rules.
   const rules::Heartbeat* heartbeat =
       event.source == Source::heartbeat ? find_heartbeat(rules, event.name) : nullptr;
   auto matched = heartbeat ? std::vector<const rules::Rule*>{} : rules.matching(event);
   const rules::Rule* rule = matched.empty() ? nullptr : matched.front();
   const rules::AlertPolicy& policy = rule ? rule->policy : rules.defaults;
-  // A rule may regroup alerts under its own identity (SPEC §8 dedup_key).
+  // A rule may regroup alerts under its own identity (README "The rules file" dedup_key).
   const std::string fingerprint = rule && rule->dedup_key
                                       ? rules::render_dedup_key(*rule->dedup_key, event)
                                       : event.fingerprint;

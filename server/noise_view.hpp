@@ -1,5 +1,5 @@
 #pragma once
-// Noise as people read it (SPEC §5): an alert's score with every factor's value and points,
+// Noise as people read it (README "Noise"): an alert's score with every factor's value and points,
 // the noisiest alerts, and what to do about each. Shared by GET /api/v1/alerts/{id},
 // GET /api/v1/noise and `tocsin report`.
 

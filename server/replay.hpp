@@ -1,6 +1,6 @@
 #pragma once
-// `tocsin replay` (SPEC §2, §9): recorded events through the engine on a virtual clock.
-// Input: one JSON object per line, in time order. Output: one JSON line per decision and per
+// `tocsin replay` (README "Running", "REST API"): recorded events through the engine on a virtual
+// clock. Input: one JSON object per line, in time order. Output: one JSON line per decision and per
 // notification, deterministic (same input, same rules: byte-identical output).
 
 #include <iosfwd>

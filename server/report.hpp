@@ -1,6 +1,6 @@
 #pragma once
-// `tocsin report` (SPEC §2): an audit of what Tocsin recorded, written as advice an SRE can
-// act on. Six sections, in this order in the text and in the JSON:
+// `tocsin report` (README "Running"): an audit of what Tocsin recorded, written as advice an SRE
+// can act on. Six sections, in this order in the text and in the JSON:
 //
 //   noisiest           the noisiest alerts (score over noise.window), each factor's points,
 //                      whether their episodes are demoted, and suggested fixes

@@ -1,8 +1,9 @@
 #pragma once
-// The watcher is watched (SPEC §1 invariant 5, §7): with `watchdog:` in the rules, Tocsin POSTs
-// to an external dead-man's switch every interval, so the outside world notices when Tocsin
-// itself stops. A ping is sent only while the database commits a real write and is healthy
-// (storage::Writer::probe): a Tocsin that cannot record alerts should look dead.
+// The watcher is watched (README (opening) invariant 5, "Heartbeats and the watchdog"): with
+// `watchdog:` in the rules, Tocsin POSTs to an external dead-man's switch every interval, so the
+// outside world notices when Tocsin itself stops. A ping is sent only while the database commits a
+// real write and is healthy (storage::Writer::probe): a Tocsin that cannot record alerts should
+// look dead.
 
 #include <chrono>
 

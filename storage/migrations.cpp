@@ -62,7 +62,7 @@ CREATE TABLE episodes (
   event_count       INTEGER NOT NULL,
   UNIQUE (alert_id, number)
 );
--- SPEC §4: at most one episode of an alert is open (or acknowledged) at a time.
+-- README "Episodes, escalation and timers": at most one episode of an alert is open (or acknowledged) at a time.
 CREATE UNIQUE INDEX episodes_one_active ON episodes(alert_id)
   WHERE status IN ('open','acknowledged');
 CREATE INDEX episodes_status ON episodes(status);
@@ -109,7 +109,7 @@ CREATE TABLE heartbeat_pings (
 );
 )sql",
     // 3: escalation state of episodes, timers on the clock, and the outbox of notifications
-    // (SPEC §6), written in the same transaction as the state change that causes them.
+    // (README "Delivery"), written in the same transaction as the state change that causes them.
     R"sql(
 ALTER TABLE episodes ADD COLUMN escalation TEXT NOT NULL DEFAULT '[]';  -- JSON array of names
 ALTER TABLE episodes ADD COLUMN level INTEGER NOT NULL DEFAULT -1;       -- highest step notified
@@ -141,7 +141,7 @@ CREATE TABLE outbox (
   alert_id    INTEGER REFERENCES alerts(id),
   episode     INTEGER,
   fingerprint TEXT NOT NULL DEFAULT '',
-  alias       TEXT NOT NULL,                -- unique to the episode (SPEC §4)
+  alias       TEXT NOT NULL,                -- unique to the episode (README "Episodes, escalation and timers")
   channel     TEXT NOT NULL,
   action      TEXT NOT NULL CHECK (action IN
               ('trigger','resolve','acknowledge','escalate','reminder','digest')),
@@ -176,7 +176,7 @@ CREATE TABLE delivery_attempts (
 );
 CREATE INDEX delivery_attempts_outbox ON delivery_attempts(outbox_id, id);
 )sql",
-    // 4: noise (SPEC §5). The alert's incremental noise state and last score; how each
+    // 4: noise (README "Noise"). The alert's incremental noise state and last score; how each
     // episode ended and how it was routed by noise; digests; timers gain the `digest` kind
     // (SQLite cannot change a CHECK constraint in place, so the table is rebuilt, and its
     // `heartbeat` column becomes `name`: a heartbeat's or a digest channel's).

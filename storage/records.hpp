@@ -17,7 +17,7 @@
 
 namespace tocsin::storage {
 
-// One inbound request as received (SPEC §10: raw events, for audit, export and replay).
+// One inbound request as received (README "Storage": raw events, for audit, export and replay).
 struct InboundRecord {
   TimePoint received_at{};
   std::string hook;          // sns, eventbridge, ...
@@ -37,7 +37,7 @@ struct AlertRecord {
   std::string rule;  // the rule that matched its last event; "" for none
   TimePoint first_seen{}, last_seen{};
   int last_episode_number = 0;
-  // Noise (SPEC §5): the incremental state and the score at its last update (for ordering).
+  // Noise (README "Noise"): the incremental state and the score at its last update (for ordering).
   rules::NoiseState noise;
   double noise_score = 0;
 };
@@ -78,7 +78,8 @@ struct SubscriptionRecord {
   std::string detail;
 };
 
-// One notification in the outbox (SPEC §6): what to tell which channel about which episode.
+// One notification in the outbox (README "Delivery"): what to tell which channel about which
+// episode.
 struct OutboxRecord {
   std::int64_t id = 0;
   TimePoint created_at{};

@@ -97,8 +97,8 @@ TEST_CASE("every case of cases.json gets its expected status and error code") {
     std::string path = k["endpoint"];
     // Our deliberate departures from the recommendations (README, "Inbound endpoints"):
     if (k["file"] == "sns_missing_type_header.json") {
-      // SPEC §3: the type comes from the header *or* the body's Type; this body is a validly
-      // signed Notification, so it is accepted.
+      // README "Inbound endpoints": the type comes from the header *or* the body's Type; this body
+      // is a validly signed Notification, so it is accepted.
       expect_status = 200;
       expect_error = "";
     } else if (k["file"] == "opsgenie_payload_on_sns_endpoint.json") {

@@ -34,7 +34,7 @@ NormalizedEvent event(SignalState state, std::optional<SignalState> previous,
 
 }  // namespace
 
-TEST_CASE("decide: every outcome of SPEC §4 from a table") {
+TEST_CASE("decide: every outcome of an event from a table") {
   AlertPolicy policy;  // stale_after 24h, insufficient_data ignore
   AlertPolicy id_fires = policy;
   id_fires.insufficient_data = InsufficientDataPolicy::firing;

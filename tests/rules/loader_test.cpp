@@ -544,7 +544,7 @@ TEST_CASE("the shipped rules.yaml loads with no errors") {
   }
 }
 
-TEST_CASE("the SPEC §8 example loads and every section is read") {
+TEST_CASE("the full rules file example loads and every section is read") {
   const auto r =
       load_rules_file(TOCSIN_SOURCE_DIR "/tests/fixtures/rules/spec_example.yaml", every_var_set);
   INFO(all_messages(r));

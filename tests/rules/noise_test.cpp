@@ -1,4 +1,4 @@
-// The noise score (SPEC §5) as pure functions: the Nagios-style flap percentage against
+// The noise score (README "Noise") as pure functions: the Nagios-style flap percentage against
 // hand-computed cases, hysteresis, the other factors, and the incremental state against a
 // from-scratch recomputation.
 #include "rules/noise.hpp"

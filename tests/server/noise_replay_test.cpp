@@ -1,5 +1,5 @@
-// Noise routing (SPEC §5) through `tocsin replay` on a virtual clock: weeks of a flapping CPU
-// alarm are demoted while a never_suppress queue-age alarm in the same stream still pages at
+// Noise routing (README "Noise") through `tocsin replay` on a virtual clock: weeks of a flapping
+// CPU alarm are demoted while a never_suppress queue-age alarm in the same stream still pages at
 // level 0; transient alerts are held and dropped; digests go out once per interval. And the
 // engine's incremental noise state equals a from-scratch recomputation from the database.
 #include <doctest/doctest.h>

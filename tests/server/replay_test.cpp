@@ -1,4 +1,4 @@
-// tocsin replay, in process: the incident of SPEC §1 and the clock-driven behaviour of the
+// tocsin replay, in process: the incident of README (opening) and the clock-driven behaviour of the
 // engine, on a virtual clock. (tests/e2e/cli_test.cpp runs the binary itself.)
 #include "server/replay.hpp"
 
