@@ -113,7 +113,6 @@ Expected<NormalizedEvent, IngestError> alert_to_event(const Json& alert, const s
   e.name = text_or_empty(e.labels, "alertname");
   e.severity = severity_from_label(text_or_empty(e.labels, "severity"));
   e.fingerprint = "alertmanager:" + alertmanager_label_set(e.labels);
-  e.source_event_id = e.fingerprint + "|" + status + "|" + format_timestamp(*e.source_time);
 
   const auto annotations = read_annotations(alert);
   const std::string summary = text_or_empty(annotations, "summary");

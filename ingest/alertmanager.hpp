@@ -32,9 +32,10 @@ namespace tocsin::ingest {
 //   summary          annotations summary, else message, else the first line of description,
 //                    else alertname
 //   description      annotations description (or message), plus `Runbook: <runbook_url>`
-//   source_event_id  `{fingerprint}|{status}|{source_time}`: every re-send of one state of one
+//   source_event_id  empty: Alertmanager names no delivery. Every re-send of one state of one
 //                    alert (retries, repeat_interval, group changes, both members of an HA
-//                    pair) repeats it, and a new state or a new firing (new startsAt) changes it.
+//                    pair) repeats its transition (fingerprint, source_time, state), which the
+//                    engine applies once (README "Episodes, escalation and timers").
 Expected<std::vector<NormalizedEvent>, IngestError> parse_alertmanager_webhook(
     std::string_view body);
 

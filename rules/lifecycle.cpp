@@ -23,8 +23,8 @@ std::optional<SignalState> effective_state(const AlertPolicy& policy, SignalStat
   return std::nullopt;
 }
 
-Episode open_episode(int number, Severity severity, Priority priority, const NormalizedEvent& event,
-                     TimePoint now) {
+Episode open_episode(int number, Severity severity, Priority priority,
+                     std::optional<TimePoint> source_time, TimePoint now) {
   Episode e;
   e.number = number;
   e.status = EpisodeStatus::open;
@@ -32,7 +32,7 @@ Episode open_episode(int number, Severity severity, Priority priority, const Nor
   e.priority = priority;
   e.opened_at = now;
   e.last_activity_at = now;
-  e.last_source_time = event.source_time;
+  e.last_source_time = source_time;
   e.event_count = 1;
   e.escalation_base = now;
   return e;
@@ -80,17 +80,56 @@ void note_if_dropped(const Episode& e, TimePoint now, Effects& out) {
 
 // Whether a firing event starts a new occurrence rather than continuing `active`
 // (README "Episodes, escalation and timers" `reopened`); returns the reason, or nullptr when it
-// continues.
+// continues. `last` is the event's member as last applied (nullopt: never seen). REQUIRES: the
+// event is a transition newer than `last`'s (not older, not the same).
 const char* new_occurrence_reason(const AlertPolicy& policy, const Episode& active,
-                                  const NormalizedEvent& event, TimePoint now) {
-  // (a) The source says it was not firing before: we missed the resolve in between.
-  if (event.previous_state && *event.previous_state != SignalState::firing) {
+                                  const std::optional<Member>& last, const NormalizedEvent& event,
+                                  TimePoint now) {
+  // (a) The member was firing, and the source says it was not firing just before this
+  // transition: we missed the resolve in between.
+  if (last && last->state == SignalState::firing && event.previous_state &&
+      *event.previous_state != SignalState::firing) {
     return reason::k_missed_resolve;
   }
   // (b) Nothing touched the episode for longer than stale_after: whatever is firing now is
   // not what someone looked at back then.
   if (now - active.last_activity_at > policy.stale_after) return reason::k_stale;
   return nullptr;
+}
+
+// The event's member as last applied. An alert that tracks no members stands for its only
+// member: firing while an episode is active, ordered by that episode's last source time.
+std::optional<Member> last_applied(const AlertState& state) {
+  if (state.tracks_members) return state.member;
+  if (!state.active) return std::nullopt;
+  Member m;
+  m.state = SignalState::firing;
+  m.source_time = state.active->last_source_time;
+  m.transition_at = state.active->last_source_time;
+  m.changed_at = state.active->opened_at;
+  m.last_seen_at = state.active->last_activity_at;
+  return m;
+}
+
+enum class Order { newer, same, older };
+
+// Where the event's transition stands against the member's last one. Without a time on either
+// side they cannot be ordered: the event counts as newer (applied as it comes).
+Order order_of(const std::optional<Member>& last, std::optional<TimePoint> source_time,
+               std::optional<TimePoint> transition_at, SignalState asserted) {
+  if (!last || !source_time || !last->transition_at) return Order::newer;
+  // Identity by the time as sent, so a clamped future time still recognises its repeats.
+  if (last->source_time && *source_time == *last->source_time && asserted == last->state) {
+    return Order::same;
+  }
+  if (*transition_at < *last->transition_at) return Order::older;
+  return Order::newer;
+}
+
+std::optional<TimePoint> latest(std::optional<TimePoint> a, std::optional<TimePoint> b) {
+  if (!a) return b;
+  if (!b) return a;
+  return std::max(*a, *b);
 }
 
 }  // namespace
@@ -106,18 +145,67 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
   }
 
   const std::optional<Episode>& active = state.active;
-  // A transition older than the last one applied is stale news (SNS does not keep order).
-  if (active && event.source_time && active->last_source_time &&
-      *event.source_time < *active->last_source_time) {
-    d.outcome = Outcome::out_of_order;
-    d.reason = reason::k_older_than_last_change;
-    return d;
+  const std::optional<Member> last = last_applied(state);
+  // Ordered by the source's time, clamped: a sender's clock far ahead must not make every
+  // later transition look older than this one.
+  std::optional<TimePoint> at = event.source_time;
+  if (at && *at > now + k_future_tolerance) at = now + k_future_tolerance;
+
+  switch (order_of(last, event.source_time, at, *asserted)) {
+    case Order::older:
+      // Stale news (SNS does not keep order; a late path), whether or not an episode is open.
+      d.outcome = Outcome::out_of_order;
+      d.reason = reason::k_older_than_last_change;
+      d.member = *last;
+      d.member->fingerprint = event.fingerprint;
+      d.member->last_seen_at = now;
+      return d;
+    case Order::same: {
+      // Applied already, through this path or another: never a reopen, never a second
+      // resolve. A repeated firing keeps its episode alive (Alertmanager re-sends it every
+      // repeat_interval).
+      d.outcome = Outcome::duplicate;
+      d.reason = reason::k_same_transition;
+      d.member = *last;
+      d.member->fingerprint = event.fingerprint;
+      d.member->last_seen_at = now;
+      if (*asserted == SignalState::firing && active) {
+        Episode continued = *active;
+        continued.event_count += 1;
+        continued.last_activity_at = now;
+        d.active = std::move(continued);
+      }
+      return d;
+    }
+    case Order::newer:
+      break;
   }
+
+  Member applied;
+  applied.fingerprint = event.fingerprint;
+  applied.state = *asserted;
+  applied.source_time = event.source_time;
+  applied.transition_at = at;
+  applied.changed_at = now;
+  applied.last_seen_at = now;
+  d.member = applied;
 
   if (*asserted == SignalState::resolved) {
     if (!active) {
       d.outcome = Outcome::ignored;
       d.reason = reason::k_nothing_open;
+      return d;
+    }
+    if (state.other_firing > 0) {
+      // A group's episode lasts while any member fires.
+      Episode continued = *active;
+      continued.event_count += 1;
+      continued.last_activity_at = now;
+      continued.last_source_time = latest(continued.last_source_time, at);
+      d.outcome = Outcome::duplicate;
+      d.reason = std::string(reason::k_member_resolved) +
+                 ";still_firing=" + std::to_string(state.other_firing);
+      d.active = std::move(continued);
       return d;
     }
     Episode ended = *active;
@@ -126,7 +214,7 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
     ended.closed_at = now;
     ended.last_activity_at = now;
     ended.event_count += 1;
-    if (event.source_time) ended.last_source_time = event.source_time;
+    ended.last_source_time = latest(ended.last_source_time, at);
     d.outcome = Outcome::resolved;
     d.reason = reason::k_source_resolved;
     notify_channels(state.notified, ended, NotifyAction::resolve, std::max(ended.level, 0),
@@ -142,14 +230,14 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
     d.outcome = Outcome::created;
     d.reason =
         state.last_episode_number == 0 ? reason::k_first_occurrence : reason::k_new_occurrence;
-    d.active = open_episode(state.last_episode_number + 1, severity, priority, event, now);
+    d.active = open_episode(state.last_episode_number + 1, severity, priority, at, now);
     start_episode(policy, routing, *d.active, now, d.effects);
     d.opened = true;
     d.notify = true;
     return d;
   }
 
-  if (const char* why = new_occurrence_reason(policy, *active, event, now)) {
+  if (const char* why = new_occurrence_reason(policy, *active, last, event, now)) {
     Episode ended = *active;
     ended.status = EpisodeStatus::superseded;
     ended.ended_by = EndedBy::superseded;
@@ -163,7 +251,7 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
         d.effects);
     d.effects.notes.push_back(Note{ended.number, "superseded", why});
     d.ended = std::move(ended);
-    d.active = open_episode(state.last_episode_number + 1, severity, priority, event, now);
+    d.active = open_episode(state.last_episode_number + 1, severity, priority, at, now);
     start_episode(policy, routing, *d.active, now, d.effects);
     d.opened = true;
     d.notify = true;
@@ -173,7 +261,7 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
   Episode continued = *active;
   continued.event_count += 1;
   continued.last_activity_at = now;
-  if (event.source_time) continued.last_source_time = event.source_time;
+  continued.last_source_time = latest(continued.last_source_time, at);
   d.outcome = Outcome::duplicate;
   d.reason = reason::k_continues_episode;
   if (severity > continued.severity) {

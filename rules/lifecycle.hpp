@@ -138,12 +138,41 @@ struct Effects {
   bool cancel_ack_timeout = false;  // delete its pending ack_timeout timer
 };
 
+// Source times more than this far past `now` are clamped to `now + k_future_tolerance` for
+// ordering: a sender with a skewed clock must not pin the order of an alert's transitions.
+inline constexpr Duration k_future_tolerance = std::chrono::minutes(5);
+
+// One member of an alert (README "Episodes, escalation and timers", groups): the source identity
+// of its events (NormalizedEvent::fingerprint, before a rule's dedup_key replaces it). An alert
+// without dedup_key has one member, itself; a dedup_key group has one per thing it folds in.
+// A transition is (member, source time, new state): whichever path delivers it, it is applied
+// once.
+struct Member {
+  std::string fingerprint;
+  SignalState state = SignalState::firing;  // firing or resolved, as last applied
+  // The last transition applied: the source's time as sent (its identity), and as ordered
+  // (clamped to now + k_future_tolerance). nullopt when the source gave none.
+  std::optional<TimePoint> source_time;
+  std::optional<TimePoint> transition_at;
+  TimePoint changed_at{};    // when Tocsin applied that transition
+  TimePoint last_seen_at{};  // the last event of this member, whatever its outcome
+};
+
 // What the engine knows of an alert before the event.
 struct AlertState {
   int last_episode_number = 0;    // 0: no episode yet
   std::optional<Episode> active;  // the open or acknowledged episode, if any
   // Channels already told about the active episode (its Episode::notified as stored).
   std::vector<std::string> notified;
+  // The event's member as last applied; nullopt when this member was never seen.
+  std::optional<Member> member = std::nullopt;
+  // How many of the alert's other members are firing: a member's resolve ends the episode
+  // only when none is.
+  int other_firing = 0;
+  // False for an alert with no member stored (new, or stored before members were tracked): the
+  // alert stands for its only member, firing while an episode is active, ordered by the active
+  // episode's last_source_time, exactly as before members existed.
+  bool tracks_members = false;
 };
 
 // Reasons recorded in the decision log. Stable strings: tests, replay output and the API
@@ -159,6 +188,11 @@ inline constexpr const char* k_source_resolved = "source_resolved";
 inline constexpr const char* k_nothing_open = "nothing_open";
 inline constexpr const char* k_insufficient_data = "insufficient_data";
 inline constexpr const char* k_older_than_last_change = "older_than_last_change";
+// The member's last transition applied, delivered again (another path, a retry, a re-send).
+inline constexpr const char* k_same_transition = "same_transition";
+// A member of a dedup_key group resolved while others still fire; recorded as
+// `member_resolved;still_firing=N`.
+inline constexpr const char* k_member_resolved = "member_resolved";
 }  // namespace reason
 
 struct Decision {
@@ -174,6 +208,8 @@ struct Decision {
   // Notifications, timers and notes. The timers of an ended episode are all cancelled by the
   // caller (it ended), so `effects` never lists them.
   Effects effects;
+  // The event's member after the event, for the caller to store; nullopt: unchanged.
+  std::optional<Member> member;
 };
 
 // `severity`/`priority` are what the matched rule (or the defaults) assign to this event;

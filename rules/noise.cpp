@@ -6,6 +6,7 @@
 
 #include "core/duration.hpp"
 #include "core/outcome.hpp"
+#include "rules/lifecycle.hpp"
 
 namespace tocsin::rules {
 
@@ -168,6 +169,12 @@ NoiseState recompute(const std::vector<Observation>& observations,
 }
 
 std::optional<bool> observed_firing(std::string_view outcome, std::string_view reason) {
+  // A transition delivered again asserts nothing new; one member's resolve says nothing of the
+  // group, which still fires.
+  if (reason.starts_with(reason::k_same_transition) ||
+      reason.starts_with(reason::k_member_resolved)) {
+    return std::nullopt;
+  }
   if (outcome == to_string(Outcome::created) || outcome == to_string(Outcome::reopened) ||
       outcome == to_string(Outcome::duplicate)) {
     return true;

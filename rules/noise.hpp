@@ -117,7 +117,8 @@ NoiseState recompute(const std::vector<Observation>& observations,
                      const Noise& cfg, TimePoint now);
 
 // The observation an event decision stands for (nullopt: the event asserted nothing
-// usable: out of order, a redelivery, ignored INSUFFICIENT_DATA). `outcome` and `reason`
+// usable: out of order, a redelivery, a transition delivered again, one group member's
+// resolve, ignored INSUFFICIENT_DATA). `outcome` and `reason`
 // are as recorded in the decision log, so the log alone can rebuild the history.
 std::optional<bool> observed_firing(std::string_view outcome, std::string_view reason);
 

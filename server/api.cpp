@@ -189,6 +189,19 @@ void get_alert(App& app, const httplib::Request& req, httplib::Response& res) {
   for (const auto& e : detail->episodes)
     episodes.push_back(episode_json(e));
   body["episodes"] = std::move(episodes);
+  // Its members (README "Episodes, escalation and timers", groups): firing first, at most 100;
+  // the counts are over all of them. An alert stored before members were tracked has none
+  // until its next event.
+  Json members = Json::array();
+  for (const auto& m : detail->members) {
+    members.push_back(Json{{"fingerprint", m.fingerprint},
+                           {"state", std::string(to_string(m.state))},
+                           {"since", format_timestamp(m.transition_at.value_or(m.changed_at))},
+                           {"last_seen", format_timestamp(m.last_seen_at)}});
+  }
+  body["members"] = std::move(members);
+  body["members_total"] = detail->members_total;
+  body["members_firing"] = detail->members_firing;
   // What the clock will do next: escalation steps, sweeps, ack timeout.
   Json pending = Json::array();
   for (const auto& t : app.reader.list_timers(*id)) {

@@ -252,7 +252,9 @@ bool noise_routing(const rules::Rules& rules, const std::vector<const rules::Rul
 IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
                          const NormalizedEvent& event, std::optional<std::int64_t> inbound_id,
                          TimePoint now, Journal* journal) {
-  // An event the source names (an Alertmanager alert in a re-sent group, ...) is applied once.
+  // A delivery the source names (an SNS MessageId, an EventBridge event id) is applied once and
+  // recorded once. The same transition arriving under another id (another path, an EventBridge
+  // retry, an Alertmanager re-send) is recognised by the decision core (same_transition).
   const std::string event_key =
       event.source_event_id.empty() ? std::string() : event.hook + ":" + event.source_event_id;
   if (!event_key.empty()) {
@@ -291,6 +293,8 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   if (auto loaded = tx.load_alert(fingerprint)) {
     alert = std::move(loaded->first);
     state = std::move(loaded->second);
+    // Transitions are ordered per member: the event's own identity, before dedup_key.
+    tx.load_members(alert.id, event.fingerprint, state);
   }
 
   slide_noise(tx, rules.noise, alert, now);
@@ -319,6 +323,7 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     tx.cancel_timers(alert.id, d.ended->number);
   }
   if (d.active) tx.save_episode(alert.id, fingerprint, *d.active, d.opened);
+  if (d.member) tx.save_member(alert.id, *d.member);
 
   storage::DecisionRecord record;
   record.at = now;
@@ -329,6 +334,10 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     record.episode = d.ended->number;
   } else if (state.active) {
     record.episode = state.active->number;
+  } else if (state.last_episode_number > 0 &&
+             (d.outcome == Outcome::duplicate || d.outcome == Outcome::out_of_order)) {
+    // A transition delivered again, or late, after its episode ended: it belongs to that one.
+    record.episode = state.last_episode_number;
   }
   record.inbound_id = inbound_id;
   record.outcome = std::string(to_string(d.outcome));

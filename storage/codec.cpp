@@ -196,4 +196,23 @@ EpisodeRecord read_episode(SQLite::Statement& q, int c) {
   return r;
 }
 
+const char* const k_member_columns =
+    "m.member, m.state, m.source_time, m.transition_at, m.changed_at, m.last_seen_at";
+
+rules::Member read_member(SQLite::Statement& q, int c) {
+  auto optional_time = [&](int i) -> std::optional<TimePoint> {
+    if (q.getColumn(i).isNull()) return std::nullopt;
+    return from_unix_ms(q.getColumn(i).getInt64());
+  };
+  rules::Member m;
+  m.fingerprint = q.getColumn(c).getString();
+  const bool firing = q.getColumn(c + 1).getString() == "firing";
+  m.state = firing ? SignalState::firing : SignalState::resolved;
+  m.source_time = optional_time(c + 2);
+  m.transition_at = optional_time(c + 3);
+  m.changed_at = from_unix_ms(q.getColumn(c + 4).getInt64());
+  m.last_seen_at = from_unix_ms(q.getColumn(c + 5).getInt64());
+  return m;
+}
+
 }  // namespace tocsin::storage

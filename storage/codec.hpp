@@ -43,4 +43,8 @@ extern const char* const k_leaving_sql;
 std::vector<rules::EpisodeFacts> read_leaving(SQLite::Statement& q, TimePoint cutoff);
 EpisodeRecord read_episode(SQLite::Statement& q, int first_column);
 
+// An alert's members (migration 8): m.* in the order read_member expects.
+extern const char* const k_member_columns;
+rules::Member read_member(SQLite::Statement& q, int first_column);
+
 }  // namespace tocsin::storage

@@ -261,6 +261,25 @@ CREATE INDEX outbox_about ON outbox(about) WHERE about IS NOT NULL;
     R"sql(
 CREATE INDEX outbox_claim ON outbox(priority, due_at, id) WHERE status = 'pending';
 )sql",
+    // 8: the members of an alert (rules::Member; README "Episodes, escalation and timers"): the
+    // source identities a dedup_key folds into it (or the alert itself), each with the last
+    // transition applied, so one transition is applied once whatever path delivers it and a
+    // group resolves with its last firing member. Alerts stored before have no rows and keep
+    // their old behaviour (rules::AlertState::tracks_members).
+    R"sql(
+CREATE TABLE alert_members (
+  alert_id       INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+  member         TEXT NOT NULL,     -- the event's fingerprint before dedup_key
+  state          TEXT NOT NULL CHECK (state IN ('firing','resolved')),
+  source_time    INTEGER,           -- unix ms, the last transition's time as the source sent it
+  transition_at  INTEGER,           -- the same, clamped to now + 5m: what orders transitions
+  changed_at     INTEGER NOT NULL,  -- when that transition was applied
+  last_seen_at   INTEGER NOT NULL,  -- the member's last event
+  PRIMARY KEY (alert_id, member)
+);
+-- Retention walks resolved members by when they were last seen.
+CREATE INDEX alert_members_seen ON alert_members(last_seen_at) WHERE state = 'resolved';
+)sql",
 };
 
 }  // namespace

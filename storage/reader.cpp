@@ -134,6 +134,7 @@ std::optional<AlertDetail> Reader::get_alert(std::int64_t id) {
   detail.view = read_view(q);
 
   constexpr int k_max_episodes = 50;
+  constexpr int k_max_members = 100;
   SQLite::Statement e(lease.db(), std::string("SELECT ") + k_episode_columns +
                                       " FROM episodes e WHERE e.alert_id = ? "
                                       "ORDER BY e.number DESC LIMIT ?");
@@ -141,6 +142,23 @@ std::optional<AlertDetail> Reader::get_alert(std::int64_t id) {
   e.bind(2, k_max_episodes);
   while (e.executeStep())
     detail.episodes.push_back(read_episode(e, 0));
+
+  SQLite::Statement counts(lease.db(),
+                           "SELECT count(*), count(*) FILTER (WHERE state = 'firing') "
+                           "FROM alert_members WHERE alert_id = ?");
+  counts.bind(1, static_cast<int64_t>(id));
+  if (counts.executeStep()) {
+    detail.members_total = counts.getColumn(0).getInt64();
+    detail.members_firing = counts.getColumn(1).getInt64();
+  }
+  SQLite::Statement m(lease.db(), std::string("SELECT ") + k_member_columns +
+                                      " FROM alert_members m WHERE m.alert_id = ? "
+                                      "ORDER BY m.state = 'firing' DESC, m.last_seen_at DESC, "
+                                      "m.member LIMIT ?");
+  m.bind(1, static_cast<int64_t>(id));
+  m.bind(2, k_max_members);
+  while (m.executeStep())
+    detail.members.push_back(read_member(m, 0));
   return detail;
 }
 

@@ -180,6 +180,11 @@ struct AlertPage {
 struct AlertDetail {
   AlertView view;
   std::vector<EpisodeRecord> episodes;  // newest first, bounded
+  // Its members (rules::Member): firing first, then most recently seen; bounded. The counts
+  // are over all of them.
+  std::vector<rules::Member> members;
+  std::int64_t members_total = 0;
+  std::int64_t members_firing = 0;
 };
 
 }  // namespace tocsin::storage

@@ -35,6 +35,8 @@ const char* to_string(PruneTable t) {
       return "inbound";
     case PruneTable::subscriptions:
       return "subscriptions";
+    case PruneTable::alert_members:
+      return "alert_members";
   }
   return "?";
 }
@@ -92,6 +94,13 @@ const char* select_sql(PruneTable t) {
       return "SELECT s.id, s.updated_at, s.status != 'pending' "
              "FROM subscriptions s WHERE s.updated_at >= ?1 AND s.updated_at < ?3 AND "
              "NOT (s.updated_at = ?1 AND s.id <= ?2) ORDER BY s.updated_at, s.id LIMIT ?4";
+    case PruneTable::alert_members:
+      // Through alert_members_seen (migration 8). A firing member is never examined: it keeps
+      // its group's episode open. A member pruned and seen again counts as new.
+      return "SELECT m.rowid, m.last_seen_at, 1 FROM alert_members m "
+             "WHERE m.state = 'resolved' AND m.last_seen_at >= ?1 AND m.last_seen_at < ?3 AND "
+             "NOT (m.last_seen_at = ?1 AND m.rowid <= ?2) ORDER BY m.last_seen_at, m.rowid "
+             "LIMIT ?4";
   }
   return "";
 }
@@ -108,6 +117,8 @@ const char* delete_sql(PruneTable t) {
       return "DELETE FROM inbound WHERE id = ?";
     case PruneTable::subscriptions:
       return "DELETE FROM subscriptions WHERE id = ?";
+    case PruneTable::alert_members:
+      return "DELETE FROM alert_members WHERE rowid = ? AND state = 'resolved'";
   }
   return "";
 }

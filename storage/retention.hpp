@@ -10,8 +10,11 @@
 //   outbox      not pending, whose episode is gone, and no meta-alert points at; with its
 //               delivery attempts;
 //   inbound     requests no kept decision points at;
-//   subscriptions  confirmations handled (not pending) before the horizon.
-// Alerts, timers, digest items and heartbeat pings are live state and are never pruned.
+//   subscriptions  confirmations handled (not pending) before the horizon;
+//   alert_members  resolved members not seen since before the horizon (a dedup_key group over
+//               short-lived things, such as pods, would otherwise keep one row per pod ever seen).
+// Alerts, firing members, timers, digest items and heartbeat pings are live state and are never
+// pruned.
 
 #include <cstdint>
 #include <map>
@@ -34,10 +37,10 @@ inline constexpr Duration k_min_retention = std::chrono::hours(24 * 7);
 Duration retention_horizon(const rules::Rules& rules);
 
 // The tables a run prunes, in the order it prunes them (each frees rows the next can take).
-enum class PruneTable { episodes, decisions, outbox, inbound, subscriptions };
-inline constexpr PruneTable k_prune_order[] = {PruneTable::episodes, PruneTable::decisions,
-                                              PruneTable::outbox, PruneTable::inbound,
-                                              PruneTable::subscriptions};
+enum class PruneTable { episodes, decisions, outbox, inbound, subscriptions, alert_members };
+inline constexpr PruneTable k_prune_order[] = {
+    PruneTable::episodes, PruneTable::decisions,     PruneTable::outbox,
+    PruneTable::inbound,  PruneTable::subscriptions, PruneTable::alert_members};
 const char* to_string(PruneTable t);
 
 struct RetentionPolicy {

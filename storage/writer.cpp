@@ -195,6 +195,40 @@ std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert
                           [&](SQLite::Statement& q) { q.bind(1, fingerprint); });
 }
 
+void Transaction::load_members(std::int64_t alert_id, const std::string& member,
+                               rules::AlertState& state) {
+  CachedStatement counts(m_statements,
+                         "SELECT count(*), count(*) FILTER (WHERE state = 'firing' AND "
+                         "member <> ?2) FROM alert_members WHERE alert_id = ?1");
+  counts.bind(1, static_cast<int64_t>(alert_id));
+  counts.bind(2, member);
+  if (counts.executeStep()) {
+    state.tracks_members = counts.getColumn(0).getInt64() > 0;
+    state.other_firing = counts.getColumn(1).getInt();
+  }
+  CachedStatement q(m_statements,
+                    std::string("SELECT ") + k_member_columns +
+                        " FROM alert_members m WHERE m.alert_id = ? AND m.member = ?");
+  q.bind(1, static_cast<int64_t>(alert_id));
+  q.bind(2, member);
+  state.member.reset();
+  if (q.executeStep()) state.member = read_member(q, 0);
+}
+
+void Transaction::save_member(std::int64_t alert_id, const rules::Member& m) {
+  CachedStatement q(m_statements,
+                    "INSERT OR REPLACE INTO alert_members (alert_id, member, state, source_time, "
+                    "transition_at, changed_at, last_seen_at) VALUES (?,?,?,?,?,?,?)");
+  q.bind(1, static_cast<int64_t>(alert_id));
+  q.bind(2, m.fingerprint);
+  q.bind(3, m.state == SignalState::firing ? "firing" : "resolved");
+  bind_optional_time(q, 4, m.source_time);
+  bind_optional_time(q, 5, m.transition_at);
+  q.bind(6, static_cast<int64_t>(to_unix_ms(m.changed_at)));
+  q.bind(7, static_cast<int64_t>(to_unix_ms(m.last_seen_at)));
+  q.exec();
+}
+
 std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert_by_id(
     std::int64_t id) {
   return load_alert_where(m_statements, "a.id = ?",

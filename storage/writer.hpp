@@ -46,6 +46,11 @@ class Transaction {
   // The alert with this fingerprint and its active episode, if it exists.
   std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert(
       const std::string& fingerprint);
+  // Fills what `state` says of the alert's members for an event of `member` (rules::AlertState
+  // member, other_firing, tracks_members).
+  void load_members(std::int64_t alert_id, const std::string& member, rules::AlertState& state);
+  // Inserts or replaces the member's row.
+  void save_member(std::int64_t alert_id, const rules::Member& m);
   // Inserts (id == 0) or updates the alert; returns its id.
   std::int64_t save_alert(const AlertRecord& a);
   // Inserts a new episode or updates an existing one (matched by alert and number).

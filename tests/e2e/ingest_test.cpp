@@ -193,6 +193,9 @@ TEST_CASE("the same CloudWatch alarm via SNS and via EventBridge is one alert") 
   Json b = json_of(eb)["results"][0];
   CHECK(a["fingerprint"] == b["fingerprint"]);
   CHECK(a["alert_id"] == b["alert_id"]);
+  // One state change (same StateChangeTime, same new state) by two paths: applied once.
+  CHECK(b["outcome"] == "duplicate");
+  CHECK(b["reason"] == "same_transition");
 }
 
 TEST_CASE("an Alertmanager group sent twice applies each alert once") {
@@ -205,7 +208,10 @@ TEST_CASE("an Alertmanager group sent twice applies each alert once") {
   REQUIRE(second["results"].size() == 2);
   for (std::size_t i = 0; i < 2; ++i) {
     CHECK(first["results"][i]["outcome"] == "created");
-    CHECK(second["results"][i]["outcome"] == "redelivery");
+    // Alertmanager names no delivery: the re-send is the same transition, applied once.
+    CHECK(second["results"][i]["outcome"] == "duplicate");
+    CHECK(second["results"][i]["reason"] == "same_transition");
+    CHECK(second["results"][i]["episode"] == 1);
     CHECK(second["results"][i]["alert_id"] == first["results"][i]["alert_id"]);
   }
 }

@@ -205,6 +205,11 @@ TEST_CASE("observations: what an event decision asserted, from the decision log"
   CHECK(observed_firing("ignored", "insufficient_data") == std::nullopt);
   CHECK(observed_firing("out_of_order", "older_than_last_change") == std::nullopt);
   CHECK(observed_firing("redelivery", "seen_before") == std::nullopt);
+  // A transition delivered again, or one member of a group resolving, asserts nothing new.
+  CHECK(observed_firing("duplicate", "same_transition") == std::nullopt);
+  CHECK(observed_firing("duplicate", "same_transition;no_rule_matched") == std::nullopt);
+  CHECK(observed_firing("duplicate", "member_resolved;still_firing=2") == std::nullopt);
+  CHECK(observed_firing("duplicate", "continues_episode") == true);
 }
 
 TEST_CASE("incremental state equals a from-scratch recomputation over random histories") {

@@ -177,6 +177,31 @@ TEST_CASE("retention: old ended episodes go with their log; open ones and pendin
   }
 }
 
+TEST_CASE("retention: resolved members not seen since the horizon go; firing ones stay") {
+  Fixture f;
+  f.send("quiet-gone", SignalState::firing);
+  f.send("quiet-gone", SignalState::resolved);
+  f.send("quiet-firing", SignalState::firing);
+  f.clock.set(k_t0 + 8 * 24h);
+  f.send("quiet-recent", SignalState::firing);
+  f.send("quiet-recent", SignalState::resolved);
+  REQUIRE(f.count("SELECT count(*) FROM alert_members") == 3);
+
+  f.clock.set(k_t0 + 11 * 24h);
+  auto run = run_retention(f.app);
+  REQUIRE(run.ok);
+  CHECK(run.deleted["alert_members"] == 1);
+  CHECK(f.rows_of("generic:quiet-gone", "alert_members") == 0);
+  // Firing: it holds its episode open, however old.
+  CHECK(f.rows_of("generic:quiet-firing", "alert_members") == 1);
+  CHECK(f.rows_of("generic:quiet-recent", "alert_members") == 1);
+  // The alert whose member went is as new to the next event: it opens its next episode.
+  f.clock.advance(1min);
+  auto next = f.send("quiet-gone", SignalState::firing);
+  CHECK(next.outcome == Outcome::created);
+  CHECK(next.episode == 2);
+}
+
 TEST_CASE("retention: batches are small and a run walks past rows it keeps") {
   Fixture f;
   for (int i = 0; i < 30; ++i) {
