@@ -1,5 +1,6 @@
 #pragma once
-// A rule's `dedup_key` template (README "The rules file") turned into the fingerprint of an event.
+// A rule's `dedup_key` template (README "Episodes, escalation and timers", groups) turned into
+// the fingerprint of an event.
 
 #include <string>
 #include <string_view>
