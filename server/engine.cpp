@@ -270,7 +270,8 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   auto matched = heartbeat ? std::vector<const rules::Rule*>{} : rules.matching(event);
   const rules::Rule* rule = matched.empty() ? nullptr : matched.front();
   const rules::AlertPolicy& policy = rule ? rule->policy : rules.defaults;
-  // A rule may regroup alerts under its own identity (README "Episodes, escalation and timers", groups).
+  // A rule may regroup alerts under its own identity (README "Episodes, escalation and timers",
+  // groups).
   const std::string fingerprint = rule && rule->dedup_key
                                       ? rules::render_dedup_key(*rule->dedup_key, event)
                                       : event.fingerprint;
