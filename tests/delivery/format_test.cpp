@@ -779,7 +779,7 @@ Message digest_message(const std::string& channel, std::vector<storage::DigestIt
   for (auto& item : items)
     item.notification.channel = channel;
   Message m;
-  m.notification = build_digest(channel, items, k_digest_now);
+  m.notification = build_digest(channel, 101, items, k_digest_now);
   m.notification.id = 77;
   m.public_url = "http://tocsin.internal:8080/";
   return m;
