@@ -274,7 +274,7 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
                                       : event.fingerprint;
   rules::Routing routing;
   Severity severity = effective_severity(rules, rule, event);
-  Priority priority = rule ? rule->policy.priority : rules.defaults.priority;
+  Priority priority = policy.priority_given(severity);
   std::string rule_name = rule ? rule->name : "";
   if (heartbeat) {
     routing.escalation = {heartbeat->escalation};
