@@ -41,6 +41,8 @@ struct Message {
 struct HttpRequest {
   std::string method = "POST";
   std::string url;
+  // `url` as errors may show it (delivery/redact.hpp shown_url): no secret part.
+  std::string shown_url;
   std::vector<std::pair<std::string, std::string>> headers;  // in the order to send them
   std::string body;
 };

@@ -357,8 +357,7 @@ void send_digest(storage::Transaction& tx, const rules::Rules& rules, const std:
                  channel, items.size());
     return;
   }
-  storage::OutboxRecord digest =
-      build_digest(channel, tx.next_digest_number(channel), items, now);
+  storage::OutboxRecord digest = build_digest(channel, tx.next_digest_number(channel), items, now);
   digest.id = tx.insert_notification(digest);
   if (journal) journal->emplace_back(std::move(digest));
 }

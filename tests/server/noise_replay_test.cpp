@@ -356,10 +356,10 @@ TEST_CASE("digest: every digest of a channel has an alias of its own, across res
     return aliases;
   };
   // Each digest empties the channel's kept items before the next one is kept.
-  ReplayRun first = run_replay_lines(k_rules,
-                                     {generic(k_t0 + 10h, "disk-a-full", "firing"),
-                                      generic(k_t0 + 12h, "disk-b-full", "firing")},
-                                     format_timestamp(k_t0 + 14h), db);
+  ReplayRun first = run_replay_lines(
+      k_rules,
+      {generic(k_t0 + 10h, "disk-a-full", "firing"), generic(k_t0 + 12h, "disk-b-full", "firing")},
+      format_timestamp(k_t0 + 14h), db);
   REQUIRE(first.status == 0);
   const auto before = digest_aliases(first);
   CHECK(before == std::vector<std::string>{"digest:digest:1", "digest:digest:2"});

@@ -46,7 +46,8 @@ std::vector<std::string> priorities(const ReplayRun& r, const std::string& chann
 }  // namespace
 
 TEST_CASE("priority: the quick start's critical alert pages as P1 on the shipped rules") {
-  ReplayRun r = run_replay_lines(shipped_rules(), {generic(k_t0, "hooks-worker-backlog", "critical")});
+  ReplayRun r =
+      run_replay_lines(shipped_rules(), {generic(k_t0, "hooks-worker-backlog", "critical")});
   INFO(r.err);
   REQUIRE(r.status == 0);
   CHECK(priorities(r, "alerts") == std::vector<std::string>{"trigger P1"});
