@@ -37,6 +37,22 @@ struct Priority {
   friend bool operator==(Priority, Priority) = default;
 };
 
+// The priority a severity implies when the rules set none (README "The rules file"): critical
+// P1, high P2, warning P3, info P5. P4 is only ever chosen by a person.
+constexpr Priority priority_for(Severity s) {
+  switch (s) {
+    case Severity::critical:
+      return Priority{1};
+    case Severity::high:
+      return Priority{2};
+    case Severity::warning:
+      return Priority{3};
+    case Severity::info:
+      return Priority{5};
+  }
+  return Priority{3};
+}
+
 constexpr std::optional<Priority> parse_priority(std::string_view s) {
   if (s.size() == 2 && s[0] == 'P' && s[1] >= '1' && s[1] <= '5') return Priority{s[1] - '0'};
   return std::nullopt;

@@ -12,6 +12,7 @@
 #include "core/duration.hpp"
 #include "core/json.hpp"
 #include "delivery/digest.hpp"
+#include "delivery/redact.hpp"
 #include "rules/lifecycle.hpp"
 
 namespace tocsin::delivery {
@@ -790,17 +791,27 @@ Result format_request(const Channel& channel, const Message& m, const EnvLookup&
   if (!action) {
     return unexpected(where(channel) + "unknown action \"" + m.notification.action + "\"");
   }
+  Result r = unexpected(where(channel) + "unknown channel type");
   switch (channel.type) {
     case rules::ChannelType::opsgenie:
-      return format_opsgenie(channel, m, *action, env);
+      r = format_opsgenie(channel, m, *action, env);
+      break;
     case rules::ChannelType::pagerduty:
-      return format_pagerduty(channel, m, *action, env);
+      r = format_pagerduty(channel, m, *action, env);
+      break;
     case rules::ChannelType::slack:
-      return format_slack(channel, m, *action, now, env);
+      r = format_slack(channel, m, *action, now, env);
+      break;
     case rules::ChannelType::webhook:
-      return format_webhook(channel, m, *action, now, env);
+      r = format_webhook(channel, m, *action, now, env);
+      break;
   }
-  return unexpected(where(channel) + "unknown channel type");
+  if (r) {
+    // The same URLs secret_values treats as secrets as a whole.
+    const bool from_env = !channel.url || channel.url->empty();
+    r->shown_url = shown_url(r->url, from_env || channel.type == rules::ChannelType::slack);
+  }
+  return r;
 }
 
 }  // namespace tocsin::delivery

@@ -41,6 +41,8 @@ struct Message {
 struct HttpRequest {
   std::string method = "POST";
   std::string url;
+  // `url` as errors may show it (delivery/redact.hpp shown_url): no secret part.
+  std::string shown_url;
   std::vector<std::pair<std::string, std::string>> headers;  // in the order to send them
   std::string body;
 };
@@ -65,7 +67,7 @@ struct HttpRequest {
 // "Tocsin digest: 14 notifications about 5 alerts, 13:00–14:00 UTC" and each alert's line
 // "<severity> <summary, cut to 200 bytes> — 3 notifications (2 trigger, 1 escalate), noise 40,
 // last escalate", alerts in the stored order (most severe, most notified first):
-//   opsgenie   create with alias = the digest's own alias ("digest:{channel}:{id}"), message =
+//   opsgenie   create with alias = the digest's own alias ("digest:{channel}:{n}"), message =
 //              the headline (≤130 bytes), description = one "[severity] ..." line per alert, as
 //              many whole lines as fit 15000 bytes, then "… and N more"; priority and
 //              severity tag from the row plus tag `digest`; details (strings): action,

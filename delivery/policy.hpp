@@ -16,7 +16,9 @@ namespace tocsin::delivery {
 // What came back from one request.
 struct AttemptResult {
   std::optional<int> http_status;  // nullopt: no answer (connection refused, reset, timeout)
-  // For people: the network error, "HTTP 503", or why nothing was sent. Never a secret.
+  // For people: what failed and where ("connection refused: http://127.0.0.1:9000/hook",
+  // "HTTP 503 from https://api.opsgenie.com/v2/alerts"), or why nothing was sent. Never a
+  // secret: the URL is HttpRequest::shown_url.
   std::string error;
   // The start of the receiver's answer to a failed request, as received. It may echo the
   // request's secrets: only attempt_error_text (delivery/redact.hpp) turns it into text to

@@ -46,6 +46,41 @@ void add_url_secrets(const std::string& url, bool whole, std::vector<std::string
 
 }  // namespace
 
+std::string shown_url(std::string_view url, bool whole) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos || scheme_end == 0) return "(the channel's URL)";
+  const std::size_t authority_start = scheme_end + 3;
+  const auto path_start = url.find_first_of("/?#", authority_start);
+  std::string_view authority = url.substr(authority_start, path_start - authority_start);
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos)
+    authority.remove_prefix(at + 1);
+  if (authority.empty()) return "(the channel's URL)";
+  std::string out = std::string(url.substr(0, authority_start)) + std::string(authority);
+  if (path_start == std::string_view::npos) return out;
+  std::string_view rest = url.substr(path_start);
+  if (const auto fragment = rest.find('#'); fragment != std::string_view::npos)
+    rest = rest.substr(0, fragment);
+  if (whole) return rest.empty() || rest == "/" ? out + std::string(rest) : out + "/\xE2\x80\xA6";
+  const auto query_start = rest.find('?');
+  out += rest.substr(0, query_start);
+  if (query_start == std::string_view::npos) return out;
+  // Names kept (they say what was sent), values hidden (`?token=` is a credential).
+  const std::string_view query = rest.substr(query_start + 1);
+  out += '?';
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    auto end = query.find('&', start);
+    if (end == std::string_view::npos) end = query.size();
+    const std::string_view pair = query.substr(start, end - start);
+    if (start > 0) out += '&';
+    const auto eq = pair.find('=');
+    out += pair.substr(0, eq);
+    if (eq != std::string_view::npos) out += "=\xE2\x80\xA6";
+    start = end + 1;
+  }
+  return out;
+}
+
 std::vector<std::string> secret_values(const rules::Rules& rules, const rules::EnvLookup& env) {
   std::vector<std::string> out;
   auto from_env = [&](const std::optional<std::string>& variable) -> std::optional<std::string> {

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/redact.hpp"
@@ -28,6 +29,13 @@ std::vector<std::string> secret_values(const rules::Rules& rules, const rules::E
 
 // A Redactor for secret_values(rules, env).
 Redactor redactor_for(const rules::Rules& rules, const rules::EnvLookup& env);
+
+// `url` as an attempt's error may name it ("connection refused: http://127.0.0.1:9000/hook"):
+// without user info, with every query value replaced by "…", and without the fragment. A URL
+// that is a secret as a whole (`whole`: read from the environment, or a Slack webhook, whose
+// path is the credential) keeps only scheme://host[:port] and "/…" for the rest. Anything that
+// is not an absolute URL shows as "(the channel's URL)".
+std::string shown_url(std::string_view url, bool whole);
 
 // The longest error text stored or shown for an attempt ("…" excepted): room for "HTTP 503: "
 // and about 200 bytes of the receiver's answer.

@@ -266,6 +266,9 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
   d.reason = reason::k_continues_episode;
   if (severity > continued.severity) {
     continued.severity = severity;
+    // A priority derived from the severity rises with it; one the rules set is passed in
+    // unchanged and stays. Never lowered: a raise makes nothing less urgent.
+    continued.priority = Priority{std::min(continued.priority.level, priority.level)};
     d.reason = reason::k_severity_raised;
     d.notify = true;
     notify_channels(state.notified, continued, NotifyAction::trigger, std::max(continued.level, 0),

@@ -212,7 +212,9 @@ struct Decision {
   std::optional<Member> member;
 };
 
-// `severity`/`priority` are what the matched rule (or the defaults) assign to this event;
+// `severity`/`priority` are what the matched rule (or the defaults) assign to this event (the
+// priority derived from the severity unless the rules set one): a new episode takes both, and
+// a raised severity takes the priority too when it is more urgent (severity_raised);
 // `routing` how a new episode would be routed. `state.notified` lists the channels that were
 // told about the active episode (they get its resolve).
 Decision decide(const AlertPolicy& policy, const AlertState& state, const NormalizedEvent& event,

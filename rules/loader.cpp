@@ -1361,7 +1361,6 @@ class RulesLoader {
       if (!f) continue;
       Heartbeat heartbeat;
       heartbeat.severity = m_rules.defaults.severity;
-      heartbeat.priority = m_rules.defaults.priority;
       if (m_check.require(*f, "name", "it is the {name} in POST /hooks/heartbeat/{name}")) {
         if (auto name = m_check.name(*f, "name", "a heartbeat name")) {
           const auto url_safe = std::all_of(name->begin(), name->end(), [](char c) {
@@ -1387,6 +1386,9 @@ class RulesLoader {
       }
       if (auto v = m_check.duration(*f, "grace", Zero::allowed)) heartbeat.grace = *v;
       if (auto v = m_check.choice(*f, "severity", k_severities)) heartbeat.severity = *v;
+      // Fixed here, as the heartbeat's severity is: its own, else the defaults', else the
+      // severity's.
+      heartbeat.priority = m_rules.defaults.priority_given(heartbeat.severity);
       if (auto v = m_check.choice(*f, "priority", k_priorities)) heartbeat.priority = *v;
 
       const auto* notify = f->find("notify");

@@ -66,12 +66,19 @@ struct Match {
 // Settings a rule inherits from `defaults:` unless it overrides them.
 struct AlertPolicy {
   Severity severity = Severity::warning;
-  Priority priority{3};
+  // Set by the rule or `defaults:`; nullopt: derived from the alert's effective severity.
+  std::optional<Priority> priority;
   Duration stale_after = std::chrono::hours(24);
   Duration max_open_age = std::chrono::hours(72);
   std::optional<Duration> auto_resolve_after;
   std::optional<Duration> ack_timeout;
   InsufficientDataPolicy insufficient_data = InsufficientDataPolicy::ignore;
+
+  // The priority of an alert whose effective severity is `effective`: the one set, if any,
+  // else the one the severity implies (priority_for).
+  Priority priority_given(Severity effective) const {
+    return priority.value_or(priority_for(effective));
+  }
 };
 
 struct Rule {

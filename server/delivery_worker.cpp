@@ -1,10 +1,15 @@
 #include "server/delivery_worker.hpp"
 
 #include <httplib.h>
+#include <openssl/err.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
+#include <cstdlib>
+#include <tuple>
+
 #include "delivery/redact.hpp"
+#include "server/http_failure.hpp"
 
 namespace tocsin::delivery {
 
@@ -28,6 +33,25 @@ std::optional<std::pair<std::string, std::string>> split_url(const std::string& 
   return std::make_pair(url.substr(0, path_start), url.substr(path_start));
 }
 
+// The host and port of `scheme://host[:port]` ("[::1]:8080" included), for diagnosing a
+// connection that failed.
+std::pair<std::string, int> host_and_port(const std::string& origin) {
+  const bool tls = origin.rfind("https://", 0) == 0;
+  std::string authority = origin.substr(origin.find("://") + 3);
+  if (const auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
+  int port = tls ? 443 : 80;
+  std::string host = authority;
+  const auto bracket = authority.find(']');
+  const auto colon = authority.rfind(':');
+  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
+    host = authority.substr(0, colon);
+    port = std::atoi(authority.c_str() + colon + 1);
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return {host, port};
+}
+
 }  // namespace
 
 AttemptResult send_http(const HttpRequest& request, Duration timeout) {
@@ -39,10 +63,13 @@ AttemptResult send_http(const HttpRequest& request, Duration timeout) {
                         .count();
     return r;
   };
+  // Where, as an error may name it: a request that did not say is treated as all secret.
+  const std::string where =
+      request.shown_url.empty() ? shown_url(request.url, true) : request.shown_url;
   auto parts = split_url(request.url);
   if (!parts) {
     r.http_status = 400;  // permanent: the channel's URL is not one we can send to
-    r.error = "the channel URL is not an absolute http(s) URL";
+    r.error = "the channel URL is not an absolute http(s) URL: " + where;
     return finish();
   }
   httplib::Client client(parts->first);
@@ -63,14 +90,24 @@ AttemptResult send_http(const HttpRequest& request, Duration timeout) {
       headers.emplace(name, value);
     }
   }
+  // OpenSSL reports why a handshake failed in this thread's error queue.
+  ERR_clear_error();
   auto res = client.Post(parts->second, headers, request.body, content_type);
   if (!res) {
-    r.error = "no answer: " + httplib::to_string(res.error());
+    FailedRequest failed;
+    std::tie(failed.host, failed.port) = host_and_port(parts->first);
+    failed.timeout = timeout;
+    failed.elapsed =
+        std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);
+    failed.verify_result = client.get_openssl_verify_result();
+    failed.openssl_error = ERR_peek_error();  // the first: the cause, not the cleanup
+    ERR_clear_error();
+    r.error = failure_cause(res.error(), failed) + ": " + where;
     return finish();
   }
   r.http_status = res->status;
   if (res->status < 200 || res->status >= 300) {
-    r.error = "HTTP " + std::to_string(res->status);
+    r.error = "HTTP " + std::to_string(res->status) + " from " + where;
     // More than is ever shown, so that a secret near the cut is still whole when redacted.
     r.body = res->body.substr(0, k_answer_kept_bytes);
   }
@@ -299,6 +336,7 @@ int Worker::deliver(int max_rows) {
     const auto channel = rules.channels.find(row.channel);
     const TimePoint sent_at = m_clock.now();
     bool config_error = false;
+    bool sent = false;
     try {
       Message message;
       message.notification = row;
@@ -317,7 +355,7 @@ int Worker::deliver(int max_rows) {
         st.result.error = "channel \"" + row.channel + "\" is no longer in the rules";
       } else if (auto request = format_request(channel->second, message, m_options.env, sent_at)) {
         st.result = m_sender(*request, rules.delivery.timeout);
-        note_answer(row.channel, st.result);
+        sent = true;
         go_on = st.result.http_status.has_value();
       } else {
         config_error = true;
@@ -333,6 +371,7 @@ int Worker::deliver(int max_rows) {
     // last_error, the log lines, the fallback's meta-alert) reads it, never the answer.
     st.result.error = attempt_error_text(st.result, redactor);
     st.result.body.clear();
+    if (sent) note_answer(row.channel, st.result);
     double unit_random = 0;
     {
       std::lock_guard lock(m_mutex);

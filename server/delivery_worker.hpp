@@ -30,7 +30,9 @@ namespace tocsin::delivery {
 using Sender = std::function<AttemptResult(const HttpRequest&, Duration timeout)>;
 
 // The real sender: cpp-httplib, TLS verified against the system CAs, timeouts on connect,
-// read and write.
+// read and write. A failure's error is its cause (server/http_failure.hpp) and where it went,
+// "connection refused: http://127.0.0.1:9000/hook", the URL as request.shown_url has it (all
+// but the origin hidden when that is empty).
 AttemptResult send_http(const HttpRequest& request, Duration timeout);
 
 // Concurrency and isolation: each thread sends one batch at a time, and a batch is a lane of

@@ -22,7 +22,7 @@ struct AlertLine {
 
 }  // namespace
 
-storage::OutboxRecord build_digest(const std::string& channel,
+storage::OutboxRecord build_digest(const std::string& channel, std::int64_t number,
                                    const std::vector<storage::DigestItem>& items, TimePoint now) {
   std::map<std::string, AlertLine> by_alert;
   storage::OutboxRecord out;
@@ -84,7 +84,7 @@ storage::OutboxRecord build_digest(const std::string& channel,
   out.created_at = out.due_at = now;
   out.channel = channel;
   out.action = "digest";
-  out.alias = "digest:" + channel + ":" + std::to_string(items.front().id);
+  out.alias = "digest:" + channel + ":" + std::to_string(number);
   out.level = 0;
   out.why = "digest of " + std::to_string(items.size()) + " notification" +
             (items.size() == 1 ? "" : "s") + " about " + std::to_string(by_alert.size()) +

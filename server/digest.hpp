@@ -4,6 +4,7 @@
 // per notification. The engine keeps each notification for such a channel as a digest item;
 // when the channel's digest timer falls due it turns the items into one `digest` outbox row.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,11 +18,12 @@ namespace tocsin {
 //      "notifications": n, "actions": {"trigger": 1, "resolve": 1, ...}, "last_action",
 //      "first_at", "last_at"}, ...]}
 // Alerts are listed most severe first, then by how many notifications they caused, then by
-// fingerprint; `noise` is the latest score seen. The row's alias is unique to the digest
-// ("digest:{channel}:{first item id}"), its severity the highest listed, its priority the most
-// urgent, its noise the highest, and `why` one line for people.
+// fingerprint; `noise` is the latest score seen. The row's alias is "digest:{channel}:{number}",
+// `number` being the digest's place in the channel's sequence (Transaction::next_digest_number),
+// so no two digests of a channel ever share one; its severity is the highest listed, its
+// priority the most urgent, its noise the highest, and `why` one line for people.
 // REQUIRES: !items.empty().
-storage::OutboxRecord build_digest(const std::string& channel,
+storage::OutboxRecord build_digest(const std::string& channel, std::int64_t number,
                                    const std::vector<storage::DigestItem>& items, TimePoint now);
 
 }  // namespace tocsin

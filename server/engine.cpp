@@ -277,7 +277,7 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
                                       : event.fingerprint;
   rules::Routing routing;
   Severity severity = effective_severity(rules, rule, event);
-  Priority priority = rule ? rule->policy.priority : rules.defaults.priority;
+  Priority priority = policy.priority_given(severity);
   std::string rule_name = rule ? rule->name : "";
   if (heartbeat) {
     routing.escalation = {heartbeat->escalation};
@@ -367,7 +367,7 @@ void send_digest(storage::Transaction& tx, const rules::Rules& rules, const std:
                  channel, items.size());
     return;
   }
-  storage::OutboxRecord digest = build_digest(channel, items, now);
+  storage::OutboxRecord digest = build_digest(channel, tx.next_digest_number(channel), items, now);
   digest.id = tx.insert_notification(digest);
   if (journal) journal->emplace_back(std::move(digest));
 }

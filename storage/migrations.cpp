@@ -280,6 +280,20 @@ CREATE TABLE alert_members (
 -- Retention walks resolved members by when they were last seen.
 CREATE INDEX alert_members_seen ON alert_members(last_seen_at) WHERE state = 'resolved';
 )sql",
+    // 9: digest numbers (README "Noise"). Each digest's alias is "digest:{channel}:{n}" with n
+    // counted per channel here, never reused: downstream tools fold a create under an alias
+    // still open into that alert. Digest items are deleted once digested and retention prunes
+    // the outbox, so neither can number digests. The count starts past the aliases already
+    // stored, which were numbered by digest item ids.
+    R"sql(
+CREATE TABLE digest_sequence (
+  channel  TEXT PRIMARY KEY,
+  last     INTEGER NOT NULL  -- the number of the channel's latest digest
+);
+INSERT INTO digest_sequence (channel, last)
+  SELECT channel, MAX(CAST(substr(alias, length(channel) + 9) AS INTEGER)) FROM outbox
+  WHERE action = 'digest' AND alias LIKE 'digest:%' GROUP BY channel;
+)sql",
 };
 
 }  // namespace

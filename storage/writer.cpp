@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 #include "core/hash.hpp"
 #include "core/json.hpp"
@@ -478,6 +479,16 @@ bool Transaction::arm_digest(const std::string& channel, TimePoint due) {
   q.bind(2, channel);
   q.exec();
   return true;
+}
+
+std::int64_t Transaction::next_digest_number(const std::string& channel) {
+  CachedStatement q(m_statements,
+                    "INSERT INTO digest_sequence (channel, last) VALUES (?, 1) "
+                    "ON CONFLICT (channel) DO UPDATE SET last = last + 1 RETURNING last");
+  q.bind(1, channel);
+  if (!q.executeStep()) throw std::logic_error("digest_sequence: an upsert returned no row");
+  // The change is made by the first step (SQLite's RETURNING), whatever happens after.
+  return q.getColumn(0).getInt64();
 }
 
 // A macro so that k_due_notifications_sql can be one literal.

@@ -104,6 +104,9 @@ class Transaction {
   void insert_digest_item(const DigestItem& item);
   std::vector<DigestItem> take_digest_items(const std::string& channel);
   bool arm_digest(const std::string& channel, TimePoint due);
+  // The number of the channel's next digest: 1, 2, 3, ... over the database's life, never
+  // reused (restarts and retention do not reset it), for its alias.
+  std::int64_t next_digest_number(const std::string& channel);
 
   // Queues a notification. A resolve first supersedes the still-unsent trigger, escalate and
   // reminder rows of its episode and channel, and is itself stored superseded when nothing

@@ -779,7 +779,7 @@ Message digest_message(const std::string& channel, std::vector<storage::DigestIt
   for (auto& item : items)
     item.notification.channel = channel;
   Message m;
-  m.notification = build_digest(channel, items, k_digest_now);
+  m.notification = build_digest(channel, 101, items, k_digest_now);
   m.notification.id = 77;
   m.public_url = "http://tocsin.internal:8080/";
   return m;
@@ -1156,5 +1156,39 @@ TEST_CASE(
     CHECK(first.url == second.url);
     CHECK(first.headers == second.headers);
     CHECK(first.body == second.body);
+  }
+}
+
+TEST_CASE("shown_url: every request says where it goes without its secret parts") {
+  Channel webhook_from_env = webhook_channel(false);
+  webhook_from_env.url.reset();
+  webhook_from_env.url_env = "HOOK_URL";
+  auto env = k_all_vars;
+  env["HOOK_URL"] = "https://hooks.example.com/in/hook-path-secret?sig=query-secret";
+  struct Case {
+    const char* intent;
+    Channel channel;
+    const char* action;
+    const char* shown;
+  };
+  const Case cases[] = {
+      {"an OpsGenie create shows its URL", opsgenie_channel(), "trigger",
+       "https://api.opsgenie.com/v2/alerts"},
+      {"an OpsGenie close hides its query values", opsgenie_channel(), "resolve",
+       "https://api.opsgenie.com/v2/alerts/tocsin-0123456789ab-3/close?identifierType=…"},
+      {"PagerDuty's URL holds no secret (the routing key is in the body)", pagerduty_channel(),
+       "trigger", "https://events.pagerduty.com/v2/enqueue"},
+      {"a Slack webhook URL is the credential: its origin only", slack_channel(), "trigger",
+       "https://hooks.slack.com/…"},
+      {"a URL from url_env is a secret as a whole", webhook_from_env, "trigger",
+       "https://hooks.example.com/…"},
+      {"a URL written in the rules file shows whole", webhook_channel(false), "trigger",
+       "http://127.0.0.1:9000/hook"},
+  };
+  for (const auto& c : cases) {
+    SUBCASE(c.intent) {
+      CHECK(request(c.channel, message(c.action, c.channel.name), env_of(env)).shown_url ==
+            c.shown);
+    }
   }
 }

@@ -105,3 +105,35 @@ TEST_CASE("attempt_error_text: redacted, then cut to one printable line") {
     CHECK(attempt_error_text(r, redactor) == "not sent: [redacted]");
   }
 }
+
+TEST_CASE("shown_url: where an attempt went, without the parts that may be secret") {
+  struct Case {
+    const char* intent;
+    const char* url;
+    bool whole;
+    const char* shown;
+  };
+  const Case cases[] = {
+      {"a plain URL shows whole", "http://127.0.0.1:9000/fallback", false,
+       "http://127.0.0.1:9000/fallback"},
+      {"query values are hidden, names kept",
+       "https://api.opsgenie.com/v2/alerts/tocsin-a-1/close?identifierType=alias&token=s3cret",
+       false, "https://api.opsgenie.com/v2/alerts/tocsin-a-1/close?identifierType=…&token=…"},
+      {"user info and fragment are dropped", "https://bob:pw@example.com/hook#frag", false,
+       "https://example.com/hook"},
+      {"a secret URL keeps only its origin", "https://hooks.slack.com/services/T0/B0/XyZ", true,
+       "https://hooks.slack.com/…"},
+      {"a secret URL's query goes too", "https://hc-ping.com?uuid=abc", true,
+       "https://hc-ping.com/…"},
+      {"a secret URL that is only an origin shows whole", "http://127.0.0.1:8080/", true,
+       "http://127.0.0.1:8080/"},
+      {"an origin without a path", "http://[::1]:8080", false, "http://[::1]:8080"},
+      {"not a URL", "hooks.slack.com/services/T0", false, "(the channel's URL)"},
+      {"no host", "https:///path", false, "(the channel's URL)"},
+  };
+  for (const auto& c : cases) {
+    SUBCASE(c.intent) {
+      CHECK(shown_url(c.url, c.whole) == c.shown);
+    }
+  }
+}

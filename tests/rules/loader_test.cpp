@@ -806,6 +806,58 @@ TEST_CASE("rules inherit defaults and override them one key at a time") {
   CHECK(r.rules->heartbeats[0].priority == Priority{2});
 }
 
+TEST_CASE("priority: derived from the effective severity unless a rule or the defaults set it") {
+  SUBCASE("nothing set: each severity implies its priority") {
+    const auto r = load(
+        "version: 1\n"
+        "rules:\n"
+        "  - {name: all, match: {}}\n"
+        "heartbeats:\n"
+        "  - {name: critical-hb, every: 1m, severity: critical}\n"
+        "  - {name: info-hb, every: 1m, severity: info}\n"
+        "  - {name: pinned-hb, every: 1m, severity: info, priority: P4}\n");
+    INFO(all_messages(r));
+    REQUIRE(r.ok());
+    CHECK_FALSE(r.rules->defaults.priority.has_value());
+    const auto& policy = r.rules->rules[0].policy;
+    CHECK_FALSE(policy.priority.has_value());
+    CHECK(policy.priority_given(Severity::critical) == Priority{1});
+    CHECK(policy.priority_given(Severity::high) == Priority{2});
+    CHECK(policy.priority_given(Severity::warning) == Priority{3});
+    CHECK(policy.priority_given(Severity::info) == Priority{5});
+    CHECK(r.rules->heartbeats[0].priority == Priority{1});
+    CHECK(r.rules->heartbeats[1].priority == Priority{5});
+    CHECK(r.rules->heartbeats[2].priority == Priority{4});
+  }
+  SUBCASE("set in defaults: it wins over every severity, and a rule's own wins over it") {
+    const auto r = load(
+        "version: 1\n"
+        "defaults: {priority: P2}\n"
+        "rules:\n"
+        "  - {name: inherits, match: {}, continue: true}\n"
+        "  - {name: own, match: {}, priority: P5}\n"
+        "heartbeats:\n"
+        "  - {name: hb, every: 1m, severity: critical}\n");
+    INFO(all_messages(r));
+    REQUIRE(r.ok());
+    CHECK(r.rules->rules[0].policy.priority_given(Severity::critical) == Priority{2});
+    CHECK(r.rules->rules[0].policy.priority_given(Severity::info) == Priority{2});
+    CHECK(r.rules->rules[1].policy.priority_given(Severity::critical) == Priority{5});
+    CHECK(r.rules->heartbeats[0].priority == Priority{2});
+  }
+  SUBCASE("the shipped rules set no default priority: a critical alert is P1") {
+    const auto r = load_rules_file(TOCSIN_SOURCE_DIR "/rules.yaml", no_var_set);
+    REQUIRE(r.ok());
+    CHECK_FALSE(r.rules->defaults.priority.has_value());
+    tocsin::NormalizedEvent e;
+    e.source = tocsin::Source::generic;
+    e.name = "hooks-worker-backlog";
+    const auto matched = r.rules->matching(e);
+    REQUIRE(matched.size() == 1);
+    CHECK(matched[0]->policy.priority_given(Severity::critical) == Priority{1});
+  }
+}
+
 TEST_CASE("hold_for with never_suppress is a warning: it would never apply") {
   const auto r = load(
       "version: 1\nrules:\n  - {name: r, match: {}, never_suppress: true, "

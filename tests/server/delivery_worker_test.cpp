@@ -173,7 +173,7 @@ TEST_CASE("worker: a retry waits its backoff on the clock, and Retry-After is ho
 TEST_CASE("worker: per episode and channel in order; a resolve supersedes an unsent trigger") {
   Rig rig;
   delivery::AttemptResult down;
-  down.error = "no answer: Connection";
+  down.error = "connection refused: http://127.0.0.1:9/oncall";
   rig.answers.push_back(down);
   const auto id = rig.fire("queue-a");
   CHECK(rig.drain() == 1);  // the trigger failed; it waits for its retry
@@ -345,7 +345,7 @@ delivery::AttemptResult answered(int status) {
 
 delivery::AttemptResult no_answer() {
   delivery::AttemptResult a;
-  a.error = "no answer: Read";
+  a.error = "timed out after 2s: http://127.0.0.1:9/slow";
   return a;
 }
 
@@ -509,7 +509,7 @@ TEST_CASE("worker: over loopback, a receiver that never answers holds back only 
   int timed_out = 0;
   for (const auto& row : rig.reader.list_notifications(q)) {
     for (const auto& a : rig.reader.list_attempts(row.id))
-      timed_out += !a.http_status && a.error.rfind("no answer", 0) == 0;
+      timed_out += !a.http_status && a.error.rfind("timed out after 2s: http://127.0.0.1:", 0) == 0;
   }
   CHECK(timed_out == 1);
 }

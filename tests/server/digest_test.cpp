@@ -72,7 +72,7 @@ const TimePoint k_now = at("2026-03-02T14:00:00Z");
 TEST_CASE("build_digest: alerts most severe first, then most notified, then by fingerprint") {
   using S = Severity;
   const auto row = build_digest(
-      "alerts",
+      "alerts", 4,
       items({
           {11, "generic:disk", "trigger", S::warning, 3, 10.0, "2026-03-02T13:02:00Z", "disk 91%"},
           {12, "cw:queue", "trigger", S::critical, 1, 20.0, "2026-03-02T13:05:00Z", "queue old"},
@@ -117,7 +117,7 @@ TEST_CASE("build_digest: alerts most severe first, then most notified, then by f
   SUBCASE("the row: about no alert, under an alias of its own, as urgent as its worst item") {
     CHECK(row.action == "digest");
     CHECK(row.channel == "alerts");
-    CHECK(row.alias == "digest:alerts:11");
+    CHECK(row.alias == "digest:alerts:4");  // its number, not an item's id
     CHECK_FALSE(row.alert_id.has_value());
     CHECK_FALSE(row.episode.has_value());
     CHECK(row.fingerprint.empty());
@@ -132,11 +132,11 @@ TEST_CASE("build_digest: alerts most severe first, then most notified, then by f
 }
 
 TEST_CASE("build_digest: one notification, unscored, is listed in the singular") {
-  const auto row = build_digest("ops",
+  const auto row = build_digest("ops", 2,
                                 items({{5, "generic:queue", "trigger", Severity::info, 5,
                                         std::nullopt, "2026-03-02T13:59:00Z", "queue"}}),
                                 k_now);
-  CHECK(row.alias == "digest:ops:5");
+  CHECK(row.alias == "digest:ops:2");
   CHECK(row.severity == Severity::info);
   CHECK(row.priority == Priority{5});
   CHECK_FALSE(row.noise.has_value());

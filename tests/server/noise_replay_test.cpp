@@ -2,6 +2,7 @@
 // CPU alarm are demoted while a never_suppress queue-age alarm in the same stream still pages at
 // level 0; transient alerts are held and dropped; digests go out once per interval. And the
 // engine's incremental noise state equals a from-scratch recomputation from the database.
+#include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -340,5 +341,43 @@ TEST_CASE("noise: the engine's incremental state equals a from-scratch recomputa
     CHECK(rules::score(incremental, cfg, alert.first_seen, until).score ==
           rules::score(fresh, cfg, alert.first_seen, until).score);
     CHECK(alert.noise.episodes > 0);
+  }
+}
+
+TEST_CASE("digest: every digest of a channel has an alias of its own, across restarts") {
+  // Downstream (OpsGenie, PagerDuty) deduplicates by alias: a reused alias folds the next
+  // digest into the first one still open there, unseen.
+  TempDir dir;
+  const std::string db = dir.file("replay.db");
+  auto digest_aliases = [](const ReplayRun& r) {
+    std::vector<std::string> aliases;
+    for (const auto& n : r.where("notify", "action", "digest"))
+      aliases.push_back(n["alias"]);
+    return aliases;
+  };
+  // Each digest empties the channel's kept items before the next one is kept.
+  ReplayRun first = run_replay_lines(
+      k_rules,
+      {generic(k_t0 + 10h, "disk-a-full", "firing"), generic(k_t0 + 12h, "disk-b-full", "firing")},
+      format_timestamp(k_t0 + 14h), db);
+  REQUIRE(first.status == 0);
+  const auto before = digest_aliases(first);
+  CHECK(before == std::vector<std::string>{"digest:digest:1", "digest:digest:2"});
+
+  SUBCASE("the same database, run again later (a restart): the count goes on") {
+    ReplayRun second = run_replay_lines(k_rules, {generic(k_t0 + 20h, "disk-c-full", "firing")},
+                                        format_timestamp(k_t0 + 22h), db);
+    REQUIRE(second.status == 0);
+    CHECK(digest_aliases(second) == std::vector<std::string>{"digest:digest:3"});
+  }
+  SUBCASE("the digests' outbox rows pruned: the count still goes on") {
+    {
+      SQLite::Database handle(db, SQLite::OPEN_READWRITE);
+      handle.exec("DELETE FROM delivery_attempts; DELETE FROM outbox");
+    }
+    ReplayRun second = run_replay_lines(k_rules, {generic(k_t0 + 20h, "disk-c-full", "firing")},
+                                        format_timestamp(k_t0 + 22h), db);
+    REQUIRE(second.status == 0);
+    CHECK(digest_aliases(second) == std::vector<std::string>{"digest:digest:3"});
   }
 }

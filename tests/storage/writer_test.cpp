@@ -315,6 +315,33 @@ TEST_CASE("migration 4 keeps version 3 data: timers, acknowledgements, a clean n
   CHECK_FALSE(done.get());
 }
 
+TEST_CASE("digest numbers count per channel and start past the aliases already stored") {
+  // Before migration 9 a digest's alias carried the id of its first digest item, and items
+  // are deleted once digested, so ids (and aliases) were reused. The count must start past
+  // every alias still stored: OpsGenie may hold any of them open.
+  TempDir dir;
+  const auto path = dir.file("t.db");
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    migrate(db, 7);
+    db.exec(
+        "INSERT INTO outbox (created_at, due_at, alias, channel, action, level, severity, "
+        "priority) VALUES "
+        "(0, 0, 'digest:ops:12', 'ops', 'digest', 0, 'info', 5),"
+        "(0, 0, 'digest:ops:3', 'ops', 'digest', 0, 'info', 5),"
+        "(0, 0, 'digest:team:a:1', 'team:a', 'digest', 0, 'info', 5),"
+        "(0, 0, 'tocsin-x-1', 'ops', 'trigger', 0, 'info', 5);");
+  }
+  Writer w(path, Durability::full);  // migrates to the current version
+  std::vector<std::int64_t> numbers;
+  auto done = w.submit([&](Transaction& tx) {
+    for (const char* channel : {"ops", "team:a", "fresh", "fresh", "ops"})
+      numbers.push_back(tx.next_digest_number(channel));
+  });
+  CHECK_FALSE(done.get());
+  CHECK(numbers == std::vector<std::int64_t>{13, 2, 1, 2, 14});
+}
+
 // With a receiver down during an alert storm, 20,000 pending rows made each delivery claim (a
 // writer job) scan and sort every due row: 30 ms per claim, and ingest slowed from 1.4 ms to
 // 17.5 ms per event. The claim must walk an index in claim order and stop at its limit.
