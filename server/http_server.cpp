@@ -34,6 +34,10 @@ std::optional<ListenAddress> parse_listen_address(const std::string& text) {
   return a;
 }
 
+bool is_loopback_host(std::string_view host) {
+  return host.starts_with("127.") || host == "::1" || host == "localhost";
+}
+
 Limits limits_from(const rules::ServerLimits& file) {
   Limits limits;
   if (file.max_body_bytes) limits.max_body_bytes = *file.max_body_bytes;
