@@ -111,6 +111,7 @@ NoiseScore score(const NoiseState& s, const Noise& cfg, TimePoint first_seen, Ti
   out.flap.value = round1(p);
   out.flap.points = out.flapping ? round1(cfg.weights.flap * p) : 0;
 
+  out.known = now - first_seen;
   out.rate_days = std::clamp(days(now - first_seen), 1.0, std::max(1.0, days(cfg.window)));
   const double per_day = s.episodes / out.rate_days;
   out.rate.value = round1(per_day);

@@ -93,6 +93,7 @@ struct NoiseScore {
   bool flapping = false;
   int episodes = 0, ended = 0, transient_count = 0, ignored_count = 0;
   double rate_days = 1;  // the days `rate` is averaged over
+  Duration known{};      // how long the alert has been known (now - first seen), unclamped
 };
 
 // The score at `now`. REQUIRES: `s` was slid to `now` (see slide).

@@ -23,6 +23,7 @@
 #include "server/export.hpp"
 #include "server/http_server.hpp"
 #include "server/logging.hpp"
+#include "server/receive.hpp"
 #include "server/replay.hpp"
 #include "server/report.hpp"
 #include "server/retention_loop.hpp"
@@ -137,8 +138,12 @@ int serve(const ServeOptions& opt) {
     return loaded.unreadable ? 2 : 1;
   }
   if (loaded.rules->api_tokens.empty()) {
-    spdlog::warn("no api.tokens configured: the REST API is open to anyone who can reach {}",
-                 listen);
+    // On a loopback address only this machine can reach the API, which the shipped rules call
+    // acceptable: said once, without alarming a first run (README "Quick start").
+    const auto level = is_loopback_host(address->host) ? spdlog::level::info : spdlog::level::warn;
+    spdlog::log(level,
+                "no api.tokens configured: the REST API is open to anyone who can reach {}:{}",
+                address->host, address->port);
   }
 
   // Block the handled signals before any thread starts, so every thread inherits the mask
@@ -267,8 +272,8 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_option("--db", serve_opt.db,
                         "SQLite database (env TOCSIN_DB; default ./tocsin.db)");
   serve_cmd->add_option("--listen", serve_opt.listen,
-                        "HOST:PORT to listen on, port 0 for any (env TOCSIN_LISTEN; default "
-                        "127.0.0.1:8080)");
+                        "HOST:PORT to listen on, or :PORT for 127.0.0.1:PORT; port 0 for any "
+                        "free port (env TOCSIN_LISTEN; default 127.0.0.1:8080)");
   serve_cmd->add_option("--log-format", serve_opt.log_format, "Log format: text or json")
       ->check(CLI::IsMember({"text", "json"}));
   serve_cmd
@@ -281,6 +286,14 @@ int run_cli(int argc, char** argv) {
                    "Largest request body accepted; larger ones get 413 (overrides "
                    "server.max_body_bytes of the rules file; default 1048576)")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{64} * 1024 * 1024));
+
+  ReceiveOptions receive_opt;
+  auto* receive_cmd = cli.add_subcommand(
+      "receive",
+      "A demo webhook receiver: print every notification POSTed to it (one line, then the "
+      "JSON) and answer 200");
+  receive_cmd->add_option("--listen", receive_opt.listen,
+                          "HOST:PORT or :PORT to listen on (default 127.0.0.1:9099)");
 
   std::string check_path = "./rules.yaml";
   auto* check_cmd = cli.add_subcommand(
@@ -340,6 +353,7 @@ int run_cli(int argc, char** argv) {
   }
   if (*serve_cmd) return serve(serve_opt);
   if (*check_cmd) return print_check(check_path);
+  if (*receive_cmd) return run_receive(receive_opt, std::cout, std::cerr);
   if (*replay_cmd) {
     if (!replay_until.empty()) {
       replay_opt.until = parse_timestamp(replay_until);

@@ -18,9 +18,11 @@ namespace tocsin {
 
 std::optional<ListenAddress> parse_listen_address(const std::string& text) {
   auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  if (colon == std::string::npos) return std::nullopt;
   ListenAddress a;
-  a.host = text.substr(0, colon);
+  // A bare `:PORT` is the loopback address: every interface is something one asks for by
+  // name (`0.0.0.0:PORT`), never a shorthand's side effect.
+  a.host = colon == 0 ? std::string(k_loopback_host) : text.substr(0, colon);
   if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']') {
     a.host = a.host.substr(1, a.host.size() - 2);
   }
@@ -30,6 +32,10 @@ std::optional<ListenAddress> parse_listen_address(const std::string& text) {
     return std::nullopt;
   }
   return a;
+}
+
+bool is_loopback_host(std::string_view host) {
+  return host.starts_with("127.") || host == "::1" || host == "localhost";
 }
 
 Limits limits_from(const rules::ServerLimits& file) {

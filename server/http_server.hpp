@@ -4,7 +4,9 @@
 #include <httplib.h>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "server/app.hpp"
 #include "server/guarded_server.hpp"
@@ -24,7 +26,12 @@ struct ListenAddress {
   int port = 0;
 };
 
-// `HOST:PORT`, `[V6]:PORT`; port 0 means any free port.
+inline constexpr std::string_view k_loopback_host = "127.0.0.1";
+
+// `HOST:PORT`, `[V6]:PORT`, or `:PORT` for 127.0.0.1:PORT; port 0 means any free port.
 std::optional<ListenAddress> parse_listen_address(const std::string& text);
+
+// Whether only this machine can connect to `host`: 127.0.0.0/8, ::1 or localhost.
+bool is_loopback_host(std::string_view host);
 
 }  // namespace tocsin

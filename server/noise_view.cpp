@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "core/duration.hpp"
 
@@ -10,6 +11,21 @@ namespace tocsin {
 namespace {
 
 constexpr int k_scan_limit = 20'000;
+
+// Below this much history a score is a guess, and advice to change or delete an alert would
+// be made from one burst: say how little there is instead (README "Noise").
+constexpr int k_advice_min_episodes = 5;
+constexpr Duration k_advice_min_known = std::chrono::hours(24);
+
+std::optional<std::string> not_enough_history(const rules::NoiseScore& s) {
+  if (s.episodes >= k_advice_min_episodes && s.known >= k_advice_min_known) return std::nullopt;
+  const Duration known =
+      std::max<Duration>(Duration::zero(), std::chrono::floor<std::chrono::seconds>(s.known));
+  return "not enough history (" + std::to_string(s.episodes) +
+         (s.episodes == 1 ? " episode" : " episodes") + " over " + format_duration(known) +
+         "): advice needs at least " + std::to_string(k_advice_min_episodes) + " episodes over " +
+         format_duration(k_advice_min_known);
+}
 
 }  // namespace
 
@@ -83,6 +99,7 @@ std::vector<std::string> noise_advice(const NoisyAlert& alert, const rules::Rule
   const auto& cfg = rules.noise;
   const rules::Rule* rule = rules.find_rule(a.rule);
 
+  if (auto few = not_enough_history(s)) return {std::move(*few)};
   if (s.flapping) {
     std::string fix;
     switch (a.source) {

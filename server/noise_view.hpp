@@ -33,7 +33,9 @@ std::vector<NoisyAlert> noisiest(storage::Reader& reader, const rules::Rules& ru
 Json noise_json(const rules::NoiseScore& score, const rules::Noise& cfg);
 
 // Suggested fixes for an alert, most telling first, in words an SRE can act on
-// ("flapping 71%: widen the evaluation period or add datapoints-to-alarm").
+// ("flapping 71%: widen the evaluation period or add datapoints-to-alarm"). With fewer than 5
+// episodes in the window, or less than a day since the alert was first seen, the one line
+// "not enough history (N episodes over D): ..." instead.
 std::vector<std::string> noise_advice(const NoisyAlert& alert, const rules::Rules& rules);
 
 }  // namespace tocsin

@@ -114,15 +114,15 @@ TEST_CASE("noise API: a flapping alert is demoted and every point is explained")
   CHECK(get(c, "/api/v1/alerts/" + std::to_string(queue))["noise"]["score"] > 60.0);
   CHECK(outbox(c, queue).back() == "alerts trigger 11");
 
-  // The noisiest list, with advice an SRE can act on.
+  // The noisiest list. Eleven episodes within seconds are one burst, not a history to judge an
+  // alert by: its advice says so rather than "delete it" (tests/server/noise_view_test.cpp has
+  // the advice given once the history is long enough).
   Json noisiest = get(c, "/api/v1/noise?limit=5");
   REQUIRE(noisiest["alerts"].size() == 2);
-  bool advised = false;
   for (const auto& a : noisiest["alerts"]) {
-    for (const auto& line : a["advice"])
-      advised |= line.get<std::string>().find("flapping") == 0;
+    REQUIRE(a["advice"].size() == 1);
+    CHECK(a["advice"][0].get<std::string>().rfind("not enough history (11 episodes over ", 0) == 0);
   }
-  CHECK(advised);
   auto bad = c.Get("/api/v1/noise?limit=0");
   REQUIRE(bad);
   CHECK(bad->status == 400);

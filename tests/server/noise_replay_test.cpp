@@ -381,3 +381,42 @@ TEST_CASE("digest: every digest of a channel has an alias of its own, across res
     CHECK(digest_aliases(second) == std::vector<std::string>{"digest:digest:3"});
   }
 }
+
+TEST_CASE("noise: a held episode that ends during its hold never reaches the digest") {
+  // README "Noise": a digest lists notifications, and a held-then-dropped episode has none.
+  const char* const rules = R"(version: 1
+channels:
+  digest: {type: webhook, url: "http://127.0.0.1:9/digest", digest_every: 1h}
+rules:
+  - {name: flaky, match: {}, notify: [digest], hold_for: 5m}
+)";
+  TempDir dir;
+  const std::string db = dir.file("replay.db");
+  const std::string key = "flaky-job";
+  std::vector<Json> input = {
+      // Two transient episodes, told at once (no history yet): kept for the digest.
+      generic(k_t0, key, "firing"),
+      generic(k_t0 + 2min, key, "resolved"),
+      generic(k_t0 + 10min, key, "firing"),
+      generic(k_t0 + 12min, key, "resolved"),
+      // The third is held 5m and clears in 3: dropped, never notified.
+      generic(k_t0 + 20min, key, "firing"),
+      generic(k_t0 + 23min, key, "resolved"),
+  };
+  ReplayRun r = run_replay_lines(rules, input, format_timestamp(k_t0 + 2h), db);
+  REQUIRE(r.status == 0);
+  auto dropped = r.where("decision", "decision", "dropped");
+  REQUIRE(dropped.size() == 1);
+  CHECK(dropped[0]["episode"] == 3);
+
+  storage::Reader reader(db);
+  storage::NotificationQuery q;
+  q.channel = "digest";
+  auto rows = reader.list_notifications(q);
+  REQUIRE(rows.size() == 1);
+  const Json digest = Json::parse(rows[0].digest);
+  REQUIRE(digest["alerts"].size() == 1);
+  CHECK(digest["notifications"] == 4);
+  CHECK(digest["alerts"][0]["actions"] == Json{{"resolve", 2}, {"trigger", 2}});
+  CHECK(digest["alerts"][0]["episode"] == 2);
+}

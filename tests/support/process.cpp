@@ -87,7 +87,19 @@ ServerProcess::ServerProcess(const std::string& log_path, const std::vector<std:
     : m_log_path(log_path) {
   std::vector<std::string> full{"serve", "--listen", "127.0.0.1:0"};
   full.insert(full.end(), args.begin(), args.end());
-  m_pid = spawn(full, env, log_path);
+  start(full, env);
+}
+
+ServerProcess::ServerProcess(AsGiven, const std::string& log_path,
+                             const std::vector<std::string>& args,
+                             const std::vector<std::string>& env)
+    : m_log_path(log_path) {
+  start(args, env);
+}
+
+void ServerProcess::start(const std::vector<std::string>& args,
+                          const std::vector<std::string>& env) {
+  m_pid = spawn(args, env, m_log_path);
 
   // Readiness, not timing: poll the log for the listening line, bounded.
   const std::regex listening(R"(tocsin listening on 127\.0\.0\.1:(\d+))");
@@ -102,7 +114,7 @@ ServerProcess::ServerProcess(const std::string& log_path, const std::vector<std:
     int status = 0;
     if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
       m_pid = -1;
-      throw std::runtime_error("tocsin serve exited before listening:\n" + text);
+      throw std::runtime_error("tocsin exited before listening:\n" + text);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -110,7 +122,7 @@ ServerProcess::ServerProcess(const std::string& log_path, const std::vector<std:
   kill(m_pid, SIGKILL);
   wait_exit(m_pid);
   m_pid = -1;
-  throw std::runtime_error("tocsin serve did not start listening within 20 s:\n" + text);
+  throw std::runtime_error("tocsin did not start listening within 20 s:\n" + text);
 }
 
 ServerProcess::~ServerProcess() {

@@ -24,6 +24,11 @@ class ServerProcess {
   // Throws with the server's log if it exits or does not listen within 20 s.
   ServerProcess(const std::string& log_path, const std::vector<std::string>& args,
                 const std::vector<std::string>& env = {});
+  // Starts `tocsin ARGS...` as given: any subcommand that logs the same listening line
+  // (`tocsin receive --listen 127.0.0.1:0`).
+  struct AsGiven {};
+  ServerProcess(AsGiven, const std::string& log_path, const std::vector<std::string>& args,
+                const std::vector<std::string>& env = {});
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -35,6 +40,8 @@ class ServerProcess {
   std::string log() const;
 
  private:
+  void start(const std::vector<std::string>& args, const std::vector<std::string>& env);
+
   std::string m_log_path;
   pid_t m_pid = -1;
   int m_port = 0;
