@@ -65,4 +65,8 @@ struct App {
 // it cannot be used (e.g. an unreadable cert_dir).
 Expected<ActiveRules, std::string> activate(rules::RulesSnapshot snapshot, const Clock& clock);
 
+// Logs a rules file diagnostic at its level: errors as errors, warnings and notes (an open hook)
+// as warnings, so both stand out in the startup log. `prefix` says when ("rules reload: ").
+void log_diagnostic(const rules::Diagnostic& d, std::string_view prefix = "");
+
 }  // namespace tocsin
