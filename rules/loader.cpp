@@ -29,7 +29,17 @@ namespace tocsin::rules {
 std::string Diagnostic::format() const {
   std::string out = path;
   if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
-  out += level == Level::error ? ": error: " : ": warning: ";
+  switch (level) {
+    case Level::error:
+      out += ": error: ";
+      break;
+    case Level::warning:
+      out += ": warning: ";
+      break;
+    case Level::note:
+      out += ": note: ";
+      break;
+  }
   out += message;
   return out;
 }
@@ -268,6 +278,9 @@ class Reporter {
   }
   void warning(const YAML::Mark& at, std::string message) {
     add(Diagnostic::Level::warning, at, std::move(message));
+  }
+  void note(const YAML::Mark& at, std::string message) {
+    add(Diagnostic::Level::note, at, std::move(message));
   }
   bool has_errors() const { return m_errors > 0; }
 
@@ -597,7 +610,8 @@ class Checker {
 
   // The name of an environment variable holding a secret or URL. An unset variable is a
   // warning saying what will not work (`consequence`), never an error: the file is still
-  // valid, and `tocsin check` may run where the secrets are not.
+  // valid, and `tocsin check` may run where the secrets are not. Without an EnvLookup nothing
+  // is looked up.
   std::optional<std::string> env_var(const Fields& f, std::string_view key,
                                      std::string_view consequence) {
     auto value = text(f, key, "the name of an environment variable");
@@ -611,6 +625,7 @@ class Checker {
                 "OPSGENIE_API_KEY), not the secret itself");
       return std::nullopt;
     }
+    if (!m_env) return value;
     const auto set = m_env(*value);
     if (!set || set->empty()) {
       m_report.warning(e.mark(), at_where(f.where(), "environment variable " + *value + " is " +
@@ -666,9 +681,9 @@ constexpr std::string_view k_policy_keys[] = {
 constexpr std::string_view k_source_keys[] = {"sns",          "opsgenie", "eventbridge",
                                               "alertmanager", "generic",  "heartbeat"};
 constexpr std::string_view k_sns_keys[] = {
-    "verify_signature", "min_signature_version", "topics",       "cert_dir",
-    "fetch_certs",      "auto_confirm",          "raw_token_env"};
-constexpr std::string_view k_token_source_keys[] = {"token_env"};
+    "verify_signature", "min_signature_version", "topics",        "cert_dir",
+    "fetch_certs",      "auto_confirm",          "raw_token_env", "allow_unauthenticated"};
+constexpr std::string_view k_token_source_keys[] = {"token_env", "allow_unauthenticated"};
 constexpr std::string_view k_channel_keys[] = {
     "type", "url", "url_env", "api_key_env", "routing_key_env", "secret_env", "digest_every"};
 constexpr std::string_view k_delivery_keys[] = {"fallback", "timeout", "max_attempts",
@@ -799,7 +814,8 @@ struct Reference {
 
 class RulesLoader {
  public:
-  RulesLoader(Reporter& report, const EnvLookup& env) : m_check(report, env) {}
+  RulesLoader(Reporter& report, const LoadOptions& options)
+      : m_check(report, options.env), m_serving(options.serving) {}
 
   void load(const YAML::Node& root) {
     const auto top = m_check.fields(root, root.Mark(), "the top level of the file", k_top_keys);
@@ -814,6 +830,7 @@ class RulesLoader {
     load_rules(top->find("rules"));
     load_noise(top->find("noise"));
     load_heartbeats(top->find("heartbeats"));
+    check_heartbeat_source(top->find("heartbeats"));
     load_watchdog(top->find("watchdog"));
     load_api(top->find("api"));
     load_storage(top->find("storage"));
@@ -860,6 +877,9 @@ class RulesLoader {
 
   // --- sources
 
+  // A source listed under `sources:` is enabled; one that is not stays disabled (its hook
+  // answers 404). When serving, an enabled source must authenticate its requests or say
+  // `allow_unauthenticated: true`, which is noted once.
   void load_sources(const Entry* e) {
     const auto f = section(e, "sources", k_source_keys);
     if (!f) return;
@@ -872,10 +892,38 @@ class RulesLoader {
     load_token_source(f->find("heartbeat"), "heartbeat", sources.heartbeat);
   }
 
+  void note_open_hook(const Entry& allow, std::string_view source, std::string_view hook) {
+    if (!m_serving) return;
+    m_check.report().note(allow.mark(), "sources." + std::string(source) + ": " +
+                                            std::string(hook) +
+                                            " accepts unauthenticated requests "
+                                            "(allow_unauthenticated: true): anyone who can reach "
+                                            "it can open and resolve alerts");
+  }
+
   void load_sns(const Entry* e, SnsSource& sns) {
+    if (e == nullptr) return;
+    sns.enabled = true;
     const auto f = section(e, "sources.sns", k_sns_keys);
     if (!f) return;
     if (auto v = m_check.boolean(*f, "verify_signature")) sns.verify_signature = *v;
+    if (auto v = m_check.boolean(*f, "allow_unauthenticated")) sns.allow_unauthenticated = *v;
+    if (m_serving && !sns.verify_signature && !sns.allow_unauthenticated) {
+      m_check.error(*f->find("verify_signature"), *f,
+                    "\"verify_signature: false\" accepts unsigned messages from anyone who can "
+                    "reach /hooks/sns: add \"allow_unauthenticated: true\" to mean it, or verify "
+                    "signatures");
+    } else if (m_serving && sns.allow_unauthenticated) {
+      const auto& allow = *f->find("allow_unauthenticated");
+      if (sns.verify_signature) {
+        m_check.report().warning(allow.mark(),
+                                 "sources.sns: \"allow_unauthenticated\" has no effect while "
+                                 "\"verify_signature\" is true: signatures authenticate "
+                                 "/hooks/sns");
+      } else {
+        note_open_hook(allow, "sns", "/hooks/sns");
+      }
+    }
     if (auto v = m_check.integer(*f, "min_signature_version", 1, 2)) {
       sns.min_signature_version = static_cast<int>(*v);
     }
@@ -907,12 +955,41 @@ class RulesLoader {
     sns.topics = std::move(topics);
   }
 
-  void load_token_source(const Entry* e, std::string_view hook, TokenSource& source) {
-    const auto f = section(e, "sources." + std::string(hook), k_token_source_keys);
+  void load_token_source(const Entry* e, std::string_view source, TokenSource& out) {
+    if (e == nullptr) return;
+    out.enabled = true;
+    const auto where = "sources." + std::string(source);
+    const auto hook = source == "heartbeat" ? std::string("/hooks/heartbeat/{name}")
+                                            : "/hooks/" + std::string(source);
+    const auto f = section(e, where, k_token_source_keys);
     if (!f) return;
-    source.token_env = m_check.env_var(
-        *f, "token_env",
-        "requests to /hooks/" + std::string(hook) + " will be refused until it is set");
+    out.token_env = m_check.env_var(*f, "token_env",
+                                    "requests to " + hook + " will be refused until it is set");
+    if (auto v = m_check.boolean(*f, "allow_unauthenticated")) out.allow_unauthenticated = *v;
+    const auto* token = f->find("token_env");
+    const auto* allow = f->find("allow_unauthenticated");
+    if (token != nullptr && out.allow_unauthenticated) {
+      m_check.error(*allow, *f,
+                    "set either \"token_env\" or \"allow_unauthenticated: true\", not both");
+    } else if (out.allow_unauthenticated) {
+      note_open_hook(*allow, source, hook);
+    } else if (token == nullptr && m_serving) {
+      m_check.report().error(
+          e->key_node.Mark(),
+          where + " needs \"token_env\" (the environment variable holding the token " + hook +
+              " requires) or \"allow_unauthenticated: true\" (anyone who can reach " + hook +
+              " may post to it)");
+    }
+  }
+
+  // Pings go through the heartbeat hook: with it disabled, every heartbeat would go down.
+  void check_heartbeat_source(const Entry* heartbeats) {
+    if (!m_serving || heartbeats == nullptr || m_rules.heartbeats.empty()) return;
+    if (m_rules.sources.heartbeat.enabled) return;
+    m_check.report().error(heartbeats->key_node.Mark(),
+                           "heartbeats are declared but source 'heartbeat' is not enabled, so "
+                           "every ping would be refused and every heartbeat would go down: add "
+                           "sources.heartbeat with token_env (or allow_unauthenticated: true)");
   }
 
   // --- channels
@@ -1153,8 +1230,16 @@ class RulesLoader {
         }
       }
     }
+    const auto* match = f->find("match");
     if (m_check.require(*f, "match", "use match: {} to match every alert")) {
-      rule.match = load_match(*f->find("match"), where);
+      rule.match = load_match(*match, where);
+    }
+    if (m_catch_all) {
+      m_check.report().warning(node.Mark(), where + " can never be the first match: rule " +
+                                                quoted(m_catch_all->first) + " (line " +
+                                                std::to_string(m_catch_all->second) +
+                                                ") matches every alert and has no "
+                                                "\"continue: true\"");
     }
 
     rule.policy = m_rules.defaults;
@@ -1179,6 +1264,9 @@ class RulesLoader {
       m_check.error(*escalation, *f,
                     "set either \"notify\" (a one-step route) or \"escalation\" (a policy), "
                     "not both");
+      // Both are still checked: fixing one error must not reveal another.
+      channel_list(*f, "notify", "in notify of " + where);
+      reference_escalation(*f, "used in " + where);
     } else if (notify != nullptr) {
       auto channels = channel_list(*f, "notify", "in notify of " + where);
       if (channels && !rule.name.empty()) {
@@ -1192,6 +1280,11 @@ class RulesLoader {
       m_check.error(*f->find("drop"), *f,
                     "\"drop: true\" records alerts without notifying anyone, so this rule cannot "
                     "also set \"notify\" or \"escalation\"");
+    }
+    // `match: {}` written as such, not a match whose keys all had errors.
+    const bool matches_all = match != nullptr && match->value.IsMap() && match->value.size() == 0;
+    if (matches_all && !rule.continue_matching && !m_catch_all) {
+      m_catch_all = {rule.name.empty() ? where : rule.name, rule.line};
     }
     if (rule.never_suppress && rule.hold_for) {
       m_check.report().warning(f->find("hold_for")->mark(),
@@ -1397,6 +1490,8 @@ class RulesLoader {
         m_check.error(*escalation, *f,
                       "set either \"notify\" (a one-step route) or \"escalation\" (a policy), "
                       "not both");
+        channel_list(*f, "notify", "in notify of " + where);
+        reference_escalation(*f, "used in " + where);
       } else if (notify != nullptr) {
         auto channels = channel_list(*f, "notify", "in notify of " + where);
         if (channels && !heartbeat.name.empty()) {
@@ -1533,6 +1628,10 @@ class RulesLoader {
   std::set<std::string> m_declared_escalations;
   std::vector<Reference> m_references;
   std::map<std::string, int> m_rule_lines;  // rule name -> line of its first definition
+  bool m_serving = true;
+  // The first rule matching every alert without `continue: true` (name, line): no later rule
+  // is ever reached.
+  std::optional<std::pair<std::string, int>> m_catch_all;
 };
 
 // One pass over the parser's events, before the loader sees any node:
@@ -1635,7 +1734,8 @@ class DocumentScan : public YAML::EventHandler {
 
 }  // namespace
 
-LoadResult load_rules_text(const std::string& text, const std::string& path, const EnvLookup& env) {
+LoadResult load_rules_text(const std::string& text, const std::string& path,
+                           const LoadOptions& options) {
   Reporter report(path);
   LoadResult result;
   std::optional<Rules> rules;
@@ -1659,7 +1759,7 @@ LoadResult load_rules_text(const std::string& text, const std::string& path, con
                      "the rules file must hold a single YAML document; a second one starts "
                      "here (remove the \"---\" separator)");
       }
-      RulesLoader loader(report, env);
+      RulesLoader loader(report, options);
       loader.load(root);
       rules = loader.take();
     }
@@ -1680,7 +1780,15 @@ LoadResult load_rules_text(const std::string& text, const std::string& path, con
   return result;
 }
 
+LoadResult load_rules_text(const std::string& text, const std::string& path, const EnvLookup& env) {
+  return load_rules_text(text, path, LoadOptions{.env = env});
+}
+
 LoadResult load_rules_file(const std::string& path, const EnvLookup& env) {
+  return load_rules_file(path, LoadOptions{.env = env});
+}
+
+LoadResult load_rules_file(const std::string& path, const LoadOptions& options) {
   std::string text;
   int error = 0;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -1709,7 +1817,7 @@ LoadResult load_rules_file(const std::string& path, const EnvLookup& env) {
          std::string("cannot read the rules file: ") + std::strerror(error)});
     return result;
   }
-  return load_rules_text(text, path, env);
+  return load_rules_text(text, path, options);
 }
 
 }  // namespace tocsin::rules

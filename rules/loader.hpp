@@ -13,14 +13,17 @@
 namespace tocsin::rules {
 
 struct Diagnostic {
-  enum class Level { error, warning };
+  // A note is neither a problem nor a doubt: a choice the file makes on purpose that the reader
+  // should still hear about once (a hook open to unauthenticated requests).
+  enum class Level { error, warning, note };
   Level level = Level::error;
   std::string path;
   int line = 0;    // 1-based; 0 when the problem has no position (unreadable file)
   int column = 0;  // 1-based
   std::string message;
 
-  // `PATH:LINE:COL: error: MESSAGE` (the format compilers use, so editors can jump to it).
+  // `PATH:LINE:COL: error: MESSAGE` (the format compilers use, so editors can jump to it);
+  // `warning:` and `note:` likewise.
   std::string format() const;
 };
 
@@ -36,11 +39,25 @@ struct LoadResult {
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 EnvLookup process_env();
 
+struct LoadOptions {
+  // Where *_env variables are looked up, to warn about unset ones. Empty: no lookups and no
+  // warnings about them (`tocsin check --no-env` in CI without the secrets, `tocsin replay`,
+  // which sends nothing).
+  EnvLookup env = process_env();
+  // Whether the file is read to serve its hooks (`serve`, `check`, reloads): then every listed
+  // source must say how it authenticates, declared heartbeats need the heartbeat source, and an
+  // open hook is noted. `tocsin replay` receives nothing over HTTP and reads the file offline.
+  bool serving = true;
+};
+
 // Parses and validates `text` as if read from `path` (used in messages only).
+LoadResult load_rules_text(const std::string& text, const std::string& path,
+                           const LoadOptions& options);
 LoadResult load_rules_text(const std::string& text, const std::string& path,
                            const EnvLookup& env = process_env());
 
 // Reads and validates a file. An unreadable file is one error diagnostic with line 0.
+LoadResult load_rules_file(const std::string& path, const LoadOptions& options);
 LoadResult load_rules_file(const std::string& path, const EnvLookup& env = process_env());
 
 }  // namespace tocsin::rules

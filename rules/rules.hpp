@@ -102,8 +102,16 @@ struct Rule {
   std::optional<Duration> hold_for;
 };
 
+// Hooks are closed by default (README "Inbound endpoints"): a source the rules file does not list
+// under `sources:` is disabled and its hook answers 404 `source_disabled`. The loader guarantees
+// that every enabled source authenticates its requests, or says it does not on purpose.
+
 struct SnsSource {
+  bool enabled = false;  // listed under `sources:`
+  // The signature is the authentication; `verify_signature: false` needs
+  // `allow_unauthenticated: true` beside it.
   bool verify_signature = true;
+  bool allow_unauthenticated = false;
   int min_signature_version = 1;
   std::optional<std::vector<std::string>> topics;  // allowlist; nullopt = any topic
   std::optional<std::string> cert_dir;
@@ -114,10 +122,12 @@ struct SnsSource {
   std::optional<std::string> raw_token_env;
 };
 
-// A hook authenticated by a shared secret read from the environment variable `token_env`.
-// No token_env: the hook needs no token.
+// A hook authenticated by a shared secret read from the environment variable `token_env`, or
+// (exactly one of the two when enabled) open to anyone with `allow_unauthenticated: true`.
 struct TokenSource {
+  bool enabled = false;  // listed under `sources:`
   std::optional<std::string> token_env;
+  bool allow_unauthenticated = false;
 };
 
 struct Sources {

@@ -23,6 +23,16 @@ Expected<ActiveRules, std::string> activate(rules::RulesSnapshot snapshot, const
   return active;
 }
 
+void log_diagnostic(const rules::Diagnostic& d, std::string_view prefix, bool quiet_notes) {
+  if (d.level == rules::Diagnostic::Level::error) {
+    spdlog::error("{}{}", prefix, d.format());
+  } else if (d.level == rules::Diagnostic::Level::note && quiet_notes) {
+    spdlog::info("{}{}", prefix, d.format());
+  } else {
+    spdlog::warn("{}{}", prefix, d.format());
+  }
+}
+
 namespace {
 
 ActiveRules activate_or_throw(rules::RulesSnapshot snapshot, const Clock& clock) {
@@ -61,13 +71,8 @@ rules::LoadResult App::reload_rules() {
       result.rules = nullptr;
     }
   }
-  for (const auto& d : result.diagnostics) {
-    if (d.level == rules::Diagnostic::Level::error) {
-      spdlog::error("rules reload: {}", d.format());
-    } else {
-      spdlog::warn("rules reload: {}", d.format());
-    }
-  }
+  for (const auto& d : result.diagnostics)
+    log_diagnostic(d, "rules reload: ");
   if (!result.ok()) {
     spdlog::error("rules reload rejected; the previous rules ({}) stay active",
                   rules.get()->rules->hash.substr(0, 12));

@@ -65,4 +65,11 @@ struct App {
 // it cannot be used (e.g. an unreadable cert_dir).
 Expected<ActiveRules, std::string> activate(rules::RulesSnapshot snapshot, const Clock& clock);
 
+// Logs a rules file diagnostic at its level: errors as errors, warnings as warnings. Notes (an
+// open hook) are warnings too, so they stand out in the startup log, unless `quiet_notes`: a
+// server listening on loopback only, where an open hook is reachable from this machine alone
+// (the demo's first run must start without a warning). `prefix` says when ("rules reload: ").
+void log_diagnostic(const rules::Diagnostic& d, std::string_view prefix = "",
+                    bool quiet_notes = false);
+
 }  // namespace tocsin

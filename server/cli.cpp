@@ -48,24 +48,71 @@ struct ServeOptions {
   std::optional<std::size_t> max_body_bytes;  // unset: the rules file's, or the default
 };
 
-int print_check(const std::string& path) {
-  rules::LoadResult result = rules::load_rules_file(path);
+struct CheckOptions {
+  std::string path = "./rules.yaml";
+  bool strict = false;  // a warning fails the check
+  bool no_env = false;  // look at no environment variable (CI without the secrets)
+};
+
+// `tocsin check` (README "Running"): errors first, then warnings, then notes, each group in file
+// order. Exit 0 valid, 1 invalid (or, with --strict, any warning), 2 unreadable.
+int print_check(const CheckOptions& options) {
+  rules::LoadOptions load;
+  if (options.no_env) load.env = nullptr;
+  rules::LoadResult result = rules::load_rules_file(options.path, load);
+  std::stable_sort(result.diagnostics.begin(), result.diagnostics.end(),
+                   [](const auto& a, const auto& b) { return a.level < b.level; });
   std::size_t errors = 0, warnings = 0;
   for (const auto& d : result.diagnostics) {
     std::cerr << d.format() << '\n';
-    ++(d.level == rules::Diagnostic::Level::error ? errors : warnings);
+    if (d.level == rules::Diagnostic::Level::error) ++errors;
+    if (d.level == rules::Diagnostic::Level::warning) ++warnings;
   }
   if (result.unreadable) return 2;
   if (!result.ok()) {
-    std::cerr << path << ": " << errors << " error(s), " << warnings << " warning(s)\n";
+    std::cerr << options.path << ": " << errors << " error(s), " << warnings << " warning(s)\n";
+    return 1;
+  }
+  if (options.strict && warnings > 0) {
+    std::cerr << options.path << ": " << warnings << " warning(s), which --strict refuses\n";
     return 1;
   }
   const auto& r = *result.rules;
-  std::cout << path << ": ok (" << r.rules.size() << " rules, " << r.channels.size()
+  std::cout << options.path << ": ok (" << r.rules.size() << " rules, " << r.channels.size()
             << " channels, " << r.escalations.size() << " escalation policies, "
             << r.heartbeats.size() << " heartbeats; " << warnings << " warning(s); sha256 "
             << r.hash.substr(0, 12) << ")\n";
   return 0;
+}
+
+// `--until`: an RFC 3339 time, `now`, `now-DURATION`, or `+DURATION` (after the last input
+// line). The error names the flag and every spelling.
+bool parse_until(const std::string& text, TimePoint now, ReplayOptions& out) {
+  if (text == "now") {
+    out.until = now;
+    return true;
+  }
+  if (text.starts_with("now-")) {
+    const auto d = parse_duration(text.substr(4));
+    if (d && d->count() > 0) {
+      out.until = now - *d;
+      return true;
+    }
+  } else if (text.starts_with("+")) {
+    const auto d = parse_duration(text.substr(1));
+    if (d && d->count() >= 0) {
+      out.until_after_last = *d;
+      return true;
+    }
+  } else if (auto t = parse_timestamp(text)) {
+    out.until = *t;
+    return true;
+  }
+  std::cerr << "tocsin replay: --until must be an RFC 3339 time (2026-11-02T09:00:00Z), now, "
+               "now-DURATION (now-2h) or +DURATION (+2h: that long after the last input line), "
+               "got \""
+            << text << "\"\n";
+  return false;
 }
 
 // Signals are taken synchronously by one thread (sigwait), so handlers never run inside
@@ -126,13 +173,9 @@ int serve(const ServeOptions& opt) {
   }
 
   rules::LoadResult loaded = rules::load_rules_file(rules_path);
-  for (const auto& d : loaded.diagnostics) {
-    if (d.level == rules::Diagnostic::Level::error) {
-      spdlog::error("{}", d.format());
-    } else {
-      spdlog::warn("{}", d.format());
-    }
-  }
+  const bool loopback = is_loopback_host(address->host);
+  for (const auto& d : loaded.diagnostics)
+    log_diagnostic(d, "", loopback);
   if (!loaded.ok()) {
     spdlog::critical("cannot start: {} is invalid (run `tocsin check {}`)", rules_path, rules_path);
     return loaded.unreadable ? 2 : 1;
@@ -140,7 +183,7 @@ int serve(const ServeOptions& opt) {
   if (loaded.rules->api_tokens.empty()) {
     // On a loopback address only this machine can reach the API, which the shipped rules call
     // acceptable: said once, without alarming a first run (README "Quick start").
-    const auto level = is_loopback_host(address->host) ? spdlog::level::info : spdlog::level::warn;
+    const auto level = loopback ? spdlog::level::info : spdlog::level::warn;
     spdlog::log(level,
                 "no api.tokens configured: the REST API is open to anyone who can reach {}:{}",
                 address->host, address->port);
@@ -295,10 +338,15 @@ int run_cli(int argc, char** argv) {
   receive_cmd->add_option("--listen", receive_opt.listen,
                           "HOST:PORT or :PORT to listen on (default 127.0.0.1:9099)");
 
-  std::string check_path = "./rules.yaml";
+  CheckOptions check_opt;
   auto* check_cmd = cli.add_subcommand(
-      "check", "Validate a rules file; exit 0 valid, 1 invalid, 2 usage or I/O error");
-  check_cmd->add_option("PATH", check_path, "Rules file (default ./rules.yaml)");
+      "check",
+      "Validate a rules file; exit 0 valid, 1 invalid (or warnings with --strict), 2 usage or "
+      "I/O error");
+  check_cmd->add_option("PATH", check_opt.path, "Rules file (default ./rules.yaml)");
+  check_cmd->add_flag("--strict", check_opt.strict, "Fail (exit 1) on warnings too");
+  check_cmd->add_flag("--no-env", check_opt.no_env,
+                      "Do not look at environment variables (for CI without the secrets)");
 
   ReplayOptions replay_opt;
   std::string replay_until;
@@ -308,8 +356,9 @@ int run_cli(int argc, char** argv) {
       "notification as JSON lines");
   replay_cmd->add_option("--rules", replay_opt.rules_path, "Rules file")->required();
   replay_cmd->add_option("--until", replay_until,
-                         "Run the virtual clock to this RFC 3339 time (timers fire on the way); "
-                         "later events are not replayed");
+                         "Run the virtual clock on to this time, firing timers on the way: RFC "
+                         "3339, now, now-2h, or +2h (after the last line); later lines are not "
+                         "replayed");
   replay_cmd->add_option("--db", replay_opt.db_path,
                          "Keep the resulting database here (default: a temporary one)");
   replay_cmd->add_flag("--verify", replay_opt.verify, "Verify SNS signatures (off by default)");
@@ -352,16 +401,11 @@ int run_cli(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   if (*serve_cmd) return serve(serve_opt);
-  if (*check_cmd) return print_check(check_path);
+  if (*check_cmd) return print_check(check_opt);
   if (*receive_cmd) return run_receive(receive_opt, std::cout, std::cerr);
   if (*replay_cmd) {
-    if (!replay_until.empty()) {
-      replay_opt.until = parse_timestamp(replay_until);
-      if (!replay_opt.until) {
-        std::cerr << "tocsin replay: --until must be an RFC 3339 time, got \"" << replay_until
-                  << "\"\n";
-        return 2;
-      }
+    if (!replay_until.empty() && !parse_until(replay_until, SystemClock().now(), replay_opt)) {
+      return 2;
     }
     std::ios::sync_with_stdio(false);
     return run_replay(replay_opt, std::cout, std::cerr);

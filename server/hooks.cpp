@@ -90,17 +90,26 @@ bool commit_and_reply(Hook& h, Inbound inbound) {
   return true;
 }
 
+// A hook whose source the rules file does not list is closed: 404, and the answer says how to
+// open it (README "Inbound endpoints").
+void reject_disabled(Hook& h, std::string_view source) {
+  const std::string name(source);
+  const std::string how = name == "sns" ? "(SNS signatures authenticate it)"
+                                        : "with token_env (or allow_unauthenticated: true)";
+  reject(h, {404, "source_disabled",
+             "source '" + name + "' is not enabled: add sources." + name + " " + how +
+                 " to the rules file"});
+}
+
 // Shared-secret check of a token-authenticated hook (header X-Tocsin-Token or ?token=).
 // Returns false after answering. A hook whose token variable is unset on the server fails
 // closed with 503: the sender is not at fault, and retrying once the operator has set the
 // variable delivers the event.
-bool authorized(Hook& h, const rules::TokenSource& source) {
-  if (!source.token_env) return true;
-  const auto expected = rules::process_env()(*source.token_env);
+bool token_matches(Hook& h, const std::string& token_env) {
+  const auto expected = rules::process_env()(token_env);
   if (!expected || expected->empty()) {
-    reject(h,
-           {503, "token_not_configured",
-            "this hook requires a token but " + *source.token_env + " is not set on the server"});
+    reject(h, {503, "token_not_configured",
+               "this hook requires a token but " + token_env + " is not set on the server"});
     return false;
   }
   std::string presented;
@@ -117,6 +126,19 @@ bool authorized(Hook& h, const rules::TokenSource& source) {
     return false;
   }
   return true;
+}
+
+// A token source's check: disabled, its token, or open by `allow_unauthenticated: true`. A
+// source that is enabled with neither (the loader refuses such a file) is refused too.
+bool authorized(Hook& h, std::string_view source_name, const rules::TokenSource& source) {
+  if (!source.enabled) {
+    reject_disabled(h, source_name);
+    return false;
+  }
+  if (source.token_env) return token_matches(h, *source.token_env);
+  if (source.allow_unauthenticated) return true;
+  reject_disabled(h, source_name);
+  return false;
 }
 
 // GETs a SubscribeURL that passed check_subscribe_url: TLS verified, bounded, no redirects.
@@ -177,22 +199,27 @@ void after_subscription(Hook& h, const storage::SubscriptionRecord& s,
 // the other sources present a shared token. Returns false after answering.
 bool authenticated(Hook& h, const rules::Rules& rules) {
   const auto& sources = rules.sources;
+  if (h.name == "sns" || h.name == "sns-raw") {
+    if (!sources.sns.enabled) {
+      reject_disabled(h, "sns");
+      return false;
+    }
+  }
   if (h.name == "sns") return true;
   if (h.name == "sns-raw") {
     // Raw delivery carries no signature: a token, or nothing where signatures are not
-    // required either.
-    if (sources.sns.raw_token_env)
-      return authorized(h, rules::TokenSource{sources.sns.raw_token_env});
-    if (!sources.sns.verify_signature) return true;
+    // required either (which the rules file says with allow_unauthenticated: true).
+    if (sources.sns.raw_token_env) return token_matches(h, *sources.sns.raw_token_env);
+    if (!sources.sns.verify_signature && sources.sns.allow_unauthenticated) return true;
     reject(h, {403, "unsigned_raw_delivery",
                "raw message delivery carries no signature: set sources.sns.raw_token_env "
                "and subscribe /hooks/sns-raw?token=..."});
     return false;
   }
-  if (h.name == "eventbridge") return authorized(h, sources.eventbridge);
-  if (h.name == "alertmanager") return authorized(h, sources.alertmanager);
-  if (h.name == "generic") return authorized(h, sources.generic);
-  if (h.name == "opsgenie") return authorized(h, sources.opsgenie);
+  if (h.name == "eventbridge") return authorized(h, h.name, sources.eventbridge);
+  if (h.name == "alertmanager") return authorized(h, h.name, sources.alertmanager);
+  if (h.name == "generic") return authorized(h, h.name, sources.generic);
+  if (h.name == "opsgenie") return authorized(h, h.name, sources.opsgenie);
   return false;
 }
 
@@ -211,7 +238,7 @@ void handle_event_hook(Hook& h) {
 
 void handle_heartbeat(Hook& h) {
   const auto active = h.app.rules.get();
-  if (!authorized(h, active->rules->sources.heartbeat)) return;
+  if (!authorized(h, "heartbeat", active->rules->sources.heartbeat)) return;
   const std::string name = h.req.matches[1];
   const auto& declared = active->rules->heartbeats;
   if (std::none_of(declared.begin(), declared.end(),

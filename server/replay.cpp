@@ -362,7 +362,10 @@ int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& er
   spdlog::set_default_logger(
       std::make_shared<spdlog::logger>("replay", std::make_shared<spdlog::sinks::null_sink_mt>()));
 
-  rules::LoadResult loaded = rules::load_rules_file(options.rules_path);
+  // Offline: a replay sends nothing and receives nothing over HTTP, so unset secrets and how
+  // the hooks authenticate are none of its business (README "Replay").
+  rules::LoadResult loaded = rules::load_rules_file(
+      options.rules_path, rules::LoadOptions{.env = nullptr, .serving = false});
   for (const auto& d : loaded.diagnostics)
     err << d.format() << '\n';
   if (loaded.unreadable) return 2;
@@ -445,12 +448,15 @@ int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& er
     return 2;
   }
 
+  std::optional<TimePoint> until = options.until;
+  if (options.until_after_last)
+    until = (lines.empty() ? start : lines.back().at) + *options.until_after_last;
   Replayer replayer(*app, clock, options, out, err);
   for (const auto& line : lines) {
-    if (options.until && line.at > *options.until) break;
+    if (until && line.at > *until) break;
     if (!replayer.run(line)) return 2;
   }
-  if (options.until && !replayer.advance_to(*options.until)) return 2;
+  if (until && !replayer.advance_to(*until)) return 2;
   out.flush();
   if (options.summary) replayer.tally().print(err, lines.size());
   app->writer.stop();

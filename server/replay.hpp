@@ -15,7 +15,10 @@ struct ReplayOptions {
   std::string rules_path;
   std::string events_path;  // "-" reads standard input
   std::string db_path;      // empty: a temporary database, removed afterwards
+  // Where the virtual clock runs on to after the last line (timers fire on the way): a time, or
+  // a duration after the last line (`--until +2h`). Lines after `until` are not replayed.
   std::optional<TimePoint> until;
+  std::optional<Duration> until_after_last;
   bool verify = false;  // check SNS signatures (off by default: recorded messages may be old)
   // After the run, a what-if summary on the error stream: outcomes, pages and notifications
   // by channel, demotions, holds and drops (the output lines stay as they are).

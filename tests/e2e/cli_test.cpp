@@ -51,7 +51,7 @@ TEST_CASE("tocsin serve refuses to start on rules it cannot honour, and says why
 TEST_CASE("environment variables set the defaults and flags override them") {
   TempDir dir;
   const std::string rules = dir.file("rules.yaml");
-  std::ofstream(rules) << "version: 1\nsources:\n  sns: {verify_signature: false}\n";
+  std::ofstream(rules) << "version: 1\n";
   // The env names a database path that cannot be created; the flag must win.
   ServerProcess server(dir.file("s.log"), {"--db", dir.file("flag.db")},
                        {"TOCSIN_RULES=" + rules, "TOCSIN_DB=/nonexistent/dir/env.db"});
@@ -68,7 +68,7 @@ TEST_CASE("environment variables set the defaults and flags override them") {
 TEST_CASE("--log-format json writes one JSON object per line") {
   TempDir dir;
   const std::string rules = dir.file("rules.yaml");
-  std::ofstream(rules) << "version: 1\nsources:\n  sns: {verify_signature: false}\n";
+  std::ofstream(rules) << "version: 1\n";
   ServerProcess server(dir.file("s.log"),
                        {"--rules", rules, "--db", dir.file("t.db"), "--log-format", "json"});
   server.stop();
@@ -118,4 +118,126 @@ TEST_CASE("tocsin replay: JSON lines out, exit 1 for invalid input, 2 for usage 
   const std::string db = dir.file("kept.db");
   CHECK(run_tocsin({"replay", "--rules", rules, "--db", db, events}).exit_code == 0);
   CHECK(std::ifstream(db).good());
+}
+
+TEST_CASE(
+    "tocsin check: errors first, --strict fails on warnings, --no-env skips the environment") {
+  TempDir dir;
+  // A warning (an unset token variable) on line 3, before an error on line 6.
+  const std::string mixed = dir.file("mixed.yaml");
+  std::ofstream(mixed) << "version: 1\nsources:\n  generic: {token_env: TOCSIN_TEST_UNSET_VAR}\n"
+                          "rules:\n  - name: r\n    match: {}\n    notify: [nowhere]\n";
+  auto both = run_tocsin({"check", mixed});
+  INFO(both.output);
+  CHECK(both.exit_code == 1);
+  const auto error = both.output.find(": error: ");
+  const auto warning = both.output.find(": warning: ");
+  REQUIRE(error != std::string::npos);
+  REQUIRE(warning != std::string::npos);
+  CHECK(error < warning);
+
+  const std::string warned = dir.file("warned.yaml");
+  std::ofstream(warned) << "version: 1\nsources:\n  generic: {token_env: TOCSIN_TEST_UNSET_VAR}\n";
+  SUBCASE("warnings alone pass, unless --strict") {
+    CHECK(run_tocsin({"check", warned}).exit_code == 0);
+    auto strict = run_tocsin({"check", "--strict", warned});
+    INFO(strict.output);
+    CHECK(strict.exit_code == 1);
+    CHECK(strict.output.find("TOCSIN_TEST_UNSET_VAR") != std::string::npos);
+  }
+  SUBCASE("--no-env does not look at the environment, for CI without the secrets") {
+    auto no_env = run_tocsin({"check", "--no-env", "--strict", warned});
+    INFO(no_env.output);
+    CHECK(no_env.exit_code == 0);
+    CHECK(no_env.output.find("not set") == std::string::npos);
+  }
+}
+
+TEST_CASE("tocsin check warns about rules after a catch-all, and undefined escalations") {
+  TempDir dir;
+  const std::string shadowed = dir.file("shadowed.yaml");
+  std::ofstream(shadowed) << "version: 1\nrules:\n  - {name: all, match: {}}\n"
+                             "  - {name: late, match: {source: generic}}\n";
+  auto r = run_tocsin({"check", shadowed});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.find(shadowed + ":4:5: warning: rule \"late\" can never be the first match: "
+                                 "rule \"all\" (line 3) matches every alert") != std::string::npos);
+
+  const std::string both = dir.file("both.yaml");
+  std::ofstream(both) << "version: 1\nchannels:\n  a: {type: webhook, url: \"http://x.example\"}\n"
+                         "rules:\n  - {name: r, match: {}, notify: [a], escalation: nope}\n";
+  auto undefined = run_tocsin({"check", both});
+  INFO(undefined.output);
+  CHECK(undefined.exit_code == 1);
+  CHECK(undefined.output.find("undefined escalation policy \"nope\"") != std::string::npos);
+}
+
+TEST_CASE("tocsin replay: no warnings about secrets it never uses") {
+  TempDir dir;
+  const std::string rules = dir.file("rules.yaml");
+  std::ofstream(rules) << "version: 1\nsources:\n  generic: {token_env: TOCSIN_TEST_UNSET_VAR}\n"
+                          "channels:\n  og: {type: opsgenie, url: \"https://api.opsgenie.com\", "
+                          "api_key_env: TOCSIN_TEST_UNSET_KEY}\n"
+                          "rules:\n  - {name: all, match: {}, notify: [og]}\n";
+  const std::string events = dir.file("events.jsonl");
+  std::ofstream(events)
+      << R"({"at":"2026-11-01T10:00:00Z","hook":"generic","body":{"key":"disk","status":"firing"}})"
+      << "\n";
+  auto r = run_tocsin({"replay", "--rules", rules, events});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.find(": warning:") == std::string::npos);
+  CHECK(r.output.find("TOCSIN_TEST_UNSET") == std::string::npos);
+}
+
+TEST_CASE("tocsin replay --until: now, or a duration after the last line, fires later timers") {
+  TempDir dir;
+  const std::string rules = dir.file("rules.yaml");
+  std::ofstream(rules)
+      << "version: 1\nchannels:\n  a: {type: webhook, url: \"http://127.0.0.1:9/a\"}\n"
+         "  b: {type: webhook, url: \"http://127.0.0.1:9/b\"}\n"
+         "escalations:\n  p: {steps: [{after: 0m, notify: [a]}, "
+         "{after: 15m, notify: [b]}]}\n"
+         "rules:\n  - {name: all, match: {}, escalation: p}\n";
+  const std::string events = dir.file("events.jsonl");
+  std::ofstream(events)
+      << R"({"at":"2026-11-01T10:00:00Z","hook":"generic","body":{"key":"disk","status":"firing"}})"
+      << "\n";
+  const std::string escalated = R"("type":"notify","channel":"b","action":"escalate")";
+
+  auto without = run_tocsin({"replay", "--rules", rules, events});
+  INFO(without.output);
+  CHECK(without.exit_code == 0);
+  CHECK(without.output.find(escalated) == std::string::npos);
+
+  struct Case {
+    const char* intent;
+    const char* until;
+    bool escalates;
+  };
+  const Case cases[] = {
+      {"now runs the clock to the present", "now", true},
+      {"now minus a duration is still after the step", "now-1h", true},
+      {"+DURATION counts from the last line", "+1h", true},
+      {"+DURATION short of the step fires nothing", "+10m", false},
+      {"an RFC 3339 time", "2026-11-01T11:00:00Z", true},
+  };
+  for (const auto& c : cases) {
+    SUBCASE(c.intent) {
+      auto r = run_tocsin({"replay", "--rules", rules, "--until", c.until, events});
+      INFO(r.output);
+      CHECK(r.exit_code == 0);
+      CHECK((r.output.find(escalated) != std::string::npos) == c.escalates);
+    }
+  }
+  SUBCASE("bad input names the flag and the spellings") {
+    for (const char* bad : {"soon", "+", "now+2h", "+2"}) {
+      CAPTURE(bad);
+      auto r = run_tocsin({"replay", "--rules", rules, "--until", bad, events});
+      CHECK(r.exit_code == 2);
+      CHECK(r.output.find("--until") != std::string::npos);
+      CHECK(r.output.find("now-2h") != std::string::npos);
+    }
+  }
 }

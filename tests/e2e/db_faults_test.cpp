@@ -20,6 +20,7 @@
 
 #include "core/json.hpp"
 #include "support/fixtures.hpp"
+#include "support/open_sources.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -28,8 +29,7 @@ using tocsin::Json;
 
 namespace {
 
-constexpr const char* k_rules = R"(version: 1
-channels:
+const std::string k_rules = "version: 1\n" + sources_section() + R"(channels:
   alerts: {type: webhook, url: "http://127.0.0.1:9/alerts"}
 rules:
   - name: everything

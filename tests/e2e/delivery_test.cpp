@@ -9,6 +9,7 @@
 
 #include "core/json.hpp"
 #include "support/fixtures.hpp"
+#include "support/open_sources.hpp"
 #include "support/process.hpp"
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
@@ -20,10 +21,9 @@ using namespace std::chrono_literals;
 namespace {
 
 std::string rules_for(const RecordingReceiver& receiver) {
-  return R"(version: 1
-sources:
-  sns: {verify_signature: false}
-channels:
+  return "version: 1\n" +
+         sources_section("  sns: {verify_signature: false, allow_unauthenticated: true}\n") +
+         R"(channels:
   oncall: {type: opsgenie, url: ")" +
          receiver.url() + R"(", api_key_env: TEST_OPSGENIE_KEY}
   fallback: {type: webhook, url: ")" +

@@ -13,6 +13,7 @@
 
 #include "core/json.hpp"
 #include "support/fixtures.hpp"
+#include "support/open_sources.hpp"
 #include "support/process.hpp"
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
@@ -54,26 +55,27 @@ TEST_CASE("export: what the server received replays to the decisions the server 
                              dir.file(std::string("certs/") + k_pinned_cert));
   const std::string rules = dir.file("rules.yaml");
   const std::string db = dir.file("tocsin.db");
-  std::ofstream(rules) << "version: 1\n"
-                          "sources:\n"
-                          "  sns:\n"
-                          "    verify_signature: true\n"
-                          "    topics: [\"arn:aws:sns:us-east-1:123456789012:alerts-critical\"]\n"
-                          "    cert_dir: "
-                       << dir.file("certs")
-                       << "\n"
-                          "    fetch_certs: false\n"
-                          "channels:\n"
-                          "  oncall: {type: webhook, url: \""
-                       << receiver.url()
-                       << "/oncall\"}\n"
-                          "escalations:\n"
-                          "  page: {steps: [{after: 0m, notify: [oncall]}, {after: 20m, notify: "
-                          "[oncall]}]}\n"
-                          "heartbeats:\n"
-                          "  - {name: hooks-worker, every: 5m, grace: 2m}\n"
-                          "rules:\n"
-                          "  - {name: everything, match: {}, escalation: page}\n";
+  std::ofstream(rules)
+      << "version: 1\n"
+      << sources_section(
+             "  sns:\n"
+             "    verify_signature: true\n"
+             "    topics: [\"arn:aws:sns:us-east-1:123456789012:alerts-critical\"]\n"
+             "    cert_dir: " +
+             dir.file("certs") +
+             "\n"
+             "    fetch_certs: false\n")
+      << "channels:\n"
+         "  oncall: {type: webhook, url: \""
+      << receiver.url()
+      << "/oncall\"}\n"
+         "escalations:\n"
+         "  page: {steps: [{after: 0m, notify: [oncall]}, {after: 20m, notify: "
+         "[oncall]}]}\n"
+         "heartbeats:\n"
+         "  - {name: hooks-worker, every: 5m, grace: 2m}\n"
+         "rules:\n"
+         "  - {name: everything, match: {}, escalation: page}\n";
   {
     ServerProcess server(dir.file("server.log"), {"--rules", rules, "--db", db});
     httplib::Client c("127.0.0.1", server.port());

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/open_sources.hpp"
 #include "support/process.hpp"
 #include "support/raw_client.hpp"
 #include "support/rules_server.hpp"
@@ -32,9 +33,8 @@ namespace {
 // A short request_timeout, a token-protected hook and a heartbeat.
 struct AttackedServer : RulesServer {
   AttackedServer()
-      : RulesServer(with_sections("server: {request_timeout: 2s}\n"
-                                  "sources:\n"
-                                  "  generic: {token_env: T_GENERIC}\n"
+      : RulesServer(with_sections("server: {request_timeout: 2s}\n" +
+                                  sources_section("  generic: {token_env: T_GENERIC}\n") +
                                   "heartbeats:\n"
                                   "  - {name: hb, every: 5m, grace: 1m}\n"),
                     {}, {"T_GENERIC=secret"}) {}

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "support/open_sources.hpp"
 #include "support/process.hpp"
 #include "support/raw_client.hpp"
 #include "support/rules_server.hpp"
@@ -27,9 +28,8 @@ constexpr std::size_t k_limit = 64 * 1024;  // the server's max_body_bytes
 // Small limits, a token-protected hook, a heartbeat and the API's two scopes.
 struct FramingServer : RulesServer {
   FramingServer()
-      : RulesServer(with_sections("server: {max_body_bytes: 64KiB, max_headers: 20}\n"
-                                  "sources:\n"
-                                  "  generic: {token_env: T_GENERIC}\n"
+      : RulesServer(with_sections("server: {max_body_bytes: 64KiB, max_headers: 20}\n" +
+                                  sources_section("  generic: {token_env: T_GENERIC}\n") +
                                   "heartbeats:\n"
                                   "  - {name: hb, every: 5m, grace: 1m}\n"
                                   "api:\n"

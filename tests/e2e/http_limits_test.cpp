@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/open_sources.hpp"
 #include "support/process.hpp"
 #include "support/raw_client.hpp"
 #include "support/rules_server.hpp"
@@ -217,7 +218,7 @@ TEST_CASE("server limits come from the rules file; --max-body-bytes overrides th
     CHECK(healthz_with_headers(s.port(), 11) == "HTTP/1.1 431 Request Header Fields Too Large");
 
     // A change is noted on reload, and waits for a restart.
-    std::ofstream(s.rules) << "version: 1\nserver: {max_body_bytes: 4KiB}\n";
+    std::ofstream(s.rules) << "version: 1\nserver: {max_body_bytes: 4KiB}\n" << sources_section();
     s.server->signal(SIGHUP);
     const auto until = Clock::now() + 5s;
     while (Clock::now() < until && s.server->log().find("rules reloaded") == std::string::npos) {

@@ -13,6 +13,7 @@
 
 #include "core/json.hpp"
 #include "support/fixtures.hpp"
+#include "support/open_sources.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -36,22 +37,23 @@ struct VerifyingServer {
     std::filesystem::create_directories(dir.file("certs"));
     std::filesystem::copy_file(fixture_path("sns-signing/test-signing-cert.pem"),
                                dir.file(std::string("certs/") + k_pinned_cert));
-    std::ofstream(rules) << "version: 1\n"
-                            "sources:\n"
-                            "  sns:\n"
-                            "    verify_signature: true\n"
-                            "    topics: [\"arn:aws:sns:us-east-1:123456789012:alerts-critical\",\n"
-                            "             \"arn:aws:sns:eu-west-1:123456789012:alerts-db\"]\n"
-                            "    cert_dir: " +
-                                dir.file("certs") +
-                                "\n"
-                                "    fetch_certs: false\n"
-                                "    raw_token_env: TOCSIN_TEST_RAW_TOKEN\n"
-                         << extra_sources
-                         << "heartbeats:\n"
-                            "  - {name: hooks-worker, every: 5m, grace: 2m}\n"
-                            "rules:\n"
-                            "  - {name: everything, match: {}}\n";
+    std::ofstream(rules)
+        << "version: 1\n"
+        << sources_section(
+               "  sns:\n"
+               "    verify_signature: true\n"
+               "    topics: [\"arn:aws:sns:us-east-1:123456789012:alerts-critical\",\n"
+               "             \"arn:aws:sns:eu-west-1:123456789012:alerts-db\"]\n"
+               "    cert_dir: " +
+               dir.file("certs") +
+               "\n"
+               "    fetch_certs: false\n"
+               "    raw_token_env: TOCSIN_TEST_RAW_TOKEN\n" +
+               extra_sources)
+        << "heartbeats:\n"
+           "  - {name: hooks-worker, every: 5m, grace: 2m}\n"
+           "rules:\n"
+           "  - {name: everything, match: {}}\n";
     std::vector<std::string> full_env{"TOCSIN_TEST_RAW_TOKEN=raw-secret"};
     full_env.insert(full_env.end(), env.begin(), env.end());
     server.emplace(dir.file("server.log"), std::vector<std::string>{"--rules", rules, "--db", db},

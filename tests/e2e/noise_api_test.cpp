@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/json.hpp"
+#include "support/open_sources.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -16,8 +17,7 @@ using tocsin::Json;
 
 namespace {
 
-constexpr const char* k_rules = R"(version: 1
-channels:
+const std::string k_rules = "version: 1\n" + sources_section() + R"(channels:
   alerts: {type: webhook, url: "http://127.0.0.1:9/alerts"}
   lowprio: {type: webhook, url: "http://127.0.0.1:9/lowprio"}
 rules:

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/json.hpp"
+#include "support/open_sources.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -20,8 +21,7 @@ namespace {
 
 // Every regex a long value reaches is scanned to its end: nothing before the last rule
 // matches the first alert.
-constexpr const char* k_rules = R"(version: 1
-rules:
+const std::string k_rules = "version: 1\n" + sources_section() + R"(rules:
   - name: nested-quantifier
     match: {name: "/(a*)*b/"}
   - name: starred-group

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/json.hpp"
+#include "support/open_sources.hpp"
 #include "support/process.hpp"
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
@@ -49,8 +50,8 @@ struct EchoEnv {
 
   explicit EchoEnv(const std::string& log_format = "text") {
     echo.answer_all({400, "", "", 0ms, true});
-    std::ofstream(rules) << R"(version: 1
-channels:
+    std::ofstream(rules) << "version: 1\n"
+                         << sources_section() << R"(channels:
   genie: {type: opsgenie, url: ")"
                          << echo.url() << R"(", api_key_env: TEST_GENIE_KEY}
   pd: {type: pagerduty, url: ")"
@@ -142,7 +143,7 @@ TEST_CASE("logging: an alert name with a newline cannot forge a log line") {
     CAPTURE(format);
     TempDir dir;
     const std::string rules = dir.file("rules.yaml");
-    std::ofstream(rules) << "version: 1\n";
+    std::ofstream(rules) << "version: 1\n" << sources_section();
     ServerProcess server(dir.file("server.log"),
                          {"--rules", rules, "--db", dir.file("t.db"), "--log-format", format});
     httplib::Client c("127.0.0.1", server.port());

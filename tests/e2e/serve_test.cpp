@@ -9,6 +9,7 @@
 
 #include "core/json.hpp"
 #include "support/fixtures.hpp"
+#include "support/open_sources.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -17,10 +18,10 @@ using tocsin::Json;
 
 namespace {
 
-constexpr const char* k_rules = R"(version: 1
-sources:
-  sns: {verify_signature: false}
-channels:
+const std::string k_rules =
+    "version: 1\n" +
+    sources_section("  sns: {verify_signature: false, allow_unauthenticated: true}\n") +
+    R"(channels:
   alerts: {type: webhook, url: "http://127.0.0.1:9/alerts"}
 rules:
   - name: queue-backlog
@@ -324,8 +325,7 @@ TEST_CASE("SIGHUP reloads valid rules and keeps the old ones when the file is in
 TEST_CASE("a rule's dedup_key groups different alarms into one alert") {
   TempDir dir;
   const std::string rules = dir.file("rules.yaml");
-  write_text(rules, R"(version: 1
-rules:
+  write_text(rules, "version: 1\n" + sources_section() + R"(rules:
   - name: per-service
     match: {source: generic}
     dedup_key: "svc:{labels.service}"

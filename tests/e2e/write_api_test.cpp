@@ -8,6 +8,7 @@
 
 #include "core/json.hpp"
 #include "support/fixtures.hpp"
+#include "support/open_sources.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -16,10 +17,10 @@ using tocsin::Json;
 
 namespace {
 
-constexpr const char* k_rules = R"(version: 1
-sources:
-  sns: {verify_signature: false}
-channels:
+const std::string k_rules =
+    "version: 1\n" +
+    sources_section("  sns: {verify_signature: false, allow_unauthenticated: true}\n") +
+    R"(channels:
   oncall: {type: webhook, url: "http://127.0.0.1:9/oncall"}
   cto: {type: webhook, url: "http://127.0.0.1:9/cto"}
 escalations:

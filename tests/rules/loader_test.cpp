@@ -174,10 +174,22 @@ TEST_CASE("bad files: sources") {
        "expected true or false for \"auto_confirm\", got \"yes\""},
       {"signature version 1 or 2", "sources:\n  sns: {min_signature_version: 3}\n", 5, 32,
        "\"min_signature_version\" must be between 1 and 2, got 3"},
-      {"an inline token is refused", "sources:\n  generic: {token: abc}\n", 5, 13,
+      {"an inline token is refused",
+       "sources:\n  generic: {token: abc, allow_unauthenticated: true}\n", 5, 13,
        "secrets never live in the rules file"},
       {"an unknown source", "sources:\n  cloudwatch: {}\n", 5, 3,
        "unknown key \"cloudwatch\" in sources; allowed keys: sns, opsgenie, eventbridge"},
+      {"a listed source says how it authenticates", "sources:\n  generic: {}\n", 5, 3,
+       "sources.generic needs \"token_env\""},
+      {"a source listed with nothing", "sources:\n  alertmanager:\n", 5, 3,
+       "or \"allow_unauthenticated: true\""},
+      {"a token and allow_unauthenticated together",
+       "sources:\n  generic: {token_env: T, allow_unauthenticated: true}\n", 5, 50,
+       "set either \"token_env\" or \"allow_unauthenticated: true\", not both"},
+      {"unsigned SNS must be allowed explicitly", "sources:\n  sns: {verify_signature: false}\n", 5,
+       27, "add \"allow_unauthenticated: true\""},
+      {"heartbeats need their source", "heartbeats:\n  - {name: hb, every: 5m}\n", 4, 1,
+       "add sources.heartbeat with token_env (or allow_unauthenticated: true)"},
       {"token_env must name a variable", "sources:\n  generic: {token_env: \"s3cr3t-value\"}\n", 5,
        24, "\"token_env\" must be the name of an environment variable"},
   });
@@ -274,8 +286,9 @@ TEST_CASE("bad files: rules and match") {
       {"duplicate rule names", "rules:\n  - {name: r, match: {}}\n  - {name: r, match: {}}\n", 6,
        12, "duplicate rule name (first used at line 5)"},
       {"notify and escalation together",
-       "rules:\n  - {name: r, match: {}, notify: [alerts], escalation: p}\n", 5, 56,
-       "set either \"notify\" (a one-step route) or \"escalation\" (a policy), not both"},
+       "escalations:\n  p: {steps: [{after: 0m, notify: [alerts]}]}\n"
+       "rules:\n  - {name: r, match: {}, notify: [alerts], escalation: p}\n",
+       7, 56, "set either \"notify\" (a one-step route) or \"escalation\" (a policy), not both"},
       {"undefined channel in notify",
        "rules:\n  - name: queue-backlog\n    match: {}\n    notify: [pager]\n", 7, 14,
        "undefined channel \"pager\" in notify of rule \"queue-backlog\""},
@@ -342,24 +355,34 @@ TEST_CASE("bad files: noise, heartbeats, watchdog, api, storage") {
        "\"rate_ceiling\" must be above 0"},
       {"a number in words", "noise: {demote_above: high}\n", 4, 23,
        "expected a number for \"demote_above\", got \"high\""},
-      {"heartbeat names are URL-safe", "heartbeats:\n  - {name: \"a/b\", every: 5m}\n", 5, 12,
-       "heartbeat names go in the URL"},
-      {"a heartbeat needs every", "heartbeats:\n  - {name: hb}\n", 5, 5,
+      {"heartbeat names are URL-safe",
+       "heartbeats:\n  - {name: \"a/b\", every: 5m}\n"
+       "sources: {heartbeat: {allow_unauthenticated: true}}\n",
+       5, 12, "heartbeat names go in the URL"},
+      {"a heartbeat needs every",
+       "heartbeats:\n  - {name: hb}\nsources: {heartbeat: {allow_unauthenticated: true}}\n", 5, 5,
        "missing required key \"every\" in heartbeat \"hb\""},
       {"duplicate heartbeat names",
-       "heartbeats:\n  - {name: hb, every: 5m}\n  - {name: hb, every: 5m}\n", 6, 12,
-       "duplicate heartbeat name (first used at line 5)"},
+       "heartbeats:\n  - {name: hb, every: 5m}\n  - {name: hb, every: 5m}\n"
+       "sources: {heartbeat: {allow_unauthenticated: true}}\n",
+       6, 12, "duplicate heartbeat name (first used at line 5)"},
       {"heartbeat notify and escalation together",
-       "heartbeats:\n  - {name: hb, every: 5m, notify: [alerts], escalation: p}\n", 5, 57,
-       "set either \"notify\" (a one-step route) or \"escalation\" (a policy), not both"},
+       "heartbeats:\n  - {name: hb, every: 5m, notify: [alerts], escalation: p}\n"
+       "escalations:\n  p: {steps: [{after: 0m, notify: [alerts]}]}\nsources: {heartbeat: "
+       "{allow_unauthenticated: true}}\n",
+       5, 57, "set either \"notify\" (a one-step route) or \"escalation\" (a policy), not both"},
       {"undefined channel in a heartbeat's notify",
-       "heartbeats:\n  - {name: hb, every: 5m, notify: [pager]}\n", 5, 36,
-       "undefined channel \"pager\" in notify of heartbeat \"hb\""},
+       "heartbeats:\n  - {name: hb, every: 5m, notify: [pager]}\nsources: {heartbeat: "
+       "{allow_unauthenticated: true}}\n",
+       5, 36, "undefined channel \"pager\" in notify of heartbeat \"hb\""},
       {"undefined escalation in a heartbeat",
-       "heartbeats:\n  - {name: hb, every: 5m, escalation: p}\n", 5, 39,
-       "undefined escalation policy \"p\" used in heartbeat \"hb\""},
-      {"negative grace", "heartbeats:\n  - {name: hb, every: 5m, grace: -1m}\n", 5, 34,
-       "expected a duration like 30s, 5m, 2h, 7d for \"grace\", got \"-1m\""},
+       "heartbeats:\n  - {name: hb, every: 5m, escalation: p}\nsources: {heartbeat: "
+       "{allow_unauthenticated: true}}\n",
+       5, 39, "undefined escalation policy \"p\" used in heartbeat \"hb\""},
+      {"negative grace",
+       "heartbeats:\n  - {name: hb, every: 5m, grace: -1m}\n"
+       "sources: {heartbeat: {allow_unauthenticated: true}}\n",
+       5, 34, "expected a duration like 30s, 5m, 2h, 7d for \"grace\", got \"-1m\""},
       {"watchdog needs a url", "watchdog: {every: 1m}\n", 4, 11, "watchdog needs \"url\""},
       {"watchdog url scheme", "watchdog: {url: \"hc-ping.example/abc\"}\n", 4, 17,
        "\"url\" must be an http:// or https:// URL"},
@@ -568,7 +591,7 @@ TEST_CASE("the full rules file example loads and every section is read") {
   CHECK_FALSE(sns.auto_confirm);
   CHECK(rules.sources.opsgenie.token_env == "TOCSIN_OPSGENIE_TOKEN");
   CHECK(rules.sources.generic.token_env == "TOCSIN_GENERIC_TOKEN");
-  CHECK_FALSE(rules.sources.heartbeat.token_env.has_value());
+  CHECK(rules.sources.heartbeat.token_env == "TOCSIN_HEARTBEAT_TOKEN");
 
   REQUIRE(rules.channels.size() == 5);
   const auto& oncall = rules.channels.at("oncall");
@@ -653,7 +676,9 @@ TEST_CASE("good files: the smallest valid file and what the schema allows") {
        "version: 1\nsources:\n  heartbeat: {token_env: HB}\nchannels:\n"
        "  a: {type: slack, url: \"https://x.example\"}\n"
        "heartbeats:\n  - {name: hb, every: 1m, notify: [a]}\n"},
-      {"a heartbeat routed nowhere", "version: 1\nheartbeats:\n  - {name: hb, every: 1m}\n"},
+      {"a heartbeat routed nowhere",
+       "version: 1\nsources: {heartbeat: {token_env: HB}}\nheartbeats:\n  - {name: hb, every: "
+       "1m}\n"},
       {"a webhook without a secret, url_env on any channel",
        "version: 1\nchannels:\n  w: {type: webhook, url_env: W_URL}\n"},
       {"watchdog with url_env", "version: 1\nwatchdog: {url_env: WD_URL}\n"},
@@ -732,6 +757,7 @@ TEST_CASE("notify: becomes a one-step escalation policy") {
       "  b: {type: webhook, url: \"https://y.example\"}\n"
       "rules:\n"
       "  - {name: db, match: {}, notify: [a, b]}\n"
+      "sources: {heartbeat: {token_env: HB}}\n"
       "heartbeats:\n"
       "  - {name: worker, every: 5m, notify: [b]}\n");
   INFO(all_messages(r));
@@ -778,6 +804,7 @@ TEST_CASE("rules inherit defaults and override them one key at a time") {
       "    stale_after: 6h\n"
       "    auto_resolve_after: 7d\n"
       "    insufficient_data: firing\n"
+      "sources: {heartbeat: {token_env: HB}}\n"
       "heartbeats:\n"
       "  - {name: hb, every: 1m}\n");
   INFO(all_messages(r));
@@ -880,4 +907,117 @@ TEST_CASE("the rules hash is the SHA-256 of the file's bytes") {
   CHECK(a.rules->hash.size() == 64);
   CHECK(a.rules->hash != commented.rules->hash);
   CHECK(a.rules->source_path == "rules.yaml");
+}
+
+TEST_CASE("sources: unlisted ones are disabled, listed ones say how they authenticate") {
+  const auto r = load(
+      "version: 1\n"
+      "sources:\n"
+      "  generic: {token_env: T}\n"
+      "  heartbeat: {allow_unauthenticated: true}\n"
+      "  sns: {}\n");
+  INFO(all_messages(r));
+  REQUIRE(r.ok());
+  const auto& s = r.rules->sources;
+  CHECK(s.generic.enabled);
+  CHECK(s.generic.token_env == "T");
+  CHECK_FALSE(s.generic.allow_unauthenticated);
+  CHECK(s.heartbeat.enabled);
+  CHECK(s.heartbeat.allow_unauthenticated);
+  CHECK(s.sns.enabled);
+  CHECK(s.sns.verify_signature);
+  CHECK_FALSE(s.opsgenie.enabled);
+  CHECK_FALSE(s.eventbridge.enabled);
+  CHECK_FALSE(s.alertmanager.enabled);
+  CHECK_FALSE(load("version: 1\n").rules->sources.sns.enabled);
+}
+
+TEST_CASE("an open hook is said once, as a note that is neither error nor warning") {
+  const auto r = load(
+      "version: 1\nsources:\n  alertmanager: {allow_unauthenticated: true}\n"
+      "  sns: {verify_signature: false, allow_unauthenticated: true}\n");
+  INFO(all_messages(r));
+  REQUIRE(r.ok());
+  CHECK(warnings_of(r).empty());
+  REQUIRE(r.diagnostics.size() == 2);
+  CHECK(r.diagnostics[0].format() ==
+        "rules.yaml:3:41: note: sources.alertmanager: /hooks/alertmanager accepts "
+        "unauthenticated requests (allow_unauthenticated: true): anyone who can reach it can "
+        "open and resolve alerts");
+  CHECK(contains(r.diagnostics[1].message, "/hooks/sns accepts unauthenticated requests"));
+}
+
+TEST_CASE("allow_unauthenticated on verified SNS changes nothing, and says so") {
+  const auto r = load("version: 1\nsources:\n  sns: {allow_unauthenticated: true}\n");
+  INFO(all_messages(r));
+  REQUIRE(r.ok());
+  REQUIRE(warnings_of(r).size() == 1);
+  CHECK(contains(warnings_of(r)[0].message, "signatures authenticate /hooks/sns"));
+}
+
+TEST_CASE("a rule after a catch-all without continue can never be the first match") {
+  struct Case {
+    const char* intent;
+    const char* rules;
+    std::size_t warnings;
+  };
+  const Case cases[] = {
+      {"every rule after match: {} is named",
+       "  - {name: all, match: {}}\n  - {name: a, match: {source: generic}}\n"
+       "  - {name: b, match: {}}\n",
+       2},
+      {"continue: true lets the next rules apply",
+       "  - {name: all, match: {}, continue: true}\n"
+       "  - {name: a, match: {source: generic}}\n",
+       0},
+      {"a catch-all last is fine",
+       "  - {name: a, match: {source: generic}}\n  - {name: all, match: {}}\n", 0},
+  };
+  for (const auto& c : cases) {
+    SUBCASE(c.intent) {
+      const auto r = load(std::string("version: 1\nrules:\n") + c.rules);
+      INFO(all_messages(r));
+      REQUIRE(r.ok());
+      const auto warnings = warnings_of(r);
+      REQUIRE(warnings.size() == c.warnings);
+      if (c.warnings > 0) {
+        CHECK(warnings[0].format() ==
+              "rules.yaml:4:5: warning: rule \"a\" can never be the first match: rule \"all\" "
+              "(line 3) matches every alert and has no \"continue: true\"");
+      }
+    }
+  }
+}
+
+TEST_CASE("an undefined escalation is reported even when the rule also sets notify") {
+  const auto r = load(std::string(k_head) +
+                      "rules:\n  - {name: r, match: {}, notify: [alerts], escalation: nope}\n"
+                      "heartbeats:\n  - {name: hb, every: 5m, notify: [alerts], escalation: gone}\n"
+                      "sources: {heartbeat: {token_env: HB}}\n");
+  INFO(all_messages(r));
+  CHECK_FALSE(r.ok());
+  CHECK(contains(all_messages(r), "rules.yaml:5:56: error: undefined escalation policy \"nope\""));
+  CHECK(contains(all_messages(r), "rules.yaml:7:57: error: undefined escalation policy \"gone\""));
+}
+
+TEST_CASE("without an environment to look at, nothing is said about *_env variables") {
+  const auto text =
+      "version: 1\nsources:\n  generic: {token_env: T}\n"
+      "channels:\n  og: {type: opsgenie, url: \"https://x.example\", api_key_env: K}\n";
+  CHECK(warnings_of(load(text, no_var_set)).size() == 2);
+  const auto r = load_rules_text(text, "rules.yaml", LoadOptions{.env = nullptr});
+  INFO(all_messages(r));
+  REQUIRE(r.ok());
+  CHECK(r.diagnostics.empty());
+}
+
+TEST_CASE("offline (replay) loading skips what only matters to a served hook") {
+  const auto text =
+      "version: 1\nsources:\n  sns: {verify_signature: false}\n  generic: {}\n"
+      "heartbeats:\n  - {name: hb, every: 5m}\n";
+  CHECK_FALSE(load(text).ok());
+  const auto r = load_rules_text(text, "rules.yaml", LoadOptions{.env = nullptr, .serving = false});
+  INFO(all_messages(r));
+  REQUIRE(r.ok());
+  CHECK(r.diagnostics.empty());
 }

@@ -223,7 +223,7 @@ rules::EnvLookup secret_env() {
 rules::RulesSnapshot secret_rules() {
   auto loaded = rules::load_rules_text(R"(version: 1
 sources:
-  sns: {verify_signature: false, raw_token_env: TEST_RAW_TOKEN}
+  sns: {verify_signature: false, allow_unauthenticated: true, raw_token_env: TEST_RAW_TOKEN}
   generic: {token_env: TEST_GENERIC_TOKEN}
 channels:
   hook: {type: webhook, url_env: TEST_HOOK_URL, secret_env: TEST_HOOK_SECRET}

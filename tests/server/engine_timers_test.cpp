@@ -150,9 +150,10 @@ TEST_CASE("engine: a heartbeat pinged before deadlines were timers gets one at s
   TempDir dir;
   const std::string db = dir.file("tocsin.db");
   ManualClock clock(k_t0);
-  auto loaded =
-      rules::load_rules_text("version: 1\nheartbeats:\n  - {name: worker, every: 5m, grace: 2m}\n",
-                             "rules.yaml", [](const std::string&) { return std::nullopt; });
+  auto loaded = rules::load_rules_text(
+      "version: 1\nsources: {heartbeat: {allow_unauthenticated: true}}\n"
+      "heartbeats:\n  - {name: worker, every: 5m, grace: 2m}\n",
+      "rules.yaml", [](const std::string&) { return std::nullopt; });
   REQUIRE(loaded.ok());
   Metrics metrics;
   RulesHolder holder(*activate(loaded.rules, clock));

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "support/open_sources.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -33,8 +34,13 @@ struct RulesServer {
   }
 
   // A rules file with this `server:` section (or other top-level keys) and one catch-all rule.
+  // Without a `sources:` section of their own, every hook is enabled without a token
+  // (sources_section()).
   static std::string with_sections(const std::string& sections) {
-    return "version: 1\n" + sections + "rules:\n  - {name: everything, match: {}}\n";
+    const bool has_sources =
+        sections.starts_with("sources:") || sections.find("\nsources:") != std::string::npos;
+    return "version: 1\n" + sections + (has_sources ? "" : sources_section()) +
+           "rules:\n  - {name: everything, match: {}}\n";
   }
 
   int port() const { return server->port(); }
