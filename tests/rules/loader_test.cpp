@@ -837,6 +837,7 @@ TEST_CASE("priority: derived from the effective severity unless a rule or the de
   SUBCASE("nothing set: each severity implies its priority") {
     const auto r = load(
         "version: 1\n"
+        "sources: {heartbeat: {allow_unauthenticated: true}}\n"
         "rules:\n"
         "  - {name: all, match: {}}\n"
         "heartbeats:\n"
@@ -860,6 +861,7 @@ TEST_CASE("priority: derived from the effective severity unless a rule or the de
     const auto r = load(
         "version: 1\n"
         "defaults: {priority: P2}\n"
+        "sources: {heartbeat: {allow_unauthenticated: true}}\n"
         "rules:\n"
         "  - {name: inherits, match: {}, continue: true}\n"
         "  - {name: own, match: {}, priority: P5}\n"
