@@ -482,7 +482,8 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
                                               : std::string_view(inbound.record.hook);
     m_metrics.count_event(event_source, to_string(r.outcome));
     spdlog::info("{} event {}: {} ({}) alert={} episode={}", inbound.record.hook,
-                 inbound.record.delivery_id, to_string(r.outcome), r.reason,
+                 inbound.record.delivery_id.empty() ? "-" : inbound.record.delivery_id,
+                 to_string(r.outcome), r.reason,
                  r.fingerprint.empty() ? "-" : r.fingerprint, r.episode.value_or(0));
   }
   record(written);
