@@ -11,7 +11,7 @@
 
 namespace tocsin {
 
-// `source` values of README "The rules file" `match`.
+// `source` values of docs/behaviour.md "The rules file" `match`.
 enum class Source { cloudwatch, opsgenie, alertmanager, generic, heartbeat };
 
 constexpr std::string_view to_string(Source s) {
@@ -52,8 +52,8 @@ struct NormalizedEvent {
   // Identity of this delivery at the source (SNS MessageId, ...): redeliveries repeat it.
   // Empty when the source has none.
   std::string source_event_id;
-  // Default identity of the alerting thing (README "Episodes, escalation and timers"); a rule's
-  // dedup_key may replace it.
+  // Default identity of the alerting thing (docs/behaviour.md "Episodes, escalation and timers"); a
+  // rule's dedup_key may replace it.
   std::string fingerprint;
 
   SignalState state = SignalState::firing;
@@ -63,7 +63,7 @@ struct NormalizedEvent {
   // When the source says the state changed (CloudWatch StateChangeTime); orders transitions.
   std::optional<TimePoint> source_time;
 
-  // Fields rules match on (README "The rules file" `match`).
+  // Fields rules match on (docs/behaviour.md "The rules file" `match`).
   std::string name;  // AlarmName, alertname, key, alias
   std::string account;
   std::string region;  // region code (`us-east-1`), not the display name

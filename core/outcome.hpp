@@ -1,6 +1,6 @@
 #pragma once
-// The outcome of one inbound event (README "Episodes, escalation and timers"), recorded with a
-// reason in the decision log.
+// The outcome of one inbound event (docs/behaviour.md "Episodes, escalation and timers"), recorded
+// with a reason in the decision log.
 
 #include <optional>
 #include <string_view>

@@ -1,8 +1,7 @@
 #pragma once
 // Text that leaves the process — stored, logged, shown by the API, sent to a fallback channel —
 // must carry no secret and must stay on its line. These functions make it so at the few places
-// where outside text enters (a receiver's answer, a log message); see README "Delivery errors
-// and logging".
+// where outside text enters (a receiver's answer, a log message); see docs/behaviour.md "Delivery".
 
 #include <cstddef>
 #include <string>

@@ -37,8 +37,8 @@ struct Priority {
   friend bool operator==(Priority, Priority) = default;
 };
 
-// The priority a severity implies when the rules set none (README "The rules file"): critical
-// P1, high P2, warning P3, info P5. P4 is only ever chosen by a person.
+// The priority a severity implies when the rules set none (docs/behaviour.md "The rules file"):
+// critical P1, high P2, warning P3, info P5. P4 is only ever chosen by a person.
 constexpr Priority priority_for(Severity s) {
   switch (s) {
     case Severity::critical:

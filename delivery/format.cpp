@@ -24,7 +24,7 @@ using rules::NotifyAction;
 
 using Result = Expected<HttpRequest, std::string>;
 
-// Field limits of the receiving APIs (tests/fixtures/FORMATS.md §5). Counted in bytes, which
+// Field limits of the receiving APIs (docs/formats.md §5). Counted in bytes, which
 // never exceeds the characters the APIs count, so a cut text is always accepted.
 constexpr std::size_t k_opsgenie_message_max = 130;
 constexpr std::size_t k_opsgenie_description_max = 15000;
@@ -69,7 +69,7 @@ std::string truncate_utf8(std::string_view text, std::size_t max_bytes) {
 }
 
 // RFC 3986 path segment: everything but the unreserved characters is percent-encoded, so an
-// alias holding '/', '?', '#', '%' or spaces stays one segment (FORMATS.md §5.1). A segment
+// alias holding '/', '?', '#', '%' or spaces stays one segment (docs/formats.md §5.1). A segment
 // that is all dots is encoded too: "." and ".." would be removed as dot-segments on the way.
 std::string percent_encode_segment(std::string_view s) {
   static constexpr char k_hex[] = "0123456789ABCDEF";

@@ -1,7 +1,8 @@
 #pragma once
-// What one delivery attempt means and when to try again (README "Delivery"), as pure functions:
-// network errors, 408, 429 and 5xx are retried with capped exponential backoff and full jitter,
-// honouring Retry-After; any other 4xx (and a redirect, which is never followed) is permanent.
+// What one delivery attempt means and when to try again (docs/behaviour.md "Delivery"), as pure
+// functions: network errors, 408, 429 and 5xx are retried with capped exponential backoff and full
+// jitter, honouring Retry-After; any other 4xx (and a redirect, which is never followed) is
+// permanent.
 
 #include <optional>
 #include <string>

@@ -30,8 +30,8 @@ inline bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-// Every status an IngestError may carry (README "Inbound endpoints"); each target narrows it
-// further.
+// Every status an IngestError may carry (docs/behaviour.md "Inbound endpoints"); each target
+// narrows it further.
 inline bool is_known_status(int status) {
   constexpr int k_statuses[] = {200, 400, 401, 403, 413, 503};
   return std::find(std::begin(k_statuses), std::end(k_statuses), status) != std::end(k_statuses);

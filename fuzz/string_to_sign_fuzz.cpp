@@ -69,7 +69,7 @@ std::string_view type_name(SnsType t) {
   return "Notification";
 }
 
-// The key lines FORMATS §1.4 says SNS signs for `m`, in order.
+// The key lines docs/formats.md §1.4 says SNS signs for `m`, in order.
 std::vector<std::pair<std::string_view, std::string_view>> signed_lines(const SnsMessage& m) {
   std::vector<std::pair<std::string_view, std::string_view>> lines;
   lines.emplace_back("Message", m.message);

@@ -1,5 +1,5 @@
 #pragma once
-// Prometheus Alertmanager webhook payloads, version "4" (FORMATS.md §6): one notification
+// Prometheus Alertmanager webhook payloads, version "4" (docs/formats.md §6): one notification
 // carries a group of alerts, each normalized to its own event of source `alertmanager`.
 
 #include <map>
@@ -35,7 +35,7 @@ namespace tocsin::ingest {
 //   source_event_id  empty: Alertmanager names no delivery. Every re-send of one state of one
 //                    alert (retries, repeat_interval, group changes, both members of an HA
 //                    pair) repeats its transition (fingerprint, source_time, state), which the
-//                    engine applies once (README "Episodes, escalation and timers").
+//                    engine applies once (docs/behaviour.md "Episodes, escalation and timers").
 Expected<std::vector<NormalizedEvent>, IngestError> parse_alertmanager_webhook(
     std::string_view body);
 

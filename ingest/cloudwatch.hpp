@@ -1,5 +1,5 @@
 #pragma once
-// CloudWatch alarm state-change JSON (FORMATS.md §2): metric, metric-math, anomaly-detection
+// CloudWatch alarm state-change JSON (docs/formats.md §2): metric, metric-math, anomaly-detection
 // and composite alarms, as carried in an SNS Notification's `Message`.
 
 #include "core/event.hpp"
@@ -21,8 +21,8 @@ Expected<NormalizedEvent, IngestError> parse_cloudwatch_alarm(std::string_view m
 Expected<NormalizedEvent, IngestError> cloudwatch_alarm_from_json(const Json& alarm,
                                                                   std::string_view topic_arn = {});
 
-// `cloudwatch:{account}:{region}:{alarm name}` (README "Episodes, escalation and timers"): the same
-// for SNS and EventBridge.
+// `cloudwatch:{account}:{region}:{alarm name}`
+// (docs/behaviour.md "Episodes, escalation and timers"): the same for SNS and EventBridge.
 std::string cloudwatch_fingerprint(std::string_view account, std::string_view region,
                                    std::string_view alarm_name);
 

@@ -1,5 +1,5 @@
 #pragma once
-// EventBridge "CloudWatch Alarm State Change" events (FORMATS.md §3), as an API destination
+// EventBridge "CloudWatch Alarm State Change" events (docs/formats.md §3), as an API destination
 // POSTs them to /hooks/eventbridge or as an SNS topic target carries them in a Notification's
 // `Message`. The same alarm transition normalizes exactly as its classic SNS message does
 // (same fingerprint, state, time, metric and labels), so either path, or both, feed one alert.

@@ -1,6 +1,6 @@
 #pragma once
-// Tocsin's own simple inbound format (README "Inbound endpoints" `/hooks/generic`), for anything
-// that can POST JSON. One event per request:
+// Tocsin's own simple inbound format (docs/behaviour.md "Inbound endpoints" `/hooks/generic`), for
+// anything that can POST JSON. One event per request:
 //
 //   {"key": "nightly-backup",          required, non-empty: the alert's identity
 //    "status": "firing",               required: firing | resolved

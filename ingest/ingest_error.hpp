@@ -1,7 +1,7 @@
 #pragma once
 // Why an inbound payload was refused. Adapters are pure, so they only say what is wrong;
-// the server turns this into the response (README "Inbound endpoints": 400 malformed, 401/403 auth,
-// 413 size).
+// the server turns this into the response (docs/behaviour.md "Inbound endpoints": 400 malformed,
+// 401/403 auth, 413 size).
 
 #include <string>
 

@@ -1,9 +1,10 @@
 #pragma once
-// OpsGenie / Jira Service Management outgoing webhooks (FORMATS.md §4): an `action` performed
+// OpsGenie / Jira Service Management outgoing webhooks (docs/formats.md §4): an `action` performed
 // on an `alert`. Two kinds of alert arrive here:
 //   - alerts Tocsin created (alias `tocsin-<12 hex>-<episode>`): Acknowledge, UnAcknowledge and
-//     Close update that episode (two-way sync, README "Inbound endpoints"), and nothing is ingested
-//     as a new alert, since re-ingesting Tocsin's own alert would page again for it (a loop);
+//     Close update that episode (docs/behaviour.md "Two-way sync with OpsGenie"), and nothing
+//     is ingested as a new alert, since re-ingesting Tocsin's own alert would page again for it
+//     (a loop);
 //   - any other alert: Create opens an alert of source `opsgenie`, Close resolves it.
 // The adapter only says which is which; the engine applies it.
 
@@ -49,8 +50,8 @@ struct OpsgenieWebhook {
   std::string alert_id;  // alert.alertId: always present, opaque
   std::string alias;     // alert.alias; empty when absent (Escalate carries only alertId)
   // `opsgenie:{alias}`, or `opsgenie:{alertId}` without an alias: the alert's identity as
-  // Tocsin ingests it (README "Episodes, escalation and timers"), also for acknowledging one it
-  // ingested.
+  // Tocsin ingests it (docs/behaviour.md "Episodes, escalation and timers"), also for acknowledging
+  // one it ingested.
   std::string fingerprint;
   // The alias parsed as one Tocsin created: {fingerprint hash, episode number}.
   std::optional<std::pair<std::string, int>> tocsin_alias;
@@ -67,7 +68,7 @@ struct OpsgenieWebhook {
   std::optional<TimePoint> updated_at;
 
   // Who or what performed the action and through which integration, kept for recognising
-  // Tocsin's own API calls echoed back (FORMATS §4.4) and for the record.
+  // Tocsin's own API calls echoed back (docs/formats.md §4.4) and for the record.
   std::string alert_source;        // alert.source: what created the alert
   std::string action_source_type;  // source.type: web, API, mobile, ...
   std::string action_source_name;  // source.name, often empty

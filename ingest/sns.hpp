@@ -1,5 +1,5 @@
 #pragma once
-// Amazon SNS HTTP/S delivery envelope (FORMATS.md §1): the message types, the fields each
+// Amazon SNS HTTP/S delivery envelope (docs/formats.md §1): the message types, the fields each
 // carries, and the header/body consistency rules. Pure: headers and body in, SnsMessage or a
 // precise error out. Signature verification is a separate step (it needs certificates).
 

@@ -1,8 +1,8 @@
 #pragma once
-// Authenticity of Amazon SNS messages (README "Storage", FORMATS.md §1.4): the canonical
-// string-to-sign, the rules a SigningCertURL / SubscribeURL must satisfy before anything is
-// fetched from it, where signing certificates come from (a pinned directory, an HTTPS fetch
-// with a cache), and the verification policy that ties them together.
+// Authenticity of Amazon SNS messages (docs/behaviour.md "SNS", docs/formats.md §1.4): the
+// canonical string-to-sign, the rules a SigningCertURL / SubscribeURL must satisfy before anything
+// is fetched from it, where signing certificates come from (a pinned directory, an HTTPS fetch with
+// a cache), and the verification policy that ties them together.
 //
 // Everything here runs BEFORE any side effect of a message. All failures are values: 403 for
 // "not authentic / not allowed" (SNS does not retry it), 503 only for our own transient
@@ -29,7 +29,7 @@
 namespace tocsin::ingest {
 
 // The bytes SNS signed: for each signed key of the message's Type, in byte order,
-// `key\nvalue\n` (FORMATS §1.4). A Notification's Subject takes part only when present.
+// `key\nvalue\n` (docs/formats.md §1.4). A Notification's Subject takes part only when present.
 std::string sns_string_to_sign(const SnsMessage& m);
 
 // SigningCertURL policy, checked before any connection: exactly

@@ -1,6 +1,6 @@
 #pragma once
-// A rule's `dedup_key` template (README "Episodes, escalation and timers", groups) turned into
-// the fingerprint of an event.
+// A rule's `dedup_key` template (docs/behaviour.md "Episodes, escalation and timers", groups)
+// turned into the fingerprint of an event.
 
 #include <string>
 #include <string_view>

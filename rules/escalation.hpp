@@ -1,6 +1,6 @@
 #pragma once
-// Escalation steps as pure functions over an episode (README "Delivery"): which channels a step
-// notifies, with which action and level, and when the next step is due. Used by the event,
+// Escalation steps as pure functions over an episode (docs/behaviour.md "Delivery"): which channels
+// a step notifies, with which action and level, and when the next step is due. Used by the event,
 // timer and action decisions in rules/lifecycle.
 
 #include "rules/lifecycle.hpp"

@@ -79,9 +79,9 @@ void note_if_dropped(const Episode& e, TimePoint now, Effects& out) {
 }
 
 // Whether a firing event starts a new occurrence rather than continuing `active`
-// (README "Episodes, escalation and timers" `reopened`); returns the reason, or nullptr when it
-// continues. `last` is the event's member as last applied (nullopt: never seen). REQUIRES: the
-// event is a transition newer than `last`'s (not older, not the same).
+// (docs/behaviour.md "Episodes, escalation and timers" `reopened`); returns the reason, or nullptr
+// when it continues. `last` is the event's member as last applied (nullopt: never seen). REQUIRES:
+// the event is a transition newer than `last`'s (not older, not the same).
 const char* new_occurrence_reason(const AlertPolicy& policy, const Episode& active,
                                   const std::optional<Member>& last, const NormalizedEvent& event,
                                   TimePoint now) {

@@ -1,8 +1,8 @@
 #pragma once
-// The episode state machine (README "Episodes, escalation and timers") as a pure function: given
-// the policy that applies, what is known about the alert, an event and the time, decide the
-// outcome, why, and what the episodes look like afterwards. No I/O and no clock reads: the caller
-// loads the state, passes `now`, and persists the result in one transaction.
+// The episode state machine (docs/behaviour.md "Episodes, escalation and timers") as a pure
+// function: given the policy that applies, what is known about the alert, an event and the time,
+// decide the outcome, why, and what the episodes look like afterwards. No I/O and no clock reads:
+// the caller loads the state, passes `now`, and persists the result in one transaction.
 
 #include <optional>
 #include <string>
@@ -14,7 +14,7 @@
 
 namespace tocsin::rules {
 
-// How an episode ended (for the noise score: README "Noise" `transient` and `ignored`).
+// How an episode ended (for the noise score: docs/behaviour.md "Noise" `transient` and `ignored`).
 enum class EndedBy { none, source, person, expired, superseded };
 std::string_view to_string(EndedBy b);
 std::optional<EndedBy> parse_ended_by(std::string_view s);
@@ -31,10 +31,10 @@ struct Episode {
   std::optional<TimePoint> last_source_time;
   std::optional<TimePoint> closed_at;
   int event_count = 1;
-  // Escalation (README "Delivery"): the policies routing this episode (names in Rules::escalations,
-  // fixed when it opens; empty: it notifies nobody), the highest step notified so far (-1: none),
-  // and the instant step delays count from (the opening, shifted when escalation resumes after an
-  // acknowledgement so the remaining steps keep their spacing).
+  // Escalation (docs/behaviour.md "Delivery"): the policies routing this episode (names in
+  // Rules::escalations, fixed when it opens; empty: it notifies nobody), the highest step notified
+  // so far (-1: none), and the instant step delays count from (the opening, shifted when escalation
+  // resumes after an acknowledgement so the remaining steps keep their spacing).
   std::vector<std::string> escalation;
   int level = -1;
   TimePoint escalation_base{};
@@ -47,8 +47,8 @@ struct Episode {
   // acknowledge and resolve. Kept on the episode so loading it costs one row, however many
   // reminders it has had.
   std::vector<std::string> notified;
-  // Noise (README "Noise"). How it ended; whether anyone ever acknowledged it (an unack does not
-  // undo the attention); whether it counted as transient when it ended.
+  // Noise (docs/behaviour.md "Noise"). How it ended; whether anyone ever acknowledged it (an unack
+  // does not undo the attention); whether it counted as transient when it ended.
   EndedBy ended_by = EndedBy::none;
   bool ever_acknowledged = false;
   bool transient = false;
@@ -60,7 +60,7 @@ struct Episode {
   std::optional<double> noise;
 };
 
-// What a notification asks a channel to do (README "REST API" replay `action`).
+// What a notification asks a channel to do (replay output, docs/formats.md §13.2).
 enum class NotifyAction { trigger, resolve, acknowledge, escalate, reminder, digest };
 std::string_view to_string(NotifyAction a);
 
@@ -93,8 +93,9 @@ struct Timer {
   int step = 0;
 };
 
-// A decision about an episode that is not the outcome of an inbound event (README "REST API" replay
-// `decision`): escalated, stale, expired, acknowledged, unacknowledged, ack_timeout, dropped, ...
+// A decision about an episode that is not the outcome of an inbound event
+// (replay output `decision`, docs/formats.md §13.2): escalated, stale, expired, acknowledged,
+// unacknowledged, ack_timeout, dropped, ...
 struct Note {
   int episode = 0;
   std::string decision;
@@ -117,7 +118,7 @@ Route route_for(const Rules& rules, const std::vector<std::string>& escalation);
 Route route_of(const Rules& rules, const Episode& episode);
 
 // How a newly opened episode is routed: from the rules that matched the event, and the
-// alert's noise (README "Noise"), which the engine turns into a demotion or a hold.
+// alert's noise (docs/behaviour.md "Noise"), which the engine turns into a demotion or a hold.
 struct Routing {
   std::vector<std::string> escalation;  // policy names, in rule order
   Route route;
@@ -142,11 +143,10 @@ struct Effects {
 // ordering: a sender with a skewed clock must not pin the order of an alert's transitions.
 inline constexpr Duration k_future_tolerance = std::chrono::minutes(5);
 
-// One member of an alert (README "Episodes, escalation and timers", groups): the source identity
-// of its events (NormalizedEvent::fingerprint, before a rule's dedup_key replaces it). An alert
-// without dedup_key has one member, itself; a dedup_key group has one per thing it folds in.
-// A transition is (member, source time, new state): whichever path delivers it, it is applied
-// once.
+// One member of an alert (docs/behaviour.md "Episodes, escalation and timers", groups): the source
+// identity of its events (NormalizedEvent::fingerprint, before a rule's dedup_key replaces it). An
+// alert without dedup_key has one member, itself; a dedup_key group has one per thing it folds in.
+// A transition is (member, source time, new state): whichever path delivers it, it is applied once.
 struct Member {
   std::string fingerprint;
   SignalState state = SignalState::firing;  // firing or resolved, as last applied

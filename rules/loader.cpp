@@ -670,7 +670,7 @@ class Checker {
 };
 
 // ---------------------------------------------------------------------------------------------
-// The schema of README "The rules file"
+// The schema of docs/behaviour.md "The rules file"
 
 constexpr std::string_view k_top_keys[] = {
     "version", "defaults",   "sources",  "channels", "delivery", "escalations", "rules",

@@ -1,5 +1,5 @@
 #pragma once
-// The rules file (README "The rules file") as an immutable snapshot. `load_rules`
+// The rules file (docs/behaviour.md "The rules file") as an immutable snapshot. `load_rules`
 // (rules/loader.hpp) builds one from YAML after strict validation; the engine holds a
 // std::shared_ptr<const Rules> and swaps it atomically on reload, so a decision always sees one
 // consistent version.
@@ -29,9 +29,10 @@ enum class InsufficientDataPolicy { ignore, firing, resolve };
 std::string_view to_string(InsufficientDataPolicy p);
 
 // One `match` value: exact string, glob with `*`, or a regex written `/.../` (searched
-// unanchored, like grep; anchor with ^ and $). Regexes are RE2 syntax (README: "Match
-// values"), run by an automaton: matching takes time linear in the value and constant stack,
-// whatever the pattern, because values are untrusted and may be a megabyte long.
+// unanchored, like grep; anchor with ^ and $). Regexes are RE2 syntax
+// (docs/behaviour.md "Match values"), run by an automaton: matching takes time linear in the value
+// and constant stack, whatever the pattern, because values are untrusted and may be a megabyte
+// long.
 class ValueMatcher {
  public:
   enum class Kind { exact, glob, regex };
@@ -102,9 +103,9 @@ struct Rule {
   std::optional<Duration> hold_for;
 };
 
-// Hooks are closed by default (README "Inbound endpoints"): a source the rules file does not list
-// under `sources:` is disabled and its hook answers 404 `source_disabled`. The loader guarantees
-// that every enabled source authenticates its requests, or says it does not on purpose.
+// Hooks are closed by default (docs/behaviour.md "Inbound endpoints"): a source the rules file does
+// not list under `sources:` is disabled and its hook answers 404 `source_disabled`. The loader
+// guarantees that every enabled source authenticates its requests, or says it does not on purpose.
 
 struct SnsSource {
   bool enabled = false;  // listed under `sources:`

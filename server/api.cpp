@@ -189,8 +189,8 @@ void get_alert(App& app, const httplib::Request& req, httplib::Response& res) {
   for (const auto& e : detail->episodes)
     episodes.push_back(episode_json(e));
   body["episodes"] = std::move(episodes);
-  // Its members (README "Episodes, escalation and timers", groups): firing first, at most 100;
-  // the counts are over all of them. An alert stored before members were tracked has none
+  // Its members (docs/behaviour.md "Episodes, escalation and timers", groups): firing first, at
+  // most 100; the counts are over all of them. An alert stored before members were tracked has none
   // until its next event.
   Json members = Json::array();
   for (const auto& m : detail->members) {

@@ -1,5 +1,6 @@
 #pragma once
-// The REST API (README "REST API") and the operational endpoints: /healthz, /readyz, /metrics.
+// The REST API (docs/behaviour.md "REST API") and the operational endpoints: /healthz, /readyz,
+// /metrics.
 
 #include <httplib.h>
 

@@ -19,8 +19,9 @@ namespace tocsin {
 // The HTTP listener's limits: built-in defaults, then the rules file's `server:` section,
 // then `serve` flags (limits_from in server/http_server.hpp). Fixed at startup.
 struct Limits {
-  std::size_t max_body_bytes = 1024 * 1024;  // README "Inbound endpoints": 413 above this
-  std::size_t max_headers = 100;             // 431 above this
+  // docs/behaviour.md "Inbound endpoints": 413 above max_body_bytes, 431 above max_headers.
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_headers = 100;
   // A request (line, headers, body) must arrive within this from its start (the accept, for
   // a connection's first request), and its response must be taken within this from its
   // first byte written: a slow client cannot hold a worker thread longer (time spent in our

@@ -182,7 +182,7 @@ int serve(const ServeOptions& opt) {
   }
   if (loaded.rules->api_tokens.empty()) {
     // On a loopback address only this machine can reach the API, which the shipped rules call
-    // acceptable: said once, without alarming a first run (README "Quick start").
+    // acceptable: said once, without alarming a first run (README "Quick start (Debian 12)").
     const auto level = loopback ? spdlog::level::info : spdlog::level::warn;
     spdlog::log(level,
                 "no api.tokens configured: the REST API is open to anyone who can reach {}:{}",
@@ -196,7 +196,7 @@ int serve(const ServeOptions& opt) {
 
   install_sigbus_handler(db_path);
   // A corrupt database must not start as if healthy: every event would fail, or worse, be
-  // misread. quick_check reads every page (README, "Storage": how long it takes).
+  // misread. quick_check reads every page (README "Storage": how long it takes).
   if (loaded.rules->storage.startup_check == rules::StartupCheck::quick) {
     const auto started = std::chrono::steady_clock::now();
     bool checked = false;

@@ -1,6 +1,6 @@
 #pragma once
 // The decisions that keep slow or greedy clients from pinning the HTTP listener's worker
-// threads (README "Storage" "request timeouts"; the Ingestion issue's "slow clients cannot pin all
+// threads (README "HTTP limits"; the Ingestion issue's "slow clients cannot pin all
 // server threads"). Free of sockets and of clock reads, so they are tested from tables:
 //
 //  - ConnectionGuard: how many connections are open, in all and from each peer address, and

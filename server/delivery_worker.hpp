@@ -1,8 +1,8 @@
 #pragma once
-// The outbox worker (README "Delivery"): sends due notifications, in order per episode and channel,
-// retries what may succeed later, and records every attempt. At least once: a row is claimed
-// (its attempt counted) before it is sent and settled after, so a crash in between resends it
-// at the next start rather than losing it.
+// The outbox worker (docs/behaviour.md "Delivery"): sends due notifications, in order per episode
+// and channel, retries what may succeed later, and records every attempt. At least once: a row is
+// claimed (its attempt counted) before it is sent and settled after, so a crash in between resends
+// it at the next start rather than losing it.
 
 #include <chrono>
 #include <condition_variable>

@@ -1,7 +1,7 @@
 #pragma once
-// Digests (README "Noise"): a channel with `digest_every` gets one message per interval listing the
-// alerts it would have been told about, with counts and noise scores, instead of one message
-// per notification. The engine keeps each notification for such a channel as a digest item;
+// Digests (docs/behaviour.md "Noise"): a channel with `digest_every` gets one message per interval
+// listing the alerts it would have been told about, with counts and noise scores, instead of one
+// message per notification. The engine keeps each notification for such a channel as a digest item;
 // when the channel's digest timer falls due it turns the items into one `digest` outbox row.
 
 #include <cstdint>
@@ -12,7 +12,7 @@
 
 namespace tocsin {
 
-// The outbox row of one digest. Its `digest` field is JSON:
+// The outbox row of one digest. Its `digest` field is JSON (docs/formats.md §12):
 //   {"channel", "since", "until", "notifications": N, "alerts": [
 //     {"fingerprint", "summary", "episode", "alias", "severity", "priority", "noise",
 //      "notifications": n, "actions": {"trigger": 1, "resolve": 1, ...}, "last_action",

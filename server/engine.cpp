@@ -107,7 +107,7 @@ struct EffectWriter {
       o.priority = e->priority;
       o.why = n.why;
       o.noise = noise;
-      // A channel with digest_every hears about it in its next digest (README "Noise").
+      // A channel with digest_every hears about it in its next digest (docs/behaviour.md "Noise").
       auto channel = rules.channels.find(n.channel);
       if (channel != rules.channels.end() && channel->second.digest_every) {
         tx.insert_digest_item(
@@ -176,8 +176,8 @@ NormalizedEvent heartbeat_event(const rules::Heartbeat& hb, SignalState state, T
   return e;
 }
 
-// Noise (README "Noise"). The window slides before anything in the transaction changes an episode:
-// the episodes that left it are read as they were counted.
+// Noise (docs/behaviour.md "Noise"). The window slides before anything in the transaction changes
+// an episode: the episodes that left it are read as they were counted.
 // REQUIRES: runs on the writer thread inside the group transaction.
 void slide_noise(storage::Transaction& tx, const rules::Noise& cfg, storage::AlertRecord& alert,
                  TimePoint now) {
@@ -263,15 +263,15 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     }
   }
 
-  // A declared heartbeat routes itself (README "Heartbeats and the watchdog"); everything else goes
-  // through the rules.
+  // A declared heartbeat routes itself (docs/behaviour.md "Heartbeats and the watchdog");
+  // everything else goes through the rules.
   const rules::Heartbeat* heartbeat =
       event.source == Source::heartbeat ? find_heartbeat(rules, event.name) : nullptr;
   auto matched = heartbeat ? std::vector<const rules::Rule*>{} : rules.matching(event);
   const rules::Rule* rule = matched.empty() ? nullptr : matched.front();
   const rules::AlertPolicy& policy = rule ? rule->policy : rules.defaults;
-  // A rule may regroup alerts under its own identity (README "Episodes, escalation and timers",
-  // groups).
+  // A rule may regroup alerts under its own identity
+  // (docs/behaviour.md "Episodes, escalation and timers", groups).
   const std::string fingerprint = rule && rule->dedup_key
                                       ? rules::render_dedup_key(*rule->dedup_key, event)
                                       : event.fingerprint;

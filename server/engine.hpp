@@ -39,8 +39,8 @@ struct Inbound {
   std::string ignored_reason;
   // An SNS (un)subscription confirmation to list for a human, stored with the request.
   std::optional<storage::SubscriptionRecord> subscription;
-  // Two-way sync (README "Delivery"): someone acted in the paging tool on an alert Tocsin created;
-  // the episode named by `alias` follows, if it is still the alert's current one.
+  // Two-way sync (docs/behaviour.md "Delivery"): someone acted in the paging tool on an alert
+  // Tocsin created; the episode named by `alias` follows, if it is still the alert's current one.
   struct Sync {
     std::string alias;
     rules::HumanAction action = rules::HumanAction::ack;
@@ -109,10 +109,10 @@ class Engine {
   Expected<int, storage::WriteError> arm_missing_sweeps();
 
   // Records a heartbeat ping: moves its deadline to every + grace from now, and resolves the
-  // episode a silence opened (README "Heartbeats and the watchdog"). A missed deadline is a timer:
-  // it opens an episode of fingerprint `heartbeat:{name}`, routed by the heartbeat's escalation.
-  // The ping is stored as an inbound request of hook `heartbeat` (body `{"name": ...}`), for
-  // `tocsin export`.
+  // episode a silence opened (docs/behaviour.md "Heartbeats and the watchdog"). A missed deadline
+  // is a timer: it opens an episode of fingerprint `heartbeat:{name}`, routed by the heartbeat's
+  // escalation. The ping is stored as an inbound request of hook `heartbeat` (body `{"name":
+  // ...}`), for `tocsin export`.
   storage::WriteStatus record_ping(const std::string& name, Journal* journal = nullptr);
 
   // Runs `work` in the writer, after a commit. For small state updates outside the event path.

@@ -1,7 +1,7 @@
 #pragma once
-// `tocsin export` (README "Running"): the traffic a database received, as `tocsin replay` input
-// (README "REST API"), so a candidate rules file can be tried on real past events. Same database,
-// same output, byte for byte.
+// `tocsin export` (README "Export"): the traffic a database received, as `tocsin replay` input
+// (docs/formats.md §13.1), so a candidate rules file can be tried on real past events. Same
+// database, same output, byte for byte.
 
 #include <iosfwd>
 #include <string>

@@ -91,7 +91,7 @@ bool commit_and_reply(Hook& h, Inbound inbound) {
 }
 
 // A hook whose source the rules file does not list is closed: 404, and the answer says how to
-// open it (README "Inbound endpoints").
+// open it (docs/behaviour.md "Inbound endpoints").
 void reject_disabled(Hook& h, std::string_view source) {
   const std::string name(source);
   const std::string how = name == "sns" ? "(SNS signatures authenticate it)"

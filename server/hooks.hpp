@@ -1,6 +1,6 @@
 #pragma once
-// Inbound webhooks (README "Inbound endpoints"). Each handler: parse with the pure source adapter,
-// hand the normalized events to the engine, answer after the commit.
+// Inbound webhooks (docs/behaviour.md "Inbound endpoints"). Each handler: parse with the pure
+// source adapter, hand the normalized events to the engine, answer after the commit.
 
 #include <httplib.h>
 

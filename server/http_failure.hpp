@@ -1,7 +1,8 @@
 #pragma once
-// Why an outbound request got no answer, in words a person can act on (README "Delivery"):
-// "connection refused", "timed out after 10s", "TLS: certificate verify failed (...)". cpp-httplib
-// says which step failed; the resolver, the socket and OpenSSL say why.
+// Why an outbound request got no answer, in words a person can act on
+// (docs/behaviour.md "Delivery"): "connection refused", "timed out after 10s", "TLS: certificate
+// verify failed (...)". cpp-httplib says which step failed; the resolver, the socket and OpenSSL
+// say why.
 
 #include <httplib.h>
 

@@ -15,7 +15,7 @@ inline void reply_json(httplib::Response& res, int status, const Json& body) {
   res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
 }
 
-// The error shape of every answer (README "Inbound endpoints"):
+// The error shape of every answer (docs/behaviour.md "Inbound endpoints"):
 // `{"error": CODE, "detail": TEXT}`.
 inline void reply_error(httplib::Response& res, int status, const std::string& code,
                         const std::string& detail) {

@@ -83,7 +83,7 @@ Expected<Inbound, IngestError> sns(const Request& r, const ActiveRules& active,
   auto envelope = ingest::parse_sns_envelope(r.headers, r.body);
   if (!envelope) return unexpected(envelope.error());
   const ingest::SnsMessage& m = *envelope;
-  // Authenticity before any side effect (README "Storage").
+  // Authenticity before any side effect (docs/behaviour.md "SNS").
   if (auto bad = ingest::verify_sns_message(m, config, *active.sns_certificates)) {
     return unexpected(*bad);
   }

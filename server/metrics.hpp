@@ -42,7 +42,8 @@ class Metrics {
   void count_rules_reload(bool ok);
   // Decisions beyond an event's outcome (escalated, stale, acknowledged, ...).
   void count_decision(std::string_view decision);
-  // Noise routing (README "Noise"): `demoted`, `held` or `dropped` (a held episode that ended).
+  // Noise routing (docs/behaviour.md "Noise"): `demoted`, `held` or `dropped` (a held episode that
+  // ended).
   void count_noise(std::string_view decision);
   // Notifications written to the outbox, by channel and action.
   void count_queued(std::string_view channel, std::string_view action);

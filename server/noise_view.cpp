@@ -13,7 +13,7 @@ namespace {
 constexpr int k_scan_limit = 20'000;
 
 // Below this much history a score is a guess, and advice to change or delete an alert would
-// be made from one burst: say how little there is instead (README "Noise").
+// be made from one burst: say how little there is instead (docs/behaviour.md "Noise").
 constexpr int k_advice_min_episodes = 5;
 constexpr Duration k_advice_min_known = std::chrono::hours(24);
 

@@ -1,6 +1,6 @@
 #pragma once
-// Noise as people read it (README "Noise"): an alert's score with every factor's value and points,
-// the noisiest alerts, and what to do about each. Shared by GET /api/v1/alerts/{id},
+// Noise as people read it (docs/behaviour.md "Noise"): an alert's score with every factor's value
+// and points, the noisiest alerts, and what to do about each. Shared by GET /api/v1/alerts/{id},
 // GET /api/v1/noise and `tocsin report`.
 
 #include <string>

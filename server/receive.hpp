@@ -1,7 +1,7 @@
 #pragma once
-// `tocsin receive` (README "Quick start"): a tiny webhook receiver for trying Tocsin out. It
-// answers every POST with 200 and prints one line a person can read, then the body as it came.
-// It verifies nothing (no signature check) and keeps nothing: a demo and debugging aid, never
+// `tocsin receive` (README "Quick start (Debian 12)"): a tiny webhook receiver for trying Tocsin
+// out. It answers every POST with 200 and prints one line a person can read, then the body as it
+// came. It verifies nothing (no signature check) and keeps nothing: a demo and debugging aid, never
 // a production receiver.
 
 #include <iosfwd>

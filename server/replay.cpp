@@ -363,7 +363,7 @@ int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& er
       std::make_shared<spdlog::logger>("replay", std::make_shared<spdlog::sinks::null_sink_mt>()));
 
   // Offline: a replay sends nothing and receives nothing over HTTP, so unset secrets and how
-  // the hooks authenticate are none of its business (README "Replay").
+  // the hooks authenticate are none of its business (docs/behaviour.md "Replay").
   rules::LoadResult loaded = rules::load_rules_file(
       options.rules_path, rules::LoadOptions{.env = nullptr, .serving = false});
   for (const auto& d : loaded.diagnostics)

@@ -1,7 +1,8 @@
 #pragma once
-// `tocsin replay` (README "Running", "REST API"): recorded events through the engine on a virtual
-// clock. Input: one JSON object per line, in time order. Output: one JSON line per decision and per
-// notification, deterministic (same input, same rules: byte-identical output).
+// `tocsin replay` (docs/behaviour.md "Replay"; lines: docs/formats.md §13): recorded events through
+// the engine on a virtual clock. Input: one JSON object per line, in time order. Output: one JSON
+// line per decision and per notification, deterministic (same input, same rules: byte-identical
+// output).
 
 #include <iosfwd>
 #include <optional>

@@ -1,5 +1,5 @@
 #pragma once
-// The watcher is watched (README (opening) invariant 5, "Heartbeats and the watchdog"): with
+// The watcher is watched (docs/behaviour.md "Heartbeats and the watchdog"): with
 // `watchdog:` in the rules, Tocsin POSTs to an external dead-man's switch every interval, so the
 // outside world notices when Tocsin itself stops. A ping is sent only while the database commits a
 // real write and is healthy (storage::Writer::probe): a Tocsin that cannot record alerts should

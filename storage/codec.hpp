@@ -36,9 +36,9 @@ AlertRecord read_alert(SQLite::Statement& q, int first_column);
 extern const char* const k_decision_columns;  // d.* in the order read_decision expects
 DecisionRecord read_decision(SQLite::Statement& q, int first_column);
 
-// Noise window (README "Noise"): the episodes that left it. `q` is k_leaving_sql, bound to an alert
-// and the first episode number still counted; reading stops at the first episode opened at
-// or after `cutoff`, so the cost is what left, plus one row.
+// Noise window (docs/behaviour.md "Noise"): the episodes that left it. `q` is k_leaving_sql, bound
+// to an alert and the first episode number still counted; reading stops at the first episode opened
+// at or after `cutoff`, so the cost is what left, plus one row.
 extern const char* const k_leaving_sql;
 std::vector<rules::EpisodeFacts> read_leaving(SQLite::Statement& q, TimePoint cutoff);
 EpisodeRecord read_episode(SQLite::Statement& q, int first_column);

@@ -39,8 +39,8 @@ void write_probe(SQLite::Database& db, std::int64_t at_unix_ms);
 // 503 with Retry-After rather than 4xx.
 bool is_transient_sqlite_error(int code);
 
-// What keeps the database from committing, as the operator needs to hear it (README,
-// "Troubleshooting"). `none`: healthy, or an error that is the work's own (a constraint).
+// What keeps the database from committing, as the operator needs to hear it
+// (README "Troubleshooting"). `none`: healthy, or an error that is the work's own (a constraint).
 enum class DatabaseFault {
   none,
   busy,           // locked by another process beyond the busy timeout

@@ -62,7 +62,7 @@ CREATE TABLE episodes (
   event_count       INTEGER NOT NULL,
   UNIQUE (alert_id, number)
 );
--- README "Episodes, escalation and timers": at most one episode of an alert is open (or acknowledged) at a time.
+-- docs/behaviour.md "Episodes, escalation and timers": at most one episode of an alert is open (or acknowledged) at a time.
 CREATE UNIQUE INDEX episodes_one_active ON episodes(alert_id)
   WHERE status IN ('open','acknowledged');
 CREATE INDEX episodes_status ON episodes(status);
@@ -109,7 +109,8 @@ CREATE TABLE heartbeat_pings (
 );
 )sql",
     // 3: escalation state of episodes, timers on the clock, and the outbox of notifications
-    // (README "Delivery"), written in the same transaction as the state change that causes them.
+    // (docs/behaviour.md "Delivery"), written in the same transaction as the state change that
+    // causes them.
     R"sql(
 ALTER TABLE episodes ADD COLUMN escalation TEXT NOT NULL DEFAULT '[]';  -- JSON array of names
 ALTER TABLE episodes ADD COLUMN level INTEGER NOT NULL DEFAULT -1;       -- highest step notified
@@ -141,7 +142,7 @@ CREATE TABLE outbox (
   alert_id    INTEGER REFERENCES alerts(id),
   episode     INTEGER,
   fingerprint TEXT NOT NULL DEFAULT '',
-  alias       TEXT NOT NULL,                -- unique to the episode (README "Episodes, escalation and timers")
+  alias       TEXT NOT NULL,                -- unique to the episode (docs/behaviour.md "Episodes, escalation and timers")
   channel     TEXT NOT NULL,
   action      TEXT NOT NULL CHECK (action IN
               ('trigger','resolve','acknowledge','escalate','reminder','digest')),
@@ -176,8 +177,8 @@ CREATE TABLE delivery_attempts (
 );
 CREATE INDEX delivery_attempts_outbox ON delivery_attempts(outbox_id, id);
 )sql",
-    // 4: noise (README "Noise"). The alert's incremental noise state and last score; how each
-    // episode ended and how it was routed by noise; digests; timers gain the `digest` kind
+    // 4: noise (docs/behaviour.md "Noise"). The alert's incremental noise state and last score; how
+    // each episode ended and how it was routed by noise; digests; timers gain the `digest` kind
     // (SQLite cannot change a CHECK constraint in place, so the table is rebuilt, and its
     // `heartbeat` column becomes `name`: a heartbeat's or a digest channel's).
     R"sql(
@@ -261,11 +262,12 @@ CREATE INDEX outbox_about ON outbox(about) WHERE about IS NOT NULL;
     R"sql(
 CREATE INDEX outbox_claim ON outbox(priority, due_at, id) WHERE status = 'pending';
 )sql",
-    // 8: the members of an alert (rules::Member; README "Episodes, escalation and timers"): the
-    // source identities a dedup_key folds into it (or the alert itself), each with the last
-    // transition applied, so one transition is applied once whatever path delivers it and a
-    // group resolves with its last firing member. Alerts stored before have no rows and keep
-    // their old behaviour (rules::AlertState::tracks_members).
+    // 8: the members of an alert (rules::Member;
+    // docs/behaviour.md "Episodes, escalation and timers"): the source identities a dedup_key folds
+    // into it (or the alert itself), each with the last transition applied, so one transition is
+    // applied once whatever path delivers it and a group resolves with its last firing member.
+    // Alerts stored before have no rows and keep their old behaviour
+    // (rules::AlertState::tracks_members).
     R"sql(
 CREATE TABLE alert_members (
   alert_id       INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
@@ -280,11 +282,11 @@ CREATE TABLE alert_members (
 -- Retention walks resolved members by when they were last seen.
 CREATE INDEX alert_members_seen ON alert_members(last_seen_at) WHERE state = 'resolved';
 )sql",
-    // 9: digest numbers (README "Noise"). Each digest's alias is "digest:{channel}:{n}" with n
-    // counted per channel here, never reused: downstream tools fold a create under an alias
-    // still open into that alert. Digest items are deleted once digested and retention prunes
-    // the outbox, so neither can number digests. The count starts past the aliases already
-    // stored, which were numbered by digest item ids.
+    // 9: digest numbers (docs/behaviour.md "Noise"). Each digest's alias is "digest:{channel}:{n}"
+    // with n counted per channel here, never reused: downstream tools fold a create under an alias
+    // still open into that alert. Digest items are deleted once digested and retention prunes the
+    // outbox, so neither can number digests. The count starts past the aliases already stored,
+    // which were numbered by digest item ids.
     R"sql(
 CREATE TABLE digest_sequence (
   channel  TEXT PRIMARY KEY,

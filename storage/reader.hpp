@@ -52,8 +52,8 @@ class Reader {
   // The alert's pending timers, soonest first.
   std::vector<StoredTimer> list_timers(std::int64_t alert_id);
 
-  // Noise (README "Noise"). The alert's stored noise state slid to `cutoff` (the episodes opened
-  // before it leave the window), as the engine would slide it.
+  // Noise (docs/behaviour.md "Noise"). The alert's stored noise state slid to `cutoff` (the
+  // episodes opened before it leave the window), as the engine would slide it.
   rules::NoiseState noise_at(const AlertRecord& alert, TimePoint cutoff);
   // The alerts that can have a noise score: seen at or after `cutoff`, with their noise slid
   // to it and their latest episode. Bounded by `limit`, most recently seen first.

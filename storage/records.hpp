@@ -37,7 +37,8 @@ struct AlertRecord {
   std::string rule;  // the rule that matched its last event; "" for none
   TimePoint first_seen{}, last_seen{};
   int last_episode_number = 0;
-  // Noise (README "Noise"): the incremental state and the score at its last update (for ordering).
+  // Noise (docs/behaviour.md "Noise"): the incremental state and the score at its last update (for
+  // ordering).
   rules::NoiseState noise;
   double noise_score = 0;
 };
@@ -78,8 +79,8 @@ struct SubscriptionRecord {
   std::string detail;
 };
 
-// One notification in the outbox (README "Delivery"): what to tell which channel about which
-// episode.
+// One notification in the outbox (docs/behaviour.md "Delivery"): what to tell which channel about
+// which episode.
 struct OutboxRecord {
   std::int64_t id = 0;
   TimePoint created_at{};

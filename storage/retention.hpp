@@ -1,8 +1,8 @@
 #pragma once
-// Bounded storage: deleting what `storage.retain_events` no longer keeps (README "Retention and
-// disk size"). A run walks each table oldest first in small batches; every batch is one job of
-// the writer (so ingest jobs interleave with it and none waits behind more than one batch),
-// and deletes only rows older than the horizon that nothing live still needs:
+// Bounded storage: deleting what `storage.retain_events` no longer keeps
+// (README "Retention and disk size"). A run walks each table oldest first in small batches; every
+// batch is one job of the writer (so ingest jobs interleave with it and none waits behind more than
+// one batch), and deletes only rows older than the horizon that nothing live still needs:
 //   episodes    ended, quiet since before the horizon, with no pending notification, timer or
 //               digest item, and already subtracted from the alert's noise window (the alert
 //               is slid first: the window's counters never meet a pruned episode);

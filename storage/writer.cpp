@@ -359,9 +359,9 @@ std::vector<std::pair<std::int64_t, rules::Episode>> Transaction::active_episode
 std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
   std::string status = n.status;
   if (n.action == "resolve" && n.alert_id && n.episode) {
-    // A resolve supersedes what is still queued for the same episode and channel (README
-    // "Delivery"); if nothing about the episode ever left for that channel, there is nothing to
-    // resolve there either.
+    // A resolve supersedes what is still queued for the same episode and channel
+    // (docs/behaviour.md "Delivery"); if nothing about the episode ever left for that channel,
+    // there is nothing to resolve there either.
     CachedStatement supersede(m_statements,
                               "UPDATE outbox SET status = 'superseded' WHERE alert_id = ? AND "
                               "episode = ? AND channel = ? AND status = 'pending' AND "

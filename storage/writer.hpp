@@ -1,8 +1,8 @@
 #pragma once
 // The single writer: one thread owns the write connection (SQLiteCpp connections are not
 // thread-safe) and commits queued jobs in groups. Each caller is answered only after the
-// transaction holding its work has committed, so a 2xx never precedes durability (README (opening),
-// invariant 3), while a burst of requests shares one fsync.
+// transaction holding its work has committed, so a 2xx never precedes durability
+// (README "Storage"), while a burst of requests shares one fsync.
 
 #include <condition_variable>
 #include <cstdint>
@@ -67,20 +67,20 @@ class Transaction {
 
   void record_heartbeat_ping(const std::string& name, TimePoint at);
   std::optional<HeartbeatPing> heartbeat_ping(const std::string& name);
-  // Replaces the heartbeat's deadline timer (README "Heartbeats and the watchdog": every + grace
-  // after the last ping).
+  // Replaces the heartbeat's deadline timer (docs/behaviour.md "Heartbeats and the watchdog": every
+  // + grace after the last ping).
   void set_heartbeat_deadline(const std::string& name, TimePoint due);
   bool has_heartbeat_deadline(const std::string& name);
 
   // The alert with this id and its active episode (see load_alert).
   std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_by_id(std::int64_t id);
-  // The alert id and episode number an alias names (README "Episodes, escalation and timers"
-  // per-episode alias).
+  // The alert id and episode number an alias names
+  // (docs/behaviour.md "Episodes, escalation and timers" per-episode alias).
   std::optional<std::pair<std::int64_t, int>> find_episode_by_alias(const std::string& alias);
   // An episode by number, whatever its status.
   std::optional<rules::Episode> load_episode(std::int64_t alert_id, int number);
 
-  // Timers (README "Delivery"): stored, so they survive restarts.
+  // Timers (docs/behaviour.md "Delivery"): stored, so they survive restarts.
   void insert_timer(std::int64_t alert_id, const rules::Timer& t);
   // The earliest timer due at or before `not_after` (ties by insertion order).
   std::optional<StoredTimer> next_due_timer(TimePoint not_after);
@@ -93,8 +93,8 @@ class Transaction {
   // episode. Bounded per call.
   std::vector<std::pair<std::int64_t, rules::Episode>> active_episodes_without_sweep(int limit);
 
-  // Noise (README "Noise"): the alert's episodes from number `from` on that opened before `cutoff`
-  // (they leave the noise window), in number order.
+  // Noise (docs/behaviour.md "Noise"): the alert's episodes from number `from` on that opened
+  // before `cutoff` (they leave the noise window), in number order.
   std::vector<rules::EpisodeFacts> episodes_leaving(std::int64_t alert_id, int from,
                                                     TimePoint cutoff);
 
@@ -113,8 +113,9 @@ class Transaction {
   // about the episode ever left for that channel.
   std::int64_t insert_notification(const OutboxRecord& n);
 
-  // Delivery (README "Delivery"): the pending rows due by `now` that head their (episode, channel)
-  // queue, most urgent priority first, then oldest due; none of the channels in `skip_channels`.
+  // Delivery (docs/behaviour.md "Delivery"): the pending rows due by `now` that head their
+  // (episode, channel) queue, most urgent priority first, then oldest due; none of the channels in
+  // `skip_channels`.
   std::vector<OutboxRecord> due_notifications(TimePoint now, int limit,
                                               const std::vector<std::string>& skip_channels = {});
   std::optional<OutboxRecord> load_notification(std::int64_t id);

@@ -1,7 +1,7 @@
 // End-to-end: the real binary with its database broken under it, for real (files removed,
 // bytes overwritten, a full disk). The server must never answer 2xx for what it did not
 // commit, must say what is wrong (/readyz, /metrics, the log) and must not start on a
-// corrupt database (README, "Troubleshooting").
+// corrupt database (README "Troubleshooting").
 
 #include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
-// End-to-end delivery errors (README "Delivery"): a failed attempt says what failed and where —
-// "connection refused: http://127.0.0.1:9000/fallback" — in the attempts log, last_error, the
-// API and the server log, and never shows a URL that is itself a secret.
+// End-to-end delivery errors (docs/behaviour.md "Delivery"): a failed attempt says what failed and
+// where — "connection refused: http://127.0.0.1:9000/fallback" — in the attempts log, last_error,
+// the API and the server log, and never shows a URL that is itself a secret.
 
 #include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>

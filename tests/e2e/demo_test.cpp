@@ -1,6 +1,6 @@
-// The first run of README "Quick start": `tocsin receive` and `tocsin serve` with the shipped
-// rules.demo.yaml, the README's own curl, and the notification arriving at the receiver, with
-// no warning on the way.
+// The first run of README "Quick start (Debian 12)": `tocsin receive` and `tocsin serve` with the
+// shipped rules.demo.yaml, the README's own curl, and the notification arriving at the receiver,
+// with no warning on the way.
 #include <doctest/doctest.h>
 #include <httplib.h>
 

@@ -23,7 +23,7 @@ using tocsin::Json;
 
 namespace {
 
-// The name SNS would give the test certificate (FORMATS.md §8): pinned, so nothing is fetched.
+// The name SNS would give the test certificate (docs/formats.md §8): pinned, so nothing is fetched.
 constexpr const char* k_pinned_cert =
     "SimpleNotificationService-ac9ba2946855213a28bfa93d609aeb4b.pem";
 

@@ -1,6 +1,7 @@
-// End-to-end: hooks are closed unless the rules file opens them (README "Inbound endpoints"). A
-// source the file does not list answers 404 naming the fix; a listed source either names its
-// token or says `allow_unauthenticated: true`, and the server refuses to start otherwise.
+// End-to-end: hooks are closed unless the rules file opens them
+// (docs/behaviour.md "Inbound endpoints"). A source the file does not list answers 404 naming the
+// fix; a listed source either names its token or says `allow_unauthenticated: true`, and the server
+// refuses to start otherwise.
 
 #include <doctest/doctest.h>
 #include <httplib.h>

@@ -22,7 +22,7 @@ using tocsin::Json;
 
 namespace {
 
-// The name SNS would give the test certificate (FORMATS.md §8): pinned, so nothing is fetched.
+// The name SNS would give the test certificate (docs/formats.md §8): pinned, so nothing is fetched.
 constexpr const char* k_pinned_cert =
     "SimpleNotificationService-ac9ba2946855213a28bfa93d609aeb4b.pem";
 
@@ -97,10 +97,10 @@ TEST_CASE("every case of cases.json gets its expected status and error code") {
     std::string expect_error =
         k["expect_error"].is_null() ? "" : k["expect_error"].get<std::string>();
     std::string path = k["endpoint"];
-    // Our deliberate departures from the recommendations (README, "Inbound endpoints"):
+    // Our deliberate departures from the recommendations (docs/behaviour.md "SNS"):
     if (k["file"] == "sns_missing_type_header.json") {
-      // README "Inbound endpoints": the type comes from the header *or* the body's Type; this body
-      // is a validly signed Notification, so it is accepted.
+      // docs/behaviour.md "Inbound endpoints": the type comes from the header *or* the body's Type;
+      // this body is a validly signed Notification, so it is accepted.
       expect_status = 200;
       expect_error = "";
     } else if (k["file"] == "opsgenie_payload_on_sns_endpoint.json") {

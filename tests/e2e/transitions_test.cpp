@@ -1,6 +1,6 @@
 // End-to-end: one source transition pages once however many paths deliver it, and a dedup_key
-// group resolves with its last firing member (README "Episodes, escalation and timers"). The
-// real binary, SNS signatures verified (messages signed here with the offline test key), and a
+// group resolves with its last firing member (docs/behaviour.md "Episodes, escalation and timers").
+// The real binary, SNS signatures verified (messages signed here with the offline test key), and a
 // recording receiver as the paging channel.
 
 #include <doctest/doctest.h>

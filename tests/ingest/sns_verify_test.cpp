@@ -72,7 +72,7 @@ PinnedCertificates load_pinned(const std::string& dir, const Clock& clock) {
   return std::move(*pinned);
 }
 
-// The allow-list FORMATS §8 assumes.
+// The allow-list docs/formats.md §8 assumes.
 rules::SnsSource allowlisted_config() {
   rules::SnsSource config;
   config.topics =

@@ -146,8 +146,8 @@ NormalizedEvent pod(SignalState state, TimePoint source_time, const std::string&
 
 }  // namespace
 
-// README "Episodes, escalation and timers": a transition is (member, source time, new state);
-// it is applied once, whatever path delivers it, and a group lasts while a member fires.
+// docs/behaviour.md "Episodes, escalation and timers": a transition is (member, source time, new
+// state); it is applied once, whatever path delivers it, and a group lasts while a member fires.
 TEST_CASE("decide: one transition, one decision, per member") {
   AlertPolicy policy;
   const auto F = SignalState::firing;

@@ -1,5 +1,5 @@
-// The noise score (README "Noise") as pure functions: the Nagios-style flap percentage against
-// hand-computed cases, hysteresis, the other factors, and the incremental state against a
+// The noise score (docs/behaviour.md "Noise") as pure functions: the Nagios-style flap percentage
+// against hand-computed cases, hysteresis, the other factors, and the incremental state against a
 // from-scratch recomputation.
 #include "rules/noise.hpp"
 

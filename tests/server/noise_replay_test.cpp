@@ -1,7 +1,7 @@
-// Noise routing (README "Noise") through `tocsin replay` on a virtual clock: weeks of a flapping
-// CPU alarm are demoted while a never_suppress queue-age alarm in the same stream still pages at
-// level 0; transient alerts are held and dropped; digests go out once per interval. And the
-// engine's incremental noise state equals a from-scratch recomputation from the database.
+// Noise routing (docs/behaviour.md "Noise") through `tocsin replay` on a virtual clock: weeks of a
+// flapping CPU alarm are demoted while a never_suppress queue-age alarm in the same stream still
+// pages at level 0; transient alerts are held and dropped; digests go out once per interval. And
+// the engine's incremental noise state equals a from-scratch recomputation from the database.
 #include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 
@@ -383,7 +383,8 @@ TEST_CASE("digest: every digest of a channel has an alias of its own, across res
 }
 
 TEST_CASE("noise: a held episode that ends during its hold never reaches the digest") {
-  // README "Noise": a digest lists notifications, and a held-then-dropped episode has none.
+  // docs/behaviour.md "Noise": a digest lists notifications, and a held-then-dropped episode has
+  // none.
   const char* const rules = R"(version: 1
 channels:
   digest: {type: webhook, url: "http://127.0.0.1:9/digest", digest_every: 1h}

@@ -1,5 +1,5 @@
-// Noise advice (README "Noise"): no advice to change or delete an alert until its history is
-// long enough to judge it.
+// Noise advice (docs/behaviour.md "Noise"): no advice to change or delete an alert until its
+// history is long enough to judge it.
 #include "server/noise_view.hpp"
 
 #include <doctest/doctest.h>

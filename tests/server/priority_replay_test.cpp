@@ -1,4 +1,4 @@
-// Priority follows severity unless the rules set one (README "The rules file"), through
+// Priority follows severity unless the rules set one (docs/behaviour.md "The rules file"), through
 // `tocsin replay`: the quick start's critical alert on the shipped rules pages as P1, and a
 // severity raised during an episode raises a derived priority with it.
 #include <doctest/doctest.h>

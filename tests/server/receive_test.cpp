@@ -1,4 +1,5 @@
-// `tocsin receive` (README "Quick start"): the one line printed for each body it receives.
+// `tocsin receive` (README "Quick start (Debian 12)"): the one line printed for each body it
+// receives.
 #include "server/receive.hpp"
 
 #include <doctest/doctest.h>

@@ -1,5 +1,5 @@
-// tocsin replay, in process: the incident of README (opening) and the clock-driven behaviour of the
-// engine, on a virtual clock. (tests/e2e/cli_test.cpp runs the binary itself.)
+// tocsin replay, in process: the incident of docs/behaviour.md "Replay" and the clock-driven
+// behaviour of the engine, on a virtual clock. (tests/e2e/cli_test.cpp runs the binary itself.)
 #include "server/replay.hpp"
 
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// One transition, one page (README "Episodes, escalation and timers"): the same source
+// One transition, one page (docs/behaviour.md "Episodes, escalation and timers"): the same source
 // transition delivered by several paths, and a dedup_key group of members, replayed on a
 // virtual clock through the engine `serve` runs.
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
 // The writer never reports a commit that did not reach the database file, and says what is
-// wrong when it cannot commit: removed files, corruption, unwritable files (README,
-// "Troubleshooting").
+// wrong when it cannot commit: removed files, corruption, unwritable files
+// (README "Troubleshooting").
 
 #include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>

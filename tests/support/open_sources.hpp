@@ -1,6 +1,7 @@
 #pragma once
-// Hooks are disabled unless the rules file lists their source (README "Inbound endpoints"). Tests
-// about something other than hook authentication enable every hook with this one section.
+// Hooks are disabled unless the rules file lists their source
+// (docs/behaviour.md "Inbound endpoints"). Tests about something other than hook authentication
+// enable every hook with this one section.
 
 #include <string>
 
