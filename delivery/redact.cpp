@@ -4,6 +4,15 @@ namespace tocsin::delivery {
 
 namespace {
 
+// Where a URL's user info ends: the last '@' of its authority (RFC 3986), or of the whole URL
+// when an '@' follows the authority. A password pasted with an unencoded '/', '?' or '#' ends
+// the authority early for a parser, yet is still a password; an '@' in a path or query is rare
+// enough that hiding a little too much is the safe side. npos: no user info.
+std::size_t user_info_end(std::string_view url, std::size_t authority_start) {
+  const auto at = url.rfind('@');
+  return at == std::string_view::npos || at < authority_start ? std::string_view::npos : at;
+}
+
 // Adds the parts of `url` that may be credentials. `whole`: the URL itself is a secret (read
 // from the environment, or a Slack or ping URL), so are its path and query.
 void add_url_secrets(const std::string& url, bool whole, std::vector<std::string>& out) {
@@ -12,9 +21,8 @@ void add_url_secrets(const std::string& url, bool whole, std::vector<std::string
   const auto scheme_end = url.find("://");
   const std::size_t authority_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
   const auto path_start = url.find_first_of("/?#", authority_start);
-  const std::string authority = url.substr(authority_start, path_start - authority_start);
-  if (const auto at = authority.rfind('@'); at != std::string::npos) {
-    const std::string user_info = authority.substr(0, at);
+  if (const auto at = user_info_end(url, authority_start); at != std::string::npos) {
+    const std::string user_info = url.substr(authority_start, at - authority_start);
     out.push_back(user_info);
     if (const auto colon = user_info.find(':'); colon != std::string::npos)
       out.push_back(user_info.substr(colon + 1));  // the password
@@ -51,6 +59,11 @@ std::string shown_url(std::string_view url, bool whole) {
   if (scheme_end == std::string_view::npos || scheme_end == 0) return "(the channel's URL)";
   const std::size_t authority_start = scheme_end + 3;
   const auto path_start = url.find_first_of("/?#", authority_start);
+  // An '@' past the authority may end a password holding '/', '?' or '#': show nothing of it.
+  if (const auto at = user_info_end(url, authority_start);
+      at != std::string_view::npos && path_start != std::string_view::npos && at > path_start) {
+    return "(the channel's URL)";
+  }
   std::string_view authority = url.substr(authority_start, path_start - authority_start);
   if (const auto at = authority.rfind('@'); at != std::string_view::npos)
     authority.remove_prefix(at + 1);

@@ -88,19 +88,21 @@ int print_check(const CheckOptions& options) {
 // `--until`: an RFC 3339 time, `now`, `now-DURATION`, or `+DURATION` (after the last input
 // line). The error names the flag and every spelling.
 bool parse_until(const std::string& text, TimePoint now, ReplayOptions& out) {
+  // Longer would overflow the clock (a silent empty replay) or fire timers for days.
+  constexpr Duration k_max_span = std::chrono::days(36524);  // 100 years
   if (text == "now") {
     out.until = now;
     return true;
   }
   if (text.starts_with("now-")) {
     const auto d = parse_duration(text.substr(4));
-    if (d && d->count() > 0) {
+    if (d && d->count() > 0 && *d < k_max_span) {
       out.until = now - *d;
       return true;
     }
   } else if (text.starts_with("+")) {
     const auto d = parse_duration(text.substr(1));
-    if (d && d->count() >= 0) {
+    if (d && d->count() >= 0 && *d < k_max_span) {
       out.until_after_last = *d;
       return true;
     }
@@ -110,7 +112,7 @@ bool parse_until(const std::string& text, TimePoint now, ReplayOptions& out) {
   }
   std::cerr << "tocsin replay: --until must be an RFC 3339 time (2026-11-02T09:00:00Z), now, "
                "now-DURATION (now-2h) or +DURATION (+2h: that long after the last input line), "
-               "got \""
+               "DURATION under 100 years, got \""
             << text << "\"\n";
   return false;
 }

@@ -4,8 +4,10 @@
 
 #include <mutex>
 #include <ostream>
+#include <string_view>
 
 #include "core/json.hpp"
+#include "core/redact.hpp"
 #include "server/http_server.hpp"
 
 namespace tocsin {
@@ -48,6 +50,20 @@ std::string describe_notification(const std::string& body) {
   return line;
 }
 
+std::string received_text(const std::string& body) {
+  std::string out = escape_control(describe_notification(body)) + '\n';
+  // Line by line, so a pretty-printed body still reads as lines.
+  std::string_view rest = body;
+  while (true) {
+    const auto end = rest.find('\n');
+    out += escape_control(rest.substr(0, end));
+    out += '\n';
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end + 1);
+  }
+  return out;
+}
+
 int run_receive(const ReceiveOptions& options, std::ostream& out, std::ostream& log) {
   const auto address = parse_listen_address(options.listen);
   if (!address) {
@@ -60,7 +76,7 @@ int run_receive(const ReceiveOptions& options, std::ostream& out, std::ostream& 
   server.Post(R"(/.*)", [&](const httplib::Request& req, httplib::Response& res) {
     {
       std::lock_guard<std::mutex> lock(out_mutex);
-      out << describe_notification(req.body) << '\n' << req.body << '\n' << std::flush;
+      out << received_text(req.body) << std::flush;
     }
     res.set_content("{\"received\":true}\n", "application/json");
   });

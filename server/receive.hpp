@@ -18,6 +18,11 @@ struct ReceiveOptions {
 // (a digest: "demo: digest: <why>"); for anything else, what it was and how long.
 std::string describe_notification(const std::string& body);
 
+// What `tocsin receive` prints for a POSTed body: describe_notification's line, then the body,
+// each line ending in '\n', control characters escaped (core/redact.hpp escape_control): a
+// sender must not drive the terminal.
+std::string received_text(const std::string& body);
+
 // Serves until killed. Logs "tocsin listening on HOST:PORT" to `log` once bound; writes the
 // line and the body of every POST to `out`, flushed. Returns 1 when the address cannot be
 // bound, 2 when it is not an address.

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -198,11 +199,25 @@ std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert
 
 void Transaction::load_members(std::int64_t alert_id, const std::string& member,
                                rules::AlertState& state) {
+  // A member holds the active episode open only while it fires as far as that episode knows:
+  // seen since it opened, or since the episode it superseded opened. A member last seen firing
+  // before a person resolved (or expiry ended) an earlier episode, and silent since, is a ghost
+  // (its resolve was lost); counting it would keep every later episode of the group open.
+  std::int64_t since = 0;
+  if (state.active) {
+    since = to_unix_ms(state.active->opened_at);
+    if (auto before = load_episode(alert_id, state.active->number - 1);
+        before && before->ended_by == rules::EndedBy::superseded) {
+      since = std::min(since, static_cast<std::int64_t>(to_unix_ms(before->opened_at)));
+    }
+  }
   CachedStatement counts(m_statements,
                          "SELECT count(*), count(*) FILTER (WHERE state = 'firing' AND "
-                         "member <> ?2) FROM alert_members WHERE alert_id = ?1");
+                         "member <> ?2 AND last_seen_at >= ?3) FROM alert_members "
+                         "WHERE alert_id = ?1");
   counts.bind(1, static_cast<int64_t>(alert_id));
   counts.bind(2, member);
+  counts.bind(3, static_cast<int64_t>(since));
   if (counts.executeStep()) {
     state.tracks_members = counts.getColumn(0).getInt64() > 0;
     state.other_firing = counts.getColumn(1).getInt();

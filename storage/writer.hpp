@@ -47,7 +47,9 @@ class Transaction {
   std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert(
       const std::string& fingerprint);
   // Fills what `state` says of the alert's members for an event of `member` (rules::AlertState
-  // member, other_firing, tracks_members).
+  // member, other_firing, tracks_members). other_firing counts only the members seen since the
+  // active episode opened (or the episode it superseded): never a member left firing in an
+  // episode a person resolved or that expired, and not seen since.
   void load_members(std::int64_t alert_id, const std::string& member, rules::AlertState& state);
   // Inserts or replaces the member's row.
   void save_member(std::int64_t alert_id, const rules::Member& m);

@@ -52,6 +52,7 @@ channels:
   hook: {type: webhook, url_env: HOOK_URL, secret_env: HMAC}
   room: {type: slack, url: "https://hooks.slack.invalid/services/T1/B2/slacktoken99"}
   basic: {type: webhook, url: "https://user:pa55word@w.invalid/x?token=inline-token"}
+  slash: {type: webhook, url: "https://u2:pa/ss#w?rd@w.invalid/y"}
 watchdog: {url_env: PING}
 api:
   tokens: [{name: ops, token_env: API, scope: read}]
@@ -66,7 +67,10 @@ api:
   for (const std::string part :
        {"/in/abcdefgh123?sig=query-sig", "/in/abcdefgh123", "abcdefgh123", "query-sig",
         "/services/T1/B2/slacktoken99", "slacktoken99", "/p/ping-uuid-0001", "user:pa55word",
-        "pa55word", "inline-token"}) {
+        "pa55word", "inline-token",
+        // A password pasted with an unencoded '/', '#' or '?' ends the authority early for a
+        // parser: still the user info, as the operator meant it.
+        "u2:pa/ss#w?rd", "pa/ss#w?rd"}) {
     CAPTURE(part);
     CHECK(contains(values, part));
   }
@@ -129,6 +133,13 @@ TEST_CASE("shown_url: where an attempt went, without the parts that may be secre
        "http://127.0.0.1:8080/"},
       {"an origin without a path", "http://[::1]:8080", false, "http://[::1]:8080"},
       {"not a URL", "hooks.slack.com/services/T0", false, "(the channel's URL)"},
+      {"a password with an unencoded '/' is never shown", "http://user:pa/ss@127.0.0.1:9/x",
+       false, "(the channel's URL)"},
+      {"a password with an unencoded '#' is never shown", "http://user:pa#ss@127.0.0.1:9/x",
+       false, "(the channel's URL)"},
+      {"a password with an unencoded '?' is never shown", "http://user:pa?ss@127.0.0.1:9/x",
+       false, "(the channel's URL)"},
+      {"nor one of a secret URL", "http://user:pa/ss@127.0.0.1:9/x", true, "(the channel's URL)"},
       {"no host", "https:///path", false, "(the channel's URL)"},
   };
   for (const auto& c : cases) {

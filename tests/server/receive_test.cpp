@@ -39,3 +39,25 @@ TEST_CASE("tocsin receive describes each notification in one line") {
     CHECK(describe_notification(c.body) == c.line);
   }
 }
+
+// An alert's summary is whatever a hook's sender wrote: it must not drive the terminal that
+// runs `tocsin receive` (set its title, move the cursor, reorder text).
+TEST_CASE("tocsin receive prints control characters escaped") {
+  // JSON escapes: ESC ] 0;pwned BEL (set the title), U+202E (right-to-left override).
+  const std::string summary = R"(db \u001b]0;pwned\u0007 \u202e down)";
+  const std::string body = R"({"schema": "tocsin.notification/v1", "channel": "demo",
+      "action": "trigger", "level": 0, "fingerprint": "generic:x", "episode": 1,
+      "severity": "critical", "priority": "P1", "alert": {"summary": ")" +
+                           summary + "\"}}";
+  const std::string printed = received_text(body);
+  CHECK(printed.find('\x1b') == std::string::npos);
+  CHECK(printed.find('\x07') == std::string::npos);
+  CHECK(printed.find("\xE2\x80\xAE") == std::string::npos);
+  CHECK(printed.starts_with("demo: trigger level 0: generic:x episode 1 (critical, P1): db "));
+
+  const std::string raw = received_text("not json \x1b[2J\nsecond line\r\n");
+  CHECK(raw.find('\x1b') == std::string::npos);
+  CHECK(raw.find('\r') == std::string::npos);
+  // Lines stay lines.
+  CHECK(raw.ends_with("\nnot json \\x1b[2J\nsecond line\\r\n\n"));
+}

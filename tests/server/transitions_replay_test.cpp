@@ -173,3 +173,54 @@ TEST_CASE("replay: a dedup_key group resolves when its last firing member resolv
   // Four hours of B re-sent firing kept the episode alive: nothing went stale.
   CHECK(r.where("decision", "decision", "stale").empty());
 }
+
+TEST_CASE("replay: a member left firing when a person closed the group does not pin the next one") {
+  const std::vector<Json> input = {
+      alertmanager("2026-11-01T10:00:00Z", {{"pod-a", "firing", "2026-11-01T09:59:00Z"},
+                                            {"pod-b", "firing", "2026-11-01T09:59:00Z"}}),
+      // Someone closes the group; pod B's resolve never arrives (its pod was deleted).
+      Json{{"at", "2026-11-01T10:05:00Z"}, {"resolve", {{"alert_id", 1}, {"by", "alice"}}}},
+      alertmanager("2026-11-01T10:10:00Z",
+                   {{"pod-a", "resolved", "2026-11-01T09:59:00Z", "2026-11-01T10:09:00Z"}}),
+      // Pod A alone fires again, then resolves: nothing since the close says B still fires.
+      alertmanager("2026-11-01T12:00:00Z", {{"pod-a", "firing", "2026-11-01T11:59:00Z"}}),
+      alertmanager("2026-11-01T12:30:00Z",
+                   {{"pod-a", "resolved", "2026-11-01T11:59:00Z", "2026-11-01T12:29:00Z"}}),
+      // Next time B is re-sent as still firing after a new episode opened: it holds that one.
+      alertmanager("2026-11-01T13:00:00Z", {{"pod-a", "firing", "2026-11-01T12:59:00Z"}}),
+      alertmanager("2026-11-01T13:01:00Z", {{"pod-b", "firing", "2026-11-01T09:59:00Z"}}),
+      alertmanager("2026-11-01T13:30:00Z",
+                   {{"pod-a", "resolved", "2026-11-01T12:59:00Z", "2026-11-01T13:29:00Z"}}),
+  };
+  ReplayRun r = run_replay_lines(k_rules, input, "2026-11-01T14:00:00Z");
+  REQUIRE(r.status == 0);
+  CHECK(outcomes(r) == std::vector<std::string>{
+                           "created/first_occurrence",
+                           "duplicate/continues_episode",
+                           "ignored/nothing_open",
+                           "created/new_occurrence",
+                           "resolved/source_resolved",
+                           "created/new_occurrence",
+                           "duplicate/same_transition",
+                           "duplicate/member_resolved;still_firing=1",
+                       });
+}
+
+TEST_CASE("replay: a member firing before a missed resolve superseded the group still holds it") {
+  const std::vector<Json> input = {
+      alertmanager("2026-11-01T10:00:00Z", {{"pod-b", "firing", "2026-11-01T09:59:00Z"}}),
+      alertmanager("2026-11-01T10:01:00Z", {{"pod-a", "firing", "2026-11-01T10:00:00Z"}}),
+      // 25 hours of silence: A's next firing supersedes the stale episode; B never resolved.
+      alertmanager("2026-11-02T11:00:00Z", {{"pod-a", "firing", "2026-11-02T10:59:00Z"}}),
+      alertmanager("2026-11-02T11:30:00Z",
+                   {{"pod-a", "resolved", "2026-11-02T10:59:00Z", "2026-11-02T11:29:00Z"}}),
+  };
+  ReplayRun r = run_replay_lines(k_rules, input, "2026-11-02T12:00:00Z");
+  REQUIRE(r.status == 0);
+  CHECK(outcomes(r) == std::vector<std::string>{
+                           "created/first_occurrence",
+                           "duplicate/continues_episode",
+                           "reopened/stale",
+                           "duplicate/member_resolved;still_firing=1",
+                       });
+}
