@@ -86,9 +86,15 @@ const char* new_occurrence_reason(const AlertPolicy& policy, const Episode& acti
                                   const std::optional<Member>& last, const NormalizedEvent& event,
                                   TimePoint now) {
   // (a) The member was firing, and the source says it was not firing just before this
-  // transition: we missed the resolve in between.
-  if (last && last->state == SignalState::firing && event.previous_state &&
-      *event.previous_state != SignalState::firing) {
+  // transition: we missed the resolve in between. The previous state is read through the rule's
+  // insufficient_data policy like the event's own: under `ignore` an ALARM → INSUFFICIENT_DATA →
+  // ALARM bounce (a sparse metric) was never a resolve, so it does not page again; under
+  // `resolve` it was one, and we missed it.
+  const auto previous = event.previous_state
+                            ? effective_state(policy, *event.previous_state)
+                            : std::nullopt;
+  if (last && last->state == SignalState::firing && previous &&
+      *previous != SignalState::firing) {
     return reason::k_missed_resolve;
   }
   // (b) Nothing touched the episode for longer than stale_after: whatever is firing now is
