@@ -63,7 +63,7 @@ struct HttpRequest {
 //   webhook    POST {url}: {"schema": "tocsin.notification/v1", ...}, signed when secret_env.
 //
 // Digests (action `digest`, one row per channel and interval, about no single alert; its
-// `digest` field lists the alerts, see server/digest.hpp). The headline is
+// `digest` field lists the alerts, see engine/digest.hpp). The headline is
 // "Tocsin digest: 14 notifications about 5 alerts, 13:00–14:00 UTC" and each alert's line
 // "<severity> <summary, cut to 200 bytes> — 3 notifications (2 trigger, 1 escalate), noise 40,
 // last escalate", alerts in the stored order (most severe, most notified first):

@@ -14,7 +14,7 @@
 #include "server/http_util.hpp"
 #include "storage/database.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 std::optional<ListenAddress> parse_listen_address(const std::string& text) {
   auto colon = text.rfind(':');
@@ -167,4 +167,4 @@ std::unique_ptr<GuardedServer> make_http_server(App& app) {
   return server;
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server
