@@ -1,5 +1,5 @@
 #pragma once
-// Reading a digest outbox row's list (written by server/digest.hpp) for the channel
+// Reading a digest outbox row's list (written by engine/digest.hpp) for the channel
 // formatters. The list is stored JSON, so it is read defensively: a row whose list cannot be
 // read is formatted from its `why` instead (a digest must still go out), never thrown on.
 

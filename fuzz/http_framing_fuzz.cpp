@@ -30,9 +30,9 @@
 
 namespace {
 
-using tocsin::FramingError;
-using tocsin::FramingLimits;
-using tocsin::RequestReader;
+using tocsin::server::FramingError;
+using tocsin::server::FramingLimits;
+using tocsin::server::RequestReader;
 
 struct Outcome {
   RequestReader::State state = RequestReader::State::head;
@@ -155,7 +155,7 @@ void check_refused(const Outcome& o) {
   TOCSIN_FUZZ_CHECK(!o.error.code.empty());
   TOCSIN_FUZZ_CHECK(!o.error.detail.empty());
   TOCSIN_FUZZ_CHECK(tocsin::fuzz::is_printable_ascii(o.error.detail));
-  const auto response = tocsin::refusal_response(o.error);
+  const auto response = tocsin::server::refusal_response(o.error);
   TOCSIN_FUZZ_CHECK(response.starts_with("HTTP/1.1 " + std::to_string(o.error.status) + " "));
   const auto end = response.find("\r\n\r\n");
   TOCSIN_FUZZ_CHECK(end != std::string::npos);

@@ -1,6 +1,5 @@
 #include "ingest/sns_verify.hpp"
 
-#include <httplib.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -24,18 +23,12 @@ namespace {
 
 // Longer than any real SNS URL (a SubscribeURL with a 256-hex-digit token is ~400 bytes).
 constexpr std::size_t k_max_url_length = 2048;
-// A certificate is ~2 KiB; the AWS Java SDK caps the download at 10 KiB.
-constexpr std::size_t k_max_pem_bytes = 64 * 1024;
 // Base64 of an RSA-8192 signature is 1368 characters; SNS uses 2048-bit keys (344).
 constexpr std::size_t k_max_signature_chars = 2048;
 constexpr int k_min_rsa_bits = 2048;
 // Longest host name / certificate name we accept; real ones are ~30 and 32 characters.
 constexpr std::size_t k_max_host_length = 253;
 constexpr std::size_t k_max_cert_name_length = 128;
-
-constexpr const char* k_ca_bundle = "/etc/ssl/certs/ca-certificates.crt";
-constexpr std::chrono::seconds k_fetch_timeout{5};
-constexpr std::chrono::seconds k_fetch_body_deadline{10};
 
 constexpr std::string_view k_cert_path_prefix = "/SimpleNotificationService-";
 constexpr std::string_view k_cert_path_suffix = ".pem";
@@ -479,57 +472,16 @@ Expected<PublicKey, IngestError> PinnedCertificates::public_key(const std::strin
   return usable_key(*cert, m_clock->now());
 }
 
-Expected<std::string, IngestError> fetch_certificate_https(const std::string& cert_url) {
+Expected<CertLocation, IngestError> cert_location(std::string_view cert_url) {
   if (auto e = check_cert_url(cert_url)) return unexpected(std::move(*e));
   auto parts = split_url(cert_url);  // cannot fail: the URL just passed check_cert_url
   if (!parts) return unexpected(forbidden("untrusted_cert_url", "SigningCertURL " + parts.error()));
-  auto failed = [&cert_url](const std::string& why) {
-    return unexpected(
-        IngestError{503, "cert_fetch_failed",
-                    "fetching the signing certificate " + excerpt(cert_url) + " failed: " + why});
-  };
+  return CertLocation{std::string(parts->host), std::string(parts->path)};
+}
 
-  // Host and path come from the checked parts, so what is requested is what was checked.
-  httplib::SSLClient client(std::string(parts->host), 443);
-  client.set_ca_cert_path(k_ca_bundle);
-  client.enable_server_certificate_verification(true);
-  client.set_connection_timeout(k_fetch_timeout);
-  client.set_read_timeout(k_fetch_timeout);
-  client.set_write_timeout(k_fetch_timeout);
-  client.set_follow_location(false);
-  client.set_keep_alive(false);
-  if (!client.is_valid()) return failed("cannot set up TLS");
-
-  const auto started = std::chrono::steady_clock::now();
-  int status = 0;
-  bool too_large = false;
-  bool too_slow = false;
-  std::string body;
-  const httplib::Headers headers = {{"Accept-Encoding", "identity"}};
-  auto result = client.Get(
-      std::string(parts->path), headers,
-      [&status](const httplib::Response& response) {
-        status = response.status;
-        return status == 200;  // a redirect or an error page is not read
-      },
-      [&](const char* data, std::size_t size) {
-        if (std::chrono::steady_clock::now() - started > k_fetch_body_deadline) {
-          too_slow = true;
-          return false;
-        }
-        if (body.size() + size > k_max_pem_bytes) {
-          too_large = true;
-          return false;
-        }
-        body.append(data, size);
-        return true;
-      });
-  if (status != 0 && status != 200) return failed("HTTP status " + std::to_string(status));
-  if (too_large)
-    return failed("response larger than " + std::to_string(k_max_pem_bytes) + " bytes");
-  if (too_slow) return failed("response not received within the deadline");
-  if (!result) return failed(httplib::to_string(result.error()));
-  return body;
+IngestError cert_fetch_failed(std::string_view cert_url, const std::string& why) {
+  return IngestError{503, "cert_fetch_failed",
+                     "fetching the signing certificate " + excerpt(cert_url) + " failed: " + why};
 }
 
 FetchingCertificates::FetchingCertificates(std::optional<PinnedCertificates> pinned, bool fetch,
@@ -538,7 +490,7 @@ FetchingCertificates::FetchingCertificates(std::optional<PinnedCertificates> pin
     : m_pinned(std::move(pinned)),
       m_fetch(fetch),
       m_clock(clock),
-      m_fetcher(fetcher ? std::move(fetcher) : CertificateFetcher(fetch_certificate_https)),
+      m_fetcher(std::move(fetcher)),
       m_max_cached(max_cached) {}
 
 Expected<PublicKey, IngestError> FetchingCertificates::usable_now(
@@ -582,14 +534,15 @@ Expected<PublicKey, IngestError> FetchingCertificates::public_key(const std::str
 }
 
 Expected<std::unique_ptr<FetchingCertificates>, std::string> make_certificate_provider(
-    const rules::SnsSource& config, const Clock& clock) {
+    const rules::SnsSource& config, const Clock& clock, CertificateFetcher fetcher) {
   std::optional<PinnedCertificates> pinned;
   if (config.cert_dir) {
     auto loaded = PinnedCertificates::load(*config.cert_dir, clock);
     if (!loaded) return unexpected(std::move(loaded.error()));
     pinned.emplace(std::move(*loaded));
   }
-  return std::make_unique<FetchingCertificates>(std::move(pinned), config.fetch_certs, clock);
+  return std::make_unique<FetchingCertificates>(std::move(pinned), config.fetch_certs, clock,
+                                                std::move(fetcher));
 }
 
 std::optional<IngestError> verify_sns_message(const SnsMessage& m, const rules::SnsSource& config,

@@ -1,8 +1,8 @@
 #pragma once
 // Authenticity of Amazon SNS messages (docs/behaviour.md "SNS", docs/formats.md §1.4): the
 // canonical string-to-sign, the rules a SigningCertURL / SubscribeURL must satisfy before anything
-// is fetched from it, where signing certificates come from (a pinned directory, an HTTPS fetch with
-// a cache), and the verification policy that ties them together.
+// is fetched from it, where signing certificates come from (a pinned directory, or a fetcher the
+// caller provides, with a cache), and the verification policy that ties them together.
 //
 // Everything here runs BEFORE any side effect of a message. All failures are values: 403 for
 // "not authentic / not allowed" (SNS does not retry it), 503 only for our own transient
@@ -110,15 +110,24 @@ class PinnedCertificates final : public CertificateProvider {
 };
 
 // Returns the PEM text served at `cert_url`, or an IngestError (503 `cert_fetch_failed` for
-// anything transient).
+// anything transient). The production fetcher, over HTTPS, is the server's
+// (server/sns_certificates.hpp): this folder stays free of network code.
 using CertificateFetcher = std::function<Expected<std::string, IngestError>(const std::string&)>;
 
-// The production fetcher: re-checks `cert_url` with check_cert_url (403 if it fails, no
-// connection made), then GETs it with httplib::SSLClient: server certificate and host name
-// verified against /etc/ssl/certs/ca-certificates.crt, 5 s connect/read/write timeouts and
-// 10 s overall, redirects not followed, body at most 64 KiB. Any failure to get a 200 with a
-// bounded body is 503 `cert_fetch_failed`.
-Expected<std::string, IngestError> fetch_certificate_https(const std::string& cert_url);
+// The largest certificate accepted, pinned or fetched (a real one is ~2 KiB; the AWS Java SDK
+// caps the download at 10 KiB).
+inline constexpr std::size_t k_max_pem_bytes = 64 * 1024;
+
+// Where a fetcher requests a SigningCertURL: the host and path of a URL that passed
+// check_cert_url, so what is requested is what was checked. Errors: check_cert_url's.
+struct CertLocation {
+  std::string host;
+  std::string path;
+};
+Expected<CertLocation, IngestError> cert_location(std::string_view cert_url);
+
+// 503 `cert_fetch_failed` for a fetch of `cert_url` that failed because of `why`.
+IngestError cert_fetch_failed(std::string_view cert_url, const std::string& why);
 
 // Pinned certificates first; otherwise, when fetching is enabled, fetches the certificate,
 // parses it and caches the key by URL (SNS publishes a rotated certificate under a new URL, so
@@ -129,10 +138,9 @@ class FetchingCertificates final : public CertificateProvider {
  public:
   static constexpr std::size_t k_default_max_cached = 64;
 
-  // `fetcher` empty = fetch_certificate_https. REQUIRES: `clock` outlives this object.
+  // REQUIRES: `fetcher` is callable; `clock` outlives this object.
   FetchingCertificates(std::optional<PinnedCertificates> pinned, bool fetch, const Clock& clock,
-                       CertificateFetcher fetcher = {},
-                       std::size_t max_cached = k_default_max_cached);
+                       CertificateFetcher fetcher, std::size_t max_cached = k_default_max_cached);
 
   // Errors: check_cert_url's (nothing fetched); a pinned certificate's errors (a pin is never
   // bypassed by fetching); 403 `cert_not_pinned` when the URL is not pinned and fetching is
@@ -155,10 +163,11 @@ class FetchingCertificates final : public CertificateProvider {
   std::deque<std::string> m_cache_order;  // oldest first; GUARDED_BY(m_mutex)
 };
 
-// The provider `config` describes: `cert_dir` pinned when set, fetching per `fetch_certs`.
-// Fails when the pinned directory cannot be loaded. REQUIRES: `clock` outlives the result.
+// The provider `config` describes: `cert_dir` pinned when set, fetching with `fetcher` per
+// `fetch_certs`. Fails when the pinned directory cannot be loaded. REQUIRES: `clock` outlives
+// the result.
 Expected<std::unique_ptr<FetchingCertificates>, std::string> make_certificate_provider(
-    const rules::SnsSource& config, const Clock& clock);
+    const rules::SnsSource& config, const Clock& clock, CertificateFetcher fetcher);
 
 // The whole SNS authenticity policy, in this order, with nothing fetched before the URL
 // passed its check:

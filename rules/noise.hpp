@@ -7,7 +7,7 @@
 // Events add observations and open or end episodes; the window slides by subtracting the
 // episodes that left it (each exactly once, so the cost per event does not grow with the
 // history). `recompute` builds the same state from the whole history; the two must agree
-// exactly (tests/rules/noise_test.cpp and tests/server/noise_replay_test.cpp check it).
+// exactly (tests/rules/noise_test.cpp and tests/engine/noise_replay_test.cpp check it).
 //
 // Factors, each worth up to its weight × 100 points:
 //   flap       Nagios-style weighted percent state change over the last `flap_history`

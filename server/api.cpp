@@ -12,10 +12,10 @@
 #include "core/duration.hpp"
 #include "core/json.hpp"
 #include "core/secret.hpp"
+#include "engine/noise_view.hpp"
 #include "server/http_util.hpp"
-#include "server/noise_view.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 namespace {
 
@@ -213,8 +213,8 @@ void get_alert(App& app, const httplib::Request& req, httplib::Response& res) {
   body["timers"] = std::move(pending);
   auto active = app.rules.get();
   const rules::Rules& rules = *active->rules;
-  body["noise"] = noise_json(
-      noise_score_now(app.reader, rules, detail->view.alert, app.clock.now()), rules.noise);
+  body["noise"] = engine::noise_json(
+      engine::noise_score_now(app.reader, rules, detail->view.alert, app.clock.now()), rules.noise);
   reply_json(res, 200, body);
 }
 
@@ -233,10 +233,11 @@ void list_noise(App& app, const httplib::Request& req, httplib::Response& res) {
   const rules::Rules& rules = *active->rules;
   const TimePoint now = app.clock.now();
   Json alerts = Json::array();
-  for (const auto& noisy : noisiest(app.reader, rules, now, static_cast<std::size_t>(*limit))) {
+  for (const auto& noisy :
+       engine::noisiest(app.reader, rules, now, static_cast<std::size_t>(*limit))) {
     Json j = alert_json(noisy.view);
-    j["noise"] = noise_json(noisy.score, rules.noise);
-    j["advice"] = noise_advice(noisy, rules);
+    j["noise"] = engine::noise_json(noisy.score, rules.noise);
+    j["advice"] = engine::noise_advice(noisy, rules);
     alerts.push_back(std::move(j));
   }
   reply_json(res, 200,
@@ -277,7 +278,7 @@ void act_on_alert(App& app, const httplib::Request& req, httplib::Response& res,
     return reply_error(res, 400, "invalid_field",
                        "\"by\" is limited to 200 bytes and \"note\" to 4000");
   }
-  auto result = app.engine.act(AlertRef{*id, ""}, action, by, note);
+  auto result = app.engine.act(engine::AlertRef{*id, ""}, action, by, note);
   if (!result) {
     const auto& e = result.error();
     if (e.status == 503) return reply_unavailable(res, e.detail);
@@ -422,7 +423,7 @@ void alert_events(App& app, const httplib::Request& req, httplib::Response& res)
   reply_json(res, 200, body);
 }
 
-Json rules_json(const ActiveRules& active) {
+Json rules_json(const engine::ActiveRules& active) {
   const auto& r = *active.rules;
   return Json{{"path", r.source_path},
               {"hash", r.hash},
@@ -612,4 +613,4 @@ void register_api(Routes& routes, App& app) {
               guarded(Scope::write, [&app](const auto&, auto& res) { reload_rules(app, res); }));
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -7,7 +7,7 @@
 #include "server/app.hpp"
 #include "server/http_routes.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 void register_api(Routes& routes, App& app);
 
@@ -19,4 +19,4 @@ enum class AuthResult { ok, missing, invalid, forbidden };
 AuthResult check_bearer(const rules::Rules& rules, const std::string& authorization_header,
                         rules::Scope needed, const rules::EnvLookup& env);
 
-}  // namespace tocsin
+}  // namespace tocsin::server

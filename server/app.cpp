@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
-namespace tocsin {
+#include <variant>
+
+#include "server/sns_certificates.hpp"
+
+namespace tocsin::server {
 
 namespace {
 
@@ -11,12 +15,34 @@ storage::Durability durability_of(const rules::Rules& r) {
                                                            : storage::Durability::normal;
 }
 
+// The engine's commits, counted: events by source and outcome, other decisions, noise routing
+// and queued notifications (docs/behaviour.md "REST API", `GET /metrics`).
+void count_commit(Metrics& metrics, const engine::Committed& committed) {
+  for (const auto& [source, outcome] : committed.events)
+    metrics.count_event(source, outcome);
+  for (const auto& entry : committed.journal) {
+    if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
+      if (d->kind == "event") continue;  // counted with the request, above
+      metrics.count_decision(d->outcome);
+      // A rule's `drop: true` is also a "dropped" decision; only a hold's drop is noise.
+      if (d->outcome == "demoted" || d->outcome == "held" ||
+          (d->outcome == "dropped" && d->reason.find("while held") != std::string::npos)) {
+        metrics.count_noise(d->outcome);
+      }
+    } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
+      metrics.count_queued(n->channel, n->action);
+    }
+  }
+}
+
 }  // namespace
 
-Expected<ActiveRules, std::string> activate(rules::RulesSnapshot snapshot, const Clock& clock) {
-  auto certificates = ingest::make_certificate_provider(snapshot->sources.sns, clock);
+Expected<engine::ActiveRules, std::string> activate(rules::RulesSnapshot snapshot,
+                                                    const Clock& clock) {
+  auto certificates =
+      ingest::make_certificate_provider(snapshot->sources.sns, clock, fetch_certificate_https);
   if (!certificates) return unexpected("sources.sns.cert_dir: " + certificates.error());
-  ActiveRules active;
+  engine::ActiveRules active;
   active.rules = std::move(snapshot);
   active.loaded_at = clock.now();
   active.sns_certificates = std::shared_ptr<ingest::CertificateProvider>(std::move(*certificates));
@@ -35,7 +61,7 @@ void log_diagnostic(const rules::Diagnostic& d, std::string_view prefix, bool qu
 
 namespace {
 
-ActiveRules activate_or_throw(rules::RulesSnapshot snapshot, const Clock& clock) {
+engine::ActiveRules activate_or_throw(rules::RulesSnapshot snapshot, const Clock& clock) {
   auto active = activate(std::move(snapshot), clock);
   if (!active) throw std::runtime_error(active.error());
   return std::move(*active);
@@ -53,14 +79,15 @@ App::App(std::string rules_path_, std::string db_path_, const Clock& clock_,
           db_path, durability.value_or(durability_of(*initial_rules)),
           [this](const storage::WriterStats& s) { metrics.observe_group(s); }, clock_),
       reader(db_path),
-      engine(writer, clock, rules, metrics) {
+      engine(writer, clock, rules,
+             [this](const engine::Committed& c) { count_commit(metrics, c); }) {
   metrics.watch_database([this] { return writer.health(); });
   metrics.set_storage_source([this] { return reader.storage_stats(); });
 }
 
 rules::LoadResult App::reload_rules() {
   rules::LoadResult result = rules::load_rules_file(rules_path);
-  std::optional<ActiveRules> next;
+  std::optional<engine::ActiveRules> next;
   if (result.ok()) {
     auto active = activate(result.rules, clock);
     if (active) {
@@ -91,4 +118,4 @@ rules::LoadResult App::reload_rules() {
   return result;
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

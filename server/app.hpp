@@ -7,14 +7,14 @@
 #include <string>
 
 #include "core/time.hpp"
+#include "engine/engine.hpp"
+#include "engine/rules_holder.hpp"
 #include "rules/loader.hpp"
-#include "server/engine.hpp"
 #include "server/metrics.hpp"
-#include "server/rules_holder.hpp"
 #include "storage/reader.hpp"
 #include "storage/writer.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 // The HTTP listener's limits: built-in defaults, then the rules file's `server:` section,
 // then `serve` flags (limits_from in server/http_server.hpp). Fixed at startup.
@@ -46,10 +46,10 @@ struct App {
   std::string db_path;
   const Clock& clock;
   Metrics metrics;
-  RulesHolder rules;
+  engine::RulesHolder rules;
   storage::Writer writer;
   storage::Reader reader;
-  Engine engine;
+  engine::Engine engine;
   Limits limits;
 
   // `durability` overrides storage.synchronous (replay's throwaway database uses `off`).
@@ -64,7 +64,8 @@ struct App {
 
 // What a valid rules snapshot needs to run (the SNS certificate source); an error says why
 // it cannot be used (e.g. an unreadable cert_dir).
-Expected<ActiveRules, std::string> activate(rules::RulesSnapshot snapshot, const Clock& clock);
+Expected<engine::ActiveRules, std::string> activate(rules::RulesSnapshot snapshot,
+                                                    const Clock& clock);
 
 // Logs a rules file diagnostic at its level: errors as errors, warnings as warnings. Notes (an
 // open hook) are warnings too, so they stand out in the startup log, unless `quiet_notes`: a
@@ -73,4 +74,4 @@ Expected<ActiveRules, std::string> activate(rules::RulesSnapshot snapshot, const
 void log_diagnostic(const rules::Diagnostic& d, std::string_view prefix = "",
                     bool quiet_notes = false);
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-namespace tocsin {
+namespace tocsin::server {
 
 std::string_view to_string(CutReason r) {
   switch (r) {
@@ -95,4 +95,4 @@ std::size_t ConnectionGuard::open() const {
   return m_open;
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

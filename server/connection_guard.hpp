@@ -20,7 +20,7 @@
 
 #include "core/time.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 // Deadlines run on the monotonic clock: a step of the wall clock must neither cut a request
 // nor spare one.
@@ -133,4 +133,4 @@ class ConnectionGuard {
   bool m_refusing = false;  // REQUIRES m_mutex; refused at max_total, until one closes
 };
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -11,7 +11,7 @@
 #include "delivery/redact.hpp"
 #include "server/http_failure.hpp"
 
-namespace tocsin::delivery {
+namespace tocsin::server {
 
 namespace {
 
@@ -54,8 +54,8 @@ std::pair<std::string, int> host_and_port(const std::string& origin) {
 
 }  // namespace
 
-AttemptResult send_http(const HttpRequest& request, Duration timeout) {
-  AttemptResult r;
+delivery::AttemptResult send_http(const delivery::HttpRequest& request, Duration timeout) {
+  delivery::AttemptResult r;
   const auto started = std::chrono::steady_clock::now();
   auto finish = [&] {
     r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -65,7 +65,7 @@ AttemptResult send_http(const HttpRequest& request, Duration timeout) {
   };
   // Where, as an error may name it: a request that did not say is treated as all secret.
   const std::string where =
-      request.shown_url.empty() ? shown_url(request.url, true) : request.shown_url;
+      request.shown_url.empty() ? delivery::shown_url(request.url, true) : request.shown_url;
   auto parts = split_url(request.url);
   if (!parts) {
     r.http_status = 400;  // permanent: the channel's URL is not one we can send to
@@ -113,15 +113,16 @@ AttemptResult send_http(const HttpRequest& request, Duration timeout) {
   }
   if (res->has_header("Retry-After")) {
     // Parsed against the system clock: the header is about the receiver's wall time.
-    r.retry_after =
-        parse_retry_after(res->get_header_value("Retry-After"),
-                          std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
+    r.retry_after = delivery::parse_retry_after(
+        res->get_header_value("Retry-After"),
+        std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
   }
   return finish();
 }
 
-Worker::Worker(storage::Writer& writer, storage::Reader& reader, const Clock& clock,
-               const RulesHolder& rules, Metrics& metrics, Sender sender, WorkerOptions options)
+DeliveryWorker::DeliveryWorker(storage::Writer& writer, storage::Reader& reader, const Clock& clock,
+                               const engine::RulesHolder& rules, Metrics& metrics, Sender sender,
+                               DeliveryWorkerOptions options)
     : m_writer(writer),
       m_reader(reader),
       m_clock(clock),
@@ -130,16 +131,16 @@ Worker::Worker(storage::Writer& writer, storage::Reader& reader, const Clock& cl
       m_sender(std::move(sender)),
       m_options(std::move(options)) {}
 
-Worker::~Worker() {
+DeliveryWorker::~DeliveryWorker() {
   stop();
 }
 
-void Worker::start() {
+void DeliveryWorker::start() {
   for (int i = 0; i < m_options.threads; ++i)
     m_threads.emplace_back([this] { run(); });
 }
 
-void Worker::stop() {
+void DeliveryWorker::stop() {
   {
     std::lock_guard lock(m_mutex);
     m_stopping = true;
@@ -151,7 +152,7 @@ void Worker::stop() {
   m_threads.clear();
 }
 
-void Worker::run() {
+void DeliveryWorker::run() {
   for (;;) {
     {
       std::lock_guard lock(m_mutex);
@@ -170,7 +171,7 @@ void Worker::run() {
   }
 }
 
-void Worker::update_gauges() {
+void DeliveryWorker::update_gauges() {
   {
     std::lock_guard lock(m_mutex);
     const auto now = std::chrono::steady_clock::now();
@@ -189,7 +190,7 @@ void Worker::update_gauges() {
   }
 }
 
-bool Worker::deliver_one() {
+bool DeliveryWorker::deliver_one() {
   return deliver(1) > 0;
 }
 
@@ -198,23 +199,23 @@ namespace {
 // One claimed row, sent: what to record.
 struct Settled {
   storage::OutboxRecord row;  // as claimed
-  AttemptResult result;
-  Outcome outcome;
+  delivery::AttemptResult result;
+  delivery::Outcome outcome;
   storage::DeliveryAttempt attempt;
   std::optional<storage::OutboxRecord> meta;
 };
 
 }  // namespace
 
-int Worker::healthy_lanes() const {
+int DeliveryWorker::healthy_lanes() const {
   return std::max(1, m_options.threads - 1);
 }
 
-int Worker::unproven_lanes() const {
+int DeliveryWorker::unproven_lanes() const {
   return std::max(1, m_options.threads / 2);
 }
 
-std::vector<std::string> Worker::full_channels(const rules::Rules& rules) const {
+std::vector<std::string> DeliveryWorker::full_channels(const rules::Rules& rules) const {
   int unproven_busy = 0;
   for (const auto& [channel, lanes] : m_lanes) {
     if (!m_answering.count(channel)) unproven_busy += lanes;
@@ -230,7 +231,8 @@ std::vector<std::string> Worker::full_channels(const rules::Rules& rules) const 
   return full;
 }
 
-void Worker::note_answer(const std::string& channel, const AttemptResult& result) {
+void DeliveryWorker::note_answer(const std::string& channel,
+                                 const delivery::AttemptResult& result) {
   const bool answered = result.http_status.has_value();
   bool changed = false;
   {
@@ -246,7 +248,7 @@ void Worker::note_answer(const std::string& channel, const AttemptResult& result
   }
 }
 
-int Worker::deliver(int max_rows) {
+int DeliveryWorker::deliver(int max_rows) {
   const auto active = m_rules.get();
   const rules::Rules& rules = *active->rules;
 
@@ -314,7 +316,7 @@ int Worker::deliver(int max_rows) {
   }
 
   // Read afresh for each batch: the rules and the environment they name may have changed.
-  const Redactor redactor = redactor_for(rules, m_options.env);
+  const Redactor redactor = delivery::redactor_for(rules, m_options.env);
   std::vector<Settled> settled;
   // Sent one after another, in claim order; the batch ends early when stopping (a stop waits
   // for one request at most) and after a request that got no answer (the next would likely
@@ -338,7 +340,7 @@ int Worker::deliver(int max_rows) {
     bool config_error = false;
     bool sent = false;
     try {
-      Message message;
+      delivery::Message message;
       message.notification = row;
       message.public_url = m_options.public_url;
       if (row.alert_id) {
@@ -353,7 +355,8 @@ int Worker::deliver(int max_rows) {
       if (channel == rules.channels.end()) {
         config_error = true;
         st.result.error = "channel \"" + row.channel + "\" is no longer in the rules";
-      } else if (auto request = format_request(channel->second, message, m_options.env, sent_at)) {
+      } else if (auto request =
+                     delivery::format_request(channel->second, message, m_options.env, sent_at)) {
         st.result = m_sender(*request, rules.delivery.timeout);
         sent = true;
         go_on = st.result.http_status.has_value();
@@ -364,12 +367,12 @@ int Worker::deliver(int max_rows) {
     } catch (const std::exception& e) {
       // A database read that failed (busy) or anything unexpected: this attempt did not
       // happen; the row is retried like a network error, and the thread lives on.
-      st.result = AttemptResult{};
+      st.result = delivery::AttemptResult{};
       st.result.error = std::string("not sent: ") + e.what();
     }
     // The one place an attempt's text is formed: everything below (the attempts log,
     // last_error, the log lines, the fallback's meta-alert) reads it, never the answer.
-    st.result.error = attempt_error_text(st.result, redactor);
+    st.result.error = delivery::attempt_error_text(st.result, redactor);
     st.result.body.clear();
     if (sent) note_answer(row.channel, st.result);
     double unit_random = 0;
@@ -378,9 +381,9 @@ int Worker::deliver(int max_rows) {
       unit_random = std::uniform_real_distribution<double>(0.0, 1.0)(m_random);
     }
     const TimePoint done_at = m_clock.now();
-    st.outcome = after_attempt(row, st.result, rules.delivery, done_at, unit_random);
+    st.outcome = delivery::after_attempt(row, st.result, rules.delivery, done_at, unit_random);
     if (config_error) {  // nothing was sent, and retrying cannot help
-      st.outcome.verdict = Verdict::failed;
+      st.outcome.verdict = delivery::Verdict::failed;
       st.outcome.row.status = "failed";
       st.outcome.row.last_error = st.result.error;
     }
@@ -392,7 +395,7 @@ int Worker::deliver(int max_rows) {
                                           std::string(to_string(st.outcome.verdict))};
     // A notification that fails for good is announced on the fallback channel, once: a
     // meta-alert about a meta-alert would loop.
-    if (st.outcome.verdict == Verdict::failed && !row.about && rules.delivery.fallback &&
+    if (st.outcome.verdict == delivery::Verdict::failed && !row.about && rules.delivery.fallback &&
         *rules.delivery.fallback != row.channel) {
       storage::OutboxRecord m;
       m.created_at = m.due_at = done_at;
@@ -434,16 +437,16 @@ int Worker::deliver(int max_rows) {
     const auto& row = st.row;
     m_metrics.count_delivery(row.channel, to_string(st.outcome.verdict));
     switch (st.outcome.verdict) {
-      case Verdict::sent:
+      case delivery::Verdict::sent:
         spdlog::info("delivery: {} {} to {} sent (attempt {}, {} ms)", row.action, row.alias,
                      row.channel, row.attempts, st.result.duration_ms);
         break;
-      case Verdict::retry:
+      case delivery::Verdict::retry:
         spdlog::warn("delivery: {} {} to {} failed (attempt {}): {}; retrying at {}", row.action,
                      row.alias, row.channel, row.attempts, st.result.error,
                      format_timestamp(st.outcome.row.due_at));
         break;
-      case Verdict::failed:
+      case delivery::Verdict::failed:
         spdlog::error("delivery: {} {} to {} failed for good: {}{}", row.action, row.alias,
                       row.channel, st.outcome.row.last_error,
                       st.meta ? "; announced on " + st.meta->channel : std::string());
@@ -453,4 +456,4 @@ int Worker::deliver(int max_rows) {
   return static_cast<int>(settled.size());
 }
 
-}  // namespace tocsin::delivery
+}  // namespace tocsin::server

@@ -18,22 +18,23 @@
 
 #include "delivery/format.hpp"
 #include "delivery/policy.hpp"
+#include "engine/rules_holder.hpp"
 #include "rules/loader.hpp"
 #include "server/metrics.hpp"
-#include "server/rules_holder.hpp"
 #include "storage/reader.hpp"
 #include "storage/writer.hpp"
 
-namespace tocsin::delivery {
+namespace tocsin::server {
 
 // Sends one request within `timeout`, never following a redirect.
-using Sender = std::function<AttemptResult(const HttpRequest&, Duration timeout)>;
+using Sender =
+    std::function<delivery::AttemptResult(const delivery::HttpRequest&, Duration timeout)>;
 
 // The real sender: cpp-httplib, TLS verified against the system CAs, timeouts on connect,
 // read and write. A failure's error is its cause (server/http_failure.hpp) and where it went,
 // "connection refused: http://127.0.0.1:9000/hook", the URL as request.shown_url has it (all
 // but the origin hidden when that is empty).
-AttemptResult send_http(const HttpRequest& request, Duration timeout);
+delivery::AttemptResult send_http(const delivery::HttpRequest& request, Duration timeout);
 
 // Concurrency and isolation: each thread sends one batch at a time, and a batch is a lane of
 // ONE channel, so a receiver that hangs holds back its own channel only. A channel whose last
@@ -41,7 +42,7 @@ AttemptResult send_http(const HttpRequest& request, Duration timeout);
 // others) of up to `batch` rows; a channel not heard from yet, or whose last request got no
 // answer (refused, reset, timed out), gets one lane of one row, and all such channels together
 // at most threads / 2 lanes, so hung receivers never take every thread.
-struct WorkerOptions {
+struct DeliveryWorkerOptions {
   int threads = 4;  // the most requests in flight at once
   int batch = 8;    // rows claimed and recorded per transaction by one lane
   std::chrono::milliseconds poll{100};
@@ -49,13 +50,14 @@ struct WorkerOptions {
   rules::EnvLookup env = rules::process_env();  // where channel secrets are read
 };
 
-class Worker {
+class DeliveryWorker {
  public:
-  Worker(storage::Writer& writer, storage::Reader& reader, const Clock& clock,
-         const RulesHolder& rules, Metrics& metrics, Sender sender, WorkerOptions options);
-  ~Worker();
-  Worker(const Worker&) = delete;
-  Worker& operator=(const Worker&) = delete;
+  DeliveryWorker(storage::Writer& writer, storage::Reader& reader, const Clock& clock,
+                 const engine::RulesHolder& rules, Metrics& metrics, Sender sender,
+                 DeliveryWorkerOptions options);
+  ~DeliveryWorker();
+  DeliveryWorker(const DeliveryWorker&) = delete;
+  DeliveryWorker& operator=(const DeliveryWorker&) = delete;
 
   // Starts the sending threads (tests may drive deliver_one() instead).
   void start();
@@ -75,18 +77,18 @@ class Worker {
   void update_gauges();
   int healthy_lanes() const;
   int unproven_lanes() const;
-  // The rules' channels with no lane to spare (see WorkerOptions). Needs m_mutex.
+  // The rules' channels with no lane to spare (see DeliveryWorkerOptions). Needs m_mutex.
   std::vector<std::string> full_channels(const rules::Rules& rules) const;
   // Remembers whether the channel answered its latest request.
-  void note_answer(const std::string& channel, const AttemptResult& result);
+  void note_answer(const std::string& channel, const delivery::AttemptResult& result);
 
   storage::Writer& m_writer;
   storage::Reader& m_reader;
   const Clock& m_clock;
-  const RulesHolder& m_rules;
+  const engine::RulesHolder& m_rules;
   Metrics& m_metrics;
   Sender m_sender;
-  WorkerOptions m_options;
+  DeliveryWorkerOptions m_options;
 
   std::mutex m_mutex;
   std::condition_variable m_wake;
@@ -99,4 +101,4 @@ class Worker {
   std::vector<std::thread> m_threads;
 };
 
-}  // namespace tocsin::delivery
+}  // namespace tocsin::server

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <system_error>
 
-namespace tocsin {
+namespace tocsin::server {
 
 namespace {
 
@@ -124,4 +124,4 @@ void ElasticThreadPool::work() {
   if (m_running.empty()) m_all_exited.notify_all();
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -1,9 +1,9 @@
 #pragma once
 // The HTTP listener's worker threads. A worker serves a connection only while it has bytes
 // to read or a response to write (the poller in server/guarded_server.cpp holds the idle
-// ones), so a thread is busy for one request at a time. This pool starts a thread whenever a task arrives and no thread is
-// idle, up to `max_threads`; threads beyond `min_threads` exit after `idle_exit` without work.
-// Beyond the bound, tasks wait in the queue (logged once per saturation).
+// ones), so a thread is busy for one request at a time. This pool starts a thread whenever a task
+// arrives and no thread is idle, up to `max_threads`; threads beyond `min_threads` exit after
+// `idle_exit` without work. Beyond the bound, tasks wait in the queue (logged once per saturation).
 
 #include <httplib.h>
 
@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-namespace tocsin {
+namespace tocsin::server {
 
 class ElasticThreadPool final : public httplib::TaskQueue {
  public:
@@ -66,4 +66,4 @@ class ElasticThreadPool final : public httplib::TaskQueue {
   bool m_stopped = false;    // REQUIRES m_mutex
 };
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -24,7 +24,7 @@
 #include "core/json.hpp"
 #include "server/elastic_pool.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 namespace {
 
@@ -821,4 +821,4 @@ bool GuardedServer::advance(ServedConnection& s) {
   }
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -61,7 +61,7 @@
 #include "server/http_framing.hpp"
 #include "server/metrics.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 struct ConnectionLimits {
   Duration request_timeout = std::chrono::seconds(30);
@@ -145,4 +145,4 @@ class GuardedServer final : public httplib::Server {
   std::condition_variable m_none_open;
   std::size_t m_open = 0;  // REQUIRES m_open_mutex; ServedConnections alive
 };
-}  // namespace tocsin
+}  // namespace tocsin::server

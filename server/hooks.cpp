@@ -6,11 +6,11 @@
 #include <cctype>
 
 #include "core/secret.hpp"
+#include "engine/intake.hpp"
 #include "ingest/sns.hpp"
 #include "server/http_util.hpp"
-#include "server/intake.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 namespace {
 
@@ -51,7 +51,7 @@ void reject(Hook& h, const ingest::IngestError& e) {
   reply_error(h.res, e.status, e.code, e.detail);
 }
 
-Json results_json(const std::vector<IngestResult>& results) {
+Json results_json(const std::vector<engine::IngestResult>& results) {
   Json list = Json::array();
   for (const auto& r : results) {
     Json item;
@@ -67,7 +67,7 @@ Json results_json(const std::vector<IngestResult>& results) {
 
 // Commits and answers: 200 with the results, or 503 so the sender retries.
 // Returns whether the request was committed.
-bool commit_and_reply(Hook& h, Inbound inbound) {
+bool commit_and_reply(Hook& h, engine::Inbound inbound) {
   auto outcome = h.app.engine.ingest(std::move(inbound));
   if (!outcome) {
     const auto& err = outcome.error();
@@ -226,7 +226,7 @@ bool authenticated(Hook& h, const rules::Rules& rules) {
 void handle_event_hook(Hook& h) {
   const auto active = h.app.rules.get();
   if (!authenticated(h, *active->rules)) return;
-  auto inbound = intake(h.name, h.headers, h.req.body, *active, h.app.clock.now());
+  auto inbound = engine::intake(h.name, h.headers, h.req.body, *active, h.app.clock.now());
   if (!inbound) return reject(h, inbound.error());
   if (inbound->events.empty()) {
     spdlog::info("/hooks/{}: accepted and ignored: {}", h.name, inbound->ignored_reason);
@@ -279,4 +279,4 @@ void register_hooks(Routes& routes, App& app) {
   routes.get(R"(/hooks/heartbeat/([^/]+))", route(app, "heartbeat", handle_heartbeat));
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

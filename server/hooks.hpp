@@ -7,8 +7,8 @@
 #include "server/app.hpp"
 #include "server/http_routes.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 void register_hooks(Routes& routes, App& app);
 
-}  // namespace tocsin
+}  // namespace tocsin::server

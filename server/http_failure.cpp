@@ -15,7 +15,7 @@
 
 #include "core/duration.hpp"
 
-namespace tocsin::delivery {
+namespace tocsin::server {
 
 namespace {
 
@@ -144,4 +144,4 @@ std::string failure_cause(httplib::Error error, const FailedRequest& r) {
   return "request failed (" + httplib::to_string(error) + ")";
 }
 
-}  // namespace tocsin::delivery
+}  // namespace tocsin::server

@@ -7,7 +7,7 @@
 
 #include "core/json.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 namespace {
 
@@ -539,4 +539,4 @@ void RequestReader::refuse(int status, std::string code, std::string detail) {
   m_state = State::refused;
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -40,7 +40,7 @@
 #include <utility>
 #include <vector>
 
-namespace tocsin {
+namespace tocsin::server {
 
 struct FramingLimits {
   std::size_t max_body_bytes = 1024 * 1024;  // decoded bytes; 413 above
@@ -141,4 +141,4 @@ class RequestReader {
   std::string m_normalized;
 };
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -2,7 +2,7 @@
 
 #include <set>
 
-namespace tocsin {
+namespace tocsin::server {
 
 void Routes::get(const std::string& pattern, Handler handler) {
   m_routes.push_back({std::regex(pattern), "GET"});
@@ -38,4 +38,4 @@ std::string Routes::allowed(const std::string& path) const {
   return allow;
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -1,6 +1,5 @@
 #include "server/http_server.hpp"
 
-#include <SQLiteCpp/Exception.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -14,7 +13,7 @@
 #include "server/http_util.hpp"
 #include "storage/database.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 std::optional<ListenAddress> parse_listen_address(const std::string& text) {
   auto colon = text.rfind(':');
@@ -149,15 +148,16 @@ std::unique_ptr<GuardedServer> make_http_server(App& app) {
       [&app](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         try {
           std::rethrow_exception(ep);
-        } catch (const SQLite::Exception& e) {
-          spdlog::error("{} {}: database error: {}", req.method, req.path, e.what());
-          // A corrupt page met by a read is the writer's problem too (/readyz, /metrics).
-          app.writer.note_read_error(e.getErrorCode(), e.what());
-          if (storage::is_transient_sqlite_error(e.getErrorCode())) {
-            return reply_unavailable(res, "database unavailable; retry later");
-          }
-          reply_error(res, 500, "internal_error", "database error");
         } catch (const std::exception& e) {
+          if (auto failure = storage::read_failure(ep)) {
+            spdlog::error("{} {}: database error: {}", req.method, req.path, failure->message);
+            // A corrupt page met by a read is the writer's problem too (/readyz, /metrics).
+            app.writer.note_read_error(failure->sqlite_code, failure->message);
+            if (failure->transient) {
+              return reply_unavailable(res, "database unavailable; retry later");
+            }
+            return reply_error(res, 500, "internal_error", "database error");
+          }
           spdlog::error("{} {}: unhandled error: {}", req.method, req.path, e.what());
           reply_error(res, 500, "internal_error", "unexpected error; see the server log");
         } catch (...) {
@@ -167,4 +167,4 @@ std::unique_ptr<GuardedServer> make_http_server(App& app) {
   return server;
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

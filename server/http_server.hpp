@@ -11,7 +11,7 @@
 #include "server/app.hpp"
 #include "server/guarded_server.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 // Builds a server with every route and the limits in app.limits (a GuardedServer: request
 // deadlines, per-address connection cap, elastic worker pool).
@@ -34,4 +34,4 @@ std::optional<ListenAddress> parse_listen_address(const std::string& text);
 // Whether only this machine can connect to `host`: 127.0.0.0/8, ::1 or localhost.
 bool is_loopback_host(std::string_view host);
 
-}  // namespace tocsin
+}  // namespace tocsin::server

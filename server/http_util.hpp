@@ -8,7 +8,7 @@
 #include "core/json.hpp"
 #include "storage/database.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 inline void reply_json(httplib::Response& res, int status, const Json& body) {
   res.status = status;
@@ -36,4 +36,4 @@ inline std::string database_error_code(storage::DatabaseFault f) {
   return "database_" + std::string(storage::to_string(f));
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -12,7 +12,7 @@
 #include "core/redact.hpp"
 #include "core/time.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 namespace {
 
@@ -88,4 +88,4 @@ void setup_logging(LogFormat format, const std::string& level) {
   spdlog::set_default_logger(std::move(logger));
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

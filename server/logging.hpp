@@ -3,7 +3,7 @@
 #include <optional>
 #include <string>
 
-namespace tocsin {
+namespace tocsin::server {
 
 enum class LogFormat { text, json };
 
@@ -17,4 +17,4 @@ std::optional<LogFormat> parse_log_format(const std::string& s);
 // Never log secrets: tokens, keys, signed URLs' credentials.
 void setup_logging(LogFormat format, const std::string& level);
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -4,7 +4,7 @@
 #include <optional>
 #include <tuple>
 
-namespace tocsin {
+namespace tocsin::server {
 
 namespace {
 
@@ -203,7 +203,8 @@ std::string Metrics::render() const {
   header(out, "tocsin_retention_last_run_timestamp_seconds", "gauge",
          "When the last retention run ended (unix seconds; 0: none yet).");
   out += "tocsin_retention_last_run_timestamp_seconds " + format_number(m_last_prune_at) + "\n";
-  header(out, "tocsin_retention_last_run_seconds", "gauge", "How long the last retention run took.");
+  header(out, "tocsin_retention_last_run_seconds", "gauge",
+         "How long the last retention run took.");
   out += "tocsin_retention_last_run_seconds " + format_number(m_last_prune_seconds) + "\n";
   header(out, "tocsin_events_total", "counter", "Inbound events by source and outcome.");
   for (const auto& [key, n] : m_events) {
@@ -277,4 +278,4 @@ std::string Metrics::render() const {
   return out;
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -15,7 +15,7 @@
 #include "storage/retention.hpp"
 #include "storage/writer.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 class Histogram {
  public:
@@ -88,4 +88,4 @@ class Metrics {
   Histogram m_group_size;
 };
 
-}  // namespace tocsin
+}  // namespace tocsin::server

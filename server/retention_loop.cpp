@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-namespace tocsin {
+namespace tocsin::server {
 
 storage::PruneRun run_retention(App& app) {
   const auto started = std::chrono::steady_clock::now();
@@ -38,4 +38,4 @@ RetentionLoop::~RetentionLoop() {
   stop();
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -4,10 +4,10 @@
 
 #include <chrono>
 
+#include "core/periodic_thread.hpp"
 #include "server/app.hpp"
-#include "server/periodic_thread.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 // One run with the current rules at the app's clock's now; counted in app.metrics. Returns
 // what it deleted. Used by the loop, and by tests on an injected clock.
@@ -29,4 +29,4 @@ class RetentionLoop {
   PeriodicThread m_thread;  // last: it starts running
 };
 
-}  // namespace tocsin
+}  // namespace tocsin::server

@@ -5,17 +5,17 @@
 #include "rules/loader.hpp"
 #include "server/delivery_worker.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 delivery::AttemptResult post_watchdog(const std::string& url, Duration timeout) {
   delivery::HttpRequest request;
   request.url = url;
   request.headers = {{"Content-Type", "text/plain"}};
   request.body = "tocsin alive";
-  return delivery::send_http(request, timeout);
+  return send_http(request, timeout);
 }
 
-Watchdog::Watchdog(const RulesHolder& rules, storage::Writer& writer, Metrics& metrics,
+Watchdog::Watchdog(const engine::RulesHolder& rules, storage::Writer& writer, Metrics& metrics,
                    Sender sender)
     : m_rules(rules),
       m_writer(writer),
@@ -67,4 +67,4 @@ Duration Watchdog::tick() {
   return config->every;
 }
 
-}  // namespace tocsin
+}  // namespace tocsin::server

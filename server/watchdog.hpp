@@ -7,19 +7,20 @@
 
 #include <chrono>
 
+#include "core/periodic_thread.hpp"
 #include "delivery/policy.hpp"
+#include "engine/rules_holder.hpp"
 #include "server/metrics.hpp"
-#include "server/periodic_thread.hpp"
-#include "server/rules_holder.hpp"
 #include "storage/writer.hpp"
 
-namespace tocsin {
+namespace tocsin::server {
 
 class Watchdog {
  public:
   using Sender = std::function<delivery::AttemptResult(const std::string& url, Duration timeout)>;
 
-  Watchdog(const RulesHolder& rules, storage::Writer& writer, Metrics& metrics, Sender sender);
+  Watchdog(const engine::RulesHolder& rules, storage::Writer& writer, Metrics& metrics,
+           Sender sender);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -33,7 +34,7 @@ class Watchdog {
   // One interval: pings if configured; returns how long until the next.
   Duration tick();
 
-  const RulesHolder& m_rules;
+  const engine::RulesHolder& m_rules;
   storage::Writer& m_writer;
   Metrics& m_metrics;
   Sender m_sender;
@@ -44,4 +45,4 @@ class Watchdog {
 // The real sender: an empty-bodied POST through the delivery sender.
 delivery::AttemptResult post_watchdog(const std::string& url, Duration timeout);
 
-}  // namespace tocsin
+}  // namespace tocsin::server

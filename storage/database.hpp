@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -38,6 +39,17 @@ void write_probe(SQLite::Database& db, std::int64_t at_unix_ms);
 // Whether an SQLite error is worth retrying (busy, locked, I/O, disk full): the caller answers
 // 503 with Retry-After rather than 4xx.
 bool is_transient_sqlite_error(int code);
+
+// A database error thrown by a read on a Reader's connection, as a caller outside storage/ needs
+// it (SQLite's own types stay in this folder).
+struct ReadFailure {
+  int sqlite_code = 0;  // for Writer::note_read_error
+  std::string message;
+  bool transient = false;  // is_transient_sqlite_error: answer 503, retry later
+};
+
+// `error` as a ReadFailure when it is SQLite's exception; nullopt for anything else.
+std::optional<ReadFailure> read_failure(std::exception_ptr error);
 
 // What keeps the database from committing, as the operator needs to hear it
 // (README "Troubleshooting"). `none`: healthy, or an error that is the work's own (a constraint).

@@ -438,7 +438,7 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
                              "SELECT id, received_at, hook, delivery_id, headers, body "
                              "FROM inbound WHERE received_at >= ? ORDER BY received_at, id");
   requests.bind(1, static_cast<int64_t>(to_unix_ms(since)));
-  // Two-way sync (server/engine.cpp apply_sync) records the request's `sync_*` decision and
+  // Two-way sync (engine/engine.cpp apply_sync) records the request's `sync_*` decision and
   // then, in the same transaction and so with the next id, the action itself, without the
   // request's id: that is how a sync action is told from a person's API call.
   // Column 12 places the action among the requests of its millisecond: the last request whose

@@ -121,7 +121,7 @@ class Transaction {
   std::vector<OutboxRecord> due_notifications(TimePoint now, int limit,
                                               const std::vector<std::string>& skip_channels = {});
   std::optional<OutboxRecord> load_notification(std::int64_t id);
-  // Counts an attempt before it is made (the row is being sent; see delivery::Worker).
+  // Counts an attempt before it is made (the row is being sent; see server::DeliveryWorker).
   void count_attempt(std::int64_t id);
   // Takes back an attempt counted for a row that was claimed but, in the end, not sent.
   void uncount_attempt(std::int64_t id);

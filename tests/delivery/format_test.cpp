@@ -10,11 +10,12 @@
 #include <set>
 
 #include "core/json.hpp"
+#include "engine/digest.hpp"
 #include "ingest/opsgenie.hpp"
-#include "server/digest.hpp"
 #include "support/fixtures.hpp"
 
 using namespace tocsin;
+using namespace tocsin::engine;
 using namespace tocsin::delivery;
 using rules::Channel;
 using rules::ChannelType;

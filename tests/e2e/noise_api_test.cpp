@@ -115,7 +115,7 @@ TEST_CASE("noise API: a flapping alert is demoted and every point is explained")
   CHECK(outbox(c, queue).back() == "alerts trigger 11");
 
   // The noisiest list. Eleven episodes within seconds are one burst, not a history to judge an
-  // alert by: its advice says so rather than "delete it" (tests/server/noise_view_test.cpp has
+  // alert by: its advice says so rather than "delete it" (tests/engine/noise_view_test.cpp has
   // the advice given once the history is long enough).
   Json noisiest = get(c, "/api/v1/noise?limit=5");
   REQUIRE(noisiest["alerts"].size() == 2);

@@ -193,7 +193,7 @@ TEST_CASE("the shipped rules.yaml shows the server section, commented, with the 
   const auto r = load(text);
   INFO(all_messages(r));
   REQUIRE(r.ok());
-  const tocsin::Limits defaults;
+  const tocsin::server::Limits defaults;
   CHECK(r.rules->server.max_body_bytes == defaults.max_body_bytes);
   CHECK(r.rules->server.max_headers == defaults.max_headers);
   CHECK(r.rules->server.request_timeout == defaults.request_timeout);

@@ -18,6 +18,7 @@
 
 using namespace std::chrono_literals;
 using namespace tocsin;
+using namespace tocsin::server;
 
 namespace {
 

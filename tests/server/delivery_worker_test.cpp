@@ -14,14 +14,16 @@
 #include <map>
 
 #include "core/json.hpp"
+#include "engine/engine.hpp"
 #include "rules/loader.hpp"
 #include "server/app.hpp"
-#include "server/engine.hpp"
 #include "support/events.hpp"
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
+using namespace tocsin::engine;
+using namespace tocsin::server;
 using namespace tocsin::testing;
 using namespace std::chrono_literals;
 
@@ -66,7 +68,7 @@ struct Rig {
   rules::EnvLookup worker_env;
   storage::Writer writer{dir.file("t.db"), storage::Durability::normal};
   storage::Reader reader{dir.file("t.db")};
-  Engine engine{writer, clock, rules, metrics};
+  Engine engine{writer, clock, rules};
   // The sender runs on the worker's threads once it is started: `sent` and `answers` are
   // guarded by `mutex` then (read them with sent_to()); `answer` is called outside it.
   std::mutex mutex;
@@ -74,31 +76,31 @@ struct Rig {
   std::deque<delivery::AttemptResult> answers;  // then 202s
   // Every request sent, answered by `answer(request)` instead of `answers` when set.
   std::function<delivery::AttemptResult(const delivery::HttpRequest&)> answer;
-  delivery::Worker worker{writer,
-                          reader,
-                          clock,
-                          rules,
-                          metrics,
-                          [this](const delivery::HttpRequest& r, Duration) {
-                            {
-                              std::lock_guard lock(mutex);
-                              sent.push_back(r);
-                              if (!answer) {
-                                delivery::AttemptResult a;
-                                a.http_status = 202;
-                                if (!answers.empty()) {
-                                  a = answers.front();
-                                  answers.pop_front();
-                                }
-                                return a;
-                              }
-                            }
-                            return answer(r);
-                          },
-                          options()};
+  server::DeliveryWorker worker{writer,
+                                reader,
+                                clock,
+                                rules,
+                                metrics,
+                                [this](const delivery::HttpRequest& r, Duration) {
+                                  {
+                                    std::lock_guard lock(mutex);
+                                    sent.push_back(r);
+                                    if (!answer) {
+                                      delivery::AttemptResult a;
+                                      a.http_status = 202;
+                                      if (!answers.empty()) {
+                                        a = answers.front();
+                                        answers.pop_front();
+                                      }
+                                      return a;
+                                    }
+                                  }
+                                  return answer(r);
+                                },
+                                options()};
 
-  delivery::WorkerOptions options() {
-    delivery::WorkerOptions o;
+  server::DeliveryWorkerOptions options() {
+    server::DeliveryWorkerOptions o;
     o.env = worker_env;
     return o;
   }
@@ -429,7 +431,7 @@ TEST_CASE("worker: a channel that starts hanging with a backlog leaves threads t
   rig.worker.start();
   CHECK(eventually([&] { return rig.sent_to("/oncall") == 13; }));
   CHECK(gate.held() >= 1);
-  CHECK(gate.peak() <= delivery::WorkerOptions{}.threads - 1);  // never every thread
+  CHECK(gate.peak() <= server::DeliveryWorkerOptions{}.threads - 1);  // never every thread
   gate.open();
   rig.worker.stop();
   // Each hung batch stopped at its first unanswered request and gave the rest back: only what
@@ -491,8 +493,8 @@ TEST_CASE("worker: over loopback, a receiver that never answers holds back only 
   RecordingReceiver good;
   Rig rig(lane_rules("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/slow",
                      good.url() + "/oncall", "2s"));
-  delivery::Worker worker(rig.writer, rig.reader, rig.clock, rig.rules, rig.metrics,
-                          delivery::send_http, rig.options());
+  server::DeliveryWorker worker(rig.writer, rig.reader, rig.clock, rig.rules, rig.metrics,
+                                server::send_http, rig.options());
   for (const auto* name : {"queue-a", "queue-b", "queue-c"})
     rig.fire(name);
   const auto started = std::chrono::steady_clock::now();

@@ -13,7 +13,7 @@
 #include <thread>
 
 using namespace std::chrono_literals;
-using tocsin::ElasticThreadPool;
+using tocsin::server::ElasticThreadPool;
 
 namespace {
 

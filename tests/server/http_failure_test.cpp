@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 using namespace tocsin;
-using namespace tocsin::delivery;
+using namespace tocsin::server;
 using namespace std::chrono_literals;
 
 TEST_CASE("failure_cause: each cpp-httplib error as a cause") {

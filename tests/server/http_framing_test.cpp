@@ -8,6 +8,7 @@
 #include <string>
 
 using namespace tocsin;
+using namespace tocsin::server;
 using namespace std::string_literals;
 
 namespace {

@@ -5,6 +5,7 @@
 #include "server/http_server.hpp"
 
 using namespace tocsin;
+using namespace tocsin::server;
 
 TEST_CASE("listen addresses: host and port, IPv6 in brackets, a bare :PORT on loopback") {
   struct Case {

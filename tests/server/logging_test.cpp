@@ -14,6 +14,7 @@
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
+using namespace tocsin::server;
 using namespace tocsin::testing;
 
 namespace {

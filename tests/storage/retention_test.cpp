@@ -14,6 +14,8 @@
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
+using namespace tocsin::engine;
+using namespace tocsin::server;
 using namespace tocsin::testing;
 using namespace std::chrono_literals;
 
@@ -23,7 +25,8 @@ const TimePoint k_t0 = *parse_timestamp("2026-09-01T00:00:00Z");
 
 // retain_events 10d (above the 7d floor and the 7d noise window): the horizon is 10 days.
 rules::RulesSnapshot test_rules() {
-  auto loaded = rules::load_rules_text(R"(version: 1
+  auto loaded =
+      rules::load_rules_text(R"(version: 1
 channels:
   oncall: {type: webhook, url: "http://127.0.0.1:9/oncall"}
 rules:
@@ -32,8 +35,7 @@ rules:
 noise: {window: 7d}
 storage: {retain_events: 10d}
 )",
-                                       "rules.yaml",
-                                       [](const std::string&) { return std::nullopt; });
+                             "rules.yaml", [](const std::string&) { return std::nullopt; });
   REQUIRE(loaded.ok());
   return loaded.rules;
 }
@@ -97,8 +99,9 @@ TEST_CASE("retention: the horizon is retain_events, never less than the noise wi
   CHECK(storage::retention_horizon(shorter) == 14 * 24h);
 }
 
-TEST_CASE("retention: old ended episodes go with their log; open ones and pending notifications "
-          "keep theirs") {
+TEST_CASE(
+    "retention: old ended episodes go with their log; open ones and pending notifications "
+    "keep theirs") {
   Fixture f;
   // Day 0: an alert that ended, one still open, and a paged one whose notifications are stuck.
   f.send("quiet-ended", SignalState::firing);
@@ -271,9 +274,9 @@ TEST_CASE("retention: export after pruning lists exactly the requests kept") {
   f.clock.set(k_t0 + 11 * 24h);
   REQUIRE(run_retention(f.app).ok);
   std::vector<TimePoint> exported;
-  f.app.reader.export_since(TimePoint{}, [&](const storage::InboundRecord& r) {
-    exported.push_back(r.received_at);
-  }, [](const storage::DecisionRecord&) {});
+  f.app.reader.export_since(
+      TimePoint{}, [&](const storage::InboundRecord& r) { exported.push_back(r.received_at); },
+      [](const storage::DecisionRecord&) {});
   REQUIRE(exported.size() == 1);
   CHECK(exported.front() == k_t0 + 9 * 24h);
 }
@@ -317,6 +320,5 @@ TEST_CASE("pruning never lets a new notification reuse an old outbox id") {
   CHECK(f.count("SELECT count(*) FROM outbox") == 1);  // all but the newest went
   f.send("paged-new", SignalState::firing);
   CHECK(f.count("SELECT count(*) FROM outbox WHERE fingerprint = 'generic:paged-new'") >= 1);
-  CHECK(f.count("SELECT min(id) FROM outbox WHERE fingerprint = 'generic:paged-new'") >
-        max_before);
+  CHECK(f.count("SELECT min(id) FROM outbox WHERE fingerprint = 'generic:paged-new'") > max_before);
 }

@@ -3,19 +3,19 @@
 
 #include <string>
 
-#include "server/engine.hpp"
+#include "engine/engine.hpp"
 
 namespace tocsin::testing {
 
 // A request to /hooks/generic carrying one event for key `name` in `state`, received at `at`.
-inline Inbound generic_inbound(const std::string& name, SignalState state, TimePoint at) {
+inline engine::Inbound generic_inbound(const std::string& name, SignalState state, TimePoint at) {
   NormalizedEvent e;
   e.source = Source::generic;
   e.hook = "generic";
   e.name = name;
   e.fingerprint = "generic:" + name;
   e.state = state;
-  Inbound in;
+  engine::Inbound in;
   in.record.received_at = at;
   in.record.hook = "generic";
   in.record.body = "{}";

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "server/replay.hpp"
+#include "cli/replay.hpp"
 #include "support/temp_dir.hpp"
 
 namespace tocsin::testing {
@@ -45,7 +45,7 @@ inline ReplayRun run_replay_lines(const std::string& rules_text,
       f << l.dump() << '\n';
     f << raw_extra;
   }
-  ReplayOptions options;
+  cli::ReplayOptions options;
   options.rules_path = rules;
   options.events_path = events;
   options.db_path = db;
@@ -53,7 +53,7 @@ inline ReplayRun run_replay_lines(const std::string& rules_text,
   if (!until.empty()) options.until = parse_timestamp(until);
   std::ostringstream out, err;
   ReplayRun r;
-  r.status = run_replay(options, out, err);
+  r.status = cli::run_replay(options, out, err);
   r.out = out.str();
   r.err = err.str();
   std::istringstream lines(r.out);

@@ -1,0 +1,36 @@
+#include "cli/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+
+#include "cli/commands.hpp"
+
+namespace tocsin::cli {
+
+std::string resolve(const std::string& flag, const char* env_name, const char* fallback) {
+  if (!flag.empty()) return flag;
+  if (const char* v = std::getenv(env_name); v && *v) return v;
+  return fallback;
+}
+
+int run(int argc, char** argv) {
+  CLI::App cli{"Tocsin: alert deduplication and escalation engine", "tocsin"};
+  cli.require_subcommand(1);
+  cli.set_version_flag("--version", "tocsin 0.1.0");
+  // In the order `tocsin --help` lists them.
+  const Subcommand subcommands[] = {add_serve(cli),  add_receive(cli), add_check(cli),
+                                    add_replay(cli), add_export(cli),  add_report(cli)};
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = cli.exit(e);
+    // CLI11 exits 0 for --help/--version; any real usage error is status 2 (README "Running").
+    return code == 0 ? 0 : 2;
+  }
+  for (const auto& s : subcommands) {
+    if (*s.command) return s.run();
+  }
+  return 2;
+}
+
+}  // namespace tocsin::cli

@@ -1,0 +1,27 @@
+#pragma once
+// The subcommands of `tocsin` (README "Running"), one file each: serve.cpp, receive.cpp,
+// check.cpp, replay.cpp, export.cpp, report.cpp. Each registers itself and its options on the
+// command line, and runs when chosen; cli.cpp puts them together.
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace tocsin::cli {
+
+struct Subcommand {
+  CLI::App* command = nullptr;  // owned by the command line it was added to
+  std::function<int()> run;     // returns the exit status; call only after parsing chose it
+};
+
+Subcommand add_serve(CLI::App& cli);
+Subcommand add_receive(CLI::App& cli);
+Subcommand add_check(CLI::App& cli);
+Subcommand add_replay(CLI::App& cli);
+Subcommand add_export(CLI::App& cli);
+Subcommand add_report(CLI::App& cli);
+
+// Flag > environment variable > built-in default (README "Running").
+std::string resolve(const std::string& flag, const char* env_name, const char* fallback);
+
+}  // namespace tocsin::cli

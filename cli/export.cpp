@@ -1,0 +1,147 @@
+#include "cli/export.hpp"
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "cli/commands.hpp"
+#include "core/duration.hpp"
+#include "core/json.hpp"
+#include "storage/reader.hpp"
+
+namespace tocsin::cli {
+
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;
+
+// The body as replay should get it back. Replay re-serializes an object body (replay.cpp:
+// `body->dump()`, keys sorted, spacing gone) before intake parses it again, so an object is
+// exported only when that changes nothing any adapter can see: same parsed value after the
+// round trip, and shallow enough to stay within the JSON depth limit once nested in a line.
+// Bytes themselves matter nowhere: SNS signatures are checked over the message's field values
+// (ingest/sns_verify.cpp, sns_string_to_sign), not over the body. Anything else (not JSON, not
+// an object, numbers that do not survive a dump) is exported as the exact string.
+OrderedJson replayable_body(const std::string& body) {
+  auto parsed = parse_json_strict(body, k_default_max_json_depth - 1);
+  if (parsed && parsed->is_object()) {
+    auto again = parse_json_strict(parsed->dump());
+    if (again && *again == *parsed) {
+      // The original key order, for whoever reads the file.
+      OrderedJson object = OrderedJson::parse(body, nullptr, false);
+      if (object.is_object()) return object;
+    }
+  }
+  return body;
+}
+
+OrderedJson stored_headers(const std::string& headers_json) {
+  OrderedJson headers = OrderedJson::parse(headers_json, nullptr, false);
+  OrderedJson out = OrderedJson::object();
+  if (!headers.is_object()) return out;
+  for (auto it = headers.begin(); it != headers.end(); ++it) {
+    if (it.value().is_string()) out[it.key()] = it.value();
+  }
+  return out;
+}
+
+// The line replaying one inbound request; nullopt (with a warning) when it cannot be one.
+std::optional<OrderedJson> request_line(const storage::InboundRecord& r, std::ostream& err) {
+  OrderedJson line;
+  line["at"] = format_timestamp(r.received_at);
+  line["hook"] = r.hook;
+  if (r.hook == "heartbeat") {
+    // Stored by Engine::record_ping as {"name": ...}.
+    const OrderedJson body = OrderedJson::parse(r.body, nullptr, false);
+    if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
+        body["name"].get<std::string>().empty()) {
+      err << "tocsin export: warning: skipped the heartbeat ping received at "
+          << format_timestamp(r.received_at) << ": its stored body names no heartbeat\n";
+      return std::nullopt;
+    }
+    line["name"] = body["name"];
+    return line;
+  }
+  line["headers"] = stored_headers(r.headers_json);
+  line["body"] = replayable_body(r.body);
+  return line;
+}
+
+// The line replaying an API action; the decision's reason is `by WHO[: NOTE]`
+// (rules::on_action), the fingerprint names the alert as a replay knows it.
+OrderedJson action_line(const storage::DecisionRecord& d) {
+  const std::string key = d.outcome == "acknowledged"     ? "ack"
+                          : d.outcome == "unacknowledged" ? "unack"
+                                                          : "resolve";
+  const std::string said = d.reason.substr(3);  // after "by "
+  const auto colon = said.find(": ");
+  OrderedJson spec;
+  spec["fingerprint"] = d.fingerprint;
+  spec["by"] = said.substr(0, colon);
+  if (colon != std::string::npos) spec["note"] = said.substr(colon + 2);
+  OrderedJson line;
+  line["at"] = format_timestamp(d.at);
+  line[key] = std::move(spec);
+  return line;
+}
+
+void write_line(std::ostream& out, const OrderedJson& line) {
+  out << line.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << '\n';
+}
+
+}  // namespace
+
+int run_export(const ExportOptions& options, TimePoint now, std::ostream& out, std::ostream& err) {
+  const auto since = parse_duration(options.since);
+  if (!since || since->count() < 0) {
+    err << "tocsin export: --since must be a duration like 7d, 36h or 90m, got \"" << options.since
+        << "\"\n";
+    return 2;
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(options.db_path, ec)) {
+    err << "tocsin export: no database at " << options.db_path
+        << " (give its path with --db or TOCSIN_DB)\n";
+    return 2;
+  }
+  try {
+    storage::Reader reader(options.db_path);
+    reader.export_since(
+        now - *since,
+        [&](const storage::InboundRecord& r) {
+          if (auto line = request_line(r, err)) write_line(out, *line);
+        },
+        [&](const storage::DecisionRecord& d) { write_line(out, action_line(d)); });
+  } catch (const std::exception& e) {
+    err << "tocsin export: " << e.what() << '\n';
+    return 2;
+  }
+  out.flush();
+  if (!out) {
+    err << "tocsin export: cannot write the output\n";
+    return 2;
+  }
+  return 0;
+}
+
+Subcommand add_export(CLI::App& cli) {
+  auto opt = std::make_shared<ExportOptions>();
+  auto* cmd = cli.add_subcommand(
+      "export",
+      "Print the stored inbound events (and API actions) as replay input lines, to try a rules "
+      "change on past traffic");
+  cmd->add_option("--db", opt->db_path,
+                  "SQLite database, opened read-only (env TOCSIN_DB; default ./tocsin.db)");
+  cmd->add_option("--since", opt->since,
+                  "How far back from now, as a duration: 7d, 36h, 90m (default 7d)");
+  return {cmd, [opt] {
+            opt->db_path = resolve(opt->db_path, "TOCSIN_DB", "./tocsin.db");
+            std::ios::sync_with_stdio(false);
+            return run_export(*opt, SystemClock().now(), std::cout, std::cerr);
+          }};
+}
+
+}  // namespace tocsin::cli

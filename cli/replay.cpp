@@ -1,0 +1,537 @@
+#include "cli/replay.hpp"
+
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <variant>
+
+#include "cli/commands.hpp"
+#include "core/duration.hpp"
+#include "core/json.hpp"
+#include "engine/intake.hpp"
+#include "rules/loader.hpp"
+#include "server/app.hpp"
+
+namespace tocsin::cli {
+
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;
+
+// One input line, validated.
+struct HookLine {
+  std::string hook;
+  ingest::HeaderMap headers;  // lower-case names
+  std::string body;
+};
+struct HeartbeatLine {
+  std::string name;
+};
+struct ActionLine {
+  rules::HumanAction action = rules::HumanAction::ack;
+  engine::AlertRef alert;
+  std::string by, note;
+};
+struct Line {
+  int number = 0;
+  TimePoint at{};
+  std::variant<HookLine, HeartbeatLine, ActionLine> what;
+};
+
+std::string lower(std::string s) {
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Parses one line; on failure returns why (the caller adds path and line number).
+Expected<Line, std::string> parse_line(const std::string& text, int number) {
+  auto json = parse_json_strict(text);
+  if (!json) return unexpected(json.error().detail);
+  if (!json->is_object()) return unexpected(std::string("expected a JSON object"));
+  Line line;
+  line.number = number;
+  const auto* at = string_field(*json, "at");
+  if (!at) return unexpected(std::string("missing \"at\" (an RFC 3339 time)"));
+  auto t = parse_timestamp(*at);
+  if (!t) return unexpected("\"at\" is not an RFC 3339 time: \"" + *at + "\"");
+  line.at = *t;
+
+  static const char* const k_actions[] = {"ack", "unack", "resolve"};
+  int kinds = json->contains("hook") ? 1 : 0;
+  for (const char* a : k_actions)
+    kinds += json->contains(a) ? 1 : 0;
+  if (kinds != 1) {
+    return unexpected(
+        std::string("a line needs exactly one of \"hook\", \"ack\", \"unack\", \"resolve\""));
+  }
+
+  if (json->contains("hook")) {
+    for (auto it = json->begin(); it != json->end(); ++it) {
+      if (it.key() != "at" && it.key() != "hook" && it.key() != "body" && it.key() != "headers" &&
+          it.key() != "name") {
+        return unexpected("unknown key \"" + it.key() + "\"");
+      }
+    }
+    const auto* hook = string_field(*json, "hook");
+    if (!hook) return unexpected(std::string("\"hook\" must be a string"));
+    if (*hook == "heartbeat") {
+      const auto* name = string_field(*json, "name");
+      if (!name || name->empty()) return unexpected(std::string("a heartbeat line needs \"name\""));
+      line.what = HeartbeatLine{*name};
+      return line;
+    }
+    if (!engine::is_event_hook(*hook)) {
+      return unexpected("unknown hook \"" + *hook +
+                        "\"; one of sns, sns-raw, eventbridge, alertmanager, generic, opsgenie, "
+                        "heartbeat");
+    }
+    HookLine h;
+    h.hook = *hook;
+    auto body = json->find("body");
+    if (body == json->end()) return unexpected(std::string("missing \"body\""));
+    if (body->is_string()) {
+      h.body = body->get<std::string>();
+    } else if (body->is_object() || body->is_array()) {
+      h.body = body->dump();
+    } else {
+      return unexpected(std::string("\"body\" must be an object or a string"));
+    }
+    if (auto headers = json->find("headers"); headers != json->end()) {
+      if (!headers->is_object()) return unexpected(std::string("\"headers\" must be an object"));
+      for (auto it = headers->begin(); it != headers->end(); ++it) {
+        if (!it.value().is_string())
+          return unexpected("header \"" + it.key() + "\" must be a string");
+        h.headers.emplace(lower(it.key()), it.value().get<std::string>());
+      }
+    }
+    line.what = std::move(h);
+    return line;
+  }
+
+  for (auto it = json->begin(); it != json->end(); ++it) {
+    if (it.key() != "at" && it.key() != "ack" && it.key() != "unack" && it.key() != "resolve") {
+      return unexpected("unknown key \"" + it.key() + "\"");
+    }
+  }
+  ActionLine a;
+  const char* key = "ack";
+  for (const char* k : k_actions) {
+    if (json->contains(k)) key = k;
+  }
+  a.action = std::string(key) == "ack"     ? rules::HumanAction::ack
+             : std::string(key) == "unack" ? rules::HumanAction::unack
+                                           : rules::HumanAction::resolve;
+  const Json& spec = (*json)[key];
+  if (!spec.is_object()) {
+    return unexpected("\"" + std::string(key) +
+                      "\" must be an object like {\"fingerprint\": \"...\", \"by\": \"alice\"}");
+  }
+  for (auto it = spec.begin(); it != spec.end(); ++it) {
+    if (it.key() == "alert_id") {
+      if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 1)
+        return unexpected(std::string("\"alert_id\" must be a positive integer"));
+      a.alert.id = it.value().get<std::int64_t>();
+    } else if (it.key() == "fingerprint" || it.key() == "by" || it.key() == "note") {
+      if (!it.value().is_string()) return unexpected("\"" + it.key() + "\" must be a string");
+      const std::string v = it.value().get<std::string>();
+      (it.key() == "fingerprint" ? a.alert.fingerprint : it.key() == "by" ? a.by : a.note) = v;
+    } else {
+      return unexpected("unknown key \"" + it.key() + "\" in \"" + key + "\"");
+    }
+  }
+  if (!a.alert.id && a.alert.fingerprint.empty())
+    return unexpected("\"" + std::string(key) + "\" needs \"fingerprint\" or \"alert_id\"");
+  if (a.by.empty()) a.by = "replay";
+  line.what = std::move(a);
+  return line;
+}
+
+OrderedJson nullable_string(const std::string& s) {
+  return s.empty() ? OrderedJson(nullptr) : OrderedJson(s);
+}
+
+void print(std::ostream& out, const engine::Journal& journal) {
+  for (const auto& entry : journal) {
+    OrderedJson j;
+    if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
+      j["at"] = format_timestamp(d->at);
+      if (d->kind == "event") {
+        j["type"] = "event";
+        j["fingerprint"] = nullable_string(d->fingerprint);
+        j["alert_id"] = d->alert_id ? OrderedJson(*d->alert_id) : OrderedJson(nullptr);
+        j["episode"] = d->episode ? OrderedJson(*d->episode) : OrderedJson(nullptr);
+        j["outcome"] = d->outcome;
+        j["reason"] = d->reason;
+      } else {
+        j["type"] = "decision";
+        j["fingerprint"] = nullable_string(d->fingerprint);
+        j["episode"] = d->episode ? OrderedJson(*d->episode) : OrderedJson(nullptr);
+        j["decision"] = d->outcome;
+        j["reason"] = d->reason;
+      }
+    } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
+      j["at"] = format_timestamp(n->created_at);
+      j["type"] = "notify";
+      j["channel"] = n->channel;
+      j["action"] = n->action;
+      j["fingerprint"] = n->fingerprint;
+      j["episode"] = n->episode ? OrderedJson(*n->episode) : OrderedJson(nullptr);
+      j["alias"] = n->alias;
+      j["severity"] = std::string(to_string(n->severity));
+      j["priority"] = "P" + std::to_string(n->priority.level);
+      j["level"] = n->level;
+      j["noise"] = n->noise ? OrderedJson(*n->noise) : OrderedJson(nullptr);
+    }
+    out << j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << '\n';
+  }
+}
+
+// What a replay did, counted for `--summary`: the numbers to compare two rules files by.
+class Tally {
+ public:
+  void add(const engine::Journal& journal) {
+    for (const auto& entry : journal) {
+      if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
+        if (!m_first) m_first = d->at;
+        m_last = d->at;
+        if (d->kind == "event") {
+          ++m_outcomes[d->outcome];
+        } else {
+          ++m_decisions[d->outcome];
+          if (d->outcome == "demoted") ++m_demoted[d->fingerprint];
+        }
+      } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
+        m_last = n->created_at;
+        ++m_notifications[n->channel][n->action];
+        if (n->action == "trigger" && n->level == 0) ++m_paged[n->channel];
+      }
+    }
+  }
+
+  void print(std::ostream& out, std::size_t lines) const {
+    out << "summary: " << lines << " input line(s)";
+    if (m_first) out << ", " << format_timestamp(*m_first) << " to " << format_timestamp(m_last);
+    out << "\n  event outcomes:";
+    row(out, m_outcomes);
+    out << "\n  first notifications (trigger, level 0) by channel:";
+    row(out, m_paged);
+    out << "\n  notifications by channel and action:";
+    if (m_notifications.empty()) out << " none";
+    for (const auto& [channel, actions] : m_notifications) {
+      out << "\n    " << channel << ":";
+      row(out, actions);
+    }
+    out << "\n  noise routing:";
+    for (const char* d : {"demoted", "held", "dropped"}) {
+      auto it = m_decisions.find(d);
+      out << " " << d << " " << (it == m_decisions.end() ? 0 : it->second);
+    }
+    if (!m_demoted.empty()) {
+      std::vector<std::pair<std::string, std::size_t>> most(m_demoted.begin(), m_demoted.end());
+      std::stable_sort(most.begin(), most.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
+      out << "\n  most demoted:";
+      for (std::size_t i = 0; i < most.size() && i < 5; ++i)
+        out << (i ? ", " : " ") << most[i].first << " " << most[i].second;
+    }
+    out << "\n  other decisions:";
+    std::map<std::string, std::size_t> other;
+    for (const auto& [d, n] : m_decisions) {
+      if (d != "demoted" && d != "held" && d != "dropped") other[d] = n;
+    }
+    row(out, other);
+    out << '\n';
+  }
+
+ private:
+  static void row(std::ostream& out, const std::map<std::string, std::size_t>& counts) {
+    if (counts.empty()) out << " none";
+    for (const auto& [k, n] : counts)
+      out << " " << k << " " << n;
+  }
+
+  std::optional<TimePoint> m_first;
+  TimePoint m_last{};
+  std::map<std::string, std::size_t> m_outcomes, m_decisions, m_paged, m_demoted;
+  std::map<std::string, std::map<std::string, std::size_t>> m_notifications;
+};
+
+// A directory removed with everything in it when the replay ends.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base && *base ? base : "/tmp") + "/tocsin-replay-XXXXXX";
+    if (char* made = mkdtemp(pattern.data())) m_path = made;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!m_path.empty()) std::filesystem::remove_all(m_path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return m_path; }
+
+ private:
+  std::string m_path;
+};
+
+class Replayer {
+ public:
+  Replayer(server::App& app, ManualClock& clock, const ReplayOptions& options, std::ostream& out,
+           std::ostream& err)
+      : m_app(app), m_clock(clock), m_options(options), m_out(out), m_err(err) {}
+
+  // Fires every timer due up to `t`, each at its own time, then sets the clock to `t`.
+  bool advance_to(TimePoint t) {
+    for (;;) {
+      engine::Journal journal;
+      auto fired = m_app.engine.fire_next_timer(t, true, &journal);
+      if (!fired) return storage_failed(fired.error().message);
+      emit(journal);
+      if (!*fired) break;
+      if (**fired > m_clock.now()) m_clock.set(**fired);
+    }
+    if (t > m_clock.now()) m_clock.set(t);
+    return true;
+  }
+
+  bool run(const Line& line) {
+    if (!advance_to(line.at)) return false;
+    engine::Journal journal;
+    if (const auto* h = std::get_if<HookLine>(&line.what)) {
+      auto inbound = engine::intake(h->hook, h->headers, h->body, *m_app.rules.get(), line.at,
+                                    engine::IntakeOptions{m_options.verify});
+      if (!inbound) {
+        const auto& e = inbound.error();
+        m_err << where(line) << "warning: /hooks/" << h->hook << " would answer " << e.status << " "
+              << e.code << ": " << e.detail << '\n';
+        return true;
+      }
+      auto results = m_app.engine.ingest(std::move(*inbound), &journal);
+      if (!results) return storage_failed(results.error().message);
+    } else if (const auto* hb = std::get_if<HeartbeatLine>(&line.what)) {
+      if (auto error = m_app.engine.record_ping(hb->name, &journal))
+        return storage_failed(error->message);
+    } else if (const auto* a = std::get_if<ActionLine>(&line.what)) {
+      auto done = m_app.engine.act(a->alert, a->action, a->by, a->note, &journal);
+      if (!done) {
+        if (done.error().status >= 500) return storage_failed(done.error().detail);
+        m_err << where(line) << "warning: " << rules::to_string(a->action) << " not applied ("
+              << done.error().code << "): " << done.error().detail << '\n';
+      }
+    }
+    emit(journal);
+    return true;
+  }
+
+  const Tally& tally() const { return m_tally; }
+
+ private:
+  void emit(const engine::Journal& journal) {
+    print(m_out, journal);
+    if (m_options.summary) m_tally.add(journal);
+  }
+
+  std::string where(const Line& line) const {
+    return m_options.events_path + ":" + std::to_string(line.number) + ": ";
+  }
+  bool storage_failed(const std::string& message) {
+    m_err << "tocsin replay: storage failed: " << message << '\n';
+    return false;
+  }
+
+  server::App& m_app;
+  ManualClock& m_clock;
+  const ReplayOptions& m_options;
+  std::ostream& m_out;
+  std::ostream& m_err;
+  Tally m_tally;
+};
+
+}  // namespace
+
+int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& err) {
+  // Decisions go to standard output; the engine's own log would only repeat them.
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("replay", std::make_shared<spdlog::sinks::null_sink_mt>()));
+
+  // Offline: a replay sends nothing and receives nothing over HTTP, so unset secrets and how
+  // the hooks authenticate are none of its business (docs/behaviour.md "Replay").
+  rules::LoadResult loaded = rules::load_rules_file(
+      options.rules_path, rules::LoadOptions{.env = nullptr, .serving = false});
+  for (const auto& d : loaded.diagnostics)
+    err << d.format() << '\n';
+  if (loaded.unreadable) return 2;
+  if (!loaded.ok()) return 1;
+
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (options.events_path != "-") {
+    file.open(options.events_path, std::ios::binary);
+    if (!file) {
+      err << "tocsin replay: cannot read " << options.events_path << '\n';
+      return 2;
+    }
+    in = &file;
+  }
+
+  // Every line is checked before anything runs: a bad line is reported with all the others,
+  // and a replay never stops halfway.
+  std::vector<Line> lines;
+  std::vector<std::string> problems;
+  std::string text;
+  int number = 0;
+  std::optional<TimePoint> previous;
+  int previous_line = 0;
+  while (std::getline(*in, text)) {
+    ++number;
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    if (text.find_first_not_of(" \t") == std::string::npos) continue;
+    auto line = parse_line(text, number);
+    if (!line) {
+      problems.push_back(options.events_path + ":" + std::to_string(number) +
+                         ": error: " + line.error());
+      continue;
+    }
+    if (previous && line->at < *previous) {
+      problems.push_back(options.events_path + ":" + std::to_string(number) + ": error: \"at\" " +
+                         format_timestamp(line->at) + " is before line " +
+                         std::to_string(previous_line) + " (" + format_timestamp(*previous) +
+                         "); lines must be in time order");
+      continue;
+    }
+    previous = line->at;
+    previous_line = number;
+    lines.push_back(std::move(*line));
+  }
+  if (in->bad()) {
+    err << "tocsin replay: error reading " << options.events_path << '\n';
+    return 2;
+  }
+  if (!problems.empty()) {
+    constexpr std::size_t k_shown = 50;
+    for (std::size_t i = 0; i < problems.size() && i < k_shown; ++i)
+      err << problems[i] << '\n';
+    if (problems.size() > k_shown)
+      err << "... and " << problems.size() - k_shown << " more error(s)\n";
+    err << options.events_path << ": " << problems.size() << " invalid line(s); nothing replayed\n";
+    return 1;
+  }
+
+  TempDir temp;
+  std::string db_path = options.db_path;
+  if (db_path.empty()) {
+    if (temp.path().empty()) {
+      err << "tocsin replay: cannot create a temporary directory\n";
+      return 2;
+    }
+    db_path = temp.path() + "/replay.db";
+  }
+
+  const TimePoint start = lines.empty() ? options.until.value_or(TimePoint{}) : lines.front().at;
+  ManualClock clock(start);
+  std::unique_ptr<server::App> app;
+  try {
+    app = std::make_unique<server::App>(
+        options.rules_path, db_path, clock, loaded.rules,
+        options.db_path.empty() ? std::optional<storage::Durability>(storage::Durability::off)
+                                : std::nullopt);
+  } catch (const std::exception& e) {
+    err << "tocsin replay: " << e.what() << '\n';
+    return 2;
+  }
+
+  std::optional<TimePoint> until = options.until;
+  if (options.until_after_last)
+    until = (lines.empty() ? start : lines.back().at) + *options.until_after_last;
+  Replayer replayer(*app, clock, options, out, err);
+  for (const auto& line : lines) {
+    if (until && line.at > *until) break;
+    if (!replayer.run(line)) return 2;
+  }
+  if (until && !replayer.advance_to(*until)) return 2;
+  out.flush();
+  if (options.summary) replayer.tally().print(err, lines.size());
+  app->writer.stop();
+  return 0;
+}
+
+namespace {
+
+// `--until`: an RFC 3339 time, `now`, `now-DURATION`, or `+DURATION` (after the last input
+// line). The error names the flag and every spelling.
+bool parse_until(const std::string& text, TimePoint now, ReplayOptions& out) {
+  // Longer would overflow the clock (a silent empty replay) or fire timers for days.
+  constexpr Duration k_max_span = std::chrono::days(36524);  // 100 years
+  if (text == "now") {
+    out.until = now;
+    return true;
+  }
+  if (text.starts_with("now-")) {
+    const auto d = parse_duration(text.substr(4));
+    if (d && d->count() > 0 && *d < k_max_span) {
+      out.until = now - *d;
+      return true;
+    }
+  } else if (text.starts_with("+")) {
+    const auto d = parse_duration(text.substr(1));
+    if (d && d->count() >= 0 && *d < k_max_span) {
+      out.until_after_last = *d;
+      return true;
+    }
+  } else if (auto t = parse_timestamp(text)) {
+    out.until = *t;
+    return true;
+  }
+  std::cerr << "tocsin replay: --until must be an RFC 3339 time (2026-11-02T09:00:00Z), now, "
+               "now-DURATION (now-2h) or +DURATION (+2h: that long after the last input line), "
+               "DURATION under 100 years, got \""
+            << text << "\"\n";
+  return false;
+}
+
+}  // namespace
+
+Subcommand add_replay(CLI::App& cli) {
+  struct Options {
+    ReplayOptions replay;
+    std::string until;
+  };
+  auto opt = std::make_shared<Options>();
+  auto* cmd = cli.add_subcommand(
+      "replay",
+      "Run recorded events through the engine on a virtual clock; print every decision and "
+      "notification as JSON lines");
+  cmd->add_option("--rules", opt->replay.rules_path, "Rules file")->required();
+  cmd->add_option("--until", opt->until,
+                  "Run the virtual clock on to this time, firing timers on the way: RFC "
+                  "3339, now, now-2h, or +2h (after the last line); later lines are not "
+                  "replayed");
+  cmd->add_option("--db", opt->replay.db_path,
+                  "Keep the resulting database here (default: a temporary one)");
+  cmd->add_flag("--verify", opt->replay.verify, "Verify SNS signatures (off by default)");
+  cmd->add_flag("--summary", opt->replay.summary,
+                "After the run, print a what-if summary to stderr: pages and "
+                "notifications by channel, demotions, holds, drops");
+  cmd->add_option("EVENTS", opt->replay.events_path, "JSON-lines file, or - for stdin")->required();
+  return {cmd, [opt] {
+            if (!opt->until.empty() && !parse_until(opt->until, SystemClock().now(), opt->replay)) {
+              return 2;
+            }
+            std::ios::sync_with_stdio(false);
+            return run_replay(opt->replay, std::cout, std::cerr);
+          }};
+}
+
+}  // namespace tocsin::cli

@@ -1,0 +1,33 @@
+#pragma once
+// `tocsin replay` (docs/behaviour.md "Replay"; lines: docs/formats.md §13): recorded events through
+// the engine on a virtual clock. Input: one JSON object per line, in time order. Output: one JSON
+// line per decision and per notification, deterministic (same input, same rules: byte-identical
+// output).
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+#include "core/time.hpp"
+
+namespace tocsin::cli {
+
+struct ReplayOptions {
+  std::string rules_path;
+  std::string events_path;  // "-" reads standard input
+  std::string db_path;      // empty: a temporary database, removed afterwards
+  // Where the virtual clock runs on to after the last line (timers fire on the way): a time, or
+  // a duration after the last line (`--until +2h`). Lines after `until` are not replayed.
+  std::optional<TimePoint> until;
+  std::optional<Duration> until_after_last;
+  bool verify = false;  // check SNS signatures (off by default: recorded messages may be old)
+  // After the run, a what-if summary on the error stream: outcomes, pages and notifications
+  // by channel, demotions, holds and drops (the output lines stay as they are).
+  bool summary = false;
+};
+
+// Returns the exit status: 0 done, 1 invalid rules or input (every problem on `err` as
+// PATH:LINE: error: ...), 2 I/O error.
+int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace tocsin::cli

@@ -1,0 +1,716 @@
+#include "engine/engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/duration.hpp"
+#include "core/hash.hpp"
+#include "core/json.hpp"
+#include "engine/digest.hpp"
+#include "rules/dedup_key.hpp"
+#include "rules/lifecycle.hpp"
+#include "rules/noise.hpp"
+
+namespace tocsin::engine {
+
+Severity effective_severity(const rules::Rules& rules, const rules::Rule* rule,
+                            const NormalizedEvent& e) {
+  if (rule && rule->sets_severity) return rule->policy.severity;
+  return e.severity.value_or(rule ? rule->policy.severity : rules.defaults.severity);
+}
+
+const rules::AlertPolicy& policy_for(const rules::Rules& rules, const std::string& rule_name) {
+  const rules::Rule* rule = rules.find_rule(rule_name);
+  return rule ? rule->policy : rules.defaults;
+}
+
+namespace {
+
+// Copies what the latest event says about the alert onto its record (names, labels and
+// summary may change over time; identity does not).
+void describe_alert(storage::AlertRecord& a, const NormalizedEvent& e, TimePoint now) {
+  if (a.id == 0) a.first_seen = now;
+  a.source = e.source;
+  a.name = e.name;
+  a.account = e.account;
+  a.region = e.region;
+  a.metric = e.metric;
+  a.namespace_ = e.namespace_;
+  a.labels = e.labels;
+  a.summary = e.summary;
+  a.description = e.description;
+  a.last_seen = now;
+}
+
+// How a new episode of an event is routed: every matching rule's policy, merged.
+rules::Routing routing_for(const rules::Rules& rules,
+                           const std::vector<const rules::Rule*>& matched) {
+  rules::Routing routing;
+  for (const auto* rule : matched) {
+    if (rule->drop) routing.drop = true;
+    if (!rule->escalation.empty()) routing.escalation.push_back(rule->escalation);
+  }
+  routing.route = rules::route_for(rules, routing.escalation);
+  return routing;
+}
+
+// Writes what a decision caused besides the episodes themselves: notes as decisions,
+// notifications to the outbox, timers. `episodes` are the episodes the effects may name.
+// REQUIRES: runs on the writer thread inside the group transaction.
+struct EffectWriter {
+  storage::Transaction& tx;
+  const rules::Rules& rules;
+  const storage::AlertRecord& alert;
+  TimePoint now;
+  Journal* journal;
+  std::optional<double> noise;  // the alert's score at decision time, on every notification
+
+  void decision(storage::DecisionRecord record) {
+    tx.insert_decision(record);
+    if (journal) journal->emplace_back(std::move(record));
+  }
+
+  void write(const rules::Effects& fx, std::initializer_list<const rules::Episode*> episodes) {
+    auto episode = [&](int number) -> const rules::Episode* {
+      for (const auto* e : episodes) {
+        if (e && e->number == number) return e;
+      }
+      return nullptr;
+    };
+    for (const auto& note : fx.notes) {
+      storage::DecisionRecord d;
+      d.at = now;
+      d.alert_id = alert.id;
+      d.episode = note.episode;
+      d.kind = "decision";
+      d.outcome = note.decision;
+      d.reason = note.reason;
+      d.rule = alert.rule;
+      d.rules_hash = rules.hash;
+      d.fingerprint = alert.fingerprint;
+      decision(std::move(d));
+    }
+    for (const auto& n : fx.notifications) {
+      const rules::Episode* e = episode(n.episode);
+      if (!e) throw std::logic_error("a notification names an episode the decision did not load");
+      storage::OutboxRecord o;
+      o.created_at = o.due_at = now;
+      o.alert_id = alert.id;
+      o.episode = n.episode;
+      o.fingerprint = alert.fingerprint;
+      o.alias = episode_alias(alert.fingerprint, n.episode);
+      o.channel = n.channel;
+      o.action = std::string(rules::to_string(n.action));
+      o.level = n.level;
+      o.severity = e->severity;
+      o.priority = e->priority;
+      o.why = n.why;
+      o.noise = noise;
+      // A channel with digest_every hears about it in its next digest (docs/behaviour.md "Noise").
+      auto channel = rules.channels.find(n.channel);
+      if (channel != rules.channels.end() && channel->second.digest_every) {
+        tx.insert_digest_item(
+            storage::DigestItem{0, o, alert.summary.empty() ? alert.name : alert.summary});
+        tx.arm_digest(n.channel, now + *channel->second.digest_every);
+        continue;
+      }
+      o.id = tx.insert_notification(o);
+      if (journal) journal->emplace_back(std::move(o));
+    }
+    if (fx.cancel_escalation || fx.cancel_ack_timeout) {
+      for (const auto* e : episodes) {
+        if (!e) continue;
+        if (fx.cancel_escalation)
+          tx.cancel_timers(alert.id, e->number, rules::TimerKind::escalation);
+        if (fx.cancel_ack_timeout)
+          tx.cancel_timers(alert.id, e->number, rules::TimerKind::ack_timeout);
+      }
+    }
+    for (const auto& t : fx.timers)
+      tx.insert_timer(alert.id, t);
+  }
+};
+
+// A redelivery changes nothing and is not stored (a retry storm must not grow the decision
+// log), but it is journaled so a replay shows it.
+IngestResult redelivery(const storage::DecisionRecord& earlier, TimePoint now, Journal* journal) {
+  if (journal) {
+    storage::DecisionRecord d = earlier;
+    d.at = now;
+    d.outcome = std::string(to_string(Outcome::redelivery));
+    d.reason = "seen_before";
+    journal->emplace_back(std::move(d));
+  }
+  return IngestResult{earlier.alert_id, earlier.fingerprint, earlier.episode, Outcome::redelivery,
+                      "seen_before"};
+}
+
+// REQUIRES: runs on the writer thread inside the group transaction.
+const rules::Heartbeat* find_heartbeat(const rules::Rules& rules, const std::string& name) {
+  for (const auto& hb : rules.heartbeats) {
+    if (hb.name == name) return &hb;
+  }
+  return nullptr;
+}
+
+NormalizedEvent heartbeat_event(const rules::Heartbeat& hb, SignalState state, TimePoint now,
+                                std::optional<TimePoint> last_ping) {
+  NormalizedEvent e;
+  e.source = Source::heartbeat;
+  e.hook = "heartbeat";
+  e.name = hb.name;
+  e.fingerprint = "heartbeat:" + hb.name;
+  e.state = state;
+  e.source_time = now;
+  if (state == SignalState::firing) {
+    e.previous_state = SignalState::resolved;
+    e.summary = "heartbeat " + hb.name + ": no ping for " +
+                (last_ping ? format_duration(now - *last_ping) : std::string("a while")) +
+                " (expected every " + format_duration(hb.every) + ", grace " +
+                format_duration(hb.grace) + ")";
+  } else {
+    e.previous_state = SignalState::firing;
+    e.summary = "heartbeat " + hb.name + ": pinged again";
+  }
+  return e;
+}
+
+// Noise (docs/behaviour.md "Noise"). The window slides before anything in the transaction changes
+// an episode: the episodes that left it are read as they were counted.
+// REQUIRES: runs on the writer thread inside the group transaction.
+void slide_noise(storage::Transaction& tx, const rules::Noise& cfg, storage::AlertRecord& alert,
+                 TimePoint now) {
+  if (alert.id == 0) return;
+  rules::slide(alert.noise, tx.episodes_leaving(alert.id, alert.noise.window_first,
+                                                rules::window_cutoff(cfg, now)));
+}
+
+// What an event decision changes in the alert's noise: its observation, the episode it ended
+// (classified on the episode), the episode it opened.
+rules::NoiseState account_event(rules::NoiseState noise, const rules::Noise& cfg,
+                                rules::Decision& d, TimePoint now) {
+  if (auto firing = rules::observed_firing(to_string(d.outcome), d.reason)) {
+    rules::observe(noise, cfg, rules::Observation{now, *firing});
+  }
+  if (d.ended) rules::count_ended(noise, cfg, *d.ended);
+  if (d.opened) rules::count_opened(noise, *d.active);
+  return noise;
+}
+
+// A timer or a person changed an episode of the alert (already slid to `now`): counts it if it
+// ended, stores the alert when its noise changed, and returns the score at `now`.
+double settle_noise(storage::Transaction& tx, const rules::Noise& cfg, storage::AlertRecord& alert,
+                    const rules::NoiseState& before, rules::Episode* changed, TimePoint now) {
+  if (changed && !is_active(changed->status)) rules::count_ended(alert.noise, cfg, *changed);
+  const double score = rules::score(alert.noise, cfg, alert.first_seen, now).score;
+  // The score drifts with the clock alone (the window slides); the alert is stored only when
+  // its state changed, not on every escalation step.
+  if (!(alert.noise == before)) {
+    alert.noise_score = score;
+    tx.save_alert(alert);
+  }
+  return score;
+}
+
+// How noise changes the routing of a new episode: demoted to the low-priority channel above
+// demote_above, held for hold_for when historically transient; never for never_suppress.
+// Returns false when it changes nothing.
+bool noise_routing(const rules::Rules& rules, const std::vector<const rules::Rule*>& matched,
+                   const rules::NoiseScore& score, rules::Routing& routing) {
+  if (routing.drop || routing.route.empty()) return false;
+  const rules::Rule* low = nullptr;
+  const rules::Rule* hold = nullptr;
+  for (const auto* rule : matched) {
+    if (rule->never_suppress) return false;
+    if (!low && rule->low_priority) low = rule;
+    if (!hold && rule->hold_for) hold = rule;
+  }
+  const auto& cfg = rules.noise;
+  bool changed = false;
+  if (low && score.score > cfg.demote_above) {
+    routing.demote_to = *low->low_priority;
+    routing.demote_reason = "noise " + rules::format_score(score.score) + " above demote_above " +
+                            rules::format_score(cfg.demote_above) + ": to " + *low->low_priority +
+                            " (rule " + low->name + ") instead of its escalation; " +
+                            rules::explain(score);
+    changed = true;
+  }
+  if (hold && rules::historically_transient(score)) {
+    routing.hold_for = hold->hold_for;
+    routing.hold_reason = "historically transient: " + std::to_string(score.transient_count) +
+                          " of " + std::to_string(score.ended) + " episodes in " +
+                          format_duration(cfg.window) + " resolved by the source within " +
+                          format_duration(cfg.transient_within) +
+                          " unacknowledged; first notification held " +
+                          format_duration(*hold->hold_for) + " (rule " + hold->name + ")";
+    changed = true;
+  }
+  return changed;
+}
+
+IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
+                         const NormalizedEvent& event, std::optional<std::int64_t> inbound_id,
+                         TimePoint now, Journal* journal) {
+  // A delivery the source names (an SNS MessageId, an EventBridge event id) is applied once and
+  // recorded once. The same transition arriving under another id (another path, an EventBridge
+  // retry, an Alertmanager re-send) is recognised by the decision core (same_transition).
+  const std::string event_key =
+      event.source_event_id.empty() ? std::string() : event.hook + ":" + event.source_event_id;
+  if (!event_key.empty()) {
+    if (auto earlier = tx.find_event_decision(event_key)) {
+      return redelivery(*earlier, now, journal);
+    }
+  }
+
+  // A declared heartbeat routes itself (docs/behaviour.md "Heartbeats and the watchdog");
+  // everything else goes through the rules.
+  const rules::Heartbeat* heartbeat =
+      event.source == Source::heartbeat ? find_heartbeat(rules, event.name) : nullptr;
+  auto matched = heartbeat ? std::vector<const rules::Rule*>{} : rules.matching(event);
+  const rules::Rule* rule = matched.empty() ? nullptr : matched.front();
+  const rules::AlertPolicy& policy = rule ? rule->policy : rules.defaults;
+  // A rule may regroup alerts under its own identity
+  // (docs/behaviour.md "Episodes, escalation and timers", groups).
+  const std::string fingerprint = rule && rule->dedup_key
+                                      ? rules::render_dedup_key(*rule->dedup_key, event)
+                                      : event.fingerprint;
+  rules::Routing routing;
+  Severity severity = effective_severity(rules, rule, event);
+  Priority priority = policy.priority_given(severity);
+  std::string rule_name = rule ? rule->name : "";
+  if (heartbeat) {
+    routing.escalation = {heartbeat->escalation};
+    routing.route = rules::route_for(rules, routing.escalation);
+    severity = heartbeat->severity;
+    priority = heartbeat->priority;
+    rule_name = "heartbeat:" + heartbeat->name;
+  } else {
+    routing = routing_for(rules, matched);
+  }
+
+  storage::AlertRecord alert;
+  rules::AlertState state;
+  if (auto loaded = tx.load_alert(fingerprint)) {
+    alert = std::move(loaded->first);
+    state = std::move(loaded->second);
+    // Transitions are ordered per member: the event's own identity, before dedup_key.
+    tx.load_members(alert.id, event.fingerprint, state);
+  }
+
+  slide_noise(tx, rules.noise, alert, now);
+  rules::Decision d = rules::decide(policy, state, event, severity, priority, now, routing);
+  rules::NoiseState noise = account_event(alert.noise, rules.noise, d, now);
+  const rules::NoiseScore score =
+      rules::score(noise, rules.noise, alert.id == 0 ? now : alert.first_seen, now);
+  if (d.opened && noise_routing(rules, matched, score, routing)) {
+    // Same event, same state: only the new episode's route differs.
+    d = rules::decide(policy, state, event, severity, priority, now, routing);
+    noise = account_event(alert.noise, rules.noise, d, now);
+  }
+  if (d.opened) d.active->noise = score.score;
+  alert.noise = std::move(noise);
+  alert.noise_score = score.score;
+
+  alert.fingerprint = fingerprint;
+  describe_alert(alert, event, now);
+  alert.rule = rule_name;
+  if (d.opened) alert.last_episode_number = d.active->number;
+  alert.id = tx.save_alert(alert);
+
+  // The ended episode is written first: the schema allows one active episode per alert.
+  if (d.ended) {
+    tx.save_episode(alert.id, fingerprint, *d.ended, false);
+    tx.cancel_timers(alert.id, d.ended->number);
+  }
+  if (d.active) tx.save_episode(alert.id, fingerprint, *d.active, d.opened);
+  if (d.member) tx.save_member(alert.id, *d.member);
+
+  storage::DecisionRecord record;
+  record.at = now;
+  record.alert_id = alert.id;
+  if (d.active) {
+    record.episode = d.active->number;
+  } else if (d.ended) {
+    record.episode = d.ended->number;
+  } else if (state.active) {
+    record.episode = state.active->number;
+  } else if (state.last_episode_number > 0 &&
+             (d.outcome == Outcome::duplicate || d.outcome == Outcome::out_of_order)) {
+    // A transition delivered again, or late, after its episode ended: it belongs to that one.
+    record.episode = state.last_episode_number;
+  }
+  record.inbound_id = inbound_id;
+  record.outcome = std::string(to_string(d.outcome));
+  record.reason = rule_name.empty() ? d.reason + ";no_rule_matched" : d.reason;
+  record.rule = rule_name;
+  record.rules_hash = rules.hash;
+  record.fingerprint = fingerprint;
+  record.event_key = event_key;
+  EffectWriter out{tx, rules, alert, now, journal, score.score};
+  out.decision(record);
+  out.write(d.effects, {d.ended ? &*d.ended : nullptr, d.active ? &*d.active : nullptr});
+
+  return IngestResult{alert.id, fingerprint, record.episode, d.outcome, record.reason};
+}
+
+// A channel's digest fell due: its kept notifications become one `digest` outbox row. A channel
+// removed from the rules since loses its items (logged); one that lost `digest_every` still
+// gets this last digest.
+// REQUIRES: runs on the writer thread inside the group transaction.
+void send_digest(storage::Transaction& tx, const rules::Rules& rules, const std::string& channel,
+                 TimePoint now, Journal* journal) {
+  auto items = tx.take_digest_items(channel);
+  if (items.empty()) return;
+  if (!rules.channels.contains(channel)) {
+    spdlog::warn("digest for channel {} dropped: the channel is no longer declared ({} items)",
+                 channel, items.size());
+    return;
+  }
+  storage::OutboxRecord digest = build_digest(channel, tx.next_digest_number(channel), items, now);
+  digest.id = tx.insert_notification(digest);
+  if (journal) journal->emplace_back(std::move(digest));
+}
+
+// Two-way sync: an action taken in the paging tool on an episode Tocsin created. Only the
+// episode the alias names, and only while it is the alert's current one: acknowledging the
+// forgotten October page must never silence December's.
+// REQUIRES: runs on the writer thread inside the group transaction.
+IngestResult apply_sync(storage::Transaction& tx, const rules::Rules& rules,
+                        const Inbound::Sync& sync, std::int64_t inbound_id, TimePoint now,
+                        Journal* journal) {
+  storage::DecisionRecord record;
+  record.at = now;
+  record.inbound_id = inbound_id;
+  record.outcome = std::string(to_string(Outcome::ignored));
+  record.rules_hash = rules.hash;
+  auto finish = [&](std::string reason) {
+    record.reason = std::move(reason);
+    tx.insert_decision(record);
+    if (journal) journal->emplace_back(record);
+    return IngestResult{record.alert_id, record.fingerprint, record.episode, Outcome::ignored,
+                        record.reason};
+  };
+  const auto where = tx.find_episode_by_alias(sync.alias);
+  if (!where) return finish("sync_unknown_alias");
+  auto loaded = tx.load_alert_by_id(where->first);
+  if (!loaded) return finish("sync_unknown_alias");
+  storage::AlertRecord& alert = loaded->first;
+  const rules::AlertState& state = loaded->second;
+  record.alert_id = alert.id;
+  record.fingerprint = alert.fingerprint;
+  record.episode = where->second;
+  record.rule = alert.rule;
+  if (!state.active || state.active->number != where->second) {
+    return finish("sync_episode_not_current");
+  }
+  const rules::Route route = rules::route_of(rules, *state.active);
+  rules::ActionDecision d = rules::on_action(policy_for(rules, alert.rule), route, state,
+                                             sync.action, sync.by, sync.note, now);
+  if (d.refused) return finish("sync_" + d.refused->first);
+  const rules::NoiseState before = alert.noise;
+  slide_noise(tx, rules.noise, alert, now);
+  const double noise = settle_noise(tx, rules.noise, alert, before, &*d.episode, now);
+  tx.save_episode(alert.id, alert.fingerprint, *d.episode, false);
+  if (d.ended) tx.cancel_timers(alert.id, d.episode->number);
+  // The tool the action came from already knows; telling it would only echo back.
+  std::erase_if(d.effects.notifications, [&](const rules::Notification& n) {
+    auto c = rules.channels.find(n.channel);
+    return c != rules.channels.end() && c->second.type == sync.from;
+  });
+  finish(std::string("sync_") + std::string(rules::to_string(sync.action)));
+  EffectWriter out{tx, rules, alert, now, journal, noise};
+  out.write(d.effects, {&*d.episode});
+  return IngestResult{alert.id, alert.fingerprint, d.episode->number, Outcome::ignored,
+                      record.reason};
+}
+
+}  // namespace
+
+Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound inbound,
+                                                                        Journal* journal) {
+  auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
+  std::vector<IngestResult> results;
+  Journal written;
+  const TimePoint now = m_clock.now();
+
+  auto status = m_writer.submit([&](storage::Transaction& tx) {
+    // A job that throws is rolled back: forget what it journaled.
+    written.clear();
+    results.clear();
+    const auto& rec = inbound.record;
+    if (!rec.delivery_id.empty()) {
+      if (auto earlier = tx.find_inbound(rec.hook, rec.delivery_id)) {
+        for (const auto& d : tx.decisions_for_inbound(*earlier)) {
+          if (d.kind == "event") results.push_back(redelivery(d, now, &written));
+        }
+        return;
+      }
+    }
+    const std::int64_t inbound_id = tx.insert_inbound(rec);
+    if (inbound.subscription) tx.save_subscription(*inbound.subscription);
+    if (inbound.sync) {
+      results.push_back(apply_sync(tx, rules, *inbound.sync, inbound_id, now, &written));
+      return;
+    }
+    if (inbound.events.empty()) {
+      storage::DecisionRecord record;
+      record.at = now;
+      record.inbound_id = inbound_id;
+      record.outcome = std::string(to_string(Outcome::ignored));
+      record.reason = inbound.ignored_reason;
+      record.rules_hash = rules.hash;
+      tx.insert_decision(record);
+      written.emplace_back(std::move(record));
+      results.push_back(
+          IngestResult{std::nullopt, "", std::nullopt, Outcome::ignored, inbound.ignored_reason});
+      return;
+    }
+    for (const auto& event : inbound.events) {
+      results.push_back(apply_event(tx, rules, event, inbound_id, now, &written));
+    }
+  });
+
+  if (auto error = status.get()) return unexpected(std::move(*error));
+
+  std::vector<std::pair<std::string_view, std::string_view>> events;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    // A request without events (ignored input) is counted under its hook.
+    const std::string_view event_source = i < inbound.events.size()
+                                              ? to_string(inbound.events[i].source)
+                                              : std::string_view(inbound.record.hook);
+    events.emplace_back(event_source, to_string(r.outcome));
+    spdlog::info("{} event {}: {} ({}) alert={} episode={}", inbound.record.hook,
+                 inbound.record.delivery_id.empty() ? "-" : inbound.record.delivery_id,
+                 to_string(r.outcome), r.reason,
+                 r.fingerprint.empty() ? "-" : r.fingerprint, r.episode.value_or(0));
+  }
+  record(written, std::move(events));
+  if (journal) journal->insert(journal->end(), written.begin(), written.end());
+  return results;
+}
+
+Expected<std::optional<TimePoint>, storage::WriteError> Engine::fire_next_timer(TimePoint not_after,
+                                                                                bool at_due_time,
+                                                                                Journal* journal) {
+  auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
+  std::optional<TimePoint> fired;
+  Journal written;
+  auto status = m_writer.submit([&](storage::Transaction& tx) {
+    written.clear();
+    fired.reset();
+    auto stored = tx.next_due_timer(not_after);
+    if (!stored) return;
+    const rules::Timer& timer = stored->timer;
+    fired = timer.due;
+    tx.delete_timer(stored->id);
+    const TimePoint now = at_due_time ? timer.due : m_clock.now();
+
+    if (timer.kind == rules::TimerKind::digest) {
+      send_digest(tx, rules, stored->name, now, &written);
+      return;
+    }
+    if (timer.kind == rules::TimerKind::heartbeat) {
+      const rules::Heartbeat* hb = find_heartbeat(rules, stored->name);
+      if (!hb) return;  // no longer declared
+      const auto ping = tx.heartbeat_ping(hb->name);
+      const std::optional<TimePoint> last =
+          ping ? std::optional<TimePoint>(ping->last_ping_at) : std::nullopt;
+      if (last && *last + hb->every + hb->grace > now) {
+        tx.set_heartbeat_deadline(hb->name, *last + hb->every + hb->grace);
+        return;
+      }
+      apply_event(tx, rules, heartbeat_event(*hb, SignalState::firing, now, last), std::nullopt,
+                  now, &written);
+      return;
+    }
+    auto loaded = tx.load_alert_by_id(stored->alert_id);
+    if (!loaded) return;
+    storage::AlertRecord& alert = loaded->first;
+    auto episode = tx.load_episode(alert.id, timer.episode);
+    if (!episode) return;
+
+    rules::TimerDecision d =
+        rules::on_timer(policy_for(rules, alert.rule), rules::route_of(rules, *episode), *episode,
+                        episode->notified, timer, now);
+    const rules::NoiseState before = alert.noise;
+    slide_noise(tx, rules.noise, alert, now);
+    const double noise =
+        settle_noise(tx, rules.noise, alert, before, d.episode ? &*d.episode : nullptr, now);
+    if (d.episode) {
+      tx.save_episode(alert.id, alert.fingerprint, *d.episode, false);
+      if (d.ended) tx.cancel_timers(alert.id, d.episode->number);
+    }
+    EffectWriter out{tx, rules, alert, now, &written, noise};
+    out.write(d.effects, {d.episode ? &*d.episode : &*episode});
+  });
+  if (auto error = status.get()) return unexpected(std::move(*error));
+  record(written);
+  if (journal) journal->insert(journal->end(), written.begin(), written.end());
+  return fired;
+}
+
+Expected<int, storage::WriteError> Engine::fire_due_timers() {
+  int fired = 0;
+  const TimePoint now = m_clock.now();
+  for (;;) {
+    auto next = fire_next_timer(now, false);
+    if (!next) return unexpected(std::move(next.error()));
+    if (!*next) return fired;
+    ++fired;
+  }
+}
+
+Expected<std::optional<TimePoint>, storage::WriteError> Engine::next_timer_due() {
+  std::optional<TimePoint> due;
+  auto status = m_writer.submit([&](storage::Transaction& tx) { due = tx.next_timer_due(); });
+  if (auto error = status.get()) return unexpected(std::move(*error));
+  return due;
+}
+
+Expected<ActionResult, ActionError> Engine::act(const AlertRef& ref, rules::HumanAction action,
+                                                const std::string& by, const std::string& note,
+                                                Journal* journal) {
+  auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
+  const TimePoint now = m_clock.now();
+  std::optional<ActionError> refused;
+  ActionResult result;
+  Journal written;
+  auto status = m_writer.submit([&](storage::Transaction& tx) {
+    written.clear();
+    refused.reset();
+    auto loaded = ref.id ? tx.load_alert_by_id(*ref.id) : tx.load_alert(ref.fingerprint);
+    if (!loaded) {
+      refused = ActionError{404, "alert_not_found",
+                            ref.id ? "no alert with id " + std::to_string(*ref.id)
+                                   : "no alert with fingerprint " + ref.fingerprint};
+      return;
+    }
+    storage::AlertRecord& alert = loaded->first;
+    const rules::AlertState& state = loaded->second;
+    const rules::Route route =
+        state.active ? rules::route_of(rules, *state.active) : rules::Route{};
+    rules::ActionDecision d =
+        rules::on_action(policy_for(rules, alert.rule), route, state, action, by, note, now);
+    if (d.refused) {
+      refused = ActionError{409, d.refused->first, d.refused->second};
+      return;
+    }
+    const rules::NoiseState before = alert.noise;
+    slide_noise(tx, rules.noise, alert, now);
+    const double noise = settle_noise(tx, rules.noise, alert, before, &*d.episode, now);
+    tx.save_episode(alert.id, alert.fingerprint, *d.episode, false);
+    if (d.ended) tx.cancel_timers(alert.id, d.episode->number);
+    EffectWriter out{tx, rules, alert, now, &written, noise};
+    out.write(d.effects, {&*d.episode});
+    result = ActionResult{alert.id, alert.fingerprint, d.episode->number, d.episode->status};
+  });
+  if (auto error = status.get()) {
+    return unexpected(ActionError{error->transient ? 503 : 500, "storage",
+                                  "the action could not be stored: " + error->message});
+  }
+  if (refused) return unexpected(std::move(*refused));
+  record(written, {{"api", rules::to_string(action)}});
+  if (journal) journal->insert(journal->end(), written.begin(), written.end());
+  return result;
+}
+
+Expected<int, storage::WriteError> Engine::arm_missing_sweeps() {
+  auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
+  const TimePoint now = m_clock.now();
+  int armed = 0;
+  for (;;) {
+    int batch = 0;
+    auto status = m_writer.submit([&](storage::Transaction& tx) {
+      batch = 0;
+      for (auto& [alert_id, episode] : tx.active_episodes_without_sweep(500)) {
+        auto loaded = tx.load_alert_by_id(alert_id);
+        const auto& policy = policy_for(rules, loaded ? loaded->first.rule : std::string());
+        tx.insert_timer(alert_id,
+                        rules::Timer{rules::TimerKind::max_open_age,
+                                     std::max(now, episode.last_activity_at + policy.max_open_age),
+                                     episode.number, 0});
+        ++batch;
+      }
+    });
+    if (auto error = status.get()) return unexpected(std::move(*error));
+    armed += batch;
+    if (batch == 0) break;
+  }
+  // Heartbeats pinged before their deadline was a timer (an upgrade) get one now.
+  auto status = m_writer.submit([&](storage::Transaction& tx) {
+    for (const auto& hb : rules.heartbeats) {
+      if (tx.has_heartbeat_deadline(hb.name)) continue;
+      if (auto ping = tx.heartbeat_ping(hb.name)) {
+        tx.set_heartbeat_deadline(hb.name, ping->last_ping_at + hb.every + hb.grace);
+        ++armed;
+      }
+    }
+  });
+  if (auto error = status.get()) return unexpected(std::move(*error));
+  return armed;
+}
+
+// Decisions beyond an event's outcome, and every notification: the operator's log; then the
+// counters, through m_on_commit.
+void Engine::record(const Journal& journal,
+                    std::vector<std::pair<std::string_view, std::string_view>> events) {
+  for (const auto& entry : journal) {
+    if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
+      if (d->kind == "event") continue;  // logged with the request
+      spdlog::info("alert {} episode {}: {} ({})", d->fingerprint, d->episode.value_or(0),
+                   d->outcome, d->reason);
+    } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
+      spdlog::info("alert {} episode {}: queued {} to {} (level {}, {})", n->fingerprint,
+                   n->episode.value_or(0), n->action, n->channel, n->level, n->alias);
+    }
+  }
+  if (m_on_commit) m_on_commit(Committed{std::move(events), journal});
+}
+
+storage::WriteStatus Engine::record_ping(const std::string& name, Journal* journal) {
+  auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
+  const TimePoint now = m_clock.now();
+  Journal written;
+  auto status =
+      m_writer
+          .submit([&](storage::Transaction& tx) {
+            written.clear();
+            // Kept as an inbound request like any other hook's, so `tocsin export` can hand
+            // the ping to a replay.
+            storage::InboundRecord request;
+            request.received_at = now;
+            request.hook = "heartbeat";
+            request.headers_json = "{}";
+            request.body =
+                Json{{"name", name}}.dump(-1, ' ', false, Json::error_handler_t::replace);
+            const std::int64_t inbound_id = tx.insert_inbound(request);
+            tx.record_heartbeat_ping(name, now);
+            const rules::Heartbeat* hb = find_heartbeat(rules, name);
+            if (!hb) return;
+            tx.set_heartbeat_deadline(name, now + hb->every + hb->grace);
+            // The next ping resolves the episode a silence opened.
+            if (auto loaded = tx.load_alert("heartbeat:" + name); loaded && loaded->second.active) {
+              apply_event(tx, rules, heartbeat_event(*hb, SignalState::resolved, now, now),
+                          inbound_id, now, &written);
+            }
+          })
+          .get();
+  if (!status) {
+    record(written);
+    if (journal) journal->insert(journal->end(), written.begin(), written.end());
+  }
+  return status;
+}
+
+storage::WriteStatus Engine::write(std::function<void(storage::Transaction&)> work) {
+  return m_writer.submit(std::move(work)).get();
+}
+
+}  // namespace tocsin::engine

@@ -1,0 +1,157 @@
+#pragma once
+// One event, one straight path: the hooks hand the engine normalized events; for each it
+// loads the alert, lets the pure decision core (rules/lifecycle) decide, and writes the
+// inbound request, the alert, its episodes, the decision, the notifications (outbox) and the
+// timers in the same group transaction. The caller answers only after that commit.
+//
+// Timers and people's actions (ack, unack, resolve) take the same path: load, decide purely,
+// write everything at once. `tocsin replay` drives this very class on a virtual clock.
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/event.hpp"
+#include "core/expected.hpp"
+#include "core/outcome.hpp"
+#include "engine/rules_holder.hpp"
+#include "rules/lifecycle.hpp"
+#include "storage/writer.hpp"
+
+namespace tocsin::engine {
+
+struct IngestResult {
+  std::optional<std::int64_t> alert_id;  // absent when no alert was involved (ignored input)
+  std::string fingerprint;
+  std::optional<int> episode;
+  Outcome outcome = Outcome::ignored;
+  std::string reason;
+};
+
+struct Inbound {
+  storage::InboundRecord record;
+  std::vector<NormalizedEvent> events;
+  // Why an accepted request yields no events (e.g. an SNS message that is not an alarm);
+  // recorded as an `ignored` decision. Used only when `events` is empty.
+  std::string ignored_reason;
+  // An SNS (un)subscription confirmation to list for a human, stored with the request.
+  std::optional<storage::SubscriptionRecord> subscription;
+  // Two-way sync (docs/behaviour.md "Delivery"): someone acted in the paging tool on an alert
+  // Tocsin created; the episode named by `alias` follows, if it is still the alert's current one.
+  struct Sync {
+    std::string alias;
+    rules::HumanAction action = rules::HumanAction::ack;
+    std::string by, note;
+    rules::ChannelType from = rules::ChannelType::opsgenie;  // not told about its own action
+  };
+  std::optional<Sync> sync;
+};
+
+// What one call wrote, in order: decisions and notifications as committed (replay prints it).
+using JournalEntry = std::variant<storage::DecisionRecord, storage::OutboxRecord>;
+using Journal = std::vector<JournalEntry>;
+
+// What one committed call of the engine did, for the operator's counters. The engine knows no
+// metrics: whoever runs it counts these (the server wires them to its Prometheus counters).
+struct Committed {
+  // The events the call handled, as (source, outcome): each event of an inbound request (the
+  // request's hook when it had none), or ("api", action) for a person's action. Empty for
+  // timers and heartbeat pings.
+  std::vector<std::pair<std::string_view, std::string_view>> events;
+  const Journal& journal;  // the decisions and notifications, as committed
+};
+
+// Called on the caller's thread after each transaction the engine committed (like
+// storage::Writer's on_group, which is called after each group).
+using OnCommit = std::function<void(const Committed&)>;
+
+// Which alert a person acts on.
+struct AlertRef {
+  std::optional<std::int64_t> id;
+  std::string fingerprint;  // used when id is absent
+};
+
+struct ActionResult {
+  std::int64_t alert_id = 0;
+  std::string fingerprint;
+  int episode = 0;
+  EpisodeStatus status = EpisodeStatus::open;
+};
+
+// Why an action was not applied: 404 (no such alert), 409 (does not apply now), or 503
+// (storage; retry).
+struct ActionError {
+  int status = 409;
+  std::string code;
+  std::string detail;
+};
+
+class Engine {
+ public:
+  Engine(storage::Writer& writer, const Clock& clock, const RulesHolder& rules,
+         OnCommit on_commit = {})
+      : m_writer(writer), m_clock(clock), m_rules(rules), m_on_commit(std::move(on_commit)) {}
+
+  // Decides and durably records the request. Blocks until committed. A redelivered request
+  // (same hook and delivery id) changes nothing and reports outcome `redelivery`.
+  Expected<std::vector<IngestResult>, storage::WriteError> ingest(Inbound inbound,
+                                                                  Journal* journal = nullptr);
+
+  // Handles the earliest stored timer due at or before `not_after`, in its own transaction.
+  // The decision happens at the clock's now, or at the timer's due time with `at_due_time`
+  // (a virtual clock that jumps forward still sees each timer at its time). Returns the due
+  // time of the timer handled, or nullopt when none was due.
+  Expected<std::optional<TimePoint>, storage::WriteError> fire_next_timer(
+      TimePoint not_after, bool at_due_time, Journal* journal = nullptr);
+
+  // Handles every timer due by now (timers due while the engine was down fire once, late).
+  // Returns how many fired, or the storage error that stopped it.
+  Expected<int, storage::WriteError> fire_due_timers();
+
+  // The earliest pending timer, if any.
+  Expected<std::optional<TimePoint>, storage::WriteError> next_timer_due();
+
+  // Acknowledge, unacknowledge or resolve the alert's current episode.
+  Expected<ActionResult, ActionError> act(const AlertRef& alert, rules::HumanAction action,
+                                          const std::string& by, const std::string& note,
+                                          Journal* journal = nullptr);
+
+  // Gives episodes opened before timers existed (an upgraded database) their max_open_age
+  // sweep, and pinged heartbeats without a deadline theirs. Returns how many were armed.
+  Expected<int, storage::WriteError> arm_missing_sweeps();
+
+  // Records a heartbeat ping: moves its deadline to every + grace from now, and resolves the
+  // episode a silence opened (docs/behaviour.md "Heartbeats and the watchdog"). A missed deadline
+  // is a timer: it opens an episode of fingerprint `heartbeat:{name}`, routed by the heartbeat's
+  // escalation. The ping is stored as an inbound request of hook `heartbeat` (body `{"name":
+  // ...}`), for `tocsin export`.
+  storage::WriteStatus record_ping(const std::string& name, Journal* journal = nullptr);
+
+  // Runs `work` in the writer, after a commit. For small state updates outside the event path.
+  storage::WriteStatus write(std::function<void(storage::Transaction&)> work);
+
+ private:
+  // Logs what was committed, then hands it to m_on_commit.
+  void record(const Journal& journal,
+              std::vector<std::pair<std::string_view, std::string_view>> events = {});
+
+  storage::Writer& m_writer;
+  const Clock& m_clock;
+  const RulesHolder& m_rules;
+  const OnCommit m_on_commit;
+};
+
+// The severity an event's episode gets: the one the matched rule names, else the one the
+// source states, else the defaults'.
+Severity effective_severity(const rules::Rules& rules, const rules::Rule* rule,
+                            const NormalizedEvent& e);
+
+// The policy that applies to an alert whose last event matched `rule_name` ("" for none):
+// that rule's, or the defaults when it no longer exists.
+const rules::AlertPolicy& policy_for(const rules::Rules& rules, const std::string& rule_name);
+
+}  // namespace tocsin::engine

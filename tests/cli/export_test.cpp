@@ -1,0 +1,236 @@
+// tocsin export, in process, on a database written row by row through the storage Writer: which
+// rows become replay lines, in what order and shape. (tests/e2e/export_test.cpp runs the real
+// binary from a live server to a replay.)
+#include "cli/export.hpp"
+
+#include <SQLiteCpp/Database.h>
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "core/json.hpp"
+#include "storage/writer.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace tocsin;
+using namespace tocsin::cli;
+using namespace tocsin::storage;
+using tocsin::testing::TempDir;
+
+namespace {
+
+TimePoint at(const char* text) {
+  auto t = parse_timestamp(text);
+  REQUIRE(t);
+  return *t;
+}
+
+InboundRecord request(const char* received_at, const std::string& hook, const std::string& body,
+                      const std::string& headers = "{}") {
+  InboundRecord r;
+  r.received_at = at(received_at);
+  r.hook = hook;
+  r.headers_json = headers;
+  r.body = body;
+  return r;
+}
+
+DecisionRecord decision(const char* when, const std::string& kind, const std::string& outcome,
+                        const std::string& reason) {
+  DecisionRecord d;
+  d.at = at(when);
+  d.kind = kind;
+  d.outcome = outcome;
+  d.reason = reason;
+  d.rules_hash = "test";
+  d.fingerprint = "generic:disk";
+  return d;
+}
+
+struct Exported {
+  int status = -1;
+  std::string out, err;
+};
+
+Exported export_from(const std::string& db, const std::string& since,
+                     const char* now = "2026-11-08T12:00:00Z") {
+  ExportOptions options;
+  options.db_path = db;
+  options.since = since;
+  std::ostringstream out, err;
+  Exported e;
+  e.status = run_export(options, at(now), out, err);
+  e.out = out.str();
+  e.err = err.str();
+  return e;
+}
+
+// A body nested as deep as intake accepts: one level more once it sits inside a replay line.
+std::string deepest_accepted_body() {
+  std::string body = "{}";
+  while (parse_json_strict("{\"a\":" + body + "}"))
+    body = "{\"a\":" + body + "}";
+  return body;
+}
+
+}  // namespace
+
+TEST_CASE("export: requests and API actions since the cutoff, in time order, as replay lines") {
+  TempDir dir;
+  const std::string db = dir.file("t.db");
+  const std::string deep = deepest_accepted_body();
+  {
+    Writer writer(db, Durability::normal);
+    auto status = writer.submit([&](Transaction& tx) {
+      // Before the cutoff (now - 7d = 2026-11-01T12:00:00Z): left out.
+      tx.insert_inbound(request("2026-11-01T11:59:59.999Z", "generic", R"({"key":"old"})"));
+      tx.insert_decision(
+          decision("2026-11-01T11:59:59.999Z", "decision", "acknowledged", "by old-timer"));
+      // At the cutoff exactly: in.
+      tx.insert_inbound(
+          request("2026-11-01T12:00:00Z", "generic", R"({"status": "firing", "key": "disk"})"));
+      // An SNS request: pretty-printed as SNS sends it, with its kept headers.
+      tx.insert_inbound(request("2026-11-02T08:00:00Z", "sns",
+                                "{\n  \"Type\" : \"Notification\",\n  \"Message\" : \"{}\"\n}",
+                                R"({"content-type":"text/plain","x-amz-sns-message-type":)"
+                                R"("Notification"})"));
+      // Not replayable as an object: stays the exact string.
+      tx.insert_inbound(request("2026-11-02T09:00:00Z", "generic", "[1, 2]"));
+      tx.insert_inbound(request("2026-11-02T09:00:01Z", "generic", deep));
+      tx.insert_inbound(request("2026-11-02T09:00:02Z", "generic", R"({"n": 1e400})"));
+      tx.insert_inbound(request("2026-11-03T10:00:00Z", "heartbeat", R"({"name":"hooks-worker"})"));
+      // People through the API.
+      tx.insert_decision(decision("2026-11-04T10:00:00Z", "decision", "acknowledged",
+                                  "by alice: draining the queue"));
+      tx.insert_decision(decision("2026-11-04T10:05:00Z", "decision", "unacknowledged", "by bob"));
+      tx.insert_decision(
+          decision("2026-11-04T10:10:00Z", "decision", "resolved", "by carol: fixed: really"));
+      // Within one millisecond, in commit order: an action before a request...
+      tx.insert_decision(decision("2026-11-05T10:00:00Z", "decision", "acknowledged", "by dan"));
+      const auto tie =
+          tx.insert_inbound(request("2026-11-05T10:00:00Z", "generic", R"({"key":"tie"})"));
+      auto tie_event = decision("2026-11-05T10:00:00Z", "event", "created", "first_occurrence");
+      tie_event.inbound_id = tie;
+      tx.insert_decision(tie_event);
+      // ... and a request before an action.
+      const auto tie2 =
+          tx.insert_inbound(request("2026-11-05T11:00:00Z", "generic", R"({"key":"tie2"})"));
+      auto tie2_event = decision("2026-11-05T11:00:00Z", "event", "created", "first_occurrence");
+      tie2_event.inbound_id = tie2;
+      tx.insert_decision(tie2_event);
+      tx.insert_decision(decision("2026-11-05T11:00:00Z", "decision", "resolved", "by frank"));
+      // Two-way sync: the OpsGenie request replays the acknowledgement; it is not exported twice.
+      const auto sync_request = tx.insert_inbound(
+          request("2026-11-06T10:00:00Z", "opsgenie", R"({"action":"Acknowledge"})"));
+      auto sync = decision("2026-11-06T10:00:00Z", "event", "ignored", "sync_ack");
+      sync.inbound_id = sync_request;
+      tx.insert_decision(sync);
+      tx.insert_decision(
+          decision("2026-11-06T10:00:00Z", "decision", "acknowledged", "by opsgenie:erin"));
+      // The engine's own decisions are not people's actions.
+      tx.insert_decision(decision("2026-11-07T10:00:00Z", "decision", "ack_timeout",
+                                  "acknowledged by alice 30m ago and still firing"));
+      tx.insert_decision(decision("2026-11-07T10:01:00Z", "decision", "expired", "idle for 1d"));
+      tx.insert_decision(decision("2026-11-07T10:02:00Z", "event", "resolved", "signal_resolved"));
+      tx.insert_decision(
+          decision("2026-11-07T10:03:00Z", "decision", "escalated", "by step 1 of page"));
+    });
+    REQUIRE_FALSE(status.get().has_value());
+  }
+
+  const Exported e = export_from(db, "7d");
+  INFO(e.err);
+  REQUIRE(e.status == 0);
+  CHECK(e.err.empty());
+  const std::string expected =
+      R"({"at":"2026-11-01T12:00:00.000Z","hook":"generic","headers":{},"body":{"status":"firing","key":"disk"}})"
+      "\n"
+      R"({"at":"2026-11-02T08:00:00.000Z","hook":"sns","headers":{"content-type":"text/plain","x-amz-sns-message-type":"Notification"},"body":{"Type":"Notification","Message":"{}"}})"
+      "\n"
+      R"({"at":"2026-11-02T09:00:00.000Z","hook":"generic","headers":{},"body":"[1, 2]"})"
+      "\n" +
+      nlohmann::ordered_json{{"at", "2026-11-02T09:00:01.000Z"},
+                             {"hook", "generic"},
+                             {"headers", Json::object()},
+                             {"body", deep}}
+          .dump() +
+      "\n"
+      R"({"at":"2026-11-02T09:00:02.000Z","hook":"generic","headers":{},"body":"{\"n\": 1e400}"})"
+      "\n"
+      R"({"at":"2026-11-03T10:00:00.000Z","hook":"heartbeat","name":"hooks-worker"})"
+      "\n"
+      R"({"at":"2026-11-04T10:00:00.000Z","ack":{"fingerprint":"generic:disk","by":"alice","note":"draining the queue"}})"
+      "\n"
+      R"({"at":"2026-11-04T10:05:00.000Z","unack":{"fingerprint":"generic:disk","by":"bob"}})"
+      "\n"
+      R"({"at":"2026-11-04T10:10:00.000Z","resolve":{"fingerprint":"generic:disk","by":"carol","note":"fixed: really"}})"
+      "\n"
+      R"({"at":"2026-11-05T10:00:00.000Z","ack":{"fingerprint":"generic:disk","by":"dan"}})"
+      "\n"
+      R"({"at":"2026-11-05T10:00:00.000Z","hook":"generic","headers":{},"body":{"key":"tie"}})"
+      "\n"
+      R"({"at":"2026-11-05T11:00:00.000Z","hook":"generic","headers":{},"body":{"key":"tie2"}})"
+      "\n"
+      R"({"at":"2026-11-05T11:00:00.000Z","resolve":{"fingerprint":"generic:disk","by":"frank"}})"
+      "\n"
+      R"({"at":"2026-11-06T10:00:00.000Z","hook":"opsgenie","headers":{},"body":{"action":"Acknowledge"}})"
+      "\n";
+  std::istringstream got(e.out), want(expected);
+  std::string got_line, want_line;
+  int number = 0;
+  while (std::getline(want, want_line)) {
+    ++number;
+    CAPTURE(number);
+    REQUIRE(std::getline(got, got_line));
+    CHECK(got_line == want_line);
+    // Every line is one replay accepts: strict JSON within the depth limit.
+    CHECK(parse_json_strict(got_line));
+  }
+  CHECK_FALSE(std::getline(got, got_line));
+
+  // Same database, same output, byte for byte.
+  CHECK(export_from(db, "7d").out == e.out);
+  // A shorter window starts later.
+  const Exported day = export_from(db, "54h");
+  REQUIRE(day.status == 0);
+  CHECK(day.out.rfind(R"({"at":"2026-11-06T10:00:00.000Z","hook":"opsgenie")", 0) == 0);
+}
+
+TEST_CASE("export: a bad --since, a missing database and a newer schema are exit 2") {
+  TempDir dir;
+  SUBCASE("a --since that is not a duration is named") {
+    for (const char* bad : {"week", "7", "-3d", ""}) {
+      CAPTURE(bad);
+      const Exported e = export_from(dir.file("t.db"), bad);
+      CHECK(e.status == 2);
+      CHECK(e.err.find(std::string("\"") + bad + "\"") != std::string::npos);
+      CHECK(e.out.empty());
+    }
+  }
+  SUBCASE("a missing database is not created") {
+    const std::string missing = dir.file("missing.db");
+    const Exported e = export_from(missing, "7d");
+    CHECK(e.status == 2);
+    CHECK(e.err.find(missing) != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(missing));
+  }
+  SUBCASE("a schema newer than this build is refused, not misread") {
+    const std::string db = dir.file("future.db");
+    { Writer writer(db, Durability::normal); }
+    {
+      SQLite::Database raw(db, SQLite::OPEN_READWRITE);
+      raw.exec("PRAGMA user_version = 999");
+    }
+    const Exported e = export_from(db, "7d");
+    CHECK(e.status == 2);
+    CHECK(e.err.find("newer than this build") != std::string::npos);
+  }
+  SUBCASE("a file that is not a Tocsin database") {
+    const std::string db = dir.file("empty.db");
+    { SQLite::Database raw(db, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE); }
+    const Exported e = export_from(db, "7d");
+    CHECK(e.status == 2);
+    CHECK(e.err.find("not a Tocsin database") != std::string::npos);
+  }
+}

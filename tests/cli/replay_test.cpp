@@ -1,0 +1,289 @@
+// tocsin replay, in process: the incident of docs/behaviour.md "Replay" and the clock-driven
+// behaviour of the engine, on a virtual clock. (tests/e2e/cli_test.cpp runs the binary itself.)
+#include "cli/replay.hpp"
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support/fixtures.hpp"
+#include "support/replay_run.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace tocsin;
+using namespace tocsin::cli;
+using namespace tocsin::testing;
+using Json = nlohmann::json;
+
+namespace {
+
+const char* const k_fingerprint =
+    "cloudwatch:123456789012:us-east-1:hooks-worker-oldest-message-age";
+
+// The queue-age rule of the shipped rules.yaml, with its escalation, offline.
+const char* const k_rules = R"(version: 1
+defaults: {stale_after: 24h, max_open_age: 72h}
+sources:
+  sns: {verify_signature: false}
+channels:
+  oncall: {type: webhook, url: "http://127.0.0.1:9/oncall"}
+  alerts: {type: webhook, url: "http://127.0.0.1:9/alerts"}
+  cto: {type: webhook, url: "http://127.0.0.1:9/cto"}
+escalations:
+  queue-critical:
+    steps:
+      - {after: 0m, notify: [oncall, alerts]}
+      - {after: 20m, notify: [cto]}
+    repeat_every: 30m
+rules:
+  - name: queue-backlog
+    match: {source: cloudwatch, metric: ApproximateAgeOfOldestMessage}
+    severity: critical
+    priority: P1
+    escalation: queue-critical
+    max_open_age: 30d
+  - name: batch
+    match: {source: generic, name: "batch-*"}
+    notify: [alerts]
+    stale_after: 2h
+    auto_resolve_after: 1d
+    ack_timeout: 30m
+)";
+
+// The CloudWatch fixture as an SNS line at `at`, with the given transition.
+Json alarm(const std::string& at, const std::string& message_id, const std::string& state,
+           const std::string& old_state, const std::string& change_time = "") {
+  Json body = Json::parse(fixture("sns_notification_alarm.json"));
+  Json message = Json::parse(body["Message"].get<std::string>());
+  message["NewStateValue"] = state;
+  message["OldStateValue"] = old_state;
+  std::string t = change_time.empty() ? at : change_time;
+  message["StateChangeTime"] = t.substr(0, 19) + ".000+0000";
+  body["Message"] = message.dump();
+  body["MessageId"] = message_id;
+  return Json{{"at", at}, {"hook", "sns"}, {"body", body}};
+}
+
+Json generic(const std::string& at, const std::string& key, const std::string& status,
+             const std::string& id = "") {
+  Json body{{"key", key}, {"status", status}, {"summary", key + " is " + status}};
+  if (!id.empty()) body["id"] = id;
+  return Json{{"at", at}, {"hook", "generic"}, {"body", body}};
+}
+
+using Replay = ReplayRun;
+
+Replay replay(const std::vector<Json>& input, const std::string& until = "",
+              const std::string& raw_extra = "") {
+  return run_replay_lines(k_rules, input, until, "", raw_extra);
+}
+
+}  // namespace
+
+TEST_CASE("replay: the incident — a December alarm is never folded into October's open alert") {
+  const std::vector<Json> input = {
+      alarm("2026-10-03T09:00:00Z", "oct", "ALARM", "OK"),
+      Json{{"at", "2026-10-03T09:05:00Z"},
+           {"ack", {{"fingerprint", k_fingerprint}, {"by", "alice"}, {"note", "looking"}}}},
+      // The OK never arrives. Two months later the worker dies again.
+      alarm("2026-12-22T04:00:00Z", "dec", "ALARM", "OK"),
+  };
+  Replay r = replay(input, "2026-12-22T05:00:00Z");
+  REQUIRE(r.status == 0);
+
+  auto events = r.where("event");
+  REQUIRE(events.size() == 2);
+  CHECK(events[0]["outcome"] == "created");
+  CHECK(events[1]["at"] == "2026-12-22T04:00:00.000Z");
+  CHECK(events[1]["outcome"] == "reopened");
+  CHECK(events[1]["reason"] == "missed_resolve");
+  CHECK(events[1]["episode"] == 2);
+
+  // The page leaves in the same virtual minute, under a new alias, at level 0.
+  auto december = r.where("notify", "alias", "tocsin-8997f65a9bd2-2");
+  REQUIRE(december.size() >= 3);
+  CHECK(december[0]["at"] == "2026-12-22T04:00:00.000Z");
+  CHECK(december[0]["channel"] == "oncall");
+  CHECK(december[0]["action"] == "trigger");
+  CHECK(december[0]["level"] == 0);
+  CHECK(december[0]["severity"] == "critical");
+  CHECK(december[0]["priority"] == "P1");
+  CHECK(december[1]["channel"] == "alerts");
+  // Nobody acknowledges: the policy's second step, on time.
+  CHECK(december[2]["at"] == "2026-12-22T04:20:00.000Z");
+  CHECK(december[2]["channel"] == "cto");
+  CHECK(december[2]["action"] == "escalate");
+  CHECK(december[2]["level"] == 1);
+  // And it repeats until someone acknowledges.
+  REQUIRE(december.size() == 4);
+  CHECK(december[3]["at"] == "2026-12-22T04:50:00.000Z");
+  CHECK(december[3]["action"] == "reminder");
+
+  // The October episode ends as superseded, and its alias is closed downstream.
+  auto superseded = r.where("decision", "decision", "superseded");
+  REQUIRE(superseded.size() == 1);
+  CHECK(superseded[0]["episode"] == 1);
+  auto october = r.where("notify", "alias", "tocsin-8997f65a9bd2-1");
+  CHECK(october.back()["action"] == "resolve");
+  // October's escalation stopped at the acknowledgement: nobody escalated to the CTO then.
+  for (const auto& n : october)
+    CHECK(n["channel"] != "cto");
+}
+
+TEST_CASE("replay: deterministic, byte for byte") {
+  std::vector<Json> input;
+  for (int day = 1; day <= 9; ++day) {
+    const std::string d = "2026-11-0" + std::to_string(day);
+    input.push_back(alarm(d + "T10:00:00Z", "a" + std::to_string(day), "ALARM", "OK"));
+    input.push_back(generic(d + "T10:30:00Z", "batch-" + std::to_string(day % 3), "firing"));
+    input.push_back(alarm(d + "T11:00:00Z", "o" + std::to_string(day), "OK", "ALARM"));
+  }
+  Replay first = replay(input, "2026-11-12T00:00:00Z");
+  Replay second = replay(input, "2026-11-12T00:00:00Z");
+  REQUIRE(first.status == 0);
+  CHECK(first.lines.size() > 40);
+  CHECK(first.out == second.out);
+}
+
+TEST_CASE("replay: redelivery, out-of-order and stale occurrences") {
+  const std::vector<Json> input = {
+      alarm("2026-11-01T10:00:00Z", "m1", "ALARM", "OK"),
+      alarm("2026-11-01T10:00:03Z", "m1", "ALARM", "OK"),  // SNS retried
+      // An OK that was sent before the ALARM, delivered after it.
+      alarm("2026-11-01T10:01:00Z", "m0", "OK", "ALARM", "2026-11-01T09:50:00Z"),
+      generic("2026-11-01T12:00:00Z", "batch-nightly", "firing"),
+      generic("2026-11-01T13:00:00Z", "batch-nightly", "firing"),  // continues
+      generic("2026-11-01T16:00:00Z", "batch-nightly", "firing"),  // 3h later: stale_after 2h
+  };
+  Replay r = replay(input);
+  REQUIRE(r.status == 0);
+  auto events = r.where("event");
+  REQUIRE(events.size() == 6);
+  CHECK(events[1]["outcome"] == "redelivery");
+  CHECK(events[2]["outcome"] == "out_of_order");
+  CHECK(events[3]["outcome"] == "created");
+  CHECK(events[4]["outcome"] == "duplicate");
+  CHECK(events[5]["outcome"] == "reopened");
+  CHECK(events[5]["reason"] == "stale");
+  CHECK(events[5]["episode"] == 2);
+  // One page per occurrence: the redelivery and the out-of-order OK triggered nothing.
+  auto triggers = r.where("notify", "action", "trigger");
+  REQUIRE(triggers.size() == 4);  // oncall + alerts for the alarm, alerts twice for the batch
+  CHECK(triggers[0]["fingerprint"] == k_fingerprint);
+  CHECK(triggers[1]["fingerprint"] == k_fingerprint);
+  CHECK(triggers[3]["episode"] == 2);
+}
+
+TEST_CASE("replay: sweeps on the virtual clock") {
+  SUBCASE("auto_resolve_after expires a forgotten episode and resolves it downstream") {
+    Replay r =
+        replay({generic("2026-11-01T00:00:00Z", "batch-a", "firing")}, "2026-11-03T00:00:00Z");
+    REQUIRE(r.status == 0);
+    auto expired = r.where("decision", "decision", "expired");
+    REQUIRE(expired.size() == 1);
+    CHECK(expired[0]["at"] == "2026-11-02T00:00:00.000Z");
+    auto notes = r.where("notify", "action", "resolve");
+    REQUIRE(notes.size() == 1);
+    CHECK(notes[0]["at"] == "2026-11-02T00:00:00.000Z");
+  }
+  SUBCASE("ack_timeout returns an acknowledged episode to open and reminds") {
+    Replay r = replay({generic("2026-11-01T00:00:00Z", "batch-a", "firing"),
+                       Json{{"at", "2026-11-01T00:10:00Z"},
+                            {"ack", {{"fingerprint", "generic:batch-a"}, {"by", "bob"}}}}},
+                      "2026-11-01T01:00:00Z");
+    REQUIRE(r.status == 0);
+    auto back = r.where("decision", "decision", "ack_timeout");
+    REQUIRE(back.size() == 1);
+    CHECK(back[0]["at"] == "2026-11-01T00:40:00.000Z");
+    auto reminders = r.where("notify", "action", "reminder");
+    REQUIRE(reminders.size() == 1);
+    CHECK(reminders[0]["at"] == "2026-11-01T00:40:00.000Z");
+  }
+  SUBCASE("max_open_age flags a quiet episode once and re-announces it to its owners") {
+    Replay r = replay({alarm("2026-10-01T00:00:00Z", "m1", "ALARM", "OK"),
+                       Json{{"at", "2026-10-01T00:05:00Z"},
+                            {"ack", {{"fingerprint", k_fingerprint}, {"by", "alice"}}}}},
+                      "2026-12-01T00:00:00Z");
+    REQUIRE(r.status == 0);
+    auto stale = r.where("decision", "decision", "stale");
+    REQUIRE(stale.size() == 1);
+    // 30d after the last event (an acknowledgement is not activity of the alert itself).
+    CHECK(stale[0]["at"] == "2026-10-31T00:00:00.000Z");
+    CHECK(stale[0]["reason"].get<std::string>().find("no activity for 30d") != std::string::npos);
+    CHECK(r.where("notify", "action", "reminder").size() == 2);  // oncall, alerts
+  }
+}
+
+TEST_CASE("replay: malformed input is reported with line numbers and nothing runs") {
+  Replay r =
+      replay({alarm("2026-11-01T10:00:00Z", "m1", "ALARM", "OK"),
+              Json{{"at", "2026-11-01T09:00:00Z"},
+                   {"hook", "generic"},
+                   {"body", {{"key", "x"}, {"status", "firing"}}}},
+              Json{{"at", "yesterday"}, {"hook", "generic"}, {"body", Json::object()}},
+              Json{{"at", "2026-11-01T11:00:00Z"}, {"hook", "pagerduty"}, {"body", Json::object()}},
+              Json{{"at", "2026-11-01T11:00:00Z"}, {"ack", {{"by", "x"}}}}},
+             "", "{not json\n");
+  CHECK(r.status == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("events.jsonl:2: error: \"at\" 2026-11-01T09:00:00.000Z is before line 1") !=
+        std::string::npos);
+  CHECK(r.err.find("events.jsonl:3: error: \"at\" is not an RFC 3339 time") != std::string::npos);
+  CHECK(r.err.find("events.jsonl:4: error: unknown hook \"pagerduty\"") != std::string::npos);
+  CHECK(r.err.find("events.jsonl:5: error: \"ack\" needs \"fingerprint\" or \"alert_id\"") !=
+        std::string::npos);
+  CHECK(r.err.find("events.jsonl:6: error:") != std::string::npos);
+  CHECK(r.err.find("5 invalid line(s); nothing replayed") != std::string::npos);
+}
+
+TEST_CASE("replay: a payload the server would refuse is a warning, and the rest runs") {
+  Replay r = replay({Json{{"at", "2026-11-01T10:00:00Z"},
+                          {"hook", "generic"},
+                          {"body", {{"key", "x"}, {"status", "sideways"}}}},
+                     generic("2026-11-01T10:01:00Z", "batch-a", "firing")});
+  CHECK(r.status == 0);
+  CHECK(r.err.find("events.jsonl:1: warning: /hooks/generic would answer 400 "
+                   "invalid_generic_event") != std::string::npos);
+  CHECK(r.where("event").size() == 1);
+}
+
+TEST_CASE("replay: a heartbeat that goes quiet opens an episode; the next ping resolves it") {
+  TempDir dir;
+  const std::string rules = dir.file("rules.yaml");
+  std::ofstream(rules) << R"(version: 1
+channels:
+  oncall: {type: webhook, url: "http://127.0.0.1:9/oncall"}
+heartbeats:
+  - {name: hooks-worker, every: 5m, grace: 2m, severity: critical, priority: P1, notify: [oncall]}
+)";
+  const std::string events = dir.file("events.jsonl");
+  std::ofstream(events)
+      << R"({"at":"2026-11-01T00:00:00Z","hook":"heartbeat","name":"hooks-worker"})"
+      << "\n"
+      << R"({"at":"2026-11-01T00:05:00Z","hook":"heartbeat","name":"hooks-worker"})"
+      << "\n"
+      << R"({"at":"2026-11-01T00:40:00Z","hook":"heartbeat","name":"hooks-worker"})"
+      << "\n";
+  ReplayOptions options;
+  options.rules_path = rules;
+  options.events_path = events;
+  std::ostringstream out, err;
+  REQUIRE(run_replay(options, out, err) == 0);
+  std::vector<Json> lines;
+  std::istringstream in(out.str());
+  for (std::string l; std::getline(in, l);)
+    lines.push_back(Json::parse(l));
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0]["type"] == "event");
+  CHECK(lines[0]["at"] == "2026-11-01T00:12:00.000Z");  // 00:05 + every 5m + grace 2m
+  CHECK(lines[0]["fingerprint"] == "heartbeat:hooks-worker");
+  CHECK(lines[0]["outcome"] == "created");
+  CHECK(lines[1]["type"] == "notify");
+  CHECK(lines[1]["channel"] == "oncall");
+  CHECK(lines[1]["severity"] == "critical");
+  CHECK(lines[1]["priority"] == "P1");
+  CHECK(lines[2]["at"] == "2026-11-01T00:40:00.000Z");
+  CHECK(lines[2]["outcome"] == "resolved");
+  CHECK(lines[3]["action"] == "resolve");
+}

@@ -1,0 +1,178 @@
+// The engine with real storage: timers and the outbox survive a restart, and an
+// acknowledgement stops escalation in the same transaction.
+#include <doctest/doctest.h>
+
+#include "engine/engine.hpp"
+#include "rules/loader.hpp"
+#include "server/app.hpp"
+#include "storage/reader.hpp"
+#include "support/events.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace tocsin;
+using namespace tocsin::engine;
+using namespace tocsin::server;
+using namespace tocsin::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+const TimePoint k_t0 = *parse_timestamp("2026-12-22T04:00:00Z");
+
+rules::RulesSnapshot test_rules() {
+  auto loaded =
+      rules::load_rules_text(R"(version: 1
+channels:
+  oncall: {type: webhook, url: "http://127.0.0.1:9/oncall"}
+  cto: {type: webhook, url: "http://127.0.0.1:9/cto"}
+escalations:
+  page: {steps: [{after: 0m, notify: [oncall]}, {after: 20m, notify: [cto]}], repeat_every: 30m}
+rules:
+  - {name: queue, match: {name: "queue-*"}, escalation: page, ack_timeout: 1h}
+)",
+                             "rules.yaml", [](const std::string&) { return std::nullopt; });
+  REQUIRE(loaded.ok());
+  return loaded.rules;
+}
+
+// One engine on a database file; destroying it is a restart.
+struct Node {
+  ManualClock& clock;
+  RulesHolder rules;
+  storage::Writer writer;
+  Engine engine;
+
+  Node(const std::string& db, ManualClock& c)
+      : clock(c),
+        rules(*activate(test_rules(), c)),
+        writer(db, storage::Durability::normal),
+        engine(writer, clock, rules) {}
+
+  IngestResult fire(const std::string& name) {
+    Inbound in = generic_inbound(name, SignalState::firing, clock.now());
+    auto r = engine.ingest(std::move(in));
+    REQUIRE(r);
+    REQUIRE(r->size() == 1);
+    return r->front();
+  }
+};
+
+std::vector<std::string> outbox(storage::Reader& reader) {
+  std::vector<std::string> out;
+  storage::NotificationQuery q;
+  q.limit = 500;
+  auto rows = reader.list_notifications(q);
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it)
+    out.push_back(it->channel + ":" + it->action + "@" + format_timestamp(it->created_at));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("engine: a timer due while the engine was down fires once, at start") {
+  TempDir dir;
+  const std::string db = dir.file("tocsin.db");
+  ManualClock clock(k_t0);
+  std::int64_t alert_id = 0;
+  {
+    Node node(db, clock);
+    alert_id = *node.fire("queue-a").alert_id;
+  }  // the engine stops before the 20m step is due
+
+  clock.set(k_t0 + 2h);  // and comes back two hours later
+  Node node(db, clock);
+  auto fired = node.engine.fire_due_timers();
+  REQUIRE(fired);
+  CHECK(*fired == 1);  // the escalation step; the repeat is scheduled from now, not caught up
+  auto again = node.engine.fire_due_timers();
+  REQUIRE(again);
+  CHECK(*again == 0);
+
+  storage::Reader reader(db);
+  CHECK(outbox(reader) == std::vector<std::string>{"oncall:trigger@2026-12-22T04:00:00.000Z",
+                                                   "cto:escalate@2026-12-22T06:00:00.000Z"});
+  bool repeat_scheduled = false;
+  for (const auto& t : reader.list_timers(alert_id)) {
+    if (t.timer.kind == rules::TimerKind::escalation) {
+      CHECK(t.timer.due == k_t0 + 2h + 30min);
+      repeat_scheduled = true;
+    }
+  }
+  CHECK(repeat_scheduled);
+}
+
+TEST_CASE("engine: acknowledging stops escalation in the same transaction") {
+  TempDir dir;
+  const std::string db = dir.file("tocsin.db");
+  ManualClock clock(k_t0);
+  Node node(db, clock);
+  storage::Reader reader(db);
+  const std::int64_t id = *node.fire("queue-a").alert_id;
+
+  clock.set(k_t0 + 5min);
+  auto acked = node.engine.act(AlertRef{id, ""}, rules::HumanAction::ack, "alice", "");
+  REQUIRE(acked);
+  CHECK(acked->status == EpisodeStatus::acknowledged);
+  for (const auto& t : reader.list_timers(id))
+    CHECK(t.timer.kind != rules::TimerKind::escalation);
+
+  // Past the step's time: nothing escalates.
+  clock.set(k_t0 + 25min);
+  REQUIRE(node.engine.fire_due_timers());
+  CHECK(outbox(reader) == std::vector<std::string>{"oncall:trigger@2026-12-22T04:00:00.000Z",
+                                                   "oncall:acknowledge@2026-12-22T04:05:00.000Z"});
+
+  SUBCASE("acknowledging again is refused with 409 and changes nothing") {
+    auto twice = node.engine.act(AlertRef{id, ""}, rules::HumanAction::ack, "bob", "");
+    REQUIRE_FALSE(twice);
+    CHECK(twice.error().status == 409);
+    CHECK(twice.error().code == "already_acknowledged");
+  }
+  SUBCASE("the ack timeout returns it to open and escalation resumes with its spacing") {
+    clock.set(k_t0 + 5min + 1h);
+    auto fired = node.engine.fire_due_timers();
+    REQUIRE(fired);
+    CHECK(*fired == 1);
+    clock.set(k_t0 + 5min + 1h + 20min);
+    REQUIRE(node.engine.fire_due_timers());
+    auto sent = outbox(reader);
+    REQUIRE(sent.size() == 4);
+    CHECK(sent[2] == "oncall:reminder@2026-12-22T05:05:00.000Z");
+    CHECK(sent[3] == "cto:escalate@2026-12-22T05:25:00.000Z");
+  }
+  SUBCASE("an unknown alert is 404") {
+    auto missing = node.engine.act(AlertRef{id + 100, ""}, rules::HumanAction::resolve, "bob", "");
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().status == 404);
+  }
+}
+
+TEST_CASE("engine: a heartbeat pinged before deadlines were timers gets one at start") {
+  TempDir dir;
+  const std::string db = dir.file("tocsin.db");
+  ManualClock clock(k_t0);
+  auto loaded = rules::load_rules_text(
+      "version: 1\nsources: {heartbeat: {allow_unauthenticated: true}}\n"
+      "heartbeats:\n  - {name: worker, every: 5m, grace: 2m}\n",
+      "rules.yaml", [](const std::string&) { return std::nullopt; });
+  REQUIRE(loaded.ok());
+  RulesHolder holder(*activate(loaded.rules, clock));
+  storage::Writer writer(db, storage::Durability::normal);
+  Engine engine(writer, clock, holder);
+  REQUIRE_FALSE(engine.record_ping("worker"));
+  // As an older version left it: the ping, but no deadline.
+  REQUIRE_FALSE(engine.write([](storage::Transaction& tx) {
+    auto deadline = tx.next_due_timer(k_t0 + 1h);
+    REQUIRE(deadline);
+    tx.delete_timer(deadline->id);
+  }));
+  auto none = engine.next_timer_due();
+  REQUIRE(none);
+  CHECK_FALSE(*none);
+  auto armed = engine.arm_missing_sweeps();
+  REQUIRE(armed);
+  CHECK(*armed == 1);
+  auto due = engine.next_timer_due();
+  REQUIRE(due);
+  CHECK(*due == k_t0 + 7min);
+}
