@@ -75,20 +75,8 @@ bool announces(NotifyAction a) {
   return a != NotifyAction::acknowledge && a != NotifyAction::resolve;
 }
 
-// At most `max_bytes` bytes of `text`, ending with an ellipsis when cut. The cut never splits
-// a UTF-8 sequence (a receiver would reject the whole request as invalid JSON or UTF-8).
-std::string truncate_utf8(std::string_view text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return std::string(text);
-  std::size_t cut = max_bytes >= k_ellipsis.size() ? max_bytes - k_ellipsis.size() : 0;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
-    --cut;
-  std::string out(text.substr(0, cut));
-  out += k_ellipsis;
-  return out;
-}
-
 std::string priority_text(Priority p) {
-  return "P" + std::to_string(std::clamp(p.level, 1, 5));
+  return priority_name(Priority{std::clamp(p.level, 1, 5)});
 }
 
 // A score as people read it: one decimal at most ("72.5", "40").

@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "core/duration.hpp"
+#include "core/text.hpp"
 
 namespace tocsin::rules {
 
@@ -63,10 +64,7 @@ std::string quoted(std::string_view s) {
   constexpr std::size_t k_max_shown = 80;
   bool cut = false;
   if (s.size() > k_max_shown) {
-    std::size_t end = k_max_shown;
-    while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80)
-      --end;  // UTF-8
-    s = s.substr(0, end);
+    s = s.substr(0, utf8_prefix_length(s, k_max_shown));
     cut = true;
   }
   std::string out = "\"";
@@ -119,13 +117,6 @@ std::string one_line(std::string_view message) {
   return out;
 }
 
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
   for (std::size_t j = 0; j <= b.size(); ++j)
@@ -146,13 +137,13 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 // (ignoring case), else "": a tie (`P6` is as close to P1 as to P5) would be a guess.
 template <typename Range>
 std::string did_you_mean(std::string_view word, const Range& candidates) {
-  const auto word_lower = lowercase(word);
+  const auto word_lower = to_lower(word);
   std::optional<std::string> best;
   std::size_t best_distance = 3;
   bool tied = false;
   for (const auto& candidate : candidates) {
     const std::string_view c = candidate;
-    const auto d = edit_distance(word_lower, lowercase(c));
+    const auto d = edit_distance(word_lower, to_lower(c));
     if (d >= word.size()) continue;
     if (d < best_distance) {
       best = std::string(c);
@@ -165,50 +156,10 @@ std::string did_you_mean(std::string_view word, const Range& candidates) {
   return best && !tied ? " (did you mean " + quoted(*best) + "?)" : "";
 }
 
-template <typename Range>
-std::string join(const Range& items, std::string_view separator = ", ") {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += separator;
-    out += std::string_view(item);
-  }
-  return out;
-}
-
 std::string format_number(double n) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", n);
   return buf;
-}
-
-constexpr std::pair<std::string_view, std::size_t> k_size_units[] = {{"GiB", std::size_t{1} << 30},
-                                                                     {"MiB", std::size_t{1} << 20},
-                                                                     {"KiB", std::size_t{1} << 10},
-                                                                     {"B", 1}};
-
-// `1048576`, `1024B`, `512KiB`, `1MiB`, `1 GiB` (one space allowed before the unit).
-std::optional<std::size_t> parse_byte_size(std::string_view text) {
-  std::size_t n = 0;
-  const auto* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, n);
-  if (ec != std::errc() || ptr == text.data()) return std::nullopt;
-  std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
-  if (unit.starts_with(' ')) unit.remove_prefix(1);
-  if (unit.empty()) return n;
-  for (const auto& [name, factor] : k_size_units) {
-    if (unit != name) continue;
-    if (n > std::numeric_limits<std::size_t>::max() / factor) return std::nullopt;
-    return n * factor;
-  }
-  return std::nullopt;
-}
-
-// The largest unit that divides `n` exactly: 1MiB, 512KiB, 1000B.
-std::string format_byte_size(std::size_t n) {
-  for (const auto& [name, factor] : k_size_units) {
-    if (n != 0 && n % factor == 0) return std::to_string(n / factor) + std::string(name);
-  }
-  return std::to_string(n) + "B";
 }
 
 std::string describe(const YAML::Node& node) {
@@ -588,7 +539,7 @@ class Checker {
   std::optional<std::string> url(const Fields& f, std::string_view key) {
     auto value = text(f, key, "a URL");
     if (!value) return std::nullopt;
-    const auto lower = lowercase(*value);
+    const auto lower = to_lower(*value);
     std::string_view rest = lower;
     bool scheme_ok = false;
     for (const std::string_view scheme : {"http://", "https://"}) {

@@ -13,6 +13,7 @@
 
 #include "core/expected.hpp"
 #include "core/json.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
 #include "delivery/digest.hpp"
 #include "delivery/format.hpp"
@@ -43,10 +44,7 @@ inline constexpr std::string_view k_source = "tocsin";
 // Actions that open or re-announce (everything but the two that end a page).
 bool announces(NotifyAction a);
 
-// At most `max_bytes` bytes of `text`, ending with an ellipsis when cut. The cut never splits
-// a UTF-8 sequence (a receiver would reject the whole request as invalid JSON or UTF-8).
-std::string truncate_utf8(std::string_view text, std::size_t max_bytes);
-
+// "P1" .. "P5"; a level outside them shows as the nearest.
 std::string priority_text(Priority p);
 // A score as people read it: one decimal at most ("72.5", "40").
 std::string noise_text(double score);
