@@ -17,6 +17,7 @@
 #include "cli/commands.hpp"
 #include "core/duration.hpp"
 #include "core/json.hpp"
+#include "core/text.hpp"
 #include "engine/intake.hpp"
 #include "rules/loader.hpp"
 #include "server/app.hpp"
@@ -46,12 +47,6 @@ struct Line {
   TimePoint at{};
   std::variant<HookLine, HeartbeatLine, ActionLine> what;
 };
-
-std::string lower(std::string s) {
-  for (auto& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Parses one line; on failure returns why (the caller adds path and line number).
 Expected<Line, std::string> parse_line(const std::string& text, int number) {
@@ -111,7 +106,7 @@ Expected<Line, std::string> parse_line(const std::string& text, int number) {
       for (auto it = headers->begin(); it != headers->end(); ++it) {
         if (!it.value().is_string())
           return unexpected("header \"" + it.key() + "\" must be a string");
-        h.headers.emplace(lower(it.key()), it.value().get<std::string>());
+        h.headers.emplace(to_lower(it.key()), it.value().get<std::string>());
       }
     }
     line.what = std::move(h);
@@ -188,7 +183,7 @@ void print(std::ostream& out, const engine::Journal& journal) {
       j["episode"] = n->episode ? OrderedJson(*n->episode) : OrderedJson(nullptr);
       j["alias"] = n->alias;
       j["severity"] = std::string(to_string(n->severity));
-      j["priority"] = "P" + std::to_string(n->priority.level);
+      j["priority"] = priority_name(n->priority);
       j["level"] = n->level;
       j["noise"] = n->noise ? OrderedJson(*n->noise) : OrderedJson(nullptr);
     }

@@ -13,6 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "core/duration.hpp"
+#include "core/text.hpp"
 #include "engine/engine.hpp"
 #include "engine/noise_view.hpp"
 #include "rules/loader.hpp"
@@ -43,15 +44,6 @@ std::string yaml_quoted(const std::string& s) {
     out += c;
   }
   return out + "\"";
-}
-
-std::string join(const std::vector<std::string>& items, const std::string& separator) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += separator;
-    out += item;
-  }
-  return out;
 }
 
 // --- Gathering -----------------------------------------------------------------------------

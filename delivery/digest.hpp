@@ -1,5 +1,6 @@
 #pragma once
-// Reading a digest outbox row's list (written by engine/digest.hpp) for the channel
+// The list of a digest outbox row (docs/formats.md §12), written and read in one place: written
+// by build_digest when a channel's digest falls due (the engine calls it), read by the channel
 // formatters. The list is stored JSON, so it is read defensively: a row whose list cannot be
 // read is formatted from its `why` instead (a digest must still go out), never thrown on.
 
@@ -12,8 +13,23 @@
 
 #include "core/json.hpp"
 #include "core/time.hpp"
+#include "storage/records.hpp"
 
 namespace tocsin::delivery {
+
+// The outbox row of one digest. Its `digest` field is JSON (docs/formats.md §12):
+//   {"channel", "since", "until", "notifications": N, "alerts": [
+//     {"fingerprint", "summary", "episode", "alias", "severity", "priority", "noise",
+//      "notifications": n, "actions": {"trigger": 1, "resolve": 1, ...}, "last_action",
+//      "first_at", "last_at"}, ...]}
+// Alerts are listed most severe first, then by how many notifications they caused, then by
+// fingerprint; `noise` is the latest score seen. The row's alias is "digest:{channel}:{number}",
+// `number` being the digest's place in the channel's sequence (Transaction::next_digest_number),
+// so no two digests of a channel ever share one; its severity is the highest listed, its
+// priority the most urgent, its noise the highest, and `why` one line for people.
+// REQUIRES: !items.empty().
+storage::OutboxRecord build_digest(const std::string& channel, std::int64_t number,
+                                   const std::vector<storage::DigestItem>& items, TimePoint now);
 
 // Notifications per action, in lifecycle order (trigger, escalate, reminder, acknowledge,
 // resolve), then any other action by name.

@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "core/text.hpp"
 #include "ingest/body.hpp"
 
 namespace tocsin::ingest {
@@ -10,13 +11,6 @@ namespace {
 
 IngestError invalid_payload(std::string detail) {
   return bad_request("invalid_alertmanager_payload", std::move(detail));
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::string text_or_empty(const std::map<std::string, std::string>& map, const char* key) {
@@ -190,7 +184,7 @@ std::string alertmanager_label_set(const std::map<std::string, std::string>& lab
 }
 
 std::optional<Severity> severity_from_label(std::string_view value) {
-  const std::string v = lower(value);
+  const std::string v = to_lower(value);
   if (v == "critical" || v == "crit" || v == "page" || v == "emergency" || v == "fatal") {
     return Severity::critical;
   }

@@ -12,6 +12,7 @@
 #include "core/duration.hpp"
 #include "core/json.hpp"
 #include "core/secret.hpp"
+#include "core/text.hpp"
 #include "engine/noise_view.hpp"
 #include "server/http_util.hpp"
 
@@ -34,7 +35,7 @@ Json episode_json(const storage::EpisodeRecord& r) {
       {"number", e.number},
       {"status", std::string(to_string(e.status))},
       {"severity", std::string(to_string(e.severity))},
-      {"priority", "P" + std::to_string(e.priority.level)},
+      {"priority", priority_name(e.priority)},
       {"alias", r.alias},
       {"opened_at", format_timestamp(e.opened_at)},
       {"last_activity_at", format_timestamp(e.last_activity_at)},
@@ -303,7 +304,7 @@ Json notification_json(const storage::OutboxRecord& n) {
               {"action", n.action},
               {"level", n.level},
               {"severity", std::string(to_string(n.severity))},
-              {"priority", "P" + std::to_string(n.priority.level)},
+              {"priority", priority_name(n.priority)},
               {"noise", n.noise ? Json(*n.noise) : Json(nullptr)},
               {"why", n.why},
               {"status", n.status},
@@ -523,10 +524,7 @@ AuthResult check_bearer(const rules::Rules& rules, const std::string& authorizat
   const std::string_view header = authorization;
   const auto space = header.find(' ');
   const auto scheme = header.substr(0, space);
-  if (space == std::string_view::npos || scheme.size() != k_scheme.size() ||
-      !std::equal(scheme.begin(), scheme.end(), k_scheme.begin(), [](char a, char b) {
-        return std::tolower(static_cast<unsigned char>(a)) == b;
-      })) {
+  if (space == std::string_view::npos || !iequals(scheme, k_scheme)) {
     return AuthResult::missing;
   }
   const auto token_at = header.find_first_not_of(' ', space);

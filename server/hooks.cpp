@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "core/secret.hpp"
+#include "core/text.hpp"
 #include "engine/intake.hpp"
 #include "ingest/sns.hpp"
 #include "server/http_util.hpp"
@@ -31,10 +32,7 @@ struct Hook {
 ingest::HeaderMap lower_case_headers(const httplib::Request& req) {
   ingest::HeaderMap out;
   for (const auto& [name, value] : req.headers) {
-    std::string lower = name;
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    out.emplace(std::move(lower), value);
+    out.emplace(to_lower(name), value);
   }
   return out;
 }

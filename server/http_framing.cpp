@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/json.hpp"
+#include "core/text.hpp"
 
 namespace tocsin::server {
 
@@ -42,13 +43,6 @@ std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && is_ows(s.back()))
     s.remove_suffix(1);
   return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // The elements of a comma-separated field value, trimmed; empty elements are skipped

@@ -10,12 +10,11 @@
 #include <set>
 
 #include "core/json.hpp"
-#include "engine/digest.hpp"
+#include "delivery/digest.hpp"
 #include "ingest/opsgenie.hpp"
 #include "support/fixtures.hpp"
 
 using namespace tocsin;
-using namespace tocsin::engine;
 using namespace tocsin::delivery;
 using rules::Channel;
 using rules::ChannelType;

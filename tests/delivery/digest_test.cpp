@@ -1,13 +1,13 @@
 // build_digest: the kept notifications of one channel become one `digest` outbox row whose
 // list the channel formatters read (delivery/format.hpp), so its order and counts are a contract.
-#include "engine/digest.hpp"
+#include "delivery/digest.hpp"
 
 #include <doctest/doctest.h>
 
 #include "core/json.hpp"
 
 using namespace tocsin;
-using namespace tocsin::engine;
+using namespace tocsin::delivery;
 
 namespace {
 
