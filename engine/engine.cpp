@@ -11,6 +11,7 @@
 #include "rules/dedup_key.hpp"
 #include "rules/lifecycle.hpp"
 #include "rules/noise.hpp"
+#include "storage/vocabulary.hpp"
 
 namespace tocsin::engine {
 
@@ -84,7 +85,8 @@ struct EffectWriter {
       d.alert_id = alert.id;
       d.episode = note.episode;
       d.kind = "decision";
-      d.outcome = note.decision;
+      d.outcome = std::string(storage::to_text(note.decision));
+      d.note = note.decision;
       d.reason = note.reason;
       d.rule = alert.rule;
       d.rules_hash = rules.hash;
