@@ -11,6 +11,7 @@
 #include "rules/dedup_key.hpp"
 #include "rules/lifecycle.hpp"
 #include "rules/noise.hpp"
+#include "storage/vocabulary.hpp"
 
 namespace tocsin::engine {
 
@@ -84,7 +85,8 @@ struct EffectWriter {
       d.alert_id = alert.id;
       d.episode = note.episode;
       d.kind = "decision";
-      d.outcome = note.decision;
+      d.outcome = std::string(storage::to_text(note.decision));
+      d.note = note.decision;
       d.reason = note.reason;
       d.rule = alert.rule;
       d.rules_hash = rules.hash;
@@ -211,6 +213,26 @@ double settle_noise(storage::Transaction& tx, const rules::Noise& cfg, storage::
     tx.save_alert(alert);
   }
   return score;
+}
+
+// The one path for "an episode changed", after a timer or a person decided: the noise window
+// slides to `now` and is settled (counting `changed` if it ended), `changed` is saved (its
+// pending timers cancelled when the decision `ended` it), then the decision's effects are
+// written; they name `changed`, or `subject` when the decision changed no episode.
+// REQUIRES: runs on the writer thread inside the group transaction.
+void change_episode(storage::Transaction& tx, const rules::Rules& rules,
+                    storage::AlertRecord& alert, rules::Episode* changed, bool ended,
+                    const rules::Effects& effects, const rules::Episode* subject, TimePoint now,
+                    Journal* journal) {
+  const rules::NoiseState before = alert.noise;
+  slide_noise(tx, rules.noise, alert, now);
+  const double noise = settle_noise(tx, rules.noise, alert, before, changed, now);
+  if (changed) {
+    tx.save_episode(alert.id, alert.fingerprint, *changed, false);
+    if (ended) tx.cancel_timers(alert.id, changed->number);
+  }
+  EffectWriter out{tx, rules, alert, now, journal, noise};
+  out.write(effects, {changed ? changed : subject});
 }
 
 // How noise changes the routing of a new episode: demoted to the low-priority channel above
@@ -408,19 +430,13 @@ IngestResult apply_sync(storage::Transaction& tx, const rules::Rules& rules,
   rules::ActionDecision d = rules::on_action(policy_for(rules, alert.rule), route, state,
                                              sync.action, sync.by, sync.note, now);
   if (d.refused) return finish("sync_" + d.refused->first);
-  const rules::NoiseState before = alert.noise;
-  slide_noise(tx, rules.noise, alert, now);
-  const double noise = settle_noise(tx, rules.noise, alert, before, &*d.episode, now);
-  tx.save_episode(alert.id, alert.fingerprint, *d.episode, false);
-  if (d.ended) tx.cancel_timers(alert.id, d.episode->number);
   // The tool the action came from already knows; telling it would only echo back.
   std::erase_if(d.effects.notifications, [&](const rules::Notification& n) {
     auto c = rules.channels.find(n.channel);
     return c != rules.channels.end() && c->second.type == sync.from;
   });
   finish(std::string("sync_") + std::string(rules::to_string(sync.action)));
-  EffectWriter out{tx, rules, alert, now, journal, noise};
-  out.write(d.effects, {&*d.episode});
+  change_episode(tx, rules, alert, &*d.episode, d.ended, d.effects, nullptr, now, journal);
   return IngestResult{alert.id, alert.fingerprint, d.episode->number, Outcome::ignored,
                       record.reason};
 }
@@ -432,12 +448,25 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
   auto active = m_rules.get();
   const rules::Rules& rules = *active->rules;
   std::vector<IngestResult> results;
-  Journal written;
   const TimePoint now = m_clock.now();
 
-  auto status = m_writer.submit([&](storage::Transaction& tx) {
-    // A job that throws is rolled back: forget what it journaled.
-    written.clear();
+  auto counted = [&]() -> std::optional<CommittedEvents> {
+    CommittedEvents events;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const auto& r = results[i];
+      // A request without events (ignored input) is counted under its hook.
+      const std::string_view event_source = i < inbound.events.size()
+                                                ? to_string(inbound.events[i].source)
+                                                : std::string_view(inbound.record.hook);
+      events.emplace_back(event_source, to_string(r.outcome));
+      spdlog::info("{} event {}: {} ({}) alert={} episode={}", inbound.record.hook,
+                   inbound.record.delivery_id.empty() ? "-" : inbound.record.delivery_id,
+                   to_string(r.outcome), r.reason, r.fingerprint.empty() ? "-" : r.fingerprint,
+                   r.episode.value_or(0));
+    }
+    return events;
+  };
+  const auto job = [&](storage::Transaction& tx, Journal& written) {
     results.clear();
     const auto& rec = inbound.record;
     if (!rec.delivery_id.empty()) {
@@ -470,25 +499,9 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
     for (const auto& event : inbound.events) {
       results.push_back(apply_event(tx, rules, event, inbound_id, now, &written));
     }
-  });
-
-  if (auto error = status.get()) return unexpected(std::move(*error));
-
-  std::vector<std::pair<std::string_view, std::string_view>> events;
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    const auto& r = results[i];
-    // A request without events (ignored input) is counted under its hook.
-    const std::string_view event_source = i < inbound.events.size()
-                                              ? to_string(inbound.events[i].source)
-                                              : std::string_view(inbound.record.hook);
-    events.emplace_back(event_source, to_string(r.outcome));
-    spdlog::info("{} event {}: {} ({}) alert={} episode={}", inbound.record.hook,
-                 inbound.record.delivery_id.empty() ? "-" : inbound.record.delivery_id,
-                 to_string(r.outcome), r.reason,
-                 r.fingerprint.empty() ? "-" : r.fingerprint, r.episode.value_or(0));
-  }
-  record(written, std::move(events));
-  if (journal) journal->insert(journal->end(), written.begin(), written.end());
+  };
+  auto status = commit(job, journal, counted);
+  if (status) return unexpected(std::move(*status));
   return results;
 }
 
@@ -498,9 +511,7 @@ Expected<std::optional<TimePoint>, storage::WriteError> Engine::fire_next_timer(
   auto active = m_rules.get();
   const rules::Rules& rules = *active->rules;
   std::optional<TimePoint> fired;
-  Journal written;
-  auto status = m_writer.submit([&](storage::Transaction& tx) {
-    written.clear();
+  const auto job = [&](storage::Transaction& tx, Journal& written) {
     fired.reset();
     auto stored = tx.next_due_timer(not_after);
     if (!stored) return;
@@ -536,20 +547,11 @@ Expected<std::optional<TimePoint>, storage::WriteError> Engine::fire_next_timer(
     rules::TimerDecision d =
         rules::on_timer(policy_for(rules, alert.rule), rules::route_of(rules, *episode), *episode,
                         episode->notified, timer, now);
-    const rules::NoiseState before = alert.noise;
-    slide_noise(tx, rules.noise, alert, now);
-    const double noise =
-        settle_noise(tx, rules.noise, alert, before, d.episode ? &*d.episode : nullptr, now);
-    if (d.episode) {
-      tx.save_episode(alert.id, alert.fingerprint, *d.episode, false);
-      if (d.ended) tx.cancel_timers(alert.id, d.episode->number);
-    }
-    EffectWriter out{tx, rules, alert, now, &written, noise};
-    out.write(d.effects, {d.episode ? &*d.episode : &*episode});
-  });
-  if (auto error = status.get()) return unexpected(std::move(*error));
-  record(written);
-  if (journal) journal->insert(journal->end(), written.begin(), written.end());
+    change_episode(tx, rules, alert, d.episode ? &*d.episode : nullptr, d.ended, d.effects,
+                   &*episode, now, &written);
+  };
+  auto status = commit(job, journal);
+  if (status) return unexpected(std::move(*status));
   return fired;
 }
 
@@ -579,9 +581,12 @@ Expected<ActionResult, ActionError> Engine::act(const AlertRef& ref, rules::Huma
   const TimePoint now = m_clock.now();
   std::optional<ActionError> refused;
   ActionResult result;
-  Journal written;
-  auto status = m_writer.submit([&](storage::Transaction& tx) {
-    written.clear();
+  // A refused action changed nothing: neither logged nor counted.
+  auto counted = [&]() -> std::optional<CommittedEvents> {
+    if (refused) return std::nullopt;
+    return CommittedEvents{{"api", rules::to_string(action)}};
+  };
+  const auto job = [&](storage::Transaction& tx, Journal& written) {
     refused.reset();
     auto loaded = ref.id ? tx.load_alert_by_id(*ref.id) : tx.load_alert(ref.fingerprint);
     if (!loaded) {
@@ -600,22 +605,15 @@ Expected<ActionResult, ActionError> Engine::act(const AlertRef& ref, rules::Huma
       refused = ActionError{409, d.refused->first, d.refused->second};
       return;
     }
-    const rules::NoiseState before = alert.noise;
-    slide_noise(tx, rules.noise, alert, now);
-    const double noise = settle_noise(tx, rules.noise, alert, before, &*d.episode, now);
-    tx.save_episode(alert.id, alert.fingerprint, *d.episode, false);
-    if (d.ended) tx.cancel_timers(alert.id, d.episode->number);
-    EffectWriter out{tx, rules, alert, now, &written, noise};
-    out.write(d.effects, {&*d.episode});
+    change_episode(tx, rules, alert, &*d.episode, d.ended, d.effects, nullptr, now, &written);
     result = ActionResult{alert.id, alert.fingerprint, d.episode->number, d.episode->status};
-  });
-  if (auto error = status.get()) {
-    return unexpected(ActionError{error->transient ? 503 : 500, "storage",
-                                  "the action could not be stored: " + error->message});
+  };
+  auto status = commit(job, journal, counted);
+  if (status) {
+    return unexpected(ActionError{status->transient ? 503 : 500, "storage",
+                                  "the action could not be stored: " + status->message});
   }
   if (refused) return unexpected(std::move(*refused));
-  record(written, {{"api", rules::to_string(action)}});
-  if (journal) journal->insert(journal->end(), written.begin(), written.end());
   return result;
 }
 
@@ -656,10 +654,28 @@ Expected<int, storage::WriteError> Engine::arm_missing_sweeps() {
   return armed;
 }
 
+storage::WriteStatus Engine::commit(
+    const std::function<void(storage::Transaction&, Journal&)>& job, Journal* journal,
+    const std::function<std::optional<CommittedEvents>()>& counted) {
+  Journal written;
+  auto status = m_writer
+                    .submit([&](storage::Transaction& tx) {
+                      // A job that throws is rolled back: forget what it journaled.
+                      written.clear();
+                      job(tx, written);
+                    })
+                    .get();
+  if (status) return status;
+  std::optional<CommittedEvents> events = counted ? counted() : CommittedEvents{};
+  if (!events) return status;
+  record(written, std::move(*events));
+  if (journal) journal->insert(journal->end(), written.begin(), written.end());
+  return status;
+}
+
 // Decisions beyond an event's outcome, and every notification: the operator's log; then the
 // counters, through m_on_commit.
-void Engine::record(const Journal& journal,
-                    std::vector<std::pair<std::string_view, std::string_view>> events) {
+void Engine::record(const Journal& journal, CommittedEvents events) {
   for (const auto& entry : journal) {
     if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
       if (d->kind == "event") continue;  // logged with the request
@@ -677,36 +693,26 @@ storage::WriteStatus Engine::record_ping(const std::string& name, Journal* journ
   auto active = m_rules.get();
   const rules::Rules& rules = *active->rules;
   const TimePoint now = m_clock.now();
-  Journal written;
-  auto status =
-      m_writer
-          .submit([&](storage::Transaction& tx) {
-            written.clear();
-            // Kept as an inbound request like any other hook's, so `tocsin export` can hand
-            // the ping to a replay.
-            storage::InboundRecord request;
-            request.received_at = now;
-            request.hook = "heartbeat";
-            request.headers_json = "{}";
-            request.body =
-                Json{{"name", name}}.dump(-1, ' ', false, Json::error_handler_t::replace);
-            const std::int64_t inbound_id = tx.insert_inbound(request);
-            tx.record_heartbeat_ping(name, now);
-            const rules::Heartbeat* hb = find_heartbeat(rules, name);
-            if (!hb) return;
-            tx.set_heartbeat_deadline(name, now + hb->every + hb->grace);
-            // The next ping resolves the episode a silence opened.
-            if (auto loaded = tx.load_alert("heartbeat:" + name); loaded && loaded->second.active) {
-              apply_event(tx, rules, heartbeat_event(*hb, SignalState::resolved, now, now),
-                          inbound_id, now, &written);
-            }
-          })
-          .get();
-  if (!status) {
-    record(written);
-    if (journal) journal->insert(journal->end(), written.begin(), written.end());
-  }
-  return status;
+  const auto job = [&](storage::Transaction& tx, Journal& written) {
+    // Kept as an inbound request like any other hook's, so `tocsin export` can hand the ping to
+    // a replay.
+    storage::InboundRecord request;
+    request.received_at = now;
+    request.hook = "heartbeat";
+    request.headers_json = "{}";
+    request.body = Json{{"name", name}}.dump(-1, ' ', false, Json::error_handler_t::replace);
+    const std::int64_t inbound_id = tx.insert_inbound(request);
+    tx.record_heartbeat_ping(name, now);
+    const rules::Heartbeat* hb = find_heartbeat(rules, name);
+    if (!hb) return;
+    tx.set_heartbeat_deadline(name, now + hb->every + hb->grace);
+    // The next ping resolves the episode a silence opened.
+    if (auto loaded = tx.load_alert("heartbeat:" + name); loaded && loaded->second.active) {
+      apply_event(tx, rules, heartbeat_event(*hb, SignalState::resolved, now, now), inbound_id, now,
+                  &written);
+    }
+  };
+  return commit(job, journal);
 }
 
 storage::WriteStatus Engine::write(std::function<void(storage::Transaction&)> work) {

@@ -55,13 +55,16 @@ struct Inbound {
 using JournalEntry = std::variant<storage::DecisionRecord, storage::OutboxRecord>;
 using Journal = std::vector<JournalEntry>;
 
+// The events one committed call handled, as (source, outcome).
+using CommittedEvents = std::vector<std::pair<std::string_view, std::string_view>>;
+
 // What one committed call of the engine did, for the operator's counters. The engine knows no
 // metrics: whoever runs it counts these (the server wires them to its Prometheus counters).
 struct Committed {
   // The events the call handled, as (source, outcome): each event of an inbound request (the
   // request's hook when it had none), or ("api", action) for a person's action. Empty for
   // timers and heartbeat pings.
-  std::vector<std::pair<std::string_view, std::string_view>> events;
+  CommittedEvents events;
   const Journal& journal;  // the decisions and notifications, as committed
 };
 
@@ -135,9 +138,16 @@ class Engine {
   storage::WriteStatus write(std::function<void(storage::Transaction&)> work);
 
  private:
+  // The one job wrapper of every call that decides: runs `job` in one writer transaction with a
+  // journal of its own (emptied when a throwing job is rolled back); after the commit, logs and
+  // counts what it journaled with the events `counted` returns (none when absent; nothing is
+  // logged or counted when it returns nullopt), and appends it to `journal`.
+  storage::WriteStatus commit(const std::function<void(storage::Transaction&, Journal&)>& job,
+                              Journal* journal,
+                              const std::function<std::optional<CommittedEvents>()>& counted = {});
+
   // Logs what was committed, then hands it to m_on_commit.
-  void record(const Journal& journal,
-              std::vector<std::pair<std::string_view, std::string_view>> events = {});
+  void record(const Journal& journal, CommittedEvents events = {});
 
   storage::Writer& m_writer;
   const Clock& m_clock;

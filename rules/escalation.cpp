@@ -153,7 +153,7 @@ void fire_step(const Route& route, Episode& episode, int step, TimePoint due, Ti
   }
   notify_channels(s.notify, episode, action, level, why, out);
   episode.level = std::max(episode.level, level);
-  if (level > 0 || repeat) out.notes.push_back(Note{episode.number, "escalated", why});
+  if (level > 0 || repeat) out.notes.push_back(Note{episode.number, NoteKind::escalated, why});
   schedule_next(route, episode, repeat ? last_step(route) + 1 : step, due, now, out);
 }
 

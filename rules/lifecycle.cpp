@@ -45,19 +45,20 @@ void start_episode(const AlertPolicy& policy, const Routing& routing, Episode& e
                    Effects& out) {
   e.noise = routing.noise;
   if (routing.drop) {
-    out.notes.push_back(Note{e.number, "dropped", "rule says drop: recorded, never notified"});
+    out.notes.push_back(
+        Note{e.number, NoteKind::dropped_by_rule, "rule says drop: recorded, never notified"});
   } else {
     e.escalation = routing.escalation;
     Route route = routing.route;
     if (routing.demote_to && !route.empty()) {
       e.demoted_to = routing.demote_to;
       route = Route{{EscalationStep{Duration{0}, {*routing.demote_to}}}, std::nullopt};
-      out.notes.push_back(Note{e.number, "demoted", routing.demote_reason});
+      out.notes.push_back(Note{e.number, NoteKind::demoted, routing.demote_reason});
     }
     if (routing.hold_for && !route.empty()) {
       e.held_until = now + *routing.hold_for;
       e.escalation_base = *e.held_until;
-      out.notes.push_back(Note{e.number, "held", routing.hold_reason});
+      out.notes.push_back(Note{e.number, NoteKind::held, routing.hold_reason});
     }
     start_escalation(route, e, now, out);
   }
@@ -72,7 +73,7 @@ void start_episode(const AlertPolicy& policy, const Routing& routing, Episode& e
 // did its job.
 void note_if_dropped(const Episode& e, TimePoint now, Effects& out) {
   if (!e.held_until || e.level >= 0 || !e.notified.empty()) return;
-  out.notes.push_back(Note{e.number, "dropped",
+  out.notes.push_back(Note{e.number, NoteKind::dropped_while_held,
                            "ended " + format_duration(now - e.opened_at) +
                                " after opening, while held until " +
                                format_timestamp(*e.held_until) + ": never notified"});
@@ -255,7 +256,7 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
         state.notified, ended, NotifyAction::resolve, std::max(ended.level, 0),
         "superseded by episode " + std::to_string(ended.number + 1) + " (" + std::string(why) + ")",
         d.effects);
-    d.effects.notes.push_back(Note{ended.number, "superseded", why});
+    d.effects.notes.push_back(Note{ended.number, NoteKind::superseded, why});
     d.ended = std::move(ended);
     d.active = open_episode(state.last_episode_number + 1, severity, priority, at, now);
     start_episode(policy, routing, *d.active, now, d.effects);
@@ -325,7 +326,7 @@ TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Epis
       if (e.flagged_stale_at && *e.flagged_stale_at >= e.last_activity_at) return d;
       const std::string why =
           idle_text(e, now) + " (max_open_age " + format_duration(policy.max_open_age) + ")";
-      out.notes.push_back(Note{e.number, "stale", why});
+      out.notes.push_back(Note{e.number, NoteKind::stale, why});
       notify_channels(owners(route), e, NotifyAction::reminder, 0, "stale: " + why, out);
       e.flagged_stale_at = now;
       break;
@@ -342,7 +343,7 @@ TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Epis
       e.status = EpisodeStatus::expired;
       e.ended_by = EndedBy::expired;
       e.closed_at = now;
-      out.notes.push_back(Note{e.number, "expired", why});
+      out.notes.push_back(Note{e.number, NoteKind::expired, why});
       notify_channels(notified, e, NotifyAction::resolve, std::max(e.level, 0), "expired: " + why,
                       out);
       note_if_dropped(e, now, out);
@@ -361,7 +362,7 @@ TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Epis
         return d;
       }
       out.notes.push_back(Note{
-          e.number, "ack_timeout",
+          e.number, NoteKind::ack_timeout,
           "acknowledged by " + (e.acknowledged_by.empty() ? "someone" : e.acknowledged_by) + " " +
               format_duration(now - *e.acknowledged_at) + " ago and still firing (ack_timeout " +
               format_duration(*policy.ack_timeout) + ")"});
@@ -437,7 +438,7 @@ ActionDecision on_action(const AlertPolicy& policy, const Route& route, const Al
       e.acknowledged_at = now;
       e.acknowledged_by = who;
       out.cancel_escalation = true;
-      out.notes.push_back(Note{e.number, "acknowledged", reason});
+      out.notes.push_back(Note{e.number, NoteKind::acknowledged, reason});
       notify_channels(state.notified, e, NotifyAction::acknowledge, std::max(e.level, 0),
                       "acknowledged " + reason, out);
       if (policy.ack_timeout) {
@@ -454,7 +455,7 @@ ActionDecision on_action(const AlertPolicy& policy, const Route& route, const Al
       e.acknowledged_at.reset();
       e.acknowledged_by.clear();
       out.cancel_ack_timeout = true;
-      out.notes.push_back(Note{e.number, "unacknowledged", reason});
+      out.notes.push_back(Note{e.number, NoteKind::unacknowledged, reason});
       resume_escalation(route, e, now, false, out);
       break;
     case HumanAction::resolve:
@@ -462,7 +463,7 @@ ActionDecision on_action(const AlertPolicy& policy, const Route& route, const Al
       e.ended_by = EndedBy::person;
       e.closed_at = now;
       e.last_activity_at = now;
-      out.notes.push_back(Note{e.number, "resolved", reason});
+      out.notes.push_back(Note{e.number, NoteKind::resolved, reason});
       notify_channels(state.notified, e, NotifyAction::resolve, std::max(e.level, 0),
                       "resolved " + reason, out);
       note_if_dropped(e, now, out);

@@ -93,12 +93,33 @@ struct Timer {
   int step = 0;
 };
 
-// A decision about an episode that is not the outcome of an inbound event
-// (replay output `decision`, docs/formats.md §13.2): escalated, stale, expired, acknowledged,
-// unacknowledged, ack_timeout, dropped, ...
+// The kinds of decision about an episode that are not the outcome of an inbound event (replay
+// output `decision`, docs/formats.md §13.2). Typed here; spelled only by storage
+// (storage/vocabulary.hpp), which spells both drops "dropped".
+enum class NoteKind {
+  escalated,           // an escalation step (or a repeat) notified its channels
+  dropped_by_rule,     // a rule says `drop: true`: recorded, never notified
+  demoted,             // noise: routed to the rule's low-priority channel only
+  held,                // noise: the first notification held for `hold_for`
+  dropped_while_held,  // noise: the episode ended while held, nobody was told
+  superseded,          // a reopen replaced the previous episode's page
+  stale,               // max_open_age passed without activity
+  expired,             // auto_resolve_after passed without activity: ended
+  ack_timeout,         // acknowledged too long while still firing: open again
+  acknowledged,
+  unacknowledged,
+  resolved,  // by a person
+};
+
+// Whether a decision of this kind is noise routing (the metric tocsin_noise_routing_total):
+// a hold's drop is, a rule's is not.
+constexpr bool is_noise_routing(NoteKind k) {
+  return k == NoteKind::demoted || k == NoteKind::held || k == NoteKind::dropped_while_held;
+}
+
 struct Note {
   int episode = 0;
-  std::string decision;
+  NoteKind decision = NoteKind::escalated;
   std::string reason;
 };
 

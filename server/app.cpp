@@ -24,11 +24,8 @@ void count_commit(Metrics& metrics, const engine::Committed& committed) {
     if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
       if (d->kind == "event") continue;  // counted with the request, above
       metrics.count_decision(d->outcome);
-      // A rule's `drop: true` is also a "dropped" decision; only a hold's drop is noise.
-      if (d->outcome == "demoted" || d->outcome == "held" ||
-          (d->outcome == "dropped" && d->reason.find("while held") != std::string::npos)) {
-        metrics.count_noise(d->outcome);
-      }
+      // A rule's `drop: true` is also stored as "dropped"; only a hold's drop is noise.
+      if (d->note && rules::is_noise_routing(*d->note)) metrics.count_noise(d->outcome);
     } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
       metrics.count_queued(n->channel, n->action);
     }

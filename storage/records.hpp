@@ -56,7 +56,10 @@ struct DecisionRecord {
   std::optional<int> episode;
   std::optional<std::int64_t> inbound_id;
   std::string kind = "event";  // "event" for inbound outcomes
-  std::string outcome;
+  std::string outcome;         // as stored: an Outcome, or storage::to_text(NoteKind)
+  // The typed kind of a decision of kind "decision" the engine made in this process (the
+  // journal); absent for events, and for decisions read back, whose outcome is only text.
+  std::optional<rules::NoteKind> note;
   std::string reason;
   std::string rule;
   std::string rules_hash;

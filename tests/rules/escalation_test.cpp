@@ -188,7 +188,28 @@ TEST_CASE("a new episode pages at once and schedules its next step and sweeps") 
     CHECK(dropped.outcome == Outcome::created);
     CHECK(dropped.effects.notifications.empty());
     REQUIRE(dropped.effects.notes.size() == 1);
-    CHECK(dropped.effects.notes[0].decision == "dropped");
+    CHECK(dropped.effects.notes[0].decision == NoteKind::dropped_by_rule);
+    CHECK_FALSE(is_noise_routing(dropped.effects.notes[0].decision));
+  }
+  SUBCASE("a held episode that ends before anyone heard is dropped as noise, not by a rule") {
+    routing.hold_for = 5min;
+    Decision held =
+        decide(policy, AlertState{}, ev, Severity::critical, Priority{1}, k_t0, routing);
+    REQUIRE(held.active);
+    REQUIRE(held.effects.notes.size() == 1);
+    CHECK(held.effects.notes[0].decision == NoteKind::held);
+    AlertState state;
+    state.last_episode_number = held.active->number;
+    state.active = held.active;
+    NormalizedEvent resolve = ev;
+    resolve.state = SignalState::resolved;
+    resolve.previous_state = SignalState::firing;
+    Decision ended =
+        decide(policy, state, resolve, Severity::critical, Priority{1}, k_t0 + 3min, routing);
+    REQUIRE(ended.ended);
+    REQUIRE(ended.effects.notes.size() == 1);
+    CHECK(ended.effects.notes[0].decision == NoteKind::dropped_while_held);
+    CHECK(is_noise_routing(ended.effects.notes[0].decision));
   }
   SUBCASE("a reopen resolves the superseded alias where it was sent") {
     AlertState state;
@@ -246,7 +267,7 @@ TEST_CASE("timers from a table: sweeps and ack timeout") {
     TimerKind kind;
     std::vector<std::string> notified;
     std::vector<std::string> next;
-    const char* note;  // decision recorded, "" for none
+    std::optional<NoteKind> note;  // decision recorded
     std::optional<EpisodeStatus> status_after;
   };
   const Case cases[] = {
@@ -255,63 +276,63 @@ TEST_CASE("timers from a table: sweeps and ack timeout") {
        TimerKind::max_open_age,
        {"oncall:reminder:0", "alerts:reminder:0"},
        {"max_open_age@" + at(k_t0 + 12h) + "#0"},
-       "stale",
+       NoteKind::stale,
        EpisodeStatus::open},
       {"activity since: no flag, check again when it could be stale",
        busy,
        TimerKind::max_open_age,
        {},
        {"max_open_age@" + at(k_t0 + 11h) + "#0"},
-       "",
+       std::nullopt,
        std::nullopt},
       {"flagged already and still quiet: not announced again",
        flagged,
        TimerKind::max_open_age,
        {},
        {"max_open_age@" + at(k_t0 + 12h) + "#0"},
-       "",
+       std::nullopt,
        std::nullopt},
       {"auto_resolve_after without activity expires the episode",
        old,
        TimerKind::auto_resolve,
        {},
        {},
-       "expired",
+       NoteKind::expired,
        EpisodeStatus::expired},
       {"auto_resolve_after with recent activity waits",
        busy,
        TimerKind::auto_resolve,
        {},
        {"auto_resolve@" + at(k_t0 - 1h + 3 * 24h) + "#0"},
-       "",
+       std::nullopt,
        std::nullopt},
       {"ack_timeout returns the episode to open, reminds its level and resumes",
        acked,
        TimerKind::ack_timeout,
        {"cto:reminder:1"},
        {"escalation@" + at(k_t0 + 30min) + "#2"},
-       "ack_timeout",
+       NoteKind::ack_timeout,
        EpisodeStatus::open},
       {"a later acknowledgement moves the ack timeout",
        reacked,
        TimerKind::ack_timeout,
        {},
        {"ack_timeout@" + at(k_t0 + 20min) + "#0"},
-       "",
+       std::nullopt,
        std::nullopt},
       {"timers of an ended episode do nothing",
        ended,
        TimerKind::max_open_age,
        {},
        {},
-       "",
+       std::nullopt,
        std::nullopt},
       {"an escalation timer of an acknowledged episode does nothing",
        acked,
        TimerKind::escalation,
        {},
        {},
-       "",
+       std::nullopt,
        std::nullopt},
   };
   for (const auto& c : cases) {
@@ -319,9 +340,9 @@ TEST_CASE("timers from a table: sweeps and ack timeout") {
     TimerDecision d = on_timer(policy, route, c.episode, {}, Timer{c.kind, k_t0, 2, 1}, k_t0);
     CHECK(sent(d.effects) == c.notified);
     CHECK(timers(d.effects) == c.next);
-    if (*c.note) {
+    if (c.note) {
       REQUIRE(d.effects.notes.size() == 1);
-      CHECK(d.effects.notes[0].decision == c.note);
+      CHECK(d.effects.notes[0].decision == *c.note);
     } else {
       CHECK(d.effects.notes.empty());
     }
