@@ -1,5 +1,7 @@
 #include "core/periodic_thread.hpp"
 
+#include <chrono>
+
 namespace tocsin {
 
 PeriodicThread::PeriodicThread(std::function<Duration()> task)
@@ -11,7 +13,7 @@ PeriodicThread::~PeriodicThread() {
 
 void PeriodicThread::stop() {
   {
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     m_stopping = true;
   }
   m_wake.notify_all();
@@ -21,12 +23,14 @@ void PeriodicThread::stop() {
 void PeriodicThread::run() {
   for (;;) {
     {
-      std::lock_guard lock(m_mutex);
+      MutexLock lock(m_mutex);
       if (m_stopping) return;
     }
     const Duration wait = m_task();
-    std::unique_lock lock(m_mutex);
-    m_wake.wait_for(lock, wait, [this] { return m_stopping; });
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    MutexLock lock(m_mutex);
+    while (!m_stopping && m_wake.wait_until(m_mutex, deadline)) {
+    }
     if (m_stopping) return;
   }
 }

@@ -4,11 +4,10 @@
 // stop() wakes the wait at once and returns once the task in hand has finished; the task is
 // never started after stop().
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
 
+#include "core/thread_annotations.hpp"
 #include "core/time.hpp"
 
 namespace tocsin {
@@ -29,9 +28,9 @@ class PeriodicThread {
   void run();
 
   std::function<Duration()> m_task;
-  std::mutex m_mutex;
-  std::condition_variable m_wake;
-  bool m_stopping = false;  // GUARDED_BY(m_mutex)
+  Mutex m_mutex;
+  CondVar m_wake;
+  bool m_stopping GUARDED_BY(m_mutex) = false;
   std::thread m_thread;     // last: it starts running m_task
 };
 

@@ -504,7 +504,7 @@ Expected<PublicKey, IngestError> FetchingCertificates::public_key(const std::str
     if (const SigningCertificate* pinned = m_pinned->find(cert_url)) return usable_now(*pinned);
   }
   {
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     if (auto it = m_cache.find(cert_url); it != m_cache.end()) {
       const SigningCertificate cached = it->second;
       return usable_now(cached);
@@ -521,7 +521,7 @@ Expected<PublicKey, IngestError> FetchingCertificates::public_key(const std::str
                     "the certificate fetched from " + excerpt(cert_url) + " " + cert.error()});
   }
   {
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     if (m_max_cached > 0 && m_cache.emplace(cert_url, *cert).second) {
       m_cache_order.push_back(cert_url);
       while (m_cache.size() > m_max_cached) {

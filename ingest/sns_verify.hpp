@@ -15,12 +15,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/expected.hpp"
+#include "core/thread_annotations.hpp"
 #include "core/time.hpp"
 #include "ingest/ingest_error.hpp"
 #include "ingest/sns.hpp"
@@ -158,9 +158,9 @@ class FetchingCertificates final : public CertificateProvider {
   const CertificateFetcher m_fetcher;
   const std::size_t m_max_cached;
 
-  std::mutex m_mutex;
-  std::map<std::string, SigningCertificate, std::less<>> m_cache;  // GUARDED_BY(m_mutex)
-  std::deque<std::string> m_cache_order;  // oldest first; GUARDED_BY(m_mutex)
+  Mutex m_mutex;
+  std::map<std::string, SigningCertificate, std::less<>> m_cache GUARDED_BY(m_mutex);
+  std::deque<std::string> m_cache_order GUARDED_BY(m_mutex);  // oldest first
 };
 
 // The provider `config` describes: `cert_dir` pinned when set, fetching with `fetcher` per

@@ -56,7 +56,7 @@ ConnectionGuard::Lease::~Lease() {
 }
 
 ConnectionGuard::Admission ConnectionGuard::admit(const std::string& peer) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   if (m_open >= m_max_total) {
     const bool first = !std::exchange(m_refusing, true);
     return {std::nullopt, CutReason::max_connections, first};
@@ -72,7 +72,7 @@ ConnectionGuard::Admission ConnectionGuard::admit(const std::string& peer) {
 }
 
 void ConnectionGuard::release(const std::string& peer) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   const auto it = m_peers.find(peer);
   if (it == m_peers.end() || it->second.open == 0) return;  // not admitted here: a bug
   --m_open;
@@ -85,13 +85,13 @@ void ConnectionGuard::release(const std::string& peer) {
 }
 
 std::size_t ConnectionGuard::open(const std::string& peer) const {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   const auto it = m_peers.find(peer);
   return it == m_peers.end() ? 0 : it->second.open;
 }
 
 std::size_t ConnectionGuard::open() const {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   return m_open;
 }
 

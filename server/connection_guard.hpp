@@ -13,11 +13,11 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "core/thread_annotations.hpp"
 #include "core/time.hpp"
 
 namespace tocsin::server {
@@ -127,10 +127,10 @@ class ConnectionGuard {
 
   const std::size_t m_max_per_peer;
   const std::size_t m_max_total;
-  mutable std::mutex m_mutex;
-  std::map<std::string, Peer, std::less<>> m_peers;  // REQUIRES m_mutex; peers with open > 0
-  std::size_t m_open = 0;                            // REQUIRES m_mutex
-  bool m_refusing = false;  // REQUIRES m_mutex; refused at max_total, until one closes
+  mutable Mutex m_mutex;
+  std::map<std::string, Peer, std::less<>> m_peers GUARDED_BY(m_mutex);  // peers with open > 0
+  std::size_t m_open GUARDED_BY(m_mutex) = 0;
+  bool m_refusing GUARDED_BY(m_mutex) = false;  // refused at max_total, until one closes
 };
 
 }  // namespace tocsin::server

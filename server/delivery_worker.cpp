@@ -142,7 +142,7 @@ void DeliveryWorker::start() {
 
 void DeliveryWorker::stop() {
   {
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     m_stopping = true;
   }
   m_wake.notify_all();
@@ -155,7 +155,7 @@ void DeliveryWorker::stop() {
 void DeliveryWorker::run() {
   for (;;) {
     {
-      std::lock_guard lock(m_mutex);
+      MutexLock lock(m_mutex);
       if (m_stopping) return;
     }
     update_gauges();
@@ -166,14 +166,16 @@ void DeliveryWorker::run() {
       // the rows are still pending and will be claimed again.
       spdlog::error("delivery: {}", e.what());
     }
-    std::unique_lock lock(m_mutex);
-    m_wake.wait_for(lock, m_options.poll, [this] { return m_stopping; });
+    const auto poll_until = std::chrono::steady_clock::now() + m_options.poll;
+    MutexLock lock(m_mutex);
+    while (!m_stopping && m_wake.wait_until(m_mutex, poll_until)) {
+    }
   }
 }
 
 void DeliveryWorker::update_gauges() {
   {
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     const auto now = std::chrono::steady_clock::now();
     if (now - m_gauges_at < std::chrono::seconds(1)) return;
     m_gauges_at = now;
@@ -236,7 +238,7 @@ void DeliveryWorker::note_answer(const std::string& channel,
   const bool answered = result.http_status.has_value();
   bool changed = false;
   {
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     changed = answered ? m_answering.insert(channel).second : m_answering.erase(channel) > 0;
   }
   if (!changed) return;
@@ -259,7 +261,7 @@ int DeliveryWorker::deliver(int max_rows) {
   std::optional<std::string> lane;
   const TimePoint claim_time = m_clock.now();
   auto release = [&] {
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     for (const auto& r : claimed)
       m_in_flight.erase(queue_key(r));
     if (lane && --m_lanes[*lane] <= 0) m_lanes.erase(*lane);
@@ -270,13 +272,13 @@ int DeliveryWorker::deliver(int max_rows) {
     claimed.clear();
     std::vector<std::string> full;
     {
-      std::lock_guard lock(m_mutex);
+      MutexLock lock(m_mutex);
       full = full_channels(rules);
     }
     // Enough rows to see past the queues already in flight (at most threads x batch).
     const int limit = m_options.threads * std::max(max_rows, m_options.batch) + 64;
     const auto rows = tx.due_notifications(claim_time, limit, full);
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     // The most urgent row not in flight names the lane; among rows as urgent, a channel that
     // nobody is sending to goes first, so that lanes spread over the channels.
     const storage::OutboxRecord* pick = nullptr;
@@ -325,7 +327,7 @@ int DeliveryWorker::deliver(int max_rows) {
   bool go_on = true;
   for (const auto& row : claimed) {
     if (!settled.empty()) {
-      std::lock_guard lock(m_mutex);
+      MutexLock lock(m_mutex);
       if (m_stopping) go_on = false;
     }
     if (!go_on) {
@@ -377,7 +379,7 @@ int DeliveryWorker::deliver(int max_rows) {
     if (sent) note_answer(row.channel, st.result);
     double unit_random = 0;
     {
-      std::lock_guard lock(m_mutex);
+      MutexLock lock(m_mutex);
       unit_random = std::uniform_real_distribution<double>(0.0, 1.0)(m_random);
     }
     const TimePoint done_at = m_clock.now();

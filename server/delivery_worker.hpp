@@ -5,10 +5,8 @@
 // it at the next start rather than losing it.
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -16,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/thread_annotations.hpp"
 #include "delivery/format.hpp"
 #include "delivery/policy.hpp"
 #include "engine/rules_holder.hpp"
@@ -77,8 +76,8 @@ class DeliveryWorker {
   void update_gauges();
   int healthy_lanes() const;
   int unproven_lanes() const;
-  // The rules' channels with no lane to spare (see DeliveryWorkerOptions). Needs m_mutex.
-  std::vector<std::string> full_channels(const rules::Rules& rules) const;
+  // The rules' channels with no lane to spare (see DeliveryWorkerOptions).
+  std::vector<std::string> full_channels(const rules::Rules& rules) const REQUIRES(m_mutex);
   // Remembers whether the channel answered its latest request.
   void note_answer(const std::string& channel, const delivery::AttemptResult& result);
 
@@ -90,14 +89,14 @@ class DeliveryWorker {
   Sender m_sender;
   DeliveryWorkerOptions m_options;
 
-  std::mutex m_mutex;
-  std::condition_variable m_wake;
-  bool m_stopping = false;             // GUARDED_BY(m_mutex)
-  std::set<std::string> m_in_flight;   // GUARDED_BY(m_mutex): alias + '\n' + channel
-  std::map<std::string, int> m_lanes;  // GUARDED_BY(m_mutex): batches per channel
-  std::set<std::string> m_answering;   // GUARDED_BY(m_mutex): last request got an HTTP answer
-  std::mt19937_64 m_random{std::random_device{}()};     // GUARDED_BY(m_mutex)
-  std::chrono::steady_clock::time_point m_gauges_at{};  // GUARDED_BY(m_mutex)
+  Mutex m_mutex;
+  CondVar m_wake;
+  bool m_stopping GUARDED_BY(m_mutex) = false;
+  std::set<std::string> m_in_flight GUARDED_BY(m_mutex);   // alias + '\n' + channel
+  std::map<std::string, int> m_lanes GUARDED_BY(m_mutex);  // batches per channel
+  std::set<std::string> m_answering GUARDED_BY(m_mutex);   // last request got an HTTP answer
+  std::mt19937_64 m_random GUARDED_BY(m_mutex){std::random_device{}()};
+  std::chrono::steady_clock::time_point m_gauges_at GUARDED_BY(m_mutex){};
   std::vector<std::thread> m_threads;
 };
 

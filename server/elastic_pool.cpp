@@ -27,7 +27,7 @@ void ElasticThreadPool::enqueue(std::function<void()> fn) {
   std::vector<std::thread> exited;
   std::function<void()> inline_task;
   {
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     exited.swap(m_exited);
     m_tasks.push_back({std::move(fn), std::chrono::steady_clock::now()});
     if (m_idle >= m_tasks.size()) {
@@ -61,11 +61,12 @@ void ElasticThreadPool::enqueue(std::function<void()> fn) {
 void ElasticThreadPool::shutdown() {
   std::vector<std::thread> exited;
   {
-    std::unique_lock lock(m_mutex);
+    MutexLock lock(m_mutex);
     if (m_stopped) return;
     m_stopping = true;
     m_work_or_stop.notify_all();
-    m_all_exited.wait(lock, [this] { return m_running.empty(); });
+    while (!m_running.empty())
+      m_all_exited.wait(m_mutex);
     m_stopped = true;
     exited.swap(m_exited);
   }
@@ -78,12 +79,12 @@ std::optional<std::chrono::steady_clock::time_point> ElasticThreadPool::current_
 }
 
 std::size_t ElasticThreadPool::threads() const {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   return m_running.size();
 }
 
 std::size_t ElasticThreadPool::peak_threads() const {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   return m_peak;
 }
 
@@ -95,22 +96,25 @@ void ElasticThreadPool::start_thread() {
 }
 
 void ElasticThreadPool::work() {
-  std::unique_lock lock(m_mutex);
+  // Locked by hand: the lock is let go around each task.
+  m_mutex.lock();
   for (;;) {
     if (m_tasks.empty()) m_saturated = false;
     ++m_idle;
-    const bool woken = m_work_or_stop.wait_for(lock, m_idle_exit,
-                                               [this] { return !m_tasks.empty() || m_stopping; });
+    const auto idle_until = std::chrono::steady_clock::now() + m_idle_exit;
+    while (m_tasks.empty() && !m_stopping && m_work_or_stop.wait_until(m_mutex, idle_until)) {
+    }
+    const bool woken = !m_tasks.empty() || m_stopping;
     --m_idle;
     if (!m_tasks.empty()) {
       auto task = std::move(m_tasks.front());
       m_tasks.pop_front();
-      lock.unlock();
+      m_mutex.unlock();
       t_task_enqueued = task.enqueued;
       task.run();
       t_task_enqueued.reset();
       task.run = nullptr;  // its captures are destroyed outside the lock too
-      lock.lock();
+      m_mutex.lock();
       continue;
     }
     if (m_stopping) break;
@@ -122,6 +126,7 @@ void ElasticThreadPool::work() {
   m_exited.push_back(std::move(self->second));
   m_running.erase(self);
   if (m_running.empty()) m_all_exited.notify_all();
+  m_mutex.unlock();
 }
 
 }  // namespace tocsin::server

@@ -8,15 +8,15 @@
 #include <httplib.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
+
+#include "core/thread_annotations.hpp"
 
 namespace tocsin::server {
 
@@ -43,27 +43,27 @@ class ElasticThreadPool final : public httplib::TaskQueue {
 
  private:
   void work();
-  void start_thread();  // REQUIRES m_mutex
+  void start_thread() REQUIRES(m_mutex);
 
   const std::size_t m_min_threads;
   const std::size_t m_max_threads;
   const std::chrono::milliseconds m_idle_exit;
 
-  mutable std::mutex m_mutex;
-  std::condition_variable m_work_or_stop;
-  std::condition_variable m_all_exited;
+  mutable Mutex m_mutex;
+  CondVar m_work_or_stop;
+  CondVar m_all_exited;
   struct Task {
     std::function<void()> run;
     std::chrono::steady_clock::time_point enqueued;
   };
-  std::deque<Task> m_tasks;                          // REQUIRES m_mutex
-  std::map<std::thread::id, std::thread> m_running;  // REQUIRES m_mutex
-  std::vector<std::thread> m_exited;                 // REQUIRES m_mutex; joined by the next call
-  std::size_t m_idle = 0;                            // REQUIRES m_mutex
-  std::size_t m_peak = 0;                            // REQUIRES m_mutex
-  bool m_saturated = false;  // REQUIRES m_mutex; logged, until a thread is idle again
-  bool m_stopping = false;   // REQUIRES m_mutex
-  bool m_stopped = false;    // REQUIRES m_mutex
+  std::deque<Task> m_tasks GUARDED_BY(m_mutex);
+  std::map<std::thread::id, std::thread> m_running GUARDED_BY(m_mutex);
+  std::vector<std::thread> m_exited GUARDED_BY(m_mutex);  // joined by the next call
+  std::size_t m_idle GUARDED_BY(m_mutex) = 0;
+  std::size_t m_peak GUARDED_BY(m_mutex) = 0;
+  bool m_saturated GUARDED_BY(m_mutex) = false;  // logged, until a thread is idle again
+  bool m_stopping GUARDED_BY(m_mutex) = false;
+  bool m_stopped GUARDED_BY(m_mutex) = false;
 };
 
 }  // namespace tocsin::server

@@ -487,12 +487,12 @@ bool GuardedServer::stopping() const {
 }
 
 void GuardedServer::connection_opened() {
-  std::lock_guard lock(m_open_mutex);
+  MutexLock lock(m_open_mutex);
   ++m_open;
 }
 
 void GuardedServer::connection_closed() {
-  std::lock_guard lock(m_open_mutex);
+  MutexLock lock(m_open_mutex);
   if (--m_open == 0) m_none_open.notify_all();
 }
 
@@ -501,8 +501,9 @@ void GuardedServer::stop_connections() {
   m_parking->signal();  // closes the connections waiting for a request
   {
     // Requests in progress finish; a parked one that is slow is cut at its deadline.
-    std::unique_lock lock(m_open_mutex);
-    m_none_open.wait(lock, [this] { return m_open == 0; });
+    MutexLock lock(m_open_mutex);
+    while (m_open != 0)
+      m_none_open.wait(m_open_mutex);
   }
   {
     std::lock_guard lock(m_parking->mutex);

@@ -56,6 +56,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/thread_annotations.hpp"
 #include "core/time.hpp"
 #include "server/connection_guard.hpp"
 #include "server/http_framing.hpp"
@@ -141,8 +142,8 @@ class GuardedServer final : public httplib::Server {
   std::thread m_poller;
   std::atomic<bool> m_stopping{false};
 
-  std::mutex m_open_mutex;
-  std::condition_variable m_none_open;
-  std::size_t m_open = 0;  // REQUIRES m_open_mutex; ServedConnections alive
+  Mutex m_open_mutex;
+  CondVar m_none_open;
+  std::size_t m_open GUARDED_BY(m_open_mutex) = 0;  // ServedConnections alive
 };
 }  // namespace tocsin::server

@@ -73,60 +73,60 @@ Metrics::Metrics()
       m_group_size({1, 2, 4, 8, 16, 32, 64, 128, 256, 512}) {}
 
 void Metrics::count_event(std::string_view source, std::string_view outcome) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   ++m_events[{std::string(source), std::string(outcome)}];
 }
 
 void Metrics::count_decision(std::string_view decision) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   ++m_decisions[std::string(decision)];
 }
 
 void Metrics::count_noise(std::string_view decision) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   ++m_noise[std::string(decision)];
 }
 
 void Metrics::count_queued(std::string_view channel, std::string_view action) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   ++m_queued[{std::string(channel), std::string(action)}];
 }
 
 void Metrics::count_delivery(std::string_view channel, std::string_view result) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   ++m_deliveries[{std::string(channel), std::string(result)}];
 }
 
 void Metrics::set_outbox(std::int64_t pending, double oldest_pending_seconds) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   m_outbox_pending = pending;
   m_outbox_oldest_seconds = oldest_pending_seconds;
 }
 
 void Metrics::count_watchdog(std::string_view result) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   ++m_watchdog[std::string(result)];
 }
 
 void Metrics::count_rejected(std::string_view hook, int status, std::string_view code) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   ++m_rejected[{std::string(hook), status, std::string(code)}];
 }
 
 void Metrics::observe_group(const storage::WriterStats& s) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   m_commit_seconds.observe(s.commit_seconds);
   m_group_size.observe(static_cast<double>(s.group_size));
   if (!s.ok) ++m_commit_failures;
 }
 
 void Metrics::count_rules_reload(bool ok) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   ++(ok ? m_reloads_ok : m_reloads_failed);
 }
 
 void Metrics::count_connection_cut(CutReason reason) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   ++m_connections_cut[reason];
 }
 
@@ -135,7 +135,7 @@ void Metrics::watch_database(std::function<storage::DatabaseHealth()> health) {
 }
 
 void Metrics::observe_prune(const storage::PruneRun& run, TimePoint finished, double seconds) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   for (const auto& [table, n] : run.deleted)
     m_pruned[table] += static_cast<std::uint64_t>(n);
   ++(run.ok ? m_prune_runs_ok : m_prune_runs_failed);
@@ -144,7 +144,7 @@ void Metrics::observe_prune(const storage::PruneRun& run, TimePoint finished, do
 }
 
 void Metrics::set_storage_source(std::function<storage::StorageStats()> source) {
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   m_storage_source = std::move(source);
 }
 
@@ -155,7 +155,7 @@ std::string Metrics::render() const {
       m_database_health ? std::optional(m_database_health()) : std::nullopt;
   std::function<storage::StorageStats()> source;
   {
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     source = m_storage_source;
   }
   std::optional<storage::StorageStats> storage;
@@ -166,7 +166,7 @@ std::string Metrics::render() const {
       // The database cannot be read right now: leave the gauges out of this scrape.
     }
   }
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   std::string out;
   if (database) {
     header(out, "tocsin_database_healthy", "gauge",

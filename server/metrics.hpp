@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/thread_annotations.hpp"
 #include "server/connection_guard.hpp"
 #include "storage/reader.hpp"
 #include "storage/retention.hpp"
@@ -66,26 +66,32 @@ class Metrics {
 
  private:
   std::function<storage::DatabaseHealth()> m_database_health;  // set once, before serving
-  mutable std::mutex m_mutex;
-  std::map<std::pair<std::string, std::string>, std::uint64_t> m_events;  // (source, outcome)
-  std::map<std::tuple<std::string, int, std::string>, std::uint64_t> m_rejected;
-  std::map<std::string, std::uint64_t> m_decisions;
-  std::map<std::string, std::uint64_t> m_noise{{"demoted", 0}, {"held", 0}, {"dropped", 0}};
-  std::map<std::pair<std::string, std::string>, std::uint64_t> m_queued;      // (channel, action)
-  std::map<std::pair<std::string, std::string>, std::uint64_t> m_deliveries;  // (channel, result)
-  std::map<std::string, std::uint64_t> m_watchdog;
-  std::int64_t m_outbox_pending = 0;
-  double m_outbox_oldest_seconds = 0;
-  std::uint64_t m_commit_failures = 0;
-  std::uint64_t m_reloads_ok = 0, m_reloads_failed = 0;
-  std::map<CutReason, std::uint64_t> m_connections_cut;
-  std::map<std::string, std::uint64_t> m_pruned;  // rows by table
-  std::uint64_t m_prune_runs_ok = 0, m_prune_runs_failed = 0;
-  double m_last_prune_at = 0;  // unix seconds; 0: no run yet
-  double m_last_prune_seconds = 0;
+  mutable Mutex m_mutex;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> m_events
+      GUARDED_BY(m_mutex);  // (source, outcome)
+  std::map<std::tuple<std::string, int, std::string>, std::uint64_t> m_rejected GUARDED_BY(m_mutex);
+  std::map<std::string, std::uint64_t> m_decisions GUARDED_BY(m_mutex);
+  std::map<std::string, std::uint64_t> m_noise GUARDED_BY(m_mutex){
+      {"demoted", 0}, {"held", 0}, {"dropped", 0}};
+  std::map<std::pair<std::string, std::string>, std::uint64_t> m_queued
+      GUARDED_BY(m_mutex);  // (channel, action)
+  std::map<std::pair<std::string, std::string>, std::uint64_t> m_deliveries
+      GUARDED_BY(m_mutex);  // (channel, result)
+  std::map<std::string, std::uint64_t> m_watchdog GUARDED_BY(m_mutex);
+  std::int64_t m_outbox_pending GUARDED_BY(m_mutex) = 0;
+  double m_outbox_oldest_seconds GUARDED_BY(m_mutex) = 0;
+  std::uint64_t m_commit_failures GUARDED_BY(m_mutex) = 0;
+  std::uint64_t m_reloads_ok GUARDED_BY(m_mutex) = 0;
+  std::uint64_t m_reloads_failed GUARDED_BY(m_mutex) = 0;
+  std::map<CutReason, std::uint64_t> m_connections_cut GUARDED_BY(m_mutex);
+  std::map<std::string, std::uint64_t> m_pruned GUARDED_BY(m_mutex);  // rows by table
+  std::uint64_t m_prune_runs_ok GUARDED_BY(m_mutex) = 0;
+  std::uint64_t m_prune_runs_failed GUARDED_BY(m_mutex) = 0;
+  double m_last_prune_at GUARDED_BY(m_mutex) = 0;  // unix seconds; 0: no run yet
+  double m_last_prune_seconds GUARDED_BY(m_mutex) = 0;
   std::function<storage::StorageStats()> m_storage_source;  // set once, before serving
-  Histogram m_commit_seconds;
-  Histogram m_group_size;
+  Histogram m_commit_seconds GUARDED_BY(m_mutex);
+  Histogram m_group_size GUARDED_BY(m_mutex);
 };
 
 }  // namespace tocsin::server

@@ -30,7 +30,7 @@ class Reader::Lease {
 
 std::unique_ptr<SQLite::Database> Reader::acquire() {
   {
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     if (!m_idle.empty()) {
       auto db = std::move(m_idle.back());
       m_idle.pop_back();
@@ -42,7 +42,7 @@ std::unique_ptr<SQLite::Database> Reader::acquire() {
 
 void Reader::release(std::unique_ptr<SQLite::Database> db) {
   constexpr std::size_t k_max_idle = 16;
-  std::lock_guard lock(m_mutex);
+  MutexLock lock(m_mutex);
   if (m_idle.size() < k_max_idle) m_idle.push_back(std::move(db));
 }
 

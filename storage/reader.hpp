@@ -7,11 +7,11 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/thread_annotations.hpp"
 #include "storage/records.hpp"
 
 namespace tocsin::storage {
@@ -86,8 +86,8 @@ class Reader {
   void release(std::unique_ptr<SQLite::Database> db);
 
   std::string m_path;
-  std::mutex m_mutex;
-  std::vector<std::unique_ptr<SQLite::Database>> m_idle;  // GUARDED_BY(m_mutex)
+  Mutex m_mutex;
+  std::vector<std::unique_ptr<SQLite::Database>> m_idle GUARDED_BY(m_mutex);
 
   // Export (tocsin export)
  public:

@@ -248,7 +248,7 @@ TEST_CASE("replay: a payload the server would refuse is a warning, and the rest 
   CHECK(r.where("event").size() == 1);
 }
 
-TEST_CASE("replay: a heartbeat that goes quiet opens an episode; the next ping resolves it") {
+TEST_CASE("replay: a heartbeat that goes quiet opens an episode, the next ping resolves it") {
   TempDir dir;
   const std::string rules = dir.file("rules.yaml");
   std::ofstream(rules) << R"(version: 1

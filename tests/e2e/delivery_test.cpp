@@ -169,7 +169,7 @@ TEST_CASE("delivery: a restart in the middle of a retry sequence loses nothing")
 }
 
 TEST_CASE(
-    "two-way sync: an OpsGenie acknowledgement of Tocsin's alias stops escalation; echoes "
+    "two-way sync: an OpsGenie acknowledgement of Tocsin's alias stops escalation, echoes "
     "and old aliases change nothing") {
   DeliveryEnv env;
   RecordingReceiver& receiver = env.receiver;

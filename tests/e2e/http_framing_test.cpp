@@ -276,7 +276,7 @@ TEST_CASE("hooks take their body as bytes up to max_body_bytes, whatever its Con
   CHECK(form_token->status == 401);
 }
 
-TEST_CASE("a method a path does not take is 405 with Allow; an unknown path is 404") {
+TEST_CASE("a method a path does not take is 405 with Allow, an unknown path is 404") {
   FramingServer s;
   struct Case {
     const char* method;
@@ -311,7 +311,7 @@ TEST_CASE("a method a path does not take is 405 with Allow; an unknown path is 4
   }
 }
 
-TEST_CASE("the bearer scheme is case-insensitive; the token is not") {
+TEST_CASE("the bearer scheme is case-insensitive, the token is not") {
   FramingServer s;
   auto c = s.client();
   struct Case {

@@ -122,7 +122,7 @@ TEST_CASE("a client trickling its headers, or saying nothing, is cut at request_
   CHECK(log.find("request not complete within 1s (server.request_timeout)") != std::string::npos);
 }
 
-TEST_CASE("one address gets max_connections_per_ip connections; the next is answered 503") {
+TEST_CASE("one address gets max_connections_per_ip connections, the next is answered 503") {
   LimitedServer s("server: {request_timeout: 1s, max_connections_per_ip: 4}\n");
   const auto start = Clock::now();
 
@@ -201,7 +201,7 @@ TEST_CASE("more slow clients than cpp-httplib's old fixed pool of 64 threads sta
   CHECK(s.cuts("deadline") == 0);
 }
 
-TEST_CASE("server limits come from the rules file; --max-body-bytes overrides the file") {
+TEST_CASE("server limits come from the rules file, --max-body-bytes overrides the file") {
   const std::string section = "server: {max_body_bytes: 2KiB, max_headers: 10}\n";
   const std::string body =
       R"({"key": "big", "status": "firing", "summary": ")" + std::string(3000, 'x') + R"("})";

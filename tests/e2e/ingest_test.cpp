@@ -263,7 +263,7 @@ TEST_CASE("shared-secret hooks: 401 without or with a wrong token, 503 if the se
   }
 }
 
-TEST_CASE("heartbeat pings are recorded; an undeclared heartbeat is a 404") {
+TEST_CASE("heartbeat pings are recorded, an undeclared heartbeat is a 404") {
   VerifyingServer s;
   auto c = s.client();
   auto post = c.Post("/hooks/heartbeat/hooks-worker", "", "text/plain");

@@ -174,7 +174,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "every alarm shape is accepted; INSUFFICIENT_DATA and non-alarms are recorded as ignored") {
+    "every alarm shape is accepted, INSUFFICIENT_DATA and non-alarms are recorded as ignored") {
   Env env;
   auto server = env.start();
   httplib::Client c("127.0.0.1", server.port());
@@ -203,7 +203,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "malformed input is refused with 400 and a code that names the problem; nothing is stored") {
+    "malformed input is refused with 400 and a code that names the problem, nothing is stored") {
   Env env;
   auto server = env.start();
   httplib::Client c("127.0.0.1", server.port());

@@ -75,7 +75,7 @@ const TimePoint k_t0 = *parse_timestamp("2026-10-01T00:00:00Z");
 }  // namespace
 
 TEST_CASE(
-    "noise: a CPU alarm flapping every 30 minutes for weeks is demoted; the queue alarm "
+    "noise: a CPU alarm flapping every 30 minutes for weeks is demoted, the queue alarm "
     "still pages at level 0") {
   std::vector<Json> input;
   const TimePoint end = k_t0 + 14 * 24h;

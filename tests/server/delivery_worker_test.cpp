@@ -172,7 +172,7 @@ TEST_CASE("worker: a retry waits its backoff on the clock, and Retry-After is ho
   CHECK(rig.reader.list_attempts(rows[0].id).size() == 2);
 }
 
-TEST_CASE("worker: per episode and channel in order; a resolve supersedes an unsent trigger") {
+TEST_CASE("worker: per episode and channel in order, a resolve supersedes an unsent trigger") {
   Rig rig;
   delivery::AttemptResult down;
   down.error = "connection refused: http://127.0.0.1:9/oncall";

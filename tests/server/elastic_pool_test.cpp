@@ -72,7 +72,7 @@ TEST_CASE("ElasticThreadPool: one thread per blocked task up to the bound, then 
   CHECK(pool.threads() == 0);
 }
 
-TEST_CASE("ElasticThreadPool: an idle thread takes the next task; none is started for it") {
+TEST_CASE("ElasticThreadPool: an idle thread takes the next task, none is started for it") {
   ElasticThreadPool pool(1, 8, 10s);
   std::atomic<int> done{0};
   for (int i = 0; i < 20; ++i) {

@@ -6,7 +6,7 @@
 using namespace tocsin;
 using namespace tocsin::storage;
 
-TEST_CASE("noise state: stored and read back unchanged; empty or unreadable is a fresh state") {
+TEST_CASE("noise state: stored and read back unchanged, empty or unreadable is a fresh state") {
   rules::NoiseState s;
   s.flapping = true;
   s.window_first = 12;

@@ -16,7 +16,7 @@ using namespace tocsin;
 using namespace tocsin::storage;
 using tocsin::testing::TempDir;
 
-TEST_CASE("compression: a frame round-trips; small or dense bodies are left as text") {
+TEST_CASE("compression: a frame round-trips, small or dense bodies are left as text") {
   const std::string sns = tocsin::testing::fixture("sns_notification_alarm.json");
   auto frame = compress_body(sns);
   REQUIRE(frame);

@@ -100,7 +100,7 @@ TEST_CASE("retention: the horizon is retain_events, never less than the noise wi
 }
 
 TEST_CASE(
-    "retention: old ended episodes go with their log; open ones and pending notifications "
+    "retention: old ended episodes go with their log, open ones and pending notifications "
     "keep theirs") {
   Fixture f;
   // Day 0: an alert that ended, one still open, and a paged one whose notifications are stuck.
@@ -180,7 +180,7 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("retention: resolved members not seen since the horizon go; firing ones stay") {
+TEST_CASE("retention: resolved members not seen since the horizon go, firing ones stay") {
   Fixture f;
   f.send("quiet-gone", SignalState::firing);
   f.send("quiet-gone", SignalState::resolved);

@@ -82,7 +82,7 @@ TEST_CASE("every caller is answered only after its work is committed") {
   CHECK(count_rows(path, "inbound") == 1);
 }
 
-TEST_CASE("a job that fails rolls back alone; the rest of its group commits") {
+TEST_CASE("a job that fails rolls back alone, the rest of its group commits") {
   TempDir dir;
   const auto path = dir.file("t.db");
   Writer w(path, Durability::normal);
