@@ -1,4 +1,4 @@
-#include "server/guarded_server.hpp"
+#include "http/guarded_server.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -22,9 +22,9 @@
 
 #include "core/duration.hpp"
 #include "core/json.hpp"
-#include "server/elastic_pool.hpp"
+#include "http/elastic_pool.hpp"
 
-namespace tocsin::server {
+namespace tocsin::http {
 
 namespace {
 
@@ -205,7 +205,7 @@ class Connection {
 };
 
 // What cpp-httplib reads and writes for one request: it reads the request's normalized head
-// (see server/http_framing.hpp), never the socket, so it cannot frame a request on its own;
+// (see http/http_framing.hpp), never the socket, so it cannot frame a request on its own;
 // it writes the response to the connection.
 class RequestStream final : public httplib::Stream {
  public:
@@ -434,9 +434,9 @@ bool drain_now(ServedConnection& c) {
 
 }  // namespace
 
-GuardedServer::GuardedServer(ConnectionLimits limits, Metrics& metrics)
+GuardedServer::GuardedServer(ConnectionLimits limits, ListenerEvents events)
     : m_limits(limits),
-      m_metrics(metrics),
+      m_events(std::move(events)),
       m_guard(limits.max_connections_per_ip, limits.max_connections) {
   new_task_queue = [this] {
     // listen_after_bind() calls this once bound, just before its accept loop (the accept
@@ -551,7 +551,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
 }
 
 void GuardedServer::refuse(std::shared_ptr<ServedConnection> c, CutReason reason, bool log) {
-  m_metrics.count_connection_cut(reason);
+  if (m_events.connection_cut) m_events.connection_cut(reason);
   const bool total = reason == CutReason::max_connections;
   if (log && total) {
     spdlog::warn(
@@ -686,7 +686,7 @@ void GuardedServer::report_cut(ServedConnection& s, bool in_request) {
   auto& c = s.connection;
   const auto reason = c.cut();
   if (!reason) return;
-  m_metrics.count_connection_cut(*reason);
+  if (m_events.connection_cut) m_events.connection_cut(*reason);
   log_cut(c.peer(), *reason, c);
   if (in_request && !c.cut_while_writing()) {
     // The request had begun: say why it ends, as a 408. Never waits: the client was too slow
@@ -822,4 +822,4 @@ bool GuardedServer::advance(ServedConnection& s) {
   }
 }
 
-}  // namespace tocsin::server
+}  // namespace tocsin::http
