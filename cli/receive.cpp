@@ -5,13 +5,14 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <ostream>
+#include <string>
 #include <string_view>
 
 #include "cli/commands.hpp"
 #include "core/json.hpp"
 #include "core/redact.hpp"
+#include "core/thread_annotations.hpp"
 #include "server/http_server.hpp"
 
 namespace tocsin::cli {
@@ -68,6 +69,25 @@ std::string received_text(const std::string& body) {
   return out;
 }
 
+namespace {
+
+// The output the server's worker threads share: one request's lines stay together.
+class SharedOutput {
+ public:
+  explicit SharedOutput(std::ostream& out) : m_out(&out) {}
+
+  void print(const std::string& text) EXCLUDES(m_mutex) {
+    MutexLock lock(m_mutex);
+    *m_out << text << std::flush;
+  }
+
+ private:
+  Mutex m_mutex;
+  std::ostream* const m_out PT_GUARDED_BY(m_mutex);
+};
+
+}  // namespace
+
 int run_receive(const ReceiveOptions& options, std::ostream& out, std::ostream& log) {
   const auto address = server::parse_listen_address(options.listen);
   if (!address) {
@@ -76,12 +96,9 @@ int run_receive(const ReceiveOptions& options, std::ostream& out, std::ostream& 
     return 2;
   }
   httplib::Server server;
-  std::mutex out_mutex;  // one request's lines together, whatever the worker threads do
+  SharedOutput shared(out);
   server.Post(R"(/.*)", [&](const httplib::Request& req, httplib::Response& res) {
-    {
-      std::lock_guard<std::mutex> lock(out_mutex);
-      out << received_text(req.body) << std::flush;
-    }
+    shared.print(received_text(req.body));
     res.set_content("{\"received\":true}\n", "application/json");
   });
 

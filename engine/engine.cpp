@@ -7,7 +7,7 @@
 #include "core/duration.hpp"
 #include "core/hash.hpp"
 #include "core/json.hpp"
-#include "engine/digest.hpp"
+#include "delivery/digest.hpp"
 #include "rules/dedup_key.hpp"
 #include "rules/lifecycle.hpp"
 #include "rules/noise.hpp"
@@ -389,7 +389,8 @@ void send_digest(storage::Transaction& tx, const rules::Rules& rules, const std:
                  channel, items.size());
     return;
   }
-  storage::OutboxRecord digest = build_digest(channel, tx.next_digest_number(channel), items, now);
+  storage::OutboxRecord digest =
+      delivery::build_digest(channel, tx.next_digest_number(channel), items, now);
   digest.id = tx.insert_notification(digest);
   if (journal) journal->emplace_back(std::move(digest));
 }

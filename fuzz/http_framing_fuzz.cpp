@@ -1,4 +1,4 @@
-// server/http_framing.hpp RequestReader on arbitrary bytes from a connection.
+// http/http_framing.hpp RequestReader on arbitrary bytes from a connection.
 //
 // Input layout: byte 0 picks the limits (bit 0: small ones, so that every limit is reachable
 // by a short input), bytes 1-3 pick three split points (each a fraction of the rest, /256);
@@ -6,7 +6,7 @@
 // points make, and one byte at a time: a socket may cut a request anywhere, so all three must
 // reach the same state and produce the same request or refusal.
 //
-// What the listener relies on (server/guarded_server.cpp):
+// What the listener relies on (http/guarded_server.cpp):
 //  - a complete request's normalized head is one cpp-httplib can parse without reframing it:
 //    a request line, field lines each ending in CRLF with no bare CR or LF and no NUL, exactly
 //    one Content-Length equal to the decoded body's size, no Transfer-Encoding and no Expect;
@@ -25,14 +25,14 @@
 #include <string_view>
 #include <vector>
 
+#include "http/http_framing.hpp"
 #include "invariants.hpp"
-#include "server/http_framing.hpp"
 
 namespace {
 
-using tocsin::server::FramingError;
-using tocsin::server::FramingLimits;
-using tocsin::server::RequestReader;
+using tocsin::http::FramingError;
+using tocsin::http::FramingLimits;
+using tocsin::http::RequestReader;
 
 struct Outcome {
   RequestReader::State state = RequestReader::State::head;
@@ -155,7 +155,7 @@ void check_refused(const Outcome& o) {
   TOCSIN_FUZZ_CHECK(!o.error.code.empty());
   TOCSIN_FUZZ_CHECK(!o.error.detail.empty());
   TOCSIN_FUZZ_CHECK(tocsin::fuzz::is_printable_ascii(o.error.detail));
-  const auto response = tocsin::server::refusal_response(o.error);
+  const auto response = tocsin::http::refusal_response(o.error);
   TOCSIN_FUZZ_CHECK(response.starts_with("HTTP/1.1 " + std::to_string(o.error.status) + " "));
   const auto end = response.find("\r\n\r\n");
   TOCSIN_FUZZ_CHECK(end != std::string::npos);

@@ -542,7 +542,7 @@ AuthResult check_bearer(const rules::Rules& rules, const std::string& authorizat
   return AuthResult::ok;
 }
 
-void register_api(Routes& routes, App& app) {
+void register_api(http::Routes& routes, App& app) {
   // Wraps a handler with the bearer-token check for its scope.
   auto guarded = [&app](rules::Scope scope, auto handler) {
     return [&app, scope, handler](const httplib::Request& req, httplib::Response& res) {

@@ -4,12 +4,12 @@
 
 #include <httplib.h>
 
+#include "http/http_routes.hpp"
 #include "server/app.hpp"
-#include "server/http_routes.hpp"
 
 namespace tocsin::server {
 
-void register_api(Routes& routes, App& app);
+void register_api(http::Routes& routes, App& app);
 
 // Whether `authorization_header` presents, in the Bearer scheme (its name in any case, RFC 9110
 // §11.1), one of the configured tokens with at least `needed` scope.

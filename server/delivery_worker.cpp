@@ -9,7 +9,7 @@
 #include <tuple>
 
 #include "delivery/redact.hpp"
-#include "server/http_failure.hpp"
+#include "http/http_failure.hpp"
 
 namespace tocsin::server {
 
@@ -94,7 +94,7 @@ delivery::AttemptResult send_http(const delivery::HttpRequest& request, Duration
   ERR_clear_error();
   auto res = client.Post(parts->second, headers, request.body, content_type);
   if (!res) {
-    FailedRequest failed;
+    http::FailedRequest failed;
     std::tie(failed.host, failed.port) = host_and_port(parts->first);
     failed.timeout = timeout;
     failed.elapsed =
@@ -102,7 +102,7 @@ delivery::AttemptResult send_http(const delivery::HttpRequest& request, Duration
     failed.verify_result = client.get_openssl_verify_result();
     failed.openssl_error = ERR_peek_error();  // the first: the cause, not the cleanup
     ERR_clear_error();
-    r.error = failure_cause(res.error(), failed) + ": " + where;
+    r.error = http::failure_cause(res.error(), failed) + ": " + where;
     return finish();
   }
   r.http_status = res->status;

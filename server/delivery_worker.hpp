@@ -30,7 +30,7 @@ using Sender =
     std::function<delivery::AttemptResult(const delivery::HttpRequest&, Duration timeout)>;
 
 // The real sender: cpp-httplib, TLS verified against the system CAs, timeouts on connect,
-// read and write. A failure's error is its cause (server/http_failure.hpp) and where it went,
+// read and write. A failure's error is its cause (http/http_failure.hpp) and where it went,
 // "connection refused: http://127.0.0.1:9000/hook", the URL as request.shown_url has it (all
 // but the origin hidden when that is empty).
 delivery::AttemptResult send_http(const delivery::HttpRequest& request, Duration timeout);

@@ -266,7 +266,7 @@ auto route(App& app, std::string name, Handler handler) {
 
 }  // namespace
 
-void register_hooks(Routes& routes, App& app) {
+void register_hooks(http::Routes& routes, App& app) {
   // Content-Type is ignored on purpose: SNS sends text/plain, `curl -d` a form type; every hook
   // takes its body as bytes (Routes::post).
   for (const char* hook :

@@ -4,11 +4,11 @@
 
 #include <httplib.h>
 
+#include "http/http_routes.hpp"
 #include "server/app.hpp"
-#include "server/http_routes.hpp"
 
 namespace tocsin::server {
 
-void register_hooks(Routes& routes, App& app);
+void register_hooks(http::Routes& routes, App& app);
 
 }  // namespace tocsin::server

@@ -6,10 +6,10 @@
 #include <charconv>
 
 #include "core/duration.hpp"
+#include "http/guarded_server.hpp"
+#include "http/http_routes.hpp"
 #include "server/api.hpp"
-#include "server/guarded_server.hpp"
 #include "server/hooks.hpp"
-#include "server/http_routes.hpp"
 #include "server/http_util.hpp"
 #include "storage/database.hpp"
 
@@ -79,16 +79,18 @@ void raise_open_files_limit(std::size_t max_connections) {
 
 }  // namespace
 
-std::unique_ptr<GuardedServer> make_http_server(App& app) {
+std::unique_ptr<http::GuardedServer> make_http_server(App& app) {
   const Limits& limits = app.limits;
   raise_open_files_limit(limits.max_connections);
-  FramingLimits framing;
+  http::FramingLimits framing;
   framing.max_body_bytes = limits.max_body_bytes;
   framing.max_headers = limits.max_headers;
-  auto server = std::make_unique<GuardedServer>(
-      ConnectionLimits{limits.request_timeout, limits.max_connections_per_ip,
-                       limits.max_connections, limits.worker_threads, framing},
-      app.metrics);
+  auto server = std::make_unique<http::GuardedServer>(
+      http::ConnectionLimits{limits.request_timeout, limits.max_connections_per_ip,
+                             limits.max_connections, limits.worker_threads, framing},
+      http::ListenerEvents{[&metrics = app.metrics](http::CutReason reason) {
+        metrics.count_connection_cut(reason);
+      }});
 
   // Without TCP_NODELAY every small response waits for the peer's delayed ACK (~40 ms).
   server->set_tcp_nodelay(true);
@@ -103,7 +105,7 @@ std::unique_ptr<GuardedServer> make_http_server(App& app) {
       limits.max_body_bytes, limits.max_headers, format_duration(limits.request_timeout),
       limits.max_connections_per_ip, limits.max_connections, limits.worker_threads);
 
-  auto routes = std::make_shared<Routes>(*server);
+  auto routes = std::make_shared<http::Routes>(*server);
   register_hooks(*routes, app);
   register_api(*routes, app);
 
@@ -124,7 +126,7 @@ std::unique_ptr<GuardedServer> make_http_server(App& app) {
 
   // httplib may still answer an error itself with an empty body; give it the JSON error shape
   // of every other answer. (Framing errors, 408, 413 and 431 are answered by the listener
-  // before httplib sees the request: server/http_framing.hpp.)
+  // before httplib sees the request: http/http_framing.hpp.)
   server->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     switch (res.status) {

@@ -8,14 +8,14 @@
 #include <string>
 #include <string_view>
 
+#include "http/guarded_server.hpp"
 #include "server/app.hpp"
-#include "server/guarded_server.hpp"
 
 namespace tocsin::server {
 
 // Builds a server with every route and the limits in app.limits (a GuardedServer: request
 // deadlines, per-address connection cap, elastic worker pool).
-std::unique_ptr<GuardedServer> make_http_server(App& app);
+std::unique_ptr<http::GuardedServer> make_http_server(App& app);
 
 // The limits to serve with: the built-in defaults, overridden by what the rules file's
 // `server:` section sets. `serve` flags are applied on top by the caller.

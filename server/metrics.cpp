@@ -125,7 +125,7 @@ void Metrics::count_rules_reload(bool ok) {
   ++(ok ? m_reloads_ok : m_reloads_failed);
 }
 
-void Metrics::count_connection_cut(CutReason reason) {
+void Metrics::count_connection_cut(http::CutReason reason) {
   MutexLock lock(m_mutex);
   ++m_connections_cut[reason];
 }
@@ -270,7 +270,7 @@ std::string Metrics::render() const {
   header(out, "tocsin_http_connections_cut_total", "counter",
          "Connections the HTTP listener cut (request_timeout, stalled) or refused with 503 "
          "(max_connections_per_ip, max_connections), by reason.");
-  for (const auto reason : k_cut_reasons) {
+  for (const auto reason : http::k_cut_reasons) {
     const auto it = m_connections_cut.find(reason);
     out += "tocsin_http_connections_cut_total{reason=\"" + std::string(to_string(reason)) + "\"} " +
            std::to_string(it == m_connections_cut.end() ? 0 : it->second) + "\n";

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/thread_annotations.hpp"
-#include "server/connection_guard.hpp"
+#include "http/connection_guard.hpp"
 #include "storage/reader.hpp"
 #include "storage/retention.hpp"
 #include "storage/writer.hpp"
@@ -51,8 +51,8 @@ class Metrics {
   void count_delivery(std::string_view channel, std::string_view result);
   void set_outbox(std::int64_t pending, double oldest_pending_seconds);
   void count_watchdog(std::string_view result);
-  // A connection the HTTP listener cut or refused itself (server/guarded_server.cpp).
-  void count_connection_cut(CutReason reason);
+  // A connection the HTTP listener cut or refused itself (http/guarded_server.cpp).
+  void count_connection_cut(http::CutReason reason);
 
   // Where render() reads the database's health (tocsin_database_healthy): the writer's.
   void watch_database(std::function<storage::DatabaseHealth()> health);
@@ -83,7 +83,7 @@ class Metrics {
   std::uint64_t m_commit_failures GUARDED_BY(m_mutex) = 0;
   std::uint64_t m_reloads_ok GUARDED_BY(m_mutex) = 0;
   std::uint64_t m_reloads_failed GUARDED_BY(m_mutex) = 0;
-  std::map<CutReason, std::uint64_t> m_connections_cut GUARDED_BY(m_mutex);
+  std::map<http::CutReason, std::uint64_t> m_connections_cut GUARDED_BY(m_mutex);
   std::map<std::string, std::uint64_t> m_pruned GUARDED_BY(m_mutex);  // rows by table
   std::uint64_t m_prune_runs_ok GUARDED_BY(m_mutex) = 0;
   std::uint64_t m_prune_runs_failed GUARDED_BY(m_mutex) = 0;

@@ -105,7 +105,7 @@ struct OutboxRecord {
   std::string last_error;
   std::optional<TimePoint> sent_at;
   std::optional<std::int64_t> about;  // a meta-alert: the row whose delivery failed
-  // Action `digest`: the alerts it lists, as JSON (see engine/digest.hpp); "" otherwise.
+  // Action `digest`: the alerts it lists, as JSON (see delivery/digest.hpp); "" otherwise.
   std::string digest;
 };
 

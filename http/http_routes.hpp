@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace tocsin::server {
+namespace tocsin::http {
 
 class Routes {
  public:
@@ -46,4 +46,4 @@ class Routes {
   std::vector<Route> m_routes;
 };
 
-}  // namespace tocsin::server
+}  // namespace tocsin::http

@@ -1,8 +1,8 @@
-#include "server/http_routes.hpp"
+#include "http/http_routes.hpp"
 
 #include <set>
 
-namespace tocsin::server {
+namespace tocsin::http {
 
 void Routes::get(const std::string& pattern, Handler handler) {
   m_routes.push_back({std::regex(pattern), "GET"});
@@ -38,4 +38,4 @@ std::string Routes::allowed(const std::string& path) const {
   return allow;
 }
 
-}  // namespace tocsin::server
+}  // namespace tocsin::http

@@ -34,12 +34,12 @@
 // request still finds a thread at once. Every wait of a worker on the socket (writing a response,
 // Connection in guarded_server.cpp) is bounded by the request's deadline (RequestDeadline) as
 // well as by the write timeout. And cpp-httplib never reads
-// the socket: a RequestReader (server/http_framing.hpp) reads each request first, by RFC 9112
+// the socket: a RequestReader (http/http_framing.hpp) reads each request first, by RFC 9112
 // and within max_body_bytes and max_headers, answers what it refuses itself and closes the
 // connection, and process_request() gets a stream that replays the request's normalized head,
 // with the decoded body handed over through its setup_request hook (routes that take a body
 // are content-reader routes, so cpp-httplib does not read or parse one; see
-// server/http_routes.hpp). Every e2e test goes through it.
+// http/http_routes.hpp). Every e2e test goes through it.
 //
 // cpp-httplib's accept loop hands each accepted socket to its task queue; ours (AcceptQueue)
 // runs that task at once on the accept thread, which only admits and parks the connection.
@@ -50,6 +50,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,11 +59,10 @@
 
 #include "core/thread_annotations.hpp"
 #include "core/time.hpp"
-#include "server/connection_guard.hpp"
-#include "server/http_framing.hpp"
-#include "server/metrics.hpp"
+#include "http/connection_guard.hpp"
+#include "http/http_framing.hpp"
 
-namespace tocsin::server {
+namespace tocsin::http {
 
 struct ConnectionLimits {
   Duration request_timeout = std::chrono::seconds(30);
@@ -82,13 +82,22 @@ struct PeerAddress {
 };
 PeerAddress peer_address(const sockaddr_storage& addr);
 
+// What the listener tells its owner as it happens, so the owner can count it (Tocsin's
+// server/metrics.hpp) without the listener knowing metrics. A hook left empty is not called.
+struct ListenerEvents {
+  // A connection the listener cut (deadline, stalled) or refused with 503 (per_ip_limit,
+  // max_connections), once per connection; on whichever thread cut it, so it must be
+  // thread-safe.
+  std::function<void(CutReason)> connection_cut;
+};
+
 class ElasticThreadPool;
 struct ServedConnection;  // one connection from its accept to its close (guarded_server.cpp)
 struct Parking;           // the poller thread's connections and their deadlines
 
 class GuardedServer final : public httplib::Server {
  public:
-  GuardedServer(ConnectionLimits limits, Metrics& metrics);
+  GuardedServer(ConnectionLimits limits, ListenerEvents events);
   ~GuardedServer() override;
   GuardedServer(const GuardedServer&) = delete;
   GuardedServer& operator=(const GuardedServer&) = delete;
@@ -132,7 +141,7 @@ class GuardedServer final : public httplib::Server {
   void connection_closed();
 
   const ConnectionLimits m_limits;
-  Metrics& m_metrics;
+  const ListenerEvents m_events;
   ConnectionGuard m_guard;
   std::string m_refusal;        // the whole 503 response to a peer over its cap
   std::string m_refusal_total;  // the same over max_connections
@@ -146,4 +155,4 @@ class GuardedServer final : public httplib::Server {
   CondVar m_none_open;
   std::size_t m_open GUARDED_BY(m_open_mutex) = 0;  // ServedConnections alive
 };
-}  // namespace tocsin::server
+}  // namespace tocsin::http

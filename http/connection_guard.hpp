@@ -8,7 +8,7 @@
 //  - RequestDeadline: by when the request in progress must have been read, and its response
 //    taken by the client (`server.request_timeout`).
 //
-// server/guarded_server.cpp applies them to sockets.
+// http/guarded_server.cpp applies them to sockets.
 
 #include <chrono>
 #include <cstddef>
@@ -20,7 +20,7 @@
 #include "core/thread_annotations.hpp"
 #include "core/time.hpp"
 
-namespace tocsin::server {
+namespace tocsin::http {
 
 // Deadlines run on the monotonic clock: a step of the wall clock must neither cut a request
 // nor spare one.
@@ -133,4 +133,4 @@ class ConnectionGuard {
   bool m_refusing GUARDED_BY(m_mutex) = false;  // refused at max_total, until one closes
 };
 
-}  // namespace tocsin::server
+}  // namespace tocsin::http

@@ -1,4 +1,4 @@
-#include "server/http_failure.hpp"
+#include "http/http_failure.hpp"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -15,7 +15,7 @@
 
 #include "core/duration.hpp"
 
-namespace tocsin::server {
+namespace tocsin::http {
 
 namespace {
 
@@ -144,4 +144,4 @@ std::string failure_cause(httplib::Error error, const FailedRequest& r) {
   return "request failed (" + httplib::to_string(error) + ")";
 }
 
-}  // namespace tocsin::server
+}  // namespace tocsin::http

@@ -1,4 +1,4 @@
-#include "server/guarded_server.hpp"
+#include "http/guarded_server.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -22,9 +22,9 @@
 
 #include "core/duration.hpp"
 #include "core/json.hpp"
-#include "server/elastic_pool.hpp"
+#include "http/elastic_pool.hpp"
 
-namespace tocsin::server {
+namespace tocsin::http {
 
 namespace {
 
@@ -205,7 +205,7 @@ class Connection {
 };
 
 // What cpp-httplib reads and writes for one request: it reads the request's normalized head
-// (see server/http_framing.hpp), never the socket, so it cannot frame a request on its own;
+// (see http/http_framing.hpp), never the socket, so it cannot frame a request on its own;
 // it writes the response to the connection.
 class RequestStream final : public httplib::Stream {
  public:
@@ -353,15 +353,51 @@ struct ServedConnection {
   std::size_t drain_left = 0;  // draining: bytes still taken before closing anyway
 };
 
+// Connections on their way to the poller thread, handed over from any thread, until the
+// poller exits.
+class Inbox {
+ public:
+  using Arrivals = std::vector<std::shared_ptr<ServedConnection>>;
+
+  // Adds one. True when the poller is to be woken: the inbox was empty (the poller takes it
+  // whole, so one signal for the first arrival is enough). False and dropped (closed, outside
+  // the lock) once the poller exits.
+  bool put(std::shared_ptr<ServedConnection> c) EXCLUDES(m_mutex) {
+    MutexLock lock(m_mutex);
+    if (m_exit) return false;
+    const bool was_empty = m_arrived.empty();
+    m_arrived.push_back(std::move(c));
+    return was_empty;
+  }
+
+  // On the poller thread: everything that arrived since, or nullopt once it is to exit.
+  std::optional<Arrivals> take() EXCLUDES(m_mutex) {
+    MutexLock lock(m_mutex);
+    if (m_exit) return std::nullopt;
+    Arrivals arrived;
+    arrived.swap(m_arrived);
+    return arrived;
+  }
+
+  // The poller is to exit; later arrivals are dropped.
+  void exit() EXCLUDES(m_mutex) {
+    MutexLock lock(m_mutex);
+    m_exit = true;
+  }
+
+ private:
+  Mutex m_mutex;
+  Arrivals m_arrived GUARDED_BY(m_mutex);
+  bool m_exit GUARDED_BY(m_mutex) = false;
+};
+
 // The poller thread's side: every parked connection by socket, and their deadlines in order.
 // Connections arrive through the inbox from any thread.
 struct Parking {
   int epoll = -1;
   int wake = -1;  // an eventfd: the inbox has arrivals, or the server stops
 
-  std::mutex mutex;
-  std::vector<std::shared_ptr<ServedConnection>> inbox;  // REQUIRES mutex
-  bool exit = false;                                     // REQUIRES mutex
+  Inbox inbox;
 
   // The poller thread's own.
   std::unordered_map<socket_t, std::shared_ptr<ServedConnection>> parked;
@@ -434,9 +470,9 @@ bool drain_now(ServedConnection& c) {
 
 }  // namespace
 
-GuardedServer::GuardedServer(ConnectionLimits limits, Metrics& metrics)
+GuardedServer::GuardedServer(ConnectionLimits limits, ListenerEvents events)
     : m_limits(limits),
-      m_metrics(metrics),
+      m_events(std::move(events)),
       m_guard(limits.max_connections_per_ip, limits.max_connections) {
   new_task_queue = [this] {
     // listen_after_bind() calls this once bound, just before its accept loop (the accept
@@ -454,10 +490,7 @@ GuardedServer::GuardedServer(ConnectionLimits limits, Metrics& metrics)
 
 GuardedServer::~GuardedServer() {
   if (m_poller.joinable()) {
-    {
-      std::lock_guard lock(m_parking->mutex);
-      m_parking->exit = true;
-    }
+    m_parking->inbox.exit();
     m_parking->signal();
     m_poller.join();
   }
@@ -505,10 +538,7 @@ void GuardedServer::stop_connections() {
     while (m_open != 0)
       m_none_open.wait(m_open_mutex);
   }
-  {
-    std::lock_guard lock(m_parking->mutex);
-    m_parking->exit = true;
-  }
+  m_parking->inbox.exit();
   m_parking->signal();
   m_poller.join();
   m_pool->shutdown();
@@ -551,7 +581,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
 }
 
 void GuardedServer::refuse(std::shared_ptr<ServedConnection> c, CutReason reason, bool log) {
-  m_metrics.count_connection_cut(reason);
+  if (m_events.connection_cut) m_events.connection_cut(reason);
   const bool total = reason == CutReason::max_connections;
   if (log && total) {
     spdlog::warn(
@@ -577,15 +607,8 @@ void GuardedServer::refuse(std::shared_ptr<ServedConnection> c, CutReason reason
 }
 
 void GuardedServer::park(std::shared_ptr<ServedConnection> c) {
-  bool was_empty = false;
-  {
-    std::lock_guard lock(m_parking->mutex);
-    if (m_parking->exit) return;  // stopped: closed as it goes
-    was_empty = m_parking->inbox.empty();
-    m_parking->inbox.push_back(std::move(c));
-  }
-  // The poller takes the whole inbox at once: one signal for the first arrival is enough.
-  if (was_empty) m_parking->signal();
+  // Once stopped, the connection is closed as it goes.
+  if (m_parking->inbox.put(std::move(c))) m_parking->signal();
 }
 
 void GuardedServer::poll_loop() {
@@ -593,12 +616,9 @@ void GuardedServer::poll_loop() {
   std::array<epoll_event, k_poll_batch> events{};
   bool closed_idle = false;  // on stopping, the connections waiting for a request
   for (;;) {
-    std::vector<std::shared_ptr<ServedConnection>> arrived;
-    {
-      std::lock_guard lock(p.mutex);
-      if (p.exit) break;
-      arrived.swap(p.inbox);
-    }
+    auto taken = p.inbox.take();
+    if (!taken) break;
+    auto arrived = std::move(*taken);
     const bool stop = stopping();
     if (stop && !closed_idle) {
       closed_idle = true;
@@ -686,7 +706,7 @@ void GuardedServer::report_cut(ServedConnection& s, bool in_request) {
   auto& c = s.connection;
   const auto reason = c.cut();
   if (!reason) return;
-  m_metrics.count_connection_cut(*reason);
+  if (m_events.connection_cut) m_events.connection_cut(*reason);
   log_cut(c.peer(), *reason, c);
   if (in_request && !c.cut_while_writing()) {
     // The request had begun: say why it ends, as a 408. Never waits: the client was too slow
@@ -822,4 +842,4 @@ bool GuardedServer::advance(ServedConnection& s) {
   }
 }
 
-}  // namespace tocsin::server
+}  // namespace tocsin::http

@@ -1,5 +1,5 @@
 // Why a request got no answer, in words: each cpp-httplib error has a cause a person can act on.
-#include "server/http_failure.hpp"
+#include "http/http_failure.hpp"
 
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 using namespace tocsin;
-using namespace tocsin::server;
+using namespace tocsin::http;
 using namespace std::chrono_literals;
 
 TEST_CASE("failure_cause: each cpp-httplib error as a cause") {

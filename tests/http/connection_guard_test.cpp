@@ -1,7 +1,7 @@
 // The bookkeeping behind the HTTP listener's limits: per-request deadlines and the per-address
 // connection cap, driven by explicit instants (no clock reads, no sleeps).
 
-#include "server/connection_guard.hpp"
+#include "http/connection_guard.hpp"
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
@@ -13,12 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "server/guarded_server.hpp"
-#include "server/metrics.hpp"
+#include "http/guarded_server.hpp"
 
 using namespace std::chrono_literals;
 using namespace tocsin;
-using namespace tocsin::server;
+using namespace tocsin::http;
 
 namespace {
 
@@ -287,17 +286,4 @@ TEST_CASE("peer_address: who the cap counts") {
       CHECK(peer.key == c.key);
     }
   }
-}
-
-TEST_CASE("every cut reason is exported to /metrics, from zero") {
-  Metrics metrics;
-  metrics.count_connection_cut(CutReason::per_ip_limit);
-  metrics.count_connection_cut(CutReason::per_ip_limit);
-  const auto text = metrics.render();
-  CHECK(text.find("tocsin_http_connections_cut_total{reason=\"deadline\"} 0\n") !=
-        std::string::npos);
-  CHECK(text.find("tocsin_http_connections_cut_total{reason=\"stalled\"} 0\n") !=
-        std::string::npos);
-  CHECK(text.find("tocsin_http_connections_cut_total{reason=\"per_ip_limit\"} 2\n") !=
-        std::string::npos);
 }

@@ -10,7 +10,7 @@
 
 #include "core/time.hpp"
 
-namespace tocsin::server {
+namespace tocsin::http {
 
 // What is known of a request that failed, for failure_cause.
 struct FailedRequest {
@@ -33,4 +33,4 @@ std::string failure_cause(httplib::Error error, const FailedRequest& request);
 // "cannot connect (<strerror>)"; "cannot connect" when it now succeeds.
 std::string connect_failure(const std::string& host, int port, Duration timeout);
 
-}  // namespace tocsin::server
+}  // namespace tocsin::http

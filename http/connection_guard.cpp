@@ -1,9 +1,9 @@
-#include "server/connection_guard.hpp"
+#include "http/connection_guard.hpp"
 
 #include <algorithm>
 #include <utility>
 
-namespace tocsin::server {
+namespace tocsin::http {
 
 std::string_view to_string(CutReason r) {
   switch (r) {
@@ -95,4 +95,4 @@ std::size_t ConnectionGuard::open() const {
   return m_open;
 }
 
-}  // namespace tocsin::server
+}  // namespace tocsin::http

@@ -1,6 +1,6 @@
 #pragma once
 // The HTTP listener's worker threads. A worker serves a connection only while it has bytes
-// to read or a response to write (the poller in server/guarded_server.cpp holds the idle
+// to read or a response to write (the poller in http/guarded_server.cpp holds the idle
 // ones), so a thread is busy for one request at a time. This pool starts a thread whenever a task
 // arrives and no thread is idle, up to `max_threads`; threads beyond `min_threads` exit after
 // `idle_exit` without work. Beyond the bound, tasks wait in the queue (logged once per saturation).
@@ -18,7 +18,7 @@
 
 #include "core/thread_annotations.hpp"
 
-namespace tocsin::server {
+namespace tocsin::http {
 
 class ElasticThreadPool final : public httplib::TaskQueue {
  public:
@@ -66,4 +66,4 @@ class ElasticThreadPool final : public httplib::TaskQueue {
   bool m_stopped GUARDED_BY(m_mutex) = false;
 };
 
-}  // namespace tocsin::server
+}  // namespace tocsin::http

@@ -1,14 +1,14 @@
 // RequestReader: one request's framing by RFC 9112, from tables. Each request is also fed
 // one byte at a time, since a socket may split it anywhere.
 
-#include "server/http_framing.hpp"
+#include "http/http_framing.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 
 using namespace tocsin;
-using namespace tocsin::server;
+using namespace tocsin::http;
 using namespace std::string_literals;
 
 namespace {

@@ -1,4 +1,4 @@
-#include "server/http_framing.hpp"
+#include "http/http_framing.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +8,7 @@
 #include "core/json.hpp"
 #include "core/text.hpp"
 
-namespace tocsin::server {
+namespace tocsin::http {
 
 namespace {
 
@@ -533,4 +533,4 @@ void RequestReader::refuse(int status, std::string code, std::string detail) {
   m_state = State::refused;
 }
 
-}  // namespace tocsin::server
+}  // namespace tocsin::http

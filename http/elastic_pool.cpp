@@ -1,11 +1,11 @@
-#include "server/elastic_pool.hpp"
+#include "http/elastic_pool.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <system_error>
 
-namespace tocsin::server {
+namespace tocsin::http {
 
 namespace {
 
@@ -129,4 +129,4 @@ void ElasticThreadPool::work() {
   m_mutex.unlock();
 }
 
-}  // namespace tocsin::server
+}  // namespace tocsin::http

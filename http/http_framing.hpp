@@ -7,7 +7,7 @@
 // the bytes after a chunked body that also had a Content-Length as a second request
 // (smuggling), reads a POST without Content-Length until the connection closes, accepts
 // "Content-Length: +30", and waits out the read timeout on a transfer coding it cannot decode.
-// So the listener (server/guarded_server.cpp) reads each request with a RequestReader first,
+// So the listener (http/guarded_server.cpp) reads each request with a RequestReader first,
 // answers a refusal itself and closes the connection, and hands cpp-httplib only a complete,
 // normalized request: the request line (in origin form) and fields without Transfer-Encoding,
 // Content-Length, Expect, Range or If-Range, with one Connection option that cpp-httplib reads
@@ -40,7 +40,7 @@
 #include <utility>
 #include <vector>
 
-namespace tocsin::server {
+namespace tocsin::http {
 
 struct FramingLimits {
   std::size_t max_body_bytes = 1024 * 1024;  // decoded bytes; 413 above
@@ -141,4 +141,4 @@ class RequestReader {
   std::string m_normalized;
 };
 
-}  // namespace tocsin::server
+}  // namespace tocsin::http

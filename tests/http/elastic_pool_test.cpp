@@ -1,7 +1,7 @@
 // The HTTP listener's worker pool: grows while tasks block, up to its bound, shrinks when
 // idle. Real threads, so every wait is bounded.
 
-#include "server/elastic_pool.hpp"
+#include "http/elastic_pool.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,7 +13,7 @@
 #include <thread>
 
 using namespace std::chrono_literals;
-using tocsin::server::ElasticThreadPool;
+using tocsin::http::ElasticThreadPool;
 
 namespace {
 
