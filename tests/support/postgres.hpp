@@ -42,11 +42,13 @@ inline std::string test_postgres_port(const std::string& uri) {
   return uri.substr(colon + 1, slash - colon - 1);
 }
 
-// A loopback port nothing answers on: bound (so nobody else takes it) but not listening, so a
-// connection to it is refused at once. Released on destruction.
+// A loopback port nothing answers on, released on destruction. Closed: bound (so nobody else
+// takes it) but not listening, so a connection to it is refused at once. Silent: listening but
+// never accepting nor answering, like a server that hangs (the kernel completes the handshake).
 class ClosedPort {
  public:
-  ClosedPort() : m_fd(::socket(AF_INET, SOCK_STREAM, 0)) {
+  enum class Kind { closed, silent };
+  explicit ClosedPort(Kind kind = Kind::closed) : m_fd(::socket(AF_INET, SOCK_STREAM, 0)) {
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -54,6 +56,8 @@ class ClosedPort {
     if (m_fd < 0 || ::bind(m_fd, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
         ::getsockname(m_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
       throw std::runtime_error("cannot reserve a loopback port");
+    if (kind == Kind::silent && ::listen(m_fd, 16) != 0)
+      throw std::runtime_error("cannot listen on a loopback port");
     m_port = std::to_string(ntohs(address.sin_port));
   }
   ~ClosedPort() { ::close(m_fd); }

@@ -210,6 +210,33 @@ TEST_CASE("postgres: a closed port is unavailable within the connect bound, pass
   CHECK(std::string(error.what()).find(secret) == std::string::npos);
 }
 
+TEST_CASE("postgres: a server that never answers is unavailable after the connect timeout") {
+  const auto uri = test_postgres_uri();
+  if (!uri) return;
+  const ClosedPort silent(ClosedPort::Kind::silent);
+  const std::string target = "postgresql://tocsin@127.0.0.1:" + silent.port() + "/tocsin";
+  struct Case {
+    const char* intent;
+    std::string conninfo;
+    std::chrono::seconds default_timeout;
+  };
+  const Case cases[] = {
+      {"the caller's bound applies when the string sets none", target, std::chrono::seconds(2)},
+      {"the string's connect_timeout overrides the caller's", target + "?connect_timeout=2",
+       std::chrono::seconds(60)},
+  };
+  for (const Case& c : cases) {
+    const std::string intent = c.intent;
+    CAPTURE(intent);
+    const auto started = std::chrono::steady_clock::now();
+    const Error error = error_of([&] { Connection::open(c.conninfo, c.default_timeout); });
+    const auto waited = std::chrono::steady_clock::now() - started;
+    CHECK(error.error_class() == ErrorClass::unavailable);
+    CHECK(waited >= std::chrono::milliseconds(1500));
+    CHECK(waited < std::chrono::seconds(4));
+  }
+}
+
 TEST_CASE("postgres: a wrong password is refused and never shown, in any connection string form") {
   const auto uri = test_postgres_uri();
   if (!uri) return;
@@ -257,7 +284,7 @@ TEST_CASE("postgres: a wrong password is refused and never shown, in any connect
   }
 }
 
-TEST_CASE("postgres: a malformed connection string is permanent, an unreachable server not") {
+TEST_CASE("postgres: a malformed connection string is permanent") {
   CHECK(error_of([] { Connection::open("postgresql://h/db?no_such_option=1"); }).error_class() ==
         ErrorClass::permanent);
   CHECK(error_of([] { Connection::open("host=127.0.0.1 port"); }).error_class() ==
