@@ -3,6 +3,7 @@
 // and names in TOCSIN_TEST_PG_URI (docs/postgres.md "How the tests get their PostgreSQL").
 // Tests share its one database and run in parallel, so each works in a ScratchSchema.
 
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,9 +25,13 @@ inline constexpr const char* k_test_postgres_password = "correct-horse-battery-s
 // TOCSIN_TEST_PG_URI, or nullopt after printing why the calling test is skipped:
 //   const auto uri = test_postgres_uri();
 //   if (!uri) return;
+// Under CI (CI=true) a missing URI fails the test instead: there the PostgreSQL tests must run.
 inline std::optional<std::string> test_postgres_uri() {
   const char* uri = std::getenv("TOCSIN_TEST_PG_URI");
   if (uri != nullptr && *uri != '\0') return std::string(uri);
+  const char* ci = std::getenv("CI");
+  if (ci != nullptr && std::string(ci) == "true")
+    FAIL_CHECK("TOCSIN_TEST_PG_URI is unset under CI: scripts/test starts the PostgreSQL");
   std::fprintf(stderr,
                "skipped: TOCSIN_TEST_PG_URI is unset (scripts/test sets it; by hand: export "
                "TOCSIN_TEST_PG_URI=$(scripts/postgres start DIR))\n");
