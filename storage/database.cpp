@@ -17,16 +17,6 @@ constexpr int k_busy_timeout_ms = 5000;
 
 }  // namespace
 
-std::optional<ReadFailure> read_failure(std::exception_ptr error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const SQLite::Exception& e) {
-    return ReadFailure{e.getErrorCode(), e.what(), is_transient_sqlite_error(e.getErrorCode())};
-  } catch (...) {
-    return std::nullopt;
-  }
-}
-
 bool is_transient_sqlite_error(int code) {
   switch (code & 0xFF) {  // primary result code
     case SQLITE_BUSY:

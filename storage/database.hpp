@@ -6,7 +6,6 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <exception>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -40,16 +39,19 @@ void write_probe(SQLite::Database& db, std::int64_t at_unix_ms);
 // 503 with Retry-After rather than 4xx.
 bool is_transient_sqlite_error(int code);
 
-// A database error thrown by a read on a Reader's connection, as a caller outside storage/ needs
-// it (SQLite's own types stay in this folder).
-struct ReadFailure {
-  int sqlite_code = 0;  // for Writer::note_read_error
-  std::string message;
-  bool transient = false;  // is_transient_sqlite_error: answer 503, retry later
-};
+// A query on a Reader's connection failed: SQLite's error as callers outside storage/ need it
+// (SQLite's own types stay in this folder). what() is SQLite's message.
+class ReadError : public std::runtime_error {
+ public:
+  ReadError(int sqlite_code, const std::string& message)
+      : std::runtime_error(message), m_sqlite_code(sqlite_code) {}
+  int sqlite_code() const { return m_sqlite_code; }  // for Writer::note_read_error
+  // is_transient_sqlite_error: answer 503, retry later.
+  bool transient() const { return is_transient_sqlite_error(m_sqlite_code); }
 
-// `error` as a ReadFailure when it is SQLite's exception; nullopt for anything else.
-std::optional<ReadFailure> read_failure(std::exception_ptr error);
+ private:
+  int m_sqlite_code;
+};
 
 // What keeps the database from committing, as the operator needs to hear it
 // (README "Troubleshooting"). `none`: healthy, or an error that is the work's own (a constraint).

@@ -102,7 +102,7 @@ class Reader {
   //   (rules::on_action) and no inbound request. Two-way sync actions are left out: their
   //   inbound request replays them.
   // Throws DatabaseError when the file is missing, not a Tocsin database, or newer than this
-  // build; SQLite::Exception when reading fails midway. Never creates or changes the file.
+  // build; ReadError when reading fails midway. Never creates or changes the file.
   void export_since(TimePoint since, const std::function<void(const InboundRecord&)>& request,
                     const std::function<void(const DecisionRecord&)>& action);
 };
