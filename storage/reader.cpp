@@ -9,6 +9,8 @@
 #include "storage/codec.hpp"
 #include "storage/compression.hpp"
 #include "storage/database.hpp"
+#include "storage/detail/rows.hpp"
+#include "storage/detail/sqlite.hpp"
 #include "storage/migrations.hpp"
 #include "storage/writer.hpp"
 
@@ -25,10 +27,14 @@ class Reader::Lease {
 
  private:
   Reader& m_reader;
-  std::unique_ptr<SQLite::Database> m_db;
+  std::unique_ptr<Connection> m_db;
 };
 
-std::unique_ptr<SQLite::Database> Reader::acquire() {
+Reader::Reader(std::string path) : m_path(std::move(path)) {}
+
+Reader::~Reader() = default;
+
+std::unique_ptr<Connection> Reader::acquire() {
   {
     MutexLock lock(m_mutex);
     if (!m_idle.empty()) {
@@ -40,7 +46,7 @@ std::unique_ptr<SQLite::Database> Reader::acquire() {
   return open_for_reading(m_path);
 }
 
-void Reader::release(std::unique_ptr<SQLite::Database> db) {
+void Reader::release(std::unique_ptr<Connection> db) {
   constexpr std::size_t k_max_idle = 16;
   MutexLock lock(m_mutex);
   if (m_idle.size() < k_max_idle) m_idle.push_back(std::move(db));

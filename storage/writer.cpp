@@ -14,6 +14,9 @@
 #include "core/json.hpp"
 #include "storage/codec.hpp"
 #include "storage/compression.hpp"
+#include "storage/detail/rows.hpp"
+#include "storage/detail/sqlite.hpp"
+#include "storage/detail/statement_cache.hpp"
 
 namespace tocsin::storage {
 

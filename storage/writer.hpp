@@ -20,9 +20,13 @@
 #include "storage/database.hpp"
 #include "storage/records.hpp"
 #include "storage/retention.hpp"
-#include "storage/statement_cache.hpp"
 
 namespace tocsin::storage {
+
+// Private to storage/ (storage/detail/): the connection and its prepared statements.
+class Connection;
+class FileWatch;
+class StatementCache;
 
 // The only way to change state: valid inside one job, on the writer thread, inside the
 // group's transaction. Each job runs in its own savepoint, so a job that throws rolls back
@@ -34,8 +38,7 @@ extern const char* const k_due_notifications_sql;
 
 class Transaction {
  public:
-  Transaction(SQLite::Database& db, StatementCache& statements)
-      : m_db(db), m_statements(statements) {}
+  Transaction(Connection& db, StatementCache& statements) : m_db(db), m_statements(statements) {}
 
   // The id of an earlier inbound request with the same (hook, delivery id), if any.
   std::optional<std::int64_t> find_inbound(const std::string& hook, const std::string& delivery_id);
@@ -136,13 +139,9 @@ class Transaction {
   PruneBatch prune_batch(PruneTable table, const RetentionPolicy& policy, PruneCursor from);
 
  private:
-  SQLite::Database& m_db;
+  Connection& m_db;
   StatementCache& m_statements;
 };
-
-// Outbox rows as stored (shared with the reader).
-OutboxRecord read_outbox(SQLite::Statement& q);
-const char* outbox_columns();
 
 struct WriteError {
   // Retrying later may succeed, or at least the sender should keep the event rather than drop
@@ -227,7 +226,7 @@ class Writer {
   // Commits what a batching writer still holds (at stop).
   void finish_batch();
 
-  std::unique_ptr<SQLite::Database> m_db;
+  std::unique_ptr<Connection> m_db;
   std::unique_ptr<StatementCache> m_statements;  // declared after m_db: destroyed before it
   // Durability::off (the throwaway database of replay, one caller at a time): jobs run on the
   // caller's thread, are answered after their savepoint and committed in batches. Otherwise
