@@ -78,18 +78,18 @@ Writer::Writer(const std::string& path, Durability durability,
 }
 
 DatabaseHealth Writer::health() const {
-  std::lock_guard lock(m_health_mutex);
+  MutexLock lock(m_health_mutex);
   return m_health;
 }
 
 WriteError Writer::refused_by_health() const {
-  std::lock_guard lock(m_health_mutex);
+  MutexLock lock(m_health_mutex);
   return WriteError{true, m_health.detail, m_health.fault};
 }
 
 void Writer::note_fault(DatabaseFault fault, const std::string& message) {
   const TimePoint now = m_clock.now();
-  std::lock_guard lock(m_health_mutex);
+  MutexLock lock(m_health_mutex);
   // A permanent fault stays the one reported: a disk-full on a replaced file changes nothing.
   if (is_permanent(m_health.fault) && m_health.fault != fault) return;
   if (m_health.fault != fault) {
@@ -108,7 +108,7 @@ void Writer::note_fault(DatabaseFault fault, const std::string& message) {
 
 void Writer::note_committed_write() {
   const TimePoint now = m_clock.now();
-  std::lock_guard lock(m_health_mutex);
+  MutexLock lock(m_health_mutex);
   if (m_health.healthy() || is_permanent(m_health.fault)) return;
   if (m_health.fault == DatabaseFault::disk_full) {
     // A probe's page can fit in the last few kilobytes while an event's cannot: ready again
@@ -173,7 +173,7 @@ std::future<WriteStatus> Writer::submit(std::function<void(Transaction&)> work) 
   auto future = job.done.get_future();
   if (m_batched) {
     // One caller, no thread: the job runs here, in its savepoint of the open batch.
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     if (m_stopping) {
       job.done.set_value(WriteError{true, "the writer is shutting down"});
       return future;
@@ -184,7 +184,7 @@ std::future<WriteStatus> Writer::submit(std::function<void(Transaction&)> work) 
     return future;
   }
   {
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     if (m_stopping) {
       job.done.set_value(WriteError{true, "the writer is shutting down"});
       return future;
@@ -197,7 +197,7 @@ std::future<WriteStatus> Writer::submit(std::function<void(Transaction&)> work) 
 
 void Writer::stop() {
   {
-    std::lock_guard lock(m_mutex);
+    MutexLock lock(m_mutex);
     if (m_batched && !m_stopping) finish_batch();
     m_stopping = true;
   }
@@ -211,8 +211,10 @@ void Writer::run() {
   for (;;) {
     std::vector<Job> group;
     {
-      std::unique_lock lock(m_mutex);
-      m_wake.wait_for(lock, k_check_every, [this] { return m_stopping || !m_queue.empty(); });
+      MutexLock lock(m_mutex);
+      const auto idle_until = std::chrono::steady_clock::now() + k_check_every;
+      while (!m_stopping && m_queue.empty() && m_wake.wait_until(m_mutex, idle_until)) {
+      }
       if (m_queue.empty() && m_stopping) {  // drained
         finish_batch();
         return;

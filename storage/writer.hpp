@@ -4,18 +4,17 @@
 // transaction holding its work has committed, so a 2xx never precedes durability
 // (README "Storage"), while a burst of requests shares one fsync.
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/thread_annotations.hpp"
 #include "core/time.hpp"
 #include "storage/database.hpp"
 #include "storage/records.hpp"
@@ -124,15 +123,15 @@ class Writer {
   const Clock& m_clock;
   std::string m_path;
   std::unique_ptr<FileWatch> m_files;
-  mutable std::mutex m_health_mutex;  // never held while taking m_mutex
-  DatabaseHealth m_health;            // GUARDED_BY(m_health_mutex)
-  TimePoint m_health_logged{};        // GUARDED_BY(m_health_mutex)
+  mutable Mutex m_health_mutex;  // never held while taking m_mutex
+  DatabaseHealth m_health GUARDED_BY(m_health_mutex);
+  TimePoint m_health_logged GUARDED_BY(m_health_mutex) = TimePoint{};
   // TOCSIN_FAULT_ANSWER_BEFORE_COMMIT (test-only, see writer.cpp): answer, then commit.
   bool m_answer_before_commit = false;
-  std::mutex m_mutex;
-  std::condition_variable m_wake;
-  std::deque<Job> m_queue;  // GUARDED_BY(m_mutex)
-  bool m_stopping = false;  // GUARDED_BY(m_mutex)
+  Mutex m_mutex;
+  CondVar m_wake;
+  std::deque<Job> m_queue GUARDED_BY(m_mutex);
+  bool m_stopping GUARDED_BY(m_mutex) = false;
   std::thread m_thread;
 };
 
