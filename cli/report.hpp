@@ -106,7 +106,7 @@ struct Report {
 };
 
 // Reads everything the report needs as of `now`. Throws what the reader throws
-// (storage::DatabaseError, SQLite::Exception).
+// (storage::DatabaseError, storage::ReadError).
 Report gather_report(storage::Reader& reader, const rules::Rules& rules, TimePoint now,
                      Duration since);
 

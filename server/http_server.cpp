@@ -150,16 +150,15 @@ std::unique_ptr<http::GuardedServer> make_http_server(App& app) {
       [&app](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         try {
           std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          if (auto failure = storage::read_failure(ep)) {
-            spdlog::error("{} {}: database error: {}", req.method, req.path, failure->message);
-            // A corrupt page met by a read is the writer's problem too (/readyz, /metrics).
-            app.writer.note_read_error(failure->sqlite_code, failure->message);
-            if (failure->transient) {
-              return reply_unavailable(res, "database unavailable; retry later");
-            }
-            return reply_error(res, 500, "internal_error", "database error");
+        } catch (const storage::ReadError& e) {
+          spdlog::error("{} {}: database error: {}", req.method, req.path, e.what());
+          // A corrupt page met by a read is the writer's problem too (/readyz, /metrics).
+          app.writer.note_read_error(e.sqlite_code(), e.what());
+          if (e.transient()) {
+            return reply_unavailable(res, "database unavailable; retry later");
           }
+          return reply_error(res, 500, "internal_error", "database error");
+        } catch (const std::exception& e) {
           spdlog::error("{} {}: unhandled error: {}", req.method, req.path, e.what());
           reply_error(res, 500, "internal_error", "unexpected error; see the server log");
         } catch (...) {

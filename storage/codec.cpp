@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "core/json.hpp"
+#include "storage/detail/rows.hpp"
 
 namespace tocsin::storage {
 

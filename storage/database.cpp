@@ -7,7 +7,7 @@
 
 #include <filesystem>
 
-#include "storage/migrations.hpp"
+#include "storage/detail/sqlite.hpp"
 
 namespace tocsin::storage {
 
@@ -16,16 +16,6 @@ namespace {
 constexpr int k_busy_timeout_ms = 5000;
 
 }  // namespace
-
-std::optional<ReadFailure> read_failure(std::exception_ptr error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const SQLite::Exception& e) {
-    return ReadFailure{e.getErrorCode(), e.what(), is_transient_sqlite_error(e.getErrorCode())};
-  } catch (...) {
-    return std::nullopt;
-  }
-}
 
 bool is_transient_sqlite_error(int code) {
   switch (code & 0xFF) {  // primary result code
@@ -184,9 +174,9 @@ bool check_integrity(const std::string& path) {
       "To start anyway, set storage.startup_check: off in the rules file");
 }
 
-std::unique_ptr<SQLite::Database> open_for_writing(const std::string& path, Durability durability) {
+std::unique_ptr<Connection> open_for_writing(const std::string& path, Durability durability) {
   try {
-    auto db = std::make_unique<SQLite::Database>(
+    auto db = std::make_unique<Connection>(
         path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX,
         k_busy_timeout_ms);
     std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
@@ -227,9 +217,9 @@ std::unique_ptr<SQLite::Database> open_for_writing(const std::string& path, Dura
   }
 }
 
-std::unique_ptr<SQLite::Database> open_for_reading(const std::string& path) {
+std::unique_ptr<Connection> open_for_reading(const std::string& path) {
   try {
-    auto db = std::make_unique<SQLite::Database>(
+    auto db = std::make_unique<Connection>(
         path, SQLite::OPEN_READONLY | SQLite::OPEN_FULLMUTEX, k_busy_timeout_ms);
     return db;
   } catch (const std::exception& e) {

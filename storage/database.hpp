@@ -1,12 +1,9 @@
 #pragma once
-// Opening Tocsin's SQLite database: WAL mode, the configured `synchronous`, a busy timeout,
-// and the schema migrated to the current version before anyone uses it.
-
-#include <SQLiteCpp/Database.h>
-#include <sys/types.h>
+// The database as storage's callers see it: how durable, what can go wrong with it and how to
+// say so. Opening it (WAL mode, the configured `synchronous`, a busy timeout, the schema
+// migrated before anyone uses it) is storage/detail/sqlite.hpp, private to storage/.
 
 #include <cstdint>
-#include <exception>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -25,31 +22,23 @@ class DatabaseError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The connection the writer thread owns: creates the file if needed, migrates it and proves
-// it takes a write (a read-only -shm or -wal is refused here, not at the first event).
-std::unique_ptr<SQLite::Database> open_for_writing(const std::string& path, Durability durability);
-
-// A read-only connection; the schema must already be current.
-std::unique_ptr<SQLite::Database> open_for_reading(const std::string& path);
-
-// The readiness probe's write: rewrites the one row of health_probe (migration 5). Unlike an
-// empty transaction, committing it proves a page reached the WAL.
-void write_probe(SQLite::Database& db, std::int64_t at_unix_ms);
-
 // Whether an SQLite error is worth retrying (busy, locked, I/O, disk full): the caller answers
 // 503 with Retry-After rather than 4xx.
 bool is_transient_sqlite_error(int code);
 
-// A database error thrown by a read on a Reader's connection, as a caller outside storage/ needs
-// it (SQLite's own types stay in this folder).
-struct ReadFailure {
-  int sqlite_code = 0;  // for Writer::note_read_error
-  std::string message;
-  bool transient = false;  // is_transient_sqlite_error: answer 503, retry later
-};
+// A query on a Reader's connection failed: SQLite's error as callers outside storage/ need it
+// (SQLite's own types stay in this folder). what() is SQLite's message.
+class ReadError : public std::runtime_error {
+ public:
+  ReadError(int sqlite_code, const std::string& message)
+      : std::runtime_error(message), m_sqlite_code(sqlite_code) {}
+  int sqlite_code() const { return m_sqlite_code; }  // for Writer::note_read_error
+  // is_transient_sqlite_error: answer 503, retry later.
+  bool transient() const { return is_transient_sqlite_error(m_sqlite_code); }
 
-// `error` as a ReadFailure when it is SQLite's exception; nullopt for anything else.
-std::optional<ReadFailure> read_failure(std::exception_ptr error);
+ private:
+  int m_sqlite_code;
+};
 
 // What keeps the database from committing, as the operator needs to hear it
 // (README "Troubleshooting"). `none`: healthy, or an error that is the work's own (a constraint).
@@ -70,31 +59,6 @@ DatabaseFault classify_sqlite_error(int code);
 bool is_permanent(DatabaseFault f);
 // One sentence for the operator: what is wrong with `path` and what to do about it.
 std::string describe(DatabaseFault f, const std::string& path);
-
-// Notices the database's files being removed or replaced while open. SQLite keeps writing to
-// the open, unlinked inodes, so every commit would succeed and vanish at the next restart.
-// The main file is asked through SQLite (SQLITE_FCNTL_HAS_MOVED: the path now names another
-// inode, or nothing); the -wal and -shm are compared by device and inode with what they were
-// when the watch started, which must be after a first write (both exist then).
-class FileWatch {
- public:
-  explicit FileWatch(SQLite::Database& db);
-  // nullopt while the files are the ones opened; otherwise which file was removed or replaced.
-  // A few stat calls: cheap enough to run before every commit. Any thread (the connection is
-  // opened FULLMUTEX).
-  std::optional<std::string> check() const;
-
- private:
-  struct Identity {
-    dev_t dev = 0;
-    ino_t ino = 0;
-  };
-  static std::optional<Identity> identity(const std::string& path);
-
-  SQLite::Database& m_db;
-  std::string m_path;
-  std::optional<Identity> m_wal, m_shm;
-};
 
 // Bytes free for an unprivileged user on the filesystem holding `path`; nullopt if unknown.
 std::optional<std::uint64_t> free_bytes(const std::string& path);

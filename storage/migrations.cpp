@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "storage/database.hpp"
+#include "storage/detail/sqlite.hpp"
 
 namespace tocsin::storage {
 

@@ -9,6 +9,8 @@
 #include "storage/codec.hpp"
 #include "storage/compression.hpp"
 #include "storage/database.hpp"
+#include "storage/detail/rows.hpp"
+#include "storage/detail/sqlite.hpp"
 #include "storage/migrations.hpp"
 #include "storage/writer.hpp"
 
@@ -25,10 +27,14 @@ class Reader::Lease {
 
  private:
   Reader& m_reader;
-  std::unique_ptr<SQLite::Database> m_db;
+  std::unique_ptr<Connection> m_db;
 };
 
-std::unique_ptr<SQLite::Database> Reader::acquire() {
+Reader::Reader(std::string path) : m_path(std::move(path)) {}
+
+Reader::~Reader() = default;
+
+std::unique_ptr<Connection> Reader::acquire() {
   {
     MutexLock lock(m_mutex);
     if (!m_idle.empty()) {
@@ -40,13 +46,19 @@ std::unique_ptr<SQLite::Database> Reader::acquire() {
   return open_for_reading(m_path);
 }
 
-void Reader::release(std::unique_ptr<SQLite::Database> db) {
+void Reader::release(std::unique_ptr<Connection> db) {
   constexpr std::size_t k_max_idle = 16;
   MutexLock lock(m_mutex);
   if (m_idle.size() < k_max_idle) m_idle.push_back(std::move(db));
 }
 
 namespace {
+
+// Every public query is a function-try-block ending in this: SQLite's exception leaves as a
+// ReadError (storage/database.hpp), so no caller catches SQLite's types.
+[[noreturn]] void throw_read_error(const SQLite::Exception& e) {
+  throw ReadError(e.getErrorCode(), e.what());
+}
 
 // The latest episode of each alert joins as `e`; alerts without one keep NULLs.
 const std::string k_from =
@@ -94,7 +106,7 @@ AlertView read_view(SQLite::Statement& q) {
 
 }  // namespace
 
-AlertPage Reader::list_alerts(const AlertQuery& query) {
+AlertPage Reader::list_alerts(const AlertQuery& query) try {
   Lease lease(*this);
   Where w = where_clause(query);
   AlertPage page;
@@ -122,9 +134,11 @@ AlertPage Reader::list_alerts(const AlertQuery& query) {
       bytes += name.size() + value.size();
   }
   return page;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-std::optional<AlertDetail> Reader::get_alert(std::int64_t id) {
+std::optional<AlertDetail> Reader::get_alert(std::int64_t id) try {
   Lease lease(*this);
   SQLite::Statement q(lease.db(), std::string("SELECT ") + k_alert_columns + ", " +
                                       k_episode_columns + k_from + " WHERE a.id = ?");
@@ -160,17 +174,21 @@ std::optional<AlertDetail> Reader::get_alert(std::int64_t id) {
   while (m.executeStep())
     detail.members.push_back(read_member(m, 0));
   return detail;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-bool Reader::alert_exists(std::int64_t id) {
+bool Reader::alert_exists(std::int64_t id) try {
   Lease lease(*this);
   SQLite::Statement q(lease.db(), "SELECT 1 FROM alerts WHERE id = ?");
   q.bind(1, static_cast<int64_t>(id));
   return q.executeStep();
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
 std::vector<DecisionView> Reader::list_decisions(std::int64_t alert_id, int limit,
-                                                 std::optional<std::int64_t> before_id) {
+                                                 std::optional<std::int64_t> before_id) try {
   Lease lease(*this);
   SQLite::Statement q(lease.db(),
                       "SELECT d.id, d.at, d.episode, d.kind, d.outcome, d.reason, d.rule, "
@@ -201,9 +219,11 @@ std::vector<DecisionView> Reader::list_decisions(std::int64_t alert_id, int limi
     out.push_back(std::move(v));
   }
   return out;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-std::vector<SubscriptionRecord> Reader::list_subscriptions(int limit) {
+std::vector<SubscriptionRecord> Reader::list_subscriptions(int limit) try {
   Lease lease(*this);
   SQLite::Statement q(lease.db(),
                       "SELECT topic_arn, kind, url, message_id, received_at, status, updated_at, "
@@ -223,9 +243,11 @@ std::vector<SubscriptionRecord> Reader::list_subscriptions(int limit) {
     out.push_back(std::move(s));
   }
   return out;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-std::vector<HeartbeatPing> Reader::list_heartbeat_pings() {
+std::vector<HeartbeatPing> Reader::list_heartbeat_pings() try {
   Lease lease(*this);
   SQLite::Statement q(lease.db(),
                       "SELECT name, first_ping_at, last_ping_at, pings FROM heartbeat_pings "
@@ -240,9 +262,11 @@ std::vector<HeartbeatPing> Reader::list_heartbeat_pings() {
     out.push_back(std::move(p));
   }
   return out;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-std::vector<OutboxRecord> Reader::list_notifications(const NotificationQuery& query) {
+std::vector<OutboxRecord> Reader::list_notifications(const NotificationQuery& query) try {
   Lease lease(*this);
   std::string sql = std::string("SELECT ") + outbox_columns() + " FROM outbox WHERE 1=1";
   if (query.status) sql += " AND status = :status";
@@ -260,9 +284,11 @@ std::vector<OutboxRecord> Reader::list_notifications(const NotificationQuery& qu
   while (q.executeStep())
     out.push_back(read_outbox(q));
   return out;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-std::vector<DeliveryAttempt> Reader::list_attempts(std::int64_t outbox_id, int limit) {
+std::vector<DeliveryAttempt> Reader::list_attempts(std::int64_t outbox_id, int limit) try {
   Lease lease(*this);
   SQLite::Statement q(lease.db(),
                       "SELECT at, http_status, error, duration_ms, outcome FROM delivery_attempts "
@@ -281,9 +307,11 @@ std::vector<DeliveryAttempt> Reader::list_attempts(std::int64_t outbox_id, int l
     out.push_back(std::move(a));
   }
   return out;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-OutboxStats Reader::outbox_stats() {
+OutboxStats Reader::outbox_stats() try {
   Lease lease(*this);
   SQLite::Statement q(lease.db(),
                       "SELECT count(*), min(created_at) FROM outbox WHERE status = 'pending'");
@@ -293,9 +321,11 @@ OutboxStats Reader::outbox_stats() {
     if (!q.getColumn(1).isNull()) s.oldest_pending = from_unix_ms(q.getColumn(1).getInt64());
   }
   return s;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-StorageStats Reader::storage_stats() {
+StorageStats Reader::storage_stats() try {
   StorageStats s;
   {
     Lease lease(*this);
@@ -310,9 +340,11 @@ StorageStats Reader::storage_stats() {
   const auto wal = std::filesystem::file_size(m_path + "-wal", ec);
   if (!ec) s.wal_bytes = static_cast<std::int64_t>(wal);
   return s;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-std::vector<StoredTimer> Reader::list_timers(std::int64_t alert_id) {
+std::vector<StoredTimer> Reader::list_timers(std::int64_t alert_id) try {
   Lease lease(*this);
   SQLite::Statement q(lease.db(),
                       "SELECT id, due_at, kind, episode, step FROM timers WHERE alert_id = ? "
@@ -330,6 +362,8 @@ std::vector<StoredTimer> Reader::list_timers(std::int64_t alert_id) {
     out.push_back(t);
   }
   return out;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
 namespace {
@@ -346,13 +380,15 @@ rules::NoiseState slid(SQLite::Statement& leaving, const AlertRecord& alert, Tim
 
 }  // namespace
 
-rules::NoiseState Reader::noise_at(const AlertRecord& alert, TimePoint cutoff) {
+rules::NoiseState Reader::noise_at(const AlertRecord& alert, TimePoint cutoff) try {
   Lease lease(*this);
   SQLite::Statement leaving(lease.db(), k_leaving_sql);
   return slid(leaving, alert, cutoff);
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-std::vector<AlertView> Reader::noise_candidates(TimePoint cutoff, int limit) {
+std::vector<AlertView> Reader::noise_candidates(TimePoint cutoff, int limit) try {
   Lease lease(*this);
   std::vector<AlertView> out;
   SQLite::Statement q(lease.db(), std::string("SELECT ") + k_alert_columns + ", " +
@@ -368,10 +404,12 @@ std::vector<AlertView> Reader::noise_candidates(TimePoint cutoff, int limit) {
   for (auto& v : out)
     v.alert.noise = slid(leaving, v.alert, cutoff);
   return out;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
 std::pair<std::vector<rules::Observation>, std::vector<rules::EpisodeFacts>> Reader::noise_history(
-    std::int64_t alert_id) {
+    std::int64_t alert_id) try {
   Lease lease(*this);
   std::vector<rules::Observation> observations;
   SQLite::Statement d(lease.db(),
@@ -391,6 +429,8 @@ std::pair<std::vector<rules::Observation>, std::vector<rules::EpisodeFacts>> Rea
   // Every episode: none is opened after the end of time.
   episodes = read_leaving(e, TimePoint::max());
   return {std::move(observations), std::move(episodes)};
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
 // Export (tocsin export)
@@ -427,7 +467,7 @@ InboundRecord read_exported_request(SQLite::Statement& q) {
 }  // namespace
 
 void Reader::export_since(TimePoint since, const std::function<void(const InboundRecord&)>& request,
-                          const std::function<void(const DecisionRecord&)>& action) {
+                          const std::function<void(const DecisionRecord&)>& action) try {
   Lease lease(*this);
   SQLite::Database& db = lease.db();
   check_exportable(db, m_path);
@@ -478,16 +518,20 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
     }
   }
   snapshot.commit();
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
 // Report (tocsin report)
 
-int Reader::schema_version() {
+int Reader::schema_version() try {
   Lease lease(*this);
   return lease.db().execAndGet("PRAGMA user_version").getInt();
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-std::vector<AlertView> Reader::active_episodes(int limit) {
+std::vector<AlertView> Reader::active_episodes(int limit) try {
   Lease lease(*this);
   SQLite::Statement q(lease.db(), std::string("SELECT ") + k_alert_columns + ", " +
                                       k_episode_columns + k_from +
@@ -498,9 +542,11 @@ std::vector<AlertView> Reader::active_episodes(int limit) {
   while (q.executeStep())
     out.push_back(read_view(q));
   return out;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-std::map<std::string, std::int64_t> Reader::first_match_counts(TimePoint since) {
+std::map<std::string, std::int64_t> Reader::first_match_counts(TimePoint since) try {
   Lease lease(*this);
   // Two-way sync decisions are kind 'event' too but carry the alert's rule, not a match.
   SQLite::Statement q(lease.db(),
@@ -511,9 +557,11 @@ std::map<std::string, std::int64_t> Reader::first_match_counts(TimePoint since) 
   while (q.executeStep())
     out.emplace(q.getColumn(0).getString(), q.getColumn(1).getInt64());
   return out;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-std::vector<UnroutedAlert> Reader::unrouted_alerts(TimePoint since, int limit) {
+std::vector<UnroutedAlert> Reader::unrouted_alerts(TimePoint since, int limit) try {
   Lease lease(*this);
   SQLite::Statement q(
       lease.db(),
@@ -537,9 +585,11 @@ std::vector<UnroutedAlert> Reader::unrouted_alerts(TimePoint since, int limit) {
     out.push_back(std::move(u));
   }
   return out;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-std::vector<SilentEpisodes> Reader::silent_episodes(TimePoint since, int limit) {
+std::vector<SilentEpisodes> Reader::silent_episodes(TimePoint since, int limit) try {
   Lease lease(*this);
   // An episode with no escalation that was neither demoted nor dropped (`drop: true` records a
   // `dropped` decision; a held episode that is dropped had an escalation) notified nobody.
@@ -573,9 +623,11 @@ std::vector<SilentEpisodes> Reader::silent_episodes(TimePoint since, int limit) 
     out.push_back(std::move(s));
   }
   return out;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
-std::vector<FailedChannel> Reader::failed_deliveries(TimePoint since, int aliases_per_channel) {
+std::vector<FailedChannel> Reader::failed_deliveries(TimePoint since, int aliases_per_channel) try {
   Lease lease(*this);
   const auto cutoff = static_cast<int64_t>(to_unix_ms(since));
   std::vector<FailedChannel> out;
@@ -617,6 +669,8 @@ std::vector<FailedChannel> Reader::failed_deliveries(TimePoint since, int aliase
     }
   }
   return out;
+} catch (const SQLite::Exception& e) {
+  throw_read_error(e);
 }
 
 }  // namespace tocsin::storage

@@ -2,8 +2,6 @@
 // Read-only queries for the API, on their own connections (WAL lets them run while the writer
 // commits). Safe to call from any thread: each call borrows a connection from a small pool.
 
-#include <SQLiteCpp/Database.h>
-
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -15,6 +13,8 @@
 #include "storage/records.hpp"
 
 namespace tocsin::storage {
+
+class Connection;  // storage/detail/sqlite.hpp, private to storage/
 
 // The database's footprint (GET /metrics).
 struct StorageStats {
@@ -30,7 +30,10 @@ inline constexpr std::size_t k_max_alert_page_bytes = std::size_t{4} << 20;
 
 class Reader {
  public:
-  explicit Reader(std::string path) : m_path(std::move(path)) {}
+  explicit Reader(std::string path);
+  ~Reader();
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
 
   AlertPage list_alerts(const AlertQuery& query);
   std::optional<AlertDetail> get_alert(std::int64_t id);
@@ -82,12 +85,12 @@ class Reader {
 
  private:
   class Lease;
-  std::unique_ptr<SQLite::Database> acquire();
-  void release(std::unique_ptr<SQLite::Database> db);
+  std::unique_ptr<Connection> acquire();
+  void release(std::unique_ptr<Connection> db);
 
   std::string m_path;
   Mutex m_mutex;
-  std::vector<std::unique_ptr<SQLite::Database>> m_idle GUARDED_BY(m_mutex);
+  std::vector<std::unique_ptr<Connection>> m_idle GUARDED_BY(m_mutex);
 
   // Export (tocsin export)
  public:
@@ -102,7 +105,7 @@ class Reader {
   //   (rules::on_action) and no inbound request. Two-way sync actions are left out: their
   //   inbound request replays them.
   // Throws DatabaseError when the file is missing, not a Tocsin database, or newer than this
-  // build; SQLite::Exception when reading fails midway. Never creates or changes the file.
+  // build; ReadError when reading fails midway. Never creates or changes the file.
   void export_since(TimePoint since, const std::function<void(const InboundRecord&)>& request,
                     const std::function<void(const DecisionRecord&)>& action);
 };

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "rules/noise.hpp"
+#include "storage/detail/statement_cache.hpp"
 #include "storage/writer.hpp"
 
 namespace tocsin::storage {

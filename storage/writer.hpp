@@ -4,145 +4,28 @@
 // transaction holding its work has committed, so a 2xx never precedes durability
 // (README "Storage"), while a burst of requests shares one fsync.
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/thread_annotations.hpp"
 #include "core/time.hpp"
 #include "storage/database.hpp"
 #include "storage/records.hpp"
 #include "storage/retention.hpp"
-#include "storage/statement_cache.hpp"
+#include "storage/transaction.hpp"
 
 namespace tocsin::storage {
 
-// The only way to change state: valid inside one job, on the writer thread, inside the
-// group's transaction. Each job runs in its own savepoint, so a job that throws rolls back
-// alone and the rest of its group still commits.
-// The delivery claim's query (Transaction::due_notifications), for tests of its query plan: it
-// runs on the writer thread for every batch claimed, so its cost must not grow with the
-// pending backlog. Parameters: now (unix ms), skipped channels (JSON array), limit.
-extern const char* const k_due_notifications_sql;
-
-class Transaction {
- public:
-  Transaction(SQLite::Database& db, StatementCache& statements)
-      : m_db(db), m_statements(statements) {}
-
-  // The id of an earlier inbound request with the same (hook, delivery id), if any.
-  std::optional<std::int64_t> find_inbound(const std::string& hook, const std::string& delivery_id);
-  std::int64_t insert_inbound(const InboundRecord& r);
-  // The decisions recorded for an inbound request, in order (to answer a redelivery).
-  std::vector<DecisionRecord> decisions_for_inbound(std::int64_t inbound_id);
-
-  // The alert with this fingerprint and its active episode, if it exists.
-  std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert(
-      const std::string& fingerprint);
-  // Fills what `state` says of the alert's members for an event of `member` (rules::AlertState
-  // member, other_firing, tracks_members). other_firing counts only the members seen since the
-  // active episode opened (or the episode it superseded): never a member left firing in an
-  // episode a person resolved or that expired, and not seen since.
-  void load_members(std::int64_t alert_id, const std::string& member, rules::AlertState& state);
-  // Inserts or replaces the member's row.
-  void save_member(std::int64_t alert_id, const rules::Member& m);
-  // Inserts (id == 0) or updates the alert; returns its id.
-  std::int64_t save_alert(const AlertRecord& a);
-  // Inserts a new episode or updates an existing one (matched by alert and number).
-  void save_episode(std::int64_t alert_id, const std::string& fingerprint, const rules::Episode& e,
-                    bool is_new);
-  void insert_decision(const DecisionRecord& d);
-  // The decision already recorded for this event key (see DecisionRecord::event_key).
-  std::optional<DecisionRecord> find_event_decision(const std::string& event_key);
-
-  // Stores a confirmation request once per MessageId; returns false if it was already stored.
-  bool save_subscription(const SubscriptionRecord& s);
-  void set_subscription_status(const std::string& message_id, const std::string& status,
-                               const std::string& detail, TimePoint at);
-
-  void record_heartbeat_ping(const std::string& name, TimePoint at);
-  std::optional<HeartbeatPing> heartbeat_ping(const std::string& name);
-  // Replaces the heartbeat's deadline timer (docs/behaviour.md "Heartbeats and the watchdog": every
-  // + grace after the last ping).
-  void set_heartbeat_deadline(const std::string& name, TimePoint due);
-  bool has_heartbeat_deadline(const std::string& name);
-
-  // The alert with this id and its active episode (see load_alert).
-  std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_by_id(std::int64_t id);
-  // The alert id and episode number an alias names
-  // (docs/behaviour.md "Episodes, escalation and timers" per-episode alias).
-  std::optional<std::pair<std::int64_t, int>> find_episode_by_alias(const std::string& alias);
-  // An episode by number, whatever its status.
-  std::optional<rules::Episode> load_episode(std::int64_t alert_id, int number);
-
-  // Timers (docs/behaviour.md "Delivery"): stored, so they survive restarts.
-  void insert_timer(std::int64_t alert_id, const rules::Timer& t);
-  // The earliest timer due at or before `not_after` (ties by insertion order).
-  std::optional<StoredTimer> next_due_timer(TimePoint not_after);
-  std::optional<TimePoint> next_timer_due();
-  void delete_timer(std::int64_t id);
-  // Deletes the episode's timers of `kind`, or all of them.
-  void cancel_timers(std::int64_t alert_id, int episode,
-                     std::optional<rules::TimerKind> kind = std::nullopt);
-  // Active episodes that have no max_open_age timer (from before timers existed): alert id,
-  // episode. Bounded per call.
-  std::vector<std::pair<std::int64_t, rules::Episode>> active_episodes_without_sweep(int limit);
-
-  // Noise (docs/behaviour.md "Noise"): the alert's episodes from number `from` on that opened
-  // before `cutoff` (they leave the noise window), in number order.
-  std::vector<rules::EpisodeFacts> episodes_leaving(std::int64_t alert_id, int from,
-                                                    TimePoint cutoff);
-
-  // Digests (channels with `digest_every`): a notification kept for the channel's next
-  // digest; the channel's kept items, removed, oldest first; and the channel's digest timer,
-  // armed at `due` unless one is (returns whether it armed one).
-  void insert_digest_item(const DigestItem& item);
-  std::vector<DigestItem> take_digest_items(const std::string& channel);
-  bool arm_digest(const std::string& channel, TimePoint due);
-  // The number of the channel's next digest: 1, 2, 3, ... over the database's life, never
-  // reused (restarts and retention do not reset it), for its alias.
-  std::int64_t next_digest_number(const std::string& channel);
-
-  // Queues a notification. A resolve first supersedes the still-unsent trigger, escalate and
-  // reminder rows of its episode and channel, and is itself stored superseded when nothing
-  // about the episode ever left for that channel.
-  std::int64_t insert_notification(const OutboxRecord& n);
-
-  // Delivery (docs/behaviour.md "Delivery"): the pending rows due by `now` that head their
-  // (episode, channel) queue, most urgent priority first, then oldest due; none of the channels in
-  // `skip_channels`.
-  std::vector<OutboxRecord> due_notifications(TimePoint now, int limit,
-                                              const std::vector<std::string>& skip_channels = {});
-  std::optional<OutboxRecord> load_notification(std::int64_t id);
-  // Counts an attempt before it is made (the row is being sent; see server::DeliveryWorker).
-  void count_attempt(std::int64_t id);
-  // Takes back an attempt counted for a row that was claimed but, in the end, not sent.
-  void uncount_attempt(std::int64_t id);
-  // Stores an attempt and the row's state after it (status, attempts, next due, last error).
-  void record_attempt(const DeliveryAttempt& a, const OutboxRecord& after);
-
-  // The readiness probe's write (storage::write_probe).
-  void record_probe(TimePoint at);
-
-  // Retention (storage/retention.cpp): examines up to policy.batch_rows rows of `table` after
-  // `from`, oldest first, and deletes those the policy lets go.
-  PruneBatch prune_batch(PruneTable table, const RetentionPolicy& policy, PruneCursor from);
-
- private:
-  SQLite::Database& m_db;
-  StatementCache& m_statements;
-};
-
-// Outbox rows as stored (shared with the reader).
-OutboxRecord read_outbox(SQLite::Statement& q);
-const char* outbox_columns();
+class Connection;      // storage/detail/sqlite.hpp, private to storage/
+class FileWatch;       // storage/detail/sqlite.hpp
+class StatementCache;  // storage/detail/statement_cache.hpp
 
 struct WriteError {
   // Retrying later may succeed, or at least the sender should keep the event rather than drop
@@ -227,7 +110,7 @@ class Writer {
   // Commits what a batching writer still holds (at stop).
   void finish_batch();
 
-  std::unique_ptr<SQLite::Database> m_db;
+  std::unique_ptr<Connection> m_db;
   std::unique_ptr<StatementCache> m_statements;  // declared after m_db: destroyed before it
   // Durability::off (the throwaway database of replay, one caller at a time): jobs run on the
   // caller's thread, are answered after their savepoint and committed in batches. Otherwise
@@ -240,15 +123,15 @@ class Writer {
   const Clock& m_clock;
   std::string m_path;
   std::unique_ptr<FileWatch> m_files;
-  mutable std::mutex m_health_mutex;  // never held while taking m_mutex
-  DatabaseHealth m_health;            // GUARDED_BY(m_health_mutex)
-  TimePoint m_health_logged{};        // GUARDED_BY(m_health_mutex)
+  mutable Mutex m_health_mutex;  // never held while taking m_mutex
+  DatabaseHealth m_health GUARDED_BY(m_health_mutex);
+  TimePoint m_health_logged GUARDED_BY(m_health_mutex) = TimePoint{};
   // TOCSIN_FAULT_ANSWER_BEFORE_COMMIT (test-only, see writer.cpp): answer, then commit.
   bool m_answer_before_commit = false;
-  std::mutex m_mutex;
-  std::condition_variable m_wake;
-  std::deque<Job> m_queue;  // GUARDED_BY(m_mutex)
-  bool m_stopping = false;  // GUARDED_BY(m_mutex)
+  Mutex m_mutex;
+  CondVar m_wake;
+  std::deque<Job> m_queue GUARDED_BY(m_mutex);
+  bool m_stopping GUARDED_BY(m_mutex) = false;
   std::thread m_thread;
 };
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "storage/database.hpp"
-#include "storage/migrations.hpp"
+#include "storage/detail/sqlite.hpp"
 #include "storage/writer.hpp"
 #include "support/temp_dir.hpp"
 

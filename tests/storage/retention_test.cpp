@@ -9,6 +9,7 @@
 #include "rules/loader.hpp"
 #include "server/app.hpp"
 #include "server/retention_loop.hpp"
+#include "storage/detail/sqlite.hpp"
 #include "storage/migrations.hpp"
 #include "support/events.hpp"
 #include "support/temp_dir.hpp"
