@@ -2,7 +2,8 @@
 // How the typed vocabulary of decisions and notifications is spelled in the database, and
 // therefore in the API and the replay output, which print what is stored (docs/formats.md §13.2).
 // The rest of the tree decides with the enums; only this header turns them into text, and text
-// read back into them.
+// read back into them. Where the schema has a CHECK constraint on the column, the spellings here
+// are exactly the values it allows (tests/storage/vocabulary_test.cpp holds the two together).
 
 #include <array>
 #include <optional>
