@@ -361,9 +361,11 @@ void list_notifications(App& app, const httplib::Request& req, httplib::Response
     const std::string status = req.get_param_value("status");
     q.status = storage::from_text<storage::OutboxStatus>(status);
     if (!q.status) {
-      return reply_error(
-          res, 400, "invalid_parameter",
-          "status must be one of pending, sent, failed, superseded; got \"" + status + "\"");
+      std::string allowed;
+      for (auto s : storage::Vocabulary<storage::OutboxStatus>::values)
+        allowed += (allowed.empty() ? "" : ", ") + std::string(storage::to_text(s));
+      return reply_error(res, 400, "invalid_parameter",
+                         "status must be one of " + allowed + "; got \"" + status + "\"");
     }
   }
   if (req.has_param("channel")) q.channel = req.get_param_value("channel");
