@@ -11,6 +11,7 @@
 #include "core/duration.hpp"
 #include "core/json.hpp"
 #include "storage/reader.hpp"
+#include "storage/vocabulary.hpp"
 
 namespace tocsin::cli {
 
@@ -73,9 +74,10 @@ std::optional<OrderedJson> request_line(const storage::InboundRecord& r, std::os
 // The line replaying an API action; the decision's reason is `by WHO[: NOTE]`
 // (rules::on_action), the fingerprint names the alert as a replay knows it.
 OrderedJson action_line(const storage::DecisionRecord& d) {
-  const std::string key = d.outcome == "acknowledged"     ? "ack"
-                          : d.outcome == "unacknowledged" ? "unack"
-                                                          : "resolve";
+  using rules::NoteKind;
+  const std::string key = d.outcome == storage::to_text(NoteKind::acknowledged)     ? "ack"
+                          : d.outcome == storage::to_text(NoteKind::unacknowledged) ? "unack"
+                                                                                    : "resolve";
   const std::string said = d.reason.substr(3);  // after "by "
   const auto colon = said.find(": ");
   OrderedJson spec;

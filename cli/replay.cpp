@@ -21,6 +21,7 @@
 #include "engine/intake.hpp"
 #include "rules/loader.hpp"
 #include "server/app.hpp"
+#include "storage/vocabulary.hpp"
 
 namespace tocsin::cli {
 
@@ -160,7 +161,7 @@ void print(std::ostream& out, const engine::Journal& journal) {
     OrderedJson j;
     if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
       j["at"] = format_timestamp(d->at);
-      if (d->kind == "event") {
+      if (d->kind == storage::DecisionKind::event) {
         j["type"] = "event";
         j["fingerprint"] = nullable_string(d->fingerprint);
         j["alert_id"] = d->alert_id ? OrderedJson(*d->alert_id) : OrderedJson(nullptr);
@@ -178,7 +179,7 @@ void print(std::ostream& out, const engine::Journal& journal) {
       j["at"] = format_timestamp(n->created_at);
       j["type"] = "notify";
       j["channel"] = n->channel;
-      j["action"] = n->action;
+      j["action"] = std::string(storage::to_text(n->action));
       j["fingerprint"] = n->fingerprint;
       j["episode"] = n->episode ? OrderedJson(*n->episode) : OrderedJson(nullptr);
       j["alias"] = n->alias;
@@ -199,16 +200,16 @@ class Tally {
       if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
         if (!m_first) m_first = d->at;
         m_last = d->at;
-        if (d->kind == "event") {
+        if (d->kind == storage::DecisionKind::event) {
           ++m_outcomes[d->outcome];
         } else {
           ++m_decisions[d->outcome];
-          if (d->outcome == "demoted") ++m_demoted[d->fingerprint];
+          if (d->note == rules::NoteKind::demoted) ++m_demoted[d->fingerprint];
         }
       } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
         m_last = n->created_at;
-        ++m_notifications[n->channel][n->action];
-        if (n->action == "trigger" && n->level == 0) ++m_paged[n->channel];
+        ++m_notifications[n->channel][std::string(storage::to_text(n->action))];
+        if (n->action == rules::NotifyAction::trigger && n->level == 0) ++m_paged[n->channel];
       }
     }
   }

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/text.hpp"
+#include "storage/vocabulary.hpp"
 
 namespace tocsin::delivery {
 namespace {
@@ -168,7 +169,7 @@ storage::OutboxRecord build_digest(const std::string& channel, std::int64_t numb
     AlertLine& line = by_alert[n.fingerprint];
     if (!line.first) line.first = &item;
     line.last = &item;
-    ++line.actions[n.action];
+    ++line.actions[std::string(storage::to_text(n.action))];
     ++line.count;
     line.severity = std::max(line.severity, n.severity);
     if (n.noise) line.noise = n.noise;
@@ -202,7 +203,7 @@ storage::OutboxRecord build_digest(const std::string& channel, std::int64_t numb
     for (const auto& [action, n] : line->actions)
       actions[action] = n;
     a["actions"] = std::move(actions);
-    a["last_action"] = last.action;
+    a["last_action"] = std::string(storage::to_text(last.action));
     a["first_at"] = format_timestamp(line->first->notification.created_at);
     a["last_at"] = format_timestamp(last.created_at);
     alerts.push_back(std::move(a));
@@ -218,7 +219,7 @@ storage::OutboxRecord build_digest(const std::string& channel, std::int64_t numb
 
   out.created_at = out.due_at = now;
   out.channel = channel;
-  out.action = "digest";
+  out.action = rules::NotifyAction::digest;
   out.alias = "digest:" + channel + ":" + std::to_string(number);
   out.level = 0;
   out.why = "digest of " + std::to_string(items.size()) + " notification" +

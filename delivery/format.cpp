@@ -21,37 +21,25 @@ namespace {
 
 using rules::NotifyAction;
 
-std::optional<NotifyAction> parse_action(std::string_view s) {
-  for (auto a : {NotifyAction::trigger, NotifyAction::resolve, NotifyAction::acknowledge,
-                 NotifyAction::escalate, NotifyAction::reminder, NotifyAction::digest}) {
-    if (rules::to_string(a) == s) return a;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 Expected<HttpRequest, std::string> format_request(const rules::Channel& channel, const Message& m,
                                                   const rules::EnvLookup& env, TimePoint now) {
-  const auto action = parse_action(m.notification.action);
-  if (!action) {
-    return unexpected(channels::where(channel) + "unknown action \"" + m.notification.action +
-                      "\"");
-  }
+  const NotifyAction action = m.notification.action;
   Expected<HttpRequest, std::string> r =
       unexpected(channels::where(channel) + "unknown channel type");
   switch (channel.type) {
     case rules::ChannelType::opsgenie:
-      r = channels::format_opsgenie(channel, m, *action, env);
+      r = channels::format_opsgenie(channel, m, action, env);
       break;
     case rules::ChannelType::pagerduty:
-      r = channels::format_pagerduty(channel, m, *action, env);
+      r = channels::format_pagerduty(channel, m, action, env);
       break;
     case rules::ChannelType::slack:
-      r = channels::format_slack(channel, m, *action, now, env);
+      r = channels::format_slack(channel, m, action, now, env);
       break;
     case rules::ChannelType::webhook:
-      r = channels::format_webhook(channel, m, *action, now, env);
+      r = channels::format_webhook(channel, m, action, now, env);
       break;
   }
   if (r) {

@@ -19,6 +19,18 @@ std::string_view to_string(Verdict v) {
   return "failed";
 }
 
+storage::AttemptOutcome recorded_as(Verdict v) {
+  switch (v) {
+    case Verdict::sent:
+      return storage::AttemptOutcome::sent;
+    case Verdict::retry:
+      return storage::AttemptOutcome::retry;
+    case Verdict::failed:
+      return storage::AttemptOutcome::failed;
+  }
+  return storage::AttemptOutcome::failed;
+}
+
 Verdict classify(const AttemptResult& r) {
   if (!r.http_status) return Verdict::retry;  // the network, or the receiver, may recover
   const int s = *r.http_status;
@@ -74,14 +86,14 @@ Outcome after_attempt(storage::OutboxRecord row, const AttemptResult& r,
   }
   switch (out.verdict) {
     case Verdict::sent:
-      row.status = "sent";
+      row.status = storage::OutboxStatus::sent;
       row.sent_at = now;
       break;
     case Verdict::retry:
       row.due_at = now + backoff(row.attempts, config, unit_random, r.retry_after);
       break;
     case Verdict::failed:
-      row.status = "failed";
+      row.status = storage::OutboxStatus::failed;
       break;
   }
   out.row = std::move(row);

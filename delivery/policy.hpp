@@ -31,6 +31,8 @@ struct AttemptResult {
 
 enum class Verdict { sent, retry, failed };
 std::string_view to_string(Verdict v);
+// How an attempt with this verdict is recorded (the attempt log keeps the verdict).
+storage::AttemptOutcome recorded_as(Verdict v);
 
 Verdict classify(const AttemptResult& r);
 

@@ -84,7 +84,7 @@ struct EffectWriter {
       d.at = now;
       d.alert_id = alert.id;
       d.episode = note.episode;
-      d.kind = "decision";
+      d.kind = storage::DecisionKind::decision;
       d.outcome = std::string(storage::to_text(note.decision));
       d.note = note.decision;
       d.reason = note.reason;
@@ -103,7 +103,7 @@ struct EffectWriter {
       o.fingerprint = alert.fingerprint;
       o.alias = episode_alias(alert.fingerprint, n.episode);
       o.channel = n.channel;
-      o.action = std::string(rules::to_string(n.action));
+      o.action = n.action;
       o.level = n.level;
       o.severity = e->severity;
       o.priority = e->priority;
@@ -473,7 +473,8 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
     if (!rec.delivery_id.empty()) {
       if (auto earlier = tx.find_inbound(rec.hook, rec.delivery_id)) {
         for (const auto& d : tx.decisions_for_inbound(*earlier)) {
-          if (d.kind == "event") results.push_back(redelivery(d, now, &written));
+          if (d.kind == storage::DecisionKind::event)
+            results.push_back(redelivery(d, now, &written));
         }
         return;
       }
@@ -679,12 +680,13 @@ storage::WriteStatus Engine::commit(
 void Engine::record(const Journal& journal, CommittedEvents events) {
   for (const auto& entry : journal) {
     if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
-      if (d->kind == "event") continue;  // logged with the request
+      if (d->kind == storage::DecisionKind::event) continue;  // logged with the request
       spdlog::info("alert {} episode {}: {} ({})", d->fingerprint, d->episode.value_or(0),
                    d->outcome, d->reason);
     } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
       spdlog::info("alert {} episode {}: queued {} to {} (level {}, {})", n->fingerprint,
-                   n->episode.value_or(0), n->action, n->channel, n->level, n->alias);
+                   n->episode.value_or(0), storage::to_text(n->action), n->channel, n->level,
+                   n->alias);
     }
   }
   if (m_on_commit) m_on_commit(Committed{std::move(events), journal});

@@ -97,11 +97,13 @@ Expected<Inbound, IngestError> sns(const Request& r, const ActiveRules& active,
     Inbound in = r.inbound(m.message_id);
     storage::SubscriptionRecord s;
     s.topic_arn = m.topic_arn;
-    s.kind = subscribe ? "subscribe" : "unsubscribe";
+    s.kind =
+        subscribe ? storage::SubscriptionKind::subscribe : storage::SubscriptionKind::unsubscribe;
     s.url = m.subscribe_url;
     s.message_id = m.message_id;
     s.received_at = s.updated_at = r.now;
-    s.status = subscribe ? "pending" : "noted";
+    s.status =
+        subscribe ? storage::SubscriptionStatus::pending : storage::SubscriptionStatus::noted;
     in.subscription = s;
     in.ignored_reason = subscribe ? "subscription_confirmation" : "unsubscribe_confirmation";
     return in;

@@ -7,24 +7,6 @@
 
 namespace tocsin::rules {
 
-std::string_view to_string(NotifyAction a) {
-  switch (a) {
-    case NotifyAction::trigger:
-      return "trigger";
-    case NotifyAction::resolve:
-      return "resolve";
-    case NotifyAction::acknowledge:
-      return "acknowledge";
-    case NotifyAction::escalate:
-      return "escalate";
-    case NotifyAction::reminder:
-      return "reminder";
-    case NotifyAction::digest:
-      return "digest";
-  }
-  return "trigger";
-}
-
 std::string_view to_string(TimerKind k) {
   switch (k) {
     case TimerKind::escalation:

@@ -60,9 +60,9 @@ struct Episode {
   std::optional<double> noise;
 };
 
-// What a notification asks a channel to do (replay output, docs/formats.md §13.2).
+// What a notification asks a channel to do (replay output, docs/formats.md §13.2). Spelled, for
+// the outbox and for every channel's payload alike, by storage::to_text (storage/vocabulary.hpp).
 enum class NotifyAction { trigger, resolve, acknowledge, escalate, reminder, digest };
-std::string_view to_string(NotifyAction a);
 
 // One message for one channel, about one episode. The engine writes it to the outbox in the
 // same transaction as the state change; the Delivery worker sends it.

@@ -15,6 +15,7 @@
 #include "core/text.hpp"
 #include "engine/noise_view.hpp"
 #include "server/http_util.hpp"
+#include "storage/vocabulary.hpp"
 
 namespace tocsin::server {
 
@@ -301,13 +302,13 @@ Json notification_json(const storage::OutboxRecord& n) {
               {"fingerprint", n.fingerprint},
               {"alias", n.alias},
               {"channel", n.channel},
-              {"action", n.action},
+              {"action", std::string(storage::to_text(n.action))},
               {"level", n.level},
               {"severity", std::string(to_string(n.severity))},
               {"priority", priority_name(n.priority)},
               {"noise", n.noise ? Json(*n.noise) : Json(nullptr)},
               {"why", n.why},
-              {"status", n.status},
+              {"status", std::string(storage::to_text(n.status))},
               {"attempts", n.attempts},
               {"last_status", n.last_status ? Json(*n.last_status) : Json(nullptr)},
               {"last_error", n.last_error},
@@ -332,7 +333,7 @@ void get_notification(App& app, const httplib::Request& req, httplib::Response& 
                             {"http_status", a.http_status ? Json(*a.http_status) : Json(nullptr)},
                             {"error", a.error},
                             {"duration_ms", a.duration_ms},
-                            {"outcome", a.outcome}});
+                            {"outcome", std::string(storage::to_text(a.outcome))}});
   }
   body["attempts_log"] = std::move(attempts);
   reply_json(res, 200, body);
@@ -357,11 +358,14 @@ void list_notifications(App& app, const httplib::Request& req, httplib::Response
   if (req.has_param("before")) q.before_id = *before;
   if (req.has_param("alert_id")) q.alert_id = *alert;
   if (req.has_param("status")) {
-    q.status = req.get_param_value("status");
-    if (!one_of(*q.status, {"pending", "sent", "failed", "superseded"})) {
-      return reply_error(
-          res, 400, "invalid_parameter",
-          "status must be one of pending, sent, failed, superseded; got \"" + *q.status + "\"");
+    const std::string status = req.get_param_value("status");
+    q.status = storage::from_text<storage::OutboxStatus>(status);
+    if (!q.status) {
+      std::string allowed;
+      for (auto s : storage::Vocabulary<storage::OutboxStatus>::values)
+        allowed += (allowed.empty() ? "" : ", ") + std::string(storage::to_text(s));
+      return reply_error(res, 400, "invalid_parameter",
+                         "status must be one of " + allowed + "; got \"" + status + "\"");
     }
   }
   if (req.has_param("channel")) q.channel = req.get_param_value("channel");
@@ -401,7 +405,7 @@ void alert_events(App& app, const httplib::Request& req, httplib::Response& res)
     const auto& d = v.decision;
     Json e{{"id", v.id},
            {"at", format_timestamp(d.at)},
-           {"type", d.kind},
+           {"type", std::string(storage::to_text(d.kind))},
            {"episode", d.episode ? Json(*d.episode) : Json(nullptr)},
            {"outcome", d.outcome},
            {"reason", d.reason},
@@ -455,8 +459,8 @@ void list_subscriptions(App& app, httplib::Response& res) {
   Json list = Json::array();
   for (const auto& s : app.reader.list_subscriptions()) {
     list.push_back(Json{{"topic_arn", s.topic_arn},
-                        {"kind", s.kind},
-                        {"status", s.status},
+                        {"kind", std::string(storage::to_text(s.kind))},
+                        {"status", std::string(storage::to_text(s.status))},
                         {"url", s.url},
                         {"message_id", s.message_id},
                         {"received_at", format_timestamp(s.received_at)},

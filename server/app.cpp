@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "server/sns_certificates.hpp"
+#include "storage/vocabulary.hpp"
 
 namespace tocsin::server {
 
@@ -22,12 +23,12 @@ void count_commit(Metrics& metrics, const engine::Committed& committed) {
     metrics.count_event(source, outcome);
   for (const auto& entry : committed.journal) {
     if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
-      if (d->kind == "event") continue;  // counted with the request, above
+      if (d->kind == storage::DecisionKind::event) continue;  // counted with the request, above
       metrics.count_decision(d->outcome);
       // A rule's `drop: true` is also stored as "dropped"; only a hold's drop is noise.
       if (d->note && rules::is_noise_routing(*d->note)) metrics.count_noise(d->outcome);
     } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
-      metrics.count_queued(n->channel, n->action);
+      metrics.count_queued(n->channel, storage::to_text(n->action));
     }
   }
 }

@@ -10,6 +10,7 @@
 
 #include "delivery/redact.hpp"
 #include "http/http_failure.hpp"
+#include "storage/vocabulary.hpp"
 
 namespace tocsin::server {
 
@@ -386,7 +387,7 @@ int DeliveryWorker::deliver(int max_rows) {
     st.outcome = delivery::after_attempt(row, st.result, rules.delivery, done_at, unit_random);
     if (config_error) {  // nothing was sent, and retrying cannot help
       st.outcome.verdict = delivery::Verdict::failed;
-      st.outcome.row.status = "failed";
+      st.outcome.row.status = storage::OutboxStatus::failed;
       st.outcome.row.last_error = st.result.error;
     }
     st.attempt = storage::DeliveryAttempt{row.id,
@@ -394,7 +395,7 @@ int DeliveryWorker::deliver(int max_rows) {
                                           st.result.http_status,
                                           st.result.error,
                                           st.result.duration_ms,
-                                          std::string(to_string(st.outcome.verdict))};
+                                          delivery::recorded_as(st.outcome.verdict)};
     // A notification that fails for good is announced on the fallback channel, once: a
     // meta-alert about a meta-alert would loop.
     if (st.outcome.verdict == delivery::Verdict::failed && !row.about && rules.delivery.fallback &&
@@ -406,12 +407,12 @@ int DeliveryWorker::deliver(int max_rows) {
       m.fingerprint = row.fingerprint;
       m.alias = "tocsin-delivery-" + std::to_string(row.id);
       m.channel = *rules.delivery.fallback;
-      m.action = "trigger";
+      m.action = rules::NotifyAction::trigger;
       m.severity = Severity::critical;
       m.priority = row.priority;
       m.noise = row.noise;  // the score of the alert it is about
-      m.why = "delivery of " + row.action + " for " + row.alias + " to channel \"" + row.channel +
-              "\" failed for good: " + st.outcome.row.last_error;
+      m.why = "delivery of " + std::string(storage::to_text(row.action)) + " for " + row.alias +
+              " to channel \"" + row.channel + "\" failed for good: " + st.outcome.row.last_error;
       m.about = row.id;
       st.meta = std::move(m);
     }
@@ -440,17 +441,17 @@ int DeliveryWorker::deliver(int max_rows) {
     m_metrics.count_delivery(row.channel, to_string(st.outcome.verdict));
     switch (st.outcome.verdict) {
       case delivery::Verdict::sent:
-        spdlog::info("delivery: {} {} to {} sent (attempt {}, {} ms)", row.action, row.alias,
-                     row.channel, row.attempts, st.result.duration_ms);
+        spdlog::info("delivery: {} {} to {} sent (attempt {}, {} ms)", storage::to_text(row.action),
+                     row.alias, row.channel, row.attempts, st.result.duration_ms);
         break;
       case delivery::Verdict::retry:
-        spdlog::warn("delivery: {} {} to {} failed (attempt {}): {}; retrying at {}", row.action,
-                     row.alias, row.channel, row.attempts, st.result.error,
-                     format_timestamp(st.outcome.row.due_at));
+        spdlog::warn("delivery: {} {} to {} failed (attempt {}): {}; retrying at {}",
+                     storage::to_text(row.action), row.alias, row.channel, row.attempts,
+                     st.result.error, format_timestamp(st.outcome.row.due_at));
         break;
       case delivery::Verdict::failed:
-        spdlog::error("delivery: {} {} to {} failed for good: {}{}", row.action, row.alias,
-                      row.channel, st.outcome.row.last_error,
+        spdlog::error("delivery: {} {} to {} failed for good: {}{}", storage::to_text(row.action),
+                      row.alias, row.channel, st.outcome.row.last_error,
                       st.meta ? "; announced on " + st.meta->channel : std::string());
         break;
     }

@@ -165,7 +165,7 @@ std::optional<std::string> confirm_subscription(const std::string& url) {
 // the operator it waits for a human.
 void after_subscription(Hook& h, const storage::SubscriptionRecord& s,
                         const rules::SnsSource& config) {
-  if (s.kind != "subscribe") {
+  if (s.kind != storage::SubscriptionKind::subscribe) {
     // Never visited: its SubscribeURL would re-subscribe. A human decides.
     spdlog::warn("SNS unsubscribed Tocsin from {}; to undo, re-subscribe from the AWS console",
                  s.topic_arn);
@@ -180,7 +180,8 @@ void after_subscription(Hook& h, const storage::SubscriptionRecord& s,
   }
   // The URL passed check_subscribe_url in intake, before anything was stored.
   auto failure = confirm_subscription(s.url);
-  const std::string status = failure ? "failed" : "confirmed";
+  const auto status =
+      failure ? storage::SubscriptionStatus::failed : storage::SubscriptionStatus::confirmed;
   auto written = h.app.engine.write([&](storage::Transaction& tx) {
     tx.set_subscription_status(s.message_id, status, failure.value_or(""), h.app.clock.now());
   });

@@ -4,6 +4,7 @@
 
 #include "core/json.hpp"
 #include "storage/detail/rows.hpp"
+#include "storage/vocabulary.hpp"
 
 namespace tocsin::storage {
 
@@ -130,7 +131,7 @@ DecisionRecord read_decision(SQLite::Statement& q, int c) {
   if (!q.getColumn(c + 1).isNull()) d.alert_id = q.getColumn(c + 1).getInt64();
   if (!q.getColumn(c + 2).isNull()) d.episode = q.getColumn(c + 2).getInt();
   if (!q.getColumn(c + 3).isNull()) d.inbound_id = q.getColumn(c + 3).getInt64();
-  d.kind = q.getColumn(c + 4).getString();
+  d.kind = parse_stored<DecisionKind>(q.getColumn(c + 4).getString());
   d.outcome = q.getColumn(c + 5).getString();
   d.reason = q.getColumn(c + 6).getString();
   d.rule = q.getColumn(c + 7).getString();

@@ -12,6 +12,7 @@
 #include "storage/detail/rows.hpp"
 #include "storage/detail/sqlite.hpp"
 #include "storage/migrations.hpp"
+#include "storage/vocabulary.hpp"
 #include "storage/writer.hpp"
 
 namespace tocsin::storage {
@@ -206,7 +207,7 @@ std::vector<DecisionView> Reader::list_decisions(std::int64_t alert_id, int limi
     d.alert_id = alert_id;
     d.at = from_unix_ms(q.getColumn(1).getInt64());
     if (!q.getColumn(2).isNull()) d.episode = q.getColumn(2).getInt();
-    d.kind = q.getColumn(3).getString();
+    d.kind = parse_stored<DecisionKind>(q.getColumn(3).getString());
     d.outcome = q.getColumn(4).getString();
     d.reason = q.getColumn(5).getString();
     d.rule = q.getColumn(6).getString();
@@ -233,11 +234,11 @@ std::vector<SubscriptionRecord> Reader::list_subscriptions(int limit) try {
   while (q.executeStep()) {
     SubscriptionRecord s;
     s.topic_arn = q.getColumn(0).getString();
-    s.kind = q.getColumn(1).getString();
+    s.kind = parse_stored<SubscriptionKind>(q.getColumn(1).getString());
     s.url = q.getColumn(2).getString();
     s.message_id = q.getColumn(3).getString();
     s.received_at = from_unix_ms(q.getColumn(4).getInt64());
-    s.status = q.getColumn(5).getString();
+    s.status = parse_stored<SubscriptionStatus>(q.getColumn(5).getString());
     s.updated_at = from_unix_ms(q.getColumn(6).getInt64());
     s.detail = q.getColumn(7).getString();
     out.push_back(std::move(s));
@@ -275,7 +276,7 @@ std::vector<OutboxRecord> Reader::list_notifications(const NotificationQuery& qu
   if (query.before_id) sql += " AND id < :before";
   sql += " ORDER BY id DESC LIMIT :limit";
   SQLite::Statement q(lease.db(), sql);
-  if (query.status) q.bind(":status", *query.status);
+  if (query.status) q.bind(":status", std::string(to_text(*query.status)));
   if (query.channel) q.bind(":channel", *query.channel);
   if (query.alert_id) q.bind(":alert", static_cast<int64_t>(*query.alert_id));
   if (query.before_id) q.bind(":before", static_cast<int64_t>(*query.before_id));
@@ -303,7 +304,7 @@ std::vector<DeliveryAttempt> Reader::list_attempts(std::int64_t outbox_id, int l
     if (!q.getColumn(1).isNull()) a.http_status = q.getColumn(1).getInt();
     a.error = q.getColumn(2).getString();
     a.duration_ms = q.getColumn(3).getInt64();
-    a.outcome = q.getColumn(4).getString();
+    a.outcome = parse_stored<AttemptOutcome>(q.getColumn(4).getString());
     out.push_back(std::move(a));
   }
   return out;

@@ -17,6 +17,24 @@
 
 namespace tocsin::storage {
 
+// The closed vocabularies of the stored rows. Each is spelled once, in storage/vocabulary.hpp,
+// as the text the schema's CHECK constraints allow; nothing outside storage/ compares the text.
+
+// A decision log entry: the outcome of an inbound event (Outcome), or of the engine's own
+// decision (rules::NoteKind).
+enum class DecisionKind { event, decision };
+
+// An SNS confirmation: which one, and what became of it.
+enum class SubscriptionKind { subscribe, unsubscribe };
+enum class SubscriptionStatus { pending, confirmed, failed, noted };
+
+// An outbox row: waiting to be sent (or retried), delivered, given up on, or made pointless by
+// a later resolve before it left (docs/behaviour.md "Delivery").
+enum class OutboxStatus { pending, sent, failed, superseded };
+
+// One delivery attempt: what it made of its row.
+enum class AttemptOutcome { sent, retry, failed };
+
 // One inbound request as received (README "Storage": raw events, for audit, export and replay).
 struct InboundRecord {
   TimePoint received_at{};
@@ -55,8 +73,8 @@ struct DecisionRecord {
   std::optional<std::int64_t> alert_id;
   std::optional<int> episode;
   std::optional<std::int64_t> inbound_id;
-  std::string kind = "event";  // "event" for inbound outcomes
-  std::string outcome;         // as stored: an Outcome, or storage::to_text(NoteKind)
+  DecisionKind kind = DecisionKind::event;
+  std::string outcome;  // as stored: an Outcome, or storage::to_text(NoteKind)
   // The typed kind of a decision of kind "decision" the engine made in this process (the
   // journal); absent for events, and for decisions read back, whose outcome is only text.
   std::optional<rules::NoteKind> note;
@@ -73,11 +91,11 @@ struct DecisionRecord {
 // automatically.
 struct SubscriptionRecord {
   std::string topic_arn;
-  std::string kind;  // subscribe | unsubscribe
+  SubscriptionKind kind = SubscriptionKind::subscribe;
   std::string url;
   std::string message_id;
   TimePoint received_at{};
-  std::string status;  // pending | confirmed | failed | noted
+  SubscriptionStatus status = SubscriptionStatus::pending;
   TimePoint updated_at{};
   std::string detail;
 };
@@ -93,13 +111,13 @@ struct OutboxRecord {
   std::string fingerprint;
   std::string alias;
   std::string channel;
-  std::string action;  // rules::NotifyAction spelled
+  rules::NotifyAction action = rules::NotifyAction::trigger;
   int level = 0;
   Severity severity = Severity::warning;
   Priority priority{3};
   std::optional<double> noise;
   std::string why;
-  std::string status = "pending";
+  OutboxStatus status = OutboxStatus::pending;
   int attempts = 0;
   std::optional<int> last_status;
   std::string last_error;
@@ -123,7 +141,7 @@ struct DeliveryAttempt {
   std::optional<int> http_status;
   std::string error;
   std::int64_t duration_ms = 0;
-  std::string outcome;  // sent | retry | failed
+  AttemptOutcome outcome = AttemptOutcome::sent;
 };
 
 struct OutboxStats {
@@ -140,7 +158,7 @@ struct StoredTimer {
 };
 
 struct NotificationQuery {
-  std::optional<std::string> status;
+  std::optional<OutboxStatus> status;
   std::optional<std::string> channel;
   std::optional<std::int64_t> alert_id;
   int limit = 50;

@@ -12,6 +12,7 @@
 #include "storage/detail/rows.hpp"
 #include "storage/detail/sqlite.hpp"
 #include "storage/detail/statement_cache.hpp"
+#include "storage/vocabulary.hpp"
 
 namespace tocsin::storage {
 
@@ -95,22 +96,22 @@ bool Transaction::save_subscription(const SubscriptionRecord& s) {
                     "INSERT OR IGNORE INTO subscriptions (topic_arn, kind, url, message_id, "
                     "received_at, status, updated_at, detail) VALUES (?,?,?,?,?,?,?,?)");
   q.bind(1, s.topic_arn);
-  q.bind(2, s.kind);
+  q.bind(2, std::string(to_text(s.kind)));
   q.bind(3, s.url);
   q.bind(4, s.message_id);
   q.bind(5, static_cast<int64_t>(to_unix_ms(s.received_at)));
-  q.bind(6, s.status);
+  q.bind(6, std::string(to_text(s.status)));
   q.bind(7, static_cast<int64_t>(to_unix_ms(s.updated_at)));
   q.bind(8, s.detail);
   return q.exec() == 1;
 }
 
-void Transaction::set_subscription_status(const std::string& message_id, const std::string& status,
+void Transaction::set_subscription_status(const std::string& message_id, SubscriptionStatus status,
                                           const std::string& detail, TimePoint at) {
   CachedStatement q(m_statements,
                     "UPDATE subscriptions SET status = ?, detail = ?, updated_at = ? "
                     "WHERE message_id = ?");
-  q.bind(1, status);
+  q.bind(1, std::string(to_text(status)));
   q.bind(2, detail);
   q.bind(3, static_cast<int64_t>(to_unix_ms(at)));
   q.bind(4, message_id);
@@ -333,8 +334,8 @@ std::vector<std::pair<std::int64_t, rules::Episode>> Transaction::active_episode
 }
 
 std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
-  std::string status = n.status;
-  if (n.action == "resolve" && n.alert_id && n.episode) {
+  OutboxStatus status = n.status;
+  if (n.action == rules::NotifyAction::resolve && n.alert_id && n.episode) {
     // A resolve supersedes what is still queued for the same episode and channel
     // (docs/behaviour.md "Delivery"); if nothing about the episode ever left for that channel,
     // there is nothing to resolve there either.
@@ -353,7 +354,7 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
     told.bind(1, static_cast<int64_t>(*n.alert_id));
     told.bind(2, *n.episode);
     told.bind(3, n.channel);
-    if (!told.executeStep()) status = "superseded";
+    if (!told.executeStep()) status = OutboxStatus::superseded;
   }
   CachedStatement q(m_statements,
                     "INSERT INTO outbox (created_at, due_at, alert_id, episode, fingerprint, "
@@ -366,13 +367,13 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
   q.bind(5, n.fingerprint);
   q.bind(6, n.alias);
   q.bind(7, n.channel);
-  q.bind(8, n.action);
+  q.bind(8, std::string(to_text(n.action)));
   q.bind(9, n.level);
   q.bind(10, std::string(to_string(n.severity)));
   q.bind(11, n.priority.level);
   bind_optional(q, 12, n.noise);
   q.bind(13, n.why);
-  q.bind(14, status);
+  q.bind(14, std::string(to_text(status)));
   bind_optional(q, 15, n.about);
   if (n.digest.empty()) {
     q.bind(16);
@@ -403,7 +404,7 @@ void Transaction::insert_digest_item(const DigestItem& item) {
   bind_optional(q, 4, n.episode);
   q.bind(5, n.fingerprint);
   q.bind(6, n.alias);
-  q.bind(7, n.action);
+  q.bind(7, std::string(to_text(n.action)));
   q.bind(8, std::string(to_string(n.severity)));
   q.bind(9, n.priority.level);
   bind_optional(q, 10, n.noise);
@@ -430,7 +431,7 @@ std::vector<DigestItem> Transaction::take_digest_items(const std::string& channe
       if (!q.getColumn(3).isNull()) n.episode = q.getColumn(3).getInt();
       n.fingerprint = q.getColumn(4).getString();
       n.alias = q.getColumn(5).getString();
-      n.action = q.getColumn(6).getString();
+      n.action = parse_stored<rules::NotifyAction>(q.getColumn(6).getString());
       n.severity = parse_severity(q.getColumn(7).getString()).value_or(Severity::warning);
       n.priority = Priority{q.getColumn(8).getInt()};
       if (!q.getColumn(9).isNull()) n.noise = q.getColumn(9).getDouble();
@@ -489,13 +490,13 @@ OutboxRecord read_outbox(SQLite::Statement& q) {
   n.fingerprint = q.getColumn(5).getString();
   n.alias = q.getColumn(6).getString();
   n.channel = q.getColumn(7).getString();
-  n.action = q.getColumn(8).getString();
+  n.action = parse_stored<rules::NotifyAction>(q.getColumn(8).getString());
   n.level = q.getColumn(9).getInt();
   n.severity = parse_severity(q.getColumn(10).getString()).value_or(Severity::warning);
   n.priority = Priority{q.getColumn(11).getInt()};
   if (!q.getColumn(12).isNull()) n.noise = q.getColumn(12).getDouble();
   n.why = q.getColumn(13).getString();
-  n.status = q.getColumn(14).getString();
+  n.status = parse_stored<OutboxStatus>(q.getColumn(14).getString());
   n.attempts = q.getColumn(15).getInt();
   if (!q.getColumn(16).isNull()) n.last_status = q.getColumn(16).getInt();
   n.last_error = q.getColumn(17).getString();
@@ -572,13 +573,13 @@ void Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& a
   }
   ins.bind(4, a.error);
   ins.bind(5, static_cast<int64_t>(a.duration_ms));
-  ins.bind(6, a.outcome);
+  ins.bind(6, std::string(to_text(a.outcome)));
   ins.exec();
 
   CachedStatement upd(m_statements,
                       "UPDATE outbox SET status = ?, attempts = ?, due_at = ?, last_status = ?, "
                       "last_error = ?, sent_at = ? WHERE id = ?");
-  upd.bind(1, after.status);
+  upd.bind(1, std::string(to_text(after.status)));
   upd.bind(2, after.attempts);
   upd.bind(3, static_cast<int64_t>(to_unix_ms(after.due_at)));
   if (after.last_status) {
@@ -681,7 +682,7 @@ void Transaction::insert_decision(const DecisionRecord& d) {
   bind_optional(q, 2, d.alert_id);
   bind_optional(q, 3, d.episode);
   bind_optional(q, 4, d.inbound_id);
-  q.bind(5, d.kind);
+  q.bind(5, std::string(to_text(d.kind)));
   q.bind(6, d.outcome);
   q.bind(7, d.reason);
   q.bind(8, d.rule);

@@ -58,7 +58,7 @@ class Transaction {
 
   // Stores a confirmation request once per MessageId; returns false if it was already stored.
   bool save_subscription(const SubscriptionRecord& s);
-  void set_subscription_status(const std::string& message_id, const std::string& status,
+  void set_subscription_status(const std::string& message_id, SubscriptionStatus status,
                                const std::string& detail, TimePoint at);
 
   void record_heartbeat_ping(const std::string& name, TimePoint at);

@@ -1,11 +1,18 @@
 #pragma once
-// How the typed vocabulary of decisions is spelled in the database, and therefore in the API and
-// the replay output, which print what is stored (docs/formats.md §13.2). The rest of the tree
-// decides with the enums; only this header turns them into text.
+// How the typed vocabulary of decisions and notifications is spelled in the database, and
+// therefore in the API and the replay output, which print what is stored (docs/formats.md §13.2).
+// The rest of the tree decides with the enums; only this header turns them into text, and text
+// read back into them. Where the schema has a CHECK constraint on the column, the spellings here
+// are exactly the values it allows (tests/storage/vocabulary_test.cpp holds the two together).
 
+#include <array>
+#include <optional>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 
 #include "rules/lifecycle.hpp"
+#include "storage/records.hpp"
 
 namespace tocsin::storage {
 
@@ -39,6 +46,158 @@ constexpr std::string_view to_text(rules::NoteKind k) {
       return "resolved";
   }
   return "unknown";
+}
+
+constexpr std::string_view to_text(rules::NotifyAction a) {
+  switch (a) {
+    case rules::NotifyAction::trigger:
+      return "trigger";
+    case rules::NotifyAction::resolve:
+      return "resolve";
+    case rules::NotifyAction::acknowledge:
+      return "acknowledge";
+    case rules::NotifyAction::escalate:
+      return "escalate";
+    case rules::NotifyAction::reminder:
+      return "reminder";
+    case rules::NotifyAction::digest:
+      return "digest";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view to_text(OutboxStatus s) {
+  switch (s) {
+    case OutboxStatus::pending:
+      return "pending";
+    case OutboxStatus::sent:
+      return "sent";
+    case OutboxStatus::failed:
+      return "failed";
+    case OutboxStatus::superseded:
+      return "superseded";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view to_text(AttemptOutcome o) {
+  switch (o) {
+    case AttemptOutcome::sent:
+      return "sent";
+    case AttemptOutcome::retry:
+      return "retry";
+    case AttemptOutcome::failed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view to_text(SubscriptionKind k) {
+  switch (k) {
+    case SubscriptionKind::subscribe:
+      return "subscribe";
+    case SubscriptionKind::unsubscribe:
+      return "unsubscribe";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view to_text(SubscriptionStatus s) {
+  switch (s) {
+    case SubscriptionStatus::pending:
+      return "pending";
+    case SubscriptionStatus::confirmed:
+      return "confirmed";
+    case SubscriptionStatus::failed:
+      return "failed";
+    case SubscriptionStatus::noted:
+      return "noted";
+  }
+  return "unknown";
+}
+
+constexpr std::string_view to_text(DecisionKind k) {
+  switch (k) {
+    case DecisionKind::event:
+      return "event";
+    case DecisionKind::decision:
+      return "decision";
+  }
+  return "unknown";
+}
+
+// Every value of each vocabulary, in declaration order, and the column that stores it (for the
+// error about a value this build does not know).
+template <class E>
+struct Vocabulary;
+
+template <>
+struct Vocabulary<rules::NotifyAction> {
+  static constexpr std::string_view column = "outbox.action";
+  static constexpr std::array values{
+      rules::NotifyAction::trigger,     rules::NotifyAction::resolve,
+      rules::NotifyAction::acknowledge, rules::NotifyAction::escalate,
+      rules::NotifyAction::reminder,    rules::NotifyAction::digest};
+};
+
+template <>
+struct Vocabulary<OutboxStatus> {
+  static constexpr std::string_view column = "outbox.status";
+  static constexpr std::array values{OutboxStatus::pending, OutboxStatus::sent,
+                                     OutboxStatus::failed, OutboxStatus::superseded};
+};
+
+template <>
+struct Vocabulary<AttemptOutcome> {
+  static constexpr std::string_view column = "delivery_attempts.outcome";
+  static constexpr std::array values{AttemptOutcome::sent, AttemptOutcome::retry,
+                                     AttemptOutcome::failed};
+};
+
+template <>
+struct Vocabulary<SubscriptionKind> {
+  static constexpr std::string_view column = "subscriptions.kind";
+  static constexpr std::array values{SubscriptionKind::subscribe, SubscriptionKind::unsubscribe};
+};
+
+template <>
+struct Vocabulary<SubscriptionStatus> {
+  static constexpr std::string_view column = "subscriptions.status";
+  static constexpr std::array values{SubscriptionStatus::pending, SubscriptionStatus::confirmed,
+                                     SubscriptionStatus::failed, SubscriptionStatus::noted};
+};
+
+template <>
+struct Vocabulary<DecisionKind> {
+  static constexpr std::string_view column = "decisions.kind";
+  static constexpr std::array values{DecisionKind::event, DecisionKind::decision};
+};
+
+// The value spelled `text`, or nullopt: for text from outside (an API query parameter), which
+// the caller refuses in its own words.
+template <class E>
+constexpr std::optional<E> from_text(std::string_view text) {
+  for (E v : Vocabulary<E>::values) {
+    if (to_text(v) == text) return v;
+  }
+  return std::nullopt;
+}
+
+// A stored value this build does not know: the row was written by a newer version of Tocsin (or
+// by hand). Reading it as some default would act on a guess, so the read fails and says which
+// column and value.
+class UnknownStoredValue : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The value stored as `text`; throws UnknownStoredValue for any other text.
+template <class E>
+E parse_stored(std::string_view text) {
+  if (auto v = from_text<E>(text)) return *v;
+  throw UnknownStoredValue(std::string(Vocabulary<E>::column) + " holds \"" + std::string(text) +
+                           "\", which this version of Tocsin does not know (was the database "
+                           "written by a newer version?)");
 }
 
 }  // namespace tocsin::storage

@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "delivery/channels/channel.hpp"
+#include "storage/vocabulary.hpp"
 
 namespace tocsin::delivery::channels {
 namespace {
@@ -50,7 +51,7 @@ Json opsgenie_details(const Message& m, NotifyAction a) {
   details["fingerprint"] = n.fingerprint;
   if (n.episode) details["episode"] = std::to_string(*n.episode);
   details["level"] = std::to_string(n.level);
-  details["action"] = std::string(rules::to_string(a));
+  details["action"] = std::string(storage::to_text(a));
   if (!n.why.empty()) details["why"] = n.why;
   if (n.noise) details["noise"] = noise_text(*n.noise);
   if (auto link = alert_link(m)) details["tocsin_url"] = *link;
@@ -95,7 +96,7 @@ std::string opsgenie_digest_description(const Digest& d) {
 Json opsgenie_digest_details(const Message& m, const Digest& d) {
   const auto& n = m.notification;
   Json details = Json::object();
-  details["action"] = std::string(rules::to_string(NotifyAction::digest));
+  details["action"] = std::string(storage::to_text(NotifyAction::digest));
   details["channel"] = n.channel;
   if (d.since) details["since"] = format_timestamp(*d.since);
   if (d.until) details["until"] = format_timestamp(*d.until);
@@ -145,7 +146,7 @@ Result format_opsgenie(const Channel& c, const Message& m, NotifyAction a, const
     // Acknowledge and close address the alert by alias: without one they would hit nothing.
     if (n.alias.empty()) {
       return unexpected(where(c) + "notification " + std::to_string(n.id) + " has no alias to " +
-                        std::string(rules::to_string(a)));
+                        std::string(storage::to_text(a)));
     }
     r.url = alerts + "/" + percent_encode_segment(n.alias) +
             (a == NotifyAction::acknowledge ? "/acknowledge" : "/close") + "?identifierType=alias";

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "delivery/channels/channel.hpp"
+#include "storage/vocabulary.hpp"
 
 namespace tocsin::delivery::channels {
 namespace {
@@ -47,7 +48,7 @@ Json pagerduty_details(const Message& m, NotifyAction a) {
   details["fingerprint"] = n.fingerprint;
   if (n.episode) details["episode"] = *n.episode;
   details["level"] = n.level;
-  details["action"] = std::string(rules::to_string(a));
+  details["action"] = std::string(storage::to_text(a));
   details["priority"] = priority_text(n.priority);
   if (!n.why.empty()) details["why"] = n.why;
   if (n.noise) details["noise"] = *n.noise;
@@ -68,7 +69,7 @@ Json pagerduty_details(const Message& m, NotifyAction a) {
 Json pagerduty_digest_details(const Message& m, const Digest& d) {
   const auto& n = m.notification;
   Json details = Json::object();
-  details["action"] = std::string(rules::to_string(NotifyAction::digest));
+  details["action"] = std::string(storage::to_text(NotifyAction::digest));
   details["channel"] = n.channel;
   details["priority"] = priority_text(n.priority);
   if (!n.why.empty()) details["why"] = n.why;
@@ -100,7 +101,7 @@ Result format_pagerduty(const Channel& c, const Message& m, NotifyAction a, cons
   const auto& n = m.notification;
   if (n.alias.empty() && !announces(a)) {
     return unexpected(where(c) + "notification " + std::to_string(n.id) + " has no alias to " +
-                      std::string(rules::to_string(a)));
+                      std::string(storage::to_text(a)));
   }
   Json body;
   body["routing_key"] = *routing_key;

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "delivery/channels/channel.hpp"
+#include "storage/vocabulary.hpp"
 
 namespace tocsin::delivery::channels {
 namespace {
@@ -48,7 +49,7 @@ Json webhook_body(const Message& m, NotifyAction a) {
   return Json{
       {"schema", "tocsin.notification/v1"},
       {"id", n.id},
-      {"action", rules::to_string(a)},
+      {"action", storage::to_text(a)},
       {"channel", n.channel},
       {"alias", n.alias},
       {"fingerprint", n.fingerprint},

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/json.hpp"
+#include "storage/vocabulary.hpp"
 #include "storage/writer.hpp"
 #include "support/temp_dir.hpp"
 
@@ -40,7 +41,7 @@ DecisionRecord decision(const char* when, const std::string& kind, const std::st
                         const std::string& reason) {
   DecisionRecord d;
   d.at = at(when);
-  d.kind = kind;
+  d.kind = parse_stored<DecisionKind>(kind);
   d.outcome = outcome;
   d.reason = reason;
   d.rules_hash = "test";

@@ -347,15 +347,15 @@ rules:
            o.episode = 1;
            o.alias = "tocsin-q-" + std::to_string(++n);
            o.channel = "oncall";
-           o.action = "trigger";
-           o.status = "failed";
+           o.action = rules::NotifyAction::trigger;
+           o.status = storage::OutboxStatus::failed;
            o.id = tx.insert_notification(o);
            storage::OutboxRecord after = o;
            after.last_status = n == 4 ? 401 : 500;
            after.last_error = "HTTP " + std::to_string(*after.last_status);
-           tx.record_attempt(
-               storage::DeliveryAttempt{o.id, at, after.last_status, after.last_error, 5, "failed"},
-               after);
+           tx.record_attempt(storage::DeliveryAttempt{o.id, at, after.last_status, after.last_error,
+                                                      5, storage::AttemptOutcome::failed},
+                             after);
          }
        }).get();
   INFO((written ? written->message : std::string()));

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "core/json.hpp"
+#include "storage/vocabulary.hpp"
 
 using namespace tocsin;
 using namespace tocsin::delivery;
@@ -38,7 +39,7 @@ storage::DigestItem item(const Kept& k) {
   n.fingerprint = k.fingerprint;
   n.alias = std::string("tocsin-") + k.fingerprint + "-2";
   n.channel = "alerts";
-  n.action = k.action;
+  n.action = storage::parse_stored<rules::NotifyAction>(k.action);
   n.severity = k.severity;
   n.priority = Priority{k.priority};
   n.noise = k.noise;
@@ -116,7 +117,7 @@ TEST_CASE("build_digest: alerts most severe first, then most notified, then by f
   }
 
   SUBCASE("the row: about no alert, under an alias of its own, as urgent as its worst item") {
-    CHECK(row.action == "digest");
+    CHECK(row.action == rules::NotifyAction::digest);
     CHECK(row.channel == "alerts");
     CHECK(row.alias == "digest:alerts:4");  // its number, not an item's id
     CHECK_FALSE(row.alert_id.has_value());

@@ -88,23 +88,23 @@ TEST_CASE("after_attempt: the row's next state") {
 
   auto sent = after_attempt(row, answered(202), config, k_now, 0.5);
   CHECK(sent.verdict == Verdict::sent);
-  CHECK(sent.row.status == "sent");
+  CHECK(sent.row.status == storage::OutboxStatus::sent);
   CHECK(sent.row.sent_at == k_now);
 
   auto retry = after_attempt(row, answered(503, 30s), config, k_now, 0.5);
   CHECK(retry.verdict == Verdict::retry);
-  CHECK(retry.row.status == "pending");
+  CHECK(retry.row.status == storage::OutboxStatus::pending);
   CHECK(retry.row.due_at == k_now + 30s);
   CHECK(retry.row.last_error == "HTTP 503");
 
   row.attempts = 3;  // the last one allowed
   auto exhausted = after_attempt(row, answered(500), config, k_now, 0.5);
   CHECK(exhausted.verdict == Verdict::failed);
-  CHECK(exhausted.row.status == "failed");
+  CHECK(exhausted.row.status == storage::OutboxStatus::failed);
   CHECK(exhausted.row.last_error == "gave up after 3 attempts: HTTP 500");
 
   row.attempts = 1;
   auto permanent = after_attempt(row, answered(401), config, k_now, 0.5);
   CHECK(permanent.verdict == Verdict::failed);
-  CHECK(permanent.row.status == "failed");
+  CHECK(permanent.row.status == storage::OutboxStatus::failed);
 }

@@ -155,6 +155,8 @@ TEST_CASE("write API: ack, unack and resolve are decisions, guarded by the write
     auto bad_filter = c.Get("/api/v1/notifications?status=lost", k_read);
     REQUIRE(bad_filter);
     CHECK(bad_filter->status == 400);
+    CHECK(bad_filter->body.find("status must be one of pending, sent, failed, superseded; got ") !=
+          std::string::npos);
   }
   CHECK(server.stop() == 0);
 }

@@ -6,6 +6,7 @@
 #include "rules/loader.hpp"
 #include "server/app.hpp"
 #include "storage/reader.hpp"
+#include "storage/vocabulary.hpp"
 #include "support/events.hpp"
 #include "support/temp_dir.hpp"
 
@@ -63,7 +64,8 @@ std::vector<std::string> outbox(storage::Reader& reader) {
   q.limit = 500;
   auto rows = reader.list_notifications(q);
   for (auto it = rows.rbegin(); it != rows.rend(); ++it)
-    out.push_back(it->channel + ":" + it->action + "@" + format_timestamp(it->created_at));
+    out.push_back(it->channel + ":" + std::string(storage::to_text(it->action)) + "@" +
+                  format_timestamp(it->created_at));
   return out;
 }
 

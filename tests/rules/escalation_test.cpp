@@ -5,6 +5,7 @@
 
 #include "rules/lifecycle.hpp"
 #include "rules/loader.hpp"
+#include "storage/vocabulary.hpp"
 
 using namespace tocsin;
 using namespace tocsin::rules;
@@ -33,7 +34,7 @@ Episode opened(TimePoint at = k_t0, int number = 2) {
 std::vector<std::string> sent(const Effects& fx) {
   std::vector<std::string> out;
   for (const auto& n : fx.notifications) {
-    out.push_back(n.channel + ":" + std::string(to_string(n.action)) + ":" +
+    out.push_back(n.channel + ":" + std::string(storage::to_text(n.action)) + ":" +
                   std::to_string(n.level));
   }
   return out;

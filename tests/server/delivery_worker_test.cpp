@@ -167,7 +167,7 @@ TEST_CASE("worker: a retry waits its backoff on the clock, and Retry-After is ho
   storage::NotificationQuery q;
   auto rows = rig.reader.list_notifications(q);
   REQUIRE(rows.size() == 1);
-  CHECK(rows[0].status == "sent");
+  CHECK(rows[0].status == storage::OutboxStatus::sent);
   CHECK(rows[0].attempts == 2);
   CHECK(rig.reader.list_attempts(rows[0].id).size() == 2);
 }
@@ -194,7 +194,7 @@ TEST_CASE("worker: per episode and channel in order, a resolve supersedes an uns
   REQUIRE(rig.engine.ingest(generic_inbound("queue-b", SignalState::resolved, rig.clock.now())));
   CHECK(rig.drain() == 0);
   storage::NotificationQuery superseded;
-  superseded.status = "superseded";
+  superseded.status = storage::OutboxStatus::superseded;
   CHECK(rig.reader.list_notifications(superseded).size() == 2);
 }
 
@@ -464,7 +464,7 @@ TEST_CASE("worker: a batch stops at its first unanswered request and gives the r
   CHECK(rig.worker.deliver(8) == 1);  // not three timeouts in a row
   CHECK(rig.sent.size() == 2);
   storage::NotificationQuery q;
-  q.status = "pending";
+  q.status = storage::OutboxStatus::pending;
   const auto pending = rig.reader.list_notifications(q);
   REQUIRE(pending.size() == 3);
   int attempts = 0;

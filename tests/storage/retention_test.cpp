@@ -11,6 +11,7 @@
 #include "server/retention_loop.hpp"
 #include "storage/detail/sqlite.hpp"
 #include "storage/migrations.hpp"
+#include "storage/vocabulary.hpp"
 #include "support/events.hpp"
 #include "support/temp_dir.hpp"
 
@@ -76,9 +77,10 @@ struct Fixture {
         storage::DeliveryAttempt a;
         a.outbox_id = n.id;
         a.at = clock.now();
-        a.outcome = status == "sent" ? "sent" : "retry";
+        a.outcome =
+            status == "sent" ? storage::AttemptOutcome::sent : storage::AttemptOutcome::retry;
         storage::OutboxRecord after = *tx.load_notification(n.id);
-        after.status = status;
+        after.status = storage::parse_stored<storage::OutboxStatus>(status);
         if (status == "sent") after.sent_at = clock.now();
         after.due_at = clock.now() + 1h;
         tx.record_attempt(a, after);
