@@ -170,6 +170,14 @@ std::string dump(const Json& body) {
   return body.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+HttpRequest json_post(std::string url, const Json& body) {
+  HttpRequest r;
+  r.url = std::move(url);
+  r.headers = {{"Content-Type", "application/json"}};
+  r.body = dump(body);
+  return r;
+}
+
 // ---- digests ----------------------------------------------------------------------------
 // A digest row lists its alerts (delivery/digest.hpp); each channel shows the list in its own
 // way. A row whose list cannot be read is formatted from its `why`, like any other row.

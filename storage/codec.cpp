@@ -46,14 +46,6 @@ std::map<std::string, std::string> labels_from_json(const std::string& text) {
   return out;
 }
 
-std::optional<Source> parse_source(std::string_view s) {
-  for (Source v : {Source::cloudwatch, Source::opsgenie, Source::alertmanager, Source::generic,
-                   Source::heartbeat}) {
-    if (to_string(v) == s) return v;
-  }
-  return std::nullopt;
-}
-
 const char* const k_leaving_sql =
     "SELECT number, opened_at, status, ended_by, ever_acknowledged, transient FROM episodes "
     "WHERE alert_id = ? AND number >= ? ORDER BY number";
@@ -65,8 +57,8 @@ std::vector<rules::EpisodeFacts> read_leaving(SQLite::Statement& q, TimePoint cu
     e.number = q.getColumn(0).getInt();
     e.opened_at = from_unix_ms(q.getColumn(1).getInt64());
     if (e.opened_at >= cutoff) break;
-    e.status = parse_episode_status(q.getColumn(2).getString()).value_or(EpisodeStatus::open);
-    e.ended_by = rules::parse_ended_by(q.getColumn(3).getString()).value_or(rules::EndedBy::none);
+    e.status = parse_stored<EpisodeStatus>(q.getColumn(2).getString());
+    e.ended_by = parse_stored<rules::EndedBy>(q.getColumn(3).getString());
     e.ever_acknowledged = q.getColumn(4).getInt() != 0;
     e.transient = q.getColumn(5).getInt() != 0;
     out.push_back(rules::facts_of(e));
@@ -145,7 +137,7 @@ AlertRecord read_alert(SQLite::Statement& q, int c) {
   AlertRecord a;
   a.id = q.getColumn(c + 0).getInt64();
   a.fingerprint = q.getColumn(c + 1).getString();
-  a.source = parse_source(q.getColumn(c + 2).getString()).value_or(Source::generic);
+  a.source = parse_stored<Source>(q.getColumn(c + 2).getString());
   a.name = q.getColumn(c + 3).getString();
   a.account = q.getColumn(c + 4).getString();
   a.region = q.getColumn(c + 5).getString();
@@ -169,8 +161,8 @@ EpisodeRecord read_episode(SQLite::Statement& q, int c) {
   r.alias = q.getColumn(c + 1).getString();
   auto& e = r.episode;
   e.number = q.getColumn(c + 2).getInt();
-  e.status = parse_episode_status(q.getColumn(c + 3).getString()).value_or(EpisodeStatus::open);
-  e.severity = parse_severity(q.getColumn(c + 4).getString()).value_or(Severity::warning);
+  e.status = parse_stored<EpisodeStatus>(q.getColumn(c + 3).getString());
+  e.severity = parse_stored<Severity>(q.getColumn(c + 4).getString());
   e.priority = Priority{q.getColumn(c + 5).getInt()};
   e.opened_at = from_unix_ms(q.getColumn(c + 6).getInt64());
   e.last_activity_at = from_unix_ms(q.getColumn(c + 7).getInt64());
@@ -188,8 +180,7 @@ EpisodeRecord read_episode(SQLite::Statement& q, int c) {
   if (!q.getColumn(c + 16).isNull())
     e.flagged_stale_at = from_unix_ms(q.getColumn(c + 16).getInt64());
   e.notified = names_from_json(q.getColumn(c + 17).getString());
-  e.ended_by =
-      rules::parse_ended_by(q.getColumn(c + 18).getString()).value_or(rules::EndedBy::none);
+  e.ended_by = parse_stored<rules::EndedBy>(q.getColumn(c + 18).getString());
   e.ever_acknowledged = q.getColumn(c + 19).getInt() != 0;
   e.transient = q.getColumn(c + 20).getInt() != 0;
   if (!q.getColumn(c + 21).isNull()) e.demoted_to = q.getColumn(c + 21).getString();

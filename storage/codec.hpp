@@ -18,8 +18,6 @@ std::map<std::string, std::string> labels_from_json(const std::string& text);
 std::string names_to_json(const std::vector<std::string>& names);
 std::vector<std::string> names_from_json(const std::string& text);
 
-std::optional<Source> parse_source(std::string_view s);
-
 // An alert's noise state as stored in alerts.noise_state (compact text; "" or unreadable:
 // the empty state).
 std::string noise_to_text(const rules::NoiseState& s);

@@ -353,12 +353,11 @@ std::vector<StoredTimer> Reader::list_timers(std::int64_t alert_id) try {
   q.bind(1, static_cast<int64_t>(alert_id));
   std::vector<StoredTimer> out;
   while (q.executeStep()) {
-    auto kind = rules::parse_timer_kind(q.getColumn(2).getString());
-    if (!kind) continue;
     StoredTimer t;
     t.id = q.getColumn(0).getInt64();
     t.alert_id = alert_id;
-    t.timer = rules::Timer{*kind, from_unix_ms(q.getColumn(1).getInt64()), q.getColumn(3).getInt(),
+    t.timer = rules::Timer{parse_stored<rules::TimerKind>(q.getColumn(2).getString()),
+                           from_unix_ms(q.getColumn(1).getInt64()), q.getColumn(3).getInt(),
                            q.getColumn(4).getInt()};
     out.push_back(t);
   }
@@ -579,10 +578,11 @@ std::vector<UnroutedAlert> Reader::unrouted_alerts(TimePoint since, int limit) t
     u.alert_id = q.getColumn(0).getInt64();
     u.fingerprint = q.getColumn(1).getString();
     u.name = q.getColumn(2).getString();
-    u.source = parse_source(q.getColumn(3).getString()).value_or(Source::generic);
+    u.source = parse_stored<Source>(q.getColumn(3).getString());
     u.events = q.getColumn(4).getInt64();
     u.last_at = from_unix_ms(q.getColumn(5).getInt64());
-    if (!q.getColumn(6).isNull()) u.status = parse_episode_status(q.getColumn(6).getString());
+    if (!q.getColumn(6).isNull())
+      u.status = parse_stored<EpisodeStatus>(q.getColumn(6).getString());
     out.push_back(std::move(u));
   }
   return out;
@@ -616,7 +616,7 @@ std::vector<SilentEpisodes> Reader::silent_episodes(TimePoint since, int limit) 
     s.alert_id = q.getColumn(0).getInt64();
     s.fingerprint = q.getColumn(1).getString();
     s.name = q.getColumn(2).getString();
-    s.source = parse_source(q.getColumn(3).getString()).value_or(Source::generic);
+    s.source = parse_stored<Source>(q.getColumn(3).getString());
     s.rule = q.getColumn(4).getString();
     s.episodes = q.getColumn(5).getInt64();
     s.last_opened_at = from_unix_ms(q.getColumn(6).getInt64());

@@ -252,9 +252,7 @@ std::optional<StoredTimer> Transaction::next_due_timer(TimePoint not_after) {
   t.id = q.getColumn(0).getInt64();
   t.alert_id = q.getColumn(1).isNull() ? 0 : q.getColumn(1).getInt64();
   t.timer.due = from_unix_ms(q.getColumn(2).getInt64());
-  const auto kind = rules::parse_timer_kind(q.getColumn(3).getString());
-  if (!kind) throw std::logic_error("timer " + std::to_string(t.id) + " has an unknown kind");
-  t.timer.kind = *kind;
+  t.timer.kind = parse_stored<rules::TimerKind>(q.getColumn(3).getString());
   t.timer.episode = q.getColumn(4).getInt();
   t.timer.step = q.getColumn(5).getInt();
   if (!q.getColumn(6).isNull()) t.name = q.getColumn(6).getString();
@@ -432,7 +430,7 @@ std::vector<DigestItem> Transaction::take_digest_items(const std::string& channe
       n.fingerprint = q.getColumn(4).getString();
       n.alias = q.getColumn(5).getString();
       n.action = parse_stored<rules::NotifyAction>(q.getColumn(6).getString());
-      n.severity = parse_severity(q.getColumn(7).getString()).value_or(Severity::warning);
+      n.severity = parse_stored<Severity>(q.getColumn(7).getString(), "digest_items.severity");
       n.priority = Priority{q.getColumn(8).getInt()};
       if (!q.getColumn(9).isNull()) n.noise = q.getColumn(9).getDouble();
       item.summary = q.getColumn(10).getString();
@@ -492,7 +490,7 @@ OutboxRecord read_outbox(SQLite::Statement& q) {
   n.channel = q.getColumn(7).getString();
   n.action = parse_stored<rules::NotifyAction>(q.getColumn(8).getString());
   n.level = q.getColumn(9).getInt();
-  n.severity = parse_severity(q.getColumn(10).getString()).value_or(Severity::warning);
+  n.severity = parse_stored<Severity>(q.getColumn(10).getString(), "outbox.severity");
   n.priority = Priority{q.getColumn(11).getInt()};
   if (!q.getColumn(12).isNull()) n.noise = q.getColumn(12).getDouble();
   n.why = q.getColumn(13).getString();

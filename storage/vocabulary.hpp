@@ -2,8 +2,9 @@
 // How the typed vocabulary of decisions and notifications is spelled in the database, and
 // therefore in the API and the replay output, which print what is stored (docs/formats.md §13.2).
 // The rest of the tree decides with the enums; only this header turns them into text, and text
-// read back into them. Where the schema has a CHECK constraint on the column, the spellings here
-// are exactly the values it allows (tests/storage/vocabulary_test.cpp holds the two together).
+// read back into them (strictly: a value this build does not know fails the read). Where the
+// schema has a CHECK constraint on the column, the spellings here are exactly the values it
+// allows (tests/storage/vocabulary_test.cpp holds the two together).
 
 #include <array>
 #include <optional>
@@ -11,6 +12,9 @@
 #include <string>
 #include <string_view>
 
+#include "core/event.hpp"
+#include "core/outcome.hpp"
+#include "core/severity.hpp"
 #include "rules/lifecycle.hpp"
 #include "storage/records.hpp"
 
@@ -126,6 +130,29 @@ constexpr std::string_view to_text(DecisionKind k) {
   return "unknown";
 }
 
+// The types of core/ and rules/ that rows store keep the spelling those folders give them (the
+// rules file and the API spell them too): these delegate to it, so there is still one spelling,
+// and add the strict reading below.
+constexpr std::string_view to_text(EpisodeStatus s) {
+  return tocsin::to_string(s);
+}
+
+constexpr std::string_view to_text(Severity s) {
+  return tocsin::to_string(s);
+}
+
+constexpr std::string_view to_text(Source s) {
+  return tocsin::to_string(s);
+}
+
+inline std::string_view to_text(rules::EndedBy b) {
+  return rules::to_string(b);
+}
+
+inline std::string_view to_text(rules::TimerKind k) {
+  return rules::to_string(k);
+}
+
 // Every value of each vocabulary, in declaration order, and the column that stores it (for the
 // error about a value this build does not know).
 template <class E>
@@ -173,6 +200,47 @@ struct Vocabulary<DecisionKind> {
   static constexpr std::array values{DecisionKind::event, DecisionKind::decision};
 };
 
+template <>
+struct Vocabulary<EpisodeStatus> {
+  static constexpr std::string_view column = "episodes.status";
+  static constexpr std::array values{EpisodeStatus::open, EpisodeStatus::acknowledged,
+                                     EpisodeStatus::resolved, EpisodeStatus::expired,
+                                     EpisodeStatus::superseded};
+};
+
+// "" is `none`: an episode not ended yet, and every episode stored before migration 4 added
+// the column (its default).
+template <>
+struct Vocabulary<rules::EndedBy> {
+  static constexpr std::string_view column = "episodes.ended_by";
+  static constexpr std::array values{rules::EndedBy::none, rules::EndedBy::source,
+                                     rules::EndedBy::person, rules::EndedBy::expired,
+                                     rules::EndedBy::superseded};
+};
+
+// Also stored by outbox.severity and digest_items.severity: their readers name their column.
+template <>
+struct Vocabulary<Severity> {
+  static constexpr std::string_view column = "episodes.severity";
+  static constexpr std::array values{Severity::info, Severity::warning, Severity::high,
+                                     Severity::critical};
+};
+
+template <>
+struct Vocabulary<Source> {
+  static constexpr std::string_view column = "alerts.source";
+  static constexpr std::array values{Source::cloudwatch, Source::opsgenie, Source::alertmanager,
+                                     Source::generic, Source::heartbeat};
+};
+
+template <>
+struct Vocabulary<rules::TimerKind> {
+  static constexpr std::string_view column = "timers.kind";
+  static constexpr std::array values{rules::TimerKind::escalation,   rules::TimerKind::max_open_age,
+                                     rules::TimerKind::auto_resolve, rules::TimerKind::ack_timeout,
+                                     rules::TimerKind::heartbeat,    rules::TimerKind::digest};
+};
+
 // The value spelled `text`, or nullopt: for text from outside (an API query parameter), which
 // the caller refuses in its own words.
 template <class E>
@@ -191,13 +259,19 @@ class UnknownStoredValue : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The value stored as `text`; throws UnknownStoredValue for any other text.
+// The value stored as `text` in `column`; throws UnknownStoredValue for any other text.
 template <class E>
-E parse_stored(std::string_view text) {
+E parse_stored(std::string_view text, std::string_view column) {
   if (auto v = from_text<E>(text)) return *v;
-  throw UnknownStoredValue(std::string(Vocabulary<E>::column) + " holds \"" + std::string(text) +
+  throw UnknownStoredValue(std::string(column) + " holds \"" + std::string(text) +
                            "\", which this version of Tocsin does not know (was the database "
                            "written by a newer version?)");
+}
+
+// The same, read from the vocabulary's own column.
+template <class E>
+E parse_stored(std::string_view text) {
+  return parse_stored<E>(text, Vocabulary<E>::column);
 }
 
 }  // namespace tocsin::storage

@@ -80,6 +80,8 @@ Json labels_json(const std::map<std::string, std::string>& labels);
 // Invalid UTF-8 (which storage should never hold) is replaced rather than thrown on: a
 // notification must go out even when one field is odd.
 std::string dump(const Json& body);
+// `body` POSTed as JSON to `url`, with Content-Type its first header (a channel appends its own).
+HttpRequest json_post(std::string url, const Json& body);
 
 // ---- digests ----------------------------------------------------------------------------
 // A digest row lists its alerts (delivery/digest.hpp); each channel shows the list in its own

@@ -126,11 +126,7 @@ Result format_pagerduty(const Channel& c, const Message& m, NotifyAction a, cons
     if (auto link = alert_link(m)) body["client_url"] = *link;
   }
 
-  HttpRequest r;
-  r.url = std::move(*url);
-  r.headers = {{"Content-Type", "application/json"}};
-  r.body = dump(body);
-  return r;
+  return json_post(std::move(*url), body);
 }
 
 }  // namespace tocsin::delivery::channels

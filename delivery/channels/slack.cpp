@@ -179,11 +179,7 @@ Result format_slack(const Channel& c, const Message& m, NotifyAction a, TimePoin
   auto url = channel_url(c, env);
   if (!url) return unexpected(url.error());
   if (const auto digest = digest_of(m, a)) {
-    HttpRequest r;
-    r.url = std::move(*url);
-    r.headers = {{"Content-Type", "application/json"}};
-    r.body = dump(slack_digest_body(m, *digest));
-    return r;
+    return json_post(std::move(*url), slack_digest_body(m, *digest));
   }
 
   const auto& n = m.notification;
@@ -234,11 +230,7 @@ Result format_slack(const Channel& c, const Message& m, NotifyAction a, TimePoin
                  mrkdwn_escape(headline(m, a)) + " (" + severity + ", " + priority + ")";
   body["blocks"] = std::move(blocks);
 
-  HttpRequest r;
-  r.url = std::move(*url);
-  r.headers = {{"Content-Type", "application/json"}};
-  r.body = dump(body);
-  return r;
+  return json_post(std::move(*url), body);
 }
 
 }  // namespace tocsin::delivery::channels

@@ -96,11 +96,8 @@ Result format_webhook(const Channel& c, const Message& m, NotifyAction a, TimePo
     body["digest"] = digest ? digest->json : Json(nullptr);
   }
 
-  HttpRequest r;
-  r.url = std::move(*url);
-  r.body = dump(body);
-  r.headers = {{"Content-Type", "application/json"},
-               {"X-Tocsin-Event-Id", std::to_string(m.notification.id)}};
+  HttpRequest r = json_post(std::move(*url), body);
+  r.headers.emplace_back("X-Tocsin-Event-Id", std::to_string(m.notification.id));
   if (signing_key) {
     const auto seconds = std::chrono::floor<std::chrono::seconds>(now).time_since_epoch().count();
     const std::string timestamp = std::to_string(seconds);

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "rules/loader.hpp"
+#include "support/rules.hpp"
 
 using namespace tocsin;
 using namespace tocsin::delivery;
@@ -38,7 +39,7 @@ TEST_CASE("secret_values: every variable the rules name, and the secret parts of
     auto it = env.find(name);
     return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
   };
-  auto loaded = rules::load_rules_text(R"(version: 1
+  const auto loaded = testing::rules_or_fail(R"(version: 1
 sources:
   sns: {raw_token_env: RAW}
   opsgenie: {token_env: OG_IN}
@@ -57,9 +58,8 @@ watchdog: {url_env: PING}
 api:
   tokens: [{name: ops, token_env: API, scope: read}]
 )",
-                                       "rules.yaml", lookup);
-  REQUIRE(loaded.ok());
-  const auto values = secret_values(*loaded.rules, lookup);
+                                             lookup);
+  const auto values = secret_values(*loaded, lookup);
   for (const auto& [name, value] : env) {
     CAPTURE(name);
     CHECK(contains(values, value));

@@ -5,6 +5,7 @@
 
 #include "rules/loader.hpp"
 #include "server/app.hpp"
+#include "support/rules.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
@@ -18,15 +19,11 @@ namespace {
 const TimePoint k_t0 = *parse_timestamp("2026-09-01T00:00:00Z");
 
 rules::RulesSnapshot test_rules() {
-  auto loaded =
-      rules::load_rules_text(R"(version: 1
+  return rules_or_fail(R"(version: 1
 rules:
   - {name: web, match: {labels: {service: web}}, dedup_key: "{source}:{labels.service}"}
   - {name: rest, match: {}}
-)",
-                             "rules.yaml", [](const std::string&) { return std::nullopt; });
-  REQUIRE(loaded.ok());
-  return loaded.rules;
+)");
 }
 
 struct Fixture {

@@ -3,21 +3,19 @@
 #include <doctest/doctest.h>
 
 #include "rules/loader.hpp"
+#include "support/rules.hpp"
 
 using namespace tocsin;
 using namespace tocsin::engine;
 
 TEST_CASE("effective_severity: a rule's own severity, else the source's, else the defaults'") {
-  const auto loaded = rules::load_rules_text(
-      R"(version: 1
+  const auto loaded = testing::rules_or_fail(R"(version: 1
 defaults: {severity: warning}
 rules:
   - {name: pinned, match: {name: pinned}, severity: critical}
   - {name: plain, match: {name: plain}}
-)",
-      "test.yaml", [](const std::string&) { return std::optional<std::string>(); });
-  REQUIRE(loaded.ok());
-  const rules::Rules& r = *loaded.rules;
+)");
+  const rules::Rules& r = *loaded;
   const rules::Rule* pinned = &r.rules[0];
   const rules::Rule* plain = &r.rules[1];
 

@@ -8,6 +8,7 @@
 #include "storage/reader.hpp"
 #include "storage/vocabulary.hpp"
 #include "support/events.hpp"
+#include "support/rules.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
@@ -21,8 +22,7 @@ namespace {
 const TimePoint k_t0 = *parse_timestamp("2026-12-22T04:00:00Z");
 
 rules::RulesSnapshot test_rules() {
-  auto loaded =
-      rules::load_rules_text(R"(version: 1
+  return rules_or_fail(R"(version: 1
 channels:
   oncall: {type: webhook, url: "http://127.0.0.1:9/oncall"}
   cto: {type: webhook, url: "http://127.0.0.1:9/cto"}
@@ -30,10 +30,7 @@ escalations:
   page: {steps: [{after: 0m, notify: [oncall]}, {after: 20m, notify: [cto]}], repeat_every: 30m}
 rules:
   - {name: queue, match: {name: "queue-*"}, escalation: page, ack_timeout: 1h}
-)",
-                             "rules.yaml", [](const std::string&) { return std::nullopt; });
-  REQUIRE(loaded.ok());
-  return loaded.rules;
+)");
 }
 
 // One engine on a database file; destroying it is a restart.
@@ -153,12 +150,10 @@ TEST_CASE("engine: a heartbeat pinged before deadlines were timers gets one at s
   TempDir dir;
   const std::string db = dir.file("tocsin.db");
   ManualClock clock(k_t0);
-  auto loaded = rules::load_rules_text(
+  const auto snapshot = rules_or_fail(
       "version: 1\nsources: {heartbeat: {allow_unauthenticated: true}}\n"
-      "heartbeats:\n  - {name: worker, every: 5m, grace: 2m}\n",
-      "rules.yaml", [](const std::string&) { return std::nullopt; });
-  REQUIRE(loaded.ok());
-  RulesHolder holder(*activate(loaded.rules, clock));
+      "heartbeats:\n  - {name: worker, every: 5m, grace: 2m}\n");
+  RulesHolder holder(*activate(snapshot, clock));
   storage::Writer writer(db, storage::Durability::normal);
   Engine engine(writer, clock, holder);
   REQUIRE_FALSE(engine.record_ping("worker"));

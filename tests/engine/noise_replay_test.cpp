@@ -12,6 +12,7 @@
 #include "rules/noise.hpp"
 #include "storage/reader.hpp"
 #include "support/replay_run.hpp"
+#include "support/rules.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
@@ -321,10 +322,8 @@ TEST_CASE("noise: the engine's incremental state equals a from-scratch recomputa
   REQUIRE(r.where("decision", "decision", "held").size() > 0);
   REQUIRE(r.where("decision", "decision", "expired").size() > 0);
 
-  auto loaded = rules::load_rules_text(k_rules, "rules.yaml",
-                                       [](const std::string&) { return std::nullopt; });
-  REQUIRE(loaded.ok());
-  const rules::Noise& cfg = loaded.rules->noise;
+  const auto loaded = rules_or_fail(k_rules);
+  const rules::Noise& cfg = loaded->noise;
   storage::Reader reader(db);
   storage::AlertQuery all;
   all.limit = 100;

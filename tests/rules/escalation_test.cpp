@@ -6,6 +6,7 @@
 #include "rules/lifecycle.hpp"
 #include "rules/loader.hpp"
 #include "storage/vocabulary.hpp"
+#include "support/rules.hpp"
 
 using namespace tocsin;
 using namespace tocsin::rules;
@@ -56,7 +57,7 @@ std::string at(TimePoint t) {
 }  // namespace
 
 TEST_CASE("route_for merges the policies of every matching rule by delay") {
-  const auto loaded = load_rules_text(R"(version: 1
+  const auto loaded = tocsin::testing::rules_or_fail(R"(version: 1
 channels:
   a: {type: webhook, url: "http://127.0.0.1:1/a"}
   b: {type: webhook, url: "http://127.0.0.1:1/b"}
@@ -66,10 +67,8 @@ escalations:
   second: {steps: [{after: 0m, notify: [a, c]}, {after: 10m, notify: [b]}], repeat_every: 15m}
 rules:
   - {name: r, match: {}, escalation: first}
-)",
-                                      "t.yaml", [](const std::string&) { return std::nullopt; });
-  REQUIRE(loaded.ok());
-  const Rules& rules = *loaded.rules;
+)");
+  const Rules& rules = *loaded;
 
   Route one = route_for(rules, {"first"});
   REQUIRE(one.steps.size() == 2);

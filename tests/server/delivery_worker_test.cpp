@@ -19,6 +19,7 @@
 #include "server/app.hpp"
 #include "support/events.hpp"
 #include "support/recording_receiver.hpp"
+#include "support/rules.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
@@ -32,8 +33,7 @@ namespace {
 const TimePoint k_t0 = *parse_timestamp("2026-12-22T04:00:00Z");
 
 rules::RulesSnapshot delivery_rules() {
-  auto loaded = rules::load_rules_text(
-      R"(version: 1
+  return rules_or_fail(R"(version: 1
 channels:
   oncall: {type: webhook, url: "http://receiver.invalid/oncall"}
   cto: {type: pagerduty, url: "http://receiver.invalid/pd", routing_key_env: TEST_PD_KEY}
@@ -43,11 +43,10 @@ escalations:
 rules:
   - {name: queue, match: {name: "queue-*"}, escalation: page}
 )",
-      "rules.yaml", [](const std::string& name) {
-        return name == "TEST_PD_KEY" ? std::optional<std::string>("pd-key") : std::nullopt;
-      });
-  REQUIRE(loaded.ok());
-  return loaded.rules;
+                       [](const std::string& name) {
+                         return name == "TEST_PD_KEY" ? std::optional<std::string>("pd-key")
+                                                      : std::nullopt;
+                       });
 }
 
 // Engine and worker on one database, with a scripted sender instead of the network.
@@ -223,7 +222,7 @@ rules::EnvLookup secret_env() {
 }
 
 rules::RulesSnapshot secret_rules() {
-  auto loaded = rules::load_rules_text(R"(version: 1
+  return rules_or_fail(R"(version: 1
 sources:
   sns: {verify_signature: false, allow_unauthenticated: true, raw_token_env: TEST_RAW_TOKEN}
   generic: {token_env: TEST_GENERIC_TOKEN}
@@ -232,7 +231,7 @@ channels:
   pd: {type: pagerduty, url: "http://receiver.invalid/pd", routing_key_env: TEST_PD_KEY}
   genie: {type: opsgenie, url: "http://receiver.invalid", api_key_env: TEST_OG_KEY}
   room: {type: slack, url: "https://hooks.slack.invalid)" +
-                                           k_slack_path + R"("}
+                           k_slack_path + R"("}
   fallback: {type: webhook, url: "http://receiver.invalid/fallback"}
 delivery: {fallback: fallback, max_attempts: 1}
 watchdog: {url_env: TEST_WATCHDOG_URL}
@@ -241,9 +240,7 @@ api:
 rules:
   - {name: all, match: {name: "*"}, notify: [hook, pd, genie, room]}
 )",
-                                       "rules.yaml", secret_env());
-  REQUIRE(loaded.ok());
-  return loaded.rules;
+                       secret_env());
 }
 
 // A receiver that answers 400 with the request it got, and, for good measure, every secret
@@ -322,21 +319,21 @@ namespace {
 rules::RulesSnapshot lane_rules(const std::string& slow_url = "http://receiver.invalid/slow",
                                 const std::string& oncall_url = "http://receiver.invalid/oncall",
                                 const std::string& timeout = "10s") {
-  auto loaded = rules::load_rules_text(R"(version: 1
+  return rules_or_fail(R"(version: 1
 channels:
-  slow: {type: webhook, url: ")" + slow_url +
-                                           R"("}
-  oncall: {type: webhook, url: ")" + oncall_url +
-                                           R"("}
+  slow: {type: webhook, url: ")" +
+                           slow_url +
+                           R"("}
+  oncall: {type: webhook, url: ")" +
+                           oncall_url +
+                           R"("}
 delivery: {backoff_initial: 10s, backoff_max: 1m, max_attempts: 3, timeout: )" +
-                                           timeout + R"(}
+                           timeout + R"(}
 rules:
   - {name: page, match: {name: "page-*"}, priority: P1, notify: [oncall]}
   - {name: queue, match: {name: "*"}, notify: [slow, oncall]}
 )",
-                                       "rules.yaml", Rig::test_env());
-  REQUIRE(loaded.ok());
-  return loaded.rules;
+                       Rig::test_env());
 }
 
 delivery::AttemptResult answered(int status) {

@@ -13,6 +13,7 @@
 #include "storage/migrations.hpp"
 #include "storage/vocabulary.hpp"
 #include "support/events.hpp"
+#include "support/rules.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
@@ -27,8 +28,7 @@ const TimePoint k_t0 = *parse_timestamp("2026-09-01T00:00:00Z");
 
 // retain_events 10d (above the 7d floor and the 7d noise window): the horizon is 10 days.
 rules::RulesSnapshot test_rules() {
-  auto loaded =
-      rules::load_rules_text(R"(version: 1
+  return rules_or_fail(R"(version: 1
 channels:
   oncall: {type: webhook, url: "http://127.0.0.1:9/oncall"}
 rules:
@@ -36,10 +36,7 @@ rules:
   - {name: quiet, match: {}}
 noise: {window: 7d}
 storage: {retain_events: 10d}
-)",
-                             "rules.yaml", [](const std::string&) { return std::nullopt; });
-  REQUIRE(loaded.ok());
-  return loaded.rules;
+)");
 }
 
 struct Fixture {
