@@ -73,8 +73,11 @@ struct Request {
 
 Expected<Inbound, IngestError> sns(const Request& r, const ActiveRules& active,
                                    const IntakeOptions& options) {
-  rules::SnsSource config = active.rules->sources.sns;
-  if (!options.verify_sns_signatures) config.verify_signature = false;
+  const rules::SnsSource& source = active.rules->sources.sns;
+  ingest::SnsSettings settings;
+  settings.verify_signature = source.verify_signature && options.verify_sns_signatures;
+  settings.min_signature_version = source.min_signature_version;
+  settings.topics = source.topics;
   if (const auto* raw = header(r.headers, "x-amz-sns-rawdelivery"); raw && *raw == "true") {
     return unexpected(ingest::bad_request("raw_delivery_not_accepted",
                                           "raw message delivery carries no signature; "
@@ -84,7 +87,7 @@ Expected<Inbound, IngestError> sns(const Request& r, const ActiveRules& active,
   if (!envelope) return unexpected(envelope.error());
   const ingest::SnsMessage& m = *envelope;
   // Authenticity before any side effect (docs/behaviour.md "SNS").
-  if (auto bad = ingest::verify_sns_message(m, config, *active.sns_certificates)) {
+  if (auto bad = ingest::verify_sns_message(m, settings, *active.sns_certificates)) {
     return unexpected(*bad);
   }
   if (m.type != ingest::SnsType::notification) {

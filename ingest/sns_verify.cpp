@@ -12,10 +12,6 @@
 #include <chrono>
 #include <cstdint>
 #include <ctime>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <system_error>
 
 namespace tocsin::ingest {
 
@@ -318,9 +314,9 @@ IngestError bad_signature(std::string detail) {
   return forbidden("bad_signature", std::move(detail));
 }
 
-std::optional<IngestError> check_topic(const SnsMessage& m, const rules::SnsSource& config) {
-  if (!config.topics) return std::nullopt;
-  const auto& allowed = *config.topics;
+std::optional<IngestError> check_topic(const SnsMessage& m, const SnsSettings& settings) {
+  if (!settings.topics) return std::nullopt;
+  const auto& allowed = *settings.topics;
   if (std::find(allowed.begin(), allowed.end(), m.topic_arn) != allowed.end()) return std::nullopt;
   return forbidden("topic_not_allowed",
                    "TopicArn \"" + excerpt(m.topic_arn) + "\" is not in sources.sns.topics");
@@ -431,30 +427,14 @@ Expected<SigningCertificate, std::string> parse_signing_certificate(std::string_
   return SigningCertificate{std::move(key), *not_before, *not_after};
 }
 
-Expected<PinnedCertificates, std::string> PinnedCertificates::load(const std::string& dir,
-                                                                   const Clock& clock) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::directory_iterator it(dir, ec);
-  if (ec) return unexpected("cannot read cert_dir " + dir + ": " + ec.message());
+Expected<PinnedCertificates, std::string> PinnedCertificates::parse(
+    const std::vector<PinnedFile>& files, const Clock& clock) {
   ByFileName certs;
-  for (; it != fs::directory_iterator(); it.increment(ec)) {
-    const fs::path& path = it->path();
-    if (path.extension() != ".pem" || !it->is_regular_file(ec)) continue;
-    const auto size = it->file_size(ec);
-    if (ec) return unexpected("cannot read " + path.string() + ": " + ec.message());
-    if (size > k_max_pem_bytes) {
-      return unexpected(path.string() + " is larger than " + std::to_string(k_max_pem_bytes) +
-                        " bytes");
-    }
-    std::ifstream in(path, std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) return unexpected("cannot read " + path.string());
-    auto cert = parse_signing_certificate(text);
-    if (!cert) return unexpected(path.string() + " " + cert.error());
-    certs.emplace(path.filename().string(), std::move(*cert));
+  for (const PinnedFile& file : files) {
+    auto cert = parse_signing_certificate(file.pem);
+    if (!cert) return unexpected(file.origin + " " + cert.error());
+    certs.emplace(file.name, std::move(*cert));
   }
-  if (ec) return unexpected("cannot read cert_dir " + dir + ": " + ec.message());
   return PinnedCertificates(clock, std::move(certs));
 }
 
@@ -533,23 +513,11 @@ Expected<PublicKey, IngestError> FetchingCertificates::public_key(const std::str
   return usable_now(*cert);
 }
 
-Expected<std::unique_ptr<FetchingCertificates>, std::string> make_certificate_provider(
-    const rules::SnsSource& config, const Clock& clock, CertificateFetcher fetcher) {
-  std::optional<PinnedCertificates> pinned;
-  if (config.cert_dir) {
-    auto loaded = PinnedCertificates::load(*config.cert_dir, clock);
-    if (!loaded) return unexpected(std::move(loaded.error()));
-    pinned.emplace(std::move(*loaded));
-  }
-  return std::make_unique<FetchingCertificates>(std::move(pinned), config.fetch_certs, clock,
-                                                std::move(fetcher));
-}
-
-std::optional<IngestError> verify_sns_message(const SnsMessage& m, const rules::SnsSource& config,
+std::optional<IngestError> verify_sns_message(const SnsMessage& m, const SnsSettings& settings,
                                               CertificateProvider& certs) {
   // The allow-list is a statement about which topics we serve; it holds even when signatures
   // are not checked (e.g. behind a verifying proxy).
-  if (!config.verify_signature) return check_topic(m, config);
+  if (!settings.verify_signature) return check_topic(m, settings);
 
   if (m.signature_version.empty() || m.signature.empty()) {
     return forbidden("missing_signature", "SNS message has no SignatureVersion or no Signature");
@@ -567,12 +535,13 @@ std::optional<IngestError> verify_sns_message(const SnsMessage& m, const rules::
                      "SignatureVersion \"" + excerpt(m.signature_version) +
                          "\" is not supported (only \"1\" and \"2\")");
   }
-  if (version < config.min_signature_version) {
-    return forbidden("signature_version_too_low", "SignatureVersion " + m.signature_version +
-                                                      " is below the configured minimum " +
-                                                      std::to_string(config.min_signature_version));
+  if (version < settings.min_signature_version) {
+    return forbidden("signature_version_too_low",
+                     "SignatureVersion " + m.signature_version +
+                         " is below the configured minimum " +
+                         std::to_string(settings.min_signature_version));
   }
-  if (auto e = check_topic(m, config)) return e;
+  if (auto e = check_topic(m, settings)) return e;
   if (m.signing_cert_url.empty()) {
     return forbidden("missing_signature", "SNS message has no SigningCertURL");
   }

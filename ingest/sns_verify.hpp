@@ -1,8 +1,10 @@
 #pragma once
 // Authenticity of Amazon SNS messages (docs/behaviour.md "SNS", docs/formats.md §1.4): the
 // canonical string-to-sign, the rules a SigningCertURL / SubscribeURL must satisfy before anything
-// is fetched from it, where signing certificates come from (a pinned directory, or a fetcher the
-// caller provides, with a cache), and the verification policy that ties them together.
+// is fetched from it, where signing certificates come from (pinned certificates or a fetcher,
+// both handed in by the caller, with a cache), and the verification policy that ties them
+// together. No file or network I/O: the caller reads `cert_dir` and fetches over HTTPS
+// (server/sns_certificates.hpp), and converts the rules' `sources.sns` into SnsSettings.
 //
 // Everything here runs BEFORE any side effect of a message. All failures are values: 403 for
 // "not authentic / not allowed" (SNS does not retry it), 503 only for our own transient
@@ -18,15 +20,23 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/expected.hpp"
 #include "core/thread_annotations.hpp"
 #include "core/time.hpp"
 #include "ingest/ingest_error.hpp"
 #include "ingest/sns.hpp"
-#include "rules/rules.hpp"
 
 namespace tocsin::ingest {
+
+// What verification needs of `sources.sns` (docs/behaviour.md "SNS"): the caller converts the
+// rules' SnsSource, so this folder does not know the rules.
+struct SnsSettings {
+  bool verify_signature = true;  // off: only the topic allow-list applies
+  int min_signature_version = 1;
+  std::optional<std::vector<std::string>> topics;  // allowlist; nullopt = any topic
+};
 
 // The bytes SNS signed: for each signed key of the message's Type, in byte order,
 // `key\nvalue\n` (docs/formats.md §1.4). A Notification's Subject takes part only when present.
@@ -77,17 +87,26 @@ class CertificateProvider {
   virtual Expected<PublicKey, IngestError> public_key(const std::string& cert_url) = 0;
 };
 
-// Certificates an operator placed in a directory (`sources.sns.cert_dir`): offline use and
-// tests. A URL maps to the file named like its last path segment, whatever the region, so a
-// pin is a statement about the certificate, not about where it was published. Immutable after
-// load(), hence safe to share between threads.
+// One certificate an operator pinned (a `*.pem` file of `sources.sns.cert_dir`), as read by the
+// caller.
+struct PinnedFile {
+  std::string name;    // the file name, matched against a URL's last path segment
+  std::string origin;  // what errors call it (its path)
+  std::string pem;     // the file's content
+};
+
+// Certificates an operator pinned (`sources.sns.cert_dir`): offline use and tests. A URL maps to
+// the file named like its last path segment, whatever the region, so a pin is a statement about
+// the certificate, not about where it was published. Immutable once made, hence safe to share
+// between threads.
 class PinnedCertificates final : public CertificateProvider {
  public:
-  // Loads every regular `*.pem` file of `dir` (other files are ignored). Fails, naming the
-  // file, when the directory cannot be read or a .pem file is not a usable certificate: a bad
-  // pin is a configuration error to report at startup, not at the first alert.
+  // Parses every file (the first of two with the same name wins). Fails, naming the file's
+  // origin, when one is not a usable certificate: a bad pin is a configuration error to report
+  // at startup, not at the first alert.
   // REQUIRES: `clock` outlives the result (validity periods are checked against it).
-  static Expected<PinnedCertificates, std::string> load(const std::string& dir, const Clock& clock);
+  static Expected<PinnedCertificates, std::string> parse(const std::vector<PinnedFile>& files,
+                                                         const Clock& clock);
 
   // The pinned certificate for `cert_url`, or nullptr when the URL fails check_cert_url or no
   // file of that name was pinned. Does not check the validity period.
@@ -163,26 +182,20 @@ class FetchingCertificates final : public CertificateProvider {
   std::deque<std::string> m_cache_order GUARDED_BY(m_mutex);  // oldest first
 };
 
-// The provider `config` describes: `cert_dir` pinned when set, fetching with `fetcher` per
-// `fetch_certs`. Fails when the pinned directory cannot be loaded. REQUIRES: `clock` outlives
-// the result.
-Expected<std::unique_ptr<FetchingCertificates>, std::string> make_certificate_provider(
-    const rules::SnsSource& config, const Clock& clock, CertificateFetcher fetcher);
-
 // The whole SNS authenticity policy, in this order, with nothing fetched before the URL
 // passed its check:
-//   1. config.verify_signature off: only the topic allow-list (3.) applies.
+//   1. settings.verify_signature off: only the topic allow-list (3.) applies.
 //   2. SignatureVersion or Signature missing/empty -> 403 `missing_signature`; version not
-//      "1"/"2" -> 403 `unsupported_signature_version`; below config.min_signature_version ->
+//      "1"/"2" -> 403 `unsupported_signature_version`; below settings.min_signature_version ->
 //      403 `signature_version_too_low`.
-//   3. config.topics set and TopicArn not in it -> 403 `topic_not_allowed`.
+//   3. settings.topics set and TopicArn not in it -> 403 `topic_not_allowed`.
 //   4. SigningCertURL missing -> 403 `missing_signature`; check_cert_url -> 403.
 //   5. certs.public_key -> its error (403, or 503 when transient).
 //   6. Signature not strict base64 -> 403 `bad_signature`; RSA PKCS#1 v1.5 over
 //      sns_string_to_sign with SHA-1 ("1") or SHA-256 ("2") -> 403 `bad_signature` on mismatch.
 // nullopt = authentic and allowed. The SubscribeURL of a confirmation is checked separately
 // (check_subscribe_url), only when it is about to be used.
-std::optional<IngestError> verify_sns_message(const SnsMessage& m, const rules::SnsSource& config,
+std::optional<IngestError> verify_sns_message(const SnsMessage& m, const SnsSettings& settings,
                                               CertificateProvider& certs);
 
 }  // namespace tocsin::ingest

@@ -38,7 +38,7 @@ void count_commit(Metrics& metrics, const engine::Committed& committed) {
 Expected<engine::ActiveRules, std::string> activate(rules::RulesSnapshot snapshot,
                                                     const Clock& clock) {
   auto certificates =
-      ingest::make_certificate_provider(snapshot->sources.sns, clock, fetch_certificate_https);
+      make_certificate_provider(snapshot->sources.sns, clock, fetch_certificate_https);
   if (!certificates) return unexpected("sources.sns.cert_dir: " + certificates.error());
   engine::ActiveRules active;
   active.rules = std::move(snapshot);

@@ -3,8 +3,11 @@
 #include <httplib.h>
 
 #include <chrono>
-
-#include "ingest/sns_verify.hpp"
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <system_error>
+#include <vector>
 
 namespace tocsin::server {
 
@@ -64,6 +67,47 @@ Expected<std::string, ingest::IngestError> fetch_certificate_https(const std::st
   if (too_slow) return failed("response not received within the deadline");
   if (!result) return failed(httplib::to_string(result.error()));
   return body;
+}
+
+Expected<ingest::PinnedCertificates, std::string> load_pinned_certificates(const std::string& dir,
+                                                                           const Clock& clock) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return unexpected("cannot read cert_dir " + dir + ": " + ec.message());
+  std::vector<ingest::PinnedFile> files;
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    const fs::path& path = it->path();
+    if (path.extension() != ".pem" || !it->is_regular_file(ec)) continue;
+    const auto size = it->file_size(ec);
+    if (ec) return unexpected("cannot read " + path.string() + ": " + ec.message());
+    if (size > ingest::k_max_pem_bytes) {
+      return unexpected(path.string() + " is larger than " +
+                        std::to_string(ingest::k_max_pem_bytes) + " bytes");
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) return unexpected("cannot read " + path.string());
+    // Parsed file by file, as read, so the first bad file is the one named.
+    auto one = ingest::PinnedCertificates::parse(
+        {ingest::PinnedFile{path.filename().string(), path.string(), text}}, clock);
+    if (!one) return unexpected(std::move(one.error()));
+    files.push_back(ingest::PinnedFile{path.filename().string(), path.string(), std::move(text)});
+  }
+  if (ec) return unexpected("cannot read cert_dir " + dir + ": " + ec.message());
+  return ingest::PinnedCertificates::parse(files, clock);
+}
+
+Expected<std::unique_ptr<ingest::FetchingCertificates>, std::string> make_certificate_provider(
+    const rules::SnsSource& config, const Clock& clock, ingest::CertificateFetcher fetcher) {
+  std::optional<ingest::PinnedCertificates> pinned;
+  if (config.cert_dir) {
+    auto loaded = load_pinned_certificates(*config.cert_dir, clock);
+    if (!loaded) return unexpected(std::move(loaded.error()));
+    pinned.emplace(std::move(*loaded));
+  }
+  return std::make_unique<ingest::FetchingCertificates>(std::move(pinned), config.fetch_certs,
+                                                        clock, std::move(fetcher));
 }
 
 }  // namespace tocsin::server

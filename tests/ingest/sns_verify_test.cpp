@@ -6,20 +6,17 @@
 #include <atomic>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include "core/json.hpp"
 #include "support/fixtures.hpp"
-#include "support/temp_dir.hpp"
 
 using namespace tocsin;
 using namespace tocsin::ingest;
 using tocsin::testing::fixture;
 using tocsin::testing::fixture_path;
-using tocsin::testing::TempDir;
 
 namespace {
 
@@ -53,31 +50,19 @@ std::string test_cert_pem() {
   return fixture("sns-signing/test-signing-cert.pem");
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  REQUIRE(out.good());
-}
-
-// A cert_dir holding the kit's test certificate under the name the good fixtures' URLs use.
-struct PinnedDir {
-  TempDir dir;
-  PinnedDir() { write_file(dir.file(k_cert_name), test_cert_pem()); }
-  std::string path() const { return dir.path().string(); }
-};
-
-PinnedCertificates load_pinned(const std::string& dir, const Clock& clock) {
-  auto pinned = PinnedCertificates::load(dir, clock);
+// `pem` (by default the kit's test certificate) pinned under the name the good fixtures' URLs
+// use.
+PinnedCertificates load_pinned(const Clock& clock, const std::string& pem = test_cert_pem()) {
+  auto pinned = PinnedCertificates::parse({PinnedFile{k_cert_name, k_cert_name, pem}}, clock);
   REQUIRE_MESSAGE(pinned.has_value(), (pinned.has_value() ? "" : pinned.error()));
   return std::move(*pinned);
 }
 
 // The allow-list docs/formats.md §8 assumes.
-rules::SnsSource allowlisted_config() {
-  rules::SnsSource config;
+SnsSettings allowlisted_config() {
+  SnsSettings config;
   config.topics =
       std::vector<std::string>{k_alerts_critical, "arn:aws:sns:eu-west-1:123456789012:alerts-db"};
-  config.fetch_certs = false;
   return config;
 }
 
@@ -130,7 +115,7 @@ std::vector<SnsCase> sns_cases_from_cases_json() {
 // What the verifier decides for one request: authenticity and allow-list, then, for a
 // subscription confirmation about to be confirmed, its SubscribeURL.
 std::optional<IngestError> verify_then_check_subscribe_url(const SnsMessage& m,
-                                                           const rules::SnsSource& config,
+                                                           const SnsSettings& config,
                                                            CertificateProvider& certs) {
   if (auto e = verify_sns_message(m, config, certs)) return e;
   if (m.type == SnsType::subscription_confirmation) {
@@ -210,9 +195,7 @@ TEST_CASE("the string-to-sign is built from decoded values and the keys present"
 
 TEST_CASE("every authentic SNS fixture verifies with the test certificate pinned") {
   FakeClock clock(at("2026-03-02T10:03:41Z"));
-  PinnedDir dir;
-  FetchingCertificates certs(load_pinned(dir.path(), clock), false, clock,
-                             fetcher_that_must_not_run());
+  FetchingCertificates certs(load_pinned(clock), false, clock, fetcher_that_must_not_run());
   const auto config = allowlisted_config();
 
   std::vector<std::string> files = {
@@ -281,9 +264,7 @@ TEST_CASE("hostile SNS fixtures are refused with the status and code cases.json 
        403, "untrusted_subscribe_url"},
   };
   FakeClock clock(at("2026-03-02T10:03:41Z"));
-  PinnedDir dir;
-  FetchingCertificates certs(load_pinned(dir.path(), clock), false, clock,
-                             fetcher_that_must_not_run());
+  FetchingCertificates certs(load_pinned(clock), false, clock, fetcher_that_must_not_run());
   const auto config = allowlisted_config();
   const auto all = sns_cases_from_cases_json();
 
@@ -550,9 +531,7 @@ TEST_CASE("signing certificates are parsed with their key and validity period") 
 
 TEST_CASE("pinned certificates are found by the URL's file name") {
   FakeClock clock(at("2026-03-02T10:03:41Z"));
-  PinnedDir dir;
-  write_file(dir.dir.file("README.txt"), "not a certificate, and not a .pem: ignored");
-  auto pinned = load_pinned(dir.path(), clock);
+  auto pinned = load_pinned(clock);
   CHECK(pinned.size() == 1);
 
   SUBCASE("the same file serves every region's URL") {
@@ -587,28 +566,16 @@ TEST_CASE("pinned certificates are found by the URL's file name") {
   }
 }
 
-TEST_CASE("a bad cert_dir is reported when it is loaded") {
+TEST_CASE("a pinned file that is not a certificate is refused, named in the error") {
   FakeClock clock(at("2026-03-02T10:03:41Z"));
-  SUBCASE("a directory that does not exist") {
-    TempDir dir;
-    auto pinned = PinnedCertificates::load(dir.file("missing"), clock);
-    REQUIRE_FALSE(pinned.has_value());
-    CHECK(pinned.error().find("cannot read cert_dir") != std::string::npos);
-  }
-  SUBCASE("a .pem file that is not a certificate, named in the error") {
-    PinnedDir dir;
-    write_file(dir.dir.file("SimpleNotificationService-bad.pem"),
-               fixture("sns-signing/attacker-pubkey.pem"));
-    auto pinned = PinnedCertificates::load(dir.path(), clock);
-    REQUIRE_FALSE(pinned.has_value());
-    CHECK(pinned.error().find("SimpleNotificationService-bad.pem") != std::string::npos);
-  }
-  SUBCASE("make_certificate_provider passes the error on") {
-    rules::SnsSource config;
-    TempDir dir;
-    config.cert_dir = dir.file("missing");
-    CHECK_FALSE(make_certificate_provider(config, clock, fetcher_that_must_not_run()).has_value());
-  }
+  const std::string good = test_cert_pem();
+  auto pinned = PinnedCertificates::parse(
+      {PinnedFile{k_cert_name, "certs/good.pem", good},
+       PinnedFile{"SimpleNotificationService-bad.pem", "certs/SimpleNotificationService-bad.pem",
+                  fixture("sns-signing/attacker-pubkey.pem")}},
+      clock);
+  REQUIRE_FALSE(pinned.has_value());
+  CHECK(pinned.error().find("certs/SimpleNotificationService-bad.pem ") == 0);
 }
 
 TEST_CASE("fetched certificates: fetched once, cached, failures transient") {
@@ -653,24 +620,19 @@ TEST_CASE("fetched certificates: fetched once, cached, failures transient") {
     CHECK(key.error().detail.find("fetch_certs is off") != std::string::npos);
   }
   SUBCASE("a pinned certificate is used without fetching") {
-    PinnedDir dir;
-    FetchingCertificates certs(load_pinned(dir.path(), clock), true, clock,
-                               fetcher_that_must_not_run());
+    FetchingCertificates certs(load_pinned(clock), true, clock, fetcher_that_must_not_run());
     CHECK(certs.public_key(k_us_cert_url).has_value());
   }
   SUBCASE("an expired pin is not bypassed by fetching") {
-    PinnedDir dir;
-    FetchingCertificates certs(load_pinned(dir.path(), clock), true, clock,
-                               fetcher_that_must_not_run());
+    FetchingCertificates certs(load_pinned(clock), true, clock, fetcher_that_must_not_run());
     clock.set(at("2050-01-01T00:00:00Z"));
     auto key = certs.public_key(k_us_cert_url);
     REQUIRE_FALSE(key.has_value());
     CHECK(key.error().code == "cert_expired");
   }
   SUBCASE("a pinned directory and fetching combine: unknown names are fetched") {
-    PinnedDir dir;
     CountingFetcher fetcher(test_cert_pem());
-    FetchingCertificates certs(load_pinned(dir.path(), clock), true, clock, fetcher.function());
+    FetchingCertificates certs(load_pinned(clock), true, clock, fetcher.function());
     CHECK(certs.public_key(k_us_cert_url).has_value());
     CHECK(*fetcher.calls == 0);
     CHECK(certs.public_key(k_other_cert_url).has_value());
@@ -724,9 +686,7 @@ TEST_CASE("fetched certificates: fetched once, cached, failures transient") {
 
 TEST_CASE("verification policy: order, switches and minimum version") {
   FakeClock clock(at("2026-03-02T10:03:41Z"));
-  PinnedDir dir;
-  FetchingCertificates certs(load_pinned(dir.path(), clock), false, clock,
-                             fetcher_that_must_not_run());
+  FetchingCertificates certs(load_pinned(clock), false, clock, fetcher_that_must_not_run());
   auto config = allowlisted_config();
   const auto v1 = parse_fixture("sns-signing/signed/sns_notification_alarm.v1.json");
   const auto v2 = parse_fixture("sns-signing/signed/sns_notification_alarm.v2.json");
@@ -754,10 +714,9 @@ TEST_CASE("verification policy: order, switches and minimum version") {
                     .has_value());
   }
   SUBCASE("the key behind the attacker's signature is the only thing wrong with it") {
-    TempDir attacker_dir;
-    write_file(attacker_dir.file(k_cert_name), fixture("sns-signing/attacker-cert.pem"));
-    FetchingCertificates attacker_certs(load_pinned(attacker_dir.path().string(), clock), false,
-                                        clock, fetcher_that_must_not_run());
+    FetchingCertificates attacker_certs(
+        load_pinned(clock, fixture("sns-signing/attacker-cert.pem")), false, clock,
+        fetcher_that_must_not_run());
     const auto m = parse_fixture("bad/sns_signed_by_attacker_key.json");
     CHECK_FALSE(verify_sns_message(m, config, attacker_certs).has_value());
     auto e = verify_sns_message(v1, config, attacker_certs);
@@ -843,12 +802,5 @@ TEST_CASE("verification policy: order, switches and minimum version") {
     CHECK(e->status == 503);
     CHECK(e->code == "cert_fetch_failed");
     CHECK(failing.asked == std::vector<std::string>{k_us_cert_url});
-  }
-  SUBCASE("a provider built from the configuration verifies the fixtures") {
-    config.cert_dir = dir.path();
-    auto provider = make_certificate_provider(config, clock, fetcher_that_must_not_run());
-    REQUIRE(provider.has_value());
-    CHECK_FALSE(verify_sns_message(v1, config, **provider).has_value());
-    CHECK_FALSE(verify_sns_message(v2, config, **provider).has_value());
   }
 }
