@@ -174,22 +174,17 @@ EpisodeRecord read_episode(sql::Statement& q, int c) {
   e.priority = Priority{q.get_int(c + 5)};
   e.opened_at = from_unix_ms(q.get_int64(c + 6));
   e.last_activity_at = from_unix_ms(q.get_int64(c + 7));
-  if (!q.is_null(c + 8))
-    e.last_source_time = from_unix_ms(q.get_int64(c + 8));
+  if (!q.is_null(c + 8)) e.last_source_time = from_unix_ms(q.get_int64(c + 8));
   if (!q.is_null(c + 9)) e.closed_at = from_unix_ms(q.get_int64(c + 9));
   e.event_count = q.get_int(c + 10);
   e.escalation = names_from_json(q.get_text(c + 11));
   e.level = q.get_int(c + 12);
-  e.escalation_base =
-      q.is_null(c + 13) ? e.opened_at : from_unix_ms(q.get_int64(c + 13));
-  if (!q.is_null(c + 14))
-    e.acknowledged_at = from_unix_ms(q.get_int64(c + 14));
+  e.escalation_base = q.is_null(c + 13) ? e.opened_at : from_unix_ms(q.get_int64(c + 13));
+  if (!q.is_null(c + 14)) e.acknowledged_at = from_unix_ms(q.get_int64(c + 14));
   e.acknowledged_by = q.get_text(c + 15);
-  if (!q.is_null(c + 16))
-    e.flagged_stale_at = from_unix_ms(q.get_int64(c + 16));
+  if (!q.is_null(c + 16)) e.flagged_stale_at = from_unix_ms(q.get_int64(c + 16));
   e.notified = names_from_json(q.get_text(c + 17));
-  e.ended_by =
-      rules::parse_ended_by(q.get_text(c + 18)).value_or(rules::EndedBy::none);
+  e.ended_by = rules::parse_ended_by(q.get_text(c + 18)).value_or(rules::EndedBy::none);
   e.ever_acknowledged = q.get_int(c + 19) != 0;
   e.transient = q.get_int(c + 20) != 0;
   if (!q.is_null(c + 21)) e.demoted_to = q.get_text(c + 21);

@@ -107,8 +107,7 @@ Where where_clause(const AlertQuery& query) {
 AlertView read_view(sql::Statement& q) {
   AlertView v;
   v.alert = read_alert(q, 0);
-  if (!q.is_null(k_alert_column_count))
-    v.current = read_episode(q, k_alert_column_count);
+  if (!q.is_null(k_alert_column_count)) v.current = read_episode(q, k_alert_column_count);
   return v;
 }
 
@@ -125,9 +124,9 @@ AlertPage Reader::list_alerts(const AlertQuery& query) try {
   if (count->step()) page.total = count->get_int64(0);
 
   // Most recently active first: what an SRE looking at the list cares about.
-  const auto q = lease.db().prepare(std::string("SELECT ") + k_alert_columns + ", " +
-                                      k_episode_columns + k_from + w.sql +
-                                      " ORDER BY a.last_seen DESC, a.id DESC LIMIT ? OFFSET ?");
+  const auto q =
+      lease.db().prepare(std::string("SELECT ") + k_alert_columns + ", " + k_episode_columns +
+                         k_from + w.sql + " ORDER BY a.last_seen DESC, a.id DESC LIMIT ? OFFSET ?");
   int i = 1;
   for (const auto& arg : w.args)
     q->bind(i++, arg);
@@ -149,7 +148,7 @@ AlertPage Reader::list_alerts(const AlertQuery& query) try {
 std::optional<AlertDetail> Reader::get_alert(std::int64_t id) try {
   Lease lease(*this);
   const auto q = lease.db().prepare(std::string("SELECT ") + k_alert_columns + ", " +
-                                      k_episode_columns + k_from + " WHERE a.id = ?");
+                                    k_episode_columns + k_from + " WHERE a.id = ?");
   q->bind(1, static_cast<int64_t>(id));
   if (!q->step()) return std::nullopt;
   AlertDetail detail;
@@ -158,24 +157,25 @@ std::optional<AlertDetail> Reader::get_alert(std::int64_t id) try {
   constexpr int k_max_episodes = 50;
   constexpr int k_max_members = 100;
   const auto e = lease.db().prepare(std::string("SELECT ") + k_episode_columns +
-                                      " FROM episodes e WHERE e.alert_id = ? "
-                                      "ORDER BY e.number DESC LIMIT ?");
+                                    " FROM episodes e WHERE e.alert_id = ? "
+                                    "ORDER BY e.number DESC LIMIT ?");
   e->bind(1, static_cast<int64_t>(id));
   e->bind(2, k_max_episodes);
   while (e->step())
     detail.episodes.push_back(read_episode(*e, 0));
 
-  const auto counts = lease.db().prepare("SELECT count(*), count(*) FILTER (WHERE state = 'firing') "
-                           "FROM alert_members WHERE alert_id = ?");
+  const auto counts = lease.db().prepare(
+      "SELECT count(*), count(*) FILTER (WHERE state = 'firing') "
+      "FROM alert_members WHERE alert_id = ?");
   counts->bind(1, static_cast<int64_t>(id));
   if (counts->step()) {
     detail.members_total = counts->get_int64(0);
     detail.members_firing = counts->get_int64(1);
   }
   const auto m = lease.db().prepare(std::string("SELECT ") + k_member_columns +
-                                      " FROM alert_members m WHERE m.alert_id = ? "
-                                      "ORDER BY m.state = 'firing' DESC, m.last_seen_at DESC, "
-                                      "m.member LIMIT ?");
+                                    " FROM alert_members m WHERE m.alert_id = ? "
+                                    "ORDER BY m.state = 'firing' DESC, m.last_seen_at DESC, "
+                                    "m.member LIMIT ?");
   m->bind(1, static_cast<int64_t>(id));
   m->bind(2, k_max_members);
   while (m->step())
@@ -197,10 +197,11 @@ bool Reader::alert_exists(std::int64_t id) try {
 std::vector<DecisionView> Reader::list_decisions(std::int64_t alert_id, int limit,
                                                  std::optional<std::int64_t> before_id) try {
   Lease lease(*this);
-  const auto q = lease.db().prepare("SELECT d.id, d.at, d.episode, d.kind, d.outcome, d.reason, d.rule, "
-                      "d.rules_hash, d.fingerprint, d.inbound_id, i.hook, i.delivery_id, "
-                      "i.received_at FROM decisions d LEFT JOIN inbound i ON i.id = d.inbound_id "
-                      "WHERE d.alert_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?");
+  const auto q = lease.db().prepare(
+      "SELECT d.id, d.at, d.episode, d.kind, d.outcome, d.reason, d.rule, "
+      "d.rules_hash, d.fingerprint, d.inbound_id, i.hook, i.delivery_id, "
+      "i.received_at FROM decisions d LEFT JOIN inbound i ON i.id = d.inbound_id "
+      "WHERE d.alert_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?");
   q->bind(1, static_cast<int64_t>(alert_id));
   q->bind(2, static_cast<int64_t>(before_id.value_or(INT64_MAX)));
   q->bind(3, limit);
@@ -231,8 +232,9 @@ std::vector<DecisionView> Reader::list_decisions(std::int64_t alert_id, int limi
 
 std::vector<SubscriptionRecord> Reader::list_subscriptions(int limit) try {
   Lease lease(*this);
-  const auto q = lease.db().prepare("SELECT topic_arn, kind, url, message_id, received_at, status, updated_at, "
-                      "detail FROM subscriptions ORDER BY id DESC LIMIT ?");
+  const auto q = lease.db().prepare(
+      "SELECT topic_arn, kind, url, message_id, received_at, status, updated_at, "
+      "detail FROM subscriptions ORDER BY id DESC LIMIT ?");
   q->bind(1, limit);
   std::vector<SubscriptionRecord> out;
   while (q->step()) {
@@ -254,8 +256,9 @@ std::vector<SubscriptionRecord> Reader::list_subscriptions(int limit) try {
 
 std::vector<HeartbeatPing> Reader::list_heartbeat_pings() try {
   Lease lease(*this);
-  const auto q = lease.db().prepare("SELECT name, first_ping_at, last_ping_at, pings FROM heartbeat_pings "
-                      "ORDER BY name");
+  const auto q = lease.db().prepare(
+      "SELECT name, first_ping_at, last_ping_at, pings FROM heartbeat_pings "
+      "ORDER BY name");
   std::vector<HeartbeatPing> out;
   while (q->step()) {
     HeartbeatPing p;
@@ -296,8 +299,9 @@ std::vector<OutboxRecord> Reader::list_notifications(const NotificationQuery& qu
 
 std::vector<DeliveryAttempt> Reader::list_attempts(std::int64_t outbox_id, int limit) try {
   Lease lease(*this);
-  const auto q = lease.db().prepare("SELECT at, http_status, error, duration_ms, outcome FROM delivery_attempts "
-                      "WHERE outbox_id = ? ORDER BY id DESC LIMIT ?");
+  const auto q = lease.db().prepare(
+      "SELECT at, http_status, error, duration_ms, outcome FROM delivery_attempts "
+      "WHERE outbox_id = ? ORDER BY id DESC LIMIT ?");
   q->bind(1, static_cast<int64_t>(outbox_id));
   q->bind(2, limit);
   std::vector<DeliveryAttempt> out;
@@ -318,7 +322,8 @@ std::vector<DeliveryAttempt> Reader::list_attempts(std::int64_t outbox_id, int l
 
 OutboxStats Reader::outbox_stats() try {
   Lease lease(*this);
-  const auto q = lease.db().prepare("SELECT count(*), min(created_at) FROM outbox WHERE status = 'pending'");
+  const auto q =
+      lease.db().prepare("SELECT count(*), min(created_at) FROM outbox WHERE status = 'pending'");
   OutboxStats s;
   if (q->step()) {
     s.pending = q->get_int64(0);
@@ -333,8 +338,8 @@ StorageStats Reader::storage_stats() try {
   StorageStats s;
   {
     Lease lease(*this);
-    s.database_bytes = query_int64(lease.db(), "PRAGMA page_count") *
-                       query_int64(lease.db(), "PRAGMA page_size");
+    s.database_bytes =
+        query_int64(lease.db(), "PRAGMA page_count") * query_int64(lease.db(), "PRAGMA page_size");
     const auto q = lease.db().prepare("SELECT min(received_at) FROM inbound");
     if (q->step() && !q->is_null(0)) {
       s.oldest_event = from_unix_ms(q->get_int64(0));
@@ -350,8 +355,9 @@ StorageStats Reader::storage_stats() try {
 
 std::vector<StoredTimer> Reader::list_timers(std::int64_t alert_id) try {
   Lease lease(*this);
-  const auto q = lease.db().prepare("SELECT id, due_at, kind, episode, step FROM timers WHERE alert_id = ? "
-                      "ORDER BY due_at, id LIMIT 100");
+  const auto q = lease.db().prepare(
+      "SELECT id, due_at, kind, episode, step FROM timers WHERE alert_id = ? "
+      "ORDER BY due_at, id LIMIT 100");
   q->bind(1, static_cast<int64_t>(alert_id));
   std::vector<StoredTimer> out;
   while (q->step()) {
@@ -360,8 +366,7 @@ std::vector<StoredTimer> Reader::list_timers(std::int64_t alert_id) try {
     StoredTimer t;
     t.id = q->get_int64(0);
     t.alert_id = alert_id;
-    t.timer = rules::Timer{*kind, from_unix_ms(q->get_int64(1)), q->get_int(3),
-                           q->get_int(4)};
+    t.timer = rules::Timer{*kind, from_unix_ms(q->get_int64(1)), q->get_int(3), q->get_int(4)};
     out.push_back(t);
   }
   return out;
@@ -395,9 +400,9 @@ std::vector<AlertView> Reader::noise_candidates(TimePoint cutoff, int limit) try
   Lease lease(*this);
   std::vector<AlertView> out;
   const auto q = lease.db().prepare(std::string("SELECT ") + k_alert_columns + ", " +
-                                      k_episode_columns + k_from +
-                                      " WHERE a.last_seen >= ? ORDER BY a.last_seen DESC, "
-                                      "a.id DESC LIMIT ?");
+                                    k_episode_columns + k_from +
+                                    " WHERE a.last_seen >= ? ORDER BY a.last_seen DESC, "
+                                    "a.id DESC LIMIT ?");
   q->bind(1, static_cast<int64_t>(to_unix_ms(cutoff)));
   q->bind(2, limit);
   while (q->step())
@@ -415,12 +420,12 @@ std::pair<std::vector<rules::Observation>, std::vector<rules::EpisodeFacts>> Rea
     std::int64_t alert_id) try {
   Lease lease(*this);
   std::vector<rules::Observation> observations;
-  const auto d = lease.db().prepare("SELECT at, outcome, reason FROM decisions WHERE alert_id = ? AND "
-                      "kind = 'event' ORDER BY id");
+  const auto d = lease.db().prepare(
+      "SELECT at, outcome, reason FROM decisions WHERE alert_id = ? AND "
+      "kind = 'event' ORDER BY id");
   d->bind(1, static_cast<int64_t>(alert_id));
   while (d->step()) {
-    if (auto firing =
-            rules::observed_firing(d->get_text(1), d->get_text(2))) {
+    if (auto firing = rules::observed_firing(d->get_text(1), d->get_text(2))) {
       observations.push_back(rules::Observation{from_unix_ms(d->get_int64(0)), *firing});
     }
   }
@@ -499,8 +504,9 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
   // Both queries read the same snapshot.
   ReadSnapshot snapshot(db);
 
-  const auto requests = db.prepare("SELECT id, received_at, hook, delivery_id, headers, body "
-                             "FROM inbound WHERE received_at >= ? ORDER BY received_at, id");
+  const auto requests = db.prepare(
+      "SELECT id, received_at, hook, delivery_id, headers, body "
+      "FROM inbound WHERE received_at >= ? ORDER BY received_at, id");
   requests->bind(1, static_cast<int64_t>(to_unix_ms(since)));
   // Two-way sync (engine/engine.cpp apply_sync) records the request's `sync_*` decision and
   // then, in the same transaction and so with the next id, the action itself, without the
@@ -509,15 +515,15 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
   // decisions were committed before it (ids grow in commit order in both tables).
   const auto actions = db.prepare(
       std::string("SELECT d.id, ") + k_decision_columns +
-          ", (SELECT p.inbound_id FROM decisions p WHERE p.id < d.id AND p.inbound_id IS NOT NULL "
-          "ORDER BY p.id DESC LIMIT 1) FROM decisions d "
-          "WHERE d.at >= ? AND d.kind = 'decision' AND d.inbound_id IS NULL "
-          "AND d.outcome IN ('acknowledged', 'unacknowledged', 'resolved') "
-          "AND substr(d.reason, 1, 3) = 'by ' "
-          "AND NOT EXISTS (SELECT 1 FROM decisions s WHERE s.id = d.id - 1 AND s.kind = 'event' "
-          "AND s.alert_id IS d.alert_id AND s.reason IN ('sync_ack', 'sync_unack', "
-          "'sync_resolve')) "
-          "ORDER BY d.at, d.id");
+      ", (SELECT p.inbound_id FROM decisions p WHERE p.id < d.id AND p.inbound_id IS NOT NULL "
+      "ORDER BY p.id DESC LIMIT 1) FROM decisions d "
+      "WHERE d.at >= ? AND d.kind = 'decision' AND d.inbound_id IS NULL "
+      "AND d.outcome IN ('acknowledged', 'unacknowledged', 'resolved') "
+      "AND substr(d.reason, 1, 3) = 'by ' "
+      "AND NOT EXISTS (SELECT 1 FROM decisions s WHERE s.id = d.id - 1 AND s.kind = 'event' "
+      "AND s.alert_id IS d.alert_id AND s.reason IN ('sync_ack', 'sync_unack', "
+      "'sync_resolve')) "
+      "ORDER BY d.at, d.id");
   actions->bind(1, static_cast<int64_t>(to_unix_ms(since)));
 
   bool have_request = requests->step();
@@ -527,10 +533,9 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
     if (have_request && have_action) {
       const std::int64_t request_at = requests->get_int64(1);
       const std::int64_t action_at = actions->get_int64(1);
-      const std::int64_t after_request =
-          actions->is_null(12) ? 0 : actions->get_int64(12);
-      request_first = request_at < action_at || (request_at == action_at &&
-                                                 requests->get_int64(0) <= after_request);
+      const std::int64_t after_request = actions->is_null(12) ? 0 : actions->get_int64(12);
+      request_first = request_at < action_at ||
+                      (request_at == action_at && requests->get_int64(0) <= after_request);
     }
     if (request_first) {
       request(read_exported_request(*requests));
@@ -557,9 +562,9 @@ int Reader::schema_version() try {
 std::vector<AlertView> Reader::active_episodes(int limit) try {
   Lease lease(*this);
   const auto q = lease.db().prepare(std::string("SELECT ") + k_alert_columns + ", " +
-                                      k_episode_columns + k_from +
-                                      " WHERE e.status IN ('open','acknowledged') "
-                                      "ORDER BY e.opened_at, a.id LIMIT ?");
+                                    k_episode_columns + k_from +
+                                    " WHERE e.status IN ('open','acknowledged') "
+                                    "ORDER BY e.opened_at, a.id LIMIT ?");
   q->bind(1, limit);
   std::vector<AlertView> out;
   while (q->step())
@@ -572,8 +577,9 @@ std::vector<AlertView> Reader::active_episodes(int limit) try {
 std::map<std::string, std::int64_t> Reader::first_match_counts(TimePoint since) try {
   Lease lease(*this);
   // Two-way sync decisions are kind 'event' too but carry the alert's rule, not a match.
-  const auto q = lease.db().prepare("SELECT rule, count(*) FROM decisions WHERE kind = 'event' AND at >= ? AND "
-                      "rule <> '' AND reason NOT LIKE 'sync\\_%' ESCAPE '\\' GROUP BY rule");
+  const auto q = lease.db().prepare(
+      "SELECT rule, count(*) FROM decisions WHERE kind = 'event' AND at >= ? AND "
+      "rule <> '' AND reason NOT LIKE 'sync\\_%' ESCAPE '\\' GROUP BY rule");
   q->bind(1, static_cast<int64_t>(to_unix_ms(since)));
   std::map<std::string, std::int64_t> out;
   while (q->step())
@@ -651,9 +657,10 @@ std::vector<FailedChannel> Reader::failed_deliveries(TimePoint since, int aliase
   Lease lease(*this);
   const auto cutoff = static_cast<int64_t>(to_unix_ms(since));
   std::vector<FailedChannel> out;
-  const auto q = lease.db().prepare("SELECT channel, count(*), max(created_at) FROM outbox WHERE status = "
-                      "'failed' AND created_at >= ? GROUP BY channel ORDER BY count(*) DESC, "
-                      "channel");
+  const auto q = lease.db().prepare(
+      "SELECT channel, count(*), max(created_at) FROM outbox WHERE status = "
+      "'failed' AND created_at >= ? GROUP BY channel ORDER BY count(*) DESC, "
+      "channel");
   q->bind(1, cutoff);
   while (q->step()) {
     FailedChannel f;
@@ -663,9 +670,10 @@ std::vector<FailedChannel> Reader::failed_deliveries(TimePoint since, int aliase
     out.push_back(std::move(f));
   }
   // The latest rows say what is wrong now; a few more than needed, for distinct aliases.
-  const auto latest = lease.db().prepare("SELECT alias, last_error, last_status FROM outbox WHERE status = "
-                           "'failed' AND created_at >= ? AND channel = ? ORDER BY id DESC "
-                           "LIMIT ?");
+  const auto latest = lease.db().prepare(
+      "SELECT alias, last_error, last_status FROM outbox WHERE status = "
+      "'failed' AND created_at >= ? AND channel = ? ORDER BY id DESC "
+      "LIMIT ?");
   for (auto& f : out) {
     latest->reset();
     latest->bind(1, cutoff);

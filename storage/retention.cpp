@@ -1,6 +1,5 @@
 #include "storage/retention.hpp"
 
-
 #include <algorithm>
 #include <set>
 #include <vector>
@@ -169,9 +168,8 @@ PruneBatch Transaction::prune_batch(PruneTable table, const RetentionPolicy& pol
       if (!loaded) continue;
       AlertRecord& alert = loaded->first;
       const rules::NoiseState before = alert.noise;
-      rules::slide(alert.noise,
-                   episodes_leaving(alert.id, alert.noise.window_first,
-                                    rules::window_cutoff(policy.noise, policy.now)));
+      rules::slide(alert.noise, episodes_leaving(alert.id, alert.noise.window_first,
+                                                 rules::window_cutoff(policy.noise, policy.now)));
       if (!(alert.noise == before)) {
         alert.noise_score =
             rules::score(alert.noise, policy.noise, alert.first_seen, policy.now).score;
@@ -208,11 +206,9 @@ PruneRun prune(Writer& writer, const RetentionPolicy& policy) {
     PruneCursor cursor;
     for (;;) {
       PruneBatch batch;
-      auto status = writer
-                        .submit([&](Transaction& tx) {
-                          batch = tx.prune_batch(table, policy, cursor);
-                        })
-                        .get();
+      auto status =
+          writer.submit([&](Transaction& tx) { batch = tx.prune_batch(table, policy, cursor); })
+              .get();
       ++run.batches;
       if (status) {
         run.ok = false;

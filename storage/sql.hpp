@@ -152,8 +152,7 @@ class Connection {
 // stays open across a commit and no value leaks into the next use.
 class CachedStatement {
  public:
-  CachedStatement(Connection& connection, const std::string& sql)
-      : m_s(connection.cached(sql)) {}
+  CachedStatement(Connection& connection, const std::string& sql) : m_s(connection.cached(sql)) {}
   ~CachedStatement() {
     try {
       m_s.reset();

@@ -1,6 +1,5 @@
 #include "storage/transaction.hpp"
 
-
 #include <algorithm>
 #include <stdexcept>
 
@@ -48,8 +47,8 @@ std::optional<std::int64_t> Transaction::find_inbound(const std::string& hook,
 
 std::int64_t Transaction::insert_inbound(const InboundRecord& r) {
   sql::CachedStatement q(m_db,
-                    "INSERT INTO inbound (received_at, hook, delivery_id, headers, body) "
-                    "VALUES (?, ?, ?, ?, ?)");
+                         "INSERT INTO inbound (received_at, hook, delivery_id, headers, body) "
+                         "VALUES (?, ?, ?, ?, ?)");
   q->bind(1, static_cast<int64_t>(to_unix_ms(r.received_at)));
   q->bind(2, r.hook);
   if (r.delivery_id.empty()) {
@@ -73,7 +72,7 @@ namespace {}  // namespace
 
 std::vector<DecisionRecord> Transaction::decisions_for_inbound(std::int64_t inbound_id) {
   sql::CachedStatement q(m_db, std::string("SELECT ") + k_decision_columns +
-                                      " FROM decisions d WHERE inbound_id = ? ORDER BY id");
+                                   " FROM decisions d WHERE inbound_id = ? ORDER BY id");
   q->bind(1, static_cast<int64_t>(inbound_id));
   std::vector<DecisionRecord> out;
   while (q->step())
@@ -82,8 +81,8 @@ std::vector<DecisionRecord> Transaction::decisions_for_inbound(std::int64_t inbo
 }
 
 std::optional<DecisionRecord> Transaction::find_event_decision(const std::string& event_key) {
-  sql::CachedStatement q(m_db, std::string("SELECT ") + k_decision_columns +
-                                      " FROM decisions d WHERE event_key = ?");
+  sql::CachedStatement q(
+      m_db, std::string("SELECT ") + k_decision_columns + " FROM decisions d WHERE event_key = ?");
   q->bind(1, event_key);
   if (q->step()) return read_decision(q, 0);
   return std::nullopt;
@@ -91,8 +90,8 @@ std::optional<DecisionRecord> Transaction::find_event_decision(const std::string
 
 bool Transaction::save_subscription(const SubscriptionRecord& s) {
   sql::CachedStatement q(m_db,
-                    "INSERT OR IGNORE INTO subscriptions (topic_arn, kind, url, message_id, "
-                    "received_at, status, updated_at, detail) VALUES (?,?,?,?,?,?,?,?)");
+                         "INSERT OR IGNORE INTO subscriptions (topic_arn, kind, url, message_id, "
+                         "received_at, status, updated_at, detail) VALUES (?,?,?,?,?,?,?,?)");
   q->bind(1, s.topic_arn);
   q->bind(2, std::string(to_text(s.kind)));
   q->bind(3, s.url);
@@ -107,8 +106,8 @@ bool Transaction::save_subscription(const SubscriptionRecord& s) {
 void Transaction::set_subscription_status(const std::string& message_id, SubscriptionStatus status,
                                           const std::string& detail, TimePoint at) {
   sql::CachedStatement q(m_db,
-                    "UPDATE subscriptions SET status = ?, detail = ?, updated_at = ? "
-                    "WHERE message_id = ?");
+                         "UPDATE subscriptions SET status = ?, detail = ?, updated_at = ? "
+                         "WHERE message_id = ?");
   q->bind(1, std::string(to_text(status)));
   q->bind(2, detail);
   q->bind(3, static_cast<int64_t>(to_unix_ms(at)));
@@ -118,9 +117,9 @@ void Transaction::set_subscription_status(const std::string& message_id, Subscri
 
 void Transaction::record_heartbeat_ping(const std::string& name, TimePoint at) {
   sql::CachedStatement q(m_db,
-                    "INSERT INTO heartbeat_pings (name, first_ping_at, last_ping_at, pings) "
-                    "VALUES (?1, ?2, ?2, 1) ON CONFLICT(name) DO UPDATE SET "
-                    "last_ping_at = max(last_ping_at, ?2), pings = pings + 1");
+                         "INSERT INTO heartbeat_pings (name, first_ping_at, last_ping_at, pings) "
+                         "VALUES (?1, ?2, ?2, 1) ON CONFLICT(name) DO UPDATE SET "
+                         "last_ping_at = max(last_ping_at, ?2), pings = pings + 1");
   q->bind(1, name);
   q->bind(2, static_cast<int64_t>(to_unix_ms(at)));
   q->exec();
@@ -130,8 +129,8 @@ namespace {
 
 std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_where(
     sql::Connection& db, const char* where, const std::function<void(sql::Statement&)>& bind) {
-  sql::CachedStatement q(db,
-                    std::string("SELECT ") + k_alert_columns + " FROM alerts a WHERE " + where);
+  sql::CachedStatement q(
+      db, std::string("SELECT ") + k_alert_columns + " FROM alerts a WHERE " + where);
   bind(*q);
   if (!q->step()) return std::nullopt;
   AlertRecord alert = read_alert(q, 0);
@@ -139,8 +138,8 @@ std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_where(
   rules::AlertState state;
   state.last_episode_number = alert.last_episode_number;
   sql::CachedStatement e(db, std::string("SELECT ") + k_episode_columns +
-                               " FROM episodes e WHERE e.alert_id = ? AND e.status IN "
-                               "('open','acknowledged')");
+                                 " FROM episodes e WHERE e.alert_id = ? AND e.status IN "
+                                 "('open','acknowledged')");
   e->bind(1, static_cast<int64_t>(alert.id));
   if (e->step()) {
     state.active = read_episode(e, 0).episode;
@@ -172,9 +171,9 @@ void Transaction::load_members(std::int64_t alert_id, const std::string& member,
     }
   }
   sql::CachedStatement counts(m_db,
-                         "SELECT count(*), count(*) FILTER (WHERE state = 'firing' AND "
-                         "member <> ?2 AND last_seen_at >= ?3) FROM alert_members "
-                         "WHERE alert_id = ?1");
+                              "SELECT count(*), count(*) FILTER (WHERE state = 'firing' AND "
+                              "member <> ?2 AND last_seen_at >= ?3) FROM alert_members "
+                              "WHERE alert_id = ?1");
   counts->bind(1, static_cast<int64_t>(alert_id));
   counts->bind(2, member);
   counts->bind(3, static_cast<int64_t>(since));
@@ -182,9 +181,8 @@ void Transaction::load_members(std::int64_t alert_id, const std::string& member,
     state.tracks_members = counts->get_int64(0) > 0;
     state.other_firing = counts->get_int(1);
   }
-  sql::CachedStatement q(m_db,
-                    std::string("SELECT ") + k_member_columns +
-                        " FROM alert_members m WHERE m.alert_id = ? AND m.member = ?");
+  sql::CachedStatement q(m_db, std::string("SELECT ") + k_member_columns +
+                                   " FROM alert_members m WHERE m.alert_id = ? AND m.member = ?");
   q->bind(1, static_cast<int64_t>(alert_id));
   q->bind(2, member);
   state.member.reset();
@@ -192,9 +190,10 @@ void Transaction::load_members(std::int64_t alert_id, const std::string& member,
 }
 
 void Transaction::save_member(std::int64_t alert_id, const rules::Member& m) {
-  sql::CachedStatement q(m_db,
-                    "INSERT OR REPLACE INTO alert_members (alert_id, member, state, source_time, "
-                    "transition_at, changed_at, last_seen_at) VALUES (?,?,?,?,?,?,?)");
+  sql::CachedStatement q(
+      m_db,
+      "INSERT OR REPLACE INTO alert_members (alert_id, member, state, source_time, "
+      "transition_at, changed_at, last_seen_at) VALUES (?,?,?,?,?,?,?)");
   q->bind(1, static_cast<int64_t>(alert_id));
   q->bind(2, m.fingerprint);
   q->bind(3, m.state == SignalState::firing ? "firing" : "resolved");
@@ -221,7 +220,7 @@ std::optional<std::pair<std::int64_t, int>> Transaction::find_episode_by_alias(
 
 std::optional<rules::Episode> Transaction::load_episode(std::int64_t alert_id, int number) {
   sql::CachedStatement q(m_db, std::string("SELECT ") + k_episode_columns +
-                                      " FROM episodes e WHERE e.alert_id = ? AND e.number = ?");
+                                   " FROM episodes e WHERE e.alert_id = ? AND e.number = ?");
   q->bind(1, static_cast<int64_t>(alert_id));
   q->bind(2, number);
   if (q->step()) return read_episode(q, 0).episode;
@@ -230,8 +229,7 @@ std::optional<rules::Episode> Transaction::load_episode(std::int64_t alert_id, i
 
 void Transaction::insert_timer(std::int64_t alert_id, const rules::Timer& t) {
   sql::CachedStatement q(
-      m_db,
-      "INSERT INTO timers (due_at, kind, alert_id, episode, step) VALUES (?,?,?,?,?)");
+      m_db, "INSERT INTO timers (due_at, kind, alert_id, episode, step) VALUES (?,?,?,?,?)");
   q->bind(1, static_cast<int64_t>(to_unix_ms(t.due)));
   q->bind(2, std::string(to_string(t.kind)));
   q->bind(3, static_cast<int64_t>(alert_id));
@@ -242,8 +240,8 @@ void Transaction::insert_timer(std::int64_t alert_id, const rules::Timer& t) {
 
 std::optional<StoredTimer> Transaction::next_due_timer(TimePoint not_after) {
   sql::CachedStatement q(m_db,
-                    "SELECT id, alert_id, due_at, kind, episode, step, name FROM timers "
-                    "WHERE due_at <= ? ORDER BY due_at, id LIMIT 1");
+                         "SELECT id, alert_id, due_at, kind, episode, step, name FROM timers "
+                         "WHERE due_at <= ? ORDER BY due_at, id LIMIT 1");
   q->bind(1, static_cast<int64_t>(to_unix_ms(not_after)));
   if (!q->step()) return std::nullopt;
   StoredTimer t;
@@ -264,7 +262,7 @@ void Transaction::set_heartbeat_deadline(const std::string& name, TimePoint due)
   del->bind(1, name);
   del->exec();
   sql::CachedStatement ins(m_db,
-                      "INSERT INTO timers (due_at, kind, name) VALUES (?, 'heartbeat', ?)");
+                           "INSERT INTO timers (due_at, kind, name) VALUES (?, 'heartbeat', ?)");
   ins->bind(1, static_cast<int64_t>(to_unix_ms(due)));
   ins->bind(2, name);
   ins->exec();
@@ -278,8 +276,7 @@ bool Transaction::has_heartbeat_deadline(const std::string& name) {
 
 std::optional<HeartbeatPing> Transaction::heartbeat_ping(const std::string& name) {
   sql::CachedStatement q(
-      m_db,
-      "SELECT first_ping_at, last_ping_at, pings FROM heartbeat_pings WHERE name = ?");
+      m_db, "SELECT first_ping_at, last_ping_at, pings FROM heartbeat_pings WHERE name = ?");
   q->bind(1, name);
   if (!q->step()) return std::nullopt;
   HeartbeatPing p;
@@ -304,10 +301,9 @@ void Transaction::delete_timer(std::int64_t id) {
 
 void Transaction::cancel_timers(std::int64_t alert_id, int episode,
                                 std::optional<rules::TimerKind> kind) {
-  sql::CachedStatement q(m_db, kind
-                                      ? "DELETE FROM timers WHERE alert_id = ? AND episode = ? AND "
-                                        "kind = ?"
-                                      : "DELETE FROM timers WHERE alert_id = ? AND episode = ?");
+  sql::CachedStatement q(m_db, kind ? "DELETE FROM timers WHERE alert_id = ? AND episode = ? AND "
+                                      "kind = ?"
+                                    : "DELETE FROM timers WHERE alert_id = ? AND episode = ?");
   q->bind(1, static_cast<int64_t>(alert_id));
   q->bind(2, episode);
   if (kind) q->bind(3, std::string(to_string(*kind)));
@@ -316,12 +312,11 @@ void Transaction::cancel_timers(std::int64_t alert_id, int episode,
 
 std::vector<std::pair<std::int64_t, rules::Episode>> Transaction::active_episodes_without_sweep(
     int limit) {
-  sql::CachedStatement q(m_db,
-                    std::string("SELECT ") + k_episode_columns +
-                        " FROM episodes e WHERE e.status IN ('open','acknowledged') AND "
-                        "NOT EXISTS (SELECT 1 FROM timers t WHERE t.alert_id = "
-                        "e.alert_id AND t.episode = e.number AND t.kind = "
-                        "'max_open_age') ORDER BY e.id LIMIT ?");
+  sql::CachedStatement q(m_db, std::string("SELECT ") + k_episode_columns +
+                                   " FROM episodes e WHERE e.status IN ('open','acknowledged') AND "
+                                   "NOT EXISTS (SELECT 1 FROM timers t WHERE t.alert_id = "
+                                   "e.alert_id AND t.episode = e.number AND t.kind = "
+                                   "'max_open_age') ORDER BY e.id LIMIT ?");
   q->bind(1, limit);
   std::vector<std::pair<std::int64_t, rules::Episode>> out;
   while (q->step()) {
@@ -338,26 +333,27 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
     // (docs/behaviour.md "Delivery"); if nothing about the episode ever left for that channel,
     // there is nothing to resolve there either.
     sql::CachedStatement supersede(m_db,
-                              "UPDATE outbox SET status = 'superseded' WHERE alert_id = ? AND "
-                              "episode = ? AND channel = ? AND status = 'pending' AND "
-                              "attempts = 0 AND action IN ('trigger','escalate','reminder')");
+                                   "UPDATE outbox SET status = 'superseded' WHERE alert_id = ? AND "
+                                   "episode = ? AND channel = ? AND status = 'pending' AND "
+                                   "attempts = 0 AND action IN ('trigger','escalate','reminder')");
     supersede->bind(1, static_cast<int64_t>(*n.alert_id));
     supersede->bind(2, *n.episode);
     supersede->bind(3, n.channel);
     supersede->exec();
-    sql::CachedStatement told(m_db,
-                         "SELECT 1 FROM outbox WHERE alert_id = ? AND episode = ? AND channel = ? "
-                         "AND (status IN ('sent','failed') OR (status = 'pending' AND attempts > "
-                         "0)) LIMIT 1");
+    sql::CachedStatement told(
+        m_db,
+        "SELECT 1 FROM outbox WHERE alert_id = ? AND episode = ? AND channel = ? "
+        "AND (status IN ('sent','failed') OR (status = 'pending' AND attempts > "
+        "0)) LIMIT 1");
     told->bind(1, static_cast<int64_t>(*n.alert_id));
     told->bind(2, *n.episode);
     told->bind(3, n.channel);
     if (!told->step()) status = OutboxStatus::superseded;
   }
   sql::CachedStatement q(m_db,
-                    "INSERT INTO outbox (created_at, due_at, alert_id, episode, fingerprint, "
-                    "alias, channel, action, level, severity, priority, noise, why, status, "
-                    "about, digest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                         "INSERT INTO outbox (created_at, due_at, alert_id, episode, fingerprint, "
+                         "alias, channel, action, level, severity, priority, noise, why, status, "
+                         "about, digest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   q->bind(1, static_cast<int64_t>(to_unix_ms(n.created_at)));
   q->bind(2, static_cast<int64_t>(to_unix_ms(n.due_at)));
   bind_optional(q, 3, n.alert_id);
@@ -393,9 +389,9 @@ std::vector<rules::EpisodeFacts> Transaction::episodes_leaving(std::int64_t aler
 void Transaction::insert_digest_item(const DigestItem& item) {
   const OutboxRecord& n = item.notification;
   sql::CachedStatement q(m_db,
-                    "INSERT INTO digest_items (channel, created_at, alert_id, episode, "
-                    "fingerprint, alias, action, severity, priority, noise, summary, why) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+                         "INSERT INTO digest_items (channel, created_at, alert_id, episode, "
+                         "fingerprint, alias, action, severity, priority, noise, summary, why) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
   q->bind(1, n.channel);
   q->bind(2, static_cast<int64_t>(to_unix_ms(n.created_at)));
   bind_optional(q, 3, n.alert_id);
@@ -414,10 +410,11 @@ void Transaction::insert_digest_item(const DigestItem& item) {
 std::vector<DigestItem> Transaction::take_digest_items(const std::string& channel) {
   std::vector<DigestItem> out;
   {
-    sql::CachedStatement q(m_db,
-                      "SELECT id, created_at, alert_id, episode, fingerprint, alias, action, "
-                      "severity, priority, noise, summary, why FROM digest_items WHERE channel = ? "
-                      "ORDER BY id");
+    sql::CachedStatement q(
+        m_db,
+        "SELECT id, created_at, alert_id, episode, fingerprint, alias, action, "
+        "severity, priority, noise, summary, why FROM digest_items WHERE channel = ? "
+        "ORDER BY id");
     q->bind(1, channel);
     while (q->step()) {
       DigestItem item;
@@ -448,8 +445,7 @@ bool Transaction::arm_digest(const std::string& channel, TimePoint due) {
   sql::CachedStatement has(m_db, "SELECT 1 FROM timers WHERE kind = 'digest' AND name = ?");
   has->bind(1, channel);
   if (has->step()) return false;
-  sql::CachedStatement q(m_db,
-                    "INSERT INTO timers (due_at, kind, name) VALUES (?, 'digest', ?)");
+  sql::CachedStatement q(m_db, "INSERT INTO timers (due_at, kind, name) VALUES (?, 'digest', ?)");
   q->bind(1, static_cast<int64_t>(to_unix_ms(due)));
   q->bind(2, channel);
   q->exec();
@@ -458,8 +454,8 @@ bool Transaction::arm_digest(const std::string& channel, TimePoint due) {
 
 std::int64_t Transaction::next_digest_number(const std::string& channel) {
   sql::CachedStatement q(m_db,
-                    "INSERT INTO digest_sequence (channel, last) VALUES (?, 1) "
-                    "ON CONFLICT (channel) DO UPDATE SET last = last + 1 RETURNING last");
+                         "INSERT INTO digest_sequence (channel, last) VALUES (?, 1) "
+                         "ON CONFLICT (channel) DO UPDATE SET last = last + 1 RETURNING last");
   q->bind(1, channel);
   if (!q->step()) throw std::logic_error("digest_sequence: an upsert returned no row");
   // The change is made by the first step (SQLite's RETURNING), whatever happens after.
@@ -540,7 +536,7 @@ std::vector<OutboxRecord> Transaction::due_notifications(
 
 std::optional<OutboxRecord> Transaction::load_notification(std::int64_t id) {
   sql::CachedStatement q(m_db,
-                    std::string("SELECT ") + k_outbox_columns + " FROM outbox WHERE id = ?");
+                         std::string("SELECT ") + k_outbox_columns + " FROM outbox WHERE id = ?");
   q->bind(1, static_cast<int64_t>(id));
   if (q->step()) return read_outbox(q);
   return std::nullopt;
@@ -560,8 +556,8 @@ void Transaction::uncount_attempt(std::int64_t id) {
 
 void Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& after) {
   sql::CachedStatement ins(m_db,
-                      "INSERT INTO delivery_attempts (outbox_id, at, http_status, error, "
-                      "duration_ms, outcome) VALUES (?,?,?,?,?,?)");
+                           "INSERT INTO delivery_attempts (outbox_id, at, http_status, error, "
+                           "duration_ms, outcome) VALUES (?,?,?,?,?,?)");
   ins->bind(1, static_cast<int64_t>(a.outbox_id));
   ins->bind(2, static_cast<int64_t>(to_unix_ms(a.at)));
   if (a.http_status) {
@@ -574,9 +570,10 @@ void Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& a
   ins->bind(6, std::string(to_text(a.outcome)));
   ins->exec();
 
-  sql::CachedStatement upd(m_db,
-                      "UPDATE outbox SET status = ?, attempts = ?, due_at = ?, last_status = ?, "
-                      "last_error = ?, sent_at = ? WHERE id = ?");
+  sql::CachedStatement upd(
+      m_db,
+      "UPDATE outbox SET status = ?, attempts = ?, due_at = ?, last_status = ?, "
+      "last_error = ?, sent_at = ? WHERE id = ?");
   upd->bind(1, std::string(to_text(after.status)));
   upd->bind(2, after.attempts);
   upd->bind(3, static_cast<int64_t>(to_unix_ms(after.due_at)));
@@ -594,13 +591,13 @@ void Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& a
 std::int64_t Transaction::save_alert(const AlertRecord& a) {
   const bool insert = a.id == 0;
   sql::CachedStatement q(
-      m_db,
-      insert ? "INSERT INTO alerts (source, name, account, region, metric, namespace, labels, "
-               "summary, description, rule, first_seen, last_seen, last_episode, noise_state, "
-               "noise_score, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-             : "UPDATE alerts SET source=?, name=?, account=?, region=?, metric=?, "
-               "namespace=?, labels=?, summary=?, description=?, rule=?, first_seen=?, "
-               "last_seen=?, last_episode=?, noise_state=?, noise_score=? WHERE id=?");
+      m_db, insert
+                ? "INSERT INTO alerts (source, name, account, region, metric, namespace, labels, "
+                  "summary, description, rule, first_seen, last_seen, last_episode, noise_state, "
+                  "noise_score, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                : "UPDATE alerts SET source=?, name=?, account=?, region=?, metric=?, "
+                  "namespace=?, labels=?, summary=?, description=?, rule=?, first_seen=?, "
+                  "last_seen=?, last_episode=?, noise_state=?, noise_score=? WHERE id=?");
   q->bind(1, std::string(to_string(a.source)));
   q->bind(2, a.name);
   q->bind(3, a.account);
@@ -673,9 +670,9 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
 
 void Transaction::insert_decision(const DecisionRecord& d) {
   sql::CachedStatement q(m_db,
-                    "INSERT INTO decisions (at, alert_id, episode, inbound_id, kind, outcome, "
-                    "reason, rule, rules_hash, fingerprint, event_key) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+                         "INSERT INTO decisions (at, alert_id, episode, inbound_id, kind, outcome, "
+                         "reason, rule, rules_hash, fingerprint, event_key) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   q->bind(1, static_cast<int64_t>(to_unix_ms(d.at)));
   bind_optional(q, 2, d.alert_id);
   bind_optional(q, 3, d.episode);

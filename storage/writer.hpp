@@ -23,8 +23,8 @@
 
 namespace tocsin::storage {
 
-class Connection;      // storage/detail/sqlite.hpp, private to storage/
-class FileWatch;       // storage/detail/sqlite.hpp
+class Connection;  // storage/detail/sqlite.hpp, private to storage/
+class FileWatch;   // storage/detail/sqlite.hpp
 
 struct WriteError {
   // Retrying later may succeed, or at least the sender should keep the event rather than drop

@@ -11,8 +11,9 @@ namespace {
 // The wrapper's three classes, refined by SQLSTATE where the layer has a finer one.
 sql::ErrorClass layer_class(const Error& e) {
   const std::string& state = e.sqlstate();
-  if (state == "53100") return sql::ErrorClass::full;                      // disk_full
-  if (state == "XX001" || state == "XX002") return sql::ErrorClass::corrupt;  // data/index corrupted
+  if (state == "53100") return sql::ErrorClass::full;  // disk_full
+  if (state == "XX001" || state == "XX002")
+    return sql::ErrorClass::corrupt;  // data/index corrupted
   if (state == "58030") return sql::ErrorClass::io_error;
   switch (e.error_class()) {
     case ErrorClass::retryable:

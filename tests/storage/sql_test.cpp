@@ -4,6 +4,8 @@
 // class. Each case runs on every backend in backends(): SQLite, and PostgreSQL when
 // TOCSIN_TEST_PG_URI names one (tests/support/postgres.hpp).
 
+#include "storage/sql.hpp"
+
 #include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -15,7 +17,6 @@
 #include <vector>
 
 #include "storage/postgres/sql_connection.hpp"
-#include "storage/sql.hpp"
 #include "storage/sqlite/connection.hpp"
 #include "support/postgres.hpp"
 #include "support/temp_dir.hpp"
@@ -56,8 +57,8 @@ std::vector<Backend> backends() {
        "b BLOB)",
        [](const std::string& dir) {
          const std::string path = dir + "/sql_test.db";
-         auto first = std::make_shared<SQLite::Database>(
-             path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+         auto first =
+             std::make_shared<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
          auto dbs = std::make_shared<std::vector<std::shared_ptr<SQLite::Database>>>();
          dbs->push_back(first);
          Open o;
@@ -73,18 +74,19 @@ std::vector<Backend> backends() {
   };
   static const std::optional<std::string> uri = tocsin::testing::test_postgres_uri();
   if (uri) {
-    out.push_back(
-        {"postgres",
-         "CREATE TABLE t (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, i BIGINT, "
-         "d DOUBLE PRECISION, s TEXT UNIQUE, b BYTEA)",
-         [](const std::string&) {
-           auto db = std::make_shared<PostgresDatabase>(*uri);
-           Open o;
-           o.connection = std::make_unique<postgres::SqlConnection>(db->connect());
-           o.another = [db] { return std::make_unique<postgres::SqlConnection>(db->connect()); };
-           o.keep = db;
-           return o;
-         }});
+    out.push_back({"postgres",
+                   "CREATE TABLE t (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, i BIGINT, "
+                   "d DOUBLE PRECISION, s TEXT UNIQUE, b BYTEA)",
+                   [](const std::string&) {
+                     auto db = std::make_shared<PostgresDatabase>(*uri);
+                     Open o;
+                     o.connection = std::make_unique<postgres::SqlConnection>(db->connect());
+                     o.another = [db] {
+                       return std::make_unique<postgres::SqlConnection>(db->connect());
+                     };
+                     o.keep = db;
+                     return o;
+                   }});
   }
   return out;
 }
@@ -243,7 +245,8 @@ TEST_CASE("sql: failures arrive as sql::Error with the backend's class and messa
         for (auto& c : message)
           c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         CHECK(message.find("unique") != std::string::npos);
-        if (db.backend() == sql::Backend::sqlite) CHECK((e.native_code() & 0xFF) == SQLITE_CONSTRAINT);
+        if (db.backend() == sql::Backend::sqlite)
+          CHECK((e.native_code() & 0xFF) == SQLITE_CONSTRAINT);
       }
     }
     SUBCASE("SQL that does not parse: permanent, at prepare or at the first step") {
@@ -285,14 +288,19 @@ TEST_CASE("sql: error classes have names") {
 
 TEST_CASE("sql: SQLite's result codes map to the layer's classes") {
   using C = sql::ErrorClass;
-  for (auto [code, expected] : std::vector<std::pair<int, C>>{
-           {SQLITE_BUSY, C::busy},          {SQLITE_LOCKED, C::busy},
-           {SQLITE_BUSY_SNAPSHOT, C::busy}, {SQLITE_CANTOPEN, C::unavailable},
-           {SQLITE_READONLY, C::read_only}, {SQLITE_PERM, C::read_only},
-           {SQLITE_IOERR_WRITE, C::io_error}, {SQLITE_FULL, C::full},
-           {SQLITE_CORRUPT, C::corrupt},    {SQLITE_NOTADB, C::corrupt},
-           {SQLITE_CONSTRAINT, C::permanent}, {SQLITE_ERROR, C::permanent},
-           {-1, C::permanent}}) {
+  for (auto [code, expected] : std::vector<std::pair<int, C>>{{SQLITE_BUSY, C::busy},
+                                                              {SQLITE_LOCKED, C::busy},
+                                                              {SQLITE_BUSY_SNAPSHOT, C::busy},
+                                                              {SQLITE_CANTOPEN, C::unavailable},
+                                                              {SQLITE_READONLY, C::read_only},
+                                                              {SQLITE_PERM, C::read_only},
+                                                              {SQLITE_IOERR_WRITE, C::io_error},
+                                                              {SQLITE_FULL, C::full},
+                                                              {SQLITE_CORRUPT, C::corrupt},
+                                                              {SQLITE_NOTADB, C::corrupt},
+                                                              {SQLITE_CONSTRAINT, C::permanent},
+                                                              {SQLITE_ERROR, C::permanent},
+                                                              {-1, C::permanent}}) {
     CAPTURE(code);
     CHECK(sqlite::error_class_of(code) == expected);
   }
