@@ -50,17 +50,17 @@ const char* const k_leaving_sql =
     "SELECT number, opened_at, status, ended_by, ever_acknowledged, transient FROM episodes "
     "WHERE alert_id = ? AND number >= ? ORDER BY number";
 
-std::vector<rules::EpisodeFacts> read_leaving(SQLite::Statement& q, TimePoint cutoff) {
+std::vector<rules::EpisodeFacts> read_leaving(sql::Statement& q, TimePoint cutoff) {
   std::vector<rules::EpisodeFacts> out;
-  while (q.executeStep()) {
+  while (q.step()) {
     rules::Episode e;
-    e.number = q.getColumn(0).getInt();
-    e.opened_at = from_unix_ms(q.getColumn(1).getInt64());
+    e.number = q.get_int(0);
+    e.opened_at = from_unix_ms(q.get_int64(1));
     if (e.opened_at >= cutoff) break;
-    e.status = parse_stored<EpisodeStatus>(q.getColumn(2).getString());
-    e.ended_by = parse_stored<rules::EndedBy>(q.getColumn(3).getString());
-    e.ever_acknowledged = q.getColumn(4).getInt() != 0;
-    e.transient = q.getColumn(5).getInt() != 0;
+    e.status = parse_stored<EpisodeStatus>(q.get_text(2));
+    e.ended_by = parse_stored<rules::EndedBy>(q.get_text(3));
+    e.ever_acknowledged = q.get_int(4) != 0;
+    e.transient = q.get_int(5) != 0;
     out.push_back(rules::facts_of(e));
   }
   return out;
@@ -117,94 +117,90 @@ const char* const k_decision_columns =
     "d.at, d.alert_id, d.episode, d.inbound_id, d.kind, d.outcome, d.reason, d.rule, "
     "d.rules_hash, d.fingerprint, d.event_key";
 
-DecisionRecord read_decision(SQLite::Statement& q, int c) {
+DecisionRecord read_decision(sql::Statement& q, int c) {
   DecisionRecord d;
-  d.at = from_unix_ms(q.getColumn(c + 0).getInt64());
-  if (!q.getColumn(c + 1).isNull()) d.alert_id = q.getColumn(c + 1).getInt64();
-  if (!q.getColumn(c + 2).isNull()) d.episode = q.getColumn(c + 2).getInt();
-  if (!q.getColumn(c + 3).isNull()) d.inbound_id = q.getColumn(c + 3).getInt64();
-  d.kind = parse_stored<DecisionKind>(q.getColumn(c + 4).getString());
-  d.outcome = q.getColumn(c + 5).getString();
-  d.reason = q.getColumn(c + 6).getString();
-  d.rule = q.getColumn(c + 7).getString();
-  d.rules_hash = q.getColumn(c + 8).getString();
-  d.fingerprint = q.getColumn(c + 9).getString();
-  if (!q.getColumn(c + 10).isNull()) d.event_key = q.getColumn(c + 10).getString();
+  d.at = from_unix_ms(q.get_int64(c + 0));
+  if (!q.is_null(c + 1)) d.alert_id = q.get_int64(c + 1);
+  if (!q.is_null(c + 2)) d.episode = q.get_int(c + 2);
+  if (!q.is_null(c + 3)) d.inbound_id = q.get_int64(c + 3);
+  d.kind = parse_stored<DecisionKind>(q.get_text(c + 4));
+  d.outcome = q.get_text(c + 5);
+  d.reason = q.get_text(c + 6);
+  d.rule = q.get_text(c + 7);
+  d.rules_hash = q.get_text(c + 8);
+  d.fingerprint = q.get_text(c + 9);
+  if (!q.is_null(c + 10)) d.event_key = q.get_text(c + 10);
   return d;
 }
 
-AlertRecord read_alert(SQLite::Statement& q, int c) {
+AlertRecord read_alert(sql::Statement& q, int c) {
   AlertRecord a;
-  a.id = q.getColumn(c + 0).getInt64();
-  a.fingerprint = q.getColumn(c + 1).getString();
-  a.source = parse_stored<Source>(q.getColumn(c + 2).getString());
-  a.name = q.getColumn(c + 3).getString();
-  a.account = q.getColumn(c + 4).getString();
-  a.region = q.getColumn(c + 5).getString();
-  a.metric = q.getColumn(c + 6).getString();
-  a.namespace_ = q.getColumn(c + 7).getString();
-  a.labels = labels_from_json(q.getColumn(c + 8).getString());
-  a.summary = q.getColumn(c + 9).getString();
-  a.description = q.getColumn(c + 10).getString();
-  a.rule = q.getColumn(c + 11).getString();
-  a.first_seen = from_unix_ms(q.getColumn(c + 12).getInt64());
-  a.last_seen = from_unix_ms(q.getColumn(c + 13).getInt64());
-  a.last_episode_number = q.getColumn(c + 14).getInt();
-  a.noise = noise_from_text(q.getColumn(c + 15).getString());
-  a.noise_score = q.getColumn(c + 16).getDouble();
+  a.id = q.get_int64(c + 0);
+  a.fingerprint = q.get_text(c + 1);
+  a.source = parse_stored<Source>(q.get_text(c + 2));
+  a.name = q.get_text(c + 3);
+  a.account = q.get_text(c + 4);
+  a.region = q.get_text(c + 5);
+  a.metric = q.get_text(c + 6);
+  a.namespace_ = q.get_text(c + 7);
+  a.labels = labels_from_json(q.get_text(c + 8));
+  a.summary = q.get_text(c + 9);
+  a.description = q.get_text(c + 10);
+  a.rule = q.get_text(c + 11);
+  a.first_seen = from_unix_ms(q.get_int64(c + 12));
+  a.last_seen = from_unix_ms(q.get_int64(c + 13));
+  a.last_episode_number = q.get_int(c + 14);
+  a.noise = noise_from_text(q.get_text(c + 15));
+  a.noise_score = q.get_double(c + 16);
   return a;
 }
 
-EpisodeRecord read_episode(SQLite::Statement& q, int c) {
+EpisodeRecord read_episode(sql::Statement& q, int c) {
   EpisodeRecord r;
-  r.alert_id = q.getColumn(c + 0).getInt64();
-  r.alias = q.getColumn(c + 1).getString();
+  r.alert_id = q.get_int64(c + 0);
+  r.alias = q.get_text(c + 1);
   auto& e = r.episode;
-  e.number = q.getColumn(c + 2).getInt();
-  e.status = parse_stored<EpisodeStatus>(q.getColumn(c + 3).getString());
-  e.severity = parse_stored<Severity>(q.getColumn(c + 4).getString());
-  e.priority = Priority{q.getColumn(c + 5).getInt()};
-  e.opened_at = from_unix_ms(q.getColumn(c + 6).getInt64());
-  e.last_activity_at = from_unix_ms(q.getColumn(c + 7).getInt64());
-  if (!q.getColumn(c + 8).isNull())
-    e.last_source_time = from_unix_ms(q.getColumn(c + 8).getInt64());
-  if (!q.getColumn(c + 9).isNull()) e.closed_at = from_unix_ms(q.getColumn(c + 9).getInt64());
-  e.event_count = q.getColumn(c + 10).getInt();
-  e.escalation = names_from_json(q.getColumn(c + 11).getString());
-  e.level = q.getColumn(c + 12).getInt();
-  e.escalation_base =
-      q.getColumn(c + 13).isNull() ? e.opened_at : from_unix_ms(q.getColumn(c + 13).getInt64());
-  if (!q.getColumn(c + 14).isNull())
-    e.acknowledged_at = from_unix_ms(q.getColumn(c + 14).getInt64());
-  e.acknowledged_by = q.getColumn(c + 15).getString();
-  if (!q.getColumn(c + 16).isNull())
-    e.flagged_stale_at = from_unix_ms(q.getColumn(c + 16).getInt64());
-  e.notified = names_from_json(q.getColumn(c + 17).getString());
-  e.ended_by = parse_stored<rules::EndedBy>(q.getColumn(c + 18).getString());
-  e.ever_acknowledged = q.getColumn(c + 19).getInt() != 0;
-  e.transient = q.getColumn(c + 20).getInt() != 0;
-  if (!q.getColumn(c + 21).isNull()) e.demoted_to = q.getColumn(c + 21).getString();
-  if (!q.getColumn(c + 22).isNull()) e.held_until = from_unix_ms(q.getColumn(c + 22).getInt64());
-  if (!q.getColumn(c + 23).isNull()) e.noise = q.getColumn(c + 23).getDouble();
+  e.number = q.get_int(c + 2);
+  e.status = parse_stored<EpisodeStatus>(q.get_text(c + 3));
+  e.severity = parse_stored<Severity>(q.get_text(c + 4));
+  e.priority = Priority{q.get_int(c + 5)};
+  e.opened_at = from_unix_ms(q.get_int64(c + 6));
+  e.last_activity_at = from_unix_ms(q.get_int64(c + 7));
+  if (!q.is_null(c + 8)) e.last_source_time = from_unix_ms(q.get_int64(c + 8));
+  if (!q.is_null(c + 9)) e.closed_at = from_unix_ms(q.get_int64(c + 9));
+  e.event_count = q.get_int(c + 10);
+  e.escalation = names_from_json(q.get_text(c + 11));
+  e.level = q.get_int(c + 12);
+  e.escalation_base = q.is_null(c + 13) ? e.opened_at : from_unix_ms(q.get_int64(c + 13));
+  if (!q.is_null(c + 14)) e.acknowledged_at = from_unix_ms(q.get_int64(c + 14));
+  e.acknowledged_by = q.get_text(c + 15);
+  if (!q.is_null(c + 16)) e.flagged_stale_at = from_unix_ms(q.get_int64(c + 16));
+  e.notified = names_from_json(q.get_text(c + 17));
+  e.ended_by = parse_stored<rules::EndedBy>(q.get_text(c + 18));
+  e.ever_acknowledged = q.get_int(c + 19) != 0;
+  e.transient = q.get_int(c + 20) != 0;
+  if (!q.is_null(c + 21)) e.demoted_to = q.get_text(c + 21);
+  if (!q.is_null(c + 22)) e.held_until = from_unix_ms(q.get_int64(c + 22));
+  if (!q.is_null(c + 23)) e.noise = q.get_double(c + 23);
   return r;
 }
 
 const char* const k_member_columns =
     "m.member, m.state, m.source_time, m.transition_at, m.changed_at, m.last_seen_at";
 
-rules::Member read_member(SQLite::Statement& q, int c) {
+rules::Member read_member(sql::Statement& q, int c) {
   auto optional_time = [&](int i) -> std::optional<TimePoint> {
-    if (q.getColumn(i).isNull()) return std::nullopt;
-    return from_unix_ms(q.getColumn(i).getInt64());
+    if (q.is_null(i)) return std::nullopt;
+    return from_unix_ms(q.get_int64(i));
   };
   rules::Member m;
-  m.fingerprint = q.getColumn(c).getString();
-  const bool firing = q.getColumn(c + 1).getString() == "firing";
+  m.fingerprint = q.get_text(c);
+  const bool firing = q.get_text(c + 1) == "firing";
   m.state = firing ? SignalState::firing : SignalState::resolved;
   m.source_time = optional_time(c + 2);
   m.transition_at = optional_time(c + 3);
-  m.changed_at = from_unix_ms(q.getColumn(c + 4).getInt64());
-  m.last_seen_at = from_unix_ms(q.getColumn(c + 5).getInt64());
+  m.changed_at = from_unix_ms(q.get_int64(c + 4));
+  m.last_seen_at = from_unix_ms(q.get_int64(c + 5));
   return m;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Conversions between records and column values, shared by the writer and the readers. The
-// readers of whole rows, which take SQLite's statements, are storage/detail/rows.hpp.
+// readers of whole rows, which take the statement layer's statements (storage/sql.hpp), are
+// storage/detail/rows.hpp.
 
 #include <map>
 #include <optional>

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "storage/detail/rows.hpp"
 #include "storage/detail/sqlite.hpp"
 
 namespace tocsin::storage {
@@ -140,8 +141,10 @@ std::optional<std::uint64_t> free_bytes(const std::string& path) {
   return static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
 }
 
+const char* const k_probe_sql = "UPDATE health_probe SET at = ?, probes = probes + 1 WHERE id = 1";
+
 void write_probe(SQLite::Database& db, std::int64_t at_unix_ms) {
-  SQLite::Statement q(db, "UPDATE health_probe SET at = ?, probes = probes + 1 WHERE id = 1");
+  SQLite::Statement q(db, k_probe_sql);
   q.bind(1, static_cast<int64_t>(at_unix_ms));
   q.exec();
 }

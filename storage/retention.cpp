@@ -1,13 +1,11 @@
 #include "storage/retention.hpp"
 
-#include <SQLiteCpp/Statement.h>
-
 #include <algorithm>
 #include <set>
 #include <vector>
 
 #include "rules/noise.hpp"
-#include "storage/detail/statement_cache.hpp"
+#include "storage/sql.hpp"
 #include "storage/writer.hpp"
 
 namespace tocsin::storage {
@@ -139,19 +137,19 @@ PruneBatch Transaction::prune_batch(PruneTable table, const RetentionPolicy& pol
   batch.next = from;
   std::vector<Candidate> candidates;
   {
-    CachedStatement q(m_statements, select_sql(table));
-    q.bind(1, static_cast<int64_t>(from.at));
-    q.bind(2, static_cast<int64_t>(from.id));
-    q.bind(3, static_cast<int64_t>(to_unix_ms(policy.cutoff)));
-    q.bind(4, policy.batch_rows);
-    while (q.executeStep()) {
+    sql::CachedStatement q(m_db, select_sql(table));
+    q->bind(1, static_cast<int64_t>(from.at));
+    q->bind(2, static_cast<int64_t>(from.id));
+    q->bind(3, static_cast<int64_t>(to_unix_ms(policy.cutoff)));
+    q->bind(4, policy.batch_rows);
+    while (q->step()) {
       ++batch.examined;
-      batch.next = {q.getColumn(1).getInt64(), q.getColumn(0).getInt64()};
-      if (q.getColumn(2).getInt() == 0) continue;
-      Candidate c{q.getColumn(0).getInt64()};
+      batch.next = {q->get_int64(1), q->get_int64(0)};
+      if (q->get_int(2) == 0) continue;
+      Candidate c{q->get_int64(0)};
       if (table == PruneTable::episodes) {
-        c.alert_id = q.getColumn(3).getInt64();
-        c.number = q.getColumn(4).getInt();
+        c.alert_id = q->get_int64(3);
+        c.number = q->get_int(4);
       }
       candidates.push_back(c);
     }
@@ -170,9 +168,8 @@ PruneBatch Transaction::prune_batch(PruneTable table, const RetentionPolicy& pol
       if (!loaded) continue;
       AlertRecord& alert = loaded->first;
       const rules::NoiseState before = alert.noise;
-      rules::slide(alert.noise,
-                   episodes_leaving(alert.id, alert.noise.window_first,
-                                    rules::window_cutoff(policy.noise, policy.now)));
+      rules::slide(alert.noise, episodes_leaving(alert.id, alert.noise.window_first,
+                                                 rules::window_cutoff(policy.noise, policy.now)));
       if (!(alert.noise == before)) {
         alert.noise_score =
             rules::score(alert.noise, policy.noise, alert.first_seen, policy.now).score;
@@ -187,20 +184,18 @@ PruneBatch Transaction::prune_batch(PruneTable table, const RetentionPolicy& pol
   }
 
   if (table == PruneTable::outbox) {
-    CachedStatement attempts(m_statements, "DELETE FROM delivery_attempts WHERE outbox_id = ?");
-    SQLite::Statement& each = attempts;
+    sql::CachedStatement attempts(m_db, "DELETE FROM delivery_attempts WHERE outbox_id = ?");
     for (const auto& c : candidates) {
-      each.reset();
-      attempts.bind(1, static_cast<int64_t>(c.id));
-      batch.deleted["delivery_attempts"] += attempts.exec();
+      attempts->reset();
+      attempts->bind(1, static_cast<int64_t>(c.id));
+      batch.deleted["delivery_attempts"] += attempts->exec();
     }
   }
-  CachedStatement del(m_statements, delete_sql(table));
-  SQLite::Statement& each = del;
+  sql::CachedStatement del(m_db, delete_sql(table));
   for (const auto& c : candidates) {
-    each.reset();
-    del.bind(1, static_cast<int64_t>(c.id));
-    batch.deleted[to_string(table)] += del.exec();
+    del->reset();
+    del->bind(1, static_cast<int64_t>(c.id));
+    batch.deleted[to_string(table)] += del->exec();
   }
   return batch;
 }
@@ -211,11 +206,9 @@ PruneRun prune(Writer& writer, const RetentionPolicy& policy) {
     PruneCursor cursor;
     for (;;) {
       PruneBatch batch;
-      auto status = writer
-                        .submit([&](Transaction& tx) {
-                          batch = tx.prune_batch(table, policy, cursor);
-                        })
-                        .get();
+      auto status =
+          writer.submit([&](Transaction& tx) { batch = tx.prune_batch(table, policy, cursor); })
+              .get();
       ++run.batches;
       if (status) {
         run.ok = false;

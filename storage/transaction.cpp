@@ -1,7 +1,5 @@
 #include "storage/transaction.hpp"
 
-#include <SQLiteCpp/Statement.h>
-
 #include <algorithm>
 #include <stdexcept>
 
@@ -10,26 +8,25 @@
 #include "storage/codec.hpp"
 #include "storage/compression.hpp"
 #include "storage/detail/rows.hpp"
-#include "storage/detail/sqlite.hpp"
-#include "storage/detail/statement_cache.hpp"
+#include "storage/sql.hpp"
 #include "storage/vocabulary.hpp"
 
 namespace tocsin::storage {
 
 namespace {
 
-void bind_optional_time(SQLite::Statement& q, int index, const std::optional<TimePoint>& t) {
+void bind_optional_time(sql::Statement& q, int index, const std::optional<TimePoint>& t) {
   if (t) {
     q.bind(index, static_cast<int64_t>(to_unix_ms(*t)));
   } else {
-    q.bind(index);  // NULL
+    q.bind_null(index);  // NULL
   }
 }
 
 template <class T>
-void bind_optional(SQLite::Statement& q, int index, const std::optional<T>& v) {
+void bind_optional(sql::Statement& q, int index, const std::optional<T>& v) {
   if (!v) {
-    q.bind(index);  // NULL
+    q.bind_null(index);  // NULL
   } else if constexpr (std::is_same_v<T, std::int64_t>) {
     q.bind(index, static_cast<int64_t>(*v));
   } else {
@@ -41,110 +38,110 @@ void bind_optional(SQLite::Statement& q, int index, const std::optional<T>& v) {
 
 std::optional<std::int64_t> Transaction::find_inbound(const std::string& hook,
                                                       const std::string& delivery_id) {
-  CachedStatement q(m_statements, "SELECT id FROM inbound WHERE hook = ? AND delivery_id = ?");
-  q.bind(1, hook);
-  q.bind(2, delivery_id);
-  if (q.executeStep()) return q.getColumn(0).getInt64();
+  sql::CachedStatement q(m_db, "SELECT id FROM inbound WHERE hook = ? AND delivery_id = ?");
+  q->bind(1, hook);
+  q->bind(2, delivery_id);
+  if (q->step()) return q->get_int64(0);
   return std::nullopt;
 }
 
 std::int64_t Transaction::insert_inbound(const InboundRecord& r) {
-  CachedStatement q(m_statements,
-                    "INSERT INTO inbound (received_at, hook, delivery_id, headers, body) "
-                    "VALUES (?, ?, ?, ?, ?)");
-  q.bind(1, static_cast<int64_t>(to_unix_ms(r.received_at)));
-  q.bind(2, r.hook);
+  sql::CachedStatement q(m_db,
+                         "INSERT INTO inbound (received_at, hook, delivery_id, headers, body) "
+                         "VALUES (?, ?, ?, ?, ?)");
+  q->bind(1, static_cast<int64_t>(to_unix_ms(r.received_at)));
+  q->bind(2, r.hook);
   if (r.delivery_id.empty()) {
-    q.bind(3);
+    q->bind_null(3);
   } else {
-    q.bind(3, r.delivery_id);
+    q->bind(3, r.delivery_id);
   }
-  q.bind(4, r.headers_json);
+  q->bind(4, r.headers_json);
   // A BLOB is the body compressed (storage/compression.hpp); TEXT the body as received.
   const auto frame = compress_body(r.body);
   if (frame) {
-    q.bind(5, frame->data(), static_cast<int>(frame->size()));
+    q->bind_blob(5, frame->data(), frame->size());
   } else {
-    q.bind(5, r.body);
+    q->bind(5, r.body);
   }
-  q.exec();
-  return m_db.getLastInsertRowid();
+  q->exec();
+  return m_db.last_insert_id();
 }
 
 namespace {}  // namespace
 
 std::vector<DecisionRecord> Transaction::decisions_for_inbound(std::int64_t inbound_id) {
-  CachedStatement q(m_statements, std::string("SELECT ") + k_decision_columns +
-                                      " FROM decisions d WHERE inbound_id = ? ORDER BY id");
-  q.bind(1, static_cast<int64_t>(inbound_id));
+  sql::CachedStatement q(m_db, std::string("SELECT ") + k_decision_columns +
+                                   " FROM decisions d WHERE inbound_id = ? ORDER BY id");
+  q->bind(1, static_cast<int64_t>(inbound_id));
   std::vector<DecisionRecord> out;
-  while (q.executeStep())
+  while (q->step())
     out.push_back(read_decision(q, 0));
   return out;
 }
 
 std::optional<DecisionRecord> Transaction::find_event_decision(const std::string& event_key) {
-  CachedStatement q(m_statements, std::string("SELECT ") + k_decision_columns +
-                                      " FROM decisions d WHERE event_key = ?");
-  q.bind(1, event_key);
-  if (q.executeStep()) return read_decision(q, 0);
+  sql::CachedStatement q(
+      m_db, std::string("SELECT ") + k_decision_columns + " FROM decisions d WHERE event_key = ?");
+  q->bind(1, event_key);
+  if (q->step()) return read_decision(q, 0);
   return std::nullopt;
 }
 
 bool Transaction::save_subscription(const SubscriptionRecord& s) {
-  CachedStatement q(m_statements,
-                    "INSERT OR IGNORE INTO subscriptions (topic_arn, kind, url, message_id, "
-                    "received_at, status, updated_at, detail) VALUES (?,?,?,?,?,?,?,?)");
-  q.bind(1, s.topic_arn);
-  q.bind(2, std::string(to_text(s.kind)));
-  q.bind(3, s.url);
-  q.bind(4, s.message_id);
-  q.bind(5, static_cast<int64_t>(to_unix_ms(s.received_at)));
-  q.bind(6, std::string(to_text(s.status)));
-  q.bind(7, static_cast<int64_t>(to_unix_ms(s.updated_at)));
-  q.bind(8, s.detail);
-  return q.exec() == 1;
+  sql::CachedStatement q(m_db,
+                         "INSERT OR IGNORE INTO subscriptions (topic_arn, kind, url, message_id, "
+                         "received_at, status, updated_at, detail) VALUES (?,?,?,?,?,?,?,?)");
+  q->bind(1, s.topic_arn);
+  q->bind(2, std::string(to_text(s.kind)));
+  q->bind(3, s.url);
+  q->bind(4, s.message_id);
+  q->bind(5, static_cast<int64_t>(to_unix_ms(s.received_at)));
+  q->bind(6, std::string(to_text(s.status)));
+  q->bind(7, static_cast<int64_t>(to_unix_ms(s.updated_at)));
+  q->bind(8, s.detail);
+  return q->exec() == 1;
 }
 
 void Transaction::set_subscription_status(const std::string& message_id, SubscriptionStatus status,
                                           const std::string& detail, TimePoint at) {
-  CachedStatement q(m_statements,
-                    "UPDATE subscriptions SET status = ?, detail = ?, updated_at = ? "
-                    "WHERE message_id = ?");
-  q.bind(1, std::string(to_text(status)));
-  q.bind(2, detail);
-  q.bind(3, static_cast<int64_t>(to_unix_ms(at)));
-  q.bind(4, message_id);
-  q.exec();
+  sql::CachedStatement q(m_db,
+                         "UPDATE subscriptions SET status = ?, detail = ?, updated_at = ? "
+                         "WHERE message_id = ?");
+  q->bind(1, std::string(to_text(status)));
+  q->bind(2, detail);
+  q->bind(3, static_cast<int64_t>(to_unix_ms(at)));
+  q->bind(4, message_id);
+  q->exec();
 }
 
 void Transaction::record_heartbeat_ping(const std::string& name, TimePoint at) {
-  CachedStatement q(m_statements,
-                    "INSERT INTO heartbeat_pings (name, first_ping_at, last_ping_at, pings) "
-                    "VALUES (?1, ?2, ?2, 1) ON CONFLICT(name) DO UPDATE SET "
-                    "last_ping_at = max(last_ping_at, ?2), pings = pings + 1");
-  q.bind(1, name);
-  q.bind(2, static_cast<int64_t>(to_unix_ms(at)));
-  q.exec();
+  sql::CachedStatement q(m_db,
+                         "INSERT INTO heartbeat_pings (name, first_ping_at, last_ping_at, pings) "
+                         "VALUES (?1, ?2, ?2, 1) ON CONFLICT(name) DO UPDATE SET "
+                         "last_ping_at = max(last_ping_at, ?2), pings = pings + 1");
+  q->bind(1, name);
+  q->bind(2, static_cast<int64_t>(to_unix_ms(at)));
+  q->exec();
 }
 
 namespace {
 
 std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_where(
-    StatementCache& cache, const char* where, const std::function<void(SQLite::Statement&)>& bind) {
-  CachedStatement q(cache,
-                    std::string("SELECT ") + k_alert_columns + " FROM alerts a WHERE " + where);
-  bind(q);
-  if (!q.executeStep()) return std::nullopt;
+    sql::Connection& db, const char* where, const std::function<void(sql::Statement&)>& bind) {
+  sql::CachedStatement q(
+      db, std::string("SELECT ") + k_alert_columns + " FROM alerts a WHERE " + where);
+  bind(*q);
+  if (!q->step()) return std::nullopt;
   AlertRecord alert = read_alert(q, 0);
 
   rules::AlertState state;
   state.last_episode_number = alert.last_episode_number;
-  CachedStatement e(cache, std::string("SELECT ") + k_episode_columns +
-                               " FROM episodes e WHERE e.alert_id = ? AND e.status IN "
-                               "('open','acknowledged')");
-  e.bind(1, static_cast<int64_t>(alert.id));
-  if (e.executeStep()) {
+  sql::CachedStatement e(db, std::string("SELECT ") + k_episode_columns +
+                                 " FROM episodes e WHERE e.alert_id = ? AND e.status IN "
+                                 "('open','acknowledged')");
+  e->bind(1, static_cast<int64_t>(alert.id));
+  if (e->step()) {
     state.active = read_episode(e, 0).episode;
     state.notified = state.active->notified;
   }
@@ -155,8 +152,8 @@ std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_where(
 
 std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert(
     const std::string& fingerprint) {
-  return load_alert_where(m_statements, "a.fingerprint = ?",
-                          [&](SQLite::Statement& q) { q.bind(1, fingerprint); });
+  return load_alert_where(m_db, "a.fingerprint = ?",
+                          [&](sql::Statement& q) { q.bind(1, fingerprint); });
 }
 
 void Transaction::load_members(std::int64_t alert_id, const std::string& member,
@@ -173,158 +170,154 @@ void Transaction::load_members(std::int64_t alert_id, const std::string& member,
       since = std::min(since, static_cast<std::int64_t>(to_unix_ms(before->opened_at)));
     }
   }
-  CachedStatement counts(m_statements,
-                         "SELECT count(*), count(*) FILTER (WHERE state = 'firing' AND "
-                         "member <> ?2 AND last_seen_at >= ?3) FROM alert_members "
-                         "WHERE alert_id = ?1");
-  counts.bind(1, static_cast<int64_t>(alert_id));
-  counts.bind(2, member);
-  counts.bind(3, static_cast<int64_t>(since));
-  if (counts.executeStep()) {
-    state.tracks_members = counts.getColumn(0).getInt64() > 0;
-    state.other_firing = counts.getColumn(1).getInt();
+  sql::CachedStatement counts(m_db,
+                              "SELECT count(*), count(*) FILTER (WHERE state = 'firing' AND "
+                              "member <> ?2 AND last_seen_at >= ?3) FROM alert_members "
+                              "WHERE alert_id = ?1");
+  counts->bind(1, static_cast<int64_t>(alert_id));
+  counts->bind(2, member);
+  counts->bind(3, static_cast<int64_t>(since));
+  if (counts->step()) {
+    state.tracks_members = counts->get_int64(0) > 0;
+    state.other_firing = counts->get_int(1);
   }
-  CachedStatement q(m_statements,
-                    std::string("SELECT ") + k_member_columns +
-                        " FROM alert_members m WHERE m.alert_id = ? AND m.member = ?");
-  q.bind(1, static_cast<int64_t>(alert_id));
-  q.bind(2, member);
+  sql::CachedStatement q(m_db, std::string("SELECT ") + k_member_columns +
+                                   " FROM alert_members m WHERE m.alert_id = ? AND m.member = ?");
+  q->bind(1, static_cast<int64_t>(alert_id));
+  q->bind(2, member);
   state.member.reset();
-  if (q.executeStep()) state.member = read_member(q, 0);
+  if (q->step()) state.member = read_member(q, 0);
 }
 
 void Transaction::save_member(std::int64_t alert_id, const rules::Member& m) {
-  CachedStatement q(m_statements,
-                    "INSERT OR REPLACE INTO alert_members (alert_id, member, state, source_time, "
-                    "transition_at, changed_at, last_seen_at) VALUES (?,?,?,?,?,?,?)");
-  q.bind(1, static_cast<int64_t>(alert_id));
-  q.bind(2, m.fingerprint);
-  q.bind(3, m.state == SignalState::firing ? "firing" : "resolved");
+  sql::CachedStatement q(
+      m_db,
+      "INSERT OR REPLACE INTO alert_members (alert_id, member, state, source_time, "
+      "transition_at, changed_at, last_seen_at) VALUES (?,?,?,?,?,?,?)");
+  q->bind(1, static_cast<int64_t>(alert_id));
+  q->bind(2, m.fingerprint);
+  q->bind(3, m.state == SignalState::firing ? "firing" : "resolved");
   bind_optional_time(q, 4, m.source_time);
   bind_optional_time(q, 5, m.transition_at);
-  q.bind(6, static_cast<int64_t>(to_unix_ms(m.changed_at)));
-  q.bind(7, static_cast<int64_t>(to_unix_ms(m.last_seen_at)));
-  q.exec();
+  q->bind(6, static_cast<int64_t>(to_unix_ms(m.changed_at)));
+  q->bind(7, static_cast<int64_t>(to_unix_ms(m.last_seen_at)));
+  q->exec();
 }
 
 std::optional<std::pair<AlertRecord, rules::AlertState>> Transaction::load_alert_by_id(
     std::int64_t id) {
-  return load_alert_where(m_statements, "a.id = ?",
-                          [&](SQLite::Statement& q) { q.bind(1, static_cast<int64_t>(id)); });
+  return load_alert_where(m_db, "a.id = ?",
+                          [&](sql::Statement& q) { q.bind(1, static_cast<int64_t>(id)); });
 }
 
 std::optional<std::pair<std::int64_t, int>> Transaction::find_episode_by_alias(
     const std::string& alias) {
-  CachedStatement q(m_statements, "SELECT alert_id, number FROM episodes WHERE alias = ?");
-  q.bind(1, alias);
-  if (q.executeStep()) return std::make_pair(q.getColumn(0).getInt64(), q.getColumn(1).getInt());
+  sql::CachedStatement q(m_db, "SELECT alert_id, number FROM episodes WHERE alias = ?");
+  q->bind(1, alias);
+  if (q->step()) return std::make_pair(q->get_int64(0), q->get_int(1));
   return std::nullopt;
 }
 
 std::optional<rules::Episode> Transaction::load_episode(std::int64_t alert_id, int number) {
-  CachedStatement q(m_statements, std::string("SELECT ") + k_episode_columns +
-                                      " FROM episodes e WHERE e.alert_id = ? AND e.number = ?");
-  q.bind(1, static_cast<int64_t>(alert_id));
-  q.bind(2, number);
-  if (q.executeStep()) return read_episode(q, 0).episode;
+  sql::CachedStatement q(m_db, std::string("SELECT ") + k_episode_columns +
+                                   " FROM episodes e WHERE e.alert_id = ? AND e.number = ?");
+  q->bind(1, static_cast<int64_t>(alert_id));
+  q->bind(2, number);
+  if (q->step()) return read_episode(q, 0).episode;
   return std::nullopt;
 }
 
 void Transaction::insert_timer(std::int64_t alert_id, const rules::Timer& t) {
-  CachedStatement q(
-      m_statements,
-      "INSERT INTO timers (due_at, kind, alert_id, episode, step) VALUES (?,?,?,?,?)");
-  q.bind(1, static_cast<int64_t>(to_unix_ms(t.due)));
-  q.bind(2, std::string(to_string(t.kind)));
-  q.bind(3, static_cast<int64_t>(alert_id));
-  q.bind(4, t.episode);
-  q.bind(5, t.step);
-  q.exec();
+  sql::CachedStatement q(
+      m_db, "INSERT INTO timers (due_at, kind, alert_id, episode, step) VALUES (?,?,?,?,?)");
+  q->bind(1, static_cast<int64_t>(to_unix_ms(t.due)));
+  q->bind(2, std::string(to_string(t.kind)));
+  q->bind(3, static_cast<int64_t>(alert_id));
+  q->bind(4, t.episode);
+  q->bind(5, t.step);
+  q->exec();
 }
 
 std::optional<StoredTimer> Transaction::next_due_timer(TimePoint not_after) {
-  CachedStatement q(m_statements,
-                    "SELECT id, alert_id, due_at, kind, episode, step, name FROM timers "
-                    "WHERE due_at <= ? ORDER BY due_at, id LIMIT 1");
-  q.bind(1, static_cast<int64_t>(to_unix_ms(not_after)));
-  if (!q.executeStep()) return std::nullopt;
+  sql::CachedStatement q(m_db,
+                         "SELECT id, alert_id, due_at, kind, episode, step, name FROM timers "
+                         "WHERE due_at <= ? ORDER BY due_at, id LIMIT 1");
+  q->bind(1, static_cast<int64_t>(to_unix_ms(not_after)));
+  if (!q->step()) return std::nullopt;
   StoredTimer t;
-  t.id = q.getColumn(0).getInt64();
-  t.alert_id = q.getColumn(1).isNull() ? 0 : q.getColumn(1).getInt64();
-  t.timer.due = from_unix_ms(q.getColumn(2).getInt64());
-  t.timer.kind = parse_stored<rules::TimerKind>(q.getColumn(3).getString());
-  t.timer.episode = q.getColumn(4).getInt();
-  t.timer.step = q.getColumn(5).getInt();
-  if (!q.getColumn(6).isNull()) t.name = q.getColumn(6).getString();
+  t.id = q->get_int64(0);
+  t.alert_id = q->is_null(1) ? 0 : q->get_int64(1);
+  t.timer.due = from_unix_ms(q->get_int64(2));
+  t.timer.kind = parse_stored<rules::TimerKind>(q->get_text(3));
+  t.timer.episode = q->get_int(4);
+  t.timer.step = q->get_int(5);
+  if (!q->is_null(6)) t.name = q->get_text(6);
   return t;
 }
 
 void Transaction::set_heartbeat_deadline(const std::string& name, TimePoint due) {
-  CachedStatement del(m_statements, "DELETE FROM timers WHERE kind = 'heartbeat' AND name = ?");
-  del.bind(1, name);
-  del.exec();
-  CachedStatement ins(m_statements,
-                      "INSERT INTO timers (due_at, kind, name) VALUES (?, 'heartbeat', ?)");
-  ins.bind(1, static_cast<int64_t>(to_unix_ms(due)));
-  ins.bind(2, name);
-  ins.exec();
+  sql::CachedStatement del(m_db, "DELETE FROM timers WHERE kind = 'heartbeat' AND name = ?");
+  del->bind(1, name);
+  del->exec();
+  sql::CachedStatement ins(m_db,
+                           "INSERT INTO timers (due_at, kind, name) VALUES (?, 'heartbeat', ?)");
+  ins->bind(1, static_cast<int64_t>(to_unix_ms(due)));
+  ins->bind(2, name);
+  ins->exec();
 }
 
 bool Transaction::has_heartbeat_deadline(const std::string& name) {
-  CachedStatement q(m_statements, "SELECT 1 FROM timers WHERE kind = 'heartbeat' AND name = ?");
-  q.bind(1, name);
-  return q.executeStep();
+  sql::CachedStatement q(m_db, "SELECT 1 FROM timers WHERE kind = 'heartbeat' AND name = ?");
+  q->bind(1, name);
+  return q->step();
 }
 
 std::optional<HeartbeatPing> Transaction::heartbeat_ping(const std::string& name) {
-  CachedStatement q(
-      m_statements,
-      "SELECT first_ping_at, last_ping_at, pings FROM heartbeat_pings WHERE name = ?");
-  q.bind(1, name);
-  if (!q.executeStep()) return std::nullopt;
+  sql::CachedStatement q(
+      m_db, "SELECT first_ping_at, last_ping_at, pings FROM heartbeat_pings WHERE name = ?");
+  q->bind(1, name);
+  if (!q->step()) return std::nullopt;
   HeartbeatPing p;
   p.name = name;
-  p.first_ping_at = from_unix_ms(q.getColumn(0).getInt64());
-  p.last_ping_at = from_unix_ms(q.getColumn(1).getInt64());
-  p.pings = q.getColumn(2).getInt64();
+  p.first_ping_at = from_unix_ms(q->get_int64(0));
+  p.last_ping_at = from_unix_ms(q->get_int64(1));
+  p.pings = q->get_int64(2);
   return p;
 }
 
 std::optional<TimePoint> Transaction::next_timer_due() {
-  CachedStatement q(m_statements, "SELECT min(due_at) FROM timers");
-  if (q.executeStep() && !q.getColumn(0).isNull()) return from_unix_ms(q.getColumn(0).getInt64());
+  sql::CachedStatement q(m_db, "SELECT min(due_at) FROM timers");
+  if (q->step() && !q->is_null(0)) return from_unix_ms(q->get_int64(0));
   return std::nullopt;
 }
 
 void Transaction::delete_timer(std::int64_t id) {
-  CachedStatement q(m_statements, "DELETE FROM timers WHERE id = ?");
-  q.bind(1, static_cast<int64_t>(id));
-  q.exec();
+  sql::CachedStatement q(m_db, "DELETE FROM timers WHERE id = ?");
+  q->bind(1, static_cast<int64_t>(id));
+  q->exec();
 }
 
 void Transaction::cancel_timers(std::int64_t alert_id, int episode,
                                 std::optional<rules::TimerKind> kind) {
-  CachedStatement q(m_statements, kind
-                                      ? "DELETE FROM timers WHERE alert_id = ? AND episode = ? AND "
-                                        "kind = ?"
-                                      : "DELETE FROM timers WHERE alert_id = ? AND episode = ?");
-  q.bind(1, static_cast<int64_t>(alert_id));
-  q.bind(2, episode);
-  if (kind) q.bind(3, std::string(to_string(*kind)));
-  q.exec();
+  sql::CachedStatement q(m_db, kind ? "DELETE FROM timers WHERE alert_id = ? AND episode = ? AND "
+                                      "kind = ?"
+                                    : "DELETE FROM timers WHERE alert_id = ? AND episode = ?");
+  q->bind(1, static_cast<int64_t>(alert_id));
+  q->bind(2, episode);
+  if (kind) q->bind(3, std::string(to_string(*kind)));
+  q->exec();
 }
 
 std::vector<std::pair<std::int64_t, rules::Episode>> Transaction::active_episodes_without_sweep(
     int limit) {
-  CachedStatement q(m_statements,
-                    std::string("SELECT ") + k_episode_columns +
-                        " FROM episodes e WHERE e.status IN ('open','acknowledged') AND "
-                        "NOT EXISTS (SELECT 1 FROM timers t WHERE t.alert_id = "
-                        "e.alert_id AND t.episode = e.number AND t.kind = "
-                        "'max_open_age') ORDER BY e.id LIMIT ?");
-  q.bind(1, limit);
+  sql::CachedStatement q(m_db, std::string("SELECT ") + k_episode_columns +
+                                   " FROM episodes e WHERE e.status IN ('open','acknowledged') AND "
+                                   "NOT EXISTS (SELECT 1 FROM timers t WHERE t.alert_id = "
+                                   "e.alert_id AND t.episode = e.number AND t.kind = "
+                                   "'max_open_age') ORDER BY e.id LIMIT ?");
+  q->bind(1, limit);
   std::vector<std::pair<std::int64_t, rules::Episode>> out;
-  while (q.executeStep()) {
+  while (q->step()) {
     auto r = read_episode(q, 0);
     out.emplace_back(r.alert_id, std::move(r.episode));
   }
@@ -337,133 +330,134 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
     // A resolve supersedes what is still queued for the same episode and channel
     // (docs/behaviour.md "Delivery"); if nothing about the episode ever left for that channel,
     // there is nothing to resolve there either.
-    CachedStatement supersede(m_statements,
-                              "UPDATE outbox SET status = 'superseded' WHERE alert_id = ? AND "
-                              "episode = ? AND channel = ? AND status = 'pending' AND "
-                              "attempts = 0 AND action IN ('trigger','escalate','reminder')");
-    supersede.bind(1, static_cast<int64_t>(*n.alert_id));
-    supersede.bind(2, *n.episode);
-    supersede.bind(3, n.channel);
-    supersede.exec();
-    CachedStatement told(m_statements,
-                         "SELECT 1 FROM outbox WHERE alert_id = ? AND episode = ? AND channel = ? "
-                         "AND (status IN ('sent','failed') OR (status = 'pending' AND attempts > "
-                         "0)) LIMIT 1");
-    told.bind(1, static_cast<int64_t>(*n.alert_id));
-    told.bind(2, *n.episode);
-    told.bind(3, n.channel);
-    if (!told.executeStep()) status = OutboxStatus::superseded;
+    sql::CachedStatement supersede(m_db,
+                                   "UPDATE outbox SET status = 'superseded' WHERE alert_id = ? AND "
+                                   "episode = ? AND channel = ? AND status = 'pending' AND "
+                                   "attempts = 0 AND action IN ('trigger','escalate','reminder')");
+    supersede->bind(1, static_cast<int64_t>(*n.alert_id));
+    supersede->bind(2, *n.episode);
+    supersede->bind(3, n.channel);
+    supersede->exec();
+    sql::CachedStatement told(
+        m_db,
+        "SELECT 1 FROM outbox WHERE alert_id = ? AND episode = ? AND channel = ? "
+        "AND (status IN ('sent','failed') OR (status = 'pending' AND attempts > "
+        "0)) LIMIT 1");
+    told->bind(1, static_cast<int64_t>(*n.alert_id));
+    told->bind(2, *n.episode);
+    told->bind(3, n.channel);
+    if (!told->step()) status = OutboxStatus::superseded;
   }
-  CachedStatement q(m_statements,
-                    "INSERT INTO outbox (created_at, due_at, alert_id, episode, fingerprint, "
-                    "alias, channel, action, level, severity, priority, noise, why, status, "
-                    "about, digest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  q.bind(1, static_cast<int64_t>(to_unix_ms(n.created_at)));
-  q.bind(2, static_cast<int64_t>(to_unix_ms(n.due_at)));
+  sql::CachedStatement q(m_db,
+                         "INSERT INTO outbox (created_at, due_at, alert_id, episode, fingerprint, "
+                         "alias, channel, action, level, severity, priority, noise, why, status, "
+                         "about, digest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  q->bind(1, static_cast<int64_t>(to_unix_ms(n.created_at)));
+  q->bind(2, static_cast<int64_t>(to_unix_ms(n.due_at)));
   bind_optional(q, 3, n.alert_id);
   bind_optional(q, 4, n.episode);
-  q.bind(5, n.fingerprint);
-  q.bind(6, n.alias);
-  q.bind(7, n.channel);
-  q.bind(8, std::string(to_text(n.action)));
-  q.bind(9, n.level);
-  q.bind(10, std::string(to_string(n.severity)));
-  q.bind(11, n.priority.level);
+  q->bind(5, n.fingerprint);
+  q->bind(6, n.alias);
+  q->bind(7, n.channel);
+  q->bind(8, std::string(to_text(n.action)));
+  q->bind(9, n.level);
+  q->bind(10, std::string(to_string(n.severity)));
+  q->bind(11, n.priority.level);
   bind_optional(q, 12, n.noise);
-  q.bind(13, n.why);
-  q.bind(14, std::string(to_text(status)));
+  q->bind(13, n.why);
+  q->bind(14, std::string(to_text(status)));
   bind_optional(q, 15, n.about);
   if (n.digest.empty()) {
-    q.bind(16);
+    q->bind_null(16);
   } else {
-    q.bind(16, n.digest);
+    q->bind(16, n.digest);
   }
-  q.exec();
-  return m_db.getLastInsertRowid();
+  q->exec();
+  return m_db.last_insert_id();
 }
 
 std::vector<rules::EpisodeFacts> Transaction::episodes_leaving(std::int64_t alert_id, int from,
                                                                TimePoint cutoff) {
-  CachedStatement q(m_statements, k_leaving_sql);
-  q.bind(1, static_cast<int64_t>(alert_id));
-  q.bind(2, from);
+  sql::CachedStatement q(m_db, k_leaving_sql);
+  q->bind(1, static_cast<int64_t>(alert_id));
+  q->bind(2, from);
   return read_leaving(q, cutoff);
 }
 
 void Transaction::insert_digest_item(const DigestItem& item) {
   const OutboxRecord& n = item.notification;
-  CachedStatement q(m_statements,
-                    "INSERT INTO digest_items (channel, created_at, alert_id, episode, "
-                    "fingerprint, alias, action, severity, priority, noise, summary, why) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
-  q.bind(1, n.channel);
-  q.bind(2, static_cast<int64_t>(to_unix_ms(n.created_at)));
+  sql::CachedStatement q(m_db,
+                         "INSERT INTO digest_items (channel, created_at, alert_id, episode, "
+                         "fingerprint, alias, action, severity, priority, noise, summary, why) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+  q->bind(1, n.channel);
+  q->bind(2, static_cast<int64_t>(to_unix_ms(n.created_at)));
   bind_optional(q, 3, n.alert_id);
   bind_optional(q, 4, n.episode);
-  q.bind(5, n.fingerprint);
-  q.bind(6, n.alias);
-  q.bind(7, std::string(to_text(n.action)));
-  q.bind(8, std::string(to_string(n.severity)));
-  q.bind(9, n.priority.level);
+  q->bind(5, n.fingerprint);
+  q->bind(6, n.alias);
+  q->bind(7, std::string(to_text(n.action)));
+  q->bind(8, std::string(to_string(n.severity)));
+  q->bind(9, n.priority.level);
   bind_optional(q, 10, n.noise);
-  q.bind(11, item.summary);
-  q.bind(12, n.why);
-  q.exec();
+  q->bind(11, item.summary);
+  q->bind(12, n.why);
+  q->exec();
 }
 
 std::vector<DigestItem> Transaction::take_digest_items(const std::string& channel) {
   std::vector<DigestItem> out;
   {
-    CachedStatement q(m_statements,
-                      "SELECT id, created_at, alert_id, episode, fingerprint, alias, action, "
-                      "severity, priority, noise, summary, why FROM digest_items WHERE channel = ? "
-                      "ORDER BY id");
-    q.bind(1, channel);
-    while (q.executeStep()) {
+    sql::CachedStatement q(
+        m_db,
+        "SELECT id, created_at, alert_id, episode, fingerprint, alias, action, "
+        "severity, priority, noise, summary, why FROM digest_items WHERE channel = ? "
+        "ORDER BY id");
+    q->bind(1, channel);
+    while (q->step()) {
       DigestItem item;
-      item.id = q.getColumn(0).getInt64();
+      item.id = q->get_int64(0);
       OutboxRecord& n = item.notification;
       n.channel = channel;
-      n.created_at = n.due_at = from_unix_ms(q.getColumn(1).getInt64());
-      if (!q.getColumn(2).isNull()) n.alert_id = q.getColumn(2).getInt64();
-      if (!q.getColumn(3).isNull()) n.episode = q.getColumn(3).getInt();
-      n.fingerprint = q.getColumn(4).getString();
-      n.alias = q.getColumn(5).getString();
-      n.action = parse_stored<rules::NotifyAction>(q.getColumn(6).getString());
-      n.severity = parse_stored<Severity>(q.getColumn(7).getString(), "digest_items.severity");
-      n.priority = Priority{q.getColumn(8).getInt()};
-      if (!q.getColumn(9).isNull()) n.noise = q.getColumn(9).getDouble();
-      item.summary = q.getColumn(10).getString();
-      n.why = q.getColumn(11).getString();
+      n.created_at = n.due_at = from_unix_ms(q->get_int64(1));
+      if (!q->is_null(2)) n.alert_id = q->get_int64(2);
+      if (!q->is_null(3)) n.episode = q->get_int(3);
+      n.fingerprint = q->get_text(4);
+      n.alias = q->get_text(5);
+      n.action = parse_stored<rules::NotifyAction>(q->get_text(6));
+      n.severity = parse_stored<Severity>(q->get_text(7), "digest_items.severity");
+      n.priority = Priority{q->get_int(8)};
+      if (!q->is_null(9)) n.noise = q->get_double(9);
+      item.summary = q->get_text(10);
+      n.why = q->get_text(11);
       out.push_back(std::move(item));
     }
   }
-  CachedStatement del(m_statements, "DELETE FROM digest_items WHERE channel = ?");
-  del.bind(1, channel);
-  del.exec();
+  sql::CachedStatement del(m_db, "DELETE FROM digest_items WHERE channel = ?");
+  del->bind(1, channel);
+  del->exec();
   return out;
 }
 
 bool Transaction::arm_digest(const std::string& channel, TimePoint due) {
-  CachedStatement has(m_statements, "SELECT 1 FROM timers WHERE kind = 'digest' AND name = ?");
-  has.bind(1, channel);
-  if (has.executeStep()) return false;
-  CachedStatement q(m_statements,
-                    "INSERT INTO timers (due_at, kind, name) VALUES (?, 'digest', ?)");
-  q.bind(1, static_cast<int64_t>(to_unix_ms(due)));
-  q.bind(2, channel);
-  q.exec();
+  sql::CachedStatement has(m_db, "SELECT 1 FROM timers WHERE kind = 'digest' AND name = ?");
+  has->bind(1, channel);
+  if (has->step()) return false;
+  sql::CachedStatement q(m_db, "INSERT INTO timers (due_at, kind, name) VALUES (?, 'digest', ?)");
+  q->bind(1, static_cast<int64_t>(to_unix_ms(due)));
+  q->bind(2, channel);
+  q->exec();
   return true;
 }
 
 std::int64_t Transaction::next_digest_number(const std::string& channel) {
-  CachedStatement q(m_statements,
-                    "INSERT INTO digest_sequence (channel, last) VALUES (?, 1) "
-                    "ON CONFLICT (channel) DO UPDATE SET last = last + 1 RETURNING last");
-  q.bind(1, channel);
-  if (!q.executeStep()) throw std::logic_error("digest_sequence: an upsert returned no row");
+  sql::CachedStatement q(m_db,
+                         "INSERT INTO digest_sequence (channel, last) VALUES (?, 1) "
+                         "ON CONFLICT (channel) DO UPDATE SET last = last + 1 RETURNING last");
+  q->bind(1, channel);
+  if (!q->step()) throw std::logic_error("digest_sequence: an upsert returned no row");
   // The change is made by the first step (SQLite's RETURNING), whatever happens after.
-  return q.getColumn(0).getInt64();
+  return q->get_int64(0);
 }
 
 // A macro so that k_due_notifications_sql can be one literal.
@@ -478,29 +472,29 @@ constexpr const char* k_outbox_columns = TOCSIN_OUTBOX_COLUMNS;
 
 }  // namespace
 
-OutboxRecord read_outbox(SQLite::Statement& q) {
+OutboxRecord read_outbox(sql::Statement& q) {
   OutboxRecord n;
-  n.id = q.getColumn(0).getInt64();
-  n.created_at = from_unix_ms(q.getColumn(1).getInt64());
-  n.due_at = from_unix_ms(q.getColumn(2).getInt64());
-  if (!q.getColumn(3).isNull()) n.alert_id = q.getColumn(3).getInt64();
-  if (!q.getColumn(4).isNull()) n.episode = q.getColumn(4).getInt();
-  n.fingerprint = q.getColumn(5).getString();
-  n.alias = q.getColumn(6).getString();
-  n.channel = q.getColumn(7).getString();
-  n.action = parse_stored<rules::NotifyAction>(q.getColumn(8).getString());
-  n.level = q.getColumn(9).getInt();
-  n.severity = parse_stored<Severity>(q.getColumn(10).getString(), "outbox.severity");
-  n.priority = Priority{q.getColumn(11).getInt()};
-  if (!q.getColumn(12).isNull()) n.noise = q.getColumn(12).getDouble();
-  n.why = q.getColumn(13).getString();
-  n.status = parse_stored<OutboxStatus>(q.getColumn(14).getString());
-  n.attempts = q.getColumn(15).getInt();
-  if (!q.getColumn(16).isNull()) n.last_status = q.getColumn(16).getInt();
-  n.last_error = q.getColumn(17).getString();
-  if (!q.getColumn(18).isNull()) n.sent_at = from_unix_ms(q.getColumn(18).getInt64());
-  if (!q.getColumn(19).isNull()) n.about = q.getColumn(19).getInt64();
-  if (!q.getColumn(20).isNull()) n.digest = q.getColumn(20).getString();
+  n.id = q.get_int64(0);
+  n.created_at = from_unix_ms(q.get_int64(1));
+  n.due_at = from_unix_ms(q.get_int64(2));
+  if (!q.is_null(3)) n.alert_id = q.get_int64(3);
+  if (!q.is_null(4)) n.episode = q.get_int(4);
+  n.fingerprint = q.get_text(5);
+  n.alias = q.get_text(6);
+  n.channel = q.get_text(7);
+  n.action = parse_stored<rules::NotifyAction>(q.get_text(8));
+  n.level = q.get_int(9);
+  n.severity = parse_stored<Severity>(q.get_text(10), "outbox.severity");
+  n.priority = Priority{q.get_int(11)};
+  if (!q.is_null(12)) n.noise = q.get_double(12);
+  n.why = q.get_text(13);
+  n.status = parse_stored<OutboxStatus>(q.get_text(14));
+  n.attempts = q.get_int(15);
+  if (!q.is_null(16)) n.last_status = q.get_int(16);
+  n.last_error = q.get_text(17);
+  if (!q.is_null(18)) n.sent_at = from_unix_ms(q.get_int64(18));
+  if (!q.is_null(19)) n.about = q.get_int64(19);
+  if (!q.is_null(20)) n.digest = q.get_text(20);
   return n;
 }
 
@@ -528,107 +522,108 @@ std::vector<OutboxRecord> Transaction::due_notifications(
   Json skip = Json::array();
   for (const auto& c : skip_channels)
     skip.push_back(c);
-  CachedStatement q(m_statements, k_due_notifications_sql);
-  q.bind(1, static_cast<int64_t>(to_unix_ms(now)));
-  q.bind(2, skip.dump());
-  q.bind(3, limit);
+  sql::CachedStatement q(m_db, k_due_notifications_sql);
+  q->bind(1, static_cast<int64_t>(to_unix_ms(now)));
+  q->bind(2, skip.dump());
+  q->bind(3, limit);
   std::vector<OutboxRecord> out;
-  while (q.executeStep())
+  while (q->step())
     out.push_back(read_outbox(q));
   return out;
 }
 
 std::optional<OutboxRecord> Transaction::load_notification(std::int64_t id) {
-  CachedStatement q(m_statements,
-                    std::string("SELECT ") + k_outbox_columns + " FROM outbox WHERE id = ?");
-  q.bind(1, static_cast<int64_t>(id));
-  if (q.executeStep()) return read_outbox(q);
+  sql::CachedStatement q(m_db,
+                         std::string("SELECT ") + k_outbox_columns + " FROM outbox WHERE id = ?");
+  q->bind(1, static_cast<int64_t>(id));
+  if (q->step()) return read_outbox(q);
   return std::nullopt;
 }
 
 void Transaction::count_attempt(std::int64_t id) {
-  CachedStatement q(m_statements, "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?");
-  q.bind(1, static_cast<int64_t>(id));
-  q.exec();
+  sql::CachedStatement q(m_db, "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?");
+  q->bind(1, static_cast<int64_t>(id));
+  q->exec();
 }
 
 void Transaction::uncount_attempt(std::int64_t id) {
-  CachedStatement q(m_statements, "UPDATE outbox SET attempts = max(attempts - 1, 0) WHERE id = ?");
-  q.bind(1, static_cast<int64_t>(id));
-  q.exec();
+  sql::CachedStatement q(m_db, "UPDATE outbox SET attempts = max(attempts - 1, 0) WHERE id = ?");
+  q->bind(1, static_cast<int64_t>(id));
+  q->exec();
 }
 
 void Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& after) {
-  CachedStatement ins(m_statements,
-                      "INSERT INTO delivery_attempts (outbox_id, at, http_status, error, "
-                      "duration_ms, outcome) VALUES (?,?,?,?,?,?)");
-  ins.bind(1, static_cast<int64_t>(a.outbox_id));
-  ins.bind(2, static_cast<int64_t>(to_unix_ms(a.at)));
+  sql::CachedStatement ins(m_db,
+                           "INSERT INTO delivery_attempts (outbox_id, at, http_status, error, "
+                           "duration_ms, outcome) VALUES (?,?,?,?,?,?)");
+  ins->bind(1, static_cast<int64_t>(a.outbox_id));
+  ins->bind(2, static_cast<int64_t>(to_unix_ms(a.at)));
   if (a.http_status) {
-    ins.bind(3, *a.http_status);
+    ins->bind(3, *a.http_status);
   } else {
-    ins.bind(3);
+    ins->bind_null(3);
   }
-  ins.bind(4, a.error);
-  ins.bind(5, static_cast<int64_t>(a.duration_ms));
-  ins.bind(6, std::string(to_text(a.outcome)));
-  ins.exec();
+  ins->bind(4, a.error);
+  ins->bind(5, static_cast<int64_t>(a.duration_ms));
+  ins->bind(6, std::string(to_text(a.outcome)));
+  ins->exec();
 
-  CachedStatement upd(m_statements,
-                      "UPDATE outbox SET status = ?, attempts = ?, due_at = ?, last_status = ?, "
-                      "last_error = ?, sent_at = ? WHERE id = ?");
-  upd.bind(1, std::string(to_text(after.status)));
-  upd.bind(2, after.attempts);
-  upd.bind(3, static_cast<int64_t>(to_unix_ms(after.due_at)));
+  sql::CachedStatement upd(
+      m_db,
+      "UPDATE outbox SET status = ?, attempts = ?, due_at = ?, last_status = ?, "
+      "last_error = ?, sent_at = ? WHERE id = ?");
+  upd->bind(1, std::string(to_text(after.status)));
+  upd->bind(2, after.attempts);
+  upd->bind(3, static_cast<int64_t>(to_unix_ms(after.due_at)));
   if (after.last_status) {
-    upd.bind(4, *after.last_status);
+    upd->bind(4, *after.last_status);
   } else {
-    upd.bind(4);
+    upd->bind_null(4);
   }
-  upd.bind(5, after.last_error);
+  upd->bind(5, after.last_error);
   bind_optional_time(upd, 6, after.sent_at);
-  upd.bind(7, static_cast<int64_t>(after.id));
-  upd.exec();
+  upd->bind(7, static_cast<int64_t>(after.id));
+  upd->exec();
 }
 
 std::int64_t Transaction::save_alert(const AlertRecord& a) {
   const bool insert = a.id == 0;
-  CachedStatement q(
-      m_statements,
-      insert ? "INSERT INTO alerts (source, name, account, region, metric, namespace, labels, "
-               "summary, description, rule, first_seen, last_seen, last_episode, noise_state, "
-               "noise_score, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-             : "UPDATE alerts SET source=?, name=?, account=?, region=?, metric=?, "
-               "namespace=?, labels=?, summary=?, description=?, rule=?, first_seen=?, "
-               "last_seen=?, last_episode=?, noise_state=?, noise_score=? WHERE id=?");
-  q.bind(1, std::string(to_string(a.source)));
-  q.bind(2, a.name);
-  q.bind(3, a.account);
-  q.bind(4, a.region);
-  q.bind(5, a.metric);
-  q.bind(6, a.namespace_);
-  q.bind(7, labels_to_json(a.labels));
-  q.bind(8, a.summary);
-  q.bind(9, a.description);
-  q.bind(10, a.rule);
-  q.bind(11, static_cast<int64_t>(to_unix_ms(a.first_seen)));
-  q.bind(12, static_cast<int64_t>(to_unix_ms(a.last_seen)));
-  q.bind(13, a.last_episode_number);
-  q.bind(14, noise_to_text(a.noise));
-  q.bind(15, a.noise_score);
+  sql::CachedStatement q(
+      m_db, insert
+                ? "INSERT INTO alerts (source, name, account, region, metric, namespace, labels, "
+                  "summary, description, rule, first_seen, last_seen, last_episode, noise_state, "
+                  "noise_score, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                : "UPDATE alerts SET source=?, name=?, account=?, region=?, metric=?, "
+                  "namespace=?, labels=?, summary=?, description=?, rule=?, first_seen=?, "
+                  "last_seen=?, last_episode=?, noise_state=?, noise_score=? WHERE id=?");
+  q->bind(1, std::string(to_string(a.source)));
+  q->bind(2, a.name);
+  q->bind(3, a.account);
+  q->bind(4, a.region);
+  q->bind(5, a.metric);
+  q->bind(6, a.namespace_);
+  q->bind(7, labels_to_json(a.labels));
+  q->bind(8, a.summary);
+  q->bind(9, a.description);
+  q->bind(10, a.rule);
+  q->bind(11, static_cast<int64_t>(to_unix_ms(a.first_seen)));
+  q->bind(12, static_cast<int64_t>(to_unix_ms(a.last_seen)));
+  q->bind(13, a.last_episode_number);
+  q->bind(14, noise_to_text(a.noise));
+  q->bind(15, a.noise_score);
   if (insert) {
-    q.bind(16, a.fingerprint);
+    q->bind(16, a.fingerprint);
   } else {
-    q.bind(16, static_cast<int64_t>(a.id));
+    q->bind(16, static_cast<int64_t>(a.id));
   }
-  q.exec();
-  return insert ? m_db.getLastInsertRowid() : a.id;
+  q->exec();
+  return insert ? m_db.last_insert_id() : a.id;
 }
 
 void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerprint,
                                const rules::Episode& e, bool is_new) {
-  CachedStatement q(
-      m_statements,
+  sql::CachedStatement q(
+      m_db,
       is_new ? "INSERT INTO episodes (status, severity, priority, opened_at, "
                "last_activity_at, last_source_time, closed_at, event_count, escalation, "
                "level, escalation_base, acknowledged_at, acknowledged_by, flagged_stale_at, "
@@ -641,61 +636,63 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
                "ever_acknowledged=?, transient=?, demoted_to=?, held_until=?, noise=? WHERE "
                "alias=? AND "
                "alert_id=? AND number=?");
-  q.bind(1, std::string(to_string(e.status)));
-  q.bind(2, std::string(to_string(e.severity)));
-  q.bind(3, e.priority.level);
-  q.bind(4, static_cast<int64_t>(to_unix_ms(e.opened_at)));
-  q.bind(5, static_cast<int64_t>(to_unix_ms(e.last_activity_at)));
+  q->bind(1, std::string(to_string(e.status)));
+  q->bind(2, std::string(to_string(e.severity)));
+  q->bind(3, e.priority.level);
+  q->bind(4, static_cast<int64_t>(to_unix_ms(e.opened_at)));
+  q->bind(5, static_cast<int64_t>(to_unix_ms(e.last_activity_at)));
   bind_optional_time(q, 6, e.last_source_time);
   bind_optional_time(q, 7, e.closed_at);
-  q.bind(8, e.event_count);
-  q.bind(9, names_to_json(e.escalation));
-  q.bind(10, e.level);
-  q.bind(11, static_cast<int64_t>(to_unix_ms(e.escalation_base)));
+  q->bind(8, e.event_count);
+  q->bind(9, names_to_json(e.escalation));
+  q->bind(10, e.level);
+  q->bind(11, static_cast<int64_t>(to_unix_ms(e.escalation_base)));
   bind_optional_time(q, 12, e.acknowledged_at);
-  q.bind(13, e.acknowledged_by);
+  q->bind(13, e.acknowledged_by);
   bind_optional_time(q, 14, e.flagged_stale_at);
-  q.bind(15, names_to_json(e.notified));
-  q.bind(16, std::string(rules::to_string(e.ended_by)));
-  q.bind(17, e.ever_acknowledged ? 1 : 0);
-  q.bind(18, e.transient ? 1 : 0);
+  q->bind(15, names_to_json(e.notified));
+  q->bind(16, std::string(rules::to_string(e.ended_by)));
+  q->bind(17, e.ever_acknowledged ? 1 : 0);
+  q->bind(18, e.transient ? 1 : 0);
   bind_optional(q, 19, e.demoted_to);
   bind_optional_time(q, 20, e.held_until);
   bind_optional(q, 21, e.noise);
-  q.bind(22, episode_alias(fingerprint, e.number));
-  q.bind(23, static_cast<int64_t>(alert_id));
-  q.bind(24, e.number);
-  if (q.exec() != 1) {
+  q->bind(22, episode_alias(fingerprint, e.number));
+  q->bind(23, static_cast<int64_t>(alert_id));
+  q->bind(24, e.number);
+  if (q->exec() != 1) {
     throw std::logic_error("episode " + std::to_string(e.number) + " of alert " +
                            std::to_string(alert_id) + " not found for update");
   }
 }
 
 void Transaction::insert_decision(const DecisionRecord& d) {
-  CachedStatement q(m_statements,
-                    "INSERT INTO decisions (at, alert_id, episode, inbound_id, kind, outcome, "
-                    "reason, rule, rules_hash, fingerprint, event_key) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
-  q.bind(1, static_cast<int64_t>(to_unix_ms(d.at)));
+  sql::CachedStatement q(m_db,
+                         "INSERT INTO decisions (at, alert_id, episode, inbound_id, kind, outcome, "
+                         "reason, rule, rules_hash, fingerprint, event_key) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+  q->bind(1, static_cast<int64_t>(to_unix_ms(d.at)));
   bind_optional(q, 2, d.alert_id);
   bind_optional(q, 3, d.episode);
   bind_optional(q, 4, d.inbound_id);
-  q.bind(5, std::string(to_text(d.kind)));
-  q.bind(6, d.outcome);
-  q.bind(7, d.reason);
-  q.bind(8, d.rule);
-  q.bind(9, d.rules_hash);
-  q.bind(10, d.fingerprint);
+  q->bind(5, std::string(to_text(d.kind)));
+  q->bind(6, d.outcome);
+  q->bind(7, d.reason);
+  q->bind(8, d.rule);
+  q->bind(9, d.rules_hash);
+  q->bind(10, d.fingerprint);
   if (d.event_key.empty()) {
-    q.bind(11);
+    q->bind_null(11);
   } else {
-    q.bind(11, d.event_key);
+    q->bind(11, d.event_key);
   }
-  q.exec();
+  q->exec();
 }
 
 void Transaction::record_probe(TimePoint at) {
-  write_probe(m_db, to_unix_ms(at));
+  sql::CachedStatement q(m_db, k_probe_sql);
+  q->bind(1, static_cast<int64_t>(to_unix_ms(at)));
+  q->exec();
 }
 
 }  // namespace tocsin::storage

@@ -15,9 +15,9 @@
 
 namespace tocsin::storage {
 
-// Private to storage/ (storage/detail/): the connection and its prepared statements.
-class Connection;
-class StatementCache;
+namespace sql {
+class Connection;  // storage/sql.hpp
+}
 
 // The only way to change state: valid inside one job, on the writer thread, inside the
 // group's transaction. Each job runs in its own savepoint, so a job that throws rolls back
@@ -29,7 +29,7 @@ extern const char* const k_due_notifications_sql;
 
 class Transaction {
  public:
-  Transaction(Connection& db, StatementCache& statements) : m_db(db), m_statements(statements) {}
+  explicit Transaction(sql::Connection& db) : m_db(db) {}
 
   // The id of an earlier inbound request with the same (hook, delivery id), if any.
   std::optional<std::int64_t> find_inbound(const std::string& hook, const std::string& delivery_id);
@@ -130,8 +130,7 @@ class Transaction {
   PruneBatch prune_batch(PruneTable table, const RetentionPolicy& policy, PruneCursor from);
 
  private:
-  Connection& m_db;
-  StatementCache& m_statements;
+  sql::Connection& m_db;  // its cached statements hold the SQL below, prepared once
 };
 
 }  // namespace tocsin::storage

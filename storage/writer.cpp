@@ -2,7 +2,6 @@
 
 #include <SQLiteCpp/Exception.h>
 #include <spdlog/spdlog.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -10,7 +9,8 @@
 #include <stdexcept>
 
 #include "storage/detail/sqlite.hpp"
-#include "storage/detail/statement_cache.hpp"
+#include "storage/sql.hpp"
+#include "storage/sqlite/connection.hpp"
 
 namespace tocsin::storage {
 
@@ -41,12 +41,17 @@ WriteError to_write_error(const std::exception& e, const std::string& path) {
     return {true, describe(DatabaseFault::file_replaced, path) + " (" + e.what() + ")",
             DatabaseFault::file_replaced};
   }
-  if (const auto* sql = dynamic_cast<const SQLite::Exception*>(&e)) {
-    const DatabaseFault fault = classify_sqlite_error(sql->getErrorCode());
-    if (fault == DatabaseFault::none) {
-      return {is_transient_sqlite_error(sql->getErrorCode()), sql->what()};
-    }
-    return {true, describe(fault, path) + " (" + sql->what() + ")", fault};
+  // The statement layer's errors carry SQLite's code; a job may also meet SQLiteCpp's own.
+  std::optional<int> code;
+  if (const auto* sql = dynamic_cast<const sql::Error*>(&e)) {
+    code = sql->native_code();
+  } else if (const auto* sqlite = dynamic_cast<const SQLite::Exception*>(&e)) {
+    code = sqlite->getErrorCode();
+  }
+  if (code) {
+    const DatabaseFault fault = classify_sqlite_error(*code);
+    if (fault == DatabaseFault::none) return {is_transient_sqlite_error(*code), e.what()};
+    return {true, describe(fault, path) + " (" + e.what() + ")", fault};
   }
   return {false, e.what()};
 }
@@ -61,7 +66,7 @@ const Clock& default_clock() {
 Writer::Writer(const std::string& path, Durability durability,
                std::function<void(const WriterStats&)> on_group, const Clock& clock)
     : m_db(open_for_writing(path, durability)),
-      m_statements(std::make_unique<StatementCache>(*m_db)),
+      m_sql(std::make_unique<sqlite::Connection>(*m_db)),
       m_batched(durability == Durability::off),
       m_on_group(std::move(on_group)),
       m_clock(clock),
@@ -249,24 +254,22 @@ void Writer::commit_group(std::vector<Job>& group) {
   bool answered = false;  // only the test-only fault answers before the commit
   try {
     if (!m_open) {
-      m_db->exec("BEGIN IMMEDIATE");
+      m_sql->begin();
       m_open = true;
-      m_changes_at_begin = sqlite3_total_changes64(m_db->getHandle());
+      m_changes_at_begin = m_sql->total_changes();
     }
-    Transaction tx(*m_db, *m_statements);
-    // Prepared once: a savepoint per job is otherwise a parse per job.
-    auto run_sql = [this](const char* sql) { CachedStatement(*m_statements, sql).exec(); };
+    Transaction tx(*m_sql);
     for (std::size_t i = 0; i < group.size(); ++i) {
-      run_sql("SAVEPOINT job");
+      m_sql->savepoint("job");
       try {
         group[i].work(tx);
-        run_sql("RELEASE job");
+        m_sql->release("job");
       } catch (const std::exception& e) {
         status[i] = to_write_error(e, m_path);
         if (status[i]->fault != DatabaseFault::none)
           note_fault(status[i]->fault, status[i]->message);
-        run_sql("ROLLBACK TO job");
-        run_sql("RELEASE job");
+        m_sql->rollback_to("job");
+        m_sql->release("job");
       }
     }
     m_uncommitted += group.size();
@@ -279,8 +282,8 @@ void Writer::commit_group(std::vector<Job>& group) {
     constexpr std::size_t k_batch = 4096;
     if (!m_batched || m_uncommitted >= k_batch) {
       if (auto moved = m_files->check()) throw FilesReplaced(*moved);
-      const bool wrote = sqlite3_total_changes64(m_db->getHandle()) > m_changes_at_begin;
-      m_db->exec("COMMIT");
+      const bool wrote = m_sql->total_changes() > m_changes_at_begin;
+      m_sql->commit();
       m_open = false;
       m_uncommitted = 0;
       if (wrote) note_committed_write();  // an empty commit proves nothing about the disk
@@ -296,7 +299,7 @@ void Writer::commit_group(std::vector<Job>& group) {
     m_open = false;
     m_uncommitted = 0;
     try {
-      m_db->exec("ROLLBACK");
+      m_sql->rollback();
     } catch (const std::exception&) {
       // No transaction was open (BEGIN failed) or SQLite already rolled back.
     }
@@ -313,7 +316,7 @@ void Writer::commit_group(std::vector<Job>& group) {
 void Writer::finish_batch() {
   if (!m_open) return;
   try {
-    m_db->exec("COMMIT");
+    m_sql->commit();
   } catch (const std::exception&) {
     // Only a throwaway database batches; losing its tail on a failing disk loses no event.
   }

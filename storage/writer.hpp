@@ -23,9 +23,8 @@
 
 namespace tocsin::storage {
 
-class Connection;      // storage/detail/sqlite.hpp, private to storage/
-class FileWatch;       // storage/detail/sqlite.hpp
-class StatementCache;  // storage/detail/statement_cache.hpp
+class Connection;  // storage/detail/sqlite.hpp, private to storage/
+class FileWatch;   // storage/detail/sqlite.hpp
 
 struct WriteError {
   // Retrying later may succeed, or at least the sender should keep the event rather than drop
@@ -111,13 +110,15 @@ class Writer {
   void finish_batch();
 
   std::unique_ptr<Connection> m_db;
-  std::unique_ptr<StatementCache> m_statements;  // declared after m_db: destroyed before it
+  // The statement layer over m_db (storage/sqlite/), with its prepared statements; declared
+  // after m_db: destroyed before it.
+  std::unique_ptr<sql::Connection> m_sql;
   // Durability::off (the throwaway database of replay, one caller at a time): jobs run on the
   // caller's thread, are answered after their savepoint and committed in batches. Otherwise
   // the writer thread commits every group before its callers hear.
   bool m_batched = false;
   bool m_open = false;                  // a transaction is open (writer thread only)
-  std::int64_t m_changes_at_begin = 0;  // sqlite3_total_changes64 at its BEGIN
+  std::int64_t m_changes_at_begin = 0;  // m_sql->total_changes() at its BEGIN
   std::size_t m_uncommitted = 0;        // jobs in it
   std::function<void(const WriterStats&)> m_on_group;
   const Clock& m_clock;

@@ -1,14 +1,12 @@
 #pragma once
-// Reading rows of SQLite's statements into records, shared by the writer and the readers.
-// Private to storage/ (storage/detail/sqlite.hpp says why).
-
-#include <SQLiteCpp/Column.h>
-#include <SQLiteCpp/Statement.h>
+// Reading rows of the statement layer's statements (storage/sql.hpp) into records, shared by
+// the writer and the readers. Private to storage/.
 
 #include <vector>
 
 #include "core/time.hpp"
 #include "storage/records.hpp"
+#include "storage/sql.hpp"
 
 namespace tocsin::storage {
 
@@ -17,23 +15,27 @@ namespace tocsin::storage {
 extern const char* const k_alert_columns;    // a.* in the order read_alert expects
 extern const char* const k_episode_columns;  // e.* in the order read_episode expects
 inline constexpr int k_alert_column_count = 17;
-AlertRecord read_alert(SQLite::Statement& q, int first_column);
+AlertRecord read_alert(sql::Statement& q, int first_column);
 extern const char* const k_decision_columns;  // d.* in the order read_decision expects
-DecisionRecord read_decision(SQLite::Statement& q, int first_column);
+DecisionRecord read_decision(sql::Statement& q, int first_column);
 
 // Noise window (docs/behaviour.md "Noise"): the episodes that left it. `q` is k_leaving_sql, bound
 // to an alert and the first episode number still counted; reading stops at the first episode opened
 // at or after `cutoff`, so the cost is what left, plus one row.
 extern const char* const k_leaving_sql;
-std::vector<rules::EpisodeFacts> read_leaving(SQLite::Statement& q, TimePoint cutoff);
-EpisodeRecord read_episode(SQLite::Statement& q, int first_column);
+std::vector<rules::EpisodeFacts> read_leaving(sql::Statement& q, TimePoint cutoff);
+EpisodeRecord read_episode(sql::Statement& q, int first_column);
 
 // An alert's members (migration 8): m.* in the order read_member expects.
 extern const char* const k_member_columns;
-rules::Member read_member(SQLite::Statement& q, int first_column);
+rules::Member read_member(sql::Statement& q, int first_column);
 
 // Outbox rows as stored (shared with the reader).
-OutboxRecord read_outbox(SQLite::Statement& q);
+OutboxRecord read_outbox(sql::Statement& q);
 const char* outbox_columns();
+
+// The readiness probe's write (migration 5's health_probe), shared by storage::write_probe and
+// Transaction::record_probe. Parameter: at (unix ms).
+extern const char* const k_probe_sql;
 
 }  // namespace tocsin::storage

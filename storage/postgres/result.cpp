@@ -53,6 +53,11 @@ std::int64_t Result::affected_rows() const {
   return n;
 }
 
+std::string Result::command() const {
+  const std::string_view tag = PQcmdStatus(m_result.get());
+  return std::string(tag.substr(0, tag.find(' ')));
+}
+
 bool Result::is_null(int row, int column) const {
   if (row < 0 || row >= rows() || column < 0 || column >= columns())
     wrong_value(row, column,
@@ -85,6 +90,11 @@ bool Result::boolean(int row, int column) const {
   if (value == "t") return true;
   if (value == "f") return false;
   wrong_value(row, column, "not a boolean");
+}
+
+bool Result::is_bytea(int column) const {
+  constexpr Oid k_bytea = 17;  // BYTEAOID in the server's catalog, stable since forever
+  return PQftype(m_result.get(), column) == k_bytea;
 }
 
 std::string Result::bytea(int row, int column) const {

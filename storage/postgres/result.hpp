@@ -23,11 +23,15 @@ class Result {
   int column(std::string_view name) const;
   // Rows changed by INSERT, UPDATE, DELETE (0 for other statements).
   std::int64_t affected_rows() const;
+  // The command tag's verb: "INSERT", "SELECT", "BEGIN", ...
+  std::string command() const;
 
   bool is_null(int row, int column) const;
   std::string text(int row, int column) const;
   std::int64_t int64(int row, int column) const;
   bool boolean(int row, int column) const;
+  // Whether the column's type is bytea (any row).
+  bool is_bytea(int column) const;
   // A bytea column's bytes (the server's hex text format, decoded).
   std::string bytea(int row, int column) const;
 
