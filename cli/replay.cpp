@@ -166,13 +166,13 @@ void print(std::ostream& out, const engine::Journal& journal) {
         j["fingerprint"] = nullable_string(d->fingerprint);
         j["alert_id"] = d->alert_id ? OrderedJson(*d->alert_id) : OrderedJson(nullptr);
         j["episode"] = d->episode ? OrderedJson(*d->episode) : OrderedJson(nullptr);
-        j["outcome"] = d->outcome;
+        j["outcome"] = std::string(storage::to_text(d->outcome));
         j["reason"] = d->reason;
       } else {
         j["type"] = "decision";
         j["fingerprint"] = nullable_string(d->fingerprint);
         j["episode"] = d->episode ? OrderedJson(*d->episode) : OrderedJson(nullptr);
-        j["decision"] = d->outcome;
+        j["decision"] = std::string(storage::to_text(d->outcome));
         j["reason"] = d->reason;
       }
     } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
@@ -201,9 +201,9 @@ class Tally {
         if (!m_first) m_first = d->at;
         m_last = d->at;
         if (d->kind == storage::DecisionKind::event) {
-          ++m_outcomes[d->outcome];
+          ++m_outcomes[std::string(storage::to_text(d->outcome))];
         } else {
-          ++m_decisions[d->outcome];
+          ++m_decisions[std::string(storage::to_text(d->outcome))];
           if (d->note == rules::NoteKind::demoted) ++m_demoted[d->fingerprint];
         }
       } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {

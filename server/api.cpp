@@ -407,7 +407,7 @@ void alert_events(App& app, const httplib::Request& req, httplib::Response& res)
            {"at", format_timestamp(d.at)},
            {"type", std::string(storage::to_text(d.kind))},
            {"episode", d.episode ? Json(*d.episode) : Json(nullptr)},
-           {"outcome", d.outcome},
+           {"outcome", std::string(storage::to_text(d.outcome))},
            {"reason", d.reason},
            {"rule", d.rule.empty() ? Json(nullptr) : Json(d.rule)},
            {"rules_hash", d.rules_hash}};

@@ -124,7 +124,7 @@ DecisionRecord read_decision(SQLite::Statement& q, int c) {
   if (!q.getColumn(c + 2).isNull()) d.episode = q.getColumn(c + 2).getInt();
   if (!q.getColumn(c + 3).isNull()) d.inbound_id = q.getColumn(c + 3).getInt64();
   d.kind = parse_stored<DecisionKind>(q.getColumn(c + 4).getString());
-  d.outcome = q.getColumn(c + 5).getString();
+  d.outcome = parse_stored<DecisionOutcome>(q.getColumn(c + 5).getString());
   d.reason = q.getColumn(c + 6).getString();
   d.rule = q.getColumn(c + 7).getString();
   d.rules_hash = q.getColumn(c + 8).getString();

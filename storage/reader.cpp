@@ -208,7 +208,7 @@ std::vector<DecisionView> Reader::list_decisions(std::int64_t alert_id, int limi
     d.at = from_unix_ms(q.getColumn(1).getInt64());
     if (!q.getColumn(2).isNull()) d.episode = q.getColumn(2).getInt();
     d.kind = parse_stored<DecisionKind>(q.getColumn(3).getString());
-    d.outcome = q.getColumn(4).getString();
+    d.outcome = parse_stored<DecisionOutcome>(q.getColumn(4).getString());
     d.reason = q.getColumn(5).getString();
     d.rule = q.getColumn(6).getString();
     d.rules_hash = q.getColumn(7).getString();
