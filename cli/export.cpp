@@ -74,10 +74,10 @@ std::optional<OrderedJson> request_line(const storage::InboundRecord& r, std::os
 // The line replaying an API action; the decision's reason is `by WHO[: NOTE]`
 // (rules::on_action), the fingerprint names the alert as a replay knows it.
 OrderedJson action_line(const storage::DecisionRecord& d) {
-  using rules::NoteKind;
-  const std::string key = d.outcome == storage::to_text(NoteKind::acknowledged)     ? "ack"
-                          : d.outcome == storage::to_text(NoteKind::unacknowledged) ? "unack"
-                                                                                    : "resolve";
+  using storage::DecisionOutcome;
+  const std::string key = d.outcome == DecisionOutcome::acknowledged     ? "ack"
+                          : d.outcome == DecisionOutcome::unacknowledged ? "unack"
+                                                                         : "resolve";
   const std::string said = d.reason.substr(3);  // after "by "
   const auto colon = said.find(": ");
   OrderedJson spec;

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <utility>
 #include <variant>
 
 #include "cli/commands.hpp"
@@ -166,13 +167,13 @@ void print(std::ostream& out, const engine::Journal& journal) {
         j["fingerprint"] = nullable_string(d->fingerprint);
         j["alert_id"] = d->alert_id ? OrderedJson(*d->alert_id) : OrderedJson(nullptr);
         j["episode"] = d->episode ? OrderedJson(*d->episode) : OrderedJson(nullptr);
-        j["outcome"] = d->outcome;
+        j["outcome"] = std::string(storage::to_text(d->outcome));
         j["reason"] = d->reason;
       } else {
         j["type"] = "decision";
         j["fingerprint"] = nullable_string(d->fingerprint);
         j["episode"] = d->episode ? OrderedJson(*d->episode) : OrderedJson(nullptr);
-        j["decision"] = d->outcome;
+        j["decision"] = std::string(storage::to_text(d->outcome));
         j["reason"] = d->reason;
       }
     } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
@@ -201,9 +202,9 @@ class Tally {
         if (!m_first) m_first = d->at;
         m_last = d->at;
         if (d->kind == storage::DecisionKind::event) {
-          ++m_outcomes[d->outcome];
+          ++m_outcomes[std::string(storage::to_text(d->outcome))];
         } else {
-          ++m_decisions[d->outcome];
+          ++m_decisions[std::string(storage::to_text(d->outcome))];
           if (d->note == rules::NoteKind::demoted) ++m_demoted[d->fingerprint];
         }
       } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
@@ -355,11 +356,28 @@ class Replayer {
   Tally m_tally;
 };
 
+// The program-wide default logger replaced for a scope, and the previous one put back when it
+// ends, however it ends.
+class DefaultLoggerSwap {
+ public:
+  explicit DefaultLoggerSwap(std::shared_ptr<spdlog::logger> logger)
+      : m_previous(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::move(logger));
+  }
+  ~DefaultLoggerSwap() { spdlog::set_default_logger(m_previous); }
+  DefaultLoggerSwap(const DefaultLoggerSwap&) = delete;
+  DefaultLoggerSwap& operator=(const DefaultLoggerSwap&) = delete;
+
+ private:
+  std::shared_ptr<spdlog::logger> m_previous;
+};
+
 }  // namespace
 
 int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& err) {
-  // Decisions go to standard output; the engine's own log would only repeat them.
-  spdlog::set_default_logger(
+  // Decisions go to standard output; the engine's own log would only repeat them. The caller's
+  // logger is its own again when the replay returns.
+  const DefaultLoggerSwap quiet(
       std::make_shared<spdlog::logger>("replay", std::make_shared<spdlog::sinks::null_sink_mt>()));
 
   // Offline: a replay sends nothing and receives nothing over HTTP, so unset secrets and how

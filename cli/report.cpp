@@ -170,10 +170,7 @@ std::string failed_advice(const storage::FailedChannel& f, const rules::Rules& r
 
 // Display width: code points, not bytes (fingerprints may carry UTF-8).
 std::size_t width(const std::string& s) {
-  std::size_t n = 0;
-  for (char c : s)
-    n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
-  return n;
+  return utf8_length(s);
 }
 
 // Columns aligned to their widest cell, each row optionally followed by advice lines.

@@ -1,7 +1,7 @@
 #pragma once
 // Small text helpers the folders share, so each is written once: ASCII case, joining,
-// UTF-8-safe cutting, byte sizes as the rules file spells them, priority names. Pure; no
-// locale but the "C" one Tocsin never changes.
+// UTF-8 length and UTF-8-safe cutting, control-character escaping, byte sizes as the rules file
+// spells them, priority names. Pure; no locale but the "C" one Tocsin never changes.
 
 #include <cstddef>
 #include <optional>
@@ -30,6 +30,11 @@ std::string join(const Range& items, std::string_view separator = ", ") {
   return out;
 }
 
+// The number of UTF-8 code points in `text`: every byte but continuation bytes (10xxxxxx)
+// counts one, so invalid UTF-8 counts each stray lead byte once. What a terminal column holds,
+// for text without wide or combining characters.
+std::size_t utf8_length(std::string_view text);
+
 // The length of the longest prefix of `text` of at most `max_bytes` bytes that does not end
 // inside a UTF-8 sequence (the cut moves back to the start of the sequence it would split).
 std::size_t utf8_prefix_length(std::string_view text, std::size_t max_bytes);
@@ -38,6 +43,17 @@ std::size_t utf8_prefix_length(std::string_view text, std::size_t max_bytes);
 // cut never splits a UTF-8 sequence (a receiver would reject the whole request as invalid JSON
 // or UTF-8).
 std::string truncate_utf8(std::string_view text, std::size_t max_bytes);
+
+// How escape_control writes a newline and a tab.
+enum class ControlEscape {
+  named,  // `\n` and `\t`; every other control character as `\xNN`
+  hex,    // every control character as `\xNN`
+};
+
+// `text` with every ASCII control character (below 0x20, and DEL) escaped as lower-case hex
+// (`\x1b`), so text from outside (a parser's message quoting a byte) stays on one line and
+// cannot drive a terminal. Every other byte, UTF-8 included, is unchanged.
+std::string escape_control(std::string_view text, ControlEscape style = ControlEscape::named);
 
 // A size in bytes as the rules file writes it: `1048576`, `1024B`, `512KiB`, `1MiB`, `1 GiB`
 // (one space allowed before the unit; binary units only). nullopt: not such a size, or more

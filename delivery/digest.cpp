@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <vector>
 
 #include "core/text.hpp"
 #include "storage/vocabulary.hpp"
@@ -127,12 +128,10 @@ ActionCounts action_totals(const Digest& d) {
 }
 
 std::string action_breakdown(const ActionCounts& actions) {
-  std::string out;
-  for (const auto& [action, count] : actions) {
-    if (!out.empty()) out += ", ";
-    out += std::to_string(count) + " " + action;
-  }
-  return out;
+  std::vector<std::string> parts;
+  for (const auto& [action, count] : actions)
+    parts.push_back(std::to_string(count) + " " + action);
+  return join(parts);
 }
 
 std::string digest_alert_title(const DigestAlert& a) {

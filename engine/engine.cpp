@@ -85,7 +85,7 @@ struct EffectWriter {
       d.alert_id = alert.id;
       d.episode = note.episode;
       d.kind = storage::DecisionKind::decision;
-      d.outcome = std::string(storage::to_text(note.decision));
+      d.outcome = storage::decision_outcome(note.decision);
       d.note = note.decision;
       d.reason = note.reason;
       d.rule = alert.rule;
@@ -140,7 +140,7 @@ IngestResult redelivery(const storage::DecisionRecord& earlier, TimePoint now, J
   if (journal) {
     storage::DecisionRecord d = earlier;
     d.at = now;
-    d.outcome = std::string(to_string(Outcome::redelivery));
+    d.outcome = storage::decision_outcome(Outcome::redelivery);
     d.reason = "seen_before";
     journal->emplace_back(std::move(d));
   }
@@ -363,7 +363,7 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     record.episode = state.last_episode_number;
   }
   record.inbound_id = inbound_id;
-  record.outcome = std::string(to_string(d.outcome));
+  record.outcome = storage::decision_outcome(d.outcome);
   record.reason = rule_name.empty() ? d.reason + ";no_rule_matched" : d.reason;
   record.rule = rule_name;
   record.rules_hash = rules.hash;
@@ -405,7 +405,7 @@ IngestResult apply_sync(storage::Transaction& tx, const rules::Rules& rules,
   storage::DecisionRecord record;
   record.at = now;
   record.inbound_id = inbound_id;
-  record.outcome = std::string(to_string(Outcome::ignored));
+  record.outcome = storage::decision_outcome(Outcome::ignored);
   record.rules_hash = rules.hash;
   auto finish = [&](std::string reason) {
     record.reason = std::move(reason);
@@ -489,7 +489,7 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
       storage::DecisionRecord record;
       record.at = now;
       record.inbound_id = inbound_id;
-      record.outcome = std::string(to_string(Outcome::ignored));
+      record.outcome = storage::decision_outcome(Outcome::ignored);
       record.reason = inbound.ignored_reason;
       record.rules_hash = rules.hash;
       tx.insert_decision(record);
@@ -682,7 +682,7 @@ void Engine::record(const Journal& journal, CommittedEvents events) {
     if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
       if (d->kind == storage::DecisionKind::event) continue;  // logged with the request
       spdlog::info("alert {} episode {}: {} ({})", d->fingerprint, d->episode.value_or(0),
-                   d->outcome, d->reason);
+                   storage::to_text(d->outcome), d->reason);
     } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
       spdlog::info("alert {} episode {}: queued {} to {} (level {}, {})", n->fingerprint,
                    n->episode.value_or(0), storage::to_text(n->action), n->channel, n->level,

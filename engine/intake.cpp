@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "core/json.hpp"
+#include "core/text.hpp"
 #include "delivery/format.hpp"
 #include "ingest/alertmanager.hpp"
 #include "ingest/eventbridge.hpp"
@@ -181,11 +182,8 @@ Expected<Inbound, IngestError> opsgenie(const Request& r) {
   std::string reason = ingest::is_own_echo(*webhook, delivery::k_opsgenie_user) ? "own_echo_"
                        : webhook->tocsin_alias                                  ? "tocsin_alias_"
                                                : "opsgenie_action_";
-  for (char c : webhook->action) {
-    reason += std::isalnum(static_cast<unsigned char>(c))
-                  ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
-                  : '_';
-  }
+  for (char c : to_lower(webhook->action))
+    reason += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   return r.accept(unexpected(IngestError{200, reason.substr(0, 80), "no alert event"}),
                   webhook->delivery_id);
 }

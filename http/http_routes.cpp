@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "core/text.hpp"
+
 namespace tocsin::http {
 
 void Routes::get(const std::string& pattern, Handler handler) {
@@ -32,10 +34,7 @@ std::string Routes::allowed(const std::string& path) const {
     methods.insert(r.method);
     if (r.method == "GET") methods.insert("HEAD");
   }
-  std::string allow;
-  for (const auto& m : methods)
-    allow += (allow.empty() ? "" : ", ") + m;
-  return allow;
+  return join(methods);
 }
 
 }  // namespace tocsin::http

@@ -7,6 +7,8 @@
 #include <limits>
 #include <system_error>
 
+#include "core/text.hpp"
+
 namespace tocsin::rules {
 
 std::string Diagnostic::format() const {
@@ -81,21 +83,7 @@ std::string quoted(std::string_view s) {
 // of `tocsin check` output, and text from the file (yaml-cpp's parser messages quote the byte
 // they stopped at) must not split it or drive the terminal.
 std::string one_line(std::string_view message) {
-  std::string out;
-  for (const char c : message) {
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return escape_control(message, ControlEscape::named);
 }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

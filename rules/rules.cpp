@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "core/text.hpp"
+
 namespace tocsin::rules {
 namespace {
 
@@ -33,18 +35,7 @@ std::string regex_error_of(const RE2& re) {
       re.error_code() == RE2::ErrorBadPerlOp && (arg == "(?=" || arg == "(?!" || arg == "(?<");
   const bool backreference = re.error_code() == RE2::ErrorBadEscape && arg.size() == 2 &&
                              ((arg[1] >= '1' && arg[1] <= '9') || arg[1] == 'k');
-  std::string out;
-  for (const char c : re.error()) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      static constexpr char k_hex[] = "0123456789abcdef";
-      const auto b = static_cast<unsigned char>(c);
-      out += "\\x";
-      out += k_hex[b >> 4];
-      out += k_hex[b & 0xf];
-    } else {
-      out += c;
-    }
-  }
+  std::string out = escape_control(re.error(), ControlEscape::hex);
   if (lookaround || backreference) {
     out += " (RE2 syntax has no lookaround or backreferences; a named group is (?P<name>...))";
   }

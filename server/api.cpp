@@ -361,11 +361,11 @@ void list_notifications(App& app, const httplib::Request& req, httplib::Response
     const std::string status = req.get_param_value("status");
     q.status = storage::from_text<storage::OutboxStatus>(status);
     if (!q.status) {
-      std::string allowed;
+      std::vector<std::string_view> allowed;
       for (auto s : storage::Vocabulary<storage::OutboxStatus>::values)
-        allowed += (allowed.empty() ? "" : ", ") + std::string(storage::to_text(s));
+        allowed.push_back(storage::to_text(s));
       return reply_error(res, 400, "invalid_parameter",
-                         "status must be one of " + allowed + "; got \"" + status + "\"");
+                         "status must be one of " + join(allowed) + "; got \"" + status + "\"");
     }
   }
   if (req.has_param("channel")) q.channel = req.get_param_value("channel");
@@ -407,7 +407,7 @@ void alert_events(App& app, const httplib::Request& req, httplib::Response& res)
            {"at", format_timestamp(d.at)},
            {"type", std::string(storage::to_text(d.kind))},
            {"episode", d.episode ? Json(*d.episode) : Json(nullptr)},
-           {"outcome", d.outcome},
+           {"outcome", std::string(storage::to_text(d.outcome))},
            {"reason", d.reason},
            {"rule", d.rule.empty() ? Json(nullptr) : Json(d.rule)},
            {"rules_hash", d.rules_hash}};

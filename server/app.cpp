@@ -24,9 +24,9 @@ void count_commit(Metrics& metrics, const engine::Committed& committed) {
   for (const auto& entry : committed.journal) {
     if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
       if (d->kind == storage::DecisionKind::event) continue;  // counted with the request, above
-      metrics.count_decision(d->outcome);
+      metrics.count_decision(storage::to_text(d->outcome));
       // A rule's `drop: true` is also stored as "dropped"; only a hold's drop is noise.
-      if (d->note && rules::is_noise_routing(*d->note)) metrics.count_noise(d->outcome);
+      if (d->note && rules::is_noise_routing(*d->note)) metrics.count_noise(storage::to_text(d->outcome));
     } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
       metrics.count_queued(n->channel, storage::to_text(n->action));
     }

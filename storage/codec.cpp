@@ -124,7 +124,7 @@ DecisionRecord read_decision(sql::Statement& q, int c) {
   if (!q.is_null(c + 2)) d.episode = q.get_int(c + 2);
   if (!q.is_null(c + 3)) d.inbound_id = q.get_int64(c + 3);
   d.kind = parse_stored<DecisionKind>(q.get_text(c + 4));
-  d.outcome = q.get_text(c + 5);
+  d.outcome = parse_stored<DecisionOutcome>(q.get_text(c + 5));
   d.reason = q.get_text(c + 6);
   d.rule = q.get_text(c + 7);
   d.rules_hash = q.get_text(c + 8);

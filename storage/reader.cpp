@@ -214,7 +214,7 @@ std::vector<DecisionView> Reader::list_decisions(std::int64_t alert_id, int limi
     d.at = from_unix_ms(q->get_int64(1));
     if (!q->is_null(2)) d.episode = q->get_int(2);
     d.kind = parse_stored<DecisionKind>(q->get_text(3));
-    d.outcome = q->get_text(4);
+    d.outcome = parse_stored<DecisionOutcome>(q->get_text(4));
     d.reason = q->get_text(5);
     d.rule = q->get_text(6);
     d.rules_hash = q->get_text(7);

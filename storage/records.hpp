@@ -24,6 +24,30 @@ namespace tocsin::storage {
 // decision (rules::NoteKind).
 enum class DecisionKind { event, decision };
 
+// What a decision log entry says happened, as stored: the outcome of an inbound event (core's
+// Outcome) or the engine's own decision (rules::NoteKind), one vocabulary for the one column.
+// `resolved` is both an event's outcome and a person's decision (the kind tells them apart); both
+// drops are `dropped` (the reason tells them apart for a reader, rules::NoteKind for code).
+enum class DecisionOutcome {
+  created,
+  duplicate,
+  reopened,
+  resolved,
+  ignored,
+  out_of_order,
+  redelivery,
+  escalated,
+  dropped,
+  demoted,
+  held,
+  superseded,
+  stale,
+  expired,
+  ack_timeout,
+  acknowledged,
+  unacknowledged
+};
+
 // An SNS confirmation: which one, and what became of it.
 enum class SubscriptionKind { subscribe, unsubscribe };
 enum class SubscriptionStatus { pending, confirmed, failed, noted };
@@ -74,9 +98,10 @@ struct DecisionRecord {
   std::optional<int> episode;
   std::optional<std::int64_t> inbound_id;
   DecisionKind kind = DecisionKind::event;
-  std::string outcome;  // as stored: an Outcome, or storage::to_text(NoteKind)
+  DecisionOutcome outcome = DecisionOutcome::ignored;
   // The typed kind of a decision of kind "decision" the engine made in this process (the
-  // journal); absent for events, and for decisions read back, whose outcome is only text.
+  // journal); absent for events, and for decisions read back, whose outcome cannot tell the two
+  // drops apart.
   std::optional<rules::NoteKind> note;
   std::string reason;
   std::string rule;

@@ -676,7 +676,7 @@ void Transaction::insert_decision(const DecisionRecord& d) {
   bind_optional(q, 3, d.episode);
   bind_optional(q, 4, d.inbound_id);
   q->bind(5, std::string(to_text(d.kind)));
-  q->bind(6, d.outcome);
+  q->bind(6, std::string(to_text(d.outcome)));
   q->bind(7, d.reason);
   q->bind(8, d.rule);
   q->bind(9, d.rules_hash);

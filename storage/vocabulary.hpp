@@ -20,34 +20,96 @@
 
 namespace tocsin::storage {
 
-// The stored `outcome` of a decision of kind "decision". Both drops are "dropped" (the reason
+// The stored outcome of an inbound event: its core spelling (the API's ingest reply prints
+// to_string(Outcome); tests/storage/vocabulary_test.cpp holds the two together).
+constexpr DecisionOutcome decision_outcome(Outcome o) {
+  switch (o) {
+    case Outcome::created:
+      return DecisionOutcome::created;
+    case Outcome::duplicate:
+      return DecisionOutcome::duplicate;
+    case Outcome::reopened:
+      return DecisionOutcome::reopened;
+    case Outcome::resolved:
+      return DecisionOutcome::resolved;
+    case Outcome::ignored:
+      return DecisionOutcome::ignored;
+    case Outcome::out_of_order:
+      return DecisionOutcome::out_of_order;
+    case Outcome::redelivery:
+      return DecisionOutcome::redelivery;
+  }
+  return DecisionOutcome::ignored;
+}
+
+// The stored outcome of a decision of kind "decision". Both drops are `dropped` (the reason
 // tells them apart for a reader); code tells them apart by rules::NoteKind.
-constexpr std::string_view to_text(rules::NoteKind k) {
+constexpr DecisionOutcome decision_outcome(rules::NoteKind k) {
   switch (k) {
     case rules::NoteKind::escalated:
-      return "escalated";
+      return DecisionOutcome::escalated;
     case rules::NoteKind::dropped_by_rule:
-      return "dropped";
+      return DecisionOutcome::dropped;
     case rules::NoteKind::demoted:
-      return "demoted";
+      return DecisionOutcome::demoted;
     case rules::NoteKind::held:
-      return "held";
+      return DecisionOutcome::held;
     case rules::NoteKind::dropped_while_held:
-      return "dropped";
+      return DecisionOutcome::dropped;
     case rules::NoteKind::superseded:
-      return "superseded";
+      return DecisionOutcome::superseded;
     case rules::NoteKind::stale:
-      return "stale";
+      return DecisionOutcome::stale;
     case rules::NoteKind::expired:
-      return "expired";
+      return DecisionOutcome::expired;
     case rules::NoteKind::ack_timeout:
-      return "ack_timeout";
+      return DecisionOutcome::ack_timeout;
     case rules::NoteKind::acknowledged:
-      return "acknowledged";
+      return DecisionOutcome::acknowledged;
     case rules::NoteKind::unacknowledged:
-      return "unacknowledged";
+      return DecisionOutcome::unacknowledged;
     case rules::NoteKind::resolved:
+      return DecisionOutcome::resolved;
+  }
+  return DecisionOutcome::ignored;
+}
+
+constexpr std::string_view to_text(DecisionOutcome o) {
+  switch (o) {
+    case DecisionOutcome::created:
+      return "created";
+    case DecisionOutcome::duplicate:
+      return "duplicate";
+    case DecisionOutcome::reopened:
+      return "reopened";
+    case DecisionOutcome::resolved:
       return "resolved";
+    case DecisionOutcome::ignored:
+      return "ignored";
+    case DecisionOutcome::out_of_order:
+      return "out_of_order";
+    case DecisionOutcome::redelivery:
+      return "redelivery";
+    case DecisionOutcome::escalated:
+      return "escalated";
+    case DecisionOutcome::dropped:
+      return "dropped";
+    case DecisionOutcome::demoted:
+      return "demoted";
+    case DecisionOutcome::held:
+      return "held";
+    case DecisionOutcome::superseded:
+      return "superseded";
+    case DecisionOutcome::stale:
+      return "stale";
+    case DecisionOutcome::expired:
+      return "expired";
+    case DecisionOutcome::ack_timeout:
+      return "ack_timeout";
+    case DecisionOutcome::acknowledged:
+      return "acknowledged";
+    case DecisionOutcome::unacknowledged:
+      return "unacknowledged";
   }
   return "unknown";
 }
@@ -198,6 +260,18 @@ template <>
 struct Vocabulary<DecisionKind> {
   static constexpr std::string_view column = "decisions.kind";
   static constexpr std::array values{DecisionKind::event, DecisionKind::decision};
+};
+
+template <>
+struct Vocabulary<DecisionOutcome> {
+  static constexpr std::string_view column = "decisions.outcome";
+  static constexpr std::array values{
+      DecisionOutcome::created,      DecisionOutcome::duplicate,  DecisionOutcome::reopened,
+      DecisionOutcome::resolved,     DecisionOutcome::ignored,    DecisionOutcome::out_of_order,
+      DecisionOutcome::redelivery,   DecisionOutcome::escalated,  DecisionOutcome::dropped,
+      DecisionOutcome::demoted,      DecisionOutcome::held,       DecisionOutcome::superseded,
+      DecisionOutcome::stale,        DecisionOutcome::expired,    DecisionOutcome::ack_timeout,
+      DecisionOutcome::acknowledged, DecisionOutcome::unacknowledged};
 };
 
 template <>

@@ -1,8 +1,9 @@
 #pragma once
 // What the channel formatters (delivery/channels/*.cpp) share: the parts every channel says
 // the same way, the channel's configuration read from the environment, and the digest lines.
-// Defined in delivery/format.cpp, which picks the formatter for a channel's type
-// (format_request). Internal to delivery/: everything outside calls format_request.
+// Defined in delivery/channels/channel.cpp; delivery/format.cpp picks the formatter for a
+// channel's type (format_request). Internal to delivery/: everything outside calls
+// format_request.
 
 #include <cstddef>
 #include <cstdint>

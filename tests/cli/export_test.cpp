@@ -42,7 +42,7 @@ DecisionRecord decision(const char* when, const std::string& kind, const std::st
   DecisionRecord d;
   d.at = at(when);
   d.kind = parse_stored<DecisionKind>(kind);
-  d.outcome = outcome;
+  d.outcome = parse_stored<DecisionOutcome>(outcome);
   d.reason = reason;
   d.rules_hash = "test";
   d.fingerprint = "generic:disk";

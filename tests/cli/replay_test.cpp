@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <spdlog/spdlog.h>
+
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -129,6 +131,29 @@ TEST_CASE("replay: the incident — a December alarm is never folded into Octobe
   // October's escalation stopped at the acknowledgement: nobody escalated to the CTO then.
   for (const auto& n : october)
     CHECK(n["channel"] != "cto");
+}
+
+TEST_CASE("replay: the program's default logger is its own again, however the replay ends") {
+  // A replay silences the engine's log while it runs; the process (a test runner, a future
+  // caller) keeps its own logger afterwards.
+  struct Case {
+    std::string intent;
+    std::string rules;
+    std::string raw_input;
+    int status;
+  };
+  const Case cases[] = {
+      {"a replay that runs to the end", k_rules, "", 0},
+      {"input refused before anything runs", k_rules, "not json\n", 1},
+      {"rules that do not load", "version: [\n", "", 1},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.intent);
+    const auto before = spdlog::default_logger();
+    const auto r = run_replay_lines(c.rules, {}, "", "", c.raw_input);
+    CHECK(r.status == c.status);
+    CHECK(spdlog::default_logger() == before);
+  }
 }
 
 TEST_CASE("replay: deterministic, byte for byte") {

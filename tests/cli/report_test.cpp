@@ -325,7 +325,7 @@ rules:
     d.at = opened;
     d.alert_id = a.id;
     d.episode = 1;
-    d.outcome = "created";
+    d.outcome = storage::DecisionOutcome::created;
     d.reason = rule.empty() ? "first_occurrence;no_rule_matched" : "first_occurrence";
     d.rule = rule;
     d.rules_hash = rules.hash;

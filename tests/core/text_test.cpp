@@ -10,12 +10,15 @@
 
 #include "core/severity.hpp"
 
+using tocsin::ControlEscape;
+using tocsin::escape_control;
 using tocsin::format_byte_size;
 using tocsin::iequals;
 using tocsin::join;
 using tocsin::parse_byte_size;
 using tocsin::to_lower;
 using tocsin::truncate_utf8;
+using tocsin::utf8_length;
 using tocsin::utf8_prefix_length;
 
 TEST_CASE("to_lower and iequals fold ASCII letters only") {
@@ -62,6 +65,50 @@ TEST_CASE("join puts the separator between non-empty parts") {
   SUBCASE("any separator, any range of string-like items") {
     const char* const names[] = {"x", "y"};
     CHECK(join(names, " | ") == "x | y");
+  }
+}
+
+TEST_CASE("utf8_length counts code points, not bytes") {
+  struct Case {
+    const char* intent;
+    std::string text;
+    std::size_t length;
+  };
+  const Case cases[] = {
+      {"empty", "", 0},
+      {"ASCII is one per byte", "disk-full", 9},
+      {"a 2-byte letter is one", "caf\xC3\xA9", 4},
+      {"a 3-byte sign is one", "\xE2\x80\xA6", 1},
+      {"a 4-byte emoji is one", "a\xF0\x9F\x94\xA5" "b", 3},
+      {"a stray continuation byte counts nothing", "a\x80", 1},
+      {"a lead byte cut from its sequence still counts one", "a\xE2\x80", 2},
+  };
+  for (const auto& c : cases) {
+    SUBCASE(c.intent) {
+      CHECK(utf8_length(c.text) == c.length);
+    }
+  }
+}
+
+TEST_CASE("escape_control keeps text on one line and out of the terminal's control") {
+  struct Case {
+    const char* intent;
+    std::string text;
+    ControlEscape style;
+    std::string escaped;
+  };
+  const Case cases[] = {
+      {"printable text and UTF-8 are unchanged", "a \"b\" \\ caf\xC3\xA9", ControlEscape::named,
+       "a \"b\" \\ caf\xC3\xA9"},
+      {"newline and tab by name", "a\nb\tc", ControlEscape::named, "a\\nb\\tc"},
+      {"other controls and DEL in lower-case hex", std::string("\x1b[2J\r\x7f\0", 7),
+       ControlEscape::named, "\\x1b[2J\\x0d\\x7f\\x00"},
+      {"hex only: newline and tab too", "a\nb\tc", ControlEscape::hex, "a\\x0ab\\x09c"},
+  };
+  for (const auto& c : cases) {
+    SUBCASE(c.intent) {
+      CHECK(escape_control(c.text, c.style) == c.escaped);
+    }
   }
 }
 

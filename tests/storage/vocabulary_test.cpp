@@ -90,6 +90,8 @@ TEST_CASE("vocabulary: each enum is spelled exactly as its column's CHECK constr
        round_tripped<SubscriptionStatus>(), true},
       {"an event's outcome or the engine's own decision", "decisions", "kind",
        round_tripped<DecisionKind>(), false},
+      {"what a decision log entry says happened", "decisions", "outcome",
+       round_tripped<DecisionOutcome>(), false},
       {"where an episode stands", "episodes", "status", round_tripped<EpisodeStatus>(), true},
       {"how an episode ended (\"\": not yet)", "episodes", "ended_by",
        round_tripped<rules::EndedBy>(), false},
@@ -212,6 +214,20 @@ TEST_CASE("vocabulary: an episode's, alert's, timer's or severity's unknown valu
          in_transaction(path, [](Transaction& tx) { tx.next_due_timer(TimePoint{}); });
        },
        unknown("timers.kind", "snooze")},
+      {"a decision's outcome added by a newer version, listed by the API",
+       "INSERT INTO decisions (at, alert_id, episode, kind, outcome, reason, rules_hash) "
+       "VALUES (0, 1, 1, 'decision', 'snoozed', 'by bob', 'h')",
+       [](const std::string& path) { Reader(path).list_decisions(1, 10, std::nullopt); },
+       unknown("decisions.outcome", "snoozed")},
+      {"an event's outcome added by a newer version, read to answer a redelivery",
+       "INSERT INTO inbound (id, received_at, hook, delivery_id, headers, body) "
+       "VALUES (7, 0, 'generic', 'd7', '{}', '');"
+       "INSERT INTO decisions (at, alert_id, episode, inbound_id, kind, outcome, reason, "
+       "rules_hash) VALUES (0, 1, 1, 7, 'event', 'deferred', 'r', 'h')",
+       [](const std::string& path) {
+         in_transaction(path, [](Transaction& tx) { tx.decisions_for_inbound(7); });
+       },
+       unknown("decisions.outcome", "deferred")},
       {"a notification's severity added by a newer version",
        "INSERT INTO outbox (created_at, due_at, fingerprint, alias, channel, action, level, "
        "severity, priority) VALUES (0, 0, 'generic:n', 'a1', 'oncall', 'trigger', 0, 'disaster', "
@@ -240,6 +256,38 @@ TEST_CASE("vocabulary: an episode's, alert's, timer's or severity's unknown valu
       db.exec(c.planted);
     }
     CHECK_THROWS_WITH_AS(c.read(path), c.expected.c_str(), UnknownStoredValue);
+  }
+}
+
+TEST_CASE("vocabulary: every event outcome and every decision is stored as its own spelling") {
+  // An event's outcome is stored as core spells it (the ingest reply prints to_string(Outcome)).
+  for (Outcome o : {Outcome::created, Outcome::duplicate, Outcome::reopened, Outcome::resolved,
+                    Outcome::ignored, Outcome::out_of_order, Outcome::redelivery}) {
+    CAPTURE(to_string(o));
+    CHECK(to_text(decision_outcome(o)) == to_string(o));
+  }
+  struct Case {
+    rules::NoteKind kind;
+    DecisionOutcome stored;
+  };
+  // One line each: both drops read back as one `dropped`; a person's resolve is an event's.
+  const Case cases[] = {
+      {rules::NoteKind::escalated, DecisionOutcome::escalated},
+      {rules::NoteKind::dropped_by_rule, DecisionOutcome::dropped},
+      {rules::NoteKind::demoted, DecisionOutcome::demoted},
+      {rules::NoteKind::held, DecisionOutcome::held},
+      {rules::NoteKind::dropped_while_held, DecisionOutcome::dropped},
+      {rules::NoteKind::superseded, DecisionOutcome::superseded},
+      {rules::NoteKind::stale, DecisionOutcome::stale},
+      {rules::NoteKind::expired, DecisionOutcome::expired},
+      {rules::NoteKind::ack_timeout, DecisionOutcome::ack_timeout},
+      {rules::NoteKind::acknowledged, DecisionOutcome::acknowledged},
+      {rules::NoteKind::unacknowledged, DecisionOutcome::unacknowledged},
+      {rules::NoteKind::resolved, DecisionOutcome::resolved},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(to_text(c.stored));
+    CHECK(decision_outcome(c.kind) == c.stored);
   }
 }
 
