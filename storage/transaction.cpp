@@ -424,7 +424,7 @@ std::vector<DigestItem> Transaction::take_digest_items(const std::string& channe
       if (!q->is_null(3)) n.episode = q->get_int(3);
       n.fingerprint = q->get_text(4);
       n.alias = q->get_text(5);
-      n.action = parse_stored<rules::NotifyAction>(q->get_text(6));
+      n.action = parse_stored<rules::NotifyAction>(q->get_text(6), "digest_items.action");
       n.severity = parse_stored<Severity>(q->get_text(7), "digest_items.severity");
       n.priority = Priority{q->get_int(8)};
       if (!q->is_null(9)) n.noise = q->get_double(9);
