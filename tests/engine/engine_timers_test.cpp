@@ -212,3 +212,21 @@ TEST_CASE("engine: a timer whose row this version cannot read is set aside; the 
   CHECK(*fired == 1);
   CHECK(escalations() == 2);
 }
+
+TEST_CASE("engine: a timer of a kind this version does not know is set aside; the others fire") {
+  TempDir dir;
+  const std::string db = dir.file("tocsin.db");
+  ManualClock clock(k_t0);
+  Node node(db, clock);
+  node.fire("queue-b");
+  SQLite::Database raw(db, SQLite::OPEN_READWRITE);
+  raw.exec("PRAGMA ignore_check_constraints = ON");
+  raw.exec("INSERT INTO timers (due_at, kind, name) VALUES (" +
+           std::to_string(to_unix_ms(k_t0 + 1min)) + ", 'page_harder', 'x')");
+
+  clock.set(k_t0 + 20min);
+  REQUIRE(node.engine.fire_due_timers());
+  CHECK(raw.execAndGet("SELECT count(*) FROM outbox WHERE action = 'escalate'").getInt() == 1);
+  CHECK(raw.execAndGet("SELECT due_at FROM timers WHERE kind = 'page_harder'").getInt64() >
+        to_unix_ms(k_t0 + 20min));
+}
