@@ -513,8 +513,9 @@ Expected<std::optional<TimePoint>, storage::WriteError> Engine::fire_next_timer(
   auto active = m_rules.get();
   const rules::Rules& rules = *active->rules;
   std::optional<TimePoint> fired;
-  const auto job = [&](storage::Transaction& tx, Journal& written) {
-    fired.reset();
+  std::optional<std::int64_t> timer_id;   // the timer being handled
+  std::optional<std::string> unreadable;  // why it could not be: a row this version cannot read
+  const auto handle = [&](storage::Transaction& tx, Journal& written) {
     auto stored = tx.next_due_timer(not_after);
     if (!stored) return;
     const rules::Timer& timer = stored->timer;
@@ -552,9 +553,61 @@ Expected<std::optional<TimePoint>, storage::WriteError> Engine::fire_next_timer(
     change_episode(tx, rules, alert, d.episode ? &*d.episode : nullptr, d.ended, d.effects,
                    &*episode, now, &written);
   };
+  const auto job = [&](storage::Transaction& tx, Journal& written) {
+    fired.reset();
+    unreadable.reset();
+    timer_id = tx.next_due_timer_id(not_after);
+    if (!timer_id) return;
+    try {
+      handle(tx, written);
+    } catch (const storage::UnknownStoredValue& e) {
+      unreadable = e.what();
+      throw;
+    }
+  };
   auto status = commit(job, journal);
+  if (status && unreadable && timer_id) return set_aside(*timer_id, not_after, *unreadable);
   if (status) return unexpected(std::move(*status));
+  if (fired && timer_id) {
+    MutexLock lock(m_mutex);
+    if (m_unreadable_timers.erase(*timer_id) > 0)
+      spdlog::info("timers: timer {} could be read again and fired", *timer_id);
+  }
   return fired;
+}
+
+// The timer's kind, or a row it needs (its alert, its episode), holds a value this version
+// cannot read. Left first, it would stop every timer behind it; deleted, its episode would lose
+// its escalation for good. So it is moved back by a growing delay (1 minute, doubling, at most
+// an hour) and retried until the row is readable (fixed, or the newer version is back), and
+// logged at error once per timer.
+Expected<std::optional<TimePoint>, storage::WriteError> Engine::set_aside(std::int64_t timer_id,
+                                                                          TimePoint not_after,
+                                                                          const std::string& why) {
+  int tries = 0;
+  {
+    MutexLock lock(m_mutex);
+    tries = m_unreadable_timers[timer_id]++;
+  }
+  const Duration delay =
+      std::min<Duration>(std::chrono::minutes(1 << std::min(tries, 6)), std::chrono::hours(1));
+  const TimePoint now = m_clock.now();
+  const TimePoint due = std::max(now, not_after) + delay;
+  std::optional<std::int64_t> alert_id;
+  auto status = m_writer
+                    .submit([&](storage::Transaction& tx) {
+                      alert_id = tx.timer_alert_id(timer_id);
+                      tx.defer_timer(timer_id, due);
+                    })
+                    .get();
+  if (status) return unexpected(std::move(*status));
+  if (tries == 0) {
+    spdlog::error(
+        "timers: timer {} (alert id {}) cannot be handled: {}; retrying it every while (at most "
+        "hourly) until the row is readable, the other timers fire meanwhile",
+        timer_id, alert_id ? std::to_string(*alert_id) : std::string("-"), why);
+  }
+  return std::optional<TimePoint>(now);
 }
 
 Expected<int, storage::WriteError> Engine::fire_due_timers() {

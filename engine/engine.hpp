@@ -8,6 +8,7 @@
 // write everything at once. `tocsin replay` drives this very class on a virtual clock.
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@
 #include "core/event.hpp"
 #include "core/expected.hpp"
 #include "core/outcome.hpp"
+#include "core/thread_annotations.hpp"
 #include "engine/rules_holder.hpp"
 #include "rules/lifecycle.hpp"
 #include "storage/writer.hpp"
@@ -149,10 +151,20 @@ class Engine {
   // Logs what was committed, then hands it to m_on_commit.
   void record(const Journal& journal, CommittedEvents events = {});
 
+  // Moves back a timer that could not be handled because a row it needs cannot be read (see
+  // engine.cpp), so that the timers behind it fire. Returns the clock's now.
+  Expected<std::optional<TimePoint>, storage::WriteError> set_aside(std::int64_t timer_id,
+                                                                    TimePoint not_after,
+                                                                    const std::string& why);
+
   storage::Writer& m_writer;
   const Clock& m_clock;
   const RulesHolder& m_rules;
   const OnCommit m_on_commit;
+  Mutex m_mutex;
+  // Timers set aside as unreadable (by id), and how many times: for the growing delay and to
+  // log each once.
+  std::map<std::int64_t, int> m_unreadable_timers GUARDED_BY(m_mutex);
 };
 
 // The severity an event's episode gets: the one the matched rule names, else the one the

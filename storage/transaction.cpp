@@ -1,5 +1,7 @@
 #include "storage/transaction.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -285,6 +287,28 @@ std::optional<HeartbeatPing> Transaction::heartbeat_ping(const std::string& name
   return p;
 }
 
+std::optional<std::int64_t> Transaction::next_due_timer_id(TimePoint not_after) {
+  sql::CachedStatement q(m_db,
+                         "SELECT id FROM timers WHERE due_at <= ? ORDER BY due_at, id LIMIT 1");
+  q->bind(1, static_cast<int64_t>(to_unix_ms(not_after)));
+  if (!q->step()) return std::nullopt;
+  return q->get_int64(0);
+}
+
+std::optional<std::int64_t> Transaction::timer_alert_id(std::int64_t id) {
+  sql::CachedStatement q(m_db, "SELECT alert_id FROM timers WHERE id = ?");
+  q->bind(1, static_cast<int64_t>(id));
+  if (!q->step() || q->is_null(0)) return std::nullopt;
+  return q->get_int64(0);
+}
+
+void Transaction::defer_timer(std::int64_t id, TimePoint due) {
+  sql::CachedStatement q(m_db, "UPDATE timers SET due_at = ? WHERE id = ?");
+  q->bind(1, static_cast<int64_t>(to_unix_ms(due)));
+  q->bind(2, static_cast<int64_t>(id));
+  q->exec();
+}
+
 std::optional<TimePoint> Transaction::next_timer_due() {
   sql::CachedStatement q(m_db, "SELECT min(due_at) FROM timers");
   if (q->step() && !q->is_null(0)) return from_unix_ms(q->get_int64(0));
@@ -424,7 +448,7 @@ std::vector<DigestItem> Transaction::take_digest_items(const std::string& channe
       if (!q->is_null(3)) n.episode = q->get_int(3);
       n.fingerprint = q->get_text(4);
       n.alias = q->get_text(5);
-      n.action = parse_stored<rules::NotifyAction>(q->get_text(6));
+      n.action = parse_stored<rules::NotifyAction>(q->get_text(6), "digest_items.action");
       n.severity = parse_stored<Severity>(q->get_text(7), "digest_items.severity");
       n.priority = Priority{q->get_int(8)};
       if (!q->is_null(9)) n.noise = q->get_double(9);
@@ -522,14 +546,35 @@ std::vector<OutboxRecord> Transaction::due_notifications(
   Json skip = Json::array();
   for (const auto& c : skip_channels)
     skip.push_back(c);
-  sql::CachedStatement q(m_db, k_due_notifications_sql);
-  q->bind(1, static_cast<int64_t>(to_unix_ms(now)));
-  q->bind(2, skip.dump());
-  q->bind(3, limit);
-  std::vector<OutboxRecord> out;
-  while (q->step())
-    out.push_back(read_outbox(q));
-  return out;
+  // A row this version cannot read (written by a newer one, or by hand) would otherwise make
+  // every claim fail: it is settled failed, naming what could not be read, and the claim is
+  // made again without it (each round settles at least one row).
+  for (;;) {
+    std::vector<OutboxRecord> out;
+    std::vector<std::pair<std::int64_t, std::string>> unreadable;
+    {
+      sql::CachedStatement q(m_db, k_due_notifications_sql);
+      q->bind(1, static_cast<int64_t>(to_unix_ms(now)));
+      q->bind(2, skip.dump());
+      q->bind(3, limit);
+      while (q->step()) {
+        try {
+          out.push_back(read_outbox(q));
+        } catch (const UnknownStoredValue& e) {
+          unreadable.emplace_back(q->get_int64(0), e.what());
+        }
+      }
+    }
+    if (unreadable.empty()) return out;
+    for (const auto& [id, error] : unreadable) {
+      spdlog::error("delivery: outbox row {} cannot be read, settled failed: {}", id, error);
+      sql::CachedStatement fail(m_db,
+                                "UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?");
+      fail->bind(1, "this version of Tocsin cannot read the row: " + error);
+      fail->bind(2, static_cast<int64_t>(id));
+      fail->exec();
+    }
+  }
 }
 
 std::optional<OutboxRecord> Transaction::load_notification(std::int64_t id) {

@@ -80,6 +80,12 @@ class Transaction {
   void insert_timer(std::int64_t alert_id, const rules::Timer& t);
   // The earliest timer due at or before `not_after` (ties by insertion order).
   std::optional<StoredTimer> next_due_timer(TimePoint not_after);
+  // The id of that timer, read without its kind (which may be unreadable).
+  std::optional<std::int64_t> next_due_timer_id(TimePoint not_after);
+  // The alert a timer belongs to (none for a heartbeat deadline or a digest).
+  std::optional<std::int64_t> timer_alert_id(std::int64_t id);
+  // Moves a timer to `due` (one that could not be handled now: see engine::Engine).
+  void defer_timer(std::int64_t id, TimePoint due);
   std::optional<TimePoint> next_timer_due();
   void delete_timer(std::int64_t id);
   // Deletes the episode's timers of `kind`, or all of them.
@@ -111,7 +117,8 @@ class Transaction {
 
   // Delivery (docs/behaviour.md "Delivery"): the pending rows due by `now` that head their
   // (episode, channel) queue, most urgent priority first, then oldest due; none of the channels in
-  // `skip_channels`.
+  // `skip_channels`. A row this version cannot read (UnknownStoredValue) is settled failed, its
+  // last_error naming the column and value, and logged; it does not stop the others.
   std::vector<OutboxRecord> due_notifications(TimePoint now, int limit,
                                               const std::vector<std::string>& skip_channels = {});
   std::optional<OutboxRecord> load_notification(std::int64_t id);

@@ -2,6 +2,7 @@
 // retries wait their backoff, an acknowledgement stops what was not sent yet.
 #include "server/delivery_worker.hpp"
 
+#include <SQLiteCpp/Database.h>
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -511,4 +512,26 @@ TEST_CASE("worker: over loopback, a receiver that never answers holds back only 
       timed_out += !a.http_status && a.error.rfind("timed out after 2s: http://127.0.0.1:", 0) == 0;
   }
   CHECK(timed_out == 1);
+}
+
+TEST_CASE("worker: an outbox row this version cannot read is settled failed; the rest are sent") {
+  Rig rig;
+  {
+    // As a newer version (or a hand edit) would have left it: most urgent, so claimed first.
+    SQLite::Database db(rig.dir.file("t.db"), SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA ignore_check_constraints = ON");
+    db.exec(
+        "INSERT INTO outbox (created_at, due_at, fingerprint, alias, channel, action, level, "
+        "severity, priority, status) VALUES (0, 0, 'f', 'a', 'oncall', 'page_everyone', 0, "
+        "'warning', 1, 'pending')");
+  }
+  rig.fire("queue-a");
+  CHECK(rig.drain() == 1);
+  CHECK(rig.sent_to("/oncall") == 1);
+  SQLite::Database db(rig.dir.file("t.db"), SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, "SELECT status, last_error FROM outbox WHERE alias = 'a'");
+  REQUIRE(q.executeStep());
+  CHECK(q.getColumn(0).getString() == "failed");
+  CHECK(q.getColumn(1).getString().find("outbox.action holds \"page_everyone\"") !=
+        std::string::npos);
 }
