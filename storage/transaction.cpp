@@ -25,17 +25,6 @@ void bind_optional_time(sql::Statement& q, int index, const std::optional<TimePo
   }
 }
 
-template <class T>
-void bind_optional(sql::Statement& q, int index, const std::optional<T>& v) {
-  if (!v) {
-    q.bind_null(index);  // NULL
-  } else if constexpr (std::is_same_v<T, std::int64_t>) {
-    q.bind(index, static_cast<int64_t>(*v));
-  } else {
-    q.bind(index, *v);
-  }
-}
-
 }  // namespace
 
 std::optional<std::int64_t> Transaction::find_inbound(const std::string& hook,
@@ -378,8 +367,8 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
                          "about, digest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   q->bind(1, static_cast<int64_t>(to_unix_ms(n.created_at)));
   q->bind(2, static_cast<int64_t>(to_unix_ms(n.due_at)));
-  bind_optional(q, 3, n.alert_id);
-  bind_optional(q, 4, n.episode);
+  q->bind(3, n.alert_id);
+  q->bind(4, n.episode);
   q->bind(5, n.fingerprint);
   q->bind(6, n.alias);
   q->bind(7, n.channel);
@@ -387,10 +376,10 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
   q->bind(9, n.level);
   q->bind(10, std::string(to_string(n.severity)));
   q->bind(11, n.priority.level);
-  bind_optional(q, 12, n.noise);
+  q->bind(12, n.noise);
   q->bind(13, n.why);
   q->bind(14, std::string(to_text(status)));
-  bind_optional(q, 15, n.about);
+  q->bind(15, n.about);
   if (n.digest.empty()) {
     q->bind_null(16);
   } else {
@@ -416,14 +405,14 @@ void Transaction::insert_digest_item(const DigestItem& item) {
                          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
   q->bind(1, n.channel);
   q->bind(2, static_cast<int64_t>(to_unix_ms(n.created_at)));
-  bind_optional(q, 3, n.alert_id);
-  bind_optional(q, 4, n.episode);
+  q->bind(3, n.alert_id);
+  q->bind(4, n.episode);
   q->bind(5, n.fingerprint);
   q->bind(6, n.alias);
   q->bind(7, std::string(to_text(n.action)));
   q->bind(8, std::string(to_string(n.severity)));
   q->bind(9, n.priority.level);
-  bind_optional(q, 10, n.noise);
+  q->bind(10, n.noise);
   q->bind(11, item.summary);
   q->bind(12, n.why);
   q->exec();
@@ -603,11 +592,7 @@ void Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& a
                            "duration_ms, outcome) VALUES (?,?,?,?,?,?)");
   ins->bind(1, static_cast<int64_t>(a.outbox_id));
   ins->bind(2, static_cast<int64_t>(to_unix_ms(a.at)));
-  if (a.http_status) {
-    ins->bind(3, *a.http_status);
-  } else {
-    ins->bind_null(3);
-  }
+  ins->bind(3, a.http_status);
   ins->bind(4, a.error);
   ins->bind(5, static_cast<int64_t>(a.duration_ms));
   ins->bind(6, std::string(to_text(a.outcome)));
@@ -620,11 +605,7 @@ void Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& a
   upd->bind(1, std::string(to_text(after.status)));
   upd->bind(2, after.attempts);
   upd->bind(3, static_cast<int64_t>(to_unix_ms(after.due_at)));
-  if (after.last_status) {
-    upd->bind(4, *after.last_status);
-  } else {
-    upd->bind_null(4);
-  }
+  upd->bind(4, after.last_status);
   upd->bind(5, after.last_error);
   bind_optional_time(upd, 6, after.sent_at);
   upd->bind(7, static_cast<int64_t>(after.id));
@@ -699,9 +680,9 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
   q->bind(16, std::string(rules::to_string(e.ended_by)));
   q->bind(17, e.ever_acknowledged ? 1 : 0);
   q->bind(18, e.transient ? 1 : 0);
-  bind_optional(q, 19, e.demoted_to);
+  q->bind(19, e.demoted_to);
   bind_optional_time(q, 20, e.held_until);
-  bind_optional(q, 21, e.noise);
+  q->bind(21, e.noise);
   q->bind(22, episode_alias(fingerprint, e.number));
   q->bind(23, static_cast<int64_t>(alert_id));
   q->bind(24, e.number);
@@ -717,9 +698,9 @@ void Transaction::insert_decision(const DecisionRecord& d) {
                          "reason, rule, rules_hash, fingerprint, event_key) "
                          "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   q->bind(1, static_cast<int64_t>(to_unix_ms(d.at)));
-  bind_optional(q, 2, d.alert_id);
-  bind_optional(q, 3, d.episode);
-  bind_optional(q, 4, d.inbound_id);
+  q->bind(2, d.alert_id);
+  q->bind(3, d.episode);
+  q->bind(4, d.inbound_id);
   q->bind(5, std::string(to_text(d.kind)));
   q->bind(6, std::string(to_text(d.outcome)));
   q->bind(7, d.reason);
