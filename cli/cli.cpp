@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "cli/commands.hpp"
+#include "core/version.hpp"
 
 namespace tocsin::cli {
 
@@ -16,7 +17,7 @@ std::string resolve(const std::string& flag, const char* env_name, const char* f
 int run(int argc, char** argv) {
   CLI::App cli{"Tocsin: alert deduplication and escalation engine", "tocsin"};
   cli.require_subcommand(1);
-  cli.set_version_flag("--version", "tocsin 0.1.0");
+  cli.set_version_flag("--version", std::string("tocsin ") + k_version);
   // In the order `tocsin --help` lists them.
   const Subcommand subcommands[] = {add_serve(cli),  add_receive(cli), add_check(cli),
                                     add_replay(cli), add_export(cli),  add_report(cli)};

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cli/commands.hpp"
+#include "core/periodic_thread.hpp"
 #include "engine/timer_loop.hpp"
 #include "rules/loader.hpp"
 #include "server/app.hpp"
@@ -191,6 +192,19 @@ int serve(const ServeOptions& opt) {
     }
   });
 
+  // This instance in the registry of instances sharing the database, beating every 5 s.
+  const std::string host = server::host_name();
+  app->cluster = std::make_unique<server::Cluster>(
+      app->writer, clock, app->rules, server::new_instance_id(host, port), host,
+      address->host + ":" + std::to_string(port));
+  spdlog::info("instance {}", app->cluster->id());
+  app->cluster->beat();  // registered before the first request is served
+  PeriodicThread cluster_beats([&app, first = true]() mutable {
+    if (!first) app->cluster->beat();
+    first = false;
+    return server::Cluster::k_beat_every;
+  });
+
   // Escalation steps, sweeps and ack timeouts: stored timers, fired on the clock.
   engine::TimerLoop timers(app->engine, std::chrono::seconds(1));
   // The outbox worker: notifications leave here, at least once.
@@ -215,6 +229,8 @@ int serve(const ServeOptions& opt) {
   watchdog.stop();
   delivery.stop();
   timers.stop();
+  cluster_beats.stop();
+  app->cluster->leave();
   app->writer.stop();  // commits anything still queued
   spdlog::info("tocsin stopped");
   return listened ? 0 : 1;

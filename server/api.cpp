@@ -508,6 +508,31 @@ void list_heartbeats(App& app, httplib::Response& res) {
   reply_json(res, 200, Json{{"heartbeats", std::move(list)}});
 }
 
+// GET /api/v1/cluster (docs/postgres.md "Instances and claims"): the instances registered on
+// the database, live or presumed dead, and a warning when the live ones run different rules.
+void list_cluster(App& app, httplib::Response& res) {
+  if (!app.cluster) return reply_unavailable(res, "this process is not serving (no instance)");
+  const auto view = app.cluster->view();
+  if (!view) return reply_unavailable(res, "cannot read the instances from the database");
+  Json instances = Json::array();
+  for (const auto& i : view->instances) {
+    instances.push_back(Json{{"id", i.record.id},
+                             {"host", i.record.host},
+                             {"listen", i.record.listen},
+                             {"version", i.record.version},
+                             {"rules_hash", i.record.rules_hash},
+                             {"started_at", format_timestamp(i.record.started_at)},
+                             {"last_seen", format_timestamp(i.record.last_seen)},
+                             {"live", i.live},
+                             {"self", i.self}});
+  }
+  reply_json(res, 200,
+             Json{{"self", view->self},
+                  {"as_of", format_timestamp(view->as_of)},
+                  {"instances", std::move(instances)},
+                  {"warnings", view->warnings}});
+}
+
 void ready(App& app, httplib::Response& res) {
   // Ready = a row was rewritten and committed, right now: an empty transaction would commit
   // on a full disk, an unwritable WAL or a deleted file.
@@ -608,6 +633,8 @@ void register_api(http::Routes& routes, App& app) {
              }));
   routes.get("/api/v1/heartbeats",
              guarded(Scope::read, [&app](const auto&, auto& res) { list_heartbeats(app, res); }));
+  routes.get("/api/v1/cluster",
+             guarded(Scope::read, [&app](const auto&, auto& res) { list_cluster(app, res); }));
   routes.get("/api/v1/rules", guarded(Scope::read, [&app](const auto&, auto& res) {
                reply_json(res, 200, rules_json(*app.rules.get()));
              }));

@@ -10,6 +10,7 @@
 #include "engine/engine.hpp"
 #include "engine/rules_holder.hpp"
 #include "rules/loader.hpp"
+#include "server/cluster.hpp"
 #include "server/metrics.hpp"
 #include "storage/reader.hpp"
 #include "storage/writer.hpp"
@@ -51,6 +52,9 @@ struct App {
   storage::Reader reader;
   engine::Engine engine;
   Limits limits;
+  // This instance in the registry (server/cluster.hpp); set by `serve` once it listens, before
+  // it serves a request. None for the commands that only replay.
+  std::unique_ptr<Cluster> cluster;
 
   // `durability` overrides storage.synchronous (replay's throwaway database uses `off`).
   App(std::string rules_path_, std::string db_path_, const Clock& clock_,

@@ -297,6 +297,23 @@ INSERT INTO digest_sequence (channel, last)
   SELECT channel, MAX(CAST(substr(alias, length(channel) + 9) AS INTEGER)) FROM outbox
   WHERE action = 'digest' AND alias LIKE 'digest:%' GROUP BY channel;
 )sql",
+    // 10: several instances on one database (docs/postgres.md "Instances and claims"). Each
+    // running instance's row, rewritten at every beat; and the outbox claim made durable, so a
+    // row being sent by one instance is not sent by another until the claim runs out (or its
+    // instance stops beating), and a row claimed by an instance that died is taken over.
+    R"sql(
+CREATE TABLE instances (
+  id          TEXT PRIMARY KEY,           -- generated at start: host, port, random suffix
+  host        TEXT NOT NULL,
+  listen      TEXT NOT NULL DEFAULT '',   -- the address it serves on
+  version     TEXT NOT NULL,
+  rules_hash  TEXT NOT NULL,              -- SHA-256 of the rules file in force
+  started_at  INTEGER NOT NULL,           -- unix ms
+  last_seen   INTEGER NOT NULL            -- unix ms of its last beat
+);
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;        -- the instance sending it, NULL: nobody
+ALTER TABLE outbox ADD COLUMN claimed_until INTEGER;  -- unix ms the claim runs out
+)sql",
 };
 
 }  // namespace

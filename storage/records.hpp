@@ -190,6 +190,17 @@ struct NotificationQuery {
   std::optional<std::int64_t> before_id;  // paging: rows with a smaller id
 };
 
+// One running `tocsin serve` on the database (docs/postgres.md "Instances and claims").
+struct InstanceRecord {
+  std::string id;
+  std::string host;
+  std::string listen;
+  std::string version;
+  std::string rules_hash;
+  TimePoint started_at{};
+  TimePoint last_seen{};
+};
+
 struct HeartbeatPing {
   std::string name;
   TimePoint first_ping_at{}, last_ping_at{};

@@ -129,6 +129,14 @@ class Transaction {
   // Stores an attempt and the row's state after it (status, attempts, next due, last error).
   void record_attempt(const DeliveryAttempt& a, const OutboxRecord& after);
 
+  // The registry of instances (storage/instances.cpp): this instance's row, inserted or
+  // rewritten at each beat; every row, by id; an instance's row removed (a clean stop); the
+  // rows not seen since `before` removed, how many.
+  void save_instance(const InstanceRecord& r);
+  std::vector<InstanceRecord> list_instances();
+  void delete_instance(const std::string& id);
+  int forget_instances(TimePoint before);
+
   // The readiness probe's write (storage::write_probe).
   void record_probe(TimePoint at);
 

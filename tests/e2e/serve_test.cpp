@@ -345,3 +345,34 @@ TEST_CASE("a rule's dedup_key groups different alarms into one alert") {
   CHECK(second["alert_id"] == first["alert_id"]);
   CHECK(second["outcome"] == "duplicate");
 }
+
+TEST_CASE("a serving instance lists itself in GET /api/v1/cluster and leaves it when it stops") {
+  Env env;
+  std::string first_id;
+  {
+    auto server = env.start();
+    httplib::Client c("127.0.0.1", server.port());
+    auto r = c.Get("/api/v1/cluster");
+    REQUIRE(r);
+    INFO("body: " << r->body);
+    REQUIRE(r->status == 200);
+    const Json body = json_of(r);
+    REQUIRE(body["instances"].size() == 1);
+    const Json& self = body["instances"][0];
+    first_id = self["id"].get<std::string>();
+    CHECK(body["self"] == first_id);
+    CHECK(self["self"] == true);
+    CHECK(self["live"] == true);
+    CHECK(self["listen"] == "127.0.0.1:" + std::to_string(server.port()));
+    CHECK(self["version"] == "0.1.0");
+    CHECK(self["rules_hash"].get<std::string>().size() == 64);
+    CHECK(body["warnings"].empty());
+    CHECK(server.stop() == 0);
+  }
+  // Stopped cleanly: the next start is a new instance, alone in the registry.
+  auto server = env.start("second.log");
+  httplib::Client c("127.0.0.1", server.port());
+  const Json body = json_of(c.Get("/api/v1/cluster"));
+  REQUIRE(body["instances"].size() == 1);
+  CHECK(body["instances"][0]["id"] != first_id);
+}

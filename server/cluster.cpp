@@ -1,0 +1,118 @@
+#include "server/cluster.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
+
+#include "core/version.hpp"
+
+namespace tocsin::server {
+
+std::string host_name() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+std::string new_instance_id(const std::string& host, int port) {
+  std::random_device random;
+  char suffix[9];
+  std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(random()));
+  return host + ":" + std::to_string(port) + ":" + suffix;
+}
+
+Cluster::Cluster(storage::Writer& writer, const Clock& clock, const engine::RulesHolder& rules,
+                 std::string id, std::string host, std::string listen)
+    : m_writer(writer),
+      m_clock(clock),
+      m_rules(rules),
+      m_id(std::move(id)),
+      m_host(std::move(host)),
+      m_listen(std::move(listen)),
+      m_started(clock.now()) {}
+
+ClusterView Cluster::make_view(std::vector<storage::InstanceRecord> rows, TimePoint now) const {
+  ClusterView view;
+  view.self = m_id;
+  view.as_of = now;
+  // The live instances by the rules they run, to say which run which.
+  std::map<std::string, std::vector<std::string>> by_hash;
+  for (auto& row : rows) {
+    ClusterInstance instance;
+    instance.self = row.id == m_id;
+    instance.live = instance.self || now - row.last_seen <= k_live_within;
+    if (instance.live) {
+      by_hash[row.rules_hash].push_back(row.listen.empty() ? row.id : row.host + " " + row.listen);
+    }
+    instance.record = std::move(row);
+    view.instances.push_back(std::move(instance));
+  }
+  if (by_hash.size() > 1) {
+    std::string sentence = "live instances run different rules files:";
+    bool first = true;
+    for (const auto& [hash, who] : by_hash) {
+      sentence += first ? " " : "; ";
+      first = false;
+      sentence += hash.substr(0, 12) + " on ";
+      for (std::size_t i = 0; i < who.size(); ++i)
+        sentence += (i ? ", " : "") + who[i];
+    }
+    sentence +=
+        " (a rollout in progress, or an instance not reloaded: each decision records the rules "
+        "hash it was made under)";
+    view.warnings.push_back(std::move(sentence));
+  }
+  return view;
+}
+
+std::optional<ClusterView> Cluster::beat() {
+  const TimePoint now = m_clock.now();
+  storage::InstanceRecord self{m_id,       m_host, m_listen, k_version, m_rules.get()->rules->hash,
+                               m_started, now};
+  std::vector<storage::InstanceRecord> rows;
+  auto status = m_writer
+                    .submit([&](storage::Transaction& tx) {
+                      tx.save_instance(self);
+                      tx.forget_instances(now - k_forget_after);
+                      rows = tx.list_instances();
+                    })
+                    .get();
+  if (status) {
+    spdlog::debug("cluster: cannot record this instance's beat: {}", status->message);
+    return std::nullopt;
+  }
+  ClusterView view = make_view(std::move(rows), now);
+  const std::string warning = view.warnings.empty() ? "" : view.warnings.front();
+  MutexLock lock(m_mutex);
+  if (warning != m_warned || (!warning.empty() && now - m_warned_at >= k_warn_every)) {
+    if (!warning.empty()) {
+      spdlog::warn("cluster: {}", warning);
+    } else {
+      spdlog::info("cluster: the live instances run the same rules again");
+    }
+    m_warned = warning;
+    m_warned_at = now;
+  }
+  return view;
+}
+
+std::optional<ClusterView> Cluster::view() {
+  std::vector<storage::InstanceRecord> rows;
+  auto status =
+      m_writer.submit([&](storage::Transaction& tx) { rows = tx.list_instances(); }).get();
+  if (status) return std::nullopt;
+  return make_view(std::move(rows), m_clock.now());
+}
+
+void Cluster::leave() {
+  auto status = m_writer.submit([&](storage::Transaction& tx) { tx.delete_instance(m_id); }).get();
+  if (status) spdlog::warn("cluster: cannot remove this instance's row: {}", status->message);
+}
+
+}  // namespace tocsin::server
