@@ -139,7 +139,10 @@ void SqlStatement::clear_bindings() {
 }
 
 Result SqlConnection::run(const std::string& sql, std::span<const Param> params) {
-  Result result = translated([&] { return m_connection.exec(sql, params); });
+  return counted(translated([&] { return m_connection.exec(sql, params); }));
+}
+
+Result SqlConnection::counted(Result result) {
   const std::string verb = result.command();
   if (verb == "INSERT" || verb == "UPDATE" || verb == "DELETE" || verb == "MERGE")
     m_changes += result.affected_rows();  // PQcmdTuples counts a SELECT's rows too
@@ -158,7 +161,7 @@ sql::Statement& SqlConnection::cached(const std::string& sql) {
 }
 
 void SqlConnection::exec(const std::string& script) {
-  run(script, {});
+  counted(translated([&] { return m_connection.exec_script(script); }));
 }
 
 std::int64_t SqlConnection::last_insert_id() {

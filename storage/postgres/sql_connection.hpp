@@ -64,7 +64,8 @@ class SqlConnection final : public sql::Connection {
   sql::Backend backend() const override { return sql::Backend::postgres; }
   std::unique_ptr<sql::Statement> prepare(const std::string& sql) override;
   sql::Statement& cached(const std::string& sql) override;
-  // One statement (libpq's extended protocol takes no more).
+  // One or more statements (libpq's simple query protocol); total_changes() counts the last
+  // one's changes.
   void exec(const std::string& script) override;
   // lastval(): the value the session's last nextval gave (an identity column's insert).
   std::int64_t last_insert_id() override;
@@ -80,6 +81,7 @@ class SqlConnection final : public sql::Connection {
  private:
   friend class SqlStatement;
   Result run(const std::string& sql, std::span<const Param> params);
+  Result counted(Result result);  // adds an INSERT/UPDATE/DELETE's rows to m_changes
 
   postgres::Connection& m_connection;  // not sql::Connection, the base
   std::int64_t m_changes = 0;
