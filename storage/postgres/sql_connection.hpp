@@ -1,12 +1,14 @@
 #pragma once
 // The PostgreSQL backend of the statement layer (storage/sql.hpp), over storage/postgres/'s
 // libpq wrapper. Statements are sent with their parameters in libpq's text format each time
-// they run (not server-side prepared yet); placeholders are PostgreSQL's $1..$n.
+// they run (not server-side prepared yet); placeholders are PostgreSQL's $1..$n, or SQLite's
+// `?` and `?NNN`, translated (postgres_placeholders).
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -15,6 +17,11 @@
 
 namespace tocsin::storage::postgres {
 
+// `sql` with SQLite's placeholders turned into PostgreSQL's, so one text serves both backends:
+// `?NNN` becomes `$NNN` and a bare `?` the next number after the largest used so far (SQLite's
+// rule). Quoted strings, quoted identifiers and comments are left alone; `$NNN` too.
+std::string postgres_placeholders(std::string_view sql);
+
 // libpq's failure as the layer's: the SQLSTATE, and the class it and the wrapper's class give.
 sql::Error to_error(const Error& e);
 
@@ -22,8 +29,8 @@ class SqlConnection;
 
 class SqlStatement final : public sql::Statement {
  public:
-  SqlStatement(SqlConnection& connection, std::string sql)
-      : m_connection(connection), m_sql(std::move(sql)) {}
+  SqlStatement(SqlConnection& connection, const std::string& sql)
+      : m_connection(connection), m_sql(postgres_placeholders(sql)) {}
 
   void bind_null(int index) override;
   void bind_int(int index, int value) override;
