@@ -6,6 +6,7 @@
 #include "storage/codec.hpp"
 #include "storage/compression.hpp"
 #include "storage/database.hpp"
+#include "storage/detail/dialect.hpp"
 #include "storage/detail/rows.hpp"
 #include "storage/detail/sqlite.hpp"
 #include "storage/migrations.hpp"
@@ -77,7 +78,7 @@ struct Where {
   std::vector<std::string> args;
 };
 
-Where where_clause(const AlertQuery& query) {
+Where where_clause(const AlertQuery& query, sql::Backend b) {
   Where w;
   auto add = [&](const std::string& cond, std::string arg) {
     w.sql += w.sql.empty() ? " WHERE " : " AND ";
@@ -95,10 +96,13 @@ Where where_clause(const AlertQuery& query) {
   if (query.severity) add("e.severity = ?", *query.severity);
   if (query.source) add("a.source = ?", *query.source);
   if (query.text) {
-    // instr() rather than LIKE: the user's text needs no escaping of % and _.
+    // instr() rather than LIKE: the user's text needs no escaping of % and _, and the match is
+    // case-sensitive in both backends (LIKE is not in SQLite).
     const std::string& t = *query.text;
     w.sql += w.sql.empty() ? " WHERE " : " AND ";
-    w.sql += "(instr(a.fingerprint, ?) > 0 OR instr(a.name, ?) > 0 OR instr(a.summary, ?) > 0)";
+    w.sql += "(" + dialect::position(b, "a.fingerprint", "?") + " > 0 OR " +
+             dialect::position(b, "a.name", "?") + " > 0 OR " +
+             dialect::position(b, "a.summary", "?") + " > 0)";
     w.args.insert(w.args.end(), {t, t, t});
   }
   return w;
@@ -115,7 +119,7 @@ AlertView read_view(sql::Statement& q) {
 
 AlertPage Reader::list_alerts(const AlertQuery& query) try {
   Lease lease(*this);
-  Where w = where_clause(query);
+  Where w = where_clause(query, lease.db().backend());
   AlertPage page;
 
   const auto count = lease.db().prepare("SELECT count(*)" + k_from + w.sql);
@@ -175,7 +179,8 @@ std::optional<AlertDetail> Reader::get_alert(std::int64_t id) try {
   const auto m = lease.db().prepare(std::string("SELECT ") + k_member_columns +
                                     " FROM alert_members m WHERE m.alert_id = ? "
                                     "ORDER BY m.state = 'firing' DESC, m.last_seen_at DESC, "
-                                    "m.member LIMIT ?");
+                                    "m.member" +
+                                    dialect::bytewise(lease.db().backend()) + " LIMIT ?");
   m->bind(1, static_cast<int64_t>(id));
   m->bind(2, k_max_members);
   while (m->step())
@@ -258,7 +263,8 @@ std::vector<HeartbeatPing> Reader::list_heartbeat_pings() try {
   Lease lease(*this);
   const auto q = lease.db().prepare(
       "SELECT name, first_ping_at, last_ping_at, pings FROM heartbeat_pings "
-      "ORDER BY name");
+      "ORDER BY name" +
+      dialect::bytewise(lease.db().backend()));
   std::vector<HeartbeatPing> out;
   while (q->step()) {
     HeartbeatPing p;
@@ -520,7 +526,7 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
       "AND d.outcome IN ('acknowledged', 'unacknowledged', 'resolved') "
       "AND substr(d.reason, 1, 3) = 'by ' "
       "AND NOT EXISTS (SELECT 1 FROM decisions s WHERE s.id = d.id - 1 AND s.kind = 'event' "
-      "AND s.alert_id IS d.alert_id AND s.reason IN ('sync_ack', 'sync_unack', "
+      "AND s.alert_id IS NOT DISTINCT FROM d.alert_id AND s.reason IN ('sync_ack', 'sync_unack', "
       "'sync_resolve')) "
       "ORDER BY d.at, d.id");
   actions->bind(1, static_cast<int64_t>(to_unix_ms(since)));
@@ -595,7 +601,8 @@ std::vector<UnroutedAlert> Reader::unrouted_alerts(TimePoint since, int limit) t
       "FROM decisions d JOIN alerts a ON a.id = d.alert_id "
       "LEFT JOIN episodes e ON e.alert_id = a.id AND e.number = a.last_episode "
       "WHERE d.kind = 'event' AND d.at >= ? AND d.reason LIKE '%;no\\_rule\\_matched' ESCAPE '\\' "
-      "GROUP BY a.id ORDER BY count(*) DESC, a.fingerprint LIMIT ?");
+      "GROUP BY a.id, e.status ORDER BY count(*) DESC, a.fingerprint" +
+      dialect::bytewise(lease.db().backend()) + " LIMIT ?");
   q->bind(1, static_cast<int64_t>(to_unix_ms(since)));
   q->bind(2, limit);
   std::vector<UnroutedAlert> out;
@@ -631,7 +638,9 @@ std::vector<SilentEpisodes> Reader::silent_episodes(TimePoint since, int limit) 
       "    d.alert_id = e.alert_id AND d.episode = e.number AND d.kind = 'decision' AND "
       "    d.outcome = 'dropped')"
       ") o JOIN alerts a ON a.id = o.alert_id "
-      "GROUP BY a.id, o.rule ORDER BY count(*) DESC, a.fingerprint, o.rule LIMIT ?");
+      "GROUP BY a.id, o.rule ORDER BY count(*) DESC, a.fingerprint" +
+      dialect::bytewise(lease.db().backend()) + ", o.rule" +
+      dialect::bytewise(lease.db().backend()) + " LIMIT ?");
   q->bind(1, static_cast<int64_t>(to_unix_ms(since)));
   q->bind(2, limit);
   std::vector<SilentEpisodes> out;
@@ -659,7 +668,8 @@ std::vector<FailedChannel> Reader::failed_deliveries(TimePoint since, int aliase
   const auto q = lease.db().prepare(
       "SELECT channel, count(*), max(created_at) FROM outbox WHERE status = "
       "'failed' AND created_at >= ? GROUP BY channel ORDER BY count(*) DESC, "
-      "channel");
+      "channel" +
+      dialect::bytewise(lease.db().backend()));
   q->bind(1, cutoff);
   while (q->step()) {
     FailedChannel f;

@@ -65,6 +65,11 @@ class Connection {
     return exec(sql, std::span<const Param>(params.begin(), params.size()));
   }
 
+  // Runs a script of one or more statements without parameters (libpq's simple query protocol,
+  // which exec's extended protocol is not: it takes one statement). Inside no transaction, the
+  // server runs the whole script as one. The Result is the last statement's.
+  Result exec_script(std::string_view script);
+
   // The host and port this connection reached (one of several given).
   std::string host() const;
   std::string port() const;
@@ -81,6 +86,8 @@ class Connection {
     void operator()(pg_conn* connection) const;
   };
   Connection(pg_conn* connection, std::string display, Redactor passwords);
+  // `raw` as a Result when it succeeded, else its failure thrown as an Error.
+  Result checked(pg_result* raw);
 
   std::unique_ptr<pg_conn, Finish> m_connection;
   std::string m_display;

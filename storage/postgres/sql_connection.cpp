@@ -1,5 +1,6 @@
 #include "storage/postgres/sql_connection.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <string_view>
@@ -40,6 +41,51 @@ auto translated(F&& f) -> decltype(f()) {
 }
 
 }  // namespace
+
+std::string postgres_placeholders(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int largest = 0;
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {  // a string or a quoted identifier; a doubled quote stays inside
+      const std::size_t end = sql.find(c, i + 1);
+      const std::size_t stop = end == std::string_view::npos ? sql.size() : end + 1;
+      out.append(sql.substr(i, stop - i));
+      i = stop;
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      const std::size_t end = sql.find('\n', i);
+      const std::size_t stop = end == std::string_view::npos ? sql.size() : end;
+      out.append(sql.substr(i, stop - i));
+      i = stop;
+    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      const std::size_t end = sql.find("*/", i + 2);
+      const std::size_t stop = end == std::string_view::npos ? sql.size() : end + 2;
+      out.append(sql.substr(i, stop - i));
+      i = stop;
+    } else if (c == '?') {
+      std::size_t j = i + 1;
+      while (j < sql.size() && digit(sql[j]))
+        ++j;
+      int number = 0;
+      if (j > i + 1) {
+        std::from_chars(sql.data() + i + 1, sql.data() + j, number);
+      } else {
+        number = largest + 1;
+      }
+      largest = std::max(largest, number);
+      out += '$';
+      out += std::to_string(number);
+      i = j;
+    } else {
+      out += c;
+      ++i;
+    }
+  }
+  return out;
+}
 
 sql::Error to_error(const Error& e) {
   return sql::Error(sql::Backend::postgres, layer_class(e), 0, e.sqlstate(), e.what());
@@ -139,7 +185,10 @@ void SqlStatement::clear_bindings() {
 }
 
 Result SqlConnection::run(const std::string& sql, std::span<const Param> params) {
-  Result result = translated([&] { return m_connection.exec(sql, params); });
+  return counted(translated([&] { return m_connection.exec(sql, params); }));
+}
+
+Result SqlConnection::counted(Result result) {
   const std::string verb = result.command();
   if (verb == "INSERT" || verb == "UPDATE" || verb == "DELETE" || verb == "MERGE")
     m_changes += result.affected_rows();  // PQcmdTuples counts a SELECT's rows too
@@ -158,7 +207,7 @@ sql::Statement& SqlConnection::cached(const std::string& sql) {
 }
 
 void SqlConnection::exec(const std::string& script) {
-  run(script, {});
+  counted(translated([&] { return m_connection.exec_script(script); }));
 }
 
 std::int64_t SqlConnection::last_insert_id() {
