@@ -213,6 +213,8 @@ int serve(const ServeOptions& opt) {
   if (delivery_options.public_url.empty()) {
     delivery_options.public_url = "http://" + address->host + ":" + std::to_string(port);
   }
+  delivery_options.instance = app->cluster->id();
+  delivery_options.live_within = server::Cluster::k_live_within;
   server::DeliveryWorker delivery(app->writer, app->reader, clock, app->rules, app->metrics,
                                   server::send_http, delivery_options);
   delivery.start();

@@ -76,8 +76,18 @@ std::optional<ClusterView> Cluster::beat() {
   storage::InstanceRecord self{m_id,       m_host, m_listen, k_version, m_rules.get()->rules->hash,
                                m_started, now};
   std::vector<storage::InstanceRecord> rows;
+  bool first = false;
+  {
+    MutexLock lock(m_mutex);
+    first = !m_joined;
+  }
+  int replaced = 0;
   auto status = m_writer
                     .submit([&](storage::Transaction& tx) {
+                      // An earlier run on this address died without leaving (killed, or the
+                      // machine rebooted): its claims are taken over now, not once it is
+                      // presumed dead.
+                      replaced = first ? tx.replace_instances_at(m_host, m_listen, m_id) : 0;
                       tx.save_instance(self);
                       tx.forget_instances(now - k_forget_after);
                       rows = tx.list_instances();
@@ -90,6 +100,11 @@ std::optional<ClusterView> Cluster::beat() {
   ClusterView view = make_view(std::move(rows), now);
   const std::string warning = view.warnings.empty() ? "" : view.warnings.front();
   MutexLock lock(m_mutex);
+  if (first && replaced > 0) {
+    spdlog::info("cluster: replaced {} earlier run(s) of this instance at {} {}", replaced, m_host,
+                 m_listen);
+  }
+  m_joined = true;
   if (warning != m_warned || (!warning.empty() && now - m_warned_at >= k_warn_every)) {
     if (!warning.empty()) {
       spdlog::warn("cluster: {}", warning);

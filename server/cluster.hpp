@@ -71,7 +71,8 @@ class Cluster {
   const std::string m_listen;
   const TimePoint m_started;
   Mutex m_mutex;
-  std::string m_warned GUARDED_BY(m_mutex);  // the warning last logged, empty: none
+  bool m_joined GUARDED_BY(m_mutex) = false;  // a beat has committed
+  std::string m_warned GUARDED_BY(m_mutex);   // the warning last logged, empty: none
   TimePoint m_warned_at GUARDED_BY(m_mutex){};
 };
 

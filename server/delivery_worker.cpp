@@ -278,7 +278,8 @@ int DeliveryWorker::deliver(int max_rows) {
     }
     // Enough rows to see past the queues already in flight (at most threads x batch).
     const int limit = m_options.threads * std::max(max_rows, m_options.batch) + 64;
-    const auto rows = tx.due_notifications(claim_time, limit, full);
+    const auto rows =
+        tx.due_notifications(claim_time, limit, full, claim_time - m_options.live_within);
     MutexLock lock(m_mutex);
     // The most urgent row not in flight names the lane; among rows as urgent, a channel that
     // nobody is sending to goes first, so that lanes spread over the channels.
@@ -297,11 +298,14 @@ int DeliveryWorker::deliver(int max_rows) {
     ++m_lanes[*lane];
     // A channel not answering is tried one row at a time: each try may cost delivery.timeout.
     const int most = m_answering.count(*lane) ? max_rows : 1;
+    // The claim outlasts the batch sent one request after another, each within the timeout;
+    // if this instance dies meanwhile, another takes the rows over once it misses its beats.
+    const TimePoint claimed_until = claim_time + (most + 1) * rules.delivery.timeout;
     for (const auto& row : rows) {
       if (static_cast<int>(claimed.size()) >= most) break;
       if (row.channel != *lane || !m_in_flight.insert(queue_key(row)).second) continue;
       claimed.push_back(row);  // before counting: released if the job fails
-      tx.count_attempt(row.id);
+      tx.count_attempt(row.id, m_options.instance, claimed_until);
       claimed.back().attempts += 1;
     }
   });

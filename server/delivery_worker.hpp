@@ -47,6 +47,11 @@ struct DeliveryWorkerOptions {
   std::chrono::milliseconds poll{100};
   std::string public_url;                       // for links back to Tocsin in messages
   rules::EnvLookup env = rules::process_env();  // where channel secrets are read
+  // Several instances on one database (docs/postgres.md "Instances and claims"): the claims
+  // this worker makes name `instance`; a claim by an instance not seen within `live_within`
+  // is taken over (server::Cluster::k_live_within when serving).
+  std::string instance = "local";
+  Duration live_within = std::chrono::seconds(15);
 };
 
 class DeliveryWorker {

@@ -52,6 +52,15 @@ void Transaction::delete_instance(const std::string& id) {
   q->exec();
 }
 
+int Transaction::replace_instances_at(const std::string& host, const std::string& listen,
+                                      const std::string& id) {
+  sql::CachedStatement q(m_db, "DELETE FROM instances WHERE host = ? AND listen = ? AND id <> ?");
+  q->bind(1, host);
+  q->bind(2, listen);
+  q->bind(3, id);
+  return q->exec();
+}
+
 int Transaction::forget_instances(TimePoint before) {
   sql::CachedStatement q(m_db, "DELETE FROM instances WHERE last_seen < ?");
   q->bind(1, static_cast<std::int64_t>(to_unix_ms(before)));

@@ -313,6 +313,13 @@ CREATE TABLE instances (
 );
 ALTER TABLE outbox ADD COLUMN claimed_by TEXT;        -- the instance sending it, NULL: nobody
 ALTER TABLE outbox ADD COLUMN claimed_until INTEGER;  -- unix ms the claim runs out
+-- One deadline per heartbeat and one digest timer per channel, even when two instances arm
+-- them at once (the second one's insert fails and its job runs again, finding the first's).
+-- One writer never made two; should a database hold two anyway, the earlier due is kept.
+DELETE FROM timers WHERE kind IN ('heartbeat','digest') AND id NOT IN
+  (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY kind, name ORDER BY due_at, id)
+                   AS n FROM timers WHERE kind IN ('heartbeat','digest')) WHERE n = 1);
+CREATE UNIQUE INDEX timers_one_per_name ON timers(kind, name) WHERE kind IN ('heartbeat','digest');
 )sql",
 };
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 #include "core/hash.hpp"
@@ -131,8 +132,10 @@ namespace {
 
 std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_where(
     sql::Connection& db, const char* where, const std::function<void(sql::Statement&)>& bind) {
-  sql::CachedStatement q(
-      db, std::string("SELECT ") + k_alert_columns + " FROM alerts a WHERE " + where);
+  // Locked to the commit: events for one alert are applied one at a time, whichever instance
+  // receives them (docs/postgres.md "Instances and claims").
+  sql::CachedStatement q(db, std::string("SELECT ") + k_alert_columns + " FROM alerts a WHERE " +
+                                 where + dialect::for_update(db.backend()));
   bind(*q);
   if (!q->step()) return std::nullopt;
   AlertRecord alert = read_alert(q, 0);
@@ -243,10 +246,24 @@ void Transaction::insert_timer(std::int64_t alert_id, const rules::Timer& t) {
   q->exec();
 }
 
+namespace {
+
+// A due timer is claimed by the transaction that fires it: locked, and skipped by every other
+// instance's, until it commits (deleting it) or rolls back (a dead instance's transaction does
+// when its connection drops). Its own lock does not skip it: next_due_timer_id and
+// next_due_timer find the same row.
+std::string due_timer_sql(sql::Backend b, const std::string& columns) {
+  return "SELECT " + columns + " FROM timers WHERE due_at <= ? ORDER BY due_at, id LIMIT 1" +
+         dialect::skip_locked(b);
+}
+
+}  // namespace
+
 std::optional<StoredTimer> Transaction::next_due_timer(TimePoint not_after) {
-  sql::CachedStatement q(m_db,
-                         "SELECT id, alert_id, due_at, kind, episode, step, name FROM timers "
-                         "WHERE due_at <= ? ORDER BY due_at, id LIMIT 1");
+  static const std::string columns = "id, alert_id, due_at, kind, episode, step, name";
+  static const std::string sqlite = due_timer_sql(sql::Backend::sqlite, columns);
+  static const std::string postgres = due_timer_sql(sql::Backend::postgres, columns);
+  sql::CachedStatement q(m_db, dialect::is_postgres(m_db.backend()) ? postgres : sqlite);
   q->bind(1, static_cast<int64_t>(to_unix_ms(not_after)));
   if (!q->step()) return std::nullopt;
   StoredTimer t;
@@ -291,8 +308,9 @@ std::optional<HeartbeatPing> Transaction::heartbeat_ping(const std::string& name
 }
 
 std::optional<std::int64_t> Transaction::next_due_timer_id(TimePoint not_after) {
-  sql::CachedStatement q(m_db,
-                         "SELECT id FROM timers WHERE due_at <= ? ORDER BY due_at, id LIMIT 1");
+  static const std::string sqlite = due_timer_sql(sql::Backend::sqlite, "id");
+  static const std::string postgres = due_timer_sql(sql::Backend::postgres, "id");
+  sql::CachedStatement q(m_db, dialect::is_postgres(m_db.backend()) ? postgres : sqlite);
   q->bind(1, static_cast<int64_t>(to_unix_ms(not_after)));
   if (!q->step()) return std::nullopt;
   return q->get_int64(0);
@@ -536,12 +554,15 @@ namespace {
 // its limit. Rows not yet due are skipped inside the index, without reading the table.
 std::string due_notifications_sql(sql::Backend b) {
   return "SELECT " TOCSIN_OUTBOX_COLUMNS " FROM outbox o" + dialect::indexed_by(b, "outbox_claim") +
-         " WHERE o.status = 'pending' AND o.due_at <= ? AND o.channel NOT IN (" +
+         " WHERE o.status = 'pending' AND o.due_at <= ? AND (o.claimed_by IS NULL OR "
+         "o.claimed_until <= ? OR NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = "
+         "o.claimed_by AND i.last_seen >= ?)) AND o.channel NOT IN (" +
          dialect::json_strings(b, "?") +
          ") AND NOT EXISTS "
          "(SELECT 1 FROM outbox p WHERE p.alias = o.alias AND p.channel = "
          "o.channel AND p.status = 'pending' AND p.id < o.id) ORDER BY "
-         "o.priority, o.due_at, o.id LIMIT ?";
+         "o.priority, o.due_at, o.id LIMIT ?" +
+         dialect::skip_locked(b);
 }
 
 const std::string k_due_notifications_sqlite = due_notifications_sql(sql::Backend::sqlite);
@@ -552,7 +573,8 @@ const std::string k_due_notifications_postgres = due_notifications_sql(sql::Back
 const char* const k_due_notifications_sql = k_due_notifications_sqlite.c_str();
 
 std::vector<OutboxRecord> Transaction::due_notifications(
-    TimePoint now, int limit, const std::vector<std::string>& skip_channels) {
+    TimePoint now, int limit, const std::vector<std::string>& skip_channels,
+    std::optional<TimePoint> live_since) {
   // Only the head of each (episode, channel) queue: delivery is in order per episode and
   // channel, so a trigger waiting for its retry holds back the resolve behind it. Most urgent
   // priority first (P1), then oldest due. Skipped channels are left out in the query, not
@@ -571,8 +593,12 @@ std::vector<OutboxRecord> Transaction::due_notifications(
                                        ? k_due_notifications_postgres
                                        : k_due_notifications_sqlite);
       q->bind(1, static_cast<int64_t>(to_unix_ms(now)));
-      q->bind(2, skip.dump());
-      q->bind(3, limit);
+      q->bind(2, static_cast<int64_t>(to_unix_ms(now)));
+      // Without a liveness bound, every registered instance counts as alive.
+      q->bind(3, live_since ? static_cast<int64_t>(to_unix_ms(*live_since))
+                            : std::numeric_limits<int64_t>::min());
+      q->bind(4, skip.dump());
+      q->bind(5, limit);
       while (q->step()) {
         try {
           out.push_back(read_outbox(q));
@@ -601,19 +627,25 @@ std::optional<OutboxRecord> Transaction::load_notification(std::int64_t id) {
   return std::nullopt;
 }
 
-void Transaction::count_attempt(std::int64_t id) {
-  sql::CachedStatement q(m_db, "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?");
-  q->bind(1, static_cast<int64_t>(id));
+void Transaction::count_attempt(std::int64_t id, const std::string& claimed_by,
+                                TimePoint claimed_until) {
+  sql::CachedStatement q(m_db,
+                         "UPDATE outbox SET attempts = attempts + 1, claimed_by = ?, "
+                         "claimed_until = ? WHERE id = ?");
+  q->bind(1, claimed_by);
+  q->bind(2, static_cast<int64_t>(to_unix_ms(claimed_until)));
+  q->bind(3, static_cast<int64_t>(id));
   q->exec();
 }
 
 void Transaction::uncount_attempt(std::int64_t id) {
   static const std::string sqlite = "UPDATE outbox SET attempts = " +
                                     dialect::greatest(sql::Backend::sqlite, "attempts - 1", "0") +
-                                    " WHERE id = ?";
+                                    ", claimed_by = NULL, claimed_until = NULL WHERE id = ?";
   static const std::string postgres =
       "UPDATE outbox SET attempts = " +
-      dialect::greatest(sql::Backend::postgres, "attempts - 1", "0") + " WHERE id = ?";
+      dialect::greatest(sql::Backend::postgres, "attempts - 1", "0") +
+      ", claimed_by = NULL, claimed_until = NULL WHERE id = ?";
   sql::CachedStatement q(m_db, dialect::is_postgres(m_db.backend()) ? postgres : sqlite);
   q->bind(1, static_cast<int64_t>(id));
   q->exec();
@@ -634,7 +666,7 @@ void Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& a
   sql::CachedStatement upd(
       m_db,
       "UPDATE outbox SET status = ?, attempts = ?, due_at = ?, last_status = ?, "
-      "last_error = ?, sent_at = ? WHERE id = ?");
+      "last_error = ?, sent_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?");
   upd->bind(1, std::string(to_text(after.status)));
   upd->bind(2, after.attempts);
   upd->bind(3, static_cast<int64_t>(to_unix_ms(after.due_at)));

@@ -119,14 +119,22 @@ class Transaction {
   // (episode, channel) queue, most urgent priority first, then oldest due; none of the channels in
   // `skip_channels`. A row this version cannot read (UnknownStoredValue) is settled failed, its
   // last_error naming the column and value, and logged; it does not stop the others.
+  // A row another instance claimed (count_attempt) is left out until its claim runs out, or
+  // at once when that instance has not beaten since `live_since` (presumed dead: its work is
+  // taken over; docs/postgres.md "Instances and claims"). On PostgreSQL the rows returned are
+  // locked to the commit, and rows locked by another instance's claim are skipped.
   std::vector<OutboxRecord> due_notifications(TimePoint now, int limit,
-                                              const std::vector<std::string>& skip_channels = {});
+                                              const std::vector<std::string>& skip_channels = {},
+                                              std::optional<TimePoint> live_since = std::nullopt);
   std::optional<OutboxRecord> load_notification(std::int64_t id);
-  // Counts an attempt before it is made (the row is being sent; see server::DeliveryWorker).
-  void count_attempt(std::int64_t id);
-  // Takes back an attempt counted for a row that was claimed but, in the end, not sent.
+  // Counts an attempt before it is made and claims the row for instance `claimed_by` until
+  // `claimed_until` (the row is being sent; see server::DeliveryWorker).
+  void count_attempt(std::int64_t id, const std::string& claimed_by, TimePoint claimed_until);
+  // Takes back an attempt counted for a row that was claimed but, in the end, not sent, and
+  // its claim.
   void uncount_attempt(std::int64_t id);
-  // Stores an attempt and the row's state after it (status, attempts, next due, last error).
+  // Stores an attempt and the row's state after it (status, attempts, next due, last error);
+  // the claim ends.
   void record_attempt(const DeliveryAttempt& a, const OutboxRecord& after);
 
   // The registry of instances (storage/instances.cpp): this instance's row, inserted or
@@ -135,6 +143,10 @@ class Transaction {
   void save_instance(const InstanceRecord& r);
   std::vector<InstanceRecord> list_instances();
   void delete_instance(const std::string& id);
+  // Removes the rows of other instances at the same host and listen address: earlier runs of
+  // this one (the address is ours now, so they are gone), how many.
+  int replace_instances_at(const std::string& host, const std::string& listen,
+                           const std::string& id);
   int forget_instances(TimePoint before);
 
   // The readiness probe's write (storage::write_probe).

@@ -53,4 +53,11 @@ inline std::string skip_locked(sql::Backend b) {
   return is_postgres(b) ? " FOR UPDATE SKIP LOCKED" : "";
 }
 
+// Appended to a SELECT of the row(s) this transaction is about to change, so that two
+// instances change them one after the other (PostgreSQL's row lock, held to the commit); SQLite's
+// single writer already does.
+inline std::string for_update(sql::Backend b) {
+  return is_postgres(b) ? " FOR UPDATE" : "";
+}
+
 }  // namespace tocsin::storage::dialect

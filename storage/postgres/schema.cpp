@@ -225,6 +225,23 @@ CREATE TABLE digest_sequence (
   last     BIGINT NOT NULL
 );
 )sql",
+    // 2: SQLite's version 10: several instances on one database (docs/postgres.md "Instances
+    // and claims"): the registry of instances, the outbox claim, one timer per heartbeat or
+    // digest channel.
+    R"sql(
+CREATE TABLE instances (
+  id          TEXT PRIMARY KEY,
+  host        TEXT NOT NULL,
+  listen      TEXT NOT NULL DEFAULT '',
+  version     TEXT NOT NULL,
+  rules_hash  TEXT NOT NULL,
+  started_at  BIGINT NOT NULL,
+  last_seen   BIGINT NOT NULL
+);
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE outbox ADD COLUMN claimed_until BIGINT;
+CREATE UNIQUE INDEX timers_one_per_name ON timers(kind, name) WHERE kind IN ('heartbeat','digest');
+)sql",
 };
 
 // Serialises migrations of one schema across every session: instances that start together wait

@@ -70,7 +70,7 @@ struct Fixture {
     auto done = app.writer.submit([&](storage::Transaction& tx) {
       for (auto& n : tx.due_notifications(TimePoint::max(), 100)) {
         if (n.fingerprint != fingerprint) continue;
-        tx.count_attempt(n.id);
+        tx.count_attempt(n.id, "me", TimePoint::max());
         storage::DeliveryAttempt a;
         a.outbox_id = n.id;
         a.at = clock.now();

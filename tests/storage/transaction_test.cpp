@@ -168,11 +168,11 @@ TEST_CASE("transaction: an attempt taken back never counts below zero (two-argum
     in_transaction(t.db(), [&](Transaction& tx) {
       const std::int64_t alert = tx.save_alert(new_alert("fp-1"));
       const std::int64_t id = tx.insert_notification(notification(alert, "a-1", "slack", 3));
-      tx.count_attempt(id);
+      tx.count_attempt(id, "me", k_t0);
       tx.uncount_attempt(id);
       tx.uncount_attempt(id);
       CHECK(tx.load_notification(id)->attempts == 0);
-      tx.count_attempt(id);
+      tx.count_attempt(id, "me", k_t0);
       CHECK(tx.load_notification(id)->attempts == 1);
     });
   });
@@ -240,5 +240,87 @@ TEST_CASE("transaction: retention prunes resolved members and old decisions in b
     }
     CHECK(count(t.db(), "SELECT count(*) FROM alert_members") == 1);  // the firing one
     CHECK(count(t.db(), "SELECT count(*) FROM decisions") == 1);      // the newest stays
+  });
+}
+
+// docs/postgres.md "Instances and claims": what one instance claims, another leaves alone
+// until the claim runs out or its instance stops beating.
+TEST_CASE("transaction: a claimed row is left to its instance until the claim ends") {
+  using std::chrono::seconds;
+  for_each_backend([](TestDatabase& t) {
+    std::int64_t id = 0;
+    in_transaction(t.db(), [&](Transaction& tx) {
+      const std::int64_t alert = tx.save_alert(new_alert("fp-1"));
+      id = tx.insert_notification(notification(alert, "a-1", "slack", 3));
+      tx.save_instance({"b", "host-b", ":8080", "0.1.0", "h", k_t0, k_t0});
+      tx.count_attempt(id, "b", k_t0 + seconds(60));
+    });
+    in_transaction(t.db(), [&](Transaction& tx) {
+      const TimePoint now = k_t0 + seconds(10);
+      // b beat at k_t0: alive when the bound is at or before it.
+      CHECK(tx.due_notifications(now, 10, {}, k_t0).empty());
+      CHECK(tx.due_notifications(now, 10).empty());  // no bound: every registered one lives
+      // b not seen since the bound: presumed dead, its row taken over.
+      CHECK(tx.due_notifications(now, 10, {}, k_t0 + seconds(1)).size() == 1);
+      // The claim ran out.
+      CHECK(tx.due_notifications(k_t0 + seconds(60), 10, {}, k_t0).size() == 1);
+      // An instance that is not registered at all is not alive.
+      tx.delete_instance("b");
+      CHECK(tx.due_notifications(now, 10).size() == 1);
+    });
+    in_transaction(t.db(), [&](Transaction& tx) {
+      tx.save_instance({"b", "host-b", ":8080", "0.1.0", "h", k_t0, k_t0});
+      tx.uncount_attempt(id);  // the claim goes with the attempt taken back
+      CHECK(tx.due_notifications(k_t0, 10, {}, k_t0).size() == 1);
+      tx.count_attempt(id, "b", k_t0 + seconds(60));
+      auto row = *tx.load_notification(id);
+      row.attempts = 1;
+      row.due_at = k_t0 + seconds(5);
+      tx.record_attempt({id, k_t0, std::nullopt, "refused", 3, AttemptOutcome::retry}, row);
+      CHECK(tx.due_notifications(k_t0 + seconds(5), 10, {}, k_t0).size() == 1);
+      CHECK(count(t.db(), "SELECT count(*) FROM outbox WHERE claimed_by IS NOT NULL") == 0);
+    });
+  });
+}
+
+// Two instances claiming at once on PostgreSQL: the rows and the timer one transaction holds
+// are skipped by the other's, not waited for and not taken twice.
+TEST_CASE("transaction: concurrent claims skip what another transaction holds (PostgreSQL)") {
+  for_each_backend([](TestDatabase& t) {
+    if (t.backend() != sql::Backend::postgres) return;  // SQLite has one writer at a time
+    in_transaction(t.db(), [&](Transaction& tx) {
+      const std::int64_t alert = tx.save_alert(new_alert("fp-1"));
+      tx.insert_notification(notification(alert, "a-1", "slack", 1));
+      tx.insert_notification(notification(alert, "a-2", "slack", 2));
+      rules::Timer first;
+      first.due = k_t0;
+      first.kind = rules::TimerKind::escalation;
+      first.episode = 1;
+      tx.insert_timer(alert, first);
+      rules::Timer second = first;
+      second.due = k_t0 + std::chrono::seconds(1);
+      tx.insert_timer(alert, second);
+    });
+    sql::Connection& other = t.another();
+    t.db().begin();
+    other.begin();
+    Transaction a(t.db());
+    Transaction b(other);
+    const auto a_rows = a.due_notifications(k_t0, 1);
+    REQUIRE(a_rows.size() == 1);
+    CHECK(a_rows[0].alias == "a-1");
+    const auto b_rows = b.due_notifications(k_t0, 10);
+    REQUIRE(b_rows.size() == 1);
+    CHECK(b_rows[0].alias == "a-2");
+
+    const TimePoint later = k_t0 + std::chrono::seconds(5);
+    const auto a_timer = a.next_due_timer_id(later);
+    REQUIRE(a_timer);
+    CHECK(a.next_due_timer(later)->id == *a_timer);  // its own lock does not skip it
+    const auto b_timer = b.next_due_timer_id(later);
+    REQUIRE(b_timer);
+    CHECK(*b_timer != *a_timer);
+    other.rollback();
+    t.db().rollback();
   });
 }
