@@ -18,6 +18,26 @@ constexpr int k_busy_timeout_ms = 5000;
 
 }  // namespace
 
+bool is_postgres_location(std::string_view location) {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+bool ReadError::transient() const {
+  if (m_backend == sql::Backend::sqlite) return is_transient_sqlite_error(m_sqlite_code);
+  switch (m_class) {
+    case sql::ErrorClass::busy:
+    case sql::ErrorClass::unavailable:
+    case sql::ErrorClass::read_only:
+    case sql::ErrorClass::io_error:
+    case sql::ErrorClass::full:
+      return true;
+    case sql::ErrorClass::corrupt:
+    case sql::ErrorClass::permanent:
+      return false;
+  }
+  return false;
+}
+
 bool is_transient_sqlite_error(int code) {
   switch (code & 0xFF) {  // primary result code
     case SQLITE_BUSY:

@@ -125,6 +125,20 @@ Result Connection::exec(std::string_view sql, std::span<const Param> params) {
                               values.data(), nullptr, nullptr, 0));
 }
 
+void Connection::prepare(const std::string& name, std::string_view sql) {
+  const std::string text(sql);
+  checked(PQprepare(m_connection.get(), name.c_str(), text.c_str(), 0, nullptr));
+}
+
+Result Connection::exec_prepared(const std::string& name, std::span<const Param> params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const Param& p : params)
+    values.push_back(p.c_str());
+  return checked(PQexecPrepared(m_connection.get(), name.c_str(), static_cast<int>(values.size()),
+                                values.data(), nullptr, nullptr, 0));
+}
+
 Result Connection::exec_script(std::string_view script) {
   const std::string text(script);
   return checked(PQexec(m_connection.get(), text.c_str()));

@@ -65,6 +65,12 @@ class Connection {
     return exec(sql, std::span<const Param>(params.begin(), params.size()));
   }
 
+  // A statement prepared on the server under `name` (parsed and planned once per connection;
+  // its parameters' types inferred as exec's are), then run by name with its parameters. The
+  // preparation lasts as long as the connection, whatever transaction it was made in.
+  void prepare(const std::string& name, std::string_view sql);
+  Result exec_prepared(const std::string& name, std::span<const Param> params);
+
   // Runs a script of one or more statements without parameters (libpq's simple query protocol,
   // which exec's extended protocol is not: it takes one statement). Inside no transaction, the
   // server runs the whole script as one. The Result is the last statement's.

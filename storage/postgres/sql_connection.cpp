@@ -1,6 +1,7 @@
 #include "storage/postgres/sql_connection.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstdlib>
 #include <string_view>
@@ -35,6 +36,10 @@ auto translated(F&& f) -> decltype(f()) {
     throw to_error(e);
   }
 }
+
+// Server-side statement names, unique in the process: two SqlConnections over one libpq
+// connection (a Reader's and a Writer's, say) must not both prepare "tocsin_1" on it.
+std::atomic<std::uint64_t> g_statement_names{0};
 
 [[noreturn]] void misuse(const std::string& what) {
   throw sql::Error(sql::Backend::postgres, sql::ErrorClass::permanent, 0, "", what);
@@ -120,7 +125,12 @@ void SqlStatement::bind_blob(int index, const void* data, std::size_t size) {
 }
 
 Result SqlStatement::run() {
-  return m_connection.run(m_sql, m_params);
+  if (m_name.empty()) return m_connection.run(m_sql, m_params);
+  if (!m_prepared) {
+    translated([&] { m_connection.m_connection.prepare(m_name, m_sql); });
+    m_prepared = true;
+  }
+  return m_connection.run_prepared(m_name, m_params);
 }
 
 bool SqlStatement::step() {
@@ -188,6 +198,10 @@ Result SqlConnection::run(const std::string& sql, std::span<const Param> params)
   return counted(translated([&] { return m_connection.exec(sql, params); }));
 }
 
+Result SqlConnection::run_prepared(const std::string& name, std::span<const Param> params) {
+  return counted(translated([&] { return m_connection.exec_prepared(name, params); }));
+}
+
 Result SqlConnection::counted(Result result) {
   const std::string verb = result.command();
   if (verb == "INSERT" || verb == "UPDATE" || verb == "DELETE" || verb == "MERGE")
@@ -202,7 +216,10 @@ std::unique_ptr<sql::Statement> SqlConnection::prepare(const std::string& sql) {
 sql::Statement& SqlConnection::cached(const std::string& sql) {
   auto it = m_statements.find(sql);
   if (it == m_statements.end())
-    it = m_statements.emplace(sql, std::make_unique<SqlStatement>(*this, sql)).first;
+    it = m_statements
+             .emplace(sql, std::make_unique<SqlStatement>(
+                               *this, sql, "tocsin_" + std::to_string(++g_statement_names)))
+             .first;
   return *it->second;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // The PostgreSQL backend of the statement layer (storage/sql.hpp), over storage/postgres/'s
-// libpq wrapper. Statements are sent with their parameters in libpq's text format each time
-// they run (not server-side prepared yet); placeholders are PostgreSQL's $1..$n, or SQLite's
-// `?` and `?NNN`, translated (postgres_placeholders).
+// libpq wrapper. Parameters are sent in libpq's text format. A cached() statement is prepared
+// on the server once per connection and then run by name; prepare() sends its text each time.
+// Placeholders are PostgreSQL's $1..$n, or SQLite's `?` and `?NNN`, translated
+// (postgres_placeholders).
 
 #include <cstdint>
 #include <memory>
@@ -29,8 +30,10 @@ class SqlConnection;
 
 class SqlStatement final : public sql::Statement {
  public:
-  SqlStatement(SqlConnection& connection, const std::string& sql)
-      : m_connection(connection), m_sql(postgres_placeholders(sql)) {}
+  // `name`: prepared on the server under that name at its first run (cached statements);
+  // empty: sent whole each time.
+  SqlStatement(SqlConnection& connection, const std::string& sql, std::string name = "")
+      : m_connection(connection), m_sql(postgres_placeholders(sql)), m_name(std::move(name)) {}
 
   void bind_null(int index) override;
   void bind_int(int index, int value) override;
@@ -57,6 +60,8 @@ class SqlStatement final : public sql::Statement {
 
   SqlConnection& m_connection;
   std::string m_sql;
+  std::string m_name;     // server-side name; empty for a one-off statement
+  bool m_prepared = false;  // PQprepare done on this connection
   std::vector<Param> m_params;
   std::optional<Result> m_result;  // set by the first step, until reset
   int m_row = -1;
@@ -88,6 +93,7 @@ class SqlConnection final : public sql::Connection {
  private:
   friend class SqlStatement;
   Result run(const std::string& sql, std::span<const Param> params);
+  Result run_prepared(const std::string& name, std::span<const Param> params);
   Result counted(Result result);  // adds an INSERT/UPDATE/DELETE's rows to m_changes
 
   postgres::Connection& m_connection;  // not sql::Connection, the base

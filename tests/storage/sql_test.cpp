@@ -249,3 +249,35 @@ TEST_CASE("sql: SQLite's placeholders become PostgreSQL's, outside strings and c
     CHECK(postgres::postgres_placeholders(sqlite) == postgres);
   }
 }
+
+TEST_CASE("sql: PostgreSQL prepares a cached statement on the server once per connection") {
+  for_each_backend([](TestDatabase& t) {
+    if (t.backend() != sql::Backend::postgres) return;  // SQLite prepares in process anyway
+    sql::Connection& db = t.db();
+    db.exec(create_t(db.backend()));
+    const auto prepared = [&] {
+      auto q = db.prepare("SELECT count(*) FROM pg_prepared_statements");
+      REQUIRE(q->step());
+      return q->get_int64(0);
+    };
+    const std::int64_t before = prepared();
+    for (int i = 0; i < 3; ++i) {
+      sql::CachedStatement ins(db, "INSERT INTO t (i) VALUES (?)");
+      ins->bind(1, i);
+      CHECK(ins->exec() == 1);
+    }
+    CHECK(prepared() == before + 1);
+    db.begin();  // a preparation made in a transaction rolled back stays
+    {
+      sql::CachedStatement q(db, "SELECT i FROM t WHERE i = ?");
+      q->bind(1, 2);
+      CHECK(q->step());
+    }
+    db.rollback();
+    sql::CachedStatement q(db, "SELECT i FROM t WHERE i = ?");
+    q->bind(1, 1);
+    REQUIRE(q->step());
+    CHECK(q->get_int(0) == 1);
+    CHECK(prepared() == before + 2);
+  });
+}

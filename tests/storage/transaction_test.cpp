@@ -206,10 +206,26 @@ TEST_CASE("transaction: timers, digests and digest numbers") {
   });
 }
 
-TEST_CASE("transaction: retention prunes resolved members and old decisions in batches") {
+TEST_CASE("transaction: retention prunes what may go, in batches, on every table") {
   for_each_backend([](TestDatabase& t) {
     in_transaction(t.db(), [&](Transaction& tx) {
       const std::int64_t alert = tx.save_alert(new_alert("fp-1"));
+      for (int i = 0; i < 3; ++i) {
+        InboundRecord in;
+        in.received_at = k_t0 + std::chrono::seconds(i);
+        in.hook = "generic";
+        in.body = "{}";
+        tx.insert_inbound(in);
+        OutboxRecord n = notification(alert, "a-" + std::to_string(i), "slack", 3);
+        n.episode = std::nullopt;
+        n.status = i == 1 ? OutboxStatus::pending : OutboxStatus::sent;
+        tx.insert_notification(n);
+        SubscriptionRecord s;
+        s.message_id = "m-" + std::to_string(i);
+        s.received_at = s.updated_at = k_t0;
+        s.status = i == 1 ? SubscriptionStatus::pending : SubscriptionStatus::confirmed;
+        tx.save_subscription(s);
+      }
       for (int i = 0; i < 5; ++i) {
         rules::Member m;
         m.fingerprint = "m-" + std::to_string(i);
@@ -228,7 +244,8 @@ TEST_CASE("transaction: retention prunes resolved members and old decisions in b
     RetentionPolicy policy;
     policy.cutoff = k_t0 + std::chrono::hours(1);
     policy.batch_rows = 2;
-    for (PruneTable table : {PruneTable::alert_members, PruneTable::decisions}) {
+    for (PruneTable table : {PruneTable::alert_members, PruneTable::decisions, PruneTable::inbound,
+                             PruneTable::outbox, PruneTable::subscriptions}) {
       PruneCursor cursor;
       for (int guard = 0; guard < 10; ++guard) {
         PruneBatch batch;
@@ -240,6 +257,10 @@ TEST_CASE("transaction: retention prunes resolved members and old decisions in b
     }
     CHECK(count(t.db(), "SELECT count(*) FROM alert_members") == 1);  // the firing one
     CHECK(count(t.db(), "SELECT count(*) FROM decisions") == 1);      // the newest stays
+    CHECK(count(t.db(), "SELECT count(*) FROM inbound") == 1);        // the newest stays
+    // The pending one and the newest stay.
+    CHECK(count(t.db(), "SELECT count(*) FROM outbox") == 2);
+    CHECK(count(t.db(), "SELECT count(*) FROM subscriptions") == 1);  // the pending one
   });
 }
 
