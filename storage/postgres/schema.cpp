@@ -225,9 +225,9 @@ CREATE TABLE digest_sequence (
   last     BIGINT NOT NULL
 );
 )sql",
-    // 2: SQLite's version 10: several instances on one database (docs/postgres.md "Instances
-    // and claims"): the registry of instances, the outbox claim, one timer per heartbeat or
-    // digest channel.
+    // 2: SQLite's version 10, several instances on one database
+    // (docs/postgres.md "Instances and claims"): the registry of instances, the outbox claim,
+    // one timer per heartbeat or digest channel.
     R"sql(
 CREATE TABLE instances (
   id          TEXT PRIMARY KEY,
