@@ -9,6 +9,8 @@
 
 #include "storage/detail/rows.hpp"
 #include "storage/detail/sqlite.hpp"
+#include "storage/postgres/connection.hpp"
+#include "storage/postgres/redact.hpp"
 
 namespace tocsin::storage {
 
@@ -17,6 +19,23 @@ namespace {
 constexpr int k_busy_timeout_ms = 5000;
 
 }  // namespace
+
+bool is_postgres_location(std::string_view location) {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+std::string display_location(const std::string& location) {
+  return is_postgres_location(location) ? postgres::redacted(location) : location;
+}
+
+std::optional<std::string> location_problem(const std::string& location) {
+  if (location.empty()) return "is empty";
+  if (!is_postgres_location(location)) return std::nullopt;
+  if (auto why = postgres::conninfo_problem(location)) {
+    return "is not a connection URI libpq can parse: " + *why;
+  }
+  return std::nullopt;
+}
 
 bool is_transient_sqlite_error(int code) {
   switch (code & 0xFF) {  // primary result code
@@ -49,6 +68,8 @@ std::string_view to_string(DatabaseFault f) {
       return "corrupt";
     case DatabaseFault::file_replaced:
       return "file_replaced";
+    case DatabaseFault::unreachable:
+      return "unreachable";
   }
   return "none";
 }
@@ -100,6 +121,9 @@ std::string describe(DatabaseFault f, const std::string& path) {
     case DatabaseFault::file_replaced:
       return "database file " + path + " was removed or replaced while tocsin was running, " +
              "so nothing more can be committed to it: restore the file and restart tocsin";
+    case DatabaseFault::unreachable:
+      return "PostgreSQL " + path + " cannot be reached or closed the connection; " +
+             "reconnecting by itself (at most once a second)";
   }
   return "database " + path;
 }
