@@ -37,6 +37,22 @@ std::optional<std::string> location_problem(const std::string& location) {
   return std::nullopt;
 }
 
+bool ReadError::transient() const {
+  if (m_backend == sql::Backend::sqlite) return is_transient_sqlite_error(m_sqlite_code);
+  switch (m_class) {
+    case sql::ErrorClass::busy:
+    case sql::ErrorClass::unavailable:
+    case sql::ErrorClass::read_only:
+    case sql::ErrorClass::io_error:
+    case sql::ErrorClass::full:
+      return true;
+    case sql::ErrorClass::corrupt:
+    case sql::ErrorClass::permanent:
+      return false;
+  }
+  return false;
+}
+
 bool is_transient_sqlite_error(int code) {
   switch (code & 0xFF) {  // primary result code
     case SQLITE_BUSY:

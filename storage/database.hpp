@@ -10,10 +10,12 @@
 #include <string>
 #include <string_view>
 
+#include "storage/sql.hpp"
+
 namespace tocsin::storage {
 
-// A location names a PostgreSQL database when it is a libpq URI (postgresql:// or postgres://);
-// anything else is an SQLite file path.
+// Whether a database location (--db, TOCSIN_DB) names a PostgreSQL database (a
+// `postgresql://` or `postgres://` URI, libpq's two spellings) rather than an SQLite file.
 bool is_postgres_location(std::string_view location);
 
 // `location` as logs, errors and the API may show it: a URI without its passwords.
@@ -37,17 +39,28 @@ class DatabaseError : public std::runtime_error {
 // 503 with Retry-After rather than 4xx.
 bool is_transient_sqlite_error(int code);
 
-// A query on a Reader's connection failed: SQLite's error as callers outside storage/ need it
-// (SQLite's own types stay in this folder). what() is SQLite's message.
+// A query on a Reader's connection failed: the backend's error as callers outside storage/
+// need it (the backends' own types stay in this folder). what() is the backend's message.
 class ReadError : public std::runtime_error {
  public:
-  ReadError(int sqlite_code, const std::string& message)
-      : std::runtime_error(message), m_sqlite_code(sqlite_code) {}
-  int sqlite_code() const { return m_sqlite_code; }  // for Writer::note_read_error
-  // is_transient_sqlite_error: answer 503, retry later.
-  bool transient() const { return is_transient_sqlite_error(m_sqlite_code); }
+  ReadError(sql::Backend backend, sql::ErrorClass error_class, int sqlite_code,
+            const std::string& message)
+      : std::runtime_error(message),
+        m_backend(backend),
+        m_class(error_class),
+        m_sqlite_code(sqlite_code) {}
+  sql::Backend backend() const { return m_backend; }
+  sql::ErrorClass error_class() const { return m_class; }
+  // SQLite's result code; 0 for PostgreSQL. For Writer::note_read_error.
+  int sqlite_code() const { return m_sqlite_code; }
+  // Answer 503, retry later: is_transient_sqlite_error for SQLite, for PostgreSQL a class that
+  // clears by itself (busy: a serialization failure or deadlock; the server unavailable; a full
+  // disk or an I/O error).
+  bool transient() const;
 
  private:
+  sql::Backend m_backend;
+  sql::ErrorClass m_class;
   int m_sqlite_code;
 };
 

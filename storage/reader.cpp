@@ -6,9 +6,14 @@
 #include "storage/codec.hpp"
 #include "storage/compression.hpp"
 #include "storage/database.hpp"
+#include "storage/detail/dialect.hpp"
 #include "storage/detail/rows.hpp"
 #include "storage/detail/sqlite.hpp"
 #include "storage/migrations.hpp"
+#include "storage/postgres/connection.hpp"
+#include "storage/postgres/redact.hpp"
+#include "storage/postgres/schema.hpp"
+#include "storage/postgres/sql_connection.hpp"
 #include "storage/sql.hpp"
 #include "storage/sqlite/connection.hpp"
 #include "storage/vocabulary.hpp"
@@ -16,26 +21,76 @@
 
 namespace tocsin::storage {
 
+// A pooled connection: the backend's own and the statement layer's over it.
+class ReaderConnection {
+ public:
+  virtual ~ReaderConnection() = default;
+  virtual sql::Connection& db() = 0;
+  // False once it cannot serve another query (PostgreSQL's connection was lost).
+  virtual bool reusable() const = 0;
+};
+
+namespace {
+
+class SqliteReaderConnection final : public ReaderConnection {
+ public:
+  explicit SqliteReaderConnection(const std::string& path)
+      : m_db(open_for_reading(path)), m_sql(*m_db) {}
+  sql::Connection& db() override { return m_sql; }
+  bool reusable() const override { return true; }
+
+ private:
+  std::unique_ptr<Connection> m_db;
+  sqlite::Connection m_sql;
+};
+
+class PostgresReaderConnection final : public ReaderConnection {
+ public:
+  // Refuses a database never migrated, as SQLite's Reader refuses a missing file: a Reader
+  // never creates a schema.
+  explicit PostgresReaderConnection(const std::string& uri)
+      : m_db(open(uri)), m_sql(m_db) {
+    if (postgres::schema_version(m_sql) == 0) {
+      throw DatabaseError("PostgreSQL database " + m_db.display() +
+                          " holds no Tocsin schema (run `tocsin serve` on it once)");
+    }
+  }
+  sql::Connection& db() override { return m_sql; }
+  bool reusable() const override { return !m_db.broken(); }
+
+ private:
+  static postgres::Connection open(const std::string& uri) {
+    try {
+      return postgres::Connection::open(uri);
+    } catch (const postgres::Error& e) {
+      throw postgres::to_error(e);  // a sql::Error: every query's failure is one
+    }
+  }
+  postgres::Connection m_db;
+  postgres::SqlConnection m_sql;
+};
+
+}  // namespace
+
 // Returns the connection to the pool when the query is done, even if it threw.
 class Reader::Lease {
  public:
-  explicit Lease(Reader& r) : m_reader(r), m_db(r.acquire()), m_sql(*m_db) {}
+  explicit Lease(Reader& r) : m_reader(r), m_db(r.acquire()) {}
   ~Lease() { m_reader.release(std::move(m_db)); }
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
-  sql::Connection& db() { return m_sql; }
+  sql::Connection& db() { return m_db->db(); }
 
  private:
   Reader& m_reader;
-  std::unique_ptr<Connection> m_db;
-  sqlite::Connection m_sql;  // over m_db, for this lease
+  std::unique_ptr<ReaderConnection> m_db;
 };
 
-Reader::Reader(std::string path) : m_path(std::move(path)) {}
+Reader::Reader(std::string location) : m_path(std::move(location)) {}
 
 Reader::~Reader() = default;
 
-std::unique_ptr<Connection> Reader::acquire() {
+std::unique_ptr<ReaderConnection> Reader::acquire() {
   {
     MutexLock lock(m_mutex);
     if (!m_idle.empty()) {
@@ -44,11 +99,13 @@ std::unique_ptr<Connection> Reader::acquire() {
       return db;
     }
   }
-  return open_for_reading(m_path);
+  if (is_postgres_location(m_path)) return std::make_unique<PostgresReaderConnection>(m_path);
+  return std::make_unique<SqliteReaderConnection>(m_path);
 }
 
-void Reader::release(std::unique_ptr<Connection> db) {
+void Reader::release(std::unique_ptr<ReaderConnection> db) {
   constexpr std::size_t k_max_idle = 16;
+  if (!db->reusable()) return;
   MutexLock lock(m_mutex);
   if (m_idle.size() < k_max_idle) m_idle.push_back(std::move(db));
 }
@@ -58,7 +115,7 @@ namespace {
 // Every public query is a function-try-block ending in this: the statement layer's error leaves
 // as a ReadError (storage/database.hpp), so no caller catches storage's types.
 [[noreturn]] void throw_read_error(const sql::Error& e) {
-  throw ReadError(e.native_code(), e.what());
+  throw ReadError(e.backend(), e.error_class(), e.native_code(), e.what());
 }
 
 // The first column of a query's one row (a PRAGMA's value).
@@ -77,7 +134,7 @@ struct Where {
   std::vector<std::string> args;
 };
 
-Where where_clause(const AlertQuery& query) {
+Where where_clause(const AlertQuery& query, sql::Backend b) {
   Where w;
   auto add = [&](const std::string& cond, std::string arg) {
     w.sql += w.sql.empty() ? " WHERE " : " AND ";
@@ -95,10 +152,13 @@ Where where_clause(const AlertQuery& query) {
   if (query.severity) add("e.severity = ?", *query.severity);
   if (query.source) add("a.source = ?", *query.source);
   if (query.text) {
-    // instr() rather than LIKE: the user's text needs no escaping of % and _.
+    // instr() rather than LIKE: the user's text needs no escaping of % and _, and the match is
+    // case-sensitive in both backends (LIKE is not in SQLite).
     const std::string& t = *query.text;
     w.sql += w.sql.empty() ? " WHERE " : " AND ";
-    w.sql += "(instr(a.fingerprint, ?) > 0 OR instr(a.name, ?) > 0 OR instr(a.summary, ?) > 0)";
+    w.sql += "(" + dialect::position(b, "a.fingerprint", "?") + " > 0 OR " +
+             dialect::position(b, "a.name", "?") + " > 0 OR " +
+             dialect::position(b, "a.summary", "?") + " > 0)";
     w.args.insert(w.args.end(), {t, t, t});
   }
   return w;
@@ -115,7 +175,7 @@ AlertView read_view(sql::Statement& q) {
 
 AlertPage Reader::list_alerts(const AlertQuery& query) try {
   Lease lease(*this);
-  Where w = where_clause(query);
+  Where w = where_clause(query, lease.db().backend());
   AlertPage page;
 
   const auto count = lease.db().prepare("SELECT count(*)" + k_from + w.sql);
@@ -175,7 +235,8 @@ std::optional<AlertDetail> Reader::get_alert(std::int64_t id) try {
   const auto m = lease.db().prepare(std::string("SELECT ") + k_member_columns +
                                     " FROM alert_members m WHERE m.alert_id = ? "
                                     "ORDER BY m.state = 'firing' DESC, m.last_seen_at DESC, "
-                                    "m.member LIMIT ?");
+                                    "m.member" +
+                                    dialect::bytewise(lease.db().backend()) + " LIMIT ?");
   m->bind(1, static_cast<int64_t>(id));
   m->bind(2, k_max_members);
   while (m->step())
@@ -258,7 +319,8 @@ std::vector<HeartbeatPing> Reader::list_heartbeat_pings() try {
   Lease lease(*this);
   const auto q = lease.db().prepare(
       "SELECT name, first_ping_at, last_ping_at, pings FROM heartbeat_pings "
-      "ORDER BY name");
+      "ORDER BY name" +
+      dialect::bytewise(lease.db().backend()));
   std::vector<HeartbeatPing> out;
   while (q->step()) {
     HeartbeatPing p;
@@ -338,6 +400,16 @@ StorageStats Reader::storage_stats() try {
   StorageStats s;
   {
     Lease lease(*this);
+    if (dialect::is_postgres(lease.db().backend())) {
+      s.database_bytes = query_int64(
+          lease.db(),
+          "SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+          "JOIN pg_namespace n ON n.oid = c.relnamespace "
+          "WHERE n.nspname = current_schema() AND c.relkind = 'r'");
+      const auto q = lease.db().prepare("SELECT min(received_at) FROM inbound");
+      if (q->step() && !q->is_null(0)) s.oldest_event = from_unix_ms(q->get_int64(0));
+      return s;  // its WAL is the server's, shared by every database
+    }
     s.database_bytes =
         query_int64(lease.db(), "PRAGMA page_count") * query_int64(lease.db(), "PRAGMA page_size");
     const auto q = lease.db().prepare("SELECT min(received_at) FROM inbound");
@@ -445,15 +517,24 @@ namespace {
 
 // Export reads databases written by any earlier build: inbound and decisions are unchanged
 // since schema version 1, except that a body may be stored compressed from version 5 on.
+int version_of(sql::Connection& db) {
+  return dialect::is_postgres(db.backend()) ? postgres::schema_version(db)
+                                            : static_cast<int>(query_int64(db, "PRAGMA user_version"));
+}
+
+int known_version(sql::Backend b) {
+  return dialect::is_postgres(b) ? postgres::current_schema_version() : current_schema_version();
+}
+
 void check_exportable(sql::Connection& db, const std::string& path) {
-  const int version = static_cast<int>(query_int64(db, "PRAGMA user_version"));
+  const int version = version_of(db);
   if (version == 0) {
     throw DatabaseError(path + " is not a Tocsin database (schema version 0)");
   }
-  if (version > current_schema_version()) {
+  if (version > known_version(db.backend())) {
     throw DatabaseError("database " + path + " has schema version " + std::to_string(version) +
                         ", newer than this build of tocsin knows (" +
-                        std::to_string(current_schema_version()) + "); run the newer tocsin");
+                        std::to_string(known_version(db.backend())) + "); run the newer tocsin");
   }
 }
 
@@ -499,7 +580,7 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
                           const std::function<void(const DecisionRecord&)>& action) try {
   Lease lease(*this);
   sql::Connection& db = lease.db();
-  check_exportable(db, m_path);
+  check_exportable(db, is_postgres_location(m_path) ? postgres::redacted(m_path) : m_path);
   // Both queries read the same snapshot.
   ReadSnapshot snapshot(db);
 
@@ -520,7 +601,7 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
       "AND d.outcome IN ('acknowledged', 'unacknowledged', 'resolved') "
       "AND substr(d.reason, 1, 3) = 'by ' "
       "AND NOT EXISTS (SELECT 1 FROM decisions s WHERE s.id = d.id - 1 AND s.kind = 'event' "
-      "AND s.alert_id IS d.alert_id AND s.reason IN ('sync_ack', 'sync_unack', "
+      "AND s.alert_id IS NOT DISTINCT FROM d.alert_id AND s.reason IN ('sync_ack', 'sync_unack', "
       "'sync_resolve')) "
       "ORDER BY d.at, d.id");
   actions->bind(1, static_cast<int64_t>(to_unix_ms(since)));
@@ -553,9 +634,14 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
 
 int Reader::schema_version() try {
   Lease lease(*this);
-  return static_cast<int>(query_int64(lease.db(), "PRAGMA user_version"));
+  return version_of(lease.db());
 } catch (const sql::Error& e) {
   throw_read_error(e);
+}
+
+int Reader::known_schema_version() const {
+  return known_version(is_postgres_location(m_path) ? sql::Backend::postgres
+                                                    : sql::Backend::sqlite);
 }
 
 std::vector<AlertView> Reader::active_episodes(int limit) try {
@@ -595,7 +681,8 @@ std::vector<UnroutedAlert> Reader::unrouted_alerts(TimePoint since, int limit) t
       "FROM decisions d JOIN alerts a ON a.id = d.alert_id "
       "LEFT JOIN episodes e ON e.alert_id = a.id AND e.number = a.last_episode "
       "WHERE d.kind = 'event' AND d.at >= ? AND d.reason LIKE '%;no\\_rule\\_matched' ESCAPE '\\' "
-      "GROUP BY a.id ORDER BY count(*) DESC, a.fingerprint LIMIT ?");
+      "GROUP BY a.id, e.status ORDER BY count(*) DESC, a.fingerprint" +
+      dialect::bytewise(lease.db().backend()) + " LIMIT ?");
   q->bind(1, static_cast<int64_t>(to_unix_ms(since)));
   q->bind(2, limit);
   std::vector<UnroutedAlert> out;
@@ -631,7 +718,9 @@ std::vector<SilentEpisodes> Reader::silent_episodes(TimePoint since, int limit) 
       "    d.alert_id = e.alert_id AND d.episode = e.number AND d.kind = 'decision' AND "
       "    d.outcome = 'dropped')"
       ") o JOIN alerts a ON a.id = o.alert_id "
-      "GROUP BY a.id, o.rule ORDER BY count(*) DESC, a.fingerprint, o.rule LIMIT ?");
+      "GROUP BY a.id, o.rule ORDER BY count(*) DESC, a.fingerprint" +
+      dialect::bytewise(lease.db().backend()) + ", o.rule" +
+      dialect::bytewise(lease.db().backend()) + " LIMIT ?");
   q->bind(1, static_cast<int64_t>(to_unix_ms(since)));
   q->bind(2, limit);
   std::vector<SilentEpisodes> out;
@@ -659,7 +748,8 @@ std::vector<FailedChannel> Reader::failed_deliveries(TimePoint since, int aliase
   const auto q = lease.db().prepare(
       "SELECT channel, count(*), max(created_at) FROM outbox WHERE status = "
       "'failed' AND created_at >= ? GROUP BY channel ORDER BY count(*) DESC, "
-      "channel");
+      "channel" +
+      dialect::bytewise(lease.db().backend()));
   q->bind(1, cutoff);
   while (q->step()) {
     FailedChannel f;

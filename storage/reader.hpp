@@ -1,6 +1,8 @@
 #pragma once
 // Read-only queries for the API, on their own connections (WAL lets them run while the writer
 // commits). Safe to call from any thread: each call borrows a connection from a small pool.
+// The location is an SQLite file or a PostgreSQL URI (is_postgres_location); either way the
+// database must already exist and be migrated: a Reader never creates nor migrates one.
 
 #include <cstddef>
 #include <functional>
@@ -14,12 +16,14 @@
 
 namespace tocsin::storage {
 
-class Connection;  // storage/detail/sqlite.hpp, private to storage/
+class ReaderConnection;  // one pooled connection of either backend (storage/reader.cpp)
 
 // The database's footprint (GET /metrics).
 struct StorageStats {
-  std::int64_t database_bytes = 0;        // page_count * page_size of the main file
-  std::int64_t wal_bytes = 0;             // the write-ahead log beside it
+  // SQLite: page_count * page_size of the main file. PostgreSQL: its tables with their indexes
+  // and TOAST (pg_total_relation_size), in the schema the connection uses.
+  std::int64_t database_bytes = 0;
+  std::int64_t wal_bytes = 0;  // SQLite's write-ahead log beside it; 0 for PostgreSQL (the server's)
   std::optional<TimePoint> oldest_event;  // the oldest stored inbound request
 };
 
@@ -30,7 +34,7 @@ inline constexpr std::size_t k_max_alert_page_bytes = std::size_t{4} << 20;
 
 class Reader {
  public:
-  explicit Reader(std::string path);
+  explicit Reader(std::string location);
   ~Reader();
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
@@ -67,8 +71,12 @@ class Reader {
       std::int64_t alert_id);
 
   // Report (tocsin report). Every list is ordered and bounded, so a report is deterministic.
-  // PRAGMA user_version: the schema the file was last migrated to (0: not a Tocsin database).
+  // The schema the database was last migrated to (0: not a Tocsin database): SQLite's PRAGMA
+  // user_version, PostgreSQL's tocsin_schema table (storage/postgres/schema.hpp). Each backend
+  // counts its own versions: compare with known_schema_version(), not another backend's.
   int schema_version();
+  // The version this build migrates the Reader's backend to.
+  int known_schema_version() const;
   // Alerts whose latest episode is open or acknowledged, with it: oldest opened first.
   std::vector<AlertView> active_episodes(int limit);
   // Per rule name, how many event decisions at or after `since` had it as their first match
@@ -85,12 +93,12 @@ class Reader {
 
  private:
   class Lease;
-  std::unique_ptr<Connection> acquire();
-  void release(std::unique_ptr<Connection> db);
+  std::unique_ptr<ReaderConnection> acquire();
+  void release(std::unique_ptr<ReaderConnection> db);
 
-  std::string m_path;
+  std::string m_path;  // the location
   Mutex m_mutex;
-  std::vector<std::unique_ptr<Connection>> m_idle GUARDED_BY(m_mutex);
+  std::vector<std::unique_ptr<ReaderConnection>> m_idle GUARDED_BY(m_mutex);
 
   // Export (tocsin export)
  public:

@@ -55,42 +55,50 @@ namespace {
 // (an outbox id is the X-Tocsin-Event-Id receivers deduplicate by and the meta-alert alias
 // "tocsin-delivery-<id>"; the API shows all three), and without AUTOINCREMENT SQLite gives a
 // new row max(id) + 1, so deleting the newest row would hand its id out again.
-const char* select_sql(PruneTable t) {
+// Truth values are read as numbers (CASE: PostgreSQL's are booleans). PostgreSQL's
+// alert_members has no rowid: it walks by (last_seen_at, alert_id), and deletes the alert's
+// resolved members last seen at that time (all of them examined, and all eligible).
+const char* select_sql(PruneTable t, sql::Backend b) {
+  if (t == PruneTable::alert_members && b == sql::Backend::postgres)
+    return "SELECT m.alert_id, m.last_seen_at, 1 FROM alert_members m "
+           "WHERE m.state = 'resolved' AND m.last_seen_at >= ?1 AND m.last_seen_at < ?3 AND "
+           "NOT (m.last_seen_at = ?1 AND m.alert_id <= ?2) ORDER BY m.last_seen_at, m.alert_id "
+           "LIMIT ?4";
   switch (t) {
     case PruneTable::episodes:
       // Column 3 and 4 name the episode, for sliding its alert's noise window first.
-      return "SELECT e.id, e.closed_at, (e.status IN ('resolved','expired','superseded') AND "
+      return "SELECT e.id, e.closed_at, CASE WHEN (e.status IN ('resolved','expired','superseded') AND "
              "e.last_activity_at < ?3 AND e.opened_at < ?3 AND "
              "NOT EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = e.alert_id AND "
              "o.episode = e.number AND o.status = 'pending') AND "
              "NOT EXISTS (SELECT 1 FROM timers t WHERE t.alert_id = e.alert_id AND "
              "t.episode = e.number) AND "
              "NOT EXISTS (SELECT 1 FROM digest_items d WHERE d.alert_id = e.alert_id AND "
-             "d.episode = e.number)), e.alert_id, e.number "
+             "d.episode = e.number)) THEN 1 ELSE 0 END, e.alert_id, e.number "
              "FROM episodes e WHERE e.closed_at IS NOT NULL AND e.closed_at >= ?1 AND "
              "e.closed_at < ?3 AND NOT (e.closed_at = ?1 AND e.id <= ?2) "
              "ORDER BY e.closed_at, e.id LIMIT ?4";
     case PruneTable::decisions:
-      return "SELECT d.id, d.at, (d.episode IS NULL OR NOT EXISTS (SELECT 1 FROM episodes e "
-             "WHERE e.alert_id = d.alert_id AND e.number = d.episode)) AND "
-             "d.id < (SELECT max(id) FROM decisions) "
+      return "SELECT d.id, d.at, CASE WHEN (d.episode IS NULL OR NOT EXISTS (SELECT 1 FROM "
+             "episodes e WHERE e.alert_id = d.alert_id AND e.number = d.episode)) AND "
+             "d.id < (SELECT max(id) FROM decisions) THEN 1 ELSE 0 END "
              "FROM decisions d WHERE d.at >= ?1 AND d.at < ?3 AND NOT (d.at = ?1 AND d.id <= ?2) "
              "ORDER BY d.at, d.id LIMIT ?4";
     case PruneTable::outbox:
-      return "SELECT o.id, o.created_at, (o.status != 'pending' AND (o.episode IS NULL OR "
+      return "SELECT o.id, o.created_at, CASE WHEN (o.status != 'pending' AND (o.episode IS NULL OR "
              "NOT EXISTS (SELECT 1 FROM episodes e WHERE e.alert_id = o.alert_id AND "
              "e.number = o.episode)) AND NOT EXISTS (SELECT 1 FROM outbox m WHERE "
-             "m.about = o.id) AND o.id < (SELECT max(id) FROM outbox)) "
+             "m.about = o.id) AND o.id < (SELECT max(id) FROM outbox)) THEN 1 ELSE 0 END "
              "FROM outbox o WHERE o.created_at >= ?1 AND o.created_at < ?3 AND "
              "NOT (o.created_at = ?1 AND o.id <= ?2) ORDER BY o.created_at, o.id LIMIT ?4";
     case PruneTable::inbound:
-      return "SELECT i.id, i.received_at, NOT EXISTS (SELECT 1 FROM decisions d WHERE "
-             "d.inbound_id = i.id) AND i.id < (SELECT max(id) FROM inbound) "
+      return "SELECT i.id, i.received_at, CASE WHEN NOT EXISTS (SELECT 1 FROM decisions d WHERE "
+             "d.inbound_id = i.id) AND i.id < (SELECT max(id) FROM inbound) THEN 1 ELSE 0 END "
              "FROM inbound i WHERE i.received_at >= ?1 AND i.received_at < ?3 AND "
              "NOT (i.received_at = ?1 AND i.id <= ?2) ORDER BY i.received_at, i.id LIMIT ?4";
     case PruneTable::subscriptions:
       // Few rows (one per SNS subscription request): no index needed.
-      return "SELECT s.id, s.updated_at, s.status != 'pending' "
+      return "SELECT s.id, s.updated_at, CASE WHEN s.status != 'pending' THEN 1 ELSE 0 END "
              "FROM subscriptions s WHERE s.updated_at >= ?1 AND s.updated_at < ?3 AND "
              "NOT (s.updated_at = ?1 AND s.id <= ?2) ORDER BY s.updated_at, s.id LIMIT ?4";
     case PruneTable::alert_members:
@@ -104,7 +112,10 @@ const char* select_sql(PruneTable t) {
   return "";
 }
 
-const char* delete_sql(PruneTable t) {
+const char* delete_sql(PruneTable t, sql::Backend b) {
+  if (t == PruneTable::alert_members && b == sql::Backend::postgres)
+    return "DELETE FROM alert_members WHERE alert_id = ?1 AND last_seen_at = ?2 AND "
+           "state = 'resolved'";
   switch (t) {
     case PruneTable::episodes:
       return "DELETE FROM episodes WHERE id = ?";
@@ -124,6 +135,7 @@ const char* delete_sql(PruneTable t) {
 
 struct Candidate {
   std::int64_t id = 0;
+  std::int64_t at = 0;  // the row's time
   std::int64_t alert_id = 0;
   int number = 0;
 };
@@ -137,7 +149,7 @@ PruneBatch Transaction::prune_batch(PruneTable table, const RetentionPolicy& pol
   batch.next = from;
   std::vector<Candidate> candidates;
   {
-    sql::CachedStatement q(m_db, select_sql(table));
+    sql::CachedStatement q(m_db, select_sql(table, m_db.backend()));
     q->bind(1, static_cast<int64_t>(from.at));
     q->bind(2, static_cast<int64_t>(from.id));
     q->bind(3, static_cast<int64_t>(to_unix_ms(policy.cutoff)));
@@ -146,7 +158,7 @@ PruneBatch Transaction::prune_batch(PruneTable table, const RetentionPolicy& pol
       ++batch.examined;
       batch.next = {q->get_int64(1), q->get_int64(0)};
       if (q->get_int(2) == 0) continue;
-      Candidate c{q->get_int64(0)};
+      Candidate c{q->get_int64(0), q->get_int64(1)};
       if (table == PruneTable::episodes) {
         c.alert_id = q->get_int64(3);
         c.number = q->get_int(4);
@@ -191,10 +203,12 @@ PruneBatch Transaction::prune_batch(PruneTable table, const RetentionPolicy& pol
       batch.deleted["delivery_attempts"] += attempts->exec();
     }
   }
-  sql::CachedStatement del(m_db, delete_sql(table));
+  const bool by_time = table == PruneTable::alert_members && m_db.backend() == sql::Backend::postgres;
+  sql::CachedStatement del(m_db, delete_sql(table, m_db.backend()));
   for (const auto& c : candidates) {
     del->reset();
     del->bind(1, static_cast<int64_t>(c.id));
+    if (by_time) del->bind(2, static_cast<int64_t>(c.at));
     batch.deleted[to_string(table)] += del->exec();
   }
   return batch;

@@ -9,6 +9,7 @@
 #include "core/json.hpp"
 #include "storage/codec.hpp"
 #include "storage/compression.hpp"
+#include "storage/detail/dialect.hpp"
 #include "storage/detail/rows.hpp"
 #include "storage/sql.hpp"
 #include "storage/vocabulary.hpp"
@@ -81,8 +82,9 @@ std::optional<DecisionRecord> Transaction::find_event_decision(const std::string
 
 bool Transaction::save_subscription(const SubscriptionRecord& s) {
   sql::CachedStatement q(m_db,
-                         "INSERT OR IGNORE INTO subscriptions (topic_arn, kind, url, message_id, "
-                         "received_at, status, updated_at, detail) VALUES (?,?,?,?,?,?,?,?)");
+                         "INSERT INTO subscriptions (topic_arn, kind, url, message_id, "
+                         "received_at, status, updated_at, detail) VALUES (?,?,?,?,?,?,?,?) "
+                         "ON CONFLICT DO NOTHING");
   q->bind(1, s.topic_arn);
   q->bind(2, std::string(to_text(s.kind)));
   q->bind(3, s.url);
@@ -106,11 +108,20 @@ void Transaction::set_subscription_status(const std::string& message_id, Subscri
   q->exec();
 }
 
+namespace {
+
+std::string ping_sql(sql::Backend b) {
+  return "INSERT INTO heartbeat_pings (name, first_ping_at, last_ping_at, pings) "
+         "VALUES (?1, ?2, ?2, 1) ON CONFLICT(name) DO UPDATE SET last_ping_at = " +
+         dialect::greatest(b, "heartbeat_pings.last_ping_at", "?2") + ", pings = heartbeat_pings.pings + 1";
+}
+
+}  // namespace
+
 void Transaction::record_heartbeat_ping(const std::string& name, TimePoint at) {
-  sql::CachedStatement q(m_db,
-                         "INSERT INTO heartbeat_pings (name, first_ping_at, last_ping_at, pings) "
-                         "VALUES (?1, ?2, ?2, 1) ON CONFLICT(name) DO UPDATE SET "
-                         "last_ping_at = max(last_ping_at, ?2), pings = pings + 1");
+  static const std::string sqlite = ping_sql(sql::Backend::sqlite);
+  static const std::string postgres = ping_sql(sql::Backend::postgres);
+  sql::CachedStatement q(m_db, dialect::is_postgres(m_db.backend()) ? postgres : sqlite);
   q->bind(1, name);
   q->bind(2, static_cast<int64_t>(to_unix_ms(at)));
   q->exec();
@@ -183,8 +194,11 @@ void Transaction::load_members(std::int64_t alert_id, const std::string& member,
 void Transaction::save_member(std::int64_t alert_id, const rules::Member& m) {
   sql::CachedStatement q(
       m_db,
-      "INSERT OR REPLACE INTO alert_members (alert_id, member, state, source_time, "
-      "transition_at, changed_at, last_seen_at) VALUES (?,?,?,?,?,?,?)");
+      "INSERT INTO alert_members (alert_id, member, state, source_time, "
+      "transition_at, changed_at, last_seen_at) VALUES (?,?,?,?,?,?,?) "
+      "ON CONFLICT (alert_id, member) DO UPDATE SET state = excluded.state, "
+      "source_time = excluded.source_time, transition_at = excluded.transition_at, "
+      "changed_at = excluded.changed_at, last_seen_at = excluded.last_seen_at");
   q->bind(1, static_cast<int64_t>(alert_id));
   q->bind(2, m.fingerprint);
   q->bind(3, m.state == SignalState::firing ? "firing" : "resolved");
@@ -466,14 +480,14 @@ bool Transaction::arm_digest(const std::string& channel, TimePoint due) {
 std::int64_t Transaction::next_digest_number(const std::string& channel) {
   sql::CachedStatement q(m_db,
                          "INSERT INTO digest_sequence (channel, last) VALUES (?, 1) "
-                         "ON CONFLICT (channel) DO UPDATE SET last = last + 1 RETURNING last");
+                         "ON CONFLICT (channel) DO UPDATE SET last = digest_sequence.last + 1 RETURNING last");
   q->bind(1, channel);
   if (!q->step()) throw std::logic_error("digest_sequence: an upsert returned no row");
   // The change is made by the first step (SQLite's RETURNING), whatever happens after.
   return q->get_int64(0);
 }
 
-// A macro so that k_due_notifications_sql can be one literal.
+// A macro so that the column list can be joined to literals.
 #define TOCSIN_OUTBOX_COLUMNS                                                                   \
   "id, created_at, due_at, alert_id, episode, fingerprint, alias, channel, action, level, "     \
   "severity, priority, noise, why, status, attempts, last_status, last_error, sent_at, about, " \
@@ -515,16 +529,27 @@ const char* outbox_columns() {
   return k_outbox_columns;
 }
 
+namespace {
+
 // INDEXED BY: without statistics (no ANALYZE) SQLite prefers outbox_pending, whose due_at range
 // holds every due row; outbox_claim yields them already in claim order, so the query stops at
 // its limit. Rows not yet due are skipped inside the index, without reading the table.
-const char* const k_due_notifications_sql =
-    "SELECT " TOCSIN_OUTBOX_COLUMNS
-    " FROM outbox o INDEXED BY outbox_claim WHERE o.status = 'pending' AND o.due_at <= ? AND "
-    "o.channel NOT IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
-    "(SELECT 1 FROM outbox p WHERE p.alias = o.alias AND p.channel = "
-    "o.channel AND p.status = 'pending' AND p.id < o.id) ORDER BY "
-    "o.priority, o.due_at, o.id LIMIT ?";
+std::string due_notifications_sql(sql::Backend b) {
+  return "SELECT " TOCSIN_OUTBOX_COLUMNS " FROM outbox o" + dialect::indexed_by(b, "outbox_claim") +
+         " WHERE o.status = 'pending' AND o.due_at <= ? AND o.channel NOT IN (" +
+         dialect::json_strings(b, "?") +
+         ") AND NOT EXISTS "
+         "(SELECT 1 FROM outbox p WHERE p.alias = o.alias AND p.channel = "
+         "o.channel AND p.status = 'pending' AND p.id < o.id) ORDER BY "
+         "o.priority, o.due_at, o.id LIMIT ?";
+}
+
+const std::string k_due_notifications_sqlite = due_notifications_sql(sql::Backend::sqlite);
+const std::string k_due_notifications_postgres = due_notifications_sql(sql::Backend::postgres);
+
+}  // namespace
+
+const char* const k_due_notifications_sql = k_due_notifications_sqlite.c_str();
 
 std::vector<OutboxRecord> Transaction::due_notifications(
     TimePoint now, int limit, const std::vector<std::string>& skip_channels) {
@@ -542,7 +567,9 @@ std::vector<OutboxRecord> Transaction::due_notifications(
     std::vector<OutboxRecord> out;
     std::vector<std::pair<std::int64_t, std::string>> unreadable;
     {
-      sql::CachedStatement q(m_db, k_due_notifications_sql);
+      sql::CachedStatement q(m_db, dialect::is_postgres(m_db.backend())
+                                       ? k_due_notifications_postgres
+                                       : k_due_notifications_sqlite);
       q->bind(1, static_cast<int64_t>(to_unix_ms(now)));
       q->bind(2, skip.dump());
       q->bind(3, limit);
@@ -581,7 +608,13 @@ void Transaction::count_attempt(std::int64_t id) {
 }
 
 void Transaction::uncount_attempt(std::int64_t id) {
-  sql::CachedStatement q(m_db, "UPDATE outbox SET attempts = max(attempts - 1, 0) WHERE id = ?");
+  static const std::string sqlite = "UPDATE outbox SET attempts = " +
+                                    dialect::greatest(sql::Backend::sqlite, "attempts - 1", "0") +
+                                    " WHERE id = ?";
+  static const std::string postgres =
+      "UPDATE outbox SET attempts = " +
+      dialect::greatest(sql::Backend::postgres, "attempts - 1", "0") + " WHERE id = ?";
+  sql::CachedStatement q(m_db, dialect::is_postgres(m_db.backend()) ? postgres : sqlite);
   q->bind(1, static_cast<int64_t>(id));
   q->exec();
 }

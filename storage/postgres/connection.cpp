@@ -140,8 +140,31 @@ Result Connection::exec(std::string_view sql, std::span<const Param> params) {
   for (const Param& p : params)
     values.push_back(p.c_str());
   pg_conn* conn = m_connection.get();
-  pg_result* raw = PQexecParams(conn, statement.c_str(), static_cast<int>(values.size()), nullptr,
-                                values.data(), nullptr, nullptr, 0);
+  return checked(PQexecParams(conn, statement.c_str(), static_cast<int>(values.size()), nullptr,
+                              values.data(), nullptr, nullptr, 0));
+}
+
+void Connection::prepare(const std::string& name, std::string_view sql) {
+  const std::string text(sql);
+  checked(PQprepare(m_connection.get(), name.c_str(), text.c_str(), 0, nullptr));
+}
+
+Result Connection::exec_prepared(const std::string& name, std::span<const Param> params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const Param& p : params)
+    values.push_back(p.c_str());
+  return checked(PQexecPrepared(m_connection.get(), name.c_str(), static_cast<int>(values.size()),
+                                values.data(), nullptr, nullptr, 0));
+}
+
+Result Connection::exec_script(std::string_view script) {
+  const std::string text(script);
+  return checked(PQexec(m_connection.get(), text.c_str()));
+}
+
+Result Connection::checked(pg_result* raw) {
+  pg_conn* conn = m_connection.get();
   Result result(raw);  // owns raw from here on, so every throw below frees it
   // A null result (out of memory, or no connection) reads as PGRES_FATAL_ERROR.
   const ExecStatusType status = PQresultStatus(raw);

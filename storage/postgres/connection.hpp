@@ -72,6 +72,17 @@ class Connection {
     return exec(sql, std::span<const Param>(params.begin(), params.size()));
   }
 
+  // A statement prepared on the server under `name` (parsed and planned once per connection;
+  // its parameters' types inferred as exec's are), then run by name with its parameters. The
+  // preparation lasts as long as the connection, whatever transaction it was made in.
+  void prepare(const std::string& name, std::string_view sql);
+  Result exec_prepared(const std::string& name, std::span<const Param> params);
+
+  // Runs a script of one or more statements without parameters (libpq's simple query protocol,
+  // which exec's extended protocol is not: it takes one statement). Inside no transaction, the
+  // server runs the whole script as one. The Result is the last statement's.
+  Result exec_script(std::string_view script);
+
   // The host and port this connection reached (one of several given).
   std::string host() const;
   std::string port() const;
@@ -88,6 +99,8 @@ class Connection {
     void operator()(pg_conn* connection) const;
   };
   Connection(pg_conn* connection, std::string display, Redactor passwords);
+  // `raw` as a Result when it succeeded, else its failure thrown as an Error.
+  Result checked(pg_result* raw);
 
   std::unique_ptr<pg_conn, Finish> m_connection;
   std::string m_display;

@@ -1,5 +1,7 @@
 #include "storage/postgres/sql_connection.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstdlib>
 #include <string_view>
@@ -35,11 +37,60 @@ auto translated(F&& f) -> decltype(f()) {
   }
 }
 
+// Server-side statement names, unique in the process: two SqlConnections over one libpq
+// connection (a Reader's and a Writer's, say) must not both prepare "tocsin_1" on it.
+std::atomic<std::uint64_t> g_statement_names{0};
+
 [[noreturn]] void misuse(const std::string& what) {
   throw sql::Error(sql::Backend::postgres, sql::ErrorClass::permanent, 0, "", what);
 }
 
 }  // namespace
+
+std::string postgres_placeholders(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int largest = 0;
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {  // a string or a quoted identifier; a doubled quote stays inside
+      const std::size_t end = sql.find(c, i + 1);
+      const std::size_t stop = end == std::string_view::npos ? sql.size() : end + 1;
+      out.append(sql.substr(i, stop - i));
+      i = stop;
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      const std::size_t end = sql.find('\n', i);
+      const std::size_t stop = end == std::string_view::npos ? sql.size() : end;
+      out.append(sql.substr(i, stop - i));
+      i = stop;
+    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      const std::size_t end = sql.find("*/", i + 2);
+      const std::size_t stop = end == std::string_view::npos ? sql.size() : end + 2;
+      out.append(sql.substr(i, stop - i));
+      i = stop;
+    } else if (c == '?') {
+      std::size_t j = i + 1;
+      while (j < sql.size() && digit(sql[j]))
+        ++j;
+      int number = 0;
+      if (j > i + 1) {
+        std::from_chars(sql.data() + i + 1, sql.data() + j, number);
+      } else {
+        number = largest + 1;
+      }
+      largest = std::max(largest, number);
+      out += '$';
+      out += std::to_string(number);
+      i = j;
+    } else {
+      out += c;
+      ++i;
+    }
+  }
+  return out;
+}
 
 sql::Error to_error(const Error& e) {
   return sql::Error(sql::Backend::postgres, layer_class(e), 0, e.sqlstate(), e.what());
@@ -74,7 +125,12 @@ void SqlStatement::bind_blob(int index, const void* data, std::size_t size) {
 }
 
 Result SqlStatement::run() {
-  return m_connection.run(m_sql, m_params);
+  if (m_name.empty()) return m_connection.run(m_sql, m_params);
+  if (!m_prepared) {
+    translated([&] { m_connection.m_connection.prepare(m_name, m_sql); });
+    m_prepared = true;
+  }
+  return m_connection.run_prepared(m_name, m_params);
 }
 
 bool SqlStatement::step() {
@@ -139,7 +195,14 @@ void SqlStatement::clear_bindings() {
 }
 
 Result SqlConnection::run(const std::string& sql, std::span<const Param> params) {
-  Result result = translated([&] { return m_connection.exec(sql, params); });
+  return counted(translated([&] { return m_connection.exec(sql, params); }));
+}
+
+Result SqlConnection::run_prepared(const std::string& name, std::span<const Param> params) {
+  return counted(translated([&] { return m_connection.exec_prepared(name, params); }));
+}
+
+Result SqlConnection::counted(Result result) {
   const std::string verb = result.command();
   if (verb == "INSERT" || verb == "UPDATE" || verb == "DELETE" || verb == "MERGE")
     m_changes += result.affected_rows();  // PQcmdTuples counts a SELECT's rows too
@@ -153,12 +216,15 @@ std::unique_ptr<sql::Statement> SqlConnection::prepare(const std::string& sql) {
 sql::Statement& SqlConnection::cached(const std::string& sql) {
   auto it = m_statements.find(sql);
   if (it == m_statements.end())
-    it = m_statements.emplace(sql, std::make_unique<SqlStatement>(*this, sql)).first;
+    it = m_statements
+             .emplace(sql, std::make_unique<SqlStatement>(
+                               *this, sql, "tocsin_" + std::to_string(++g_statement_names)))
+             .first;
   return *it->second;
 }
 
 void SqlConnection::exec(const std::string& script) {
-  run(script, {});
+  counted(translated([&] { return m_connection.exec_script(script); }));
 }
 
 std::int64_t SqlConnection::last_insert_id() {

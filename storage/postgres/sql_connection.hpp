@@ -1,12 +1,15 @@
 #pragma once
 // The PostgreSQL backend of the statement layer (storage/sql.hpp), over storage/postgres/'s
-// libpq wrapper. Statements are sent with their parameters in libpq's text format each time
-// they run (not server-side prepared yet); placeholders are PostgreSQL's $1..$n.
+// libpq wrapper. Parameters are sent in libpq's text format. A cached() statement is prepared
+// on the server once per connection and then run by name; prepare() sends its text each time.
+// Placeholders are PostgreSQL's $1..$n, or SQLite's `?` and `?NNN`, translated
+// (postgres_placeholders).
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -15,6 +18,11 @@
 
 namespace tocsin::storage::postgres {
 
+// `sql` with SQLite's placeholders turned into PostgreSQL's, so one text serves both backends:
+// `?NNN` becomes `$NNN` and a bare `?` the next number after the largest used so far (SQLite's
+// rule). Quoted strings, quoted identifiers and comments are left alone; `$NNN` too.
+std::string postgres_placeholders(std::string_view sql);
+
 // libpq's failure as the layer's: the SQLSTATE, and the class it and the wrapper's class give.
 sql::Error to_error(const Error& e);
 
@@ -22,8 +30,10 @@ class SqlConnection;
 
 class SqlStatement final : public sql::Statement {
  public:
-  SqlStatement(SqlConnection& connection, std::string sql)
-      : m_connection(connection), m_sql(std::move(sql)) {}
+  // `name`: prepared on the server under that name at its first run (cached statements);
+  // empty: sent whole each time.
+  SqlStatement(SqlConnection& connection, const std::string& sql, std::string name = "")
+      : m_connection(connection), m_sql(postgres_placeholders(sql)), m_name(std::move(name)) {}
 
   void bind_null(int index) override;
   void bind_int(int index, int value) override;
@@ -50,6 +60,8 @@ class SqlStatement final : public sql::Statement {
 
   SqlConnection& m_connection;
   std::string m_sql;
+  std::string m_name;     // server-side name; empty for a one-off statement
+  bool m_prepared = false;  // PQprepare done on this connection
   std::vector<Param> m_params;
   std::optional<Result> m_result;  // set by the first step, until reset
   int m_row = -1;
@@ -64,7 +76,8 @@ class SqlConnection final : public sql::Connection {
   sql::Backend backend() const override { return sql::Backend::postgres; }
   std::unique_ptr<sql::Statement> prepare(const std::string& sql) override;
   sql::Statement& cached(const std::string& sql) override;
-  // One statement (libpq's extended protocol takes no more).
+  // One or more statements (libpq's simple query protocol); total_changes() counts the last
+  // one's changes.
   void exec(const std::string& script) override;
   // lastval(): the value the session's last nextval gave (an identity column's insert).
   std::int64_t last_insert_id() override;
@@ -80,6 +93,8 @@ class SqlConnection final : public sql::Connection {
  private:
   friend class SqlStatement;
   Result run(const std::string& sql, std::span<const Param> params);
+  Result run_prepared(const std::string& name, std::span<const Param> params);
+  Result counted(Result result);  // adds an INSERT/UPDATE/DELETE's rows to m_changes
 
   postgres::Connection& m_connection;  // not sql::Connection, the base
   std::int64_t m_changes = 0;

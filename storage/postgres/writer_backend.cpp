@@ -10,10 +10,7 @@
 #include <thread>
 
 #include "storage/postgres/connection.hpp"
-#if __has_include("storage/postgres/schema.hpp")  // TEMPORARY until i13-sql is merged
 #include "storage/postgres/schema.hpp"
-#define TOCSIN_HAVE_PG_SCHEMA 1
-#endif
 #include "storage/postgres/sql_connection.hpp"
 #include "storage/sql.hpp"
 #include "storage/writer.hpp"
@@ -79,9 +76,7 @@ void Writer::open_postgres(const std::string& location) {
     // row lock, and a conflict is retried (README "PostgreSQL").
     m_pg->exec("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED");
     m_sql = std::make_unique<postgres::SqlConnection>(*m_pg);
-#ifdef TOCSIN_HAVE_PG_SCHEMA
     postgres::migrate(*m_sql);
-#endif
   } catch (const std::exception& e) {
     // The messages of storage/postgres/ hold no password; the location is redacted.
     throw DatabaseError("cannot open PostgreSQL database " + m_path + ": " + e.what());

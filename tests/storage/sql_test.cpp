@@ -1,8 +1,7 @@
 // The statement layer (storage/sql.hpp) behaves the same on every backend: what is bound is
 // what is read back, NULL reads as zero or empty, a cached statement comes back reset and
 // cleared, savepoints undo only their own work, and failures arrive as sql::Error with their
-// class. Each case runs on every backend in backends(): SQLite, and PostgreSQL when
-// TOCSIN_TEST_PG_URI names one (tests/support/postgres.hpp).
+// class. Each case runs on every backend (tests/support/backends.hpp).
 
 #include "storage/sql.hpp"
 
@@ -18,77 +17,21 @@
 
 #include "storage/postgres/sql_connection.hpp"
 #include "storage/sqlite/connection.hpp"
-#include "support/postgres.hpp"
-#include "support/temp_dir.hpp"
+#include "support/backends.hpp"
 
 using namespace tocsin::storage;
-using tocsin::testing::TempDir;
+using tocsin::testing::for_each_backend;
+using tocsin::testing::TestDatabase;
 
 namespace {
 
-// A backend under test: its connection, and the DDL of table t in its dialect.
-struct Open {
-  std::shared_ptr<void> keep;  // what the connections need alive: declared first, freed last
-  std::unique_ptr<sql::Connection> connection;
-  std::function<std::unique_ptr<sql::Connection>()> another;  // a second connection, same database
-};
-
-struct Backend {
-  const char* name;
-  const char* create_t;  // id (assigned by the database), i, d, s, b
-  std::function<Open(const std::string& dir)> open;
-};
-
-// PostgreSQL's connections: one schema of the test's own, and the connections into it.
-struct PostgresDatabase {
-  explicit PostgresDatabase(const std::string& uri) : schema(uri) {}
-  tocsin::testing::ScratchSchema schema;
-  std::vector<std::unique_ptr<postgres::Connection>> connections;
-  postgres::Connection& connect() {
-    connections.push_back(std::make_unique<postgres::Connection>(schema.connect()));
-    return *connections.back();
-  }
-};
-
-std::vector<Backend> backends() {
-  std::vector<Backend> out = {
-      {"sqlite",
-       "CREATE TABLE t (id INTEGER PRIMARY KEY, i BIGINT, d DOUBLE PRECISION, s TEXT UNIQUE, "
-       "b BLOB)",
-       [](const std::string& dir) {
-         const std::string path = dir + "/sql_test.db";
-         auto first =
-             std::make_shared<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-         auto dbs = std::make_shared<std::vector<std::shared_ptr<SQLite::Database>>>();
-         dbs->push_back(first);
-         Open o;
-         o.connection = std::make_unique<sqlite::Connection>(*first);
-         o.another = [path, dbs] {
-           auto db = std::make_shared<SQLite::Database>(path, SQLite::OPEN_READWRITE);  // no wait
-           dbs->push_back(db);
-           return std::make_unique<sqlite::Connection>(*db);
-         };
-         o.keep = dbs;
-         return o;
-       }},
-  };
-  static const std::optional<std::string> uri = tocsin::testing::test_postgres_uri();
-  if (uri) {
-    out.push_back({"postgres",
-                   "CREATE TABLE t (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, i BIGINT, "
-                   "d DOUBLE PRECISION, s TEXT UNIQUE, b BYTEA)",
-                   [](const std::string&) {
-                     auto db = std::make_shared<PostgresDatabase>(*uri);
-                     Open o;
-                     o.connection = std::make_unique<postgres::SqlConnection>(db->connect());
-                     o.another = [db] {
-                       return std::make_unique<postgres::SqlConnection>(db->connect());
-                     };
-                     o.keep = db;
-                     return o;
-                   }});
-  }
-  return out;
+// Table t in the backend's dialect: id (assigned by the database), i, d, s, b.
+const char* create_t(sql::Backend backend) {
+  return backend == sql::Backend::sqlite
+             ? "CREATE TABLE t (id INTEGER PRIMARY KEY, i BIGINT, d DOUBLE PRECISION, s TEXT "
+               "UNIQUE, b BLOB)"
+             : "CREATE TABLE t (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, i BIGINT, "
+               "d DOUBLE PRECISION, s TEXT UNIQUE, b BYTEA)";
 }
 
 std::int64_t count_rows(sql::Connection& db) {
@@ -100,13 +43,9 @@ std::int64_t count_rows(sql::Connection& db) {
 }  // namespace
 
 TEST_CASE("sql: values bound are the values read back, NULL reads as zero or empty") {
-  for (const auto& backend : backends()) {
-    const std::string name = backend.name;
-    CAPTURE(name);
-    TempDir dir;
-    Open o = backend.open(dir.path().string());
-    sql::Connection& db = *o.connection;
-    db.exec(backend.create_t);
+  for_each_backend([](TestDatabase& t) {
+    sql::Connection& db = t.db();
+    db.exec(create_t(db.backend()));
 
     const std::string blob("\x00\x01\xff zstd", 8);
     {
@@ -145,17 +84,13 @@ TEST_CASE("sql: values bound are the values read back, NULL reads as zero or emp
     CHECK(q->get_text(2).empty());
     CHECK_FALSE(q->is_blob(3));
     CHECK_FALSE(q->step());
-  }
+  });
 }
 
 TEST_CASE("sql: a cached statement is prepared once and comes back reset, its bindings cleared") {
-  for (const auto& backend : backends()) {
-    const std::string name = backend.name;
-    CAPTURE(name);
-    TempDir dir;
-    Open o = backend.open(dir.path().string());
-    sql::Connection& db = *o.connection;
-    db.exec(backend.create_t);
+  for_each_backend([](TestDatabase& t) {
+    sql::Connection& db = t.db();
+    db.exec(create_t(db.backend()));
     const std::string insert = "INSERT INTO t (i, s) VALUES ($1, $2)";
     CHECK(&db.cached(insert) == &db.cached(insert));
     {
@@ -179,17 +114,13 @@ TEST_CASE("sql: a cached statement is prepared once and comes back reset, its bi
     REQUIRE(q->step());
     CHECK(q->is_null(0));
     CHECK(q->is_null(1));
-  }
+  });
 }
 
 TEST_CASE("sql: transactions and savepoints keep or undo exactly their own work") {
-  for (const auto& backend : backends()) {
-    const std::string name = backend.name;
-    CAPTURE(name);
-    TempDir dir;
-    Open o = backend.open(dir.path().string());
-    sql::Connection& db = *o.connection;
-    db.exec(backend.create_t);
+  for_each_backend([](TestDatabase& t) {
+    sql::Connection& db = t.db();
+    db.exec(create_t(db.backend()));
     const std::int64_t changes = db.total_changes();
     auto insert = [&](const std::string& s) {
       sql::CachedStatement ins(db, "INSERT INTO t (s) VALUES ($1)");
@@ -221,17 +152,13 @@ TEST_CASE("sql: transactions and savepoints keep or undo exactly their own work"
     const auto one_off = db.prepare("SELECT s FROM t");
     REQUIRE(one_off->step());
     CHECK(one_off->get_text(0) == "kept");
-  }
+  });
 }
 
 TEST_CASE("sql: failures arrive as sql::Error with the backend's class and message") {
-  for (const auto& backend : backends()) {
-    const std::string name = backend.name;
-    CAPTURE(name);
-    TempDir dir;
-    Open o = backend.open(dir.path().string());
-    sql::Connection& db = *o.connection;
-    db.exec(backend.create_t);
+  for_each_backend([](TestDatabase& t) {
+    sql::Connection& db = t.db();
+    db.exec(create_t(db.backend()));
 
     SUBCASE("a constraint is the statement's own: permanent") {
       db.exec("INSERT INTO t (s) VALUES ('once')");
@@ -259,19 +186,19 @@ TEST_CASE("sql: failures arrive as sql::Error with the backend's class and messa
     }
     SUBCASE("a write lock held by another connection: busy (SQLite: BEGIN takes the lock)") {
       if (db.backend() != sql::Backend::sqlite) return;
-      auto other = o.another();
-      other->begin();
+      sql::Connection& other = t.another();  // waits for no lock
+      db.begin();
       try {
-        db.begin();
+        other.begin();
         FAIL("two writers at once");
       } catch (const sql::Error& e) {
         CHECK(e.error_class() == sql::ErrorClass::busy);
       }
-      other->rollback();
-      db.begin();  // free again
       db.rollback();
+      other.begin();  // free again
+      other.rollback();
     }
-  }
+  });
 }
 
 TEST_CASE("sql: error classes have names") {
@@ -304,4 +231,53 @@ TEST_CASE("sql: SQLite's result codes map to the layer's classes") {
     CAPTURE(code);
     CHECK(sqlite::error_class_of(code) == expected);
   }
+}
+
+TEST_CASE("sql: SQLite's placeholders become PostgreSQL's, outside strings and comments") {
+  for (auto [sqlite, postgres] : std::vector<std::pair<const char*, const char*>>{
+           {"SELECT ?, ?", "SELECT $1, $2"},
+           {"VALUES (?1, ?2, ?2, 1)", "VALUES ($1, $2, $2, 1)"},
+           {"WHERE a = ?3 AND b = ?", "WHERE a = $3 AND b = $4"},  // SQLite: next after largest
+           {"WHERE a = $1", "WHERE a = $1"},
+           {"WHERE s = '?' AND t = ?", "WHERE s = '?' AND t = $1"},
+           {"WHERE s = 'it''s ?' AND t = ?", "WHERE s = 'it''s ?' AND t = $1"},
+           {"SELECT \"a?\" FROM t WHERE x = ?", "SELECT \"a?\" FROM t WHERE x = $1"},
+           {"SELECT 1 -- why?\nWHERE x = ?", "SELECT 1 -- why?\nWHERE x = $1"},
+           {"SELECT /* ? */ ?", "SELECT /* ? */ $1"},
+       }) {
+    CAPTURE(sqlite);
+    CHECK(postgres::postgres_placeholders(sqlite) == postgres);
+  }
+}
+
+TEST_CASE("sql: PostgreSQL prepares a cached statement on the server once per connection") {
+  for_each_backend([](TestDatabase& t) {
+    if (t.backend() != sql::Backend::postgres) return;  // SQLite prepares in process anyway
+    sql::Connection& db = t.db();
+    db.exec(create_t(db.backend()));
+    const auto prepared = [&] {
+      auto q = db.prepare("SELECT count(*) FROM pg_prepared_statements");
+      REQUIRE(q->step());
+      return q->get_int64(0);
+    };
+    const std::int64_t before = prepared();
+    for (int i = 0; i < 3; ++i) {
+      sql::CachedStatement ins(db, "INSERT INTO t (i) VALUES (?)");
+      ins->bind(1, i);
+      CHECK(ins->exec() == 1);
+    }
+    CHECK(prepared() == before + 1);
+    db.begin();  // a preparation made in a transaction rolled back stays
+    {
+      sql::CachedStatement q(db, "SELECT i FROM t WHERE i = ?");
+      q->bind(1, 2);
+      CHECK(q->step());
+    }
+    db.rollback();
+    sql::CachedStatement q(db, "SELECT i FROM t WHERE i = ?");
+    q->bind(1, 1);
+    REQUIRE(q->step());
+    CHECK(q->get_int(0) == 1);
+    CHECK(prepared() == before + 2);
+  });
 }
