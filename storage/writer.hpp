@@ -15,6 +15,7 @@
 // whatever it captures at its start, and do nothing outside the database that cannot be done
 // twice (no sending, no counting; do those after the future says it committed).
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -64,6 +65,10 @@ struct WriterStats {
   bool ok = true;
 };
 
+// Runs `work` in a savepoint and rolls it back (Writer::run_jobs_twice_for_tests).
+void run_and_roll_back(sql::Connection& db, Transaction& tx,
+                       const std::function<void(Transaction&)>& work);
+
 // The system clock, for writers whose owner has none to inject.
 const Clock& default_clock();
 
@@ -102,6 +107,11 @@ class Writer {
   // An SQLite error met outside the writer (a reader's query): corruption found there is
   // the writer's too. Other faults of readers say nothing about writing and are ignored.
   void note_read_error(int sqlite_code, const std::string& message);
+
+  // TEST-ONLY: from now on every job runs once, is rolled back, and runs again, as a conflict on
+  // PostgreSQL would make it: proves a caller keeps the re-runnability contract above on any
+  // backend. Call before submitting.
+  void run_jobs_twice_for_tests() { m_run_twice = true; }
 
   static constexpr Duration k_check_every = std::chrono::seconds(1);
   static constexpr Duration k_log_every = std::chrono::minutes(1);
@@ -169,6 +179,7 @@ class Writer {
   TimePoint m_health_logged GUARDED_BY(m_health_mutex) = TimePoint{};
   // TOCSIN_FAULT_ANSWER_BEFORE_COMMIT (test-only, see writer.cpp): answer, then commit.
   bool m_answer_before_commit = false;
+  std::atomic<bool> m_run_twice{false};  // run_jobs_twice_for_tests
   Mutex m_mutex;
   CondVar m_wake;
   std::deque<Job> m_queue GUARDED_BY(m_mutex);

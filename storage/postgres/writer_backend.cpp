@@ -73,7 +73,7 @@ void Writer::open_postgres(const std::string& location) {
   try {
     m_pg = std::make_unique<postgres::Connection>(postgres::Connection::open(location));
     // READ COMMITTED whatever the server's default: events for one alert are serialised by its
-    // row lock, and a conflict is retried (README "PostgreSQL").
+    // row lock, and a conflict is retried (docs/postgres.md "The writer").
     m_pg->exec("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED");
     m_sql = std::make_unique<postgres::SqlConnection>(*m_pg);
     postgres::migrate(*m_sql);
@@ -123,6 +123,7 @@ Writer::Attempt Writer::attempt_postgres(std::vector<Job>& group,
       status[i].reset();
       db.savepoint("job");
       try {
+        if (m_run_twice) run_and_roll_back(db, tx, group[i].work);
         group[i].work(tx);
         db.release("job");
       } catch (const std::exception& e) {
