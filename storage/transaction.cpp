@@ -26,6 +26,13 @@ void bind_optional_time(sql::Statement& q, int index, const std::optional<TimePo
   }
 }
 
+// The id an INSERT ... RETURNING id gave its row: one step runs the insert in both backends
+// (PostgreSQL would need another round trip, lastval(), without RETURNING).
+std::int64_t inserted_id(sql::Statement& q) {
+  if (!q.step()) throw std::logic_error("INSERT ... RETURNING id returned no row");
+  return q.get_int64(0);
+}
+
 }  // namespace
 
 std::optional<std::int64_t> Transaction::find_inbound(const std::string& hook,
@@ -40,7 +47,7 @@ std::optional<std::int64_t> Transaction::find_inbound(const std::string& hook,
 std::int64_t Transaction::insert_inbound(const InboundRecord& r) {
   sql::CachedStatement q(m_db,
                          "INSERT INTO inbound (received_at, hook, delivery_id, headers, body) "
-                         "VALUES (?, ?, ?, ?, ?)");
+                         "VALUES (?, ?, ?, ?, ?) RETURNING id");
   q->bind(1, static_cast<int64_t>(to_unix_ms(r.received_at)));
   q->bind(2, r.hook);
   if (r.delivery_id.empty()) {
@@ -56,8 +63,7 @@ std::int64_t Transaction::insert_inbound(const InboundRecord& r) {
   } else {
     q->bind(5, r.body);
   }
-  q->exec();
-  return m_db.last_insert_id();
+  return inserted_id(q);
 }
 
 namespace {}  // namespace
@@ -378,7 +384,7 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
   sql::CachedStatement q(m_db,
                          "INSERT INTO outbox (created_at, due_at, alert_id, episode, fingerprint, "
                          "alias, channel, action, level, severity, priority, noise, why, status, "
-                         "about, digest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                         "about, digest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id");
   q->bind(1, static_cast<int64_t>(to_unix_ms(n.created_at)));
   q->bind(2, static_cast<int64_t>(to_unix_ms(n.due_at)));
   q->bind(3, n.alert_id);
@@ -399,8 +405,7 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
   } else {
     q->bind(16, n.digest);
   }
-  q->exec();
-  return m_db.last_insert_id();
+  return inserted_id(q);
 }
 
 std::vector<rules::EpisodeFacts> Transaction::episodes_leaving(std::int64_t alert_id, int from,
@@ -651,7 +656,7 @@ std::int64_t Transaction::save_alert(const AlertRecord& a) {
       m_db, insert
                 ? "INSERT INTO alerts (source, name, account, region, metric, namespace, labels, "
                   "summary, description, rule, first_seen, last_seen, last_episode, noise_state, "
-                  "noise_score, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                  "noise_score, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id"
                 : "UPDATE alerts SET source=?, name=?, account=?, region=?, metric=?, "
                   "namespace=?, labels=?, summary=?, description=?, rule=?, first_seen=?, "
                   "last_seen=?, last_episode=?, noise_state=?, noise_score=? WHERE id=?");
@@ -675,8 +680,9 @@ std::int64_t Transaction::save_alert(const AlertRecord& a) {
   } else {
     q->bind(16, static_cast<int64_t>(a.id));
   }
+  if (insert) return inserted_id(q);
   q->exec();
-  return insert ? m_db.last_insert_id() : a.id;
+  return a.id;
 }
 
 void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerprint,
