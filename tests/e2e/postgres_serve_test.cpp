@@ -54,6 +54,42 @@ TEST_CASE("postgres e2e: serve on a postgresql:// location takes an event and li
   const std::string log = server.log();
   CHECK(log.find("[redacted]") != std::string::npos);  // the location, as logged at start
   CHECK(log.find(secret) == std::string::npos);
+
+  // export and report read the same database by the same location.
+  const auto exported = run_tocsin({"export", "--db", location, "--since", "3650d"});
+  CHECK(exported.exit_code == 0);
+  CHECK(exported.output.find("disk-full") != std::string::npos);
+  CHECK(exported.output.find(secret) == std::string::npos);
+  const auto reported =
+      run_tocsin({"report", "--rules", rules, "--json"}, {"TOCSIN_TEST_DB_URL=" + location});
+  INFO(reported.output);
+  CHECK(reported.exit_code == 0);
+  CHECK(reported.output.find(secret) == std::string::npos);
+}
+
+TEST_CASE("postgres e2e: tocsin check names storage.url_env's bad location, never its password") {
+  TempDir dir;
+  const std::string rules = dir.file("rules.yaml");
+  std::ofstream(rules) << "version: 1\n"
+                       << sources_section() << "storage: {url_env: TOCSIN_TEST_DB_URL}\n"
+                       << "rules:\n  - {name: everything, match: {}}\n";
+  const auto bad = run_tocsin({"check", rules},
+                              {"TOCSIN_TEST_DB_URL=postgresql://u:pw-s3cret@h/db?colour=red"});
+  INFO(bad.output);
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.output.find("\"url_env\"") != std::string::npos);
+  CHECK(bad.output.find("libpq can parse") != std::string::npos);
+  CHECK(bad.output.find("pw-s3cret") == std::string::npos);
+  const auto good = run_tocsin(
+      {"check", rules},
+      {"TOCSIN_TEST_DB_URL=postgresql://u:pw-s3cret@h1,h2/db?target_session_attrs=read-write"});
+  INFO(good.output);
+  CHECK(good.exit_code == 0);
+  // serve refuses the bad one at start, exit 2, without the password either.
+  const auto refused = run_tocsin({"serve", "--rules", rules, "--listen", "127.0.0.1:0"},
+                                  {"TOCSIN_TEST_DB_URL=postgresql://u:pw-s3cret@h/db?colour=red"});
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.output.find("pw-s3cret") == std::string::npos);
 }
 
 TEST_CASE("postgres e2e: PostgreSQL down answers 503 with Retry-After, then recovers unrestarted") {
