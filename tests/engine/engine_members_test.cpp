@@ -1,12 +1,12 @@
 // The members of an alert as the engine stores them (migration 8), and alerts stored before
 // members existed: those have no member rows and must behave as they did, never pinned open.
-#include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 
 #include "rules/loader.hpp"
 #include "server/app.hpp"
 #include "support/rules.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace tocsin;
 using namespace tocsin::engine;
@@ -28,7 +28,7 @@ rules:
 
 struct Fixture {
   TempDir dir;
-  std::string db = dir.file("tocsin.db");
+  TestDatabaseLocation db{dir};
   ManualClock clock{k_t0};
   App app{dir.file("rules.yaml"), db, clock, test_rules()};
 
@@ -54,14 +54,8 @@ struct Fixture {
     return r->front();
   }
 
-  void exec(const std::string& sql) {
-    SQLite::Database w(db, SQLite::OPEN_READWRITE);
-    w.exec(sql);
-  }
-  std::int64_t count(const std::string& sql) {
-    SQLite::Database r(db, SQLite::OPEN_READONLY);
-    return r.execAndGet(sql).getInt64();
-  }
+  void exec(const std::string& sql) { db.exec(sql); }
+  std::int64_t count(const std::string& sql) { return db.scalar(sql); }
 };
 
 std::string outcome(const IngestResult& r) {

@@ -2,7 +2,6 @@
 // flapping CPU alarm are demoted while a never_suppress queue-age alarm in the same stream still
 // pages at level 0; transient alerts are held and dropped; digests go out once per interval. And
 // the engine's incremental noise state equals a from-scratch recomputation from the database.
-#include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -238,7 +237,7 @@ TEST_CASE("replay --summary: what a rules file would page, demote, hold and drop
 
 TEST_CASE("noise: a digest channel gets one message per interval, on the virtual clock") {
   TempDir dir;
-  const std::string db = dir.file("replay.db");
+  const TestDatabaseLocation db(dir, "replay.db");
   std::vector<Json> input = {
       generic(k_t0 + 10h, "disk-a-full", "firing"),
       generic(k_t0 + 10h + 10min, "disk-b-full", "firing"),
@@ -313,7 +312,7 @@ TEST_CASE("noise: the engine's incremental state equals a from-scratch recomputa
     }
   }
   TempDir dir;
-  const std::string db = dir.file("replay.db");
+  const TestDatabaseLocation db(dir, "replay.db");
   const TimePoint until = t + 1h;
   ReplayRun r = run_replay_lines(k_rules, input, format_timestamp(until), db);
   REQUIRE(r.status == 0);
@@ -348,7 +347,7 @@ TEST_CASE("digest: every digest of a channel has an alias of its own, across res
   // Downstream (OpsGenie, PagerDuty) deduplicates by alias: a reused alias folds the next
   // digest into the first one still open there, unseen.
   TempDir dir;
-  const std::string db = dir.file("replay.db");
+  const TestDatabaseLocation db(dir, "replay.db");
   auto digest_aliases = [](const ReplayRun& r) {
     std::vector<std::string> aliases;
     for (const auto& n : r.where("notify", "action", "digest"))
@@ -371,10 +370,7 @@ TEST_CASE("digest: every digest of a channel has an alias of its own, across res
     CHECK(digest_aliases(second) == std::vector<std::string>{"digest:digest:3"});
   }
   SUBCASE("the digests' outbox rows pruned: the count still goes on") {
-    {
-      SQLite::Database handle(db, SQLite::OPEN_READWRITE);
-      handle.exec("DELETE FROM delivery_attempts; DELETE FROM outbox");
-    }
+    db.exec("DELETE FROM delivery_attempts; DELETE FROM outbox");
     ReplayRun second = run_replay_lines(k_rules, {generic(k_t0 + 20h, "disk-c-full", "firing")},
                                         format_timestamp(k_t0 + 22h), db);
     REQUIRE(second.status == 0);
@@ -392,7 +388,7 @@ rules:
   - {name: flaky, match: {}, notify: [digest], hold_for: 5m}
 )";
   TempDir dir;
-  const std::string db = dir.file("replay.db");
+  const TestDatabaseLocation db(dir, "replay.db");
   const std::string key = "flaky-job";
   std::vector<Json> input = {
       // Two transient episodes, told at once (no history yet): kept for the digest.

@@ -9,6 +9,7 @@
 #include "server/app.hpp"
 #include "support/rules.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace tocsin;
 using namespace tocsin::server;
@@ -29,7 +30,8 @@ constexpr const char* k_rules_b = "version: 1\n# edited\n";
 struct Rig {
   TempDir dir;
   ManualClock clock{k_t0};
-  storage::Writer writer{dir.file("t.db"), storage::Durability::normal, {}, clock};
+  TestDatabaseLocation db{dir, "t.db"};
+  storage::Writer writer{db, storage::Durability::normal, {}, clock};
   engine::RulesHolder rules_a{active(k_rules_a, clock)};
   engine::RulesHolder rules_b{active(k_rules_b, clock)};
   Cluster a{writer, clock, rules_a, "host-a:8080:00000001", "host-a", "0.0.0.0:8080"};
@@ -44,7 +46,7 @@ const ClusterInstance* find(const ClusterView& view, const std::string& id) {
 
 }  // namespace
 
-TEST_CASE("cluster: instances on one database list each other; differing rules are warned") {
+TEST_CASE("cluster: instances on one database list each other, differing rules are warned") {
   Rig rig;
   REQUIRE(rig.a.beat());
   auto view = rig.b.beat();

@@ -2,7 +2,6 @@
 // retries wait their backoff, an acknowledgement stops what was not sent yet.
 #include "server/delivery_worker.hpp"
 
-#include <SQLiteCpp/Database.h>
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -22,6 +21,7 @@
 #include "support/recording_receiver.hpp"
 #include "support/rules.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace tocsin;
 using namespace tocsin::engine;
@@ -66,8 +66,9 @@ struct Rig {
   Metrics metrics;
   RulesHolder rules;
   rules::EnvLookup worker_env;
-  storage::Writer writer{dir.file("t.db"), storage::Durability::normal};
-  storage::Reader reader{dir.file("t.db")};
+  TestDatabaseLocation db{dir, "t.db"};
+  storage::Writer writer{db, storage::Durability::normal};
+  storage::Reader reader{db};
   Engine engine{writer, clock, rules};
   // The sender runs on the worker's threads once it is started: `sent` and `answers` are
   // guarded by `mutex` then (read them with sent_to()); `answer` is called outside it.
@@ -532,24 +533,21 @@ TEST_CASE("worker: over loopback, a receiver that never answers holds back only 
   CHECK(timed_out == 1);
 }
 
-TEST_CASE("worker: an outbox row this version cannot read is settled failed; the rest are sent") {
+TEST_CASE("worker: an outbox row this version cannot read is settled failed, the rest are sent") {
   Rig rig;
   {
     // As a newer version (or a hand edit) would have left it: most urgent, so claimed first.
-    SQLite::Database db(rig.dir.file("t.db"), SQLite::OPEN_READWRITE);
-    db.exec("PRAGMA ignore_check_constraints = ON");
-    db.exec(
-        "INSERT INTO outbox (created_at, due_at, fingerprint, alias, channel, action, level, "
+    rig.db.exec(
+        std::string(testing_on_postgres() ? "ALTER TABLE outbox DROP CONSTRAINT outbox_action_check"
+                                          : "PRAGMA ignore_check_constraints = ON") +
+        "; INSERT INTO outbox (created_at, due_at, fingerprint, alias, channel, action, level, "
         "severity, priority, status) VALUES (0, 0, 'f', 'a', 'oncall', 'page_everyone', 0, "
         "'warning', 1, 'pending')");
   }
   rig.fire("queue-a");
   CHECK(rig.drain() == 1);
   CHECK(rig.sent_to("/oncall") == 1);
-  SQLite::Database db(rig.dir.file("t.db"), SQLite::OPEN_READONLY);
-  SQLite::Statement q(db, "SELECT status, last_error FROM outbox WHERE alias = 'a'");
-  REQUIRE(q.executeStep());
-  CHECK(q.getColumn(0).getString() == "failed");
-  CHECK(q.getColumn(1).getString().find("outbox.action holds \"page_everyone\"") !=
-        std::string::npos);
+  CHECK(rig.db.text("SELECT status FROM outbox WHERE alias = 'a'") == "failed");
+  CHECK(rig.db.text("SELECT last_error FROM outbox WHERE alias = 'a'")
+            .find("outbox.action holds \"page_everyone\"") != std::string::npos);
 }

@@ -3,12 +3,14 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/replay.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 namespace tocsin::testing {
 
@@ -48,7 +50,10 @@ inline ReplayRun run_replay_lines(const std::string& rules_text,
   cli::ReplayOptions options;
   options.rules_path = rules;
   options.events_path = events;
-  options.db_path = db;
+  // The PostgreSQL run of the suites replays into a scratch schema (support/test_database.hpp).
+  std::optional<TestDatabaseLocation> scratch;
+  if (db.empty() && testing_on_postgres()) scratch.emplace(dir, "replay.db");
+  options.db_path = scratch ? scratch->location() : db;
   options.summary = summary;
   if (!until.empty()) options.until = parse_timestamp(until);
   std::ostringstream out, err;
