@@ -16,8 +16,7 @@ namespace tocsin::cli {
 namespace {
 
 std::string shown(const std::string& location) {
-  return storage::is_postgres_location(location) ? storage::postgres::redacted(location)
-                                                 : location;
+  return storage::is_postgres_location(location) ? storage::postgres::redacted(location) : location;
 }
 
 }  // namespace
@@ -31,6 +30,9 @@ int run_copy_db(const std::string& source, const std::string& destination, TimeP
     std::snprintf(line, sizeof line, "%-18s %lld rows\n", table.c_str(),
                   static_cast<long long>(rows));
     out << line << std::flush;
+  };
+  options.on_warning = [&](const std::string& warning) {
+    err << "tocsin copy-db: warning: " << storage::postgres::redacted(warning) << '\n';
   };
   // Elapsed time for the operator's summary only; nothing depends on it.
   const auto started = std::chrono::steady_clock::now();

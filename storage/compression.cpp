@@ -25,7 +25,8 @@ std::optional<std::string> compress_body(const std::string& body) {
 
 std::string compress_body_always(const std::string& body) {
   std::string frame(ZSTD_compressBound(body.size()), '\0');
-  const std::size_t n = ZSTD_compress(frame.data(), frame.size(), body.data(), body.size(), k_level);
+  const std::size_t n =
+      ZSTD_compress(frame.data(), frame.size(), body.data(), body.size(), k_level);
   if (ZSTD_isError(n)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(n));
   frame.resize(n);
   return frame;

@@ -28,9 +28,9 @@ namespace {
 // Parents before the tables whose foreign keys name them; within a table, rows in key order, so
 // an outbox row's `about` (an earlier row) is there before it.
 const std::vector<std::string> k_tables = {
-    "inbound",      "alerts",          "episodes",       "decisions",     "subscriptions",
-    "heartbeat_pings", "timers",       "outbox",         "delivery_attempts", "digest_items",
-    "health_probe", "alert_members",   "digest_sequence", "instances"};
+    "inbound",         "alerts",        "episodes",        "decisions",         "subscriptions",
+    "heartbeat_pings", "timers",        "outbox",          "delivery_attempts", "digest_items",
+    "health_probe",    "alert_members", "digest_sequence", "instances"};
 
 // Each table's primary key, for the order rows are read in; `id` unless named here. Text keys
 // are compared as bytes on both backends.
@@ -145,10 +145,7 @@ std::string postgres_identity(sql::Connection& db) {
 }
 
 Database open_source(const std::string& location) {
-  if (is_postgres_location(location)) {
-    Database d = open_postgres(location);
-    return d;
-  }
+  if (is_postgres_location(location)) return open_postgres(location);
   std::error_code ec;
   if (!std::filesystem::is_regular_file(location, ec)) {
     throw CopyError("no database at " + location + " (the source must exist)");
@@ -246,19 +243,25 @@ std::string order_by(const std::string& table, sql::Backend backend) {
   return out;
 }
 
+// The most recently seen instance of `database` seen within options.live_within, as
+// "instance ID was seen N s ago"; nullopt when none is.
+std::optional<std::string> live_instance(Database& database, const CopyOptions& options) {
+  const auto q = database.db->prepare(
+      "SELECT id, last_seen FROM instances WHERE last_seen >= ? ORDER BY last_seen DESC");
+  q->bind(1, static_cast<std::int64_t>(to_unix_ms(options.now - options.live_within)));
+  if (!q->step()) return std::nullopt;
+  return "instance " + q->get_text(0) + " was seen " +
+         std::to_string((to_unix_ms(options.now) - q->get_int64(1)) / 1000) + " s ago";
+}
+
 // Refuses a destination holding rows (naming the first table that does) or a running server.
 void check_empty(Database& destination, const Catalog& catalog, const CopyOptions& options) {
   for (const auto& table : k_tables) {
     if (!catalog.contains(table) || table == "health_probe") continue;  // replaced by the copy
     if (table == "instances") {
-      const auto q = destination.db->prepare(
-          "SELECT id, last_seen FROM instances WHERE last_seen >= ? ORDER BY last_seen DESC");
-      q->bind(1, static_cast<std::int64_t>(to_unix_ms(options.now - options.live_within)));
-      if (q->step()) {
-        throw CopyError("destination " + destination.shown + " has a running tocsin: instance " +
-                        q->get_text(0) + " was seen " +
-                        std::to_string((to_unix_ms(options.now) - q->get_int64(1)) / 1000) +
-                        " s ago; stop every tocsin serve on it before copying");
+      if (const auto live = live_instance(destination, options)) {
+        throw CopyError("destination " + destination.shown + " has a running tocsin: " + *live +
+                        "; stop every tocsin serve on it before copying");
       }
       continue;  // presumed dead: removed by the copy
     }
@@ -283,7 +286,8 @@ void check_catalogs(const Database& source, const Catalog& from, const Database&
     const auto s = from.find(table);
     const auto d = to.find(table);
     if (s == from.end()) throw CopyError("source " + source.shown + " has no table " + table);
-    if (d == to.end()) throw CopyError("destination " + destination.shown + " has no table " + table);
+    if (d == to.end())
+      throw CopyError("destination " + destination.shown + " has no table " + table);
     const auto& a = s->second;
     const auto& b = d->second;
     for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
@@ -312,8 +316,8 @@ std::int64_t copy_table(Database& source, Database& destination, const std::stri
     names += (i ? ", " : "") + quoted(columns[i].name);
     if (table == "inbound" && columns[i].name == "body") body = static_cast<int>(i);
   }
-  const auto read = source.db->prepare("SELECT " + names + " FROM " + quoted(table) +
-                                       " ORDER BY " + order_by(table, source.backend()));
+  const auto read = source.db->prepare("SELECT " + names + " FROM " + quoted(table) + " ORDER BY " +
+                                       order_by(table, source.backend()));
   const std::string full_batch = insert_sql(table, columns, k_batch_rows);
   std::vector<Value> batch;
   batch.reserve(k_batch_rows * columns.size());
@@ -360,8 +364,8 @@ void set_sequences(Database& source, Database& destination) {
       tables.push_back(q->get_text(0));
   }
   for (const auto& table : tables) {
-    std::int64_t high = single_int64(*destination.db,
-                                     "SELECT COALESCE(MAX(id), 0) FROM " + quoted(table));
+    std::int64_t high =
+        single_int64(*destination.db, "SELECT COALESCE(MAX(id), 0) FROM " + quoted(table));
     if (dialect::is_postgres(source.backend())) {
       const auto q = source.db->prepare(
           "SELECT COALESCE(pg_sequence_last_value(CAST(pg_get_serial_sequence(?, 'id') AS "
@@ -407,6 +411,13 @@ CopySummary copy(const std::string& source_location, const std::string& destinat
   }
   Database source = open_source(source_location);
   check_source_version(source);
+  if (options.on_warning) {
+    if (const auto live = live_instance(source, options)) {
+      options.on_warning("source " + shown_source + " has a running tocsin (" + *live +
+                         "): what it commits after this copy's snapshot is not copied; stop it " +
+                         "first when moving the installation");
+    }
+  }
 
   Database destination;
   if (sqlite_destination) {

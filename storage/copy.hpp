@@ -27,6 +27,10 @@ struct CopyOptions {
   // server is running on the destination, and the copy is refused.
   TimePoint now;
   Duration live_within = std::chrono::seconds(15);
+  // Called when the source has an instance seen within `live_within`: a server still running
+  // on it, whose later commits the copy's snapshot does not hold. The copy goes on (a copy
+  // taken as a backup is fine); a move should stop the server first.
+  std::function<void(const std::string& warning)> on_warning;
   // Called after each table is written (still inside the destination's transaction).
   std::function<void(const std::string& table, std::int64_t rows)> on_table;
 };

@@ -73,9 +73,10 @@ Json alarm(const std::string& at, const std::string& message_id, const std::stri
 }
 
 Json generic(const std::string& at, const std::string& key, const std::string& status) {
-  return Json{{"at", at},
-              {"hook", "generic"},
-              {"body", {{"key", key}, {"status", status}, {"summary", key + " \xc3\xa9t\xc3\xa9"}}}};
+  return Json{
+      {"at", at},
+      {"hook", "generic"},
+      {"body", {{"key", key}, {"status", status}, {"summary", key + " \xc3\xa9t\xc3\xa9"}}}};
 }
 
 // A database as the engine leaves it after some traffic, plus the rows a replay does not write
@@ -168,8 +169,8 @@ std::vector<std::string> exported(const std::string& location) {
 
 // A PostgreSQL location whose tables go in `schema`.
 std::string in_schema(const std::string& uri, const ScratchSchema& schema) {
-  return uri + (uri.find('?') == std::string::npos ? "?" : "&") +
-         "options=-csearch_path%3D" + schema.name();
+  return uri + (uri.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" +
+         schema.name();
 }
 
 CopyOptions options() {
@@ -236,8 +237,7 @@ TEST_CASE("copy-db: SQLite to PostgreSQL and back keeps every row, id, type and 
       "INSERT INTO alerts (fingerprint, source, name, first_seen, last_seen) "
       "VALUES ('new', 'generic', 'new', 1, 1) RETURNING id");
   REQUIRE(alert->step());
-  CHECK(alert->get_int64(0) ==
-        raw.execAndGet("SELECT max(id) FROM alerts").getInt64() + 1);
+  CHECK(alert->get_int64(0) == raw.execAndGet("SELECT max(id) FROM alerts").getInt64() + 1);
   db.commit();
 }
 
@@ -274,9 +274,10 @@ TEST_CASE("copy-db: a source or destination it cannot use is refused, and nothin
     const std::string live = dir.file("live.db");
     open_for_writing(live, Durability::normal);
     SQLite::Database(live, SQLite::OPEN_READWRITE)
-        .exec("INSERT INTO instances (id, host, version, rules_hash, started_at, last_seen) "
-              "VALUES ('db-2:8080:cd', 'db-2', '1', 'h', 0, " +
-              std::to_string(to_unix_ms(k_now) - 5000) + ")");
+        .exec(
+            "INSERT INTO instances (id, host, version, rules_hash, started_at, last_seen) "
+            "VALUES ('db-2:8080:cd', 'db-2', '1', 'h', 0, " +
+            std::to_string(to_unix_ms(k_now) - 5000) + ")");
     CHECK(refusal(original, live).find("instance db-2:8080:cd was seen 5 s ago") !=
           std::string::npos);
     CopyOptions later = options();
@@ -337,8 +338,9 @@ TEST_CASE("copy-db: columns that differ are named, and a failure mid-way writes 
   // A decision naming an alert that does not exist (written without foreign keys) fails in the
   // destination's transaction, after the tables before it were written.
   SQLite::Database(original, SQLite::OPEN_READWRITE)
-      .exec("INSERT INTO decisions (at, alert_id, kind, outcome, reason, rules_hash) "
-            "VALUES (1, 12345, 'decision', 'created', 'r', 'h')");
+      .exec(
+          "INSERT INTO decisions (at, alert_id, kind, outcome, reason, rules_hash) "
+          "VALUES (1, 12345, 'decision', 'created', 'r', 'h')");
   const std::string fresh = dir.file("fresh.db");
   CHECK(refusal(original, fresh).find("nothing was written") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(fresh));
@@ -376,4 +378,23 @@ TEST_CASE("copy-db: PostgreSQL destinations holding rows are refused; passwords 
     CHECK(why.find("s3cret-Pa55word") == std::string::npos);
     CHECK(why.find("[redacted]") != std::string::npos);
   }
+}
+
+TEST_CASE("copy-db: a server still running on the source is warned about, not refused") {
+  TempDir dir;
+  const std::string original = dir.file("original.db");
+  fill(original);
+  SQLite::Database(original, SQLite::OPEN_READWRITE)
+      .exec("UPDATE instances SET last_seen = " + std::to_string(to_unix_ms(k_now) - 3000));
+  std::vector<std::string> warnings;
+  CopyOptions o = options();
+  o.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+  copy_database(original, dir.file("copy.db"), o);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("has a running tocsin (instance web-1:8080:ab was seen 3 s ago)") !=
+        std::string::npos);
+  warnings.clear();
+  o.now = k_now + std::chrono::minutes(1);
+  copy_database(original, dir.file("later.db"), o);
+  CHECK(warnings.empty());
 }
