@@ -29,7 +29,8 @@ int run(int argc, char** argv) {
   cli.set_version_flag("--version", std::string("tocsin ") + k_version);
   // In the order `tocsin --help` lists them.
   const Subcommand subcommands[] = {add_serve(cli),  add_receive(cli), add_check(cli),
-                                    add_replay(cli), add_export(cli),  add_report(cli)};
+                                    add_replay(cli), add_export(cli),  add_report(cli),
+                                    add_copy_db(cli)};
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

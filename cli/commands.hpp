@@ -1,7 +1,7 @@
 #pragma once
 // The subcommands of `tocsin` (README "Running"), one file each: serve.cpp, receive.cpp,
-// check.cpp, replay.cpp, export.cpp, report.cpp. Each registers itself and its options on the
-// command line, and runs when chosen; cli.cpp puts them together.
+// check.cpp, replay.cpp, export.cpp, report.cpp, copy_db.cpp. Each registers itself and its
+// options on the command line, and runs when chosen; cli.cpp puts them together.
 
 #include <CLI/CLI.hpp>
 #include <functional>
@@ -21,6 +21,7 @@ Subcommand add_check(CLI::App& cli);
 Subcommand add_replay(CLI::App& cli);
 Subcommand add_export(CLI::App& cli);
 Subcommand add_report(CLI::App& cli);
+Subcommand add_copy_db(CLI::App& cli);
 
 // Flag > environment variable > built-in default (README "Running").
 std::string resolve(const std::string& flag, const char* env_name, const char* fallback);

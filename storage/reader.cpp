@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "storage/codec.hpp"
-#include "storage/compression.hpp"
+#include "storage/detail/body.hpp"
 #include "storage/database.hpp"
 #include "storage/detail/dialect.hpp"
 #include "storage/detail/rows.hpp"
@@ -564,13 +564,13 @@ class ReadSnapshot {
   bool m_open = true;
 };
 
-InboundRecord read_exported_request(sql::Statement& q) {
+InboundRecord read_exported_request(sql::Statement& q, sql::Backend backend) {
   InboundRecord r;
   r.received_at = from_unix_ms(q.get_int64(1));
   r.hook = q.get_text(2);
   r.delivery_id = q.get_text(3);
   r.headers_json = q.get_text(4);
-  r.body = q.is_blob(5) ? decompress_body(q.get_blob(5)) : q.get_text(5);
+  r.body = received_body(read_stored_body(q, 5, backend));
   return r;
 }
 
@@ -618,7 +618,7 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
                       (request_at == action_at && requests->get_int64(0) <= after_request);
     }
     if (request_first) {
-      request(read_exported_request(*requests));
+      request(read_exported_request(*requests, db.backend()));
       have_request = requests->step();
     } else {
       action(read_decision(*actions, 1));

@@ -9,7 +9,7 @@
 #include "core/hash.hpp"
 #include "core/json.hpp"
 #include "storage/codec.hpp"
-#include "storage/compression.hpp"
+#include "storage/detail/body.hpp"
 #include "storage/detail/dialect.hpp"
 #include "storage/detail/rows.hpp"
 #include "storage/sql.hpp"
@@ -57,13 +57,8 @@ std::int64_t Transaction::insert_inbound(const InboundRecord& r) {
     q->bind(3, r.delivery_id);
   }
   q->bind(4, r.headers_json);
-  // A BLOB is the body compressed (storage/compression.hpp); TEXT the body as received.
-  const auto frame = compress_body(r.body);
-  if (frame) {
-    q->bind_blob(5, frame->data(), frame->size());
-  } else {
-    q->bind(5, r.body);
-  }
+  // Compressed when that pays (storage/detail/body.hpp says how each backend tells).
+  bind_stored_body(*q, 5, stored_body_of(r.body), m_db.backend());
   return inserted_id(q);
 }
 

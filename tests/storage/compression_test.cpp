@@ -8,7 +8,9 @@
 #include <random>
 
 #include "storage/reader.hpp"
+#include "storage/transaction.hpp"
 #include "storage/writer.hpp"
+#include "support/backends.hpp"
 #include "support/fixtures.hpp"
 #include "support/temp_dir.hpp"
 
@@ -63,4 +65,38 @@ TEST_CASE("compression: export returns every body as received, compressed or not
       TimePoint{}, [&](const InboundRecord& r) { bodies.push_back(r.body); },
       [](const DecisionRecord&) {});
   CHECK(bodies == std::vector<std::string>{big, "{}", big});
+}
+
+TEST_CASE("compression: on every backend a body reads back as received, whatever it looks like") {
+  const std::string big = tocsin::testing::fixture("alertmanager_webhook_v4.json");
+  // Text that reads like PostgreSQL's spelling of a frame (`\x` and a zstd frame in hex):
+  // received as text, it must not come back decompressed.
+  const auto frame = compress_body(big);
+  REQUIRE(frame);
+  std::string lookalike = "\\x";
+  for (const char c : *frame) {
+    static constexpr char k_digits[] = "0123456789abcdef";
+    lookalike += k_digits[static_cast<unsigned char>(c) >> 4];
+    lookalike += k_digits[static_cast<unsigned char>(c) & 0xf];
+  }
+  const std::vector<std::string> bodies = {big, "{}", lookalike, "\\x28b52ffd"};
+  tocsin::testing::for_each_backend([&](tocsin::testing::TestDatabase& t) {
+    t.db().begin();
+    Transaction tx(t.db());
+    std::int64_t at = 1000;
+    for (const auto& body : bodies) {
+      InboundRecord r;
+      r.hook = "alertmanager";
+      r.received_at = from_unix_ms(at++);
+      r.body = body;
+      tx.insert_inbound(r);
+    }
+    t.db().commit();
+    std::vector<std::string> exported;
+    Reader(t.location())
+        .export_since(
+            TimePoint{}, [&](const InboundRecord& r) { exported.push_back(r.body); },
+            [](const DecisionRecord&) {});
+    CHECK(exported == bodies);
+  });
 }
