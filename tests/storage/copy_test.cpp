@@ -356,7 +356,7 @@ TEST_CASE("copy-db: columns that differ are named, and a failure mid-way writes 
   CHECK(q->get_int64(0) == 0);
 }
 
-TEST_CASE("copy-db: PostgreSQL destinations holding rows are refused; passwords stay out") {
+TEST_CASE("copy-db: PostgreSQL destinations holding rows are refused, passwords stay out") {
   const auto uri = tocsin::testing::test_postgres_uri();
   if (!uri) return;
   TempDir dir;
