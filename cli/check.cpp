@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "rules/loader.hpp"
+#include "storage/database.hpp"
 
 namespace tocsin::cli {
 
@@ -22,6 +23,7 @@ struct CheckOptions {
 int print_check(const CheckOptions& options) {
   rules::LoadOptions load;
   if (options.no_env) load.env = nullptr;
+  load.location_problem = storage::location_problem;
   rules::LoadResult result = rules::load_rules_file(options.path, load);
   std::stable_sort(result.diagnostics.begin(), result.diagnostics.end(),
                    [](const auto& a, const auto& b) { return a.level < b.level; });

@@ -14,6 +14,15 @@ std::string resolve(const std::string& flag, const char* env_name, const char* f
   return fallback;
 }
 
+std::string resolve_db(const std::string& flag, const std::optional<std::string>& url_env) {
+  if (!flag.empty()) return flag;
+  if (const char* v = std::getenv("TOCSIN_DB"); v && *v) return v;
+  if (url_env) {
+    if (const char* v = std::getenv(url_env->c_str()); v && *v) return v;
+  }
+  return "./tocsin.db";
+}
+
 int run(int argc, char** argv) {
   CLI::App cli{"Tocsin: alert deduplication and escalation engine", "tocsin"};
   cli.require_subcommand(1);

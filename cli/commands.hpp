@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace tocsin::cli {
@@ -23,5 +24,10 @@ Subcommand add_report(CLI::App& cli);
 
 // Flag > environment variable > built-in default (README "Running").
 std::string resolve(const std::string& flag, const char* env_name, const char* fallback);
+
+// The database location (README "Selecting the database"): --db, then TOCSIN_DB, then the
+// variable the rules file's storage.url_env names, then ./tocsin.db. A file path (SQLite) or a
+// postgresql:// URI.
+std::string resolve_db(const std::string& flag, const std::optional<std::string>& url_env);
 
 }  // namespace tocsin::cli

@@ -10,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "core/duration.hpp"
 #include "core/json.hpp"
+#include "storage/database.hpp"
 #include "storage/reader.hpp"
 #include "storage/vocabulary.hpp"
 
@@ -104,7 +105,8 @@ int run_export(const ExportOptions& options, TimePoint now, std::ostream& out, s
     return 2;
   }
   std::error_code ec;
-  if (!std::filesystem::exists(options.db_path, ec)) {
+  if (!storage::is_postgres_location(options.db_path) &&
+      !std::filesystem::exists(options.db_path, ec)) {
     err << "tocsin export: no database at " << options.db_path
         << " (give its path with --db or TOCSIN_DB)\n";
     return 2;
@@ -136,11 +138,13 @@ Subcommand add_export(CLI::App& cli) {
       "Print the stored inbound events (and API actions) as replay input lines, to try a rules "
       "change on past traffic");
   cmd->add_option("--db", opt->db_path,
-                  "SQLite database, opened read-only (env TOCSIN_DB; default ./tocsin.db)");
+                  "SQLite database file or postgresql:// URI, opened read-only (env "
+                  "TOCSIN_DB; default ./tocsin.db)");
   cmd->add_option("--since", opt->since,
                   "How far back from now, as a duration: 7d, 36h, 90m (default 7d)");
   return {cmd, [opt] {
-            opt->db_path = resolve(opt->db_path, "TOCSIN_DB", "./tocsin.db");
+            // No rules file here, so no storage.url_env.
+            opt->db_path = resolve_db(opt->db_path, std::nullopt);
             std::ios::sync_with_stdio(false);
             return run_export(*opt, SystemClock().now(), std::cout, std::cerr);
           }};

@@ -574,28 +574,33 @@ int run_report(const ReportOptions& options, const Clock& clock, std::ostream& o
         << "check " << options.rules_path << "`)\n";
     return 2;
   }
+  // --db, then TOCSIN_DB (the caller resolved those), then storage.url_env.
+  const std::string db_path = options.db_path.empty()
+                                  ? resolve_db("", loaded.rules->storage.url_env)
+                                  : options.db_path;
+  const std::string db_shown = storage::display_location(db_path);
   // Opened read-only: a report never creates or migrates a database.
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(options.db_path, ec)) {
-    err << "tocsin report: no database at " << options.db_path
+  if (!storage::is_postgres_location(db_path) && !std::filesystem::is_regular_file(db_path, ec)) {
+    err << "tocsin report: no database at " << db_shown
         << " (give --db or TOCSIN_DB; `tocsin serve` creates it)\n";
     return 2;
   }
   try {
-    storage::Reader reader(options.db_path);
+    storage::Reader reader(db_path);
     const int version = reader.schema_version();
     const int known = storage::current_schema_version();
     if (version == 0) {
-      err << "tocsin report: " << options.db_path << " is not a Tocsin database\n";
+      err << "tocsin report: " << db_shown << " is not a Tocsin database\n";
       return 2;
     }
     if (version > known) {
-      err << "tocsin report: database " << options.db_path << " has schema version " << version
+      err << "tocsin report: database " << db_shown << " has schema version " << version
           << ", newer than this build of tocsin knows (" << known << "); run the newer tocsin\n";
       return 2;
     }
     if (version < known) {
-      err << "tocsin report: database " << options.db_path << " has schema version " << version
+      err << "tocsin report: database " << db_shown << " has schema version " << version
           << ", older than this build's " << known
           << "; a report does not migrate it: run this tocsin's serve on it once\n";
       return 2;
@@ -605,7 +610,7 @@ int run_report(const ReportOptions& options, const Clock& clock, std::ostream& o
     out.flush();
     return 0;
   } catch (const std::exception& e) {
-    err << "tocsin report: cannot read " << options.db_path << ": " << e.what() << '\n';
+    err << "tocsin report: cannot read " << db_shown << ": " << e.what() << '\n';
     return 2;
   }
 }
@@ -623,7 +628,8 @@ Subcommand add_report(CLI::App& cli) {
   cmd->add_option("--rules", opt->report.rules_path,
                   "Rules file (env TOCSIN_RULES; default ./rules.yaml)");
   cmd->add_option("--db", opt->report.db_path,
-                  "SQLite database, opened read-only (env TOCSIN_DB; default ./tocsin.db)");
+                  "SQLite database file or postgresql:// URI, opened read-only (env "
+                  "TOCSIN_DB, then the variable storage.url_env names; default ./tocsin.db)");
   cmd->add_option("--since", opt->since,
                   "Period looked at, back from now: 7d, 36h, 90m (default 7d; the noise "
                   "score keeps its own noise.window)");
@@ -640,7 +646,8 @@ Subcommand add_report(CLI::App& cli) {
         ReportOptions& report = opt->report;
         report.since = *since;
         report.rules_path = resolve(report.rules_path, "TOCSIN_RULES", "./rules.yaml");
-        report.db_path = resolve(report.db_path, "TOCSIN_DB", "./tocsin.db");
+        // Empty: run_report looks at storage.url_env, then ./tocsin.db.
+        if (report.db_path.empty()) report.db_path = resolve("", "TOCSIN_DB", "");
         SystemClock clock;
         return run_report(report, clock, std::cout, std::cerr);
       }};

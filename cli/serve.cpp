@@ -26,6 +26,7 @@
 #include "server/logging.hpp"
 #include "server/retention_loop.hpp"
 #include "server/watchdog.hpp"
+#include "storage/database.hpp"
 
 namespace tocsin::cli {
 
@@ -87,7 +88,6 @@ int serve(const ServeOptions& opt) {
   server::setup_logging(*format, opt.log_level);
 
   const std::string rules_path = resolve(opt.rules, "TOCSIN_RULES", "./rules.yaml");
-  const std::string db_path = resolve(opt.db, "TOCSIN_DB", "./tocsin.db");
   const std::string listen = resolve(opt.listen, "TOCSIN_LISTEN", "127.0.0.1:8080");
   auto address = server::parse_listen_address(listen);
   if (!address) {
@@ -103,6 +103,15 @@ int serve(const ServeOptions& opt) {
     spdlog::critical("cannot start: {} is invalid (run `tocsin check {}`)", rules_path, rules_path);
     return loaded.unreadable ? 2 : 1;
   }
+  // After the rules: storage.url_env comes third (README "Selecting the database").
+  const std::string db_path = resolve_db(opt.db, loaded.rules->storage.url_env);
+  const bool postgres = storage::is_postgres_location(db_path);
+  // What the logs may show of it: a URI's password never.
+  const std::string db_shown = storage::display_location(db_path);
+  if (auto problem = storage::location_problem(db_path)) {
+    spdlog::critical("cannot start: the database location {} {}", db_shown, *problem);
+    return 2;
+  }
   if (loaded.rules->api_tokens.empty()) {
     // On a loopback address only this machine can reach the API, which the shipped rules call
     // acceptable: said once, without alarming a first run (README "Quick start (Debian 12)").
@@ -117,10 +126,11 @@ int serve(const ServeOptions& opt) {
   sigset_t signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  install_sigbus_handler(db_path);
+  if (!postgres) install_sigbus_handler(db_path);
   // A corrupt database must not start as if healthy: every event would fail, or worse, be
-  // misread. quick_check reads every page (README "Storage": how long it takes).
-  if (loaded.rules->storage.startup_check == rules::StartupCheck::quick) {
+  // misread. quick_check reads every page (README "Storage": how long it takes). SQLite only:
+  // a PostgreSQL server checks its own pages.
+  if (!postgres && loaded.rules->storage.startup_check == rules::StartupCheck::quick) {
     const auto started = std::chrono::steady_clock::now();
     bool checked = false;
     try {
@@ -166,7 +176,7 @@ int serve(const ServeOptions& opt) {
     spdlog::warn("cannot widen the accept backlog of {}: {}", listen, std::strerror(errno));
   }
   spdlog::info("tocsin listening on {}:{} (rules {} sha256 {}, database {})", address->host, port,
-               rules_path, loaded.rules->hash.substr(0, 12), db_path);
+               rules_path, loaded.rules->hash.substr(0, 12), db_shown);
 
   std::atomic<bool> listener_done{false};
   std::thread signal_thread([&] {
@@ -247,7 +257,9 @@ Subcommand add_serve(CLI::App& cli) {
   cmd->add_option("--public-url", opt->public_url,
                   "Tocsin's URL as people reach it, for links in notifications (env "
                   "TOCSIN_PUBLIC_URL; default http://LISTEN)");
-  cmd->add_option("--db", opt->db, "SQLite database (env TOCSIN_DB; default ./tocsin.db)");
+  cmd->add_option("--db", opt->db,
+                  "SQLite database file, or a postgresql:// URI (env TOCSIN_DB, then the "
+                  "variable storage.url_env names; default ./tocsin.db)");
   cmd->add_option("--listen", opt->listen,
                   "HOST:PORT to listen on, or :PORT for 127.0.0.1:PORT; port 0 for any "
                   "free port (env TOCSIN_LISTEN; default 127.0.0.1:8080)");

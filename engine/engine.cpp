@@ -696,17 +696,19 @@ Expected<int, storage::WriteError> Engine::arm_missing_sweeps() {
     if (batch == 0) break;
   }
   // Heartbeats pinged before their deadline was a timer (an upgrade) get one now.
+  int deadlines = 0;
   auto status = m_writer.submit([&](storage::Transaction& tx) {
+    deadlines = 0;  // a job may run more than once (storage/writer.hpp)
     for (const auto& hb : rules.heartbeats) {
       if (tx.has_heartbeat_deadline(hb.name)) continue;
       if (auto ping = tx.heartbeat_ping(hb.name)) {
         tx.set_heartbeat_deadline(hb.name, ping->last_ping_at + hb.every + hb.grace);
-        ++armed;
+        ++deadlines;
       }
     }
   });
   if (auto error = status.get()) return unexpected(std::move(*error));
-  return armed;
+  return armed + deadlines;
 }
 
 storage::WriteStatus Engine::commit(

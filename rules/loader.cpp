@@ -95,7 +95,8 @@ constexpr std::string_view k_heartbeat_keys[] = {"name",     "every",      "grac
 constexpr std::string_view k_watchdog_keys[] = {"url", "url_env", "every"};
 constexpr std::string_view k_api_keys[] = {"tokens"};
 constexpr std::string_view k_api_token_keys[] = {"name", "token_env", "scope"};
-constexpr std::string_view k_storage_keys[] = {"synchronous", "retain_events", "startup_check"};
+constexpr std::string_view k_storage_keys[] = {"url_env", "synchronous", "retain_events",
+                                               "startup_check"};
 constexpr std::string_view k_server_keys[] = {"max_body_bytes",  "max_headers",
                                               "request_timeout", "max_connections_per_ip",
                                               "max_connections", "worker_threads"};
@@ -202,7 +203,11 @@ struct Reference {
 class RulesLoader {
  public:
   RulesLoader(Reporter& report, const LoadOptions& options)
-      : m_check(report, options.env), m_serving(options.serving) {}
+      : m_check(report, options.env),
+        m_report(report),
+        m_env(options.env),
+        m_location_problem(options.location_problem),
+        m_serving(options.serving) {}
 
   void load(const YAML::Node& root) {
     const auto top = m_check.fields(root, root.Mark(), "the top level of the file", k_top_keys);
@@ -949,12 +954,46 @@ class RulesLoader {
   void load_storage(const Entry* e) {
     const auto f = section(e, "storage", k_storage_keys);
     if (!f) return;
+    if (auto v = m_check.env_var(*f, "url_env",
+                                 "the database is --db, TOCSIN_DB or ./tocsin.db")) {
+      m_rules.storage.url_env = *v;
+      check_location(*f, *v);
+    }
     if (auto v = m_check.choice(*f, "synchronous", k_synchronous)) m_rules.storage.synchronous = *v;
     if (auto v = m_check.choice(*f, "startup_check", k_startup_checks)) {
       m_rules.storage.startup_check = *v;
     }
     if (auto v = m_check.duration(*f, "retain_events", Zero::refused)) {
       m_rules.storage.retain_events = *v;
+    }
+  }
+
+  // The location storage.url_env's variable holds, when it is set now: a file path or a
+  // postgresql:// URI. Its value is never quoted (a URI may hold a password).
+  void check_location(const Fields& f, const std::string& variable) {
+    if (!m_env) return;
+    const auto value = m_env(variable);
+    if (!value || value->empty()) return;
+    const auto& entry = *f.find("url_env");
+    const bool postgres = value->starts_with("postgresql://") || value->starts_with("postgres://");
+    std::optional<std::string> problem;
+    if (!postgres && value->find("://") != std::string::npos) {
+      problem = "is neither a file path nor a postgresql:// URI";
+    } else if (m_location_problem) {
+      problem = m_location_problem(*value);
+    }
+    if (problem) {
+      m_check.error(entry, f,
+                    "\"url_env\": the database location in environment variable " + variable +
+                        " " + *problem);
+      return;
+    }
+    if (postgres && f.find("synchronous") != nullptr) {
+      m_report.warning(f.find("synchronous")->mark(),
+                       at_where(f.where(), "\"synchronous\" does not apply to PostgreSQL (" +
+                                               variable +
+                                               " names one): the server's synchronous_commit "
+                                               "decides"));
     }
   }
 
@@ -1010,6 +1049,9 @@ class RulesLoader {
   }
 
   Checker m_check;
+  Reporter& m_report;
+  EnvLookup m_env;
+  std::function<std::optional<std::string>(const std::string&)> m_location_problem;
   Rules m_rules;
   std::set<std::string> m_declared_channels;
   std::set<std::string> m_declared_escalations;

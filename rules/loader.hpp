@@ -48,6 +48,11 @@ struct LoadOptions {
   // source must say how it authenticates, declared heartbeats need the heartbeat source, and an
   // open hook is noted. `tocsin replay` receives nothing over HTTP and reads the file offline.
   bool serving = true;
+  // Why a database location (the value of storage.url_env's variable, when `env` finds it set)
+  // cannot be used, never quoting a password; nullopt when it can. Empty: only its form is
+  // checked (parsing a postgresql:// URI is libpq's, in storage/; `tocsin check` passes
+  // storage::location_problem).
+  std::function<std::optional<std::string>(const std::string&)> location_problem = nullptr;
 };
 
 // Parses and validates `text` as if read from `path` (used in messages only).

@@ -216,6 +216,9 @@ std::string_view to_string(Synchronous s);
 enum class StartupCheck { quick, off };
 
 struct Storage {
+  // The environment variable holding the database location (a file path or a postgresql://
+  // URI), used when neither --db nor TOCSIN_DB gives one (README "Selecting the database").
+  std::optional<std::string> url_env;
   Synchronous synchronous = Synchronous::full;
   StartupCheck startup_check = StartupCheck::quick;
   Duration retain_events = std::chrono::hours(24 * 30);

@@ -9,6 +9,8 @@
 
 #include "storage/detail/rows.hpp"
 #include "storage/detail/sqlite.hpp"
+#include "storage/postgres/connection.hpp"
+#include "storage/postgres/redact.hpp"
 
 namespace tocsin::storage {
 
@@ -20,6 +22,19 @@ constexpr int k_busy_timeout_ms = 5000;
 
 bool is_postgres_location(std::string_view location) {
   return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+std::string display_location(const std::string& location) {
+  return is_postgres_location(location) ? postgres::redacted(location) : location;
+}
+
+std::optional<std::string> location_problem(const std::string& location) {
+  if (location.empty()) return "is empty";
+  if (!is_postgres_location(location)) return std::nullopt;
+  if (auto why = postgres::conninfo_problem(location)) {
+    return "is not a connection URI libpq can parse: " + *why;
+  }
+  return std::nullopt;
 }
 
 bool ReadError::transient() const {
@@ -69,6 +84,8 @@ std::string_view to_string(DatabaseFault f) {
       return "corrupt";
     case DatabaseFault::file_replaced:
       return "file_replaced";
+    case DatabaseFault::unreachable:
+      return "unreachable";
   }
   return "none";
 }
@@ -120,6 +137,9 @@ std::string describe(DatabaseFault f, const std::string& path) {
     case DatabaseFault::file_replaced:
       return "database file " + path + " was removed or replaced while tocsin was running, " +
              "so nothing more can be committed to it: restore the file and restart tocsin";
+    case DatabaseFault::unreachable:
+      return "PostgreSQL " + path + " cannot be reached or closed the connection; " +
+             "reconnecting by itself (at most once a second)";
   }
   return "database " + path;
 }

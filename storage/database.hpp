@@ -18,6 +18,13 @@ namespace tocsin::storage {
 // `postgresql://` or `postgres://` URI, libpq's two spellings) rather than an SQLite file.
 bool is_postgres_location(std::string_view location);
 
+// `location` as logs, errors and the API may show it: a URI without its passwords.
+std::string display_location(const std::string& location);
+
+// Why `location` cannot be used, never quoting a password: a postgresql:// URI libpq cannot
+// parse, or an empty one. nullopt for a file path and a URI libpq parses (nothing is opened).
+std::optional<std::string> location_problem(const std::string& location);
+
 // PRAGMA synchronous. `off` only for throwaway databases (the temporary one of replay).
 enum class Durability { full, normal, off };
 
@@ -67,6 +74,7 @@ enum class DatabaseFault {
   io_error,       // the disk reported an I/O error
   corrupt,        // SQLITE_CORRUPT / SQLITE_NOTADB: restore from a backup
   file_replaced,  // removed or replaced while open: commits would go to an unlinked file
+  unreachable,    // PostgreSQL: the server cannot be reached or went away; reconnecting
 };
 
 // `disk_full`, `file_replaced`, ...: the metrics label and, prefixed `database_`, the error code.

@@ -9,6 +9,8 @@
 #include <stdexcept>
 
 #include "storage/detail/sqlite.hpp"
+#include "storage/postgres/connection.hpp"
+#include "storage/postgres/redact.hpp"
 #include "storage/sql.hpp"
 #include "storage/sqlite/connection.hpp"
 
@@ -58,21 +60,38 @@ WriteError to_write_error(const std::exception& e, const std::string& path) {
 
 }  // namespace
 
+// run_jobs_twice_for_tests: a first run whose every effect on the database is undone.
+void run_and_roll_back(sql::Connection& db, Transaction& tx,
+                       const std::function<void(Transaction&)>& work) {
+  db.savepoint("first_run");
+  try {
+    work(tx);
+  } catch (const std::exception&) {
+    // The run that counts is the second.
+  }
+  db.rollback_to("first_run");
+  db.release("first_run");
+}
+
 const Clock& default_clock() {
   static const SystemClock clock;
   return clock;
 }
 
-Writer::Writer(const std::string& path, Durability durability,
+Writer::Writer(const std::string& location, Durability durability,
                std::function<void(const WriterStats&)> on_group, const Clock& clock)
-    : m_db(open_for_writing(path, durability)),
-      m_sql(std::make_unique<sqlite::Connection>(*m_db)),
-      m_batched(durability == Durability::off),
+    : m_db(is_postgres_location(location) ? nullptr : open_for_writing(location, durability)),
+      m_postgres(is_postgres_location(location)),
+      m_sql(m_db ? std::unique_ptr<sql::Connection>(std::make_unique<sqlite::Connection>(*m_db))
+                 : nullptr),
+      m_batched(!m_postgres && durability == Durability::off),
       m_on_group(std::move(on_group)),
       m_clock(clock),
-      m_path(path),
-      m_files(std::make_unique<FileWatch>(*m_db)),  // after open's first write: -wal, -shm exist
+      m_path(m_postgres ? postgres::redacted(location) : location),
+      // After open's first write: -wal, -shm exist.
+      m_files(m_db ? std::make_unique<FileWatch>(*m_db) : nullptr),
       m_answer_before_commit(!m_batched && answer_before_commit_fault()) {
+  if (m_postgres) open_postgres(location);
   if (m_answer_before_commit) {
     spdlog::critical(
         "TEST-ONLY FAULT ACTIVE: TOCSIN_FAULT_ANSWER_BEFORE_COMMIT=1, requests are answered "
@@ -150,6 +169,7 @@ WriteStatus Writer::probe(Duration timeout) {
 }
 
 void Writer::idle_check() {
+  if (m_postgres) return idle_check_postgres();
   if (health().fault != DatabaseFault::file_replaced) {
     if (auto moved = m_files->check()) {
       note_fault(DatabaseFault::file_replaced,
@@ -238,6 +258,7 @@ void Writer::run() {
 }
 
 void Writer::commit_group(std::vector<Job>& group) {
+  if (m_postgres) return commit_group_postgres(group);
   const auto started = std::chrono::steady_clock::now();
   std::vector<WriteStatus> status(group.size());
   WriterStats stats;
@@ -262,6 +283,7 @@ void Writer::commit_group(std::vector<Job>& group) {
     for (std::size_t i = 0; i < group.size(); ++i) {
       m_sql->savepoint("job");
       try {
+        if (m_run_twice) run_and_roll_back(*m_sql, tx, group[i].work);
         group[i].work(tx);
         m_sql->release("job");
       } catch (const std::exception& e) {

@@ -3,7 +3,19 @@
 // thread-safe) and commits queued jobs in groups. Each caller is answered only after the
 // transaction holding its work has committed, so a 2xx never precedes durability
 // (README "Storage"), while a burst of requests shares one fsync.
+//
+// Two backends behind the one interface, chosen by the location (is_postgres_location):
+// an SQLite file, or a PostgreSQL database that other instances write to at the same time
+// (storage/postgres/writer_backend.cpp, docs/postgres.md "The writer").
+//
+// A job may run more than once. On PostgreSQL a conflict with another instance (a
+// serialization failure, a deadlock, a unique violation from two instances inserting the same
+// row) rolls back the whole group's transaction and runs its jobs again. So a job must leave
+// only its last run's effects outside the database: reset (or assign, never accumulate into)
+// whatever it captures at its start, and do nothing outside the database that cannot be done
+// twice (no sending, no counting; do those after the future says it committed).
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -25,6 +37,9 @@ namespace tocsin::storage {
 
 class Connection;  // storage/detail/sqlite.hpp, private to storage/
 class FileWatch;   // storage/detail/sqlite.hpp
+namespace postgres {
+class Connection;  // storage/postgres/connection.hpp
+}
 
 struct WriteError {
   // Retrying later may succeed, or at least the sender should keep the event rather than drop
@@ -50,16 +65,22 @@ struct WriterStats {
   bool ok = true;
 };
 
+// Runs `work` in a savepoint and rolls it back (Writer::run_jobs_twice_for_tests).
+void run_and_roll_back(sql::Connection& db, Transaction& tx,
+                       const std::function<void(Transaction&)>& work);
+
 // The system clock, for writers whose owner has none to inject.
 const Clock& default_clock();
 
 class Writer {
  public:
-  // Opens (and migrates) the database; throws DatabaseError if it cannot. Durability::off
-  // changes how jobs run (see m_batched): only for throwaway databases.
+  // Opens (and migrates) the database at `location`, an SQLite file path or a postgresql://
+  // URI; throws DatabaseError if it cannot (its message holds no password). Durability::off
+  // changes how jobs run (see m_batched): only for throwaway SQLite databases; PostgreSQL
+  // ignores `durability` (the server's synchronous_commit decides).
   // `on_group` is called on the writer thread after every group, for metrics.
   // `clock` times the health log: a fault is logged when seen, then once a minute.
-  Writer(const std::string& path, Durability durability,
+  Writer(const std::string& location, Durability durability,
          std::function<void(const WriterStats&)> on_group = {},
          const Clock& clock = default_clock());
   ~Writer();
@@ -87,10 +108,20 @@ class Writer {
   // the writer's too. Other faults of readers say nothing about writing and are ignored.
   void note_read_error(int sqlite_code, const std::string& message);
 
+  // TEST-ONLY: from now on every job runs once, is rolled back, and runs again, as a conflict on
+  // PostgreSQL would make it: proves a caller keeps the re-runnability contract above on any
+  // backend. Call before submitting.
+  void run_jobs_twice_for_tests() { m_run_twice = true; }
+
   static constexpr Duration k_check_every = std::chrono::seconds(1);
   static constexpr Duration k_log_every = std::chrono::minutes(1);
   // After a disk_full, a committed write clears it only with this much free on the disk.
   static constexpr std::uint64_t k_free_to_recover = 1024 * 1024;
+  // PostgreSQL: a group that conflicts with another instance runs again whole at most this many
+  // times in all, then its jobs run one per transaction, each as many times.
+  static constexpr int k_conflict_attempts = 5;
+  // PostgreSQL: after a failed connection attempt, the next waits at least this long.
+  static constexpr Duration k_reconnect_every = std::chrono::seconds(1);
 
  private:
   struct Job {
@@ -109,9 +140,28 @@ class Writer {
   // Commits what a batching writer still holds (at stop).
   void finish_batch();
 
-  std::unique_ptr<Connection> m_db;
-  // The statement layer over m_db (storage/sqlite/), with its prepared statements; declared
-  // after m_db: destroyed before it.
+  // The PostgreSQL backend (storage/postgres/writer_backend.cpp).
+  void open_postgres(const std::string& location);
+  void commit_group_postgres(std::vector<Job>& group);
+  void idle_check_postgres();
+  // A connection to write with: the open one, or a new one when the last was lost and
+  // k_reconnect_every has passed. Null when there is none; health says why.
+  sql::Connection* postgres_connection();
+  void drop_postgres_connection();
+  // One transaction running `jobs` of `group` (indexes), each in its savepoint.
+  enum class Attempt { committed, conflict, unavailable };
+  Attempt attempt_postgres(std::vector<Job>& group, const std::vector<std::size_t>& jobs,
+                           std::vector<WriteStatus>& status, bool& wrote);
+
+  std::unique_ptr<Connection> m_db;  // SQLite only
+  // PostgreSQL only: the location to connect to (passwords included; never logged), and the
+  // connection, null while the server cannot be reached.
+  bool m_postgres = false;
+  std::string m_conninfo;
+  std::unique_ptr<postgres::Connection> m_pg;
+  std::chrono::steady_clock::time_point m_last_connect{};
+  // The statement layer over m_db (storage/sqlite/) or m_pg, with its prepared statements;
+  // declared after both: destroyed before them.
   std::unique_ptr<sql::Connection> m_sql;
   // Durability::off (the throwaway database of replay, one caller at a time): jobs run on the
   // caller's thread, are answered after their savepoint and committed in batches. Otherwise
@@ -122,13 +172,14 @@ class Writer {
   std::size_t m_uncommitted = 0;        // jobs in it
   std::function<void(const WriterStats&)> m_on_group;
   const Clock& m_clock;
-  std::string m_path;
-  std::unique_ptr<FileWatch> m_files;
+  std::string m_path;  // for messages: the file, or the PostgreSQL location redacted
+  std::unique_ptr<FileWatch> m_files;  // SQLite only
   mutable Mutex m_health_mutex;  // never held while taking m_mutex
   DatabaseHealth m_health GUARDED_BY(m_health_mutex);
   TimePoint m_health_logged GUARDED_BY(m_health_mutex) = TimePoint{};
   // TOCSIN_FAULT_ANSWER_BEFORE_COMMIT (test-only, see writer.cpp): answer, then commit.
   bool m_answer_before_commit = false;
+  std::atomic<bool> m_run_twice{false};  // run_jobs_twice_for_tests
   Mutex m_mutex;
   CondVar m_wake;
   std::deque<Job> m_queue GUARDED_BY(m_mutex);

@@ -68,6 +68,14 @@ std::string hex(std::string_view bytes) {
 
 }  // namespace
 
+std::optional<std::string> conninfo_problem(std::string_view conninfo) {
+  const std::string info(conninfo);
+  std::vector<std::string> passwords = passwords_in(info);
+  std::string why;
+  if (libpq_passwords(info, passwords, why)) return std::nullopt;
+  return Redactor(passwords).redact(redacted(one_line(why)));
+}
+
 Param Param::bytea(std::string_view bytes) {
   return Param(hex(bytes));
 }
@@ -93,10 +101,21 @@ Connection Connection::open(std::string_view conninfo, std::chrono::seconds conn
 
   // Keywords before dbname are defaults the connection string may override (libpq processes
   // them in order, and expand_dbname spreads the string over the ones it sets).
+  // TCP keepalives and tcp_user_timeout bound how long a dead server or a cut network goes
+  // unnoticed (docs/postgres.md "Noticing a dead server").
   const std::string timeout = std::to_string(connect_timeout.count());
-  const char* const keywords[] = {"connect_timeout", "client_encoding", "application_name",
-                                  "dbname", nullptr};
-  const char* const values[] = {timeout.c_str(), "UTF8", "tocsin", info.c_str(), nullptr};
+  const std::string idle = std::to_string(k_keepalive_idle.count());
+  const std::string interval = std::to_string(k_keepalive_interval.count());
+  const std::string count = std::to_string(k_keepalive_count);
+  const std::string user_timeout = std::to_string(k_tcp_user_timeout.count());
+  const char* const keywords[] = {"connect_timeout",  "client_encoding",     "application_name",
+                                  "keepalives",       "keepalives_idle",     "keepalives_interval",
+                                  "keepalives_count", "tcp_user_timeout",    "dbname",
+                                  nullptr};
+  const char* const values[] = {timeout.c_str(), "UTF8",           "tocsin",
+                                "1",             idle.c_str(),     interval.c_str(),
+                                count.c_str(),   user_timeout.c_str(), info.c_str(),
+                                nullptr};
   pg_conn* raw = PQconnectdbParams(keywords, values, 1);
   Connection connection(raw, display, scrub);
   if (raw == nullptr)

@@ -50,6 +50,13 @@ class Param {
 
 // Bounds each connection attempt, per host, unless the connection string sets connect_timeout.
 inline constexpr std::chrono::seconds k_default_connect_timeout{5};
+// Defaults the connection string may override: an idle connection whose server or network died
+// is found broken after k_keepalive_idle + k_keepalive_count x k_keepalive_interval (9 s), and
+// data the server does not acknowledge within k_tcp_user_timeout (10 s) breaks it too.
+inline constexpr std::chrono::seconds k_keepalive_idle{5};
+inline constexpr std::chrono::seconds k_keepalive_interval{2};
+inline constexpr int k_keepalive_count = 2;
+inline constexpr std::chrono::milliseconds k_tcp_user_timeout{10000};
 
 class Connection {
  public:
@@ -99,6 +106,10 @@ class Connection {
   std::string m_display;
   Redactor m_passwords;
 };
+
+// Why libpq cannot parse `conninfo` (its reason, without the string's passwords); nullopt
+// when it can. Connects to nothing.
+std::optional<std::string> conninfo_problem(std::string_view conninfo);
 
 enum class Isolation { read_committed, repeatable_read, serializable };
 

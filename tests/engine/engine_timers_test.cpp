@@ -175,6 +175,54 @@ TEST_CASE("engine: a heartbeat pinged before deadlines were timers gets one at s
   CHECK(*due == k_t0 + 7min);
 }
 
+// Every job of the engine may run more than once (storage/writer.hpp): on PostgreSQL a conflict
+// with another instance runs the group again. What the engine answers must be the last run's.
+TEST_CASE("engine: a job run twice counts the heartbeat deadlines it armed once") {
+  TempDir dir;
+  const std::string db = dir.file("tocsin.db");
+  ManualClock clock(k_t0);
+  const auto snapshot = rules_or_fail(
+      "version: 1\nsources: {heartbeat: {allow_unauthenticated: true}}\n"
+      "heartbeats:\n  - {name: worker, every: 5m, grace: 2m}\n");
+  RulesHolder holder(*activate(snapshot, clock));
+  storage::Writer writer(db, storage::Durability::normal);
+  Engine engine(writer, clock, holder);
+  REQUIRE_FALSE(engine.record_ping("worker"));
+  REQUIRE_FALSE(engine.write([](storage::Transaction& tx) {
+    auto deadline = tx.next_due_timer(k_t0 + 1h);
+    REQUIRE(deadline);
+    tx.delete_timer(deadline->id);
+  }));
+  writer.run_jobs_twice_for_tests();
+  auto armed = engine.arm_missing_sweeps();
+  REQUIRE(armed);
+  CHECK(*armed == 1);  // before: 2, the first run's deadline counted too
+}
+
+TEST_CASE("engine: ingest, actions and timers answer the same when each job runs twice") {
+  TempDir dir;
+  const std::string db = dir.file("tocsin.db");
+  ManualClock clock(k_t0);
+  Node node(db, clock);
+  node.writer.run_jobs_twice_for_tests();
+  const IngestResult first = node.fire("queue-a");  // REQUIREs one result, not two
+  CHECK(first.outcome == Outcome::created);
+  CHECK(node.fire("queue-a").outcome == Outcome::duplicate);
+  clock.set(k_t0 + 20min);
+  auto fired = node.engine.fire_due_timers();
+  REQUIRE(fired);
+  CHECK(*fired == 1);  // the escalation step to cto
+  auto acked = node.engine.act(AlertRef{*first.alert_id, ""}, rules::HumanAction::ack, "bob", "");
+  REQUIRE(acked);
+  CHECK(acked->episode == first.episode.value_or(0));
+  storage::Reader reader(db);
+  // Each notification once: none queued twice by a run that was rolled back.
+  CHECK(outbox(reader) == std::vector<std::string>{"oncall:trigger@2026-12-22T04:00:00.000Z",
+                                                   "cto:escalate@2026-12-22T04:20:00.000Z",
+                                                   "oncall:acknowledge@2026-12-22T04:20:00.000Z",
+                                                   "cto:acknowledge@2026-12-22T04:20:00.000Z"});
+}
+
 TEST_CASE("engine: a timer whose row this version cannot read is set aside; the others fire") {
   TempDir dir;
   const std::string db = dir.file("tocsin.db");

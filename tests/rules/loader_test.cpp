@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <string_view>
 
+#include "storage/database.hpp"
+
 using namespace std::chrono_literals;
 using namespace tocsin::rules;
 using tocsin::Priority;
@@ -403,6 +405,9 @@ TEST_CASE("bad files: noise, heartbeats, watchdog, api, storage") {
        "expected a duration like 30s, 5m, 2h, 7d for \"retain_events\""},
       {"storage startup check", "storage: {startup_check: full}\n", 4, 26,
        "expected one of quick, off for \"startup_check\", got \"full\""},
+      {"storage url_env holds the location itself",
+       "storage: {url_env: \"postgresql://u:pw@h/db\"}\n", 4, 20,
+       "\"url_env\" must be the name of an environment variable"},
   });
 }
 
@@ -1022,4 +1027,66 @@ TEST_CASE("offline (replay) loading skips what only matters to a served hook") {
   INFO(all_messages(r));
   REQUIRE(r.ok());
   CHECK(r.diagnostics.empty());
+}
+
+// storage.url_env names a variable; when it is set, its value must be a location Tocsin can use,
+// and the error says why without quoting it (a URI may carry a password).
+TEST_CASE("storage.url_env: the location its variable holds is checked, never quoted") {
+  struct Case {
+    const char* intent;
+    const char* value;
+    const char* error;  // nullptr: valid
+  };
+  const Case cases[] = {
+      {"a file path", "/var/lib/tocsin/tocsin.db", nullptr},
+      {"a postgresql:// URI", "postgresql://tocsin:pw-123456@db.example/tocsin", nullptr},
+      {"several hosts, read-write",
+       "postgresql://tocsin:pw-123456@db1:5432,db2:5432/tocsin?target_session_attrs=read-write",
+       nullptr},
+      {"the short scheme", "postgres://tocsin@db.example/tocsin", nullptr},
+      {"another database's URI", "mysql://tocsin:pw-123456@db.example/tocsin",
+       "is neither a file path nor a postgresql:// URI"},
+      {"an option libpq does not know", "postgresql://tocsin:pw-123456@db.example/tocsin?colour=red",
+       "is not a connection URI libpq can parse"},
+      {"a broken percent-encoding", "postgresql://tocsin:pw-123456%zz@db.example/tocsin",
+       "is not a connection URI libpq can parse"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.intent);
+    LoadOptions options;
+    options.env = [&](const std::string& name) -> std::optional<std::string> {
+      if (name == "TOCSIN_DB_URL") return std::string(c.value);
+      return std::nullopt;
+    };
+    options.location_problem = tocsin::storage::location_problem;
+    const auto r = load_rules_text(std::string(k_head) + "storage: {url_env: TOCSIN_DB_URL}\n",
+                                   "rules.yaml", options);
+    INFO(all_messages(r));
+    CHECK_FALSE(contains(all_messages(r), "pw-123456"));
+    const auto errors = errors_of(r);
+    if (c.error == nullptr) {
+      CHECK(errors.empty());
+      continue;
+    }
+    REQUIRE(errors.size() == 1);
+    CHECK(contains(errors[0].message, "\"url_env\""));
+    CHECK(contains(errors[0].message, "TOCSIN_DB_URL"));
+    CHECK(contains(errors[0].message, c.error));
+  }
+}
+
+TEST_CASE("storage.synchronous beside a PostgreSQL location is pointed out as not applying") {
+  LoadOptions options;
+  options.env = [](const std::string&) -> std::optional<std::string> {
+    return "postgresql://tocsin@db.example/tocsin";
+  };
+  const auto r = load_rules_text(
+      std::string(k_head) + "storage: {url_env: TOCSIN_DB_URL, synchronous: normal}\n",
+      "rules.yaml", options);
+  INFO(all_messages(r));
+  CHECK(r.ok());
+  const auto warnings = warnings_of(r);
+  REQUIRE(warnings.size() == 1);
+  CHECK(contains(warnings[0].message, "\"synchronous\" does not apply to PostgreSQL"));
+  CHECK(r.rules->storage.url_env == std::optional<std::string>("TOCSIN_DB_URL"));
 }

@@ -102,6 +102,13 @@ class ScratchSchema {
     return connection;
   }
   const std::string& name() const { return m_name; }
+  // A location (a URI) whose connections find their tables in this schema: what a Writer or a
+  // Reader is given. `uri` defaults to the one the schema was made with.
+  std::string location(std::string uri = {}) const {
+    if (uri.empty()) uri = m_uri;
+    return uri + (uri.find('?') == std::string::npos ? "?" : "&") +
+           "options=-csearch_path%3D" + m_name;
+  }
 
  private:
   std::string m_uri;
