@@ -468,3 +468,79 @@ TEST_CASE("ha: a digest and a heartbeat deadline fire once with two instances ru
   CHECK(a->stop() == 0);
   CHECK(b->stop() == 0);
 }
+
+TEST_CASE("ha: pings of one heartbeat through both instances at once keep one deadline") {
+  const auto uri = test_postgres_uri();
+  if (!uri) return;
+  RecordingReceiver receiver;
+  Pair pair(*uri, "version: 1\n" + sources_open() +
+                      "channels:\n  beat: {type: webhook, url: \"" + receiver.url() +
+                      "/beat\"}\n"
+                      "heartbeats:\n"
+                      "  - {name: worker, every: 1s, grace: 1s, notify: [beat]}\n");
+  auto a = pair.start("a");
+  auto b = pair.start("b");
+  const int ports[2] = {a->port(), b->port()};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      httplib::Client c("127.0.0.1", ports[t % 2]);
+      for (int i = 0; i < 25; ++i) {
+        auto res = c.Post("/hooks/heartbeat/worker", "", "text/plain");
+        if (!res || res->status != 200) ++refused;
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  CHECK(refused == 0);
+  CHECK(pair.count("SELECT count(*) FROM timers WHERE kind = 'heartbeat'") == 1);
+  // The deadline passes 2 s after the last ping: one page, from one instance.
+  REQUIRE(eventually([&] { return count_sent(receiver, "/beat", "trigger") >= 1; }, 15s));
+  REQUIRE(eventually([&] { return outbox_settled(pair); }, 10s));
+  CHECK(pair.count("SELECT count(*) FROM timers WHERE kind = 'heartbeat'") == 0);
+  CHECK(count_sent(receiver, "/beat", "trigger") == 1);
+  CHECK(a->stop() == 0);
+  CHECK(b->stop() == 0);
+}
+
+TEST_CASE("ha: one event delivered to both instances at once is applied and sent once") {
+  const auto uri = test_postgres_uri();
+  if (!uri) return;
+  RecordingReceiver receiver;
+  Pair pair(*uri, "version: 1\n" + sources_open() +
+                      "channels:\n  oncall: {type: webhook, url: \"" + receiver.url() +
+                      "/oncall\"}\n"
+                      "rules:\n  - {name: all, match: {}, notify: [oncall]}\n");
+  auto a = pair.start("a");
+  auto b = pair.start("b");
+  // A sender that retries through the load balancer: each event (its own id) reaches both
+  // instances at the same moment.
+  constexpr int k_alerts = 40;
+  std::atomic<int> refused{0}, redeliveries{0};
+  auto send_all = [&](int port) {
+    httplib::Client c("127.0.0.1", port);
+    for (int i = 0; i < k_alerts; ++i) {
+      Json body = Json::parse(generic_body("twice-" + std::to_string(i), "firing", 1));
+      body["id"] = "event-" + std::to_string(i);
+      auto res = c.Post("/hooks/generic", body.dump(), "application/json");
+      if (!res || res->status != 200) {
+        ++refused;
+        continue;
+      }
+      if (Json::parse(res->body)["results"][0]["outcome"] == "redelivery") ++redeliveries;
+    }
+  };
+  std::thread to_a(send_all, a->port());
+  std::thread to_b(send_all, b->port());
+  to_a.join();
+  to_b.join();
+  CHECK(refused == 0);
+  CHECK(redeliveries == k_alerts);
+  CHECK(pair.count("SELECT count(*) FROM decisions WHERE inbound_id IS NOT NULL") == k_alerts);
+  REQUIRE(eventually([&] { return receiver.requests().size() >= k_alerts; }, 15s));
+  REQUIRE(eventually([&] { return outbox_settled(pair); }, 10s));
+  CHECK(receiver.requests().size() == k_alerts);
+  CHECK(a->stop() == 0);
+  CHECK(b->stop() == 0);
+}
