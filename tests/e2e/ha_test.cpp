@@ -544,3 +544,34 @@ TEST_CASE("ha: one event delivered to both instances at once is applied and sent
   CHECK(a->stop() == 0);
   CHECK(b->stop() == 0);
 }
+
+TEST_CASE("ha: escalation steps due with both instances alive are each sent once") {
+  const auto uri = test_postgres_uri();
+  if (!uri) return;
+  RecordingReceiver receiver;
+  Pair pair(*uri, "version: 1\n" + sources_open() +
+                      "channels:\n  oncall: {type: webhook, url: \"" + receiver.url() +
+                      "/oncall\"}\n"
+                      "escalations:\n"
+                      "  page: {steps: [{after: 0s, notify: [oncall]}, {after: 2s, notify: "
+                      "[oncall]}]}\n"
+                      "rules:\n  - {name: all, match: {}, escalation: page}\n");
+  auto a = pair.start("a");
+  auto b = pair.start("b");
+  constexpr std::size_t k_alerts = 30;
+  for (std::size_t i = 0; i < k_alerts; ++i) {
+    auto res = post_generic(i % 2 == 0 ? a->port() : b->port(),
+                            generic_body("step-" + std::to_string(i), "firing", 1));
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+  }
+  REQUIRE(eventually([&] { return count_sent(receiver, "/oncall", "escalate") >= k_alerts; },
+                     15s));
+  REQUIRE(eventually([&] { return outbox_settled(pair); }, 10s));
+  CHECK(count_sent(receiver, "/oncall", "trigger") == k_alerts);
+  CHECK(count_sent(receiver, "/oncall", "escalate") == k_alerts);
+  CHECK(pair.count("SELECT count(*) FROM decisions WHERE inbound_id IS NULL") ==
+        static_cast<std::int64_t>(k_alerts));
+  CHECK(a->stop() == 0);
+  CHECK(b->stop() == 0);
+}
