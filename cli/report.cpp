@@ -19,6 +19,7 @@
 #include "rules/loader.hpp"
 #include "storage/database.hpp"
 #include "storage/migrations.hpp"
+#include "storage/postgres/schema.hpp"
 
 namespace tocsin::cli {
 
@@ -589,7 +590,10 @@ int run_report(const ReportOptions& options, const Clock& clock, std::ostream& o
   try {
     storage::Reader reader(db_path);
     const int version = reader.schema_version();
-    const int known = storage::current_schema_version();
+    // PostgreSQL's schema is versioned on its own (docs/postgres.md "Schema and versions").
+    const int known = storage::is_postgres_location(db_path)
+                          ? storage::postgres::current_schema_version()
+                          : storage::current_schema_version();
     if (version == 0) {
       err << "tocsin report: " << db_shown << " is not a Tocsin database\n";
       return 2;

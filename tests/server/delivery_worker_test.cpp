@@ -150,6 +150,24 @@ TEST_CASE("worker: escalation reaches PagerDuty at +20m with the episode's dedup
   CHECK(event["dedup_key"].get<std::string>().rfind("tocsin-", 0) == 0);
 }
 
+// A job may run more than once (storage/writer.hpp): the claim's first run must leave no lane
+// taken and no row in flight, or the channel would stall.
+TEST_CASE("worker: claims and records whose jobs run twice send each notification once") {
+  Rig rig;
+  rig.writer.run_jobs_twice_for_tests();
+  rig.fire("queue-a");
+  CHECK(rig.drain() == 1);
+  rig.clock.set(k_t0 + 20min);
+  REQUIRE(rig.engine.fire_due_timers());
+  CHECK(rig.drain() == 1);
+  CHECK(rig.sent.size() == 2);
+  storage::NotificationQuery q;
+  for (const auto& row : rig.reader.list_notifications(q)) {
+    CHECK(row.status == storage::OutboxStatus::sent);
+    CHECK(row.attempts == 1);
+  }
+}
+
 TEST_CASE("worker: a retry waits its backoff on the clock, and Retry-After is honoured") {
   Rig rig;
   delivery::AttemptResult busy;

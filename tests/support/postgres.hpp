@@ -116,4 +116,41 @@ class ScratchSchema {
   std::string m_name;
 };
 
+// A PostgreSQL of the test's own, which it may halt and resume (scripts/postgres halt/resume)
+// without disturbing the shared one (TOCSIN_TEST_PG_URI's). Removed on destruction.
+class OwnServer {
+ public:
+  OwnServer() {
+    std::random_device random;
+    m_dir = "/tmp/tocsin-pg-writer-" + std::to_string(random()) + std::to_string(random());
+    m_uri = script("start");
+    while (!m_uri.empty() && (m_uri.back() == '\n' || m_uri.back() == ' ')) m_uri.pop_back();
+  }
+  ~OwnServer() { script("stop"); }
+  OwnServer(const OwnServer&) = delete;
+  OwnServer& operator=(const OwnServer&) = delete;
+
+  void halt() { script("halt"); }
+  void resume() { script("resume"); }
+  const std::string& uri() const { return m_uri; }
+
+ private:
+  std::string script(const std::string& command) {
+    const std::string line =
+        std::string(TOCSIN_SOURCE_DIR) + "/scripts/postgres " + command + " " + m_dir;
+    std::string out;
+    FILE* pipe = ::popen(line.c_str(), "r");
+    if (pipe == nullptr) throw std::runtime_error("cannot run " + line);
+    char buffer[256];
+    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr)
+      out += buffer;
+    if (::pclose(pipe) != 0 && command != "stop") throw std::runtime_error(line + " failed");
+    return out;
+  }
+
+  std::string m_dir;
+  std::string m_uri;
+};
+
+
 }  // namespace tocsin::testing

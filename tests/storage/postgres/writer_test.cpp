@@ -25,6 +25,7 @@
 
 using namespace tocsin;
 using namespace tocsin::storage;
+using tocsin::testing::OwnServer;
 using tocsin::testing::ScratchSchema;
 using tocsin::testing::test_postgres_uri;
 
@@ -68,42 +69,6 @@ class LogCapture {
  private:
   std::ostringstream m_out;
   std::shared_ptr<spdlog::sinks::ostream_sink_mt> m_sink;
-};
-
-// A PostgreSQL of the test's own, which it may halt and resume (scripts/postgres halt/resume)
-// without disturbing the shared one. Removed on destruction.
-class OwnServer {
- public:
-  OwnServer() {
-    std::random_device random;
-    m_dir = "/tmp/tocsin-pg-writer-" + std::to_string(random()) + std::to_string(random());
-    m_uri = script("start");
-    while (!m_uri.empty() && (m_uri.back() == '\n' || m_uri.back() == ' ')) m_uri.pop_back();
-  }
-  ~OwnServer() { script("stop"); }
-  OwnServer(const OwnServer&) = delete;
-  OwnServer& operator=(const OwnServer&) = delete;
-
-  void halt() { script("halt"); }
-  void resume() { script("resume"); }
-  const std::string& uri() const { return m_uri; }
-
- private:
-  std::string script(const std::string& command) {
-    const std::string line =
-        std::string(TOCSIN_SOURCE_DIR) + "/scripts/postgres " + command + " " + m_dir;
-    std::string out;
-    FILE* pipe = ::popen(line.c_str(), "r");
-    if (pipe == nullptr) throw std::runtime_error("cannot run " + line);
-    char buffer[256];
-    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr)
-      out += buffer;
-    if (::pclose(pipe) != 0 && command != "stop") throw std::runtime_error(line + " failed");
-    return out;
-  }
-
-  std::string m_dir;
-  std::string m_uri;
 };
 
 }  // namespace
@@ -286,4 +251,72 @@ TEST_CASE("postgres writer: a location that cannot be opened throws without the 
     CHECK(message.find(secret) == std::string::npos);
     CHECK(message.find("[redacted]") != std::string::npos);
   }
+}
+
+TEST_CASE("postgres writer: two instances deadlocking on purpose both commit, the victim retried") {
+  const auto uri = test_postgres_uri();
+  if (!uri) return;
+  ScratchSchema schema(*uri);
+  Writer a(schema.location(), Durability::full);
+  Writer b(schema.location(), Durability::full);
+  std::promise<void> a_holds, b_holds;
+  std::shared_future<void> a_held = a_holds.get_future().share();
+  std::shared_future<void> b_held = b_holds.get_future().share();
+  int a_runs = 0, b_runs = 0;
+  const TimePoint at(std::chrono::seconds(1'700'000'000));
+  // Each takes one row, waits until the other took the other row (first run only), then wants
+  // the other's: a deadlock PostgreSQL breaks by failing one of them with 40P01.
+  auto from_a = a.submit([&](Transaction& tx) {
+    tx.record_heartbeat_ping("x", at);
+    if (++a_runs == 1) {
+      a_holds.set_value();
+      b_held.wait_for(std::chrono::seconds(10));
+    }
+    tx.record_heartbeat_ping("y", at);
+  });
+  auto from_b = b.submit([&](Transaction& tx) {
+    tx.record_heartbeat_ping("y", at);
+    if (++b_runs == 1) {
+      b_holds.set_value();
+      a_held.wait_for(std::chrono::seconds(10));
+    }
+    tx.record_heartbeat_ping("x", at);
+  });
+  CHECK_FALSE(from_a.get().has_value());
+  CHECK_FALSE(from_b.get().has_value());
+  CHECK(a_runs + b_runs == 3);  // the victim ran twice
+  auto check = schema.connect();
+  CHECK(check.exec("SELECT count(*) FROM heartbeat_pings").int64(0, 0) == 2);
+}
+
+TEST_CASE("postgres writer: a server that turned read-only is the fault read_only, then clears") {
+  if (!test_postgres_uri()) return;
+  OwnServer server;
+  Writer writer(server.uri(), Durability::full);
+  const auto insert = [&](const std::string& id) {
+    return writer.submit([id](Transaction& tx) { tx.insert_inbound(inbound(id)); }).get();
+  };
+  REQUIRE_FALSE(insert("before").has_value());
+  auto admin = postgres::Connection::open(server.uri());
+  // What a demoted primary looks like to a new session: every write fails with 25006.
+  const auto cut_writer = [&] {
+    admin.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'tocsin' AND "
+        "pid <> pg_backend_pid() AND backend_type = 'client backend'");
+  };
+  admin.exec("ALTER DATABASE tocsin SET default_transaction_read_only = on");
+  cut_writer();
+  const WriteStatus refused = insert("read-only");
+  REQUIRE(refused.has_value());
+  CHECK(refused->transient);
+  CHECK(refused->fault == DatabaseFault::read_only);
+  CHECK(refused->message.find("standby") != std::string::npos);
+  CHECK(writer.health().fault == DatabaseFault::read_only);
+
+  admin.exec("ALTER DATABASE tocsin RESET default_transaction_read_only");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!writer.health().healthy() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(writer.health().healthy());
+  CHECK_FALSE(insert("after").has_value());
 }
