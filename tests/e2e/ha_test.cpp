@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -102,10 +103,42 @@ bool outbox_settled(const Pair& pair) {
   return pair.count("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0;
 }
 
-// Deadlocks PostgreSQL detected in the database so far (counted when a session ends).
+// Deadlocks PostgreSQL detected in the pair's database so far (counted when a session ends).
 std::int64_t deadlocks(const Pair& pair) {
   return pair.count("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()");
 }
+
+// A database of its own on the test server, for what PostgreSQL counts per database (deadlocks):
+// tests running at the same time in the shared one would add to it.
+class OwnDatabase {
+ public:
+  explicit OwnDatabase(const std::string& uri)
+      : m_admin(tocsin::storage::postgres::Connection::open(uri)) {
+    std::random_device random;
+    m_name = "ha_" + std::to_string(random()) + "_" + std::to_string(random());
+    m_admin.exec("CREATE DATABASE " + m_name);
+    // postgresql://user@host:port/DATABASE[?options]: the same with this database.
+    const auto path = uri.find('/', uri.find("://") + 3);
+    const auto options = uri.find('?', path);
+    m_uri = uri.substr(0, path + 1) + m_name +
+            (options == std::string::npos ? "" : uri.substr(options));
+  }
+  ~OwnDatabase() {
+    try {
+      m_admin.exec("DROP DATABASE " + m_name + " WITH (FORCE)");
+    } catch (const tocsin::storage::postgres::Error&) {
+      // The server went away: it is thrown away with its data anyway.
+    }
+  }
+  OwnDatabase(const OwnDatabase&) = delete;
+  OwnDatabase& operator=(const OwnDatabase&) = delete;
+
+  const std::string& uri() const { return m_uri; }
+
+ private:
+  tocsin::storage::postgres::Connection m_admin;
+  std::string m_name, m_uri;
+};
 
 // Each alert's episodes: numbered 1..n, at most one not closed, each closed before the next
 // opened. Returns the alerts breaking it.
@@ -177,7 +210,6 @@ TEST_CASE("ha: 2,000 events for 100 alerts posted concurrently to two instances,
   const auto uri = test_postgres_uri();
   if (!uri) return;
   Pair pair(*uri, "version: 1\n" + sources_open() + "rules:\n  - {name: all, match: {}}\n");
-  const std::int64_t deadlocks_before = deadlocks(pair);
   auto a = pair.start("a");
   auto b = pair.start("b");
   const int ports[2] = {a->port(), b->port()};
@@ -227,7 +259,6 @@ TEST_CASE("ha: 2,000 events for 100 alerts posted concurrently to two instances,
   CHECK(inconsistent_alerts(pair) == 0);
   CHECK(a->stop() == 0);
   CHECK(b->stop() == 0);
-  MESSAGE("deadlocks: " << deadlocks(pair) - deadlocks_before);
 }
 
 TEST_CASE("ha: an escalation step due while instance A is dead is sent once, by B, on time") {
@@ -272,8 +303,9 @@ TEST_CASE("ha: a send in flight on an instance killed with SIGKILL is sent again
   const auto uri = test_postgres_uri();
   if (!uri) return;
   RecordingReceiver receiver;
-  // The first request is held long enough for A to die while sending it.
-  receiver.script({{202, "{}", "", 3s}});
+  // The first request is held long enough for A to die while sending it, however slowly B
+  // starts (and shorter than the delivery timeout: A must not give up on it).
+  receiver.script({{202, "{}", "", 8s}});
   Pair pair(*uri, "version: 1\n" + sources_open() +
                       "channels:\n  oncall: {type: webhook, url: \"" + receiver.url() +
                       "/oncall\"}\n"
@@ -347,6 +379,17 @@ TEST_CASE("ha: PostgreSQL going away under load: 503 while down, no 200 lost, bo
   std::atomic<bool> loading{true};
   std::atomic<int> next{0};
   std::vector<std::thread> threads;
+  // Stops the load however the test ends (a failed REQUIRE too): a joinable thread destroyed
+  // would end the whole test run.
+  struct Joiner {
+    std::atomic<bool>& loading;
+    std::vector<std::thread>& threads;
+    ~Joiner() {
+      loading = false;
+      for (auto& t : threads)
+        if (t.joinable()) t.join();
+    }
+  } joiner{loading, threads};
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&] {
       httplib::Client clients[2] = {httplib::Client("127.0.0.1", ports[0]),
@@ -591,10 +634,11 @@ TEST_CASE("ha: resolves racing the other instance's delivery claims wait for no 
   const auto uri = test_postgres_uri();
   if (!uri) return;
   RecordingReceiver receiver;
-  Pair pair(*uri, "version: 1\n" + sources_open() +
-                      "channels:\n  oncall: {type: webhook, url: \"" + receiver.url() +
-                      "/oncall\"}\n"
-                      "rules:\n  - {name: all, match: {}, notify: [oncall]}\n");
+  OwnDatabase database(*uri);
+  Pair pair(database.uri(), "version: 1\n" + sources_open() +
+                                "channels:\n  oncall: {type: webhook, url: \"" + receiver.url() +
+                                "/oncall\"}\n"
+                                "rules:\n  - {name: all, match: {}, notify: [oncall]}\n");
   const std::int64_t deadlocks_before = deadlocks(pair);
   auto a = pair.start("a");
   auto b = pair.start("b");
@@ -603,7 +647,7 @@ TEST_CASE("ha: resolves racing the other instance's delivery claims wait for no 
   std::atomic<int> next{0}, refused{0};
   std::atomic<long> slowest_ms{0};
   std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t)
+  for (int t = 0; t < 16; ++t)
     threads.emplace_back([&] {
       httplib::Client clients[2] = {httplib::Client("127.0.0.1", ports[0]),
                                     httplib::Client("127.0.0.1", ports[1])};
