@@ -370,16 +370,34 @@ std::vector<std::pair<std::int64_t, rules::Episode>> Transaction::active_episode
   return out;
 }
 
+namespace {
+
+// What a resolve supersedes: its episode's rows queued for the channel and never attempted,
+// those another transaction holds left out (Transaction::insert_notification).
+std::string supersede_sql(sql::Backend b) {
+  return "UPDATE outbox SET status = 'superseded' WHERE id IN (SELECT id FROM outbox WHERE "
+         "alert_id = ? AND episode = ? AND channel = ? AND status = 'pending' AND attempts = 0 "
+         "AND action IN ('trigger','escalate','reminder')" +
+         dialect::skip_locked(b) + ")";
+}
+
+}  // namespace
+
 std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
   OutboxStatus status = n.status;
   if (n.action == rules::NotifyAction::resolve && n.alert_id && n.episode) {
     // A resolve supersedes what is still queued for the same episode and channel
     // (docs/behaviour.md "Delivery"); if nothing about the episode ever left for that channel,
     // there is nothing to resolve there either.
-    sql::CachedStatement supersede(m_db,
-                                   "UPDATE outbox SET status = 'superseded' WHERE alert_id = ? AND "
-                                   "episode = ? AND channel = ? AND status = 'pending' AND "
-                                   "attempts = 0 AND action IN ('trigger','escalate','reminder')");
+    //
+    // A queued row locked by another transaction is being claimed for sending by another
+    // instance (docs/postgres.md "Instances and claims"), whose transaction may also be waiting
+    // for a row this one holds: waiting for it would be a deadlock, broken only after the
+    // server's deadlock_timeout. So it is skipped, not superseded, and counts as told below: it
+    // is sent, or (its claim rolled back) sent later, and this resolve follows it.
+    static const std::string sqlite = supersede_sql(sql::Backend::sqlite);
+    static const std::string postgres = supersede_sql(sql::Backend::postgres);
+    sql::CachedStatement supersede(m_db, dialect::is_postgres(m_db.backend()) ? postgres : sqlite);
     supersede->bind(1, static_cast<int64_t>(*n.alert_id));
     supersede->bind(2, *n.episode);
     supersede->bind(3, n.channel);
@@ -387,8 +405,8 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
     sql::CachedStatement told(
         m_db,
         "SELECT 1 FROM outbox WHERE alert_id = ? AND episode = ? AND channel = ? "
-        "AND (status IN ('sent','failed') OR (status = 'pending' AND attempts > "
-        "0)) LIMIT 1");
+        "AND (status IN ('sent','failed') OR (status = 'pending' AND (attempts > 0 OR "
+        "action IN ('trigger','escalate','reminder')))) LIMIT 1");
     told->bind(1, static_cast<int64_t>(*n.alert_id));
     told->bind(2, *n.episode);
     told->bind(3, n.channel);

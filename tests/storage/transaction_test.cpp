@@ -345,3 +345,32 @@ TEST_CASE("transaction: concurrent claims skip what another transaction holds (P
     t.db().rollback();
   });
 }
+
+// A resolve on one instance while another instance's transaction claims the episode's trigger:
+// waiting for that claim could close a cycle with a row this transaction holds (a deadlock,
+// broken only after deadlock_timeout). The trigger is left alone and counts as told.
+TEST_CASE("transaction: a resolve waits for no trigger another transaction is claiming (PostgreSQL)") {
+  for_each_backend([](TestDatabase& t) {
+    if (t.backend() != sql::Backend::postgres) return;  // SQLite has one writer at a time
+    std::int64_t alert = 0;
+    in_transaction(t.db(), [&](Transaction& tx) {
+      alert = tx.save_alert(new_alert("fp-1"));
+      tx.insert_notification(notification(alert, "a-1", "slack", 1));
+    });
+    sql::Connection& other = t.another();
+    other.begin();
+    Transaction claimer(other);
+    REQUIRE(claimer.due_notifications(k_t0, 10).size() == 1);  // locked, not yet counted
+
+    t.db().exec("SET lock_timeout = '2s'");  // waiting fails the test instead of hanging it
+    t.db().begin();
+    Transaction resolver(t.db());
+    OutboxRecord resolve = notification(alert, "a-1", "slack", 1);
+    resolve.action = rules::NotifyAction::resolve;
+    resolver.insert_notification(resolve);
+    CHECK(count(t.db(), "SELECT count(*) FROM outbox WHERE status = 'pending'") == 2);
+    t.db().rollback();
+    other.rollback();
+    t.db().exec("SET lock_timeout = 0");
+  });
+}
