@@ -284,7 +284,9 @@ TEST_CASE("postgres writer: two instances deadlocking on purpose both commit, th
   });
   CHECK_FALSE(from_a.get().has_value());
   CHECK_FALSE(from_b.get().has_value());
-  CHECK(a_runs + b_runs == 3);  // the victim ran twice
+  // The victim ran again; on a loaded machine its rerun can collide once more before the other
+  // commits (seen once in a full run), so at least one rerun, not exactly one.
+  CHECK(a_runs + b_runs >= 3);
   auto check = schema.connect();
   CHECK(check.exec("SELECT count(*) FROM heartbeat_pings").int64(0, 0) == 2);
 }
