@@ -13,7 +13,7 @@
 #include "storage/database.hpp"
 #include "storage/detail/body.hpp"
 #include "storage/detail/dialect.hpp"
-#include "storage/detail/sqlite.hpp"
+#include "storage/sqlite/database.hpp"
 #include "storage/migrations.hpp"
 #include "storage/postgres/connection.hpp"
 #include "storage/postgres/redact.hpp"

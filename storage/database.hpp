@@ -1,7 +1,7 @@
 #pragma once
 // The database as storage's callers see it: how durable, what can go wrong with it and how to
 // say so. Opening it (WAL mode, the configured `synchronous`, a busy timeout, the schema
-// migrated before anyone uses it) is storage/detail/sqlite.hpp, private to storage/.
+// migrated before anyone uses it) is storage/sqlite/database.hpp, private to storage/.
 
 #include <cstdint>
 #include <memory>

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "storage/detail/sqlite.hpp"
+#include "storage/sqlite/database.hpp"
 #include "storage/postgres/connection.hpp"
 #include "storage/postgres/redact.hpp"
 #include "storage/sql.hpp"
@@ -28,34 +28,6 @@ bool answer_before_commit_fault() {
     return v != nullptr && std::strcmp(v, "1") == 0;
   }();
   return on;
-}
-
-// Thrown before COMMIT when the database's files are no longer the ones open.
-class FilesReplaced : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// A database fault is answered 503 whatever it is (senders keep the event and retry), with
-// the operator's sentence; any other failure is the work's own.
-WriteError to_write_error(const std::exception& e, const std::string& path) {
-  if (dynamic_cast<const FilesReplaced*>(&e)) {
-    return {true, describe(DatabaseFault::file_replaced, path) + " (" + e.what() + ")",
-            DatabaseFault::file_replaced};
-  }
-  // The statement layer's errors carry SQLite's code; a job may also meet SQLiteCpp's own.
-  std::optional<int> code;
-  if (const auto* sql = dynamic_cast<const sql::Error*>(&e)) {
-    code = sql->native_code();
-  } else if (const auto* sqlite = dynamic_cast<const SQLite::Exception*>(&e)) {
-    code = sqlite->getErrorCode();
-  }
-  if (code) {
-    const DatabaseFault fault = classify_sqlite_error(*code);
-    if (fault == DatabaseFault::none) return {is_transient_sqlite_error(*code), e.what()};
-    return {true, describe(fault, path) + " (" + e.what() + ")", fault};
-  }
-  return {false, e.what()};
 }
 
 }  // namespace
@@ -170,23 +142,7 @@ WriteStatus Writer::probe(Duration timeout) {
 
 void Writer::idle_check() {
   if (m_postgres) return idle_check_postgres();
-  if (health().fault != DatabaseFault::file_replaced) {
-    if (auto moved = m_files->check()) {
-      note_fault(DatabaseFault::file_replaced,
-                 describe(DatabaseFault::file_replaced, m_path) + " (" + *moved + ")");
-    }
-  }
-  const DatabaseHealth h = health();
-  if (h.healthy()) return;
-  if (!is_permanent(h.fault)) {
-    // The fault may have cleared (space freed, permissions fixed): a probe write finds out.
-    std::vector<Job> group;
-    group.push_back(Job{[this](Transaction& tx) { tx.record_probe(m_clock.now()); }, {}});
-    commit_group(group);
-  }
-  if (const DatabaseHealth after = health(); !after.healthy()) {
-    note_fault(after.fault, after.detail);  // the reminder, when due
-  }
+  idle_check_sqlite();
 }
 
 Writer::~Writer() {
@@ -259,91 +215,7 @@ void Writer::run() {
 
 void Writer::commit_group(std::vector<Job>& group) {
   if (m_postgres) return commit_group_postgres(group);
-  const auto started = std::chrono::steady_clock::now();
-  std::vector<WriteStatus> status(group.size());
-  WriterStats stats;
-  stats.group_size = group.size();
-  if (health().fault == DatabaseFault::file_replaced) {
-    // Whatever commits now lands in an unlinked file and is gone at the next restart.
-    const WriteError refused = refused_by_health();
-    for (auto& job : group)
-      job.done.set_value(refused);
-    stats.ok = false;
-    if (m_on_group) m_on_group(stats);
-    return;
-  }
-  bool answered = false;  // only the test-only fault answers before the commit
-  try {
-    if (!m_open) {
-      m_sql->begin();
-      m_open = true;
-      m_changes_at_begin = m_sql->total_changes();
-    }
-    Transaction tx(*m_sql);
-    for (std::size_t i = 0; i < group.size(); ++i) {
-      m_sql->savepoint("job");
-      try {
-        if (m_run_twice) run_and_roll_back(*m_sql, tx, group[i].work);
-        group[i].work(tx);
-        m_sql->release("job");
-      } catch (const std::exception& e) {
-        status[i] = to_write_error(e, m_path);
-        if (status[i]->fault != DatabaseFault::none)
-          note_fault(status[i]->fault, status[i]->message);
-        m_sql->rollback_to("job");
-        m_sql->release("job");
-      }
-    }
-    m_uncommitted += group.size();
-    if (m_answer_before_commit) {
-      for (std::size_t i = 0; i < group.size(); ++i)
-        group[i].done.set_value(status[i]);
-      answered = true;
-    }
-    // A throwaway database (replay) commits in large batches: nobody waits on its durability.
-    constexpr std::size_t k_batch = 4096;
-    if (!m_batched || m_uncommitted >= k_batch) {
-      if (auto moved = m_files->check()) throw FilesReplaced(*moved);
-      const bool wrote = m_sql->total_changes() > m_changes_at_begin;
-      m_sql->commit();
-      m_open = false;
-      m_uncommitted = 0;
-      if (wrote) note_committed_write();  // an empty commit proves nothing about the disk
-    }
-  } catch (const std::exception& e) {
-    // BEGIN or COMMIT failed: nothing of this group is durable, so nobody gets a success.
-    WriteError err = to_write_error(e, m_path);
-    err.transient = true;  // the work itself was fine; the database was not
-    if (err.fault != DatabaseFault::none) note_fault(err.fault, err.message);
-    for (auto& s : status)
-      s = err;
-    stats.ok = false;
-    m_open = false;
-    m_uncommitted = 0;
-    try {
-      m_sql->rollback();
-    } catch (const std::exception&) {
-      // No transaction was open (BEGIN failed) or SQLite already rolled back.
-    }
-  }
-  stats.commit_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (!answered) {
-    for (std::size_t i = 0; i < group.size(); ++i)
-      group[i].done.set_value(status[i]);
-  }
-  if (m_on_group) m_on_group(stats);
-}
-
-void Writer::finish_batch() {
-  if (!m_open) return;
-  try {
-    m_sql->commit();
-  } catch (const std::exception&) {
-    // Only a throwaway database batches; losing its tail on a failing disk loses no event.
-  }
-  m_open = false;
-  m_uncommitted = 0;
+  commit_group_sqlite(group);
 }
 
 }  // namespace tocsin::storage

@@ -35,8 +35,8 @@
 
 namespace tocsin::storage {
 
-class Connection;  // storage/detail/sqlite.hpp, private to storage/
-class FileWatch;   // storage/detail/sqlite.hpp
+class Connection;  // storage/sqlite/database.hpp, private to storage/
+class FileWatch;   // storage/sqlite/database.hpp
 namespace postgres {
 class Connection;  // storage/postgres/connection.hpp
 }
@@ -139,6 +139,10 @@ class Writer {
   WriteError refused_by_health() const;
   // Commits what a batching writer still holds (at stop).
   void finish_batch();
+
+  // The SQLite backend (storage/sqlite/writer_backend.cpp).
+  void commit_group_sqlite(std::vector<Job>& group);
+  void idle_check_sqlite();
 
   // The PostgreSQL backend (storage/postgres/writer_backend.cpp).
   void open_postgres(const std::string& location);

@@ -18,7 +18,7 @@ namespace {
 // in SQLite's order (ALTER TABLE appends), so both catalogs list them alike
 // (tests/storage/postgres/schema_test.cpp compares them).
 const std::vector<const char*> k_migrations = {
-    // 1: SQLite's schema at its version 9 (storage/migrations.cpp, whose comments say why each
+    // 1: SQLite's schema at its version 9 (storage/sqlite/migrations.cpp, whose comments say why each
     // table, column and index exists).
     R"sql(
 CREATE TABLE inbound (

@@ -1,6 +1,6 @@
 #pragma once
 // The PostgreSQL schema and its migrations (docs/postgres.md "Schema and versions"): the same
-// tables, columns, constraints and indexes as SQLite's (storage/migrations.cpp), in
+// tables, columns, constraints and indexes as SQLite's (storage/sqlite/migrations.cpp), in
 // PostgreSQL's dialect, versioned on their own: PostgreSQL's version 1 is SQLite's version 9.
 
 #include "storage/sql.hpp"

@@ -50,7 +50,7 @@ class Statement final : public sql::Statement {
 };
 
 // A connection over an SQLite::Database the caller owns and keeps open for this one's life
-// (the writer's and the readers' connections are opened by storage/detail/sqlite.hpp).
+// (the writer's and the readers' connections are opened by storage/sqlite/database.hpp).
 class Connection final : public sql::Connection {
  public:
   explicit Connection(SQLite::Database& db) : m_db(db) {}

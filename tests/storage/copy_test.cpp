@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/detail/sqlite.hpp"
+#include "storage/sqlite/database.hpp"
 #include "storage/migrations.hpp"
 #include "storage/postgres/sql_connection.hpp"
 #include "storage/reader.hpp"

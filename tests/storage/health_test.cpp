@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "storage/database.hpp"
-#include "storage/detail/sqlite.hpp"
+#include "storage/sqlite/database.hpp"
 #include "storage/writer.hpp"
 #include "support/temp_dir.hpp"
 

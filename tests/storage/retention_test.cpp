@@ -9,7 +9,7 @@
 #include "rules/loader.hpp"
 #include "server/app.hpp"
 #include "server/retention_loop.hpp"
-#include "storage/detail/sqlite.hpp"
+#include "storage/sqlite/database.hpp"
 #include "storage/migrations.hpp"
 #include "storage/vocabulary.hpp"
 #include "support/events.hpp"

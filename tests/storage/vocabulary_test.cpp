@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/detail/sqlite.hpp"
+#include "storage/sqlite/database.hpp"
 #include "storage/reader.hpp"
 #include "storage/transaction.hpp"
 #include "storage/vocabulary.hpp"

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "storage/detail/sqlite.hpp"
+#include "storage/sqlite/database.hpp"
 #include "storage/migrations.hpp"
 #include "storage/reader.hpp"
 #include "support/temp_dir.hpp"

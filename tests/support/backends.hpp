@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/detail/sqlite.hpp"
+#include "storage/sqlite/database.hpp"
 #include "storage/postgres/schema.hpp"
 #include "storage/postgres/sql_connection.hpp"
 #include "storage/sql.hpp"

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "storage/database.hpp"
-#include "storage/detail/sqlite.hpp"
+#include "storage/sqlite/database.hpp"
 #include "storage/postgres/sql_connection.hpp"
 #include "support/postgres.hpp"
 #include "support/temp_dir.hpp"

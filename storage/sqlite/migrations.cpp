@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "storage/database.hpp"
-#include "storage/detail/sqlite.hpp"
+#include "storage/sqlite/database.hpp"
 
 namespace tocsin::storage {
 
