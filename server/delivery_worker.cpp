@@ -423,16 +423,21 @@ int DeliveryWorker::deliver(int max_rows) {
     settled.push_back(std::move(st));
   }
 
-  auto recorded = m_writer
-                      .submit([&](storage::Transaction& tx) {
-                        for (const auto& st : settled) {
-                          tx.record_attempt(st.attempt, st.outcome.row);
-                          if (st.meta) tx.insert_notification(*st.meta);
-                        }
-                        for (const auto id : unsent)
-                          tx.uncount_attempt(id);
-                      })
-                      .get();
+  // Whether each settled row was still ours to settle: a row taken over meanwhile (this
+  // instance was presumed dead) keeps what the instance that took it over recorded.
+  std::vector<bool> applied;
+  auto recorded =
+      m_writer
+          .submit([&](storage::Transaction& tx) {
+            applied.clear();
+            for (const auto& st : settled) {
+              applied.push_back(tx.record_attempt(st.attempt, st.outcome.row, m_options.instance));
+              if (applied.back() && st.meta) tx.insert_notification(*st.meta);
+            }
+            for (const auto id : unsent)
+              tx.uncount_attempt(id, m_options.instance);
+          })
+          .get();
   release();
   if (recorded) {
     // Sent but not recorded: the rows are still pending and will be sent again (at least
@@ -440,8 +445,10 @@ int DeliveryWorker::deliver(int max_rows) {
     spdlog::error("delivery: cannot record {} attempt(s): {}", settled.size(), recorded->message);
     return 0;
   }
-  for (const auto& st : settled) {
+  for (std::size_t i = 0; i < settled.size(); ++i) {
+    const auto& st = settled[i];
     const auto& row = st.row;
+    if (!applied[i]) continue;  // logged by record_attempt
     m_metrics.count_delivery(row.channel, to_string(st.outcome.verdict));
     switch (st.outcome.verdict) {
       case delivery::Verdict::sent:

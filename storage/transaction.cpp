@@ -656,20 +656,48 @@ void Transaction::count_attempt(std::int64_t id, const std::string& claimed_by,
   q->exec();
 }
 
-void Transaction::uncount_attempt(std::int64_t id) {
-  static const std::string sqlite = "UPDATE outbox SET attempts = " +
-                                    dialect::greatest(sql::Backend::sqlite, "attempts - 1", "0") +
-                                    ", claimed_by = NULL, claimed_until = NULL WHERE id = ?";
+namespace {
+
+// Why an update of a claimed outbox row changed nothing: the row is no longer `claimed_by`'s.
+void warn_claim_lost(sql::Connection& db, std::int64_t id, const std::string& claimed_by,
+                     const char* what) {
+  sql::CachedStatement q(db, "SELECT claimed_by, status FROM outbox WHERE id = ?");
+  q->bind(1, static_cast<int64_t>(id));
+  std::string holder = "nobody";
+  std::string status = "gone";
+  if (q->step()) {
+    if (!q->is_null(0)) holder = "instance " + q->get_text(0);
+    status = q->get_text(1);
+  }
+  spdlog::warn(
+      "delivery: outbox row {} was taken over while instance {} sent it ({} now, claimed by "
+      "{}): its {} is not applied to the row",
+      id, claimed_by, status, holder, what);
+}
+
+}  // namespace
+
+bool Transaction::uncount_attempt(std::int64_t id, const std::string& claimed_by) {
+  static const std::string sqlite =
+      "UPDATE outbox SET attempts = " +
+      dialect::greatest(sql::Backend::sqlite, "attempts - 1", "0") +
+      ", claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ? AND "
+      "status = 'pending'";
   static const std::string postgres =
       "UPDATE outbox SET attempts = " +
       dialect::greatest(sql::Backend::postgres, "attempts - 1", "0") +
-      ", claimed_by = NULL, claimed_until = NULL WHERE id = ?";
+      ", claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ? AND "
+      "status = 'pending'";
   sql::CachedStatement q(m_db, dialect::is_postgres(m_db.backend()) ? postgres : sqlite);
   q->bind(1, static_cast<int64_t>(id));
-  q->exec();
+  q->bind(2, claimed_by);
+  if (q->exec() > 0) return true;
+  warn_claim_lost(m_db, id, claimed_by, "attempt taken back");
+  return false;
 }
 
-void Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& after) {
+bool Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& after,
+                                 const std::string& claimed_by) {
   sql::CachedStatement ins(m_db,
                            "INSERT INTO delivery_attempts (outbox_id, at, http_status, error, "
                            "duration_ms, outcome) VALUES (?,?,?,?,?,?)");
@@ -684,7 +712,8 @@ void Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& a
   sql::CachedStatement upd(
       m_db,
       "UPDATE outbox SET status = ?, attempts = ?, due_at = ?, last_status = ?, "
-      "last_error = ?, sent_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?");
+      "last_error = ?, sent_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ? AND "
+      "claimed_by = ? AND status = 'pending'");
   upd->bind(1, std::string(to_text(after.status)));
   upd->bind(2, after.attempts);
   upd->bind(3, static_cast<int64_t>(to_unix_ms(after.due_at)));
@@ -692,7 +721,10 @@ void Transaction::record_attempt(const DeliveryAttempt& a, const OutboxRecord& a
   upd->bind(5, after.last_error);
   bind_optional_time(upd, 6, after.sent_at);
   upd->bind(7, static_cast<int64_t>(after.id));
-  upd->exec();
+  upd->bind(8, claimed_by);
+  if (upd->exec() > 0) return true;
+  warn_claim_lost(m_db, after.id, claimed_by, "outcome");
+  return false;
 }
 
 std::int64_t Transaction::save_alert(const AlertRecord& a) {

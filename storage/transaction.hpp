@@ -131,11 +131,16 @@ class Transaction {
   // `claimed_until` (the row is being sent; see server::DeliveryWorker).
   void count_attempt(std::int64_t id, const std::string& claimed_by, TimePoint claimed_until);
   // Takes back an attempt counted for a row that was claimed but, in the end, not sent, and
-  // its claim.
-  void uncount_attempt(std::int64_t id);
-  // Stores an attempt and the row's state after it (status, attempts, next due, last error);
-  // the claim ends.
-  void record_attempt(const DeliveryAttempt& a, const OutboxRecord& after);
+  // its claim. Only while `claimed_by` still holds the claim on a pending row: false (and a
+  // warning naming who holds it now) when another instance took the row over meanwhile
+  // (docs/postgres.md "Instances and claims").
+  bool uncount_attempt(std::int64_t id, const std::string& claimed_by);
+  // Stores an attempt (always: it happened) and the row's state after it (status, attempts,
+  // next due, last error); the claim ends. The row changes only while `claimed_by` still holds
+  // the claim on a pending row: a claimer presumed dead and taken over must not overwrite what
+  // the instance that took over settled. False, with a warning, when the row was left alone.
+  bool record_attempt(const DeliveryAttempt& a, const OutboxRecord& after,
+                      const std::string& claimed_by);
 
   // The registry of instances (storage/instances.cpp): this instance's row, inserted or
   // rewritten at each beat; every row, by id; an instance's row removed (a clean stop); the

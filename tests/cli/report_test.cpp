@@ -348,14 +348,15 @@ rules:
            o.alias = "tocsin-q-" + std::to_string(++n);
            o.channel = "oncall";
            o.action = rules::NotifyAction::trigger;
-           o.status = storage::OutboxStatus::failed;
            o.id = tx.insert_notification(o);
+           tx.count_attempt(o.id, "me", at);
            storage::OutboxRecord after = o;
+           after.status = storage::OutboxStatus::failed;
            after.last_status = n == 4 ? 401 : 500;
            after.last_error = "HTTP " + std::to_string(*after.last_status);
            tx.record_attempt(storage::DeliveryAttempt{o.id, at, after.last_status, after.last_error,
                                                       5, storage::AttemptOutcome::failed},
-                             after);
+                             after, "me");
          }
        }).get();
   INFO((written ? written->message : std::string()));

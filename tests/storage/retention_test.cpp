@@ -80,7 +80,7 @@ struct Fixture {
         after.status = storage::parse_stored<storage::OutboxStatus>(status);
         if (status == "sent") after.sent_at = clock.now();
         after.due_at = clock.now() + 1h;
-        tx.record_attempt(a, after);
+        tx.record_attempt(a, after, "me");
       }
     });
     REQUIRE_FALSE(done.get());

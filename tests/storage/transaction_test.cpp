@@ -169,8 +169,8 @@ TEST_CASE("transaction: an attempt taken back never counts below zero (two-argum
       const std::int64_t alert = tx.save_alert(new_alert("fp-1"));
       const std::int64_t id = tx.insert_notification(notification(alert, "a-1", "slack", 3));
       tx.count_attempt(id, "me", k_t0);
-      tx.uncount_attempt(id);
-      tx.uncount_attempt(id);
+      t.db().exec("UPDATE outbox SET attempts = 0");  // as no counted attempt would leave it
+      CHECK(tx.uncount_attempt(id, "me"));
       CHECK(tx.load_notification(id)->attempts == 0);
       tx.count_attempt(id, "me", k_t0);
       CHECK(tx.load_notification(id)->attempts == 1);
@@ -291,14 +291,83 @@ TEST_CASE("transaction: a claimed row is left to its instance until the claim en
     });
     in_transaction(t.db(), [&](Transaction& tx) {
       tx.save_instance({"b", "host-b", ":8080", "0.1.0", "h", k_t0, k_t0});
-      tx.uncount_attempt(id);  // the claim goes with the attempt taken back
+      tx.uncount_attempt(id, "b");  // the claim goes with the attempt taken back
       CHECK(tx.due_notifications(k_t0, 10, {}, k_t0).size() == 1);
       tx.count_attempt(id, "b", k_t0 + seconds(60));
       auto row = *tx.load_notification(id);
       row.attempts = 1;
       row.due_at = k_t0 + seconds(5);
-      tx.record_attempt({id, k_t0, std::nullopt, "refused", 3, AttemptOutcome::retry}, row);
+      tx.record_attempt({id, k_t0, std::nullopt, "refused", 3, AttemptOutcome::retry}, row, "b");
       CHECK(tx.due_notifications(k_t0 + seconds(5), 10, {}, k_t0).size() == 1);
+      CHECK(count(t.db(), "SELECT count(*) FROM outbox WHERE claimed_by IS NOT NULL") == 0);
+    });
+  });
+}
+
+// docs/postgres.md "Instances and claims": a claimer presumed dead and taken over that wakes
+// up must not undo what the instance that took over settled (a trigger back to pending after
+// its resolve went out would reopen the page downstream).
+TEST_CASE("transaction: a claimer whose row was taken over and settled leaves it as settled") {
+  using std::chrono::seconds;
+  for_each_backend([](TestDatabase& t) {
+    for (const bool uncount : {false, true}) {
+      CAPTURE(uncount);
+      std::int64_t id = 0;
+      in_transaction(t.db(), [&](Transaction& tx) {
+        const std::int64_t alert = tx.save_alert(new_alert(uncount ? "fp-u" : "fp-r"));
+        id = tx.insert_notification(notification(alert, "a-1", "slack", 3));
+        tx.count_attempt(id, "a", k_t0 + seconds(4));   // a claims it, then stalls
+        tx.count_attempt(id, "b", k_t0 + seconds(30));  // b takes it over and sends it
+        auto sent = *tx.load_notification(id);
+        sent.status = OutboxStatus::sent;
+        sent.sent_at = k_t0 + seconds(20);
+        sent.last_status = 200;
+        CHECK(tx.record_attempt({id, k_t0 + seconds(20), 200, "", 5, AttemptOutcome::sent}, sent,
+                                "b"));
+      });
+      in_transaction(t.db(), [&](Transaction& tx) {
+        // a wakes up with its 503 (a retry) or with an attempt it never made.
+        if (uncount) {
+          CHECK_FALSE(tx.uncount_attempt(id, "a"));
+        } else {
+          auto retry = *tx.load_notification(id);
+          retry.status = OutboxStatus::pending;
+          retry.sent_at.reset();
+          retry.last_status = 503;
+          retry.last_error = "HTTP 503";
+          retry.due_at = k_t0 + seconds(40);
+          CHECK_FALSE(tx.record_attempt(
+              {id, k_t0 + seconds(25), 503, "HTTP 503", 5000, AttemptOutcome::retry}, retry, "a"));
+        }
+        const auto row = *tx.load_notification(id);
+        CHECK(row.status == OutboxStatus::sent);
+        CHECK(row.attempts == 2);
+        CHECK(row.last_status == 200);
+        CHECK(tx.due_notifications(k_t0 + seconds(60), 10).empty());
+      });
+      // The attempt a made is stored all the same: it happened.
+      CHECK(count(t.db(), "SELECT count(*) FROM delivery_attempts WHERE outbox_id = " +
+                              std::to_string(id)) == (uncount ? 1 : 2));
+    }
+  });
+}
+
+// A claimer still holding its claim is not mistaken for a stale one (a single SQLite instance
+// always is).
+TEST_CASE("transaction: the claim's holder records and takes back attempts as before") {
+  for_each_backend([](TestDatabase& t) {
+    in_transaction(t.db(), [&](Transaction& tx) {
+      const std::int64_t alert = tx.save_alert(new_alert("fp-1"));
+      const std::int64_t id = tx.insert_notification(notification(alert, "a-1", "slack", 3));
+      tx.count_attempt(id, "a", k_t0 + std::chrono::seconds(4));
+      tx.count_attempt(id, "b", k_t0 + std::chrono::seconds(4));
+      CHECK(tx.uncount_attempt(id, "b"));
+      CHECK(tx.load_notification(id)->attempts == 1);
+      tx.count_attempt(id, "b", k_t0 + std::chrono::seconds(4));
+      auto after = *tx.load_notification(id);
+      after.status = OutboxStatus::failed;
+      CHECK(tx.record_attempt({id, k_t0, 400, "HTTP 400", 5, AttemptOutcome::failed}, after, "b"));
+      CHECK(tx.load_notification(id)->status == OutboxStatus::failed);
       CHECK(count(t.db(), "SELECT count(*) FROM outbox WHERE claimed_by IS NOT NULL") == 0);
     });
   });
