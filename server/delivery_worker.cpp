@@ -6,8 +6,11 @@
 #include <strings.h>
 
 #include <cstdlib>
+#include <thread>
 #include <tuple>
 
+#include "core/duration.hpp"
+#include "core/thread_annotations.hpp"
 #include "delivery/redact.hpp"
 #include "http/http_failure.hpp"
 #include "storage/vocabulary.hpp"
@@ -53,6 +56,52 @@ std::pair<std::string, int> host_and_port(const std::string& origin) {
   return {host, port};
 }
 
+// Ends a request at its overall deadline: cpp-httplib's timeouts bound each read and write,
+// not the request, so a receiver trickling a byte now and then could hold one for as long as
+// it likes, past the claim on the row (docs/postgres.md "Instances and claims"). At the
+// deadline the client's socket is shut down, which fails the read or write in progress; again
+// every few milliseconds, since a stop before the socket is open does nothing.
+class Deadline {
+ public:
+  Deadline(httplib::Client& client, Duration timeout)
+      : m_thread([this, &client, deadline = std::chrono::steady_clock::now() + timeout] {
+          MutexLock lock(m_mutex);
+          while (!m_done) {
+            if (!m_wake.wait_until(m_mutex, deadline) && !m_done) break;
+          }
+          if (m_done) return;
+          m_passed = true;
+          while (!m_done) {
+            client.stop();
+            m_wake.wait_for(m_mutex, k_stop_again);
+          }
+        }) {}
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+  ~Deadline() { finish(); }
+
+  // The request is over; true when the deadline ended it.
+  bool finish() {
+    {
+      MutexLock lock(m_mutex);
+      m_done = true;
+    }
+    m_wake.notify_all();
+    if (m_thread.joinable()) m_thread.join();
+    MutexLock lock(m_mutex);
+    return m_passed;
+  }
+
+ private:
+  static constexpr auto k_stop_again = std::chrono::milliseconds(10);
+
+  Mutex m_mutex;
+  CondVar m_wake;
+  bool m_done GUARDED_BY(m_mutex) = false;
+  bool m_passed GUARDED_BY(m_mutex) = false;
+  std::thread m_thread;  // last: started once the members it uses are
+};
+
 }  // namespace
 
 delivery::AttemptResult send_http(const delivery::HttpRequest& request, Duration timeout) {
@@ -93,7 +142,14 @@ delivery::AttemptResult send_http(const delivery::HttpRequest& request, Duration
   }
   // OpenSSL reports why a handshake failed in this thread's error queue.
   ERR_clear_error();
+  Deadline deadline(client, timeout);
   auto res = client.Post(parts->second, headers, request.body, content_type);
+  if (deadline.finish() && !res && res.error() != httplib::Error::Connection) {
+    // Cut at the deadline, whatever the receiver had sent by then. (An answer read in full
+    // just as the deadline passed is kept: it is the receiver's.)
+    r.error = "timed out after " + format_duration(timeout) + ": " + where;
+    return finish();
+  }
   if (!res) {
     http::FailedRequest failed;
     std::tie(failed.host, failed.port) = host_and_port(parts->first);
@@ -260,7 +316,9 @@ int DeliveryWorker::deliver(int max_rows) {
   // (an fsync) per notification would bound delivery to the disk.
   std::vector<storage::OutboxRecord> claimed;
   std::optional<std::string> lane;
-  const TimePoint claim_time = m_clock.now();
+  // Set by the claim job: a job that waited in the writer's queue must not start the claim
+  // (nor pick the rows due) from a clock read before it waited.
+  TimePoint claimed_until{};
   auto release = [&] {
     MutexLock lock(m_mutex);
     for (const auto& r : claimed)
@@ -271,6 +329,7 @@ int DeliveryWorker::deliver(int max_rows) {
   auto status = m_writer.submit([&](storage::Transaction& tx) {
     release();
     claimed.clear();
+    const TimePoint claim_time = m_clock.now();
     std::vector<std::string> full;
     {
       MutexLock lock(m_mutex);
@@ -298,9 +357,12 @@ int DeliveryWorker::deliver(int max_rows) {
     ++m_lanes[*lane];
     // A channel not answering is tried one row at a time: each try may cost delivery.timeout.
     const int most = m_answering.count(*lane) ? max_rows : 1;
-    // The claim outlasts the batch sent one request after another, each within the timeout;
-    // if this instance dies meanwhile, another takes the rows over once it misses its beats.
-    const TimePoint claimed_until = claim_time + (most + 1) * rules.delivery.timeout;
+    // The claim outlasts the batch sent one request after another, each ended at the timeout
+    // whatever the receiver does (send_http), plus a margin for the reads between requests and
+    // the record's wait for the writer (docs/postgres.md "Instances and claims"); if this
+    // instance dies meanwhile, another takes the rows over once it misses its beats.
+    claimed_until =
+        claim_time + most * rules.delivery.timeout + claim_margin(rules.delivery.timeout);
     for (const auto& row : rows) {
       if (static_cast<int>(claimed.size()) >= most) break;
       if (row.channel != *lane || !m_in_flight.insert(queue_key(row)).second) continue;
@@ -335,6 +397,9 @@ int DeliveryWorker::deliver(int max_rows) {
       MutexLock lock(m_mutex);
       if (m_stopping) go_on = false;
     }
+    // A request starts only if it ends, at the latest, before the claim does: past the claim
+    // another instance may have taken the row over and be sending it too.
+    if (go_on && m_clock.now() + rules.delivery.timeout >= claimed_until) go_on = false;
     if (!go_on) {
       unsent.push_back(row.id);
       continue;

@@ -30,10 +30,22 @@ using Sender =
     std::function<delivery::AttemptResult(const delivery::HttpRequest&, Duration timeout)>;
 
 // The real sender: cpp-httplib, TLS verified against the system CAs, timeouts on connect,
-// read and write. A failure's error is its cause (http/http_failure.hpp) and where it went,
-// "connection refused: http://127.0.0.1:9000/hook", the URL as request.shown_url has it (all
-// but the origin hidden when that is empty).
+// read and write, and `timeout` as an overall deadline: the whole request (connect, write,
+// headers, body) is abandoned once it has lasted `timeout`, however the receiver trickles its
+// answer, and fails "timed out after <timeout>" (a claim must outlast every request it
+// covers; docs/postgres.md "Instances and claims"). A failure's error is its cause
+// (http/http_failure.hpp) and where it went, "connection refused: http://127.0.0.1:9000/hook", the
+// URL as request.shown_url has it (all but the origin hidden when that is empty).
 delivery::AttemptResult send_http(const delivery::HttpRequest& request, Duration timeout);
+
+// What a claim lasts beyond its batch's requests (each at most delivery.timeout): one timeout
+// for the diagnosis of a connection that failed (http::failure_cause connects once more; the
+// batch stops at its first request without an answer, so there is one at most), and 5 s for
+// the reads between requests and the record's wait in the writer's queue. A claim runs for
+// most * timeout + claim_margin(timeout) from when its job runs.
+inline Duration claim_margin(Duration timeout) {
+  return timeout + std::chrono::seconds(5);
+}
 
 // Concurrency and isolation: each thread sends one batch at a time, and a batch is a lane of
 // ONE channel, so a receiver that hangs holds back its own channel only. A channel whose last

@@ -5,13 +5,17 @@
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <map>
+#include <thread>
 
 #include "core/json.hpp"
 #include "engine/engine.hpp"
@@ -531,6 +535,152 @@ TEST_CASE("worker: over loopback, a receiver that never answers holds back only 
       timed_out += !a.http_status && a.error.rfind("timed out after 2s: http://127.0.0.1:", 0) == 0;
   }
   CHECK(timed_out == 1);
+}
+
+namespace {
+
+// A receiver that answers its headers at once, then its body one byte every 100 ms (for 10 s
+// at most, so that a failing test still ends): every read is quick, the request never ends
+// by itself. As the slow receiver in docs/postgres.md "Instances and claims".
+class TricklingReceiver {
+ public:
+  TricklingReceiver() : m_listen(::socket(AF_INET, SOCK_STREAM, 0)) {
+    REQUIRE(m_listen >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    REQUIRE(::bind(m_listen, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+    REQUIRE(::listen(m_listen, 16) == 0);
+    REQUIRE(::getsockname(m_listen, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    m_port = ntohs(addr.sin_port);
+    m_thread = std::thread([this] { serve(); });
+  }
+  TricklingReceiver(const TricklingReceiver&) = delete;
+  TricklingReceiver& operator=(const TricklingReceiver&) = delete;
+  ~TricklingReceiver() {
+    m_stop = true;
+    m_thread.join();
+    ::close(m_listen);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+
+ private:
+  // Waits (in short steps, watching m_stop) until `fd` is readable; false when stopped.
+  bool readable(int fd) {
+    while (!m_stop) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0) return true;
+    }
+    return false;
+  }
+  void serve() {
+    while (readable(m_listen)) {
+      const int fd = ::accept(m_listen, nullptr, nullptr);
+      if (fd < 0) continue;
+      char buffer[65536];
+      if (readable(fd) && ::recv(fd, buffer, sizeof buffer, 0) > 0) {
+        const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+        bool open = ::send(fd, head.data(), head.size(), MSG_NOSIGNAL) > 0;
+        for (int i = 0; i < 100 && open && !m_stop; ++i) {
+          std::this_thread::sleep_for(100ms);
+          open = ::send(fd, "x", 1, MSG_NOSIGNAL) == 1;
+        }
+      }
+      ::close(fd);
+    }
+  }
+
+  int m_listen;
+  int m_port = 0;
+  std::atomic<bool> m_stop{false};
+  std::thread m_thread;
+};
+
+// The worker's clock, counting its reads: a test can tell that the worker has read it.
+class CountingClock final : public Clock {
+ public:
+  explicit CountingClock(const Clock& clock) : m_clock(clock) {}
+  TimePoint now() const override {
+    ++m_reads;
+    return m_clock.now();
+  }
+  int reads() const { return m_reads.load(); }
+
+ private:
+  const Clock& m_clock;
+  mutable std::atomic<int> m_reads{0};
+};
+
+}  // namespace
+
+// docs/postgres.md "Instances and claims": cpp-httplib's timeouts are per read, so a receiver
+// trickling its answer kept a request alive past the claim, and another instance sent the row
+// again. The request is cut at delivery.timeout, and the claim outlasts it.
+TEST_CASE("worker: over loopback, a receiver trickling its answer is cut at the timeout") {
+  TricklingReceiver trickling;
+  Rig rig(lane_rules(trickling.url() + "/slow", "http://receiver.invalid/oncall", "1s"));
+  std::optional<std::int64_t> claimed_until;
+  Duration took{0};
+  std::string error;
+  server::DeliveryWorker worker(
+      rig.writer, rig.reader, rig.clock, rig.rules, rig.metrics,
+      [&](const delivery::HttpRequest& r, Duration timeout) {
+        if (r.url.find("/slow") == std::string::npos) return answered(202);
+        claimed_until = rig.db.scalar("SELECT claimed_until FROM outbox WHERE channel = 'slow'");
+        const auto started = std::chrono::steady_clock::now();
+        auto result = server::send_http(r, timeout);
+        took = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);
+        error = result.error;
+        return result;
+      },
+      rig.options());
+  rig.fire("queue-a");
+  while (worker.deliver_one()) {
+  }
+  MESSAGE("the trickled request took ", took.count(), " ms");
+  CHECK(took >= 1s);
+  CHECK(took < 2500ms);  // the timeout, and a margin for a loaded machine; not 10 s
+  CHECK(error.rfind("timed out after 1s: http://127.0.0.1:", 0) == 0);
+  // Claimed at k_t0 (the clock stands still) for longer than the request lasted.
+  REQUIRE(claimed_until);
+  CHECK(from_unix_ms(*claimed_until) > k_t0 + took);
+  CHECK(from_unix_ms(*claimed_until) == k_t0 + 1s + server::claim_margin(1s));
+}
+
+// docs/postgres.md "Instances and claims": a claim job that waited in the writer's queue
+// claims from the time it runs, not from a clock read before it waited (its claim would be
+// that much shorter than the batch it covers).
+TEST_CASE("worker: a claim that waited for the writer starts from the time its job runs") {
+  Rig rig;
+  rig.fire("queue-a");
+  CountingClock clock(rig.clock);
+  std::optional<std::int64_t> claimed_until;
+  server::DeliveryWorker worker(
+      rig.writer, rig.reader, clock, rig.rules, rig.metrics,
+      [&](const delivery::HttpRequest&, Duration) {
+        claimed_until =
+            rig.db.scalar("SELECT claimed_until FROM outbox WHERE claimed_by IS NOT NULL");
+        return answered(202);
+      },
+      rig.options());
+  // The writer is held by a job until the test lets it go.
+  std::promise<void> let_go;
+  auto held = rig.writer.submit(
+      [waiting = let_go.get_future().share()](storage::Transaction&) { waiting.wait(); });
+  auto delivered = std::async(std::launch::async, [&] { return worker.deliver(1); });
+  // Until the worker reads its clock (as a claim taken before the wait would), or long enough
+  // for it to have queued its claim behind the held job.
+  const auto until = std::chrono::steady_clock::now() + 500ms;
+  while (clock.reads() == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  rig.clock.advance(1min);  // the claim job waits meanwhile
+  let_go.set_value();
+  REQUIRE_FALSE(held.get());
+  CHECK(delivered.get() == 1);
+  const Duration timeout = rig.rules.get()->rules->delivery.timeout;
+  REQUIRE(claimed_until);
+  CHECK(from_unix_ms(*claimed_until) == k_t0 + 1min + timeout + server::claim_margin(timeout));
 }
 
 TEST_CASE("worker: an outbox row this version cannot read is settled failed, the rest are sent") {
