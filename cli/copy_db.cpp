@@ -16,13 +16,20 @@ namespace tocsin::cli {
 namespace {
 
 std::string shown(const std::string& location) {
-  return storage::is_postgres_location(location) ? storage::postgres::redacted(location) : location;
+  return storage::display_location(location);
 }
 
 }  // namespace
 
 int run_copy_db(const std::string& source, const std::string& destination, TimePoint now,
                 std::ostream& out, std::ostream& err) {
+  for (const std::string* location : {&source, &destination}) {
+    if (auto problem = storage::location_problem(*location)) {
+      err << "tocsin copy-db: the database location " << shown(*location) << " " << *problem
+          << "\n";
+      return 2;
+    }
+  }
   storage::CopyOptions options;
   options.now = now;
   options.on_table = [&](const std::string& table, std::int64_t rows) {

@@ -104,6 +104,11 @@ int run_export(const ExportOptions& options, TimePoint now, std::ostream& out, s
         << "\"\n";
     return 2;
   }
+  if (auto problem = storage::location_problem(options.db_path)) {
+    err << "tocsin export: the database location " << storage::display_location(options.db_path)
+        << " " << *problem << "\n";
+    return 2;
+  }
   std::error_code ec;
   if (!storage::is_postgres_location(options.db_path) &&
       !std::filesystem::exists(options.db_path, ec)) {

@@ -580,6 +580,10 @@ int run_report(const ReportOptions& options, const Clock& clock, std::ostream& o
                                   ? resolve_db("", loaded.rules->storage.url_env)
                                   : options.db_path;
   const std::string db_shown = storage::display_location(db_path);
+  if (auto problem = storage::location_problem(db_path)) {
+    err << "tocsin report: the database location " << db_shown << " " << *problem << "\n";
+    return 2;
+  }
   // Opened read-only: a report never creates or migrates a database.
   std::error_code ec;
   if (!storage::is_postgres_location(db_path) && !std::filesystem::is_regular_file(db_path, ec)) {

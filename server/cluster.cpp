@@ -72,9 +72,10 @@ ClusterView Cluster::make_view(std::vector<storage::InstanceRecord> rows, TimePo
 }
 
 std::optional<ClusterView> Cluster::beat() {
-  const TimePoint now = m_clock.now();
-  storage::InstanceRecord self{m_id,       m_host, m_listen, k_version, m_rules.get()->rules->hash,
-                               m_started, now};
+  // Stamped inside the job, when the writer runs it: a beat that waited in a slow queue must
+  // not record the time it was queued (the others would presume this instance dead sooner).
+  TimePoint now{};
+  const std::string rules_hash = m_rules.get()->rules->hash;
   std::vector<storage::InstanceRecord> rows;
   bool first = false;
   {
@@ -87,8 +88,10 @@ std::optional<ClusterView> Cluster::beat() {
                       // An earlier run on this address died without leaving (killed, or the
                       // machine rebooted): its claims are taken over now, not once it is
                       // presumed dead.
+                      now = m_clock.now();
                       replaced = first ? tx.replace_instances_at(m_host, m_listen, m_id) : 0;
-                      tx.save_instance(self);
+                      tx.save_instance(storage::InstanceRecord{m_id, m_host, m_listen, k_version,
+                                                               rules_hash, m_started, now});
                       tx.forget_instances(now - k_forget_after);
                       rows = tx.list_instances();
                     })

@@ -67,7 +67,7 @@ Kind kind_of(std::string type) {
 }
 
 std::string display(const std::string& location) {
-  return is_postgres_location(location) ? postgres::redacted(location) : location;
+  return display_location(location);
 }
 
 std::string quoted(const std::string& identifier) {

@@ -16,13 +16,64 @@ bool is_postgres_location(std::string_view location) {
   return location.starts_with("postgresql://") || location.starts_with("postgres://");
 }
 
+namespace {
+
+// A libpq key=value connection string ("host=db user=u password=..."), which Tocsin does not
+// take: read as a file path it would start SQLite on a file named after it, password included.
+bool looks_like_conninfo(std::string_view location) {
+  static constexpr std::string_view k_keywords[] = {
+      "host",    "hostaddr", "port",           "dbname",        "user",
+      "password", "passfile", "service",       "sslmode",       "options",
+      "application_name", "connect_timeout", "target_session_attrs"};
+  std::size_t start = 0;
+  while (start < location.size() && location[start] == ' ') ++start;
+  const std::string_view rest = location.substr(start);
+  for (const std::string_view keyword : k_keywords) {
+    if (!rest.starts_with(keyword)) continue;
+    std::size_t i = keyword.size();
+    while (i < rest.size() && rest[i] == ' ') ++i;
+    if (i < rest.size() && rest[i] == '=') return true;
+  }
+  return location.find(" password=") != std::string_view::npos ||
+         location.find(" password =") != std::string_view::npos;
+}
+
+// A URI whose authority (from :// to the next '/', '?' or the end) holds more than one '@': an
+// unencoded '@' in the user name or password, which libpq splits at the wrong one, then names
+// the rest of the password as the host in its error.
+bool has_unencoded_at(std::string_view location) {
+  const std::size_t scheme = location.find("://");
+  if (scheme == std::string_view::npos) return false;
+  const std::size_t begin = scheme + 3;
+  const std::size_t end = location.find_first_of("/?", begin);
+  const std::string_view authority = location.substr(begin, end == std::string_view::npos
+                                                                 ? std::string_view::npos
+                                                                 : end - begin);
+  const std::size_t first = authority.find('@');
+  return first != std::string_view::npos && authority.find('@', first + 1) != std::string_view::npos;
+}
+
+}  // namespace
+
 std::string display_location(const std::string& location) {
+  if (looks_like_conninfo(location)) return "(a key=value connection string, not shown)";
+  if (is_postgres_location(location) && has_unencoded_at(location))
+    return "(a postgresql:// URI with more than one '@', not shown)";
   return is_postgres_location(location) ? postgres::redacted(location) : location;
 }
 
 std::optional<std::string> location_problem(const std::string& location) {
   if (location.empty()) return "is empty";
+  if (looks_like_conninfo(location)) {
+    return "is a libpq key=value connection string, which Tocsin does not take (it would be read "
+           "as an SQLite file path): give a postgresql:// URI instead, e.g. "
+           "postgresql://USER:PASSWORD@HOST:5432/DBNAME";
+  }
   if (!is_postgres_location(location)) return std::nullopt;
+  if (has_unencoded_at(location)) {
+    return "has more than one '@' before its host: percent-encode an '@' in the user name or "
+           "password as %40";
+  }
   if (auto why = postgres::conninfo_problem(location)) {
     return "is not a connection URI libpq can parse: " + *why;
   }

@@ -18,11 +18,13 @@ namespace tocsin::storage {
 // `postgresql://` or `postgres://` URI, libpq's two spellings) rather than an SQLite file.
 bool is_postgres_location(std::string_view location);
 
-// `location` as logs, errors and the API may show it: a URI without its passwords.
+// `location` as logs, errors and the API may show it: a URI without its passwords; nothing of a
+// key=value connection string or of a URI with an unencoded '@' (location_problem refuses both).
 std::string display_location(const std::string& location);
 
-// Why `location` cannot be used, never quoting a password: a postgresql:// URI libpq cannot
-// parse, or an empty one. nullopt for a file path and a URI libpq parses (nothing is opened).
+// Why `location` cannot be used, never quoting a password: a libpq key=value connection string
+// (a postgresql:// URI is asked for), a URI with more than one '@' before its host (an '@' in
+// the password must be %40), a postgresql:// URI libpq cannot parse, or an empty one. nullopt for a file path and a URI libpq parses (nothing is opened).
 std::optional<std::string> location_problem(const std::string& location);
 
 // PRAGMA synchronous. `off` only for throwaway databases (the temporary one of replay).

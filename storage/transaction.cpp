@@ -469,48 +469,49 @@ void Transaction::insert_digest_item(const DigestItem& item) {
 }
 
 std::vector<DigestItem> Transaction::take_digest_items(const std::string& channel) {
+  // One statement deletes exactly the rows it returns: another instance's item committed while
+  // this runs is either among them or left for the next digest (a SELECT then a DELETE, under
+  // READ COMMITTED, deleted items committed in between without returning them).
   std::vector<DigestItem> out;
-  {
-    sql::CachedStatement q(
-        m_db,
-        "SELECT id, created_at, alert_id, episode, fingerprint, alias, action, "
-        "severity, priority, noise, summary, why FROM digest_items WHERE channel = ? "
-        "ORDER BY id");
-    q->bind(1, channel);
-    while (q->step()) {
-      DigestItem item;
-      item.id = q->get_int64(0);
-      OutboxRecord& n = item.notification;
-      n.channel = channel;
-      n.created_at = n.due_at = from_unix_ms(q->get_int64(1));
-      if (!q->is_null(2)) n.alert_id = q->get_int64(2);
-      if (!q->is_null(3)) n.episode = q->get_int(3);
-      n.fingerprint = q->get_text(4);
-      n.alias = q->get_text(5);
-      n.action = parse_stored<rules::NotifyAction>(q->get_text(6), "digest_items.action");
-      n.severity = parse_stored<Severity>(q->get_text(7), "digest_items.severity");
-      n.priority = Priority{q->get_int(8)};
-      if (!q->is_null(9)) n.noise = q->get_double(9);
-      item.summary = q->get_text(10);
-      n.why = q->get_text(11);
-      out.push_back(std::move(item));
-    }
+  sql::CachedStatement q(
+      m_db,
+      "DELETE FROM digest_items WHERE channel = ? RETURNING id, created_at, alert_id, episode, "
+      "fingerprint, alias, action, severity, priority, noise, summary, why");
+  q->bind(1, channel);
+  while (q->step()) {
+    DigestItem item;
+    item.id = q->get_int64(0);
+    OutboxRecord& n = item.notification;
+    n.channel = channel;
+    n.created_at = n.due_at = from_unix_ms(q->get_int64(1));
+    if (!q->is_null(2)) n.alert_id = q->get_int64(2);
+    if (!q->is_null(3)) n.episode = q->get_int(3);
+    n.fingerprint = q->get_text(4);
+    n.alias = q->get_text(5);
+    n.action = parse_stored<rules::NotifyAction>(q->get_text(6), "digest_items.action");
+    n.severity = parse_stored<Severity>(q->get_text(7), "digest_items.severity");
+    n.priority = Priority{q->get_int(8)};
+    if (!q->is_null(9)) n.noise = q->get_double(9);
+    item.summary = q->get_text(10);
+    n.why = q->get_text(11);
+    out.push_back(std::move(item));
   }
-  sql::CachedStatement del(m_db, "DELETE FROM digest_items WHERE channel = ?");
-  del->bind(1, channel);
-  del->exec();
+  // RETURNING gives no order: the digest lists items as they came.
+  std::sort(out.begin(), out.end(),
+            [](const DigestItem& a, const DigestItem& b) { return a.id < b.id; });
   return out;
 }
 
 bool Transaction::arm_digest(const std::string& channel, TimePoint due) {
-  sql::CachedStatement has(m_db, "SELECT 1 FROM timers WHERE kind = 'digest' AND name = ?");
-  has->bind(1, channel);
-  if (has->step()) return false;
-  sql::CachedStatement q(m_db, "INSERT INTO timers (due_at, kind, name) VALUES (?, 'digest', ?)");
+  // One statement on the unique index timers_one_per_name: two instances arming at once arm
+  // one timer, the second waiting for the first's commit and then doing nothing.
+  sql::CachedStatement q(m_db,
+                         "INSERT INTO timers (due_at, kind, name) VALUES (?, 'digest', ?) "
+                         "ON CONFLICT DO NOTHING RETURNING id");
   q->bind(1, static_cast<int64_t>(to_unix_ms(due)));
   q->bind(2, channel);
-  q->exec();
-  return true;
+  // The change is made by the first step (SQLite's RETURNING), whatever happens after.
+  return q->step();
 }
 
 std::int64_t Transaction::next_digest_number(const std::string& channel) {

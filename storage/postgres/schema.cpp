@@ -1,9 +1,13 @@
 #include "storage/postgres/schema.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <atomic>
 #include <string>
 #include <vector>
 
 #include "storage/database.hpp"
+#include "storage/postgres/connection.hpp"
 
 namespace tocsin::storage::postgres {
 
@@ -304,6 +308,39 @@ void migrate(sql::Connection& db) {
       throw;
     }
   }
+}
+
+}  // namespace tocsin::storage::postgres
+
+namespace tocsin::storage::postgres {
+
+namespace {
+
+// The session's value of a setting measured in milliseconds; 0 is "no bound".
+std::int64_t setting_ms(Connection& connection, const std::string& name) {
+  return connection.exec("SELECT setting::bigint FROM pg_settings WHERE name = $1", {name})
+      .int64(0, 0);
+}
+
+void bound_at_most(Connection& connection, const std::string& name, int bound_ms) {
+  const std::int64_t current = setting_ms(connection, name);
+  if (current > 0 && current <= bound_ms) return;
+  connection.exec("SET " + name + " = " + std::to_string(bound_ms));
+}
+
+}  // namespace
+
+void set_up_writer_session(Connection& connection) {
+  if (connection.exec("SHOW synchronous_commit").text(0, 0) == "off") {
+    connection.exec("SET synchronous_commit = on");
+    static std::atomic<bool> told{false};
+    if (!told.exchange(true)) {
+      spdlog::info("PostgreSQL: the server has synchronous_commit = off; Tocsin answers 2xx only "
+                   "after a durable commit, so its writer's session sets it on");
+    }
+  }
+  bound_at_most(connection, "idle_in_transaction_session_timeout", k_idle_in_transaction_bound_ms);
+  bound_at_most(connection, "lock_timeout", k_lock_wait_bound_ms);
 }
 
 }  // namespace tocsin::storage::postgres

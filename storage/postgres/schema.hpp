@@ -7,6 +7,8 @@
 
 namespace tocsin::storage::postgres {
 
+class Connection;  // storage/postgres/connection.hpp
+
 // The version this build migrates a database to.
 int current_schema_version();
 
@@ -18,5 +20,17 @@ void migrate(sql::Connection& db);
 
 // The database's version; 0 when it was never migrated (no tocsin_schema table).
 int schema_version(sql::Connection& db);
+
+// The bounds of the writer's session (docs/postgres.md "The writer"), set after migrate:
+// - synchronous_commit: `off` is raised to `on` (logged once at info), since a 2xx is answered
+//   only after a durable commit; `local`, `on`, `remote_write` and `remote_apply` are kept.
+// - idle_in_transaction_session_timeout (k_idle_in_transaction_bound): the server ends the
+//   session of an instance stopped inside a transaction, freeing the locks the others wait on.
+// - lock_timeout (k_lock_wait_bound): a wait on another instance's lock ends with 55P03, which
+//   the writer runs again as a conflict.
+// A shorter bound already set (the location's options, the role's settings) is kept.
+inline constexpr int k_idle_in_transaction_bound_ms = 5000;
+inline constexpr int k_lock_wait_bound_ms = 5000;
+void set_up_writer_session(Connection& connection);
 
 }  // namespace tocsin::storage::postgres

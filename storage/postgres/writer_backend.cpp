@@ -19,14 +19,16 @@ namespace tocsin::storage {
 
 namespace {
 
-// Another instance got in the way: a serialization failure or a deadlock, or a unique violation
-// from two instances inserting the same new row (an alert, a delivery id) at once. Nothing of
-// the transaction was committed and running it again sees the other's row.
+// Another instance got in the way: a serialization failure or a deadlock, a unique violation
+// from two instances inserting the same new row (an alert, a delivery id) at once, or a wait on
+// its lock longer than lock_timeout (55P03; set_up_writer_session). Nothing of the transaction
+// was committed and running it again sees the other's row, or the lock freed.
 bool is_conflict(const std::exception& e) {
   const auto* error = dynamic_cast<const sql::Error*>(&e);
   if (error == nullptr || error->backend() != sql::Backend::postgres) return false;
   const std::string& state = error->sqlstate();
-  return state == "40001" || state == "40P01" || state == "23505";
+  return state == "40001" || state == "40P01" || state == "23505" ||
+         state == "55P03";
 }
 
 bool is_unavailable(const std::exception& e) {
@@ -77,6 +79,7 @@ void Writer::open_postgres(const std::string& location) {
     m_pg->exec("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED");
     m_sql = std::make_unique<postgres::SqlConnection>(*m_pg);
     postgres::migrate(*m_sql);
+    postgres::set_up_writer_session(*m_pg);
   } catch (const std::exception& e) {
     // The messages of storage/postgres/ hold no password; the location is redacted.
     throw DatabaseError("cannot open PostgreSQL database " + m_path + ": " + e.what());
@@ -98,6 +101,7 @@ sql::Connection* Writer::postgres_connection() {
   try {
     auto connection = std::make_unique<postgres::Connection>(postgres::Connection::open(m_conninfo));
     connection->exec("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED");
+    postgres::set_up_writer_session(*connection);
     m_pg = std::move(connection);
     m_sql = std::make_unique<postgres::SqlConnection>(*m_pg);
     spdlog::info("database {}: connected to {}:{}", m_path, m_pg->host(), m_pg->port());

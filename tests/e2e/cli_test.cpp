@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -241,6 +244,50 @@ TEST_CASE("tocsin replay --until: now, or a duration after the last line, fires 
       CHECK(r.exit_code == 2);
       CHECK(r.output.find("--until") != std::string::npos);
       CHECK(r.output.find("now-2h") != std::string::npos);
+    }
+  }
+}
+
+// A database location that would leak its password is refused (exit 2) before anything is
+// opened: the password appears in no output and no file is created under its name.
+TEST_CASE("serve refuses a location that would show its password") {
+  TempDir dir;
+  const std::string rules = dir.file("rules.yaml");
+  std::ofstream(rules) << "version: 1\n";
+  struct Case {
+    const char* intent;
+    std::string location;
+    std::string password;
+    std::string advice;
+  };
+  const Case cases[] = {
+      {"a key=value string is not a file path",
+       "host=127.0.0.1 user=u password=kv-secret-1 dbname=t", "kv-secret-1", "postgresql://"},
+      {"a key=value string starting with its password", "password=kv-secret-2 host=127.0.0.1",
+       "kv-secret-2", "postgresql://"},
+      {"one starting with dbname", "dbname=t user=u password=kv-secret-3", "kv-secret-3",
+       "postgresql://"},
+      {"an unencoded @ in a URI's password", "postgresql://u:p@ss-secret-4@127.0.0.1:1/db",
+       "ss-secret-4", "%40"},
+      {"an unencoded @ in a postgres:// URI's password", "postgres://u:at@at-secret-5@localhost/db",
+       "at-secret-5", "%40"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.intent);
+    // serve, and the commands that open a database given the same way.
+    const std::vector<std::vector<std::string>> commands = {
+        {"serve", "--rules", rules, "--listen", "127.0.0.1:0"},
+        {"export"},
+        {"report", "--rules", rules},
+        {"copy-db", c.location, dir.file("copy.db")},
+    };
+    for (const auto& command : commands) {
+      CAPTURE(command[0]);
+      const auto r = run_tocsin(command, {"TOCSIN_DB=" + c.location});
+      CHECK(r.exit_code == 2);
+      CHECK(r.output.find(c.password) == std::string::npos);
+      CHECK(r.output.find(c.advice) != std::string::npos);
+      CHECK_FALSE(std::filesystem::exists(c.location));
     }
   }
 }

@@ -6,6 +6,9 @@
 
 #include <doctest/doctest.h>
 
+#include <future>
+#include <thread>
+
 #include "server/app.hpp"
 #include "support/rules.hpp"
 #include "support/temp_dir.hpp"
@@ -100,4 +103,25 @@ TEST_CASE("cluster: an instance that stops cleanly leaves the registry") {
 TEST_CASE("cluster: instance ids are unique per start") {
   CHECK(new_instance_id("h", 8080) != new_instance_id("h", 8080));
   CHECK(new_instance_id("h", 8080).rfind("h:8080:", 0) == 0);
+}
+
+// A beat that waited in a slow writer queue records the time its job ran, not the time it was
+// queued: otherwise the others see an old last_seen and presume a live instance dead.
+TEST_CASE("cluster: a beat is stamped when the writer runs it") {
+  Rig rig;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  auto gate = rig.writer.submit([released](storage::Transaction&) { released.wait(); });
+  auto beat = std::async(std::launch::async, [&] { return rig.a.beat(); });
+  // Time for the beat to reach the queue behind the gate; a shorter wait only lets the old
+  // behaviour pass, never fails the new one.
+  std::this_thread::sleep_for(200ms);
+  rig.clock.advance(10s);
+  release.set_value();
+  CHECK_FALSE(gate.get().has_value());
+  const auto view = beat.get();
+  REQUIRE(view);
+  const auto* a = find(*view, "host-a:8080:00000001");
+  REQUIRE(a);
+  CHECK(a->record.last_seen == k_t0 + 10s);
 }

@@ -7,7 +7,9 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "storage/sql.hpp"
@@ -441,5 +443,49 @@ TEST_CASE("transaction: a resolve waits for no trigger another transaction is cl
     t.db().rollback();
     other.rollback();
     t.db().exec("SET lock_timeout = 0");
+  });
+}
+
+// Items committed by another instance while one takes the channel's items are either taken
+// (returned) or left for the next digest, never deleted unreturned (SELECT then DELETE under
+// READ COMMITTED deleted those committed in between). Arming twice from two connections arms once.
+TEST_CASE("transaction: taking digest items races inserts from another connection, none lost") {
+  for_each_backend([](TestDatabase& t) {
+    std::int64_t alert = 0;
+    in_transaction(t.db(), [&](Transaction& tx) { alert = tx.save_alert(new_alert("fp-1")); });
+    sql::Connection& other = t.another();
+    in_transaction(t.db(), [&](Transaction& tx) { CHECK(tx.arm_digest("mail", k_t0)); });
+    in_transaction(other, [&](Transaction& tx) { CHECK_FALSE(tx.arm_digest("mail", k_t0)); });
+    if (t.backend() != sql::Backend::postgres) return;  // SQLite has one writer at a time
+    constexpr int k_items = 400;
+    std::atomic<bool> done{false};
+    std::thread inserter([&] {
+      for (int i = 0; i < k_items; ++i) {
+        in_transaction(other, [&](Transaction& tx) {
+          DigestItem item;
+          item.notification = notification(alert, "a-" + std::to_string(i), "slack", 3);
+          item.summary = "item " + std::to_string(i);
+          tx.insert_digest_item(item);
+        });
+      }
+      done = true;
+    });
+    std::size_t taken = 0;
+    std::int64_t last_id = 0;
+    bool ordered = true;
+    while (true) {
+      const bool last_round = done;
+      in_transaction(t.db(), [&](Transaction& tx) {
+        for (const DigestItem& item : tx.take_digest_items("slack")) {
+          ordered = ordered && item.id > last_id;
+          last_id = item.id;
+          ++taken;
+        }
+      });
+      if (last_round) break;
+    }
+    inserter.join();
+    CHECK(ordered);
+    CHECK(taken == k_items);
   });
 }

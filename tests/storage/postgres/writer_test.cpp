@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/postgres/schema.hpp"
 #include "storage/sql.hpp"
 #include "support/postgres.hpp"
 
@@ -321,4 +322,85 @@ TEST_CASE("postgres writer: a server that turned read-only is the fault read_onl
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   CHECK(writer.health().healthy());
   CHECK_FALSE(insert("after").has_value());
+}
+
+// A stopped instance (SIGSTOP) whose writer was inside a transaction: its session sits idle in
+// transaction holding its row locks. The server ends that session after
+// idle_in_transaction_session_timeout, so another instance's writer waiting on the row goes on.
+// Tocsin's bounds are 5 s (docs/postgres.md "The writer"): the waiter is answered within 8 s.
+TEST_CASE("postgres writer: an instance stopped inside a transaction does not stall the others") {
+  const auto uri = test_postgres_uri();
+  if (!uri) return;
+  ScratchSchema schema(*uri);
+  Writer stopped(schema.location(), Durability::full);
+  Writer healthy(schema.location(), Durability::full);
+  std::promise<void> locked;
+  std::promise<void> resume;
+  std::shared_future<void> resumed = resume.get_future().share();
+  auto held = stopped.submit([&locked, resumed](Transaction& tx) {
+    tx.insert_inbound(inbound("contended"));
+    locked.set_value();
+    resumed.wait();  // the thread is stopped: the server sees its session idle in transaction
+  });
+  locked.get_future().wait();
+  auto waiting = healthy.submit([](Transaction& tx) { tx.insert_inbound(inbound("contended")); });
+  const bool answered = waiting.wait_for(std::chrono::seconds(8)) == std::future_status::ready;
+  CHECK(answered);
+  resume.set_value();
+  if (answered) CHECK_FALSE(waiting.get().has_value());
+  // The stopped instance's transaction was ended by the server: its caller hears 503.
+  const WriteStatus lost = held.get();
+  CHECK(lost.has_value());
+  if (!answered) CHECK_FALSE(waiting.get().has_value());
+  auto check = schema.connect();
+  CHECK(count_inbound(check, "delivery_id = 'contended'") == 1);
+}
+
+// lock_timeout ends a wait on another instance's lock with 55P03: a conflict, run again.
+TEST_CASE("postgres writer: a lock timeout runs the group again like a conflict") {
+  const auto uri = test_postgres_uri();
+  if (!uri) return;
+  ScratchSchema schema(*uri);
+  Writer writer(schema.location(), Durability::full);
+  int runs = 0;
+  const WriteStatus status =
+      writer
+          .submit([&](Transaction& tx) {
+            tx.insert_inbound(inbound("after-lock-timeout"));
+            if (++runs == 1)
+              throw sql::Error(sql::Backend::postgres, sql::ErrorClass::busy, 0, "55P03",
+                               "PostgreSQL: canceling statement due to lock timeout");
+          })
+          .get();
+  CHECK_FALSE(status.has_value());
+  CHECK(runs == 2);
+}
+
+// The writer's session bounds (docs/postgres.md "The writer"), read back from a session set up
+// as the writer's is; the test server runs with synchronous_commit = off.
+TEST_CASE("postgres writer session: durable commits and bounded waits, a stronger setting kept") {
+  const auto uri = test_postgres_uri();
+  if (!uri) return;
+  struct Case {
+    const char* intent;
+    const char* before;  // SET before the writer's set-up; empty: the server's default
+    const char* setting;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"off is raised to on", "", "synchronous_commit", "on"},
+      {"a stronger level is not lowered", "SET synchronous_commit = remote_apply",
+       "synchronous_commit", "remote_apply"},
+      {"a stopped session is ended", "", "idle_in_transaction_session_timeout", "5s"},
+      {"a shorter idle bound is kept", "SET idle_in_transaction_session_timeout = 1000",
+       "idle_in_transaction_session_timeout", "1s"},
+      {"a lock wait is bounded", "", "lock_timeout", "5s"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.intent);
+    auto connection = postgres::Connection::open(*uri);
+    if (*c.before != '\0') connection.exec(c.before);
+    postgres::set_up_writer_session(connection);
+    CHECK(connection.exec(std::string("SHOW ") + c.setting).text(0, 0) == c.expected);
+  }
 }
