@@ -15,7 +15,10 @@ storage::PruneRun run_retention(App& app) {
   std::int64_t total = 0;
   for (const auto& [table, n] : run.deleted)
     total += n;
-  if (!run.ok) {
+  if (!run.ok && run.fault != storage::DatabaseFault::none) {
+    // The writer logs a database fault when it starts and once a minute: not once per caller.
+    spdlog::debug("retention: a batch could not commit, the next run retries: {}", run.error);
+  } else if (!run.ok) {
     spdlog::error("retention: a batch could not commit, the next run retries: {}", run.error);
   } else if (total > 0) {
     spdlog::info("retention: pruned {} row(s) older than {} in {} batch(es), {:.2f}s", total,

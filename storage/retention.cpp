@@ -227,6 +227,7 @@ PruneRun prune(Writer& writer, const RetentionPolicy& policy) {
       if (status) {
         run.ok = false;
         run.error = status->message;
+        run.fault = status->fault;
         return run;
       }
       for (const auto& [name, n] : batch.deleted)

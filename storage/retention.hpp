@@ -22,6 +22,7 @@
 
 #include "core/time.hpp"
 #include "rules/rules.hpp"
+#include "storage/database.hpp"
 
 namespace tocsin::storage {
 
@@ -70,6 +71,7 @@ struct PruneRun {
   int batches = 0;
   bool ok = true;  // false: a batch failed to commit (the next run starts over)
   std::string error;
+  DatabaseFault fault = DatabaseFault::none;  // the database's, when that is why
 };
 
 // Runs every table's batches to the end, each as its own writer job, waiting for each.

@@ -22,10 +22,12 @@
 
 #include "storage/postgres/schema.hpp"
 #include "storage/sql.hpp"
+#include "support/log_capture.hpp"
 #include "support/postgres.hpp"
 
 using namespace tocsin;
 using namespace tocsin::storage;
+using tocsin::testing::LogCapture;
 using tocsin::testing::OwnServer;
 using tocsin::testing::ScratchSchema;
 using tocsin::testing::test_postgres_uri;
@@ -52,25 +54,6 @@ sql::Error serialization_failure() {
                     "PostgreSQL: could not serialize access (SQLSTATE 40001)");
 }
 
-// Everything logged while it lives.
-class LogCapture {
- public:
-  LogCapture() : m_sink(std::make_shared<spdlog::sinks::ostream_sink_mt>(m_out)) {
-    spdlog::default_logger()->sinks().push_back(m_sink);
-  }
-  ~LogCapture() {
-    auto& sinks = spdlog::default_logger()->sinks();
-    sinks.erase(std::remove(sinks.begin(), sinks.end(), m_sink), sinks.end());
-  }
-  std::string text() {
-    m_sink->flush();
-    return m_out.str();
-  }
-
- private:
-  std::ostringstream m_out;
-  std::shared_ptr<spdlog::sinks::ostream_sink_mt> m_sink;
-};
 
 }  // namespace
 
