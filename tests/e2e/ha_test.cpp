@@ -54,6 +54,19 @@ std::string sources_open() {
          "  heartbeat: {allow_unauthenticated: true}\n";
 }
 
+// Rules with the open sources, one webhook channel `oncall` at `receiver`, then `rest`.
+std::string oncall_rules(RecordingReceiver& receiver, const std::string& rest) {
+  return "version: 1\n" + sources_open() + "channels:\n  oncall: {type: webhook, url: \"" +
+         receiver.url() + "/oncall\"}\n" + rest;
+}
+
+// Every alert pages `oncall` at once; with `second_step`, again that long after it opened.
+std::string oncall_rule(const std::string& second_step = "") {
+  if (second_step.empty()) return "rules:\n  - {name: all, match: {}, notify: [oncall]}\n";
+  return "escalations:\n  page: {steps: [{after: 0s, notify: [oncall]}, {after: " + second_step +
+         ", notify: [oncall]}]}\nrules:\n  - {name: all, match: {}, escalation: page}\n";
+}
+
 // Two instances (or more) on one scratch schema, with the same rules file.
 struct Pair {
   ScratchSchema schema;
@@ -265,13 +278,7 @@ TEST_CASE("ha: an escalation step due while instance A is dead is sent once, by 
   const auto uri = test_postgres_uri();
   if (!uri) return;
   RecordingReceiver receiver;
-  Pair pair(*uri, "version: 1\n" + sources_open() +
-                      "channels:\n  oncall: {type: webhook, url: \"" + receiver.url() +
-                      "/oncall\"}\n"
-                      "escalations:\n"
-                      "  page: {steps: [{after: 0s, notify: [oncall]}, {after: 4s, notify: "
-                      "[oncall]}]}\n"
-                      "rules:\n  - {name: all, match: {}, escalation: page}\n");
+  Pair pair(*uri, oncall_rules(receiver, oncall_rule("4s")));
   auto a = pair.start("a");
   auto b = pair.start("b");
   auto res = post_generic(a->port(), generic_body("db-down", "firing", 1));
@@ -306,11 +313,7 @@ TEST_CASE("ha: a send in flight on an instance killed with SIGKILL is sent again
   // The first request is held long enough for A to die while sending it, however slowly B
   // starts (and shorter than the delivery timeout: A must not give up on it).
   receiver.script({{202, "{}", "", 8s}});
-  Pair pair(*uri, "version: 1\n" + sources_open() +
-                      "channels:\n  oncall: {type: webhook, url: \"" + receiver.url() +
-                      "/oncall\"}\n"
-                      "delivery: {timeout: 10s}\n"
-                      "rules:\n  - {name: all, match: {}, notify: [oncall]}\n");
+  Pair pair(*uri, oncall_rules(receiver, "delivery: {timeout: 10s}\n" + oncall_rule()));
   auto a = pair.start("a");
   auto res = post_generic(a->port(), generic_body("db-down", "firing", 1));
   REQUIRE(res);
@@ -558,10 +561,7 @@ TEST_CASE("ha: one event delivered to both instances at once is applied and sent
   const auto uri = test_postgres_uri();
   if (!uri) return;
   RecordingReceiver receiver;
-  Pair pair(*uri, "version: 1\n" + sources_open() +
-                      "channels:\n  oncall: {type: webhook, url: \"" + receiver.url() +
-                      "/oncall\"}\n"
-                      "rules:\n  - {name: all, match: {}, notify: [oncall]}\n");
+  Pair pair(*uri, oncall_rules(receiver, oncall_rule()));
   auto a = pair.start("a");
   auto b = pair.start("b");
   // A sender that retries through the load balancer: each event (its own id) reaches both
@@ -599,13 +599,7 @@ TEST_CASE("ha: escalation steps due with both instances alive are each sent once
   const auto uri = test_postgres_uri();
   if (!uri) return;
   RecordingReceiver receiver;
-  Pair pair(*uri, "version: 1\n" + sources_open() +
-                      "channels:\n  oncall: {type: webhook, url: \"" + receiver.url() +
-                      "/oncall\"}\n"
-                      "escalations:\n"
-                      "  page: {steps: [{after: 0s, notify: [oncall]}, {after: 2s, notify: "
-                      "[oncall]}]}\n"
-                      "rules:\n  - {name: all, match: {}, escalation: page}\n");
+  Pair pair(*uri, oncall_rules(receiver, oncall_rule("2s")));
   auto a = pair.start("a");
   auto b = pair.start("b");
   constexpr std::size_t k_alerts = 30;
@@ -635,10 +629,7 @@ TEST_CASE("ha: resolves racing the other instance's delivery claims wait for no 
   if (!uri) return;
   RecordingReceiver receiver;
   OwnDatabase database(*uri);
-  Pair pair(database.uri(), "version: 1\n" + sources_open() +
-                                "channels:\n  oncall: {type: webhook, url: \"" + receiver.url() +
-                                "/oncall\"}\n"
-                                "rules:\n  - {name: all, match: {}, notify: [oncall]}\n");
+  Pair pair(database.uri(), oncall_rules(receiver, oncall_rule()));
   const std::int64_t deadlocks_before = deadlocks(pair);
   auto a = pair.start("a");
   auto b = pair.start("b");

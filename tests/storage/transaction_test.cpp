@@ -18,20 +18,12 @@
 using namespace tocsin;
 using namespace tocsin::storage;
 using tocsin::testing::for_each_backend;
+using tocsin::testing::in_transaction;
 using tocsin::testing::TestDatabase;
 
 namespace {
 
 const TimePoint k_t0 = from_unix_ms(1'790'000'000'000);
-
-// Runs `work` in a transaction of the test's connection, committed.
-template <class Work>
-void in_transaction(sql::Connection& db, Work&& work) {
-  db.begin();
-  Transaction tx(db);
-  work(tx);
-  db.commit();
-}
 
 AlertRecord new_alert(const std::string& fingerprint) {
   AlertRecord a;

@@ -22,6 +22,7 @@
 #include "storage/postgres/sql_connection.hpp"
 #include "storage/sql.hpp"
 #include "storage/sqlite/connection.hpp"
+#include "storage/transaction.hpp"
 #include "support/postgres.hpp"
 #include "support/temp_dir.hpp"
 
@@ -108,6 +109,15 @@ inline void for_each_backend(const std::function<void(TestDatabase&)>& body) {
   const std::string backend = postgres.name();
   CAPTURE(backend);
   body(postgres);
+}
+
+// Runs `work` with a Transaction on `db`, in a transaction committed after it.
+template <class Work>
+void in_transaction(storage::sql::Connection& db, Work&& work) {
+  db.begin();
+  storage::Transaction tx(db);
+  work(tx);
+  db.commit();
 }
 
 }  // namespace tocsin::testing
