@@ -367,7 +367,13 @@ int DeliveryWorker::deliver(int max_rows) {
       if (static_cast<int>(claimed.size()) >= most) break;
       if (row.channel != *lane || !m_in_flight.insert(queue_key(row)).second) continue;
       claimed.push_back(row);  // before counting: released if the job fails
-      tx.count_attempt(row.id, m_options.instance, claimed_until);
+      if (!tx.count_attempt(row.id, m_options.instance, claimed_until, claim_time,
+                            claim_time - m_options.live_within)) {
+        // Another instance took it (or a resolve is superseding it) since it was read.
+        m_in_flight.erase(queue_key(row));
+        claimed.pop_back();
+        continue;
+      }
       claimed.back().attempts += 1;
     }
   });

@@ -580,8 +580,7 @@ std::string due_notifications_sql(sql::Backend b) {
          ") AND NOT EXISTS "
          "(SELECT 1 FROM outbox p WHERE p.alias = o.alias AND p.channel = "
          "o.channel AND p.status = 'pending' AND p.id < o.id) ORDER BY "
-         "o.priority, o.due_at, o.id LIMIT ?" +
-         dialect::skip_locked(b);
+         "o.priority, o.due_at, o.id LIMIT ?";
 }
 
 const std::string k_due_notifications_sqlite = due_notifications_sql(sql::Backend::sqlite);
@@ -646,15 +645,34 @@ std::optional<OutboxRecord> Transaction::load_notification(std::int64_t id) {
   return std::nullopt;
 }
 
-void Transaction::count_attempt(std::int64_t id, const std::string& claimed_by,
-                                TimePoint claimed_until) {
-  sql::CachedStatement q(m_db,
-                         "UPDATE outbox SET attempts = attempts + 1, claimed_by = ?, "
-                         "claimed_until = ? WHERE id = ?");
+namespace {
+
+// The claim of one row: only while it is still pending and free to claim (as
+// due_notifications read it), and, on PostgreSQL, only if no other transaction holds it (an
+// instance claiming it, a resolve superseding it): SKIP LOCKED, so a claim never waits.
+std::string claim_sql(sql::Backend b) {
+  return "UPDATE outbox SET attempts = attempts + 1, claimed_by = ?, claimed_until = ? "
+         "WHERE id = (SELECT o.id FROM outbox o WHERE o.id = ? AND o.status = 'pending' AND "
+         "(o.claimed_by IS NULL OR o.claimed_until <= ? OR NOT EXISTS (SELECT 1 FROM instances i "
+         "WHERE i.id = o.claimed_by AND i.last_seen >= ?))" +
+         dialect::skip_locked(b) + ")";
+}
+
+}  // namespace
+
+bool Transaction::count_attempt(std::int64_t id, const std::string& claimed_by,
+                                TimePoint claimed_until, TimePoint now,
+                                std::optional<TimePoint> live_since) {
+  static const std::string sqlite = claim_sql(sql::Backend::sqlite);
+  static const std::string postgres = claim_sql(sql::Backend::postgres);
+  sql::CachedStatement q(m_db, dialect::is_postgres(m_db.backend()) ? postgres : sqlite);
   q->bind(1, claimed_by);
   q->bind(2, static_cast<int64_t>(to_unix_ms(claimed_until)));
   q->bind(3, static_cast<int64_t>(id));
-  q->exec();
+  q->bind(4, static_cast<int64_t>(to_unix_ms(now)));
+  q->bind(5, live_since ? static_cast<int64_t>(to_unix_ms(*live_since))
+                        : std::numeric_limits<int64_t>::min());
+  return q->exec() == 1;
 }
 
 namespace {

@@ -121,15 +121,20 @@ class Transaction {
   // last_error naming the column and value, and logged; it does not stop the others.
   // A row another instance claimed (count_attempt) is left out until its claim runs out, or
   // at once when that instance has not beaten since `live_since` (presumed dead: its work is
-  // taken over; docs/postgres.md "Instances and claims"). On PostgreSQL the rows returned are
-  // locked to the commit, and rows locked by another instance's claim are skipped.
+  // taken over; docs/postgres.md "Instances and claims"). Nothing is locked: a row is taken
+  // by count_attempt, which another instance may have done meanwhile.
   std::vector<OutboxRecord> due_notifications(TimePoint now, int limit,
                                               const std::vector<std::string>& skip_channels = {},
                                               std::optional<TimePoint> live_since = std::nullopt);
   std::optional<OutboxRecord> load_notification(std::int64_t id);
-  // Counts an attempt before it is made and claims the row for instance `claimed_by` until
-  // `claimed_until` (the row is being sent; see server::DeliveryWorker).
-  void count_attempt(std::int64_t id, const std::string& claimed_by, TimePoint claimed_until);
+  // Claims the row for instance `claimed_by` until `claimed_until` and counts an attempt
+  // before it is made (the row is being sent; see server::DeliveryWorker), if the row is still
+  // pending and free to claim at `now` (as due_notifications says, with `live_since`) and, on
+  // PostgreSQL, no other transaction holds it. False when it was not claimed: leave it. The
+  // defaults claim a pending row whatever claims it.
+  bool count_attempt(std::int64_t id, const std::string& claimed_by, TimePoint claimed_until,
+                     TimePoint now = TimePoint::max(),
+                     std::optional<TimePoint> live_since = std::nullopt);
   // Takes back an attempt counted for a row that was claimed but, in the end, not sent, and
   // its claim. Only while `claimed_by` still holds the claim on a pending row: false (and a
   // warning naming who holds it now) when another instance took the row over meanwhile

@@ -390,12 +390,15 @@ TEST_CASE("transaction: concurrent claims skip what another transaction holds (P
     other.begin();
     Transaction a(t.db());
     Transaction b(other);
-    const auto a_rows = a.due_notifications(k_t0, 1);
-    REQUIRE(a_rows.size() == 1);
-    CHECK(a_rows[0].alias == "a-1");
+    // Both read the same candidates; a claims the first, b's claim of it is refused at once
+    // (skipped, not waited for) and b takes the second.
+    const auto a_rows = a.due_notifications(k_t0, 10);
     const auto b_rows = b.due_notifications(k_t0, 10);
-    REQUIRE(b_rows.size() == 1);
-    CHECK(b_rows[0].alias == "a-2");
+    REQUIRE(a_rows.size() == 2);
+    REQUIRE(b_rows.size() == 2);
+    CHECK(a.count_attempt(a_rows[0].id, "a", k_t0 + std::chrono::minutes(1), k_t0));
+    CHECK_FALSE(b.count_attempt(a_rows[0].id, "b", k_t0 + std::chrono::minutes(1), k_t0));
+    CHECK(b.count_attempt(b_rows[1].id, "b", k_t0 + std::chrono::minutes(1), k_t0));
 
     const TimePoint later = k_t0 + std::chrono::seconds(5);
     const auto a_timer = a.next_due_timer_id(later);
@@ -423,7 +426,10 @@ TEST_CASE("transaction: a resolve waits for no trigger another transaction is cl
     sql::Connection& other = t.another();
     other.begin();
     Transaction claimer(other);
-    REQUIRE(claimer.due_notifications(k_t0, 10).size() == 1);  // locked, not yet counted
+    const auto due = claimer.due_notifications(k_t0, 10);
+    REQUIRE(due.size() == 1);
+    REQUIRE(claimer.count_attempt(due[0].id, "claimer", k_t0 + std::chrono::minutes(1), k_t0));
+    // Claimed (locked) in a transaction not yet committed.
 
     t.db().exec("SET lock_timeout = '2s'");  // waiting fails the test instead of hanging it
     t.db().begin();
@@ -433,6 +439,39 @@ TEST_CASE("transaction: a resolve waits for no trigger another transaction is cl
     resolver.insert_notification(resolve);
     CHECK(count(t.db(), "SELECT count(*) FROM outbox WHERE status = 'pending'") == 2);
     t.db().rollback();
+    other.rollback();
+    t.db().exec("SET lock_timeout = 0");
+  });
+}
+
+// A claim reads many candidates but locks only the rows it takes: a resolve running meanwhile
+// on another instance still supersedes the triggers it did not take (were every row read
+// locked, the resolve would skip them and they would be sent, then resolved).
+TEST_CASE("transaction: a claim locks only the rows it takes (PostgreSQL)") {
+  for_each_backend([](TestDatabase& t) {
+    if (t.backend() != sql::Backend::postgres) return;  // SQLite has one writer at a time
+    std::int64_t first = 0, second = 0;
+    in_transaction(t.db(), [&](Transaction& tx) {
+      first = tx.save_alert(new_alert("fp-1"));
+      second = tx.save_alert(new_alert("fp-2"));
+      tx.insert_notification(notification(first, "a-1", "slack", 1));
+      tx.insert_notification(notification(second, "a-2", "slack", 2));
+    });
+    sql::Connection& other = t.another();
+    other.begin();
+    Transaction claimer(other);
+    const auto due = claimer.due_notifications(k_t0, 10);
+    REQUIRE(due.size() == 2);
+    REQUIRE(claimer.count_attempt(due[0].id, "claimer", k_t0 + std::chrono::minutes(1), k_t0));
+
+    t.db().exec("SET lock_timeout = '2s'");  // waiting fails the test instead of hanging it
+    in_transaction(t.db(), [&](Transaction& resolver) {
+      OutboxRecord resolve = notification(second, "a-2", "slack", 2);
+      resolve.action = rules::NotifyAction::resolve;
+      resolver.insert_notification(resolve);
+    });
+    CHECK(count(t.db(), "SELECT count(*) FROM outbox WHERE alias = 'a-2' AND action = 'trigger' "
+                        "AND status = 'superseded'") == 1);
     other.rollback();
     t.db().exec("SET lock_timeout = 0");
   });
