@@ -331,6 +331,9 @@ void bound_at_most(Connection& connection, const std::string& name, int bound_ms
 }  // namespace
 
 void set_up_writer_session(Connection& connection) {
+  // READ COMMITTED whatever the server's default: events for one alert are serialised by its
+  // row lock, and a conflict is retried (docs/postgres.md "The writer").
+  connection.exec("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED");
   if (connection.exec("SHOW synchronous_commit").text(0, 0) == "off") {
     connection.exec("SET synchronous_commit = on");
     static std::atomic<bool> told{false};

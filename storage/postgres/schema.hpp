@@ -22,6 +22,8 @@ void migrate(sql::Connection& db);
 int schema_version(sql::Connection& db);
 
 // The bounds of the writer's session (docs/postgres.md "The writer"), set after migrate:
+// - READ COMMITTED, whatever the server's default (one alert's events are serialised by its
+//   row lock; a conflict is run again).
 // - synchronous_commit: `off` is raised to `on` (logged once at info), since a 2xx is answered
 //   only after a durable commit; `local`, `on`, `remote_write` and `remote_apply` are kept.
 // - idle_in_transaction_session_timeout (k_idle_in_transaction_bound): the server ends the

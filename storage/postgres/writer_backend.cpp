@@ -74,10 +74,9 @@ void Writer::open_postgres(const std::string& location) {
   m_conninfo = location;
   try {
     m_pg = std::make_unique<postgres::Connection>(postgres::Connection::open(location));
-    // READ COMMITTED whatever the server's default: events for one alert are serialised by its
-    // row lock, and a conflict is retried (docs/postgres.md "The writer").
-    m_pg->exec("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED");
     m_sql = std::make_unique<postgres::SqlConnection>(*m_pg);
+    // Migrated before the session's bounds apply: waiting for another instance's migration
+    // (the advisory lock) may take longer than a lock wait is allowed afterwards.
     postgres::migrate(*m_sql);
     postgres::set_up_writer_session(*m_pg);
   } catch (const std::exception& e) {
@@ -100,7 +99,6 @@ sql::Connection* Writer::postgres_connection() {
   m_last_connect = now;
   try {
     auto connection = std::make_unique<postgres::Connection>(postgres::Connection::open(m_conninfo));
-    connection->exec("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED");
     postgres::set_up_writer_session(*connection);
     m_pg = std::move(connection);
     m_sql = std::make_unique<postgres::SqlConnection>(*m_pg);
