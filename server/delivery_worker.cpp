@@ -513,7 +513,15 @@ int DeliveryWorker::deliver(int max_rows) {
   if (recorded) {
     // Sent but not recorded: the rows are still pending and will be sent again (at least
     // once, never lost).
-    spdlog::error("delivery: cannot record {} attempt(s): {}", settled.size(), recorded->message);
+    if (recorded->fault != storage::DatabaseFault::none) {
+      // The writer logs the fault itself, when it starts and once a minute.
+      spdlog::warn("delivery: cannot record {} attempt(s) while the database fails ({}); they "
+                   "will be sent again",
+                   settled.size(), storage::to_string(recorded->fault));
+    } else {
+      spdlog::error("delivery: cannot record {} attempt(s): {}", settled.size(),
+                    recorded->message);
+    }
     return 0;
   }
   for (std::size_t i = 0; i < settled.size(); ++i) {
