@@ -147,23 +147,32 @@ TEST_CASE("engine: acknowledging stops escalation in the same transaction") {
   }
 }
 
-TEST_CASE("engine: a heartbeat pinged before deadlines were timers gets one at start") {
+// A heartbeat pinged once, its deadline then removed: as a version from before deadlines were
+// timers left it.
+struct PingedWithoutDeadline {
   TempDir dir;
-  const TestDatabaseLocation db(dir);
-  ManualClock clock(k_t0);
-  const auto snapshot = rules_or_fail(
-      "version: 1\nsources: {heartbeat: {allow_unauthenticated: true}}\n"
-      "heartbeats:\n  - {name: worker, every: 5m, grace: 2m}\n");
-  RulesHolder holder(*activate(snapshot, clock));
-  storage::Writer writer(db, storage::Durability::normal);
-  Engine engine(writer, clock, holder);
-  REQUIRE_FALSE(engine.record_ping("worker"));
-  // As an older version left it: the ping, but no deadline.
-  REQUIRE_FALSE(engine.write([](storage::Transaction& tx) {
-    auto deadline = tx.next_due_timer(k_t0 + 1h);
-    REQUIRE(deadline);
-    tx.delete_timer(deadline->id);
-  }));
+  TestDatabaseLocation db{dir};
+  ManualClock clock{k_t0};
+  RulesHolder holder{*activate(
+      rules_or_fail("version: 1\nsources: {heartbeat: {allow_unauthenticated: true}}\n"
+                    "heartbeats:\n  - {name: worker, every: 5m, grace: 2m}\n"),
+      clock)};
+  storage::Writer writer{db, storage::Durability::normal};
+  Engine engine{writer, clock, holder};
+
+  PingedWithoutDeadline() {
+    REQUIRE_FALSE(engine.record_ping("worker"));
+    REQUIRE_FALSE(engine.write([](storage::Transaction& tx) {
+      auto deadline = tx.next_due_timer(k_t0 + 1h);
+      REQUIRE(deadline);
+      tx.delete_timer(deadline->id);
+    }));
+  }
+};
+
+TEST_CASE("engine: a heartbeat pinged before deadlines were timers gets one at start") {
+  PingedWithoutDeadline f;
+  auto& engine = f.engine;
   auto none = engine.next_timer_due();
   REQUIRE(none);
   CHECK_FALSE(*none);
@@ -178,21 +187,9 @@ TEST_CASE("engine: a heartbeat pinged before deadlines were timers gets one at s
 // Every job of the engine may run more than once (storage/writer.hpp): on PostgreSQL a conflict
 // with another instance runs the group again. What the engine answers must be the last run's.
 TEST_CASE("engine: a job run twice counts the heartbeat deadlines it armed once") {
-  TempDir dir;
-  const TestDatabaseLocation db(dir);
-  ManualClock clock(k_t0);
-  const auto snapshot = rules_or_fail(
-      "version: 1\nsources: {heartbeat: {allow_unauthenticated: true}}\n"
-      "heartbeats:\n  - {name: worker, every: 5m, grace: 2m}\n");
-  RulesHolder holder(*activate(snapshot, clock));
-  storage::Writer writer(db, storage::Durability::normal);
-  Engine engine(writer, clock, holder);
-  REQUIRE_FALSE(engine.record_ping("worker"));
-  REQUIRE_FALSE(engine.write([](storage::Transaction& tx) {
-    auto deadline = tx.next_due_timer(k_t0 + 1h);
-    REQUIRE(deadline);
-    tx.delete_timer(deadline->id);
-  }));
+  PingedWithoutDeadline f;
+  auto& engine = f.engine;
+  auto& writer = f.writer;
   writer.run_jobs_twice_for_tests();
   auto armed = engine.arm_missing_sweeps();
   REQUIRE(armed);
