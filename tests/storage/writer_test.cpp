@@ -109,6 +109,25 @@ TEST_CASE("a job that fails rolls back alone, the rest of its group commits") {
   CHECK(count_rows(path, "inbound") == 16);
 }
 
+TEST_CASE("on a throwaway database a failing job undoes only itself, not the open batch") {
+  // Durability::off keeps one transaction open across groups: a failure rolls back to the
+  // group's start and reruns it job by job, never to the batch's BEGIN.
+  TempDir dir;
+  const auto path = dir.file("t.db");
+  {
+    Writer w(path, Durability::off);
+    for (int i = 0; i < 12; ++i) {
+      auto status = w.submit([i](Transaction& tx) {
+        tx.insert_inbound(inbound("ok-" + std::to_string(i)));
+        if (i % 4 == 3) throw std::runtime_error("job failed");
+      });
+      const auto err = status.get();
+      CHECK(err.has_value() == (i % 4 == 3));
+    }
+  }
+  CHECK(count_rows(path, "inbound") == 9);
+}
+
 TEST_CASE("concurrent submitters are grouped into fewer commits") {
   TempDir dir;
   const auto path = dir.file("t.db");
