@@ -221,7 +221,24 @@ class RequestStream final : public httplib::Stream {
     m_read += n;
     return static_cast<ssize_t>(n);
   }
-  ssize_t write(const char* ptr, size_t size) override { return m_connection.write(ptr, size); }
+  // cpp-httplib writes a response's head and body separately: they are gathered here and sent
+  // together by flush(), one send() instead of two. Past k_gather bytes (a large answer)
+  // they go out as they come.
+  ssize_t write(const char* ptr, size_t size) override {
+    if (m_failed) return -1;
+    m_out.append(ptr, size);
+    if (m_out.size() >= k_gather && !flush()) return -1;
+    return static_cast<ssize_t>(size);
+  }
+
+  // Sends what was gathered; false when the connection could not take it (the cut says why).
+  bool flush() {
+    if (m_failed) return false;
+    if (m_out.empty()) return true;
+    m_failed = !m_connection.write_all(m_out);
+    m_out.clear();
+    return !m_failed;
+  }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
     ip = m_connection.peer().ip;
@@ -235,9 +252,13 @@ class RequestStream final : public httplib::Stream {
   socket_t socket() const override { return m_connection.socket(); }
 
  private:
+  static constexpr std::size_t k_gather = 16 * 1024;
+
   Connection& m_connection;
   const std::string& m_head;
   std::size_t m_read = 0;
+  std::string m_out;
+  bool m_failed = false;
 };
 
 Duration duration_of(time_t sec, time_t usec) {
@@ -798,8 +819,9 @@ bool GuardedServer::advance(ServedConnection& s) {
       bool closed = false;
       // Stopping: this response says the connection closes, and no later request is served.
       const bool last = s.left == 1 || stopping();
-      const bool ok = process_request(
+      const bool handled = process_request(
           stream, last, closed, [&body](httplib::Request& req) { req.body = std::move(body); });
+      const bool ok = stream.flush() && handled;  // whatever was answered goes out
       s.reader.reset();
       s.first = false;
       --s.left;
