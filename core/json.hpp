@@ -5,6 +5,7 @@
 // text, and no NUL in an object key even escaped as \u0000; string values may hold one.
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,15 @@ struct JsonError {
 
 Expected<Json, JsonError> parse_json_strict(std::string_view text,
                                             int max_depth = k_default_max_json_depth);
+
+namespace detail {
+// The two halves of parse_json_strict, for its tests: the fast parser alone (nullopt where it
+// hands over, never an error of its own) and the reference path (nlohmann's parser, which
+// decides everything the fast one does not take).
+std::optional<Json> parse_json_fast(std::string_view text, int max_depth = k_default_max_json_depth);
+Expected<Json, JsonError> parse_json_reference(std::string_view text,
+                                               int max_depth = k_default_max_json_depth);
+}  // namespace detail
 
 // RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. On failure
 // `bad_offset` (if given) receives the offset of the first invalid byte.

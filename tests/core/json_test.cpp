@@ -2,6 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <string>
+#include <vector>
+
 #include "support/fixtures.hpp"
 
 using tocsin::parse_json_strict;
@@ -81,4 +85,90 @@ TEST_CASE("is_valid_utf8 reports where the first bad byte is") {
   CHECK(at == 2);
   CHECK_FALSE(tocsin::is_valid_utf8("\xF4\x90\x80\x80", &at));  // above U+10FFFF
   CHECK_FALSE(tocsin::is_valid_utf8("\xE2\x82", &at));          // truncated at the end
+}
+
+namespace {
+
+// What a parse gives, in a form two parses can be compared by: the document with its number
+// types (1 and 1.0 print differently), or the error's code and words.
+std::string outcome(const tocsin::Expected<tocsin::Json, tocsin::JsonError>& r) {
+  return r ? "value " + r->dump() : "error " + r.error().code + ": " + r.error().detail;
+}
+
+// Every file under the fixture tree, and the string values that hold JSON themselves (the
+// Message of an SNS envelope).
+std::vector<std::string> json_corpus() {
+  std::vector<std::string> corpus;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(TOCSIN_FIXTURES_DIR)) {
+    if (!entry.is_regular_file() || entry.file_size() > 1 << 20) continue;
+    corpus.push_back(tocsin::testing::read_file(entry.path().string()));
+    if (auto doc = tocsin::detail::parse_json_reference(corpus.back()); doc && doc->is_object()) {
+      for (const auto& [key, value] : doc->items()) {
+        if (value.is_string() && !value.get<std::string>().empty() &&
+            (value.get<std::string>()[0] == '{' || value.get<std::string>()[0] == '[')) {
+          corpus.push_back(value.get<std::string>());
+        }
+      }
+    }
+  }
+  return corpus;
+}
+
+}  // namespace
+
+TEST_CASE("the fast parser agrees with the reference parser on everything it accepts") {
+  // parse_json_strict tries a fast parser first and hands anything it does not take to
+  // nlohmann's: a document the fast one accepts must come out exactly as the reference gives
+  // it, and every refusal must stay the reference's.
+  std::vector<std::string> inputs = json_corpus();
+  REQUIRE(inputs.size() > 50);
+  const std::vector<std::string> edges = {
+      "0", "-0", "1.0", "-1.5e3", "1E+2", "18446744073709551615", "18446744073709551616",
+      "-9223372036854775808", "-9223372036854775809", "1e400", "-1e400", "1e-400", "5e-324",
+      "0.1", "123456789012345678901234567890", "01", "1.", ".5", "-", "+1", "1e", "1e+",
+      "\"\\u00e9\\u4e2d\\ud83d\\ude00\"", "\"\\udc00\"", "\"\\ud800x\"", "\"\\ud800\\u0041\"",
+      "\"a\\qb\"", "\"tab\there\"", "\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"", "\"\\u00\"", "[1,]", "[,1]",
+      "{\"a\":1,}", "{,}", "{\"a\" 1}", "{\"a\":}", "[1 2]", "true", "tru", "nul", "falsey",
+      "[true,false,null]", " \t\r\n[ ] ", "{}", "[]", "{\"\":\"\"}", "\"\\u0000\"",
+      "{\"k\":{\"k\":{\"k\":[]}}}", "[\"\xC3\xA9\"]"};
+  inputs.insert(inputs.end(), edges.begin(), edges.end());
+  // Damaged copies: each corpus document cut short and with one byte changed, at places a
+  // fixed seed picks, so malformed input of every shape goes through both parsers.
+  std::uint32_t seed = 12345;
+  auto next = [&seed] { return seed = seed * 1664525u + 1013904223u; };
+  const std::size_t originals = inputs.size();
+  for (std::size_t i = 0; i < originals; ++i) {
+    const std::string text = inputs[i];  // a copy: pushing below moves the vector
+    if (text.size() < 2) continue;
+    for (int k = 0; k < 8; ++k) {
+      std::string cut = text.substr(0, next() % text.size());
+      std::string changed = text;
+      changed[next() % changed.size()] = "{}[]\",:0-e.\\ta"[next() % 15];
+      inputs.push_back(std::move(cut));
+      inputs.push_back(std::move(changed));
+    }
+  }
+  std::size_t fast_taken = 0, reference_accepted = 0;
+  for (const auto& text : inputs) {
+    const auto reference = tocsin::detail::parse_json_reference(text);
+    const auto fast = tocsin::detail::parse_json_fast(text);
+    reference_accepted += reference.has_value();
+    if (fast) {
+      ++fast_taken;
+      CAPTURE(text);
+      REQUIRE(reference.has_value());
+      CHECK(fast->dump() == reference->dump());
+    }
+    CHECK(outcome(parse_json_strict(text)) == outcome(reference));
+  }
+  // The fast path is the common path: it takes nearly every valid document.
+  MESSAGE(fast_taken << " of " << reference_accepted << " valid documents taken by the fast path, "
+                     << inputs.size() << " inputs");
+  CHECK(fast_taken * 100 >= reference_accepted * 95);
+}
+
+TEST_CASE("the fast parser hands over past the depth limit, so the refusal is the reference's") {
+  const std::string deep = std::string(65, '[') + std::string(65, ']');
+  CHECK_FALSE(tocsin::detail::parse_json_fast(deep).has_value());
+  CHECK(tocsin::detail::parse_json_fast(std::string(64, '[') + std::string(64, ']')).has_value());
 }
