@@ -139,6 +139,18 @@ class Connection {
   }
 
   const PeerAddress& peer() const { return m_peer; }
+  // The address the client reached, asked of the socket once per connection rather than once
+  // per request (cpp-httplib asks for every request; a keep-alive connection keeps it).
+  const PeerAddress& local() const {
+    if (!m_local) {
+      PeerAddress local;
+      if (const auto addr = name_of(m_sock, false)) {
+        local.ip = numeric_host(reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr, local.port);
+      }
+      m_local = std::move(local);
+    }
+    return *m_local;
+  }
   socket_t socket() const { return m_sock; }
 
   void start_request(MonoTime now) {
@@ -192,6 +204,7 @@ class Connection {
 
   const socket_t m_sock;
   const PeerAddress m_peer;
+  mutable std::optional<PeerAddress> m_local;  // local()
   // Mutable: httplib's is_writable() is const, and waiting starts deadlines and records cuts.
   mutable RequestDeadline m_deadline;
   const Duration m_read_timeout;   // silence that cuts a request before its deadline
@@ -245,9 +258,9 @@ class RequestStream final : public httplib::Stream {
     port = m_connection.peer().port;
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    const auto addr = name_of(m_connection.socket(), false);
-    ip = addr ? numeric_host(reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr, port) : "";
-    if (!addr) port = 0;
+    const PeerAddress& local = m_connection.local();
+    ip = local.ip;
+    port = local.port;
   }
   socket_t socket() const override { return m_connection.socket(); }
 
