@@ -12,6 +12,7 @@
 #include "storage/postgres/connection.hpp"
 #include "storage/postgres/redact.hpp"
 #include "storage/sql.hpp"
+#include "storage/sqlite/checkpointer.hpp"
 #include "storage/sqlite/connection.hpp"
 
 namespace tocsin::storage {
@@ -62,6 +63,8 @@ Writer::Writer(const std::string& location, Durability durability,
       m_path(m_postgres ? postgres::redacted(location) : location),
       // After open's first write: -wal, -shm exist.
       m_files(m_db ? std::make_unique<FileWatch>(*m_db) : nullptr),
+      m_checkpointer(m_db ? std::make_unique<sqlite::Checkpointer>(location, *m_db, durability)
+                          : nullptr),
       m_answer_before_commit(!m_batched && answer_before_commit_fault()) {
   if (m_postgres) open_postgres(location);
   if (m_answer_before_commit) {

@@ -37,6 +37,9 @@ namespace tocsin::storage {
 
 class Connection;  // storage/sqlite/database.hpp, private to storage/
 class FileWatch;   // storage/sqlite/database.hpp
+namespace sqlite {
+class Checkpointer;  // storage/sqlite/checkpointer.hpp
+}  // namespace sqlite
 namespace postgres {
 class Connection;  // storage/postgres/connection.hpp
 }
@@ -178,6 +181,8 @@ class Writer {
   const Clock& m_clock;
   std::string m_path;  // for messages: the file, or the PostgreSQL location redacted
   std::unique_ptr<FileWatch> m_files;  // SQLite only
+  // SQLite only: copies the log into the file off the writer thread (storage/sqlite/).
+  std::unique_ptr<sqlite::Checkpointer> m_checkpointer;
   mutable Mutex m_health_mutex;  // never held while taking m_mutex
   DatabaseHealth m_health GUARDED_BY(m_health_mutex);
   TimePoint m_health_logged GUARDED_BY(m_health_mutex) = TimePoint{};
