@@ -58,7 +58,7 @@ std::int64_t Transaction::insert_inbound(const InboundRecord& r) {
   }
   q->bind(4, r.headers_json);
   // Compressed when that pays (storage/detail/body.hpp says how each backend tells).
-  bind_stored_body(*q, 5, stored_body_of(r.body), m_db.backend());
+  bind_stored_body(*q, 5, stored_body_of(r), m_db.backend());
   return inserted_id(q);
 }
 

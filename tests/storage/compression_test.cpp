@@ -4,6 +4,7 @@
 
 #include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
+#include <zstd.h>
 
 #include <random>
 
@@ -33,6 +34,60 @@ TEST_CASE("compression: a frame round-trips, small or dense bodies are left as t
   CHECK_THROWS_AS(decompress_body("not a frame"), std::runtime_error);
 }
 
+namespace {
+
+// A frame as builds before the body dictionary wrote it: plain zstd, level 3, no dictionary.
+std::string frame_without_dictionary(const std::string& body) {
+  std::string frame(ZSTD_compressBound(body.size()), '\0');
+  const std::size_t n = ZSTD_compress(frame.data(), frame.size(), body.data(), body.size(), 3);
+  REQUIRE_FALSE(ZSTD_isError(n));
+  frame.resize(n);
+  return frame;
+}
+
+}  // namespace
+
+TEST_CASE("compression: frames name the body dictionary, and frames without one still read") {
+  const std::string sns = tocsin::testing::fixture("sns_notification_alarm.json");
+  const auto frame = compress_body(sns);
+  REQUIRE(frame);
+  CHECK(body_dictionary_id() > 32768);  // ids below are reserved by the zstd format
+  CHECK(ZSTD_getDictID_fromFrame(frame->data(), frame->size()) == body_dictionary_id());
+  CHECK(frame->size() * 2 < frame_without_dictionary(sns).size());  // the dictionary's gain
+  CHECK(decompress_body(*frame) == sns);
+  const std::string old = frame_without_dictionary(sns);
+  CHECK(ZSTD_getDictID_fromFrame(old.data(), old.size()) == 0);
+  CHECK(decompress_body(old) == sns);
+}
+
+TEST_CASE("compression: a body compressed before the write job is stored as prepared") {
+  const std::string sns = tocsin::testing::fixture("sns_notification_alarm.json");
+  InboundRecord big;
+  big.hook = "sns";
+  big.body = sns;
+  prepare_inbound_body(big);
+  REQUIRE(big.body_frame);
+  CHECK(*big.body_frame == *compress_body(sns));
+  InboundRecord small;
+  small.hook = "generic";
+  small.body = "{}";
+  prepare_inbound_body(small);
+  CHECK(small.body_frame == std::string());  // "": stored as text
+  tocsin::testing::for_each_backend([&](tocsin::testing::TestDatabase& t) {
+    t.db().begin();
+    Transaction tx(t.db());
+    tx.insert_inbound(big);
+    tx.insert_inbound(small);
+    t.db().commit();
+    std::vector<std::string> exported;
+    Reader(t.location())
+        .export_since(
+            TimePoint{}, [&](const InboundRecord& r) { exported.push_back(r.body); },
+            [](const DecisionRecord&) {});
+    CHECK(exported == std::vector<std::string>{sns, "{}"});
+  });
+}
+
 TEST_CASE("compression: export returns every body as received, compressed or not") {
   TempDir dir;
   const auto path = dir.file("t.db");
@@ -57,14 +112,19 @@ TEST_CASE("compression: export returns every body as received, compressed or not
     SQLite::Statement q(db, "INSERT INTO inbound (received_at, hook, body) VALUES (3000, 'a', ?)");
     q.bind(1, big);
     q.exec();
+    // And one as a build before the body dictionary stored it: a frame naming no dictionary.
+    const std::string old = frame_without_dictionary(big);
+    SQLite::Statement o(db, "INSERT INTO inbound (received_at, hook, body) VALUES (4000, 'a', ?)");
+    o.bind(1, old.data(), static_cast<int>(old.size()));
+    o.exec();
     CHECK(db.execAndGet("SELECT group_concat(typeof(body)) FROM inbound ORDER BY id").getString() ==
-          "blob,text,text");
+          "blob,text,text,blob");
   }
   std::vector<std::string> bodies;
   Reader(path).export_since(
       TimePoint{}, [&](const InboundRecord& r) { bodies.push_back(r.body); },
       [](const DecisionRecord&) {});
-  CHECK(bodies == std::vector<std::string>{big, "{}", big});
+  CHECK(bodies == std::vector<std::string>{big, "{}", big, big});
 }
 
 TEST_CASE("compression: on every backend a body reads back as received, whatever it looks like") {
