@@ -60,6 +60,33 @@ TEST_CASE("compression: frames name the body dictionary, and frames without one 
   CHECK(decompress_body(old) == sns);
 }
 
+// Rows written with a released dictionary must read in every later build: a frame made with
+// dictionary 32769 (storage/dictionaries/body-1.zdict, `zstd -3 -D`) when it was released. It
+// fails if that file is changed or dropped instead of a new dictionary being added.
+TEST_CASE("compression: a frame written with each released dictionary still decompresses") {
+  struct Frozen {
+    unsigned dictionary;
+    const char* hex;
+    const char* body;
+  };
+  const Frozen frozen[] = {
+      {32769,
+       "28b52ffd260180eb8d020073c2071ddeea5e89bea59b3f1084781dde86c493403cf04b7f4e5d4f4fe2798d84"
+       "2310fc3bcf040778cd4d35ecc066774477d07cfd7c033d280ec0198d92dd20ffc80c5d37e3a1b994b486b76d"
+       "41a600051ffe399c",
+       R"({"Type":"Notification","MessageId":"frozen-1","TopicArn":"arn:aws:sns:eu-west-1:)"
+       R"(123456789012:alerts","Message":"{\"AlarmName\":\"frozen\",\"NewStateValue\":)"
+       R"(\"ALARM\",\"Region\":\"EU (Ireland)\"}","Timestamp":"2026-11-30T05:00:00.000Z"})"},
+  };
+  for (const auto& f : frozen) {
+    CAPTURE(f.dictionary);
+    const auto frame = frame_in_text(std::string("\\x") + f.hex);
+    REQUIRE(frame);
+    CHECK(ZSTD_getDictID_fromFrame(frame->data(), frame->size()) == f.dictionary);
+    CHECK(decompress_body(*frame) == f.body);
+  }
+}
+
 TEST_CASE("compression: a body compressed before the write job is stored as prepared") {
   const std::string sns = tocsin::testing::fixture("sns_notification_alarm.json");
   InboundRecord big;
