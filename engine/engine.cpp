@@ -11,6 +11,7 @@
 #include "rules/dedup_key.hpp"
 #include "rules/lifecycle.hpp"
 #include "rules/noise.hpp"
+#include "storage/compression.hpp"
 #include "storage/vocabulary.hpp"
 
 namespace tocsin::engine {
@@ -446,6 +447,8 @@ IngestResult apply_sync(storage::Transaction& tx, const rules::Rules& rules,
 
 Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound inbound,
                                                                         Journal* journal) {
+  // Compressed here, on the caller's thread, so the writer only binds the bytes.
+  storage::prepare_inbound_body(inbound.record);
   auto active = m_rules.get();
   const rules::Rules& rules = *active->rules;
   std::vector<IngestResult> results;

@@ -115,7 +115,9 @@ rules::NoiseState noise_from_text(const std::string& text) {
 
 const char* const k_decision_columns =
     "d.at, d.alert_id, d.episode, d.inbound_id, d.kind, d.outcome, d.reason, d.rule, "
-    "d.rules_hash, d.fingerprint, d.event_key";
+    "COALESCE((SELECT r.hash FROM rules_versions r WHERE r.id = d.rules_id), d.rules_hash), "
+    "CASE WHEN d.fingerprint = '' AND d.alert_id IS NOT NULL THEN COALESCE((SELECT a.fingerprint "
+    "FROM alerts a WHERE a.id = d.alert_id), '') ELSE d.fingerprint END, d.event_key";
 
 DecisionRecord read_decision(sql::Statement& q, int c) {
   DecisionRecord d;

@@ -28,9 +28,9 @@ namespace {
 // Parents before the tables whose foreign keys name them; within a table, rows in key order, so
 // an outbox row's `about` (an earlier row) is there before it.
 const std::vector<std::string> k_tables = {
-    "inbound",         "alerts",        "episodes",        "decisions",         "subscriptions",
-    "heartbeat_pings", "timers",        "outbox",          "delivery_attempts", "digest_items",
-    "health_probe",    "alert_members", "digest_sequence", "instances"};
+    "inbound",         "alerts",        "episodes",        "rules_versions",    "decisions",
+    "subscriptions",   "heartbeat_pings", "timers",        "outbox",            "delivery_attempts",
+    "digest_items",    "health_probe",  "alert_members",   "digest_sequence",   "instances"};
 
 // Each table's primary key, for the order rows are read in; `id` unless named here. Text keys
 // are compared as bytes on both backends.

@@ -260,7 +260,9 @@ std::vector<DecisionView> Reader::list_decisions(std::int64_t alert_id, int limi
   Lease lease(*this);
   const auto q = lease.db().prepare(
       "SELECT d.id, d.at, d.episode, d.kind, d.outcome, d.reason, d.rule, "
-      "d.rules_hash, d.fingerprint, d.inbound_id, i.hook, i.delivery_id, "
+      "COALESCE((SELECT r.hash FROM rules_versions r WHERE r.id = d.rules_id), d.rules_hash), "
+      "CASE WHEN d.fingerprint = '' THEN COALESCE((SELECT a.fingerprint FROM alerts a "
+      "WHERE a.id = d.alert_id), '') ELSE d.fingerprint END, d.inbound_id, i.hook, i.delivery_id, "
       "i.received_at FROM decisions d LEFT JOIN inbound i ON i.id = d.inbound_id "
       "WHERE d.alert_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?");
   q->bind(1, static_cast<int64_t>(alert_id));

@@ -66,6 +66,9 @@ struct InboundRecord {
   std::string delivery_id;   // SNS MessageId or the source's event id; "" when it has none
   std::string headers_json;  // the headers worth keeping, as a JSON object
   std::string body;
+  // The body as it will be stored, when prepared off the writer (storage::prepare_inbound_body):
+  // its zstd frame, or "" to store the text. nullopt: insert_inbound compresses it itself.
+  std::optional<std::string> body_frame;
 };
 
 // One alert: one fingerprint.

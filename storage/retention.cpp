@@ -55,11 +55,13 @@ namespace {
 // (an outbox id is the X-Tocsin-Event-Id receivers deduplicate by and the meta-alert alias
 // "tocsin-delivery-<id>"; the API shows all three), and without AUTOINCREMENT SQLite gives a
 // new row max(id) + 1, so deleting the newest row would hand its id out again.
-// Truth values are read as numbers (CASE: PostgreSQL's are booleans). PostgreSQL's
-// alert_members has no rowid: it walks by (last_seen_at, alert_id), and deletes the alert's
-// resolved members last seen at that time (all of them examined, and all eligible).
-const char* select_sql(PruneTable t, sql::Backend b) {
-  if (t == PruneTable::alert_members && b == sql::Backend::postgres)
+// Truth values are read as numbers (CASE: PostgreSQL's are booleans). alert_members has no
+// rowid (SQLite's is WITHOUT ROWID since migration 11): it walks by (last_seen_at, alert_id),
+// through alert_members_seen (migration 8), and deletes the alert's resolved members last seen
+// at that time (all of them examined, and all eligible). A firing member is never examined: it
+// keeps its group's episode open. A member pruned and seen again counts as new.
+const char* select_sql(PruneTable t) {
+  if (t == PruneTable::alert_members)
     return "SELECT m.alert_id, m.last_seen_at, 1 FROM alert_members m "
            "WHERE m.state = 'resolved' AND m.last_seen_at >= ?1 AND m.last_seen_at < ?3 AND "
            "NOT (m.last_seen_at = ?1 AND m.alert_id <= ?2) ORDER BY m.last_seen_at, m.alert_id "
@@ -102,18 +104,13 @@ const char* select_sql(PruneTable t, sql::Backend b) {
              "FROM subscriptions s WHERE s.updated_at >= ?1 AND s.updated_at < ?3 AND "
              "NOT (s.updated_at = ?1 AND s.id <= ?2) ORDER BY s.updated_at, s.id LIMIT ?4";
     case PruneTable::alert_members:
-      // Through alert_members_seen (migration 8). A firing member is never examined: it keeps
-      // its group's episode open. A member pruned and seen again counts as new.
-      return "SELECT m.rowid, m.last_seen_at, 1 FROM alert_members m "
-             "WHERE m.state = 'resolved' AND m.last_seen_at >= ?1 AND m.last_seen_at < ?3 AND "
-             "NOT (m.last_seen_at = ?1 AND m.rowid <= ?2) ORDER BY m.last_seen_at, m.rowid "
-             "LIMIT ?4";
+      break;  // above
   }
   return "";
 }
 
-const char* delete_sql(PruneTable t, sql::Backend b) {
-  if (t == PruneTable::alert_members && b == sql::Backend::postgres)
+const char* delete_sql(PruneTable t) {
+  if (t == PruneTable::alert_members)
     return "DELETE FROM alert_members WHERE alert_id = ?1 AND last_seen_at = ?2 AND "
            "state = 'resolved'";
   switch (t) {
@@ -128,7 +125,7 @@ const char* delete_sql(PruneTable t, sql::Backend b) {
     case PruneTable::subscriptions:
       return "DELETE FROM subscriptions WHERE id = ?";
     case PruneTable::alert_members:
-      return "DELETE FROM alert_members WHERE rowid = ? AND state = 'resolved'";
+      break;  // above
   }
   return "";
 }
@@ -149,7 +146,7 @@ PruneBatch Transaction::prune_batch(PruneTable table, const RetentionPolicy& pol
   batch.next = from;
   std::vector<Candidate> candidates;
   {
-    sql::CachedStatement q(m_db, select_sql(table, m_db.backend()));
+    sql::CachedStatement q(m_db, select_sql(table));
     q->bind(1, static_cast<int64_t>(from.at));
     q->bind(2, static_cast<int64_t>(from.id));
     q->bind(3, static_cast<int64_t>(to_unix_ms(policy.cutoff)));
@@ -203,8 +200,8 @@ PruneBatch Transaction::prune_batch(PruneTable table, const RetentionPolicy& pol
       batch.deleted["delivery_attempts"] += attempts->exec();
     }
   }
-  const bool by_time = table == PruneTable::alert_members && m_db.backend() == sql::Backend::postgres;
-  sql::CachedStatement del(m_db, delete_sql(table, m_db.backend()));
+  const bool by_time = table == PruneTable::alert_members;
+  sql::CachedStatement del(m_db, delete_sql(table));
   for (const auto& c : candidates) {
     del->reset();
     del->bind(1, static_cast<int64_t>(c.id));

@@ -58,7 +58,7 @@ std::int64_t Transaction::insert_inbound(const InboundRecord& r) {
   }
   q->bind(4, r.headers_json);
   // Compressed when that pays (storage/detail/body.hpp says how each backend tells).
-  bind_stored_body(*q, 5, stored_body_of(r.body), m_db.backend());
+  bind_stored_body(*q, 5, stored_body_of(r), m_db.backend());
   return inserted_id(q);
 }
 
@@ -827,11 +827,34 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
   }
 }
 
+namespace {
+
+// The rules_versions row of `hash`, added when it is new (migration 11: the hash is stored once,
+// not in every decision). A concurrent instance adding the same hash makes the insert do
+// nothing, and the second look finds its row.
+std::int64_t rules_version_id(sql::Connection& db, const std::string& hash) {
+  sql::CachedStatement find(db, "SELECT id FROM rules_versions WHERE hash = ?");
+  find->bind(1, hash);
+  if (find->step()) return find->get_int64(0);
+  sql::CachedStatement add(db, "INSERT INTO rules_versions (hash) VALUES (?) ON CONFLICT DO NOTHING");
+  add->bind(1, hash);
+  add->exec();
+  find->reset();
+  find->bind(1, hash);
+  if (!find->step()) throw std::logic_error("rules_versions: the row just added is not there");
+  return find->get_int64(0);
+}
+
+}  // namespace
+
 void Transaction::insert_decision(const DecisionRecord& d) {
   sql::CachedStatement q(m_db,
                          "INSERT INTO decisions (at, alert_id, episode, inbound_id, kind, outcome, "
-                         "reason, rule, rules_hash, fingerprint, event_key) "
-                         "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+                         "reason, rule, rules_hash, fingerprint, event_key, rules_id) "
+                         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,"
+                         // The alert's own fingerprint is read from its row (k_decision_columns).
+                         "CASE WHEN ?10 = (SELECT a.fingerprint FROM alerts a WHERE a.id = ?2) "
+                         "THEN '' ELSE ?10 END,?11,?12)");
   q->bind(1, static_cast<int64_t>(to_unix_ms(d.at)));
   q->bind(2, d.alert_id);
   q->bind(3, d.episode);
@@ -840,7 +863,15 @@ void Transaction::insert_decision(const DecisionRecord& d) {
   q->bind(6, std::string(to_text(d.outcome)));
   q->bind(7, d.reason);
   q->bind(8, d.rule);
-  q->bind(9, d.rules_hash);
+  if (d.rules_hash.empty()) {
+    q->bind(9, d.rules_hash);
+    q->bind_null(12);
+  } else {
+    // Named by its row; "" here (COALESCE in k_decision_columns reads the row's hash).
+    const std::int64_t rules_id = rules_version_id(m_db, d.rules_hash);
+    q->bind(9, std::string());
+    q->bind(12, static_cast<int64_t>(rules_id));
+  }
   q->bind(10, d.fingerprint);
   if (d.event_key.empty()) {
     q->bind_null(11);

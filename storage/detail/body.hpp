@@ -7,6 +7,7 @@
 
 #include "storage/compression.hpp"
 #include "storage/detail/dialect.hpp"
+#include "storage/records.hpp"
 #include "storage/sql.hpp"
 
 namespace tocsin::storage {
@@ -23,6 +24,13 @@ struct StoredBody {
 inline StoredBody stored_body_of(const std::string& received) {
   if (auto frame = compress_body(received)) return {true, std::move(*frame)};
   return {false, received};
+}
+
+// How a record's body is stored: as prepared off the writer when it was.
+inline StoredBody stored_body_of(const InboundRecord& r) {
+  if (!r.body_frame) return stored_body_of(r.body);
+  if (r.body_frame->empty()) return {false, r.body};
+  return {true, *r.body_frame};
 }
 
 // The body as received.

@@ -321,6 +321,39 @@ DELETE FROM timers WHERE kind IN ('heartbeat','digest') AND id NOT IN
                    AS n FROM timers WHERE kind IN ('heartbeat','digest')) WHERE n = 1);
 CREATE UNIQUE INDEX timers_one_per_name ON timers(kind, name) WHERE kind IN ('heartbeat','digest');
 )sql",
+    // 11: fewer bytes per event (README "Storage"). Each decision named the rules in force by
+    // their 64-hex SHA-256, the same value row after row: it is stored once in rules_versions
+    // and a decision names its row (rules_id; its own rules_hash is then ''; rows from before
+    // keep their text). alert_members, keyed by (alert_id, member), kept that key twice: in
+    // the table and in the index its PRIMARY KEY made; WITHOUT ROWID the table is the index.
+    // And a decision about an alert repeated the alert's fingerprint: from now on its
+    // fingerprint is '' when it is the alert's (storage/codec.cpp k_decision_columns).
+    R"sql(
+CREATE TABLE rules_versions (
+  id    INTEGER PRIMARY KEY,
+  hash  TEXT NOT NULL UNIQUE  -- SHA-256 of a rules file, hex
+);
+ALTER TABLE decisions ADD COLUMN rules_id INTEGER REFERENCES rules_versions(id);
+
+CREATE TABLE alert_members_v11 (
+  alert_id       INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+  member         TEXT NOT NULL,     -- the event's fingerprint before dedup_key
+  state          TEXT NOT NULL CHECK (state IN ('firing','resolved')),
+  source_time    INTEGER,           -- unix ms, the last transition's time as the source sent it
+  transition_at  INTEGER,           -- the same, clamped to now + 5m: what orders transitions
+  changed_at     INTEGER NOT NULL,  -- when that transition was applied
+  last_seen_at   INTEGER NOT NULL,  -- the member's last event
+  PRIMARY KEY (alert_id, member)
+) WITHOUT ROWID;
+INSERT INTO alert_members_v11 (alert_id, member, state, source_time, transition_at, changed_at,
+                               last_seen_at)
+  SELECT alert_id, member, state, source_time, transition_at, changed_at, last_seen_at
+  FROM alert_members;
+DROP TABLE alert_members;
+ALTER TABLE alert_members_v11 RENAME TO alert_members;
+-- Retention walks resolved members by when they were last seen.
+CREATE INDEX alert_members_seen ON alert_members(last_seen_at) WHERE state = 'resolved';
+)sql",
 };
 
 }  // namespace

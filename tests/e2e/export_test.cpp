@@ -106,8 +106,10 @@ TEST_CASE("export: what the server received replays to the decisions the server 
   {
     SQLite::Database raw(db, SQLite::OPEN_READONLY);
     SQLite::Statement d(raw,
-                        "SELECT kind, outcome, reason, fingerprint, coalesce(episode, 0) "
-                        "FROM decisions ORDER BY id");
+                        // A decision's fingerprint is '' when it is its alert's (migration 11).
+                        "SELECT d.kind, d.outcome, d.reason, coalesce(nullif(d.fingerprint, ''), "
+                        "a.fingerprint, ''), coalesce(d.episode, 0) "
+                        "FROM decisions d LEFT JOIN alerts a ON a.id = d.alert_id ORDER BY d.id");
     while (d.executeStep()) {
       server_decisions.emplace_back(d.getColumn(0).getString(), d.getColumn(1).getString(),
                                     d.getColumn(2).getString(), d.getColumn(3).getString(),
