@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,6 +33,7 @@ class Context:
         self.baseline = baseline
         self.tmp = tmp
         self.runs = 0
+        self.memory_tmp = None
 
     def contenders(self):
         """(label, binary) of every Tocsin build measured: this one, then --baseline."""
@@ -46,9 +48,19 @@ class Context:
         self.runs += 1
         return [*script_args, f"{os.getpid()}{self.runs:04d}"]
 
-    def scratch(self, name):
-        path = tempfile.mkdtemp(prefix=name + "-", dir=self.tmp)
-        return path
+    def scratch(self, name, prefer_memory=False):
+        """A fresh directory under the run's temporary one (removed at the end); with
+        prefer_memory, on /dev/shm when it exists (also removed at the end)."""
+        parent = self.tmp
+        if prefer_memory and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+            if not self.memory_tmp:
+                self.memory_tmp = tempfile.mkdtemp(prefix="tocsin-bench-", dir="/dev/shm")
+            parent = self.memory_tmp
+        return tempfile.mkdtemp(prefix=name + "-", dir=parent)
+
+    def cleanup(self):
+        if self.memory_tmp:
+            shutil.rmtree(self.memory_tmp, ignore_errors=True)
 
 
 def log(message):

@@ -93,7 +93,8 @@ def markdown(results):
     if "hold" in parts:
         h = parts["hold"]
         n = h["alerts"]
-        row(f"RSS holding {n // 1000}k alerts, MB", [num(h[l]["rss"] / 1e6) for l in labels])
+        row(f"RSS holding ≥ {n // 1000}k alerts, MB (alerts sent)",
+            [f"{num(h[l]['rss'] / 1e6)} ({h[l]['sent'] / 1000:.0f}k)" for l in labels])
         row("RSS after API queries, MB",
             ["–" if l == "alertmanager" else num(h[l]["rss_after_queries"] / 1e6) for l in labels])
         row(f"CPU µs/event over the {n // 1000}k", [num(h[l]["cpu_us"]) for l in labels])
@@ -126,8 +127,14 @@ def markdown(results):
             lines.append("")
             lines.append("| table or index | " + " | ".join(names[l] for l in labels[1:]) + " |")
             lines.append("|---" * len(labels) + "|")
+            small = []
             for k in keys:
+                if max((t or {}).get(k, 0) for t in tables.values()) < 1:
+                    small.append(k)
+                    continue
                 lines.append(f"| {k} | " + " | ".join(num((tables[l] or {}).get(k)) for l in labels[1:]) + " |")
+            if small:
+                lines.append(f"| {len(small)} more, under 1 byte each | " + " | ".join("" for _ in labels[1:]) + " |")
             lines.append("")
     for part in ("storage", "noise", "match", "postgres"):
         if part in parts:
