@@ -1,6 +1,6 @@
 // scripts/bench --only match: every /regex/ match value of a rules file against one value of
-// 1 KiB, 40 KiB and 1 MiB, timing the matching alone (no HTTP, no database). Built by
-// scripts/bench.d/match.py against build/release's libtocsin_rules.a and libtocsin_core.a.
+// 1 KiB, 40 KiB and 1 MiB, timing the matching alone (no HTTP, no database). The target
+// bench_match of CMakeLists.txt (not part of `all`), built and run by scripts/bench.d/match.py.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
