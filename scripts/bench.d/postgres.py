@@ -106,7 +106,7 @@ def run(ctx):
         rules = ingest.RULES.replace("synchronous: full", f"synchronous: {sync}")
         with b.start_tocsin(ctx.binary, rules, workdir) as server:
             rows[f"sqlite {sync}"] = measure(ctx, [server], seconds, template)
-    rules = ingest.RULES.split("storage:")[0]
+    rules = ingest.RULES.replace("storage:\n  synchronous: full\n", "")
     pg = Postgres(ctx.args.pg_uri)
     try:
         for instances in (1, 2):

@@ -100,8 +100,9 @@ def replay(binary, rules, events, n, until=None):
 
 
 def run(ctx):
-    n = 10000 if ctx.quick else 100000
-    alerts, days = 2000, (30 if ctx.quick else 90)
+    # The density of the former bench-replay (200,000 events over 90 days), scaled down.
+    n = 10000 if ctx.quick else 50000
+    alerts, days = 2000, (5 if ctx.quick else 23)
     workdir = ctx.scratch("replay")
     rules = os.path.join(workdir, "rules.yaml")
     with open(rules, "w") as f:
