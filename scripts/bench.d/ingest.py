@@ -1,7 +1,7 @@
 """ingest: Tocsin's durable ingest against Alertmanager's in-memory POST /api/v2/alerts.
 
-Rounds alternate the order of the contenders (Tocsin, Alertmanager, and --baseline when
-given); each round starts every server fresh (a new database, a new Alertmanager), warms it
+Each round starts with the next contender (Tocsin, Alertmanager, then --baseline when
+given), so with two they alternate; each round starts every server fresh (a new database, a new Alertmanager), warms it
 up for a second at c=32, then runs wrk at c=1 and at c=32. Every request is a new alert. CPU
 per event is the server process's user+system time over one wrk run divided by its requests.
 """
@@ -55,9 +55,8 @@ def run(ctx):
     systems = contenders(ctx)
     runs = {label: {c: [] for c in CONCURRENCY} for label, *_ in systems}
     for r in range(rounds):
+        # Each round starts with the next contender: with two, they alternate.
         order = systems[r % len(systems):] + systems[:r % len(systems)]
-        if r % 2:
-            order.reverse()
         for label, start, script, script_args in order:
             workdir = ctx.scratch(f"ingest-{label}")
             server = start(workdir)

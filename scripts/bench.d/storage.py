@@ -179,8 +179,12 @@ def run(ctx):
     names = sorted({k for _, r in runs for k in r["tables"]},
                    key=lambda k: -max(r["tables"].get(k, 0) for _, r in runs))
     lines.append(f"{'table or index (bytes/event)':<32}" + "".join(f"{label:>14}" for label, _ in runs))
+    small = [k for k in names if max(r["tables"].get(k, 0) for _, r in runs) < n]
     for k in names:
-        lines.append(f"{k:<32}" + "".join(f"{r['tables'].get(k, 0) / n:>14.0f}" for _, r in runs))
+        if k not in small:
+            lines.append(f"{k:<32}" + "".join(f"{r['tables'].get(k, 0) / n:>14.0f}" for _, r in runs))
+    if small:
+        lines.append(f"{len(small)} more tables and indexes, under 1 byte each")
     lines.append(f"{'file bytes/event':<32}" + "".join(f"{r['per_event']:>14.0f}" for _, r in runs))
     lines.append(f"{'GB per million events':<32}" + "".join(f"{r['per_event'] / 1000:>14.2f}" for _, r in runs))
     lines.append(f"{'file MB':<32}" + "".join(f"{r['file'] / 1e6:>14.1f}" for _, r in runs))
