@@ -18,15 +18,17 @@ import ingest
 
 def send(ctx, server, script, script_args, n):
     """Runs wrk until n requests were answered; (requests, wall seconds, CPU seconds)."""
-    sent, wall, seconds = 0, 0.0, 3
+    sent, wall, seconds, fastest = 0, 0.0, 3, 0.0
     cpu0 = server.cpu()
     while sent < n:
         result = b.wrk(server.port, script, seconds, 32, ctx.run_args(script_args))
         server.check_alive()
         sent += result["requests"]
         wall += result["duration_us"] / 1e6
-        # Aim 10% past the rest at the rate seen so far, at least a second.
-        seconds = max(1, int((n - sent) / (sent / wall) * 1.1) + 1)
+        # Aim 5% past the rest at the fastest rate seen (a slow start must not make it send
+        # twice the alerts), in steps of at most 10 s.
+        fastest = max(fastest, result["rate"])
+        seconds = min(10, max(1, int((n - sent) / fastest * 1.05) + 1))
     return sent, wall, server.cpu() - cpu0
 
 

@@ -15,7 +15,6 @@ import os
 import random
 import sqlite3
 import subprocess
-import sys
 import time
 
 import benchlib as b
