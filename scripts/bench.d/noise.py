@@ -1,32 +1,25 @@
-#!/usr/bin/env python3
-"""Noise benchmark: weeks of mixed traffic through `tocsin replay`, once with noise routing
-(demotion to low-priority channels, holds, digests) and once with the same rules but routing
-off (demote_above 100, no hold_for), side by side in one session.
+"""noise: weeks of mixed traffic through `tocsin replay`, with noise routing on and off.
 
-Prints, per run: time and events per second (the cost of scoring and routing), and what the
-prioritized channels (oncall, alerts, cto) received: first notifications by alert class, how
-many were demoted, held and dropped. With --baseline BINARY (a build from before noise
-scoring), that binary replays the routing-off rules too: the ingest cost of scoring itself.
-The machines are shared and noisy: compare within one run.
+Once with noise routing (demotion to low-priority channels, holds, digests) and once with the
+same rules but routing off (demote_above 100, no hold_for). Per run: time and events per
+second (the cost of scoring and routing), and what the prioritized channels (oncall, alerts,
+cto) received: first notifications by alert class, how many were demoted, held and dropped.
+With --baseline, that binary replays the routing-off rules too (e.g. a build from before noise
+scoring: the ingest cost of scoring itself).
 
 Traffic: flapping CPU alarms (every 20–60 minutes, clearing within minutes, for stretches of
 days), steady alarms that fire every few days and are acknowledged, transient batch alerts,
 and never_suppress queue-age alarms with a few real incidents and some flapping.
-
-  scripts/build release && scripts/bench-noise [--weeks 4] [--seed 7] [--baseline PATH]
 """
-import argparse
 import datetime as dt
 import json
 import os
 import random
 import subprocess
-import sys
-import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "build", "release", "tocsin")
+import benchlib as b
+from benchlib import stamp
 
 RULES = """version: 1
 channels:
@@ -65,10 +58,6 @@ noise:
 """
 
 PRIORITIZED = {"oncall", "alerts", "cto"}
-
-
-def stamp(t):
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 def generate(path, weeks, seed):
@@ -133,13 +122,13 @@ def generate(path, weeks, seed):
     return start + dt.timedelta(seconds=span + 86400), events, len(lines) - events, incidents
 
 
-def run(binary, rules, events, until):
+def run_replay(binary, rules, events, until):
     args = [binary, "replay", "--rules", rules, "--until", until, events]
     started = time.perf_counter()
     proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
-        sys.exit(f"replay failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
+        raise b.Failure(f"replay failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
     stats = {"first": {}, "demoted": 0, "held": 0, "dropped": 0, "digests": 0, "lines": 0}
     for raw in proc.stdout.splitlines():
         line = json.loads(raw)
@@ -160,48 +149,44 @@ def run(binary, rules, events, until):
     return elapsed, stats
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weeks", type=int, default=4)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--baseline", help="a tocsin binary from before noise scoring")
-    a = p.parse_args()
-    if not os.path.exists(BINARY):
-        sys.exit("build first: scripts/build release")
-    with tempfile.TemporaryDirectory() as tmp:
-        on = os.path.join(tmp, "noise-on.yaml")
-        off = os.path.join(tmp, "noise-off.yaml")
-        open(on, "w").write(RULES.format(hold="hold_for: 5m", demote_above=60))
-        open(off, "w").write(RULES.format(hold="", demote_above=100))
-        events = os.path.join(tmp, "events.jsonl")
-        end, n_events, n_acks, incidents = generate(events, a.weeks, a.seed)
-        print(f"input: {n_events} events and {n_acks} acks over {a.weeks} weeks; "
-              f"{incidents} real queue incidents")
-        runs = [("noise routing on", BINARY, on), ("routing off", BINARY, off)]
-        if a.baseline:
-            runs.append(("baseline, no scoring", a.baseline, off))
-        rows = []
-        for name, binary, rules in runs:
-            rows.append((name, *run(binary, rules, events, stamp(end))))
-        print(f"{'run':<22}{'seconds':>9}{'events/s':>10}  {'prioritized pages (queue/cpu/batch/steady)':<44}"
-              f"{'demoted':>8}{'held':>6}{'dropped':>8}{'digests':>8}")
-        pages = {}
-        for name, elapsed, s in rows:
-            f = s["first"]
-            pri = [f.get((k, "prioritized"), 0) for k in ("queue", "cpu", "batch", "steady")]
-            pages[name] = pri
-            print(f"{name:<22}{elapsed:>9.2f}{n_events / elapsed:>10.0f}  "
-                  f"{str(sum(pri)) + ' (' + '/'.join(map(str, pri)) + ')':<44}"
-                  f"{s['demoted']:>8}{s['held']:>6}{s['dropped']:>8}{s['digests']:>8}")
-        on_pages, off_pages = pages[rows[0][0]], pages[rows[1][0]]
-        kept = sum(off_pages) - sum(on_pages)
-        print(f"noise routing kept {kept} of {sum(off_pages)} first notifications off the prioritized "
-              f"channels ({100 * kept / max(sum(off_pages), 1):.1f}%): {rows[0][2]['demoted']} demoted, "
-              f"{rows[0][2]['dropped']} dropped after a hold; queue-age pages {on_pages[0]} with routing, "
-              f"{off_pages[0]} without")
-        base = rows[1][1]
-        for name, elapsed, _ in rows:
-            print(f"  {name}: {base / elapsed:.2f}x the events/s of routing off")
 
-if __name__ == "__main__":
-    main()
+def run(ctx):
+    weeks = 1 if ctx.quick else 4
+    workdir = ctx.scratch("noise")
+    on = os.path.join(workdir, "noise-on.yaml")
+    off = os.path.join(workdir, "noise-off.yaml")
+    with open(on, "w") as f:
+        f.write(RULES.format(hold="hold_for: 5m", demote_above=60))
+    with open(off, "w") as f:
+        f.write(RULES.format(hold="", demote_above=100))
+    events = os.path.join(workdir, "events.jsonl")
+    end, n_events, n_acks, incidents = generate(events, weeks, 7)
+    lines = [f"input: {n_events} events and {n_acks} acks over {weeks} weeks; "
+             f"{incidents} real queue incidents"]
+    runs = [("noise routing on", ctx.binary, on), ("routing off", ctx.binary, off)]
+    if ctx.baseline:
+        runs.append(("baseline, routing off", ctx.baseline, off))
+    rows = [(name, *run_replay(binary, rules, events, stamp(end))) for name, binary, rules in runs]
+    lines.append(f"{'run':<22}{'seconds':>9}{'events/s':>10}  {'prioritized pages (queue/cpu/batch/steady)':<44}"
+                 f"{'demoted':>8}{'held':>6}{'dropped':>8}{'digests':>8}")
+    pages = {}
+    for name, elapsed, s in rows:
+        f = s["first"]
+        pri = [f.get((k, "prioritized"), 0) for k in ("queue", "cpu", "batch", "steady")]
+        pages[name] = pri
+        lines.append(f"{name:<22}{elapsed:>9.2f}{n_events / elapsed:>10.0f}  "
+                     f"{str(sum(pri)) + ' (' + '/'.join(map(str, pri)) + ')':<44}"
+                     f"{s['demoted']:>8}{s['held']:>6}{s['dropped']:>8}{s['digests']:>8}")
+    on_pages, off_pages = pages[rows[0][0]], pages[rows[1][0]]
+    kept = sum(off_pages) - sum(on_pages)
+    lines.append(f"noise routing kept {kept} of {sum(off_pages)} first notifications off the prioritized "
+                 f"channels ({100 * kept / max(sum(off_pages), 1):.1f}%): {rows[0][2]['demoted']} demoted, "
+                 f"{rows[0][2]['dropped']} dropped after a hold; queue-age pages {on_pages[0]} with routing, "
+                 f"{off_pages[0]} without")
+    base = rows[1][1]
+    for name, elapsed, _ in rows:
+        lines.append(f"  {name}: {base / elapsed:.2f}x the events/s of routing off")
+    text = "\n".join(lines)
+    b.log(text)
+    return {"weeks": weeks, "events": n_events, "pages": pages, "text": text,
+            "seconds_by_run": {name: elapsed for name, elapsed, _ in rows}}

@@ -1,27 +1,20 @@
-#!/usr/bin/env python3
-"""Replay benchmark: months of generated traffic for thousands of alerts through
-`tocsin replay`, timed end to end (process start, validation, engine, output).
+"""replay: `tocsin replay` of months of generated traffic for thousands of alerts.
 
-Runs the same generated file twice in one session — with and without `--until` three days
-past the last event (so the second run also fires every pending sweep and escalation) —
-and prints events per second for each, side by side. The machines are shared and noisy:
-compare within one run.
-
-  scripts/build release && scripts/bench-replay [--alerts 2000] [--days 90] [--events 200000]
+Flapping CloudWatch alarms over SNS and generic batch events, most critical pages acknowledged
+within minutes; timed end to end (process start, validation, engine, output), once with the
+events only and once with `--until` three days past the last (every pending sweep and
+escalation fires too). events/s is events over wall time, "of CPU" events over the process's
+user+system time (steadier on a shared machine).
 """
-import argparse
 import datetime as dt
 import json
 import os
 import random
-import subprocess
-import sys
-import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "build", "release", "tocsin")
-FIXTURE = os.path.join(ROOT, "tests", "fixtures", "sns_notification_alarm.json")
+import benchlib as b
+from benchlib import stamp
+
+FIXTURE = os.path.join(b.FIXTURES, "sns_notification_alarm.json")
 
 RULES = """version: 1
 defaults: {stale_after: 24h, max_open_age: 72h}
@@ -90,46 +83,40 @@ def generate(path, alerts, days, events, seed):
     return start + dt.timedelta(seconds=span)
 
 
-def run(rules, events, until=None):
-    args = [BINARY, "replay", "--rules", rules, events]
+
+def replay(binary, rules, events, n, until=None):
+    argv = [binary, "replay", "--rules", rules, events]
     if until:
-        args[2:2] = ["--until", until]
-    started = time.perf_counter()
-    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - started
+        argv[2:2] = ["--until", until]
+    proc, wall, cpu = b.run_timed(argv, stdout=b.subprocess.PIPE, stderr=b.subprocess.PIPE)
     if proc.returncode != 0:
-        sys.exit(f"replay failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
-    lines = proc.stdout.count(b"\n")
+        raise b.Failure(f"replay failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
     kinds = {}
     for raw in proc.stdout.splitlines():
         k = json.loads(raw)["type"]
         kinds[k] = kinds.get(k, 0) + 1
-    return elapsed, lines, kinds
+    return {"seconds": wall, "cpu": cpu, "rate": n / wall, "cpu_rate": n / max(cpu, 1e-9),
+            "lines": sum(kinds.values()), "kinds": kinds}
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--alerts", type=int, default=2000)
-    p.add_argument("--days", type=int, default=90)
-    p.add_argument("--events", type=int, default=200000)
-    p.add_argument("--seed", type=int, default=7)
-    a = p.parse_args()
-    if not os.path.exists(BINARY):
-        sys.exit("build first: scripts/build release")
-    with tempfile.TemporaryDirectory() as tmp:
-        rules = os.path.join(tmp, "rules.yaml")
-        open(rules, "w").write(RULES)
-        events = os.path.join(tmp, "events.jsonl")
-        end = generate(events, a.alerts, a.days, a.events, a.seed)
-        size = os.path.getsize(events) / 1e6
-        print(f"input: {a.events} events, {a.alerts} alerts, {a.days} days, {size:.0f} MB")
-        rows = [("events only", run(rules, events)),
-                ("+ timers to the end", run(rules, events, stamp(end + dt.timedelta(days=3))))]
-        print(f"{'run':<22}{'seconds':>9}{'events/s':>11}{'out lines':>11}{'lines/s':>10}  by type")
-        for name, (elapsed, lines, kinds) in rows:
-            print(f"{name:<22}{elapsed:>9.2f}{a.events / elapsed:>11.0f}{lines:>11}"
-                  f"{lines / elapsed:>10.0f}  {kinds}")
-
-
-if __name__ == "__main__":
-    main()
+def run(ctx):
+    # The density of the former bench-replay (200,000 events over 90 days), scaled down.
+    n = 10000 if ctx.quick else 50000
+    alerts, days = 2000, (5 if ctx.quick else 23)
+    workdir = ctx.scratch("replay")
+    rules = os.path.join(workdir, "rules.yaml")
+    with open(rules, "w") as f:
+        f.write(RULES)
+    events = os.path.join(workdir, "events.jsonl")
+    end = generate(events, alerts, days, n, 7)
+    until = stamp(end + dt.timedelta(days=3))
+    out = {"events": n, "alerts": alerts, "days": days, "mb": os.path.getsize(events) / 1e6,
+           "runs": ["events only"] + ([] if ctx.quick else ["+ timers to the end"])}
+    for label, binary in ctx.contenders():
+        out[label] = {"events only": replay(binary, rules, events, n)}
+        if not ctx.quick:
+            out[label]["+ timers to the end"] = replay(binary, rules, events, n, until)
+        for run_name, r in out[label].items():
+            b.log(f"replay {label} {run_name}: {r['rate']:.0f} events/s ({r['cpu_rate']:.0f} of CPU), "
+                  f"{r['lines']} lines out")
+    return out

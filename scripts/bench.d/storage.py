@@ -1,38 +1,26 @@
-#!/usr/bin/env python3
-"""Storage benchmark: how many bytes one stored event costs.
+"""storage: how many bytes one stored event of mixed traffic costs.
 
-Generates N events — CloudWatch alarms over SNS (half, with the headers SNS sends),
-generic events and single-alert Alertmanager requests (a quarter each) for a few thousand
-alerts over --days — replays them with `tocsin replay --db` into a fresh database, and
-prints the bytes per table (`dbstat`: sum(pgsize) by table and index), the file size and the
-bytes per stored event. Replay stores exactly what `serve` stores for the same requests, and
-keeps everything: no retention runs, so this is the cost of one event before pruning.
-
-  scripts/build release && scripts/bench-storage [--events 100000] [--alerts 2000]
-      [--days 30] [--baseline PATH]   also run another build (e.g. one from before a change)
-                                      on the same input, side by side
-      [--keep PATH]                   keep this build's database there
-      [--prune]                       then run `tocsin serve` with retain_events 7d on a copy
-                                      of it and report the first retention run (rows, seconds,
-                                      the slowest commit ingest could have waited behind)
+Generates N events (100,000; 20,000 with --quick) — CloudWatch alarms over SNS (half, with the
+headers SNS sends), generic events and single-alert Alertmanager requests (a quarter each) for
+2,000 alerts over 30 days — replays them with `tocsin replay --db` into a fresh database, and
+reports the bytes per table and index (`dbstat`), the file size and the bytes per stored event.
+Replay stores exactly what `serve` stores for the same requests and keeps everything (no
+retention), so this is the cost of one event before pruning. With --prune, `tocsin serve` with
+retain_events 7d then runs a first retention run on the database and it is timed.
 """
-import argparse
-import http.client
-import re
 import datetime as dt
+import http.client
 import json
 import os
 import random
-import shutil
 import sqlite3
 import subprocess
-import sys
-import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "build", "release", "tocsin")
-FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+import benchlib as b
+from benchlib import listening_port, stamp
+
+FIXTURES = b.FIXTURES
 
 RULES = """version: 1
 sources:
@@ -59,10 +47,6 @@ def http_headers(name):
             if k.lower() not in ("host", "content-length"):
                 out[k] = v.strip()
     return out
-
-
-def stamp(t):
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 def generate(path, events, alerts, days, seed):
@@ -115,7 +99,7 @@ def measure(binary, rules, events, db, n):
                               stdout=devnull, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
-        sys.exit(f"replay failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
+        raise b.Failure(f"replay failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
     con = sqlite3.connect(db)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     by_name = dict(con.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"))
@@ -123,24 +107,6 @@ def measure(binary, rules, events, db, n):
     con.close()
     return {"seconds": elapsed, "tables": by_name, "file": os.path.getsize(db), "inbound": stored,
             "per_event": os.path.getsize(db) / n}
-
-
-def listening_port(pid):
-    """The TCP port the process listens on, from /proc (--log-level warn hides the line)."""
-    try:
-        inodes = set()
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            m = re.match(r"socket:\[(\d+)\]", os.readlink(f"/proc/{pid}/fd/{fd}"))
-            if m:
-                inodes.add(m.group(1))
-        with open("/proc/net/tcp") as f:
-            for line in list(f)[1:]:
-                parts = line.split()
-                if parts[3] == "0A" and parts[9] in inodes:  # LISTEN
-                    return int(parts[1].split(":")[1], 16)
-    except OSError:
-        pass
-    return None
 
 
 def scrape(port):
@@ -188,49 +154,42 @@ def prune(binary, db, tmp):
     used = (con.execute("PRAGMA page_count").fetchone()[0] - con.execute("PRAGMA freelist_count").fetchone()[0]) * page
     kept = con.execute("SELECT count(*) FROM inbound").fetchone()[0]
     con.close()
-    print(f"retention (retain_events 7d): pruned {pruned} in {m['tocsin_retention_last_run_seconds']:.1f}s; "
-          f"{int(total)} commits (ingest's and retention's), {fast:.0f}% under 10 ms, all under {slowest}s")
-    print(f"  database file {before / 1e6:.0f} MB; after: {used / 1e6:.0f} MB of pages in use holding {kept} "
-          f"requests (freed pages are reused; the file does not shrink)")
+    return (f"retention (retain_events 7d): pruned {pruned} in {m['tocsin_retention_last_run_seconds']:.1f}s; "
+            f"{int(total)} commits (ingest's and retention's), {fast:.0f}% under 10 ms, all under {slowest}s\n"
+            f"  database file {before / 1e6:.0f} MB; after: {used / 1e6:.0f} MB of pages in use holding {kept} "
+            f"requests (freed pages are reused; the file does not shrink)")
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--events", type=int, default=100000)
-    p.add_argument("--alerts", type=int, default=2000)
-    p.add_argument("--days", type=int, default=30)
-    p.add_argument("--seed", type=int, default=11)
-    p.add_argument("--baseline", help="another tocsin binary to measure on the same input")
-    p.add_argument("--keep", help="copy this build's database here when done")
-    p.add_argument("--prune", action="store_true", help="time a retention run on the result")
-    a = p.parse_args()
-    if not os.path.exists(BINARY):
-        sys.exit("build first: scripts/build release")
-    with tempfile.TemporaryDirectory() as tmp:
-        rules = os.path.join(tmp, "rules.yaml")
-        open(rules, "w").write(RULES)
-        events = os.path.join(tmp, "events.jsonl")
-        generate(events, a.events, a.alerts, a.days, a.seed)
-        print(f"input: {a.events} events, {a.alerts} alerts, {a.days} days, "
-              f"{os.path.getsize(events) / 1e6:.0f} MB of JSON lines")
-        runs = [("this build", measure(BINARY, rules, events, os.path.join(tmp, "new.db"), a.events))]
-        if a.baseline:
-            runs.insert(0, ("baseline", measure(a.baseline, rules, events, os.path.join(tmp, "old.db"),
-                                                a.events)))
-        names = sorted({n for _, r in runs for n in r["tables"]},
-                       key=lambda n: -max(r["tables"].get(n, 0) for _, r in runs))
-        print(f"{'table or index (bytes/event)':<32}" + "".join(f"{label:>14}" for label, _ in runs))
-        for n in names:
-            print(f"{n:<32}" + "".join(f"{r['tables'].get(n, 0) / a.events:>14.0f}" for _, r in runs))
-        print(f"{'file bytes/event':<32}" + "".join(f"{r['per_event']:>14.0f}" for _, r in runs))
-        print(f"{'GB per million events':<32}" + "".join(f"{r['per_event'] / 1000:>14.2f}" for _, r in runs))
-        print(f"{'file MB':<32}" + "".join(f"{r['file'] / 1e6:>14.1f}" for _, r in runs))
-        print(f"{'replay seconds':<32}" + "".join(f"{r['seconds']:>14.1f}" for _, r in runs))
-        if a.keep:
-            shutil.copyfile(os.path.join(tmp, "new.db"), a.keep)
-        if a.prune:
-            prune(BINARY, os.path.join(tmp, "new.db"), tmp)
-
-
-if __name__ == "__main__":
-    main()
+def run(ctx):
+    n = 20000 if ctx.quick else 100000
+    alerts, days = 2000, 30
+    # The database on tmpfs when there is one: the bytes stored do not depend on fsync, and
+    # replay --db fsyncs every commit (minutes for 100k events on a busy disk).
+    workdir = ctx.scratch("storage", prefer_memory=True)
+    rules = os.path.join(workdir, "rules.yaml")
+    with open(rules, "w") as f:
+        f.write(RULES)
+    events = os.path.join(workdir, "events.jsonl")
+    generate(events, n, alerts, days, 11)
+    lines = [f"input: {n} events, {alerts} alerts, {days} days, "
+             f"{os.path.getsize(events) / 1e6:.0f} MB of JSON lines"]
+    runs = [(label, measure(binary, rules, events, os.path.join(workdir, label + ".db"), n))
+            for label, binary in ctx.contenders()]
+    names = sorted({k for _, r in runs for k in r["tables"]},
+                   key=lambda k: -max(r["tables"].get(k, 0) for _, r in runs))
+    lines.append(f"{'table or index (bytes/event)':<32}" + "".join(f"{label:>14}" for label, _ in runs))
+    small = [k for k in names if max(r["tables"].get(k, 0) for _, r in runs) < n]
+    for k in names:
+        if k not in small:
+            lines.append(f"{k:<32}" + "".join(f"{r['tables'].get(k, 0) / n:>14.0f}" for _, r in runs))
+    if small:
+        lines.append(f"{len(small)} more tables and indexes, under 1 byte each")
+    lines.append(f"{'file bytes/event':<32}" + "".join(f"{r['per_event']:>14.0f}" for _, r in runs))
+    lines.append(f"{'GB per million events':<32}" + "".join(f"{r['per_event'] / 1000:>14.2f}" for _, r in runs))
+    lines.append(f"{'file MB':<32}" + "".join(f"{r['file'] / 1e6:>14.1f}" for _, r in runs))
+    lines.append(f"{'replay seconds':<32}" + "".join(f"{r['seconds']:>14.1f}" for _, r in runs))
+    text = "\n".join(lines)
+    if ctx.args.prune:
+        text += "\n" + prune(ctx.binary, os.path.join(workdir, "tocsin.db"), workdir)
+    b.log(text)
+    return {"events": n, "runs": dict(runs), "text": text}

@@ -1,63 +1,6 @@
-#!/usr/bin/env bash
-# Regex matching benchmark: every /regex/ match value of a rules file against one value of
-# 1 KiB, 40 KiB and 1 MiB, side by side, timing the matching alone (no HTTP, no database).
-# An alert's name or label value is untrusted and may be as large as the body (1 MiB): with
-# RE2 the whole file's regexes must take milliseconds on it, and the same on a second run.
-#
-#   scripts/build release && scripts/bench-match [--rules FILE] [--runs N]
-#
-# Without --rules it uses a realistic file written here: the regexes operators write (prefixes,
-# alternations, ARNs, case-insensitive words), plus the ones that crashed or hung a backtracking
-# matcher (/.*x/, /prod.*db/, /(a|b)*c/, /(a*)*b/). Three values per size: 'a' repeated (no
-# match for most, so each regex reads all of it), random printable text, and a value that ends
-# in a match. "cold" is the first pass after loading (RE2 builds its automaton then), "warm" the
-# median of the next N passes. The driver links build/release/libtocsin_rules.a and
-# libtocsin_core.a; it is compiled into build/bench-match/.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
-
-rules=
-runs=20
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --rules) rules=$(realpath "$2"); shift 2 ;;
-    --runs) runs=$2; shift 2 ;;
-    *) echo "usage: scripts/bench-match [--rules FILE] [--runs N]" >&2; exit 2 ;;
-  esac
-done
-
-lib=build/release/libtocsin_rules.a
-[ -f "$lib" ] || { echo "scripts/bench-match: build first: scripts/build release" >&2; exit 1; }
-out=build/bench-match
-mkdir -p "$out"
-
-if [ -z "$rules" ]; then
-  rules=$out/rules.yaml
-  cat >"$rules" <<'YAML'
-version: 1
-rules:
-  - {name: prod-db, match: {labels: {DBInstanceIdentifier: "/^prod-/"}}}
-  - {name: prod-db-any, match: {name: "/prod.*db/"}}
-  - {name: regions, match: {region: "/^(eu|us|ap)-(west|east|south|north|southeast|central)-[1-3]$/"}}
-  - {name: topic, match: {labels: {TopicArn: '/^arn:aws:sns:[a-z0-9-]+:\d{12}:alerts-/'}}}
-  - {name: timeouts, match: {name: "/(?i)(timeout|timed out|unavailable|refused)/"}}
-  - {name: replicas, match: {labels: {host: '/^[a-z0-9-]+-(primary|replica)-\d+$/'}}}
-  - {name: latency, match: {metric: '/(Latency|Duration)(P9[59]|Max)?$/'}}
-  - {name: queues, match: {namespace: "/^AWS\\/(SQS|SNS|Kinesis)$/"}}
-  - {name: words, match: {name: '/\b(critical|fatal|panic)\b/'}}
-  - {name: ips, match: {labels: {instance: '/\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d+/'}}}
-  - {name: k8s, match: {labels: {pod: '/^[a-z0-9]([-a-z0-9]*[a-z0-9])?-[a-z0-9]{5,10}-[a-z0-9]{5}$/'}}}
-  - {name: env, match: {labels: {env: "/^(prod|production|live)$/"}}}
-  - {name: dot-star, match: {name: "/.*x/"}}
-  - {name: starred-group, match: {name: "/(a|b)*c/"}}
-  - {name: nested, match: {name: "/(a*)*b/"}}
-  - {name: unicode, match: {name: '/\pL+-\d+/'}}
-  - {name: everything, match: {}}
-YAML
-fi
-
-cat >"$out/bench_match.cpp" <<'CPP'
+// scripts/bench --only match: every /regex/ match value of a rules file against one value of
+// 1 KiB, 40 KiB and 1 MiB, timing the matching alone (no HTTP, no database). The target
+// bench_match of CMakeLists.txt (not part of `all`), built and run by scripts/bench.d/match.py.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -151,10 +94,3 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
-CPP
-
-# Only the loader's objects are pulled from the archive: yaml-cpp, RE2 and OpenSSL's SHA-256.
-g++ -std=c++20 -O2 -I"$root" "$out/bench_match.cpp" "$lib" build/release/libtocsin_core.a \
-  -o "$out/bench_match" \
-  -lyaml-cpp $(pkg-config --libs re2) -lcrypto
-"$out/bench_match" "$rules" "$runs"
