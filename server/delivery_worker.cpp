@@ -545,12 +545,9 @@ int DeliveryWorker::deliver(int max_rows) {
       message.notification = row;
       message.public_url = m_options.public_url;
       if (row.alert_id) {
-        if (auto detail = m_reader.get_alert(*row.alert_id)) {
-          message.alert = detail->view.alert;
-          for (const auto& e : detail->episodes) {
-            if (row.episode && e.episode.number == *row.episode)
-              message.episode_opened_at = e.episode.opened_at;
-          }
+        if (auto alert = m_reader.delivery_alert(*row.alert_id, row.episode)) {
+          message.alert = std::move(alert->alert);
+          message.episode_opened_at = alert->episode_opened_at;
         }
       }
       if (channel == rules.channels.end()) {
