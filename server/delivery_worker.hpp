@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -23,6 +24,10 @@
 #include "storage/reader.hpp"
 #include "storage/writer.hpp"
 
+namespace httplib {
+class Client;
+}
+
 namespace tocsin::server {
 
 // Sends one request within `timeout`, never following a redirect.
@@ -37,6 +42,22 @@ using Sender =
 // (http/http_failure.hpp) and where it went, "connection refused: http://127.0.0.1:9000/hook", the
 // URL as request.shown_url has it (all but the origin hidden when that is empty).
 delivery::AttemptResult send_http(const delivery::HttpRequest& request, Duration timeout);
+
+// While one lives on a thread, send_http on that thread keeps its connections open between
+// requests, one per origin (`scheme://host[:port]`), instead of one connection per request; a
+// connection that failed or was cut at the timeout is dropped, and all are closed by close()
+// or when the outermost KeptConnections of the thread ends (an inner one changes nothing).
+class KeptConnections {
+ public:
+  KeptConnections();
+  ~KeptConnections();
+  KeptConnections(const KeptConnections&) = delete;
+  KeptConnections& operator=(const KeptConnections&) = delete;
+  void close() const;
+
+ private:
+  std::unique_ptr<std::map<std::string, std::unique_ptr<httplib::Client>>> m_connections;
+};
 
 // What a claim lasts beyond its batch's requests (each at most delivery.timeout): one timeout
 // for the diagnosis of a connection that failed (http::failure_cause connects once more; the

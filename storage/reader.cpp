@@ -246,6 +246,25 @@ std::optional<AlertDetail> Reader::get_alert(std::int64_t id) try {
   throw_read_error(e);
 }
 
+std::optional<DeliveryAlert> Reader::delivery_alert(std::int64_t alert_id,
+                                                    std::optional<int> episode) try {
+  Lease lease(*this);
+  sql::CachedStatement q(lease.db(),
+                         std::string("SELECT ") + k_alert_columns +
+                             ", (SELECT e.opened_at FROM episodes e WHERE e.alert_id = a.id "
+                             "AND e.number = ?) FROM alerts a WHERE a.id = ?");
+  q->bind(1, static_cast<int64_t>(episode.value_or(0)));  // numbers start at 1
+  q->bind(2, static_cast<int64_t>(alert_id));
+  if (!q->step()) return std::nullopt;
+  DeliveryAlert d;
+  d.alert = read_alert(*q, 0);
+  if (!q->is_null(k_alert_column_count))
+    d.episode_opened_at = from_unix_ms(q->get_int64(k_alert_column_count));
+  return d;
+} catch (const sql::Error& e) {
+  throw_read_error(e);
+}
+
 bool Reader::alert_exists(std::int64_t id) try {
   Lease lease(*this);
   const auto q = lease.db().prepare("SELECT 1 FROM alerts WHERE id = ?");

@@ -32,6 +32,11 @@ struct StorageStats {
 // and 500 such alerts built into one JSON answer took gigabytes. Clients follow next_offset.
 inline constexpr std::size_t k_max_alert_page_bytes = std::size_t{4} << 20;
 
+struct DeliveryAlert {
+  AlertRecord alert;
+  std::optional<TimePoint> episode_opened_at;
+};
+
 class Reader {
  public:
   explicit Reader(std::string location);
@@ -42,6 +47,10 @@ class Reader {
   AlertPage list_alerts(const AlertQuery& query);
   std::optional<AlertDetail> get_alert(std::int64_t id);
   bool alert_exists(std::int64_t id);
+  // What a notification's message shows of its alert: the alert as stored and when episode
+  // `episode` opened (nullopt when the alert has no such episode). One cached statement: the
+  // delivery worker reads it for every notification it sends.
+  std::optional<DeliveryAlert> delivery_alert(std::int64_t alert_id, std::optional<int> episode);
   // The alert's decisions, newest first: at most `limit`, older than decision `before_id` when
   // given (cursor paging: stable while new decisions arrive).
   std::vector<DecisionView> list_decisions(std::int64_t alert_id, int limit,

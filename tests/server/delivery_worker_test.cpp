@@ -15,6 +15,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "core/json.hpp"
@@ -613,6 +614,25 @@ class CountingClock final : public Clock {
 };
 
 }  // namespace
+
+// A connection per notification cost a connect, a close and the receiver's accept each: a
+// batch to one channel's endpoint goes over one kept-alive connection.
+TEST_CASE("worker: over loopback, a batch to one channel reuses one connection") {
+  RecordingReceiver receiver;
+  Rig rig(lane_rules("http://receiver.invalid/slow", receiver.url() + "/oncall"));
+  server::DeliveryWorker worker(rig.writer, rig.reader, rig.clock, rig.rules, rig.metrics,
+                                server::send_http, rig.options());
+  for (const auto* name : {"page-a", "page-b", "page-c", "page-d", "page-e"})
+    rig.fire(name);
+  REQUIRE(worker.deliver_one());  // the channel answers: the rest go out as one batch
+  CHECK(worker.deliver(8) == 4);
+  const auto requests = receiver.wait_for(5);
+  REQUIRE(requests.size() == 5);
+  std::set<int> ports;
+  for (std::size_t i = 1; i < requests.size(); ++i)
+    ports.insert(requests[i].remote_port);
+  CHECK(ports.size() == 1);
+}
 
 // docs/postgres.md "Instances and claims": cpp-httplib's timeouts are per read, so a receiver
 // trickling its answer kept a request alive past the claim, and another instance sent the row

@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -171,5 +172,37 @@ TEST_CASE("reader: export reads requests in one snapshot on every backend") {
         [&](const DecisionRecord&) { ++actions; });
     CHECK(requests == std::vector<std::string>{"d-1"});
     CHECK(actions == 0);
+  });
+}
+
+// The delivery worker reads, per notification, the alert and when the row's episode opened.
+TEST_CASE("reader: a notification's alert and its episode's opening, on every backend") {
+  for_each_backend([](TestDatabase& t) {
+    fill(t.db());
+    Reader reader(t.location());
+    AlertQuery text;
+    text.text = "Disk";
+    const std::int64_t disk = reader.list_alerts(text).alerts.at(0).alert.id;
+    struct Case {
+      const char* intent;
+      std::int64_t alert;
+      std::optional<int> episode;
+      bool found;
+      std::optional<TimePoint> opened_at;
+    };
+    for (const Case& c : std::vector<Case>{
+             {"the row's episode", disk, 1, true, k_t0},
+             {"an episode the alert does not have", disk, 7, true, std::nullopt},
+             {"a row naming no episode", disk, std::nullopt, true, std::nullopt},
+             {"an alert that is gone", disk + 100, 1, false, std::nullopt},
+         }) {
+      CAPTURE(c.intent);
+      const auto d = reader.delivery_alert(c.alert, c.episode);
+      REQUIRE(d.has_value() == c.found);
+      if (!d) continue;
+      CHECK(d->alert.fingerprint == "disk-full");
+      CHECK(d->alert.summary == "Disk Full on db-1");
+      CHECK(d->episode_opened_at == c.opened_at);
+    }
   });
 }

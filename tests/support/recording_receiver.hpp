@@ -17,6 +17,7 @@ namespace tocsin::testing {
 struct RecordedRequest {
   std::string method, path, body;
   httplib::Headers headers;
+  int remote_port = 0;  // the sender's side of the connection: one per connection
   std::string header(const std::string& name) const {
     auto it = headers.find(name);
     return it == headers.end() ? "" : it->second;
@@ -56,7 +57,7 @@ class RecordingReceiver {
           target += sep + k + "=" + v;
           sep = '&';
         }
-        m_requests.push_back(RecordedRequest{req.method, target, req.body, req.headers});
+        m_requests.push_back(RecordedRequest{req.method, target, req.body, req.headers, req.remote_port});
         if (!m_script.empty()) {
           answer = m_script.front();
           m_script.pop_front();
