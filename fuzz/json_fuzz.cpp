@@ -4,7 +4,8 @@
 // escaped NUL in a key). An accepted document holds no raw NUL and no key with a NUL, is no
 // deeper than the limit, is the value nlohmann's own parser reads, and survives dump -> strict
 // parse unchanged (compact, and with every non-ASCII character escaped, which exercises \u
-// escapes and surrogate pairs).
+// escapes and surrogate pairs). Whatever the fast path takes, the reference path
+// (nlohmann's alone) gives the same outcome.
 
 #include <algorithm>
 #include <cstddef>
@@ -56,6 +57,15 @@ void check_round_trip(const Json& value, const std::string& dumped) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text = tocsin::fuzz::as_text(data, size);
   auto parsed = tocsin::parse_json_strict(text);
+  // The fast parser in front of nlohmann's hands over whatever it does not take: the outcome is
+  // always the reference path's, the same value (with its number types) or the same refusal.
+  const auto reference = tocsin::detail::parse_json_reference(text);
+  TOCSIN_FUZZ_CHECK(parsed.has_value() == reference.has_value());
+  if (parsed && reference) TOCSIN_FUZZ_CHECK(parsed->dump() == reference->dump());
+  if (!parsed && !reference) {
+    TOCSIN_FUZZ_CHECK(parsed.error().code == reference.error().code);
+    TOCSIN_FUZZ_CHECK(parsed.error().detail == reference.error().detail);
+  }
   if (!parsed) {
     const tocsin::JsonError& e = parsed.error();
     TOCSIN_FUZZ_CHECK(is_documented_code(e.code));
