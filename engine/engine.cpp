@@ -718,13 +718,11 @@ storage::WriteStatus Engine::commit(
     const std::function<void(storage::Transaction&, Journal&)>& job, Journal* journal,
     const std::function<std::optional<CommittedEvents>()>& counted) {
   Journal written;
-  auto status = m_writer
-                    .submit([&](storage::Transaction& tx) {
-                      // A job that throws is rolled back: forget what it journaled.
-                      written.clear();
-                      job(tx, written);
-                    })
-                    .get();
+  auto status = m_writer.run([&](storage::Transaction& tx) {
+    // A job that throws, or runs again, is rolled back: forget what it journaled.
+    written.clear();
+    job(tx, written);
+  });
   if (status) return status;
   std::optional<CommittedEvents> events = counted ? counted() : CommittedEvents{};
   if (!events) return status;
@@ -777,7 +775,7 @@ storage::WriteStatus Engine::record_ping(const std::string& name, Journal* journ
 }
 
 storage::WriteStatus Engine::write(std::function<void(storage::Transaction&)> work) {
-  return m_writer.submit(std::move(work)).get();
+  return m_writer.run(std::move(work));
 }
 
 }  // namespace tocsin::engine

@@ -26,12 +26,13 @@ ElasticThreadPool::~ElasticThreadPool() {
 void ElasticThreadPool::enqueue(std::function<void()> fn) {
   std::vector<std::thread> exited;
   std::function<void()> inline_task;
+  bool wake = false;
   {
     MutexLock lock(m_mutex);
     exited.swap(m_exited);
     m_tasks.push_back({std::move(fn), std::chrono::steady_clock::now()});
     if (m_idle >= m_tasks.size()) {
-      m_work_or_stop.notify_one();
+      wake = true;
     } else if (m_running.size() < m_max_threads) {
       try {
         start_thread();
@@ -53,6 +54,8 @@ void ElasticThreadPool::enqueue(std::function<void()> fn) {
           m_max_threads);
     }
   }
+  // Woken after the lock is let go: a worker woken under it would only wake to wait for it.
+  if (wake) m_work_or_stop.notify_one();
   for (auto& t : exited)
     t.join();
   if (inline_task) inline_task();

@@ -93,6 +93,10 @@ class Writer {
   // Queues `work`; the future resolves after the group holding it commits (nullopt) or
   // fails. After stop(), resolves at once with a transient error.
   std::future<WriteStatus> submit(std::function<void(Transaction&)> work);
+  // submit() and wait for the answer, without a future: the calling thread sleeps on a flag
+  // until its group commits or fails. What a caller that waits at once uses (each event's
+  // request): no shared state to allocate, no call_once to wake through.
+  WriteStatus run(std::function<void(Transaction&)> work);
 
   // Commits everything queued, then stops the thread. Idempotent.
   void stop();
@@ -127,10 +131,20 @@ class Writer {
   static constexpr Duration k_reconnect_every = std::chrono::seconds(1);
 
  private:
+  // The caller of run() on one thread: a futex word, and the answer it waits for.
+  struct Waiter {
+    static constexpr std::uint32_t k_waiting = 0, k_sleeping = 1, k_answered = 2;
+    WriteStatus status;
+    std::atomic<std::uint32_t> state{k_waiting};
+  };
   struct Job {
     std::function<void(Transaction&)> work;
-    std::promise<WriteStatus> done;
+    std::optional<std::promise<WriteStatus>> done;  // submit()'s caller, or
+    Waiter* waiter = nullptr;                       // run()'s
+    void answer(WriteStatus status);
   };
+
+  void enqueue(Job job);
 
   void run();
   void commit_group(std::vector<Job>& group);

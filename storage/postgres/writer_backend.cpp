@@ -182,7 +182,7 @@ void Writer::commit_group_postgres(std::vector<Job>& group) {
     stats.commit_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     for (std::size_t i = 0; i < group.size(); ++i)
-      group[i].done.set_value(status[i]);
+      group[i].answer(status[i]);
     if (m_on_group) m_on_group(stats);
   };
 

@@ -24,7 +24,7 @@ namespace tocsin::storage::sqlite {
 class Checkpointer {
  public:
   static constexpr int k_start_pages = 1000;   // SQLite's own automatic threshold
-  static constexpr int k_writer_pages = 8000;  // ~32 MiB of log: the writer copies it itself
+  static constexpr int k_writer_pages = 4000;  // ~16 MiB of log: the writer copies it itself
 
   // Takes over checkpointing from `writer` (the writer's connection to `path`), opening a
   // connection of its own with the same durability. Throws DatabaseError if it cannot.

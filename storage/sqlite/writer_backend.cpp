@@ -75,7 +75,7 @@ void Writer::commit_group_sqlite(std::vector<Job>& group) {
     // Whatever commits now lands in an unlinked file and is gone at the next restart.
     const WriteError refused = refused_by_health();
     for (auto& job : group)
-      job.done.set_value(refused);
+      job.answer(refused);
     stats.ok = false;
     if (m_on_group) m_on_group(stats);
     return;
@@ -134,7 +134,7 @@ void Writer::commit_group_sqlite(std::vector<Job>& group) {
     m_uncommitted += group.size();
     if (m_answer_before_commit) {
       for (std::size_t i = 0; i < group.size(); ++i)
-        group[i].done.set_value(status[i]);
+        group[i].answer(status[i]);
       answered = true;
     }
     // A throwaway database (replay) commits in large batches: nobody waits on its durability.
@@ -167,7 +167,7 @@ void Writer::commit_group_sqlite(std::vector<Job>& group) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!answered) {
     for (std::size_t i = 0; i < group.size(); ++i)
-      group[i].done.set_value(status[i]);
+      group[i].answer(status[i]);
   }
   if (m_on_group) m_on_group(stats);
 }

@@ -83,6 +83,43 @@ TEST_CASE("every caller is answered only after its work is committed") {
   CHECK(count_rows(path, "inbound") == 1);
 }
 
+TEST_CASE("run() answers in place: after the commit, with the job's error, at once after stop") {
+  TempDir dir;
+  const auto path = dir.file("t.db");
+  Writer w(path, Durability::full);
+  CHECK_FALSE(w.run([](Transaction& tx) { tx.insert_inbound(inbound("a")); }).has_value());
+  CHECK(count_rows(path, "inbound") == 1);  // committed, not just written
+  // The same thread again (its waiter is reused), and a job that fails.
+  const auto failed = w.run([](Transaction& tx) {
+    tx.insert_inbound(inbound("b"));
+    throw std::runtime_error("job failed");
+  });
+  REQUIRE(failed.has_value());
+  CHECK(failed->message == "job failed");
+  CHECK(count_rows(path, "inbound") == 1);
+  // Many threads at once: every one is answered, each with its own outcome.
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        const auto status = w.run([&, t, i](Transaction& tx) {
+          tx.insert_inbound(inbound("c-" + std::to_string(t) + "-" + std::to_string(i)));
+        });
+        if (!status) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  CHECK(ok == 200);
+  CHECK(count_rows(path, "inbound") == 201);
+  w.stop();
+  const auto after = w.run([](Transaction& tx) { tx.insert_inbound(inbound("late")); });
+  REQUIRE(after.has_value());
+  CHECK(after->transient);
+}
+
 TEST_CASE("a job that fails rolls back alone, the rest of its group commits") {
   TempDir dir;
   const auto path = dir.file("t.db");
