@@ -11,6 +11,7 @@
 #include <memory>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 #include "core/duration.hpp"
 #include "core/thread_annotations.hpp"
@@ -64,7 +65,8 @@ std::pair<std::string, int> host_and_port(const std::string& origin) {
 // it likes, past the claim on the row (docs/postgres.md "Instances and claims"). At the
 // deadline the client's socket is shut down, which fails the read or write in progress; again
 // every few milliseconds, since a stop before the socket is open does nothing. One thread
-// watches every request in flight (a thread per request cost a clone and a join each).
+// watches every request in flight (a thread per request cost a clone and a join each); a
+// deadline that passes gets a thread of its own for its stop() (see run()).
 class DeadlineTimer {
  public:
   using MonoTime = std::chrono::steady_clock::time_point;
@@ -82,6 +84,14 @@ class DeadlineTimer {
     }
     m_wake.notify_all();
     if (thread.joinable()) thread.join();
+    // A stopper outlives its request only by its unlock: every request waited in disarm().
+    std::vector<std::unique_ptr<Stopper>> stoppers;
+    {
+      MutexLock lock(m_mutex);
+      stoppers = std::move(m_stoppers);
+    }
+    for (auto& s : stoppers)
+      s->thread.join();
   }
   DeadlineTimer(const DeadlineTimer&) = delete;
   DeadlineTimer& operator=(const DeadlineTimer&) = delete;
@@ -93,8 +103,10 @@ class DeadlineTimer {
     {
       MutexLock lock(m_mutex);
       ticket = ++m_last_ticket;
-      earliest = std::all_of(m_armed.begin(), m_armed.end(),
-                             [&](const auto& a) { return deadline < a.second.deadline; });
+      // An entry being stopped is not waited for (its stopper wakes the thread when done).
+      earliest = std::all_of(m_armed.begin(), m_armed.end(), [&](const auto& a) {
+        return a.second.stopping || deadline < a.second.deadline;
+      });
       m_armed.emplace(ticket, Armed{&client, deadline});
       if (!m_thread.joinable()) m_thread = std::thread([this] { run(); });
     }
@@ -131,29 +143,32 @@ class DeadlineTimer {
   void run() {
     m_mutex.lock();
     while (!m_stopping) {
+      reap();
       const auto now = std::chrono::steady_clock::now();
       auto next = MonoTime::max();
-      std::vector<Armed*> due;
       for (auto& [ticket, armed] : m_armed) {
+        if (armed.stopping) continue;  // its stopper wakes this thread when done
         if (armed.deadline <= now) {
           armed.passed = armed.stopping = true;
-          armed.deadline = now + k_stop_again;  // when to stop it again
-          due.push_back(&armed);
+          // On a thread of its own: stop() takes the client's socket mutex, which cpp-httplib
+          // holds through a connect and a TLS handshake, for as long as a receiver keeps the
+          // handshake trickling. Waited for here, it would hold every other request past its
+          // deadline, on every channel. The entry stays (disarm waits while `stopping`).
+          auto stopper = std::make_unique<Stopper>();
+          Stopper& s = *stopper;
+          s.thread = std::thread([this, &armed, &s] {
+            armed.client->stop();
+            MutexLock lock(m_mutex);
+            armed.stopping = false;
+            armed.deadline = std::chrono::steady_clock::now() + k_stop_again;  // again then
+            s.done = true;
+            m_stopped.notify_all();
+            m_wake.notify_all();
+          });
+          m_stoppers.push_back(std::move(stopper));
         } else {
           next = std::min(next, armed.deadline);
         }
-      }
-      if (!due.empty()) {
-        // Outside the lock: stop() may wait for a connect in progress, and other requests
-        // arm and disarm meanwhile. The entries stay (disarm waits while `stopping`).
-        m_mutex.unlock();
-        for (Armed* armed : due)
-          armed->client->stop();
-        m_mutex.lock();
-        for (Armed* armed : due)
-          armed->stopping = false;
-        m_stopped.notify_all();
-        continue;
       }
       if (next == MonoTime::max()) {
         m_wake.wait(m_mutex);
@@ -164,12 +179,30 @@ class DeadlineTimer {
     m_mutex.unlock();
   }
 
+  // Joins the stoppers that are done (m_mutex held; each has only its unlock left to run).
+  void reap() {
+    for (auto it = m_stoppers.begin(); it != m_stoppers.end();) {
+      if ((*it)->done) {
+        (*it)->thread.join();
+        it = m_stoppers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  struct Stopper {
+    std::thread thread;
+    bool done = false;  // guarded by m_mutex
+  };
+
   Mutex m_mutex;
   CondVar m_wake;     // an earlier deadline, or stopping
   CondVar m_stopped;  // stop() calls done
   bool m_stopping GUARDED_BY(m_mutex) = false;
   std::uint64_t m_last_ticket GUARDED_BY(m_mutex) = 0;
   std::map<std::uint64_t, Armed> m_armed GUARDED_BY(m_mutex);
+  std::vector<std::unique_ptr<Stopper>> m_stoppers GUARDED_BY(m_mutex);
   std::thread m_thread GUARDED_BY(m_mutex);
 };
 

@@ -4,8 +4,10 @@
 
 #include <SQLiteCpp/Exception.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <chrono>
+#include <exception>
 #include <stdexcept>
 
 #include "storage/sql.hpp"
@@ -99,15 +101,22 @@ void Writer::commit_group_sqlite(std::vector<Job>& group) {
     const bool group_savepoint = m_uncommitted > 0;
     if (group_savepoint) m_sql->savepoint("jobs");
     bool failed = false;
+    std::exception_ptr failure;
     for (std::size_t i = 0; i < group.size() && !failed; ++i) {
       try {
         if (m_run_twice) run_and_roll_back(*m_sql, tx, group[i].work);
         group[i].work(tx);
       } catch (const std::exception&) {
         failed = true;
+        failure = std::current_exception();
       }
     }
     if (failed) {
+      // After some errors met mid-statement (SQLITE_FULL as pages spill into the log, an I/O
+      // error, out of memory) SQLite has already rolled the whole transaction back: nothing of
+      // the group (nor of a throwaway batch) is left to rerun into. The group fails with that
+      // error, classified below (a disk_full fault, not "cannot rollback").
+      if (sqlite3_get_autocommit(m_db->getHandle()) != 0) std::rethrow_exception(failure);
       if (group_savepoint) {
         m_sql->rollback_to("jobs");
       } else {

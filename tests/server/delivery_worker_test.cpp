@@ -598,6 +598,65 @@ class TricklingReceiver {
   std::thread m_thread;
 };
 
+// A TLS endpoint that never finishes its handshake: it answers the ClientHello with the head
+// of a 16 KiB record, then one byte of it every 100 ms. OpenSSL waits for the whole record,
+// and cpp-httplib holds the client's socket mutex through the handshake, so Client::stop()
+// on that client blocks until the staller gives up (after `for_how_long`).
+class HandshakeStaller {
+ public:
+  explicit HandshakeStaller(Duration for_how_long)
+      : m_listen(::socket(AF_INET, SOCK_STREAM, 0)), m_for(for_how_long) {
+    REQUIRE(m_listen >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    REQUIRE(::bind(m_listen, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+    REQUIRE(::listen(m_listen, 16) == 0);
+    REQUIRE(::getsockname(m_listen, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    m_port = ntohs(addr.sin_port);
+    m_thread = std::thread([this] { serve(); });
+  }
+  HandshakeStaller(const HandshakeStaller&) = delete;
+  HandshakeStaller& operator=(const HandshakeStaller&) = delete;
+  ~HandshakeStaller() {
+    m_stop = true;
+    m_thread.join();
+    ::close(m_listen);
+  }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(m_port); }
+
+ private:
+  bool readable(int fd) {
+    while (!m_stop) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0) return true;
+    }
+    return false;
+  }
+  void serve() {
+    if (!readable(m_listen)) return;
+    const int fd = ::accept(m_listen, nullptr, nullptr);
+    if (fd < 0) return;
+    char buffer[65536];
+    if (readable(fd) && ::recv(fd, buffer, sizeof buffer, 0) > 0) {
+      bool open = ::send(fd, "\x16\x03\x03\x40\x00", 5, MSG_NOSIGNAL) == 5;
+      const auto until = std::chrono::steady_clock::now() + m_for;
+      while (open && !m_stop && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(100ms);
+        open = ::send(fd, "\x02", 1, MSG_NOSIGNAL) == 1;
+      }
+    }
+    ::close(fd);
+  }
+
+  int m_listen;
+  int m_port = 0;
+  Duration m_for;
+  std::atomic<bool> m_stop{false};
+  std::thread m_thread;
+};
+
 // The worker's clock, counting its reads: a test can tell that the worker has read it.
 class CountingClock final : public Clock {
  public:
@@ -666,6 +725,29 @@ TEST_CASE("worker: over loopback, a receiver trickling its answer is cut at the 
   REQUIRE(claimed_until);
   CHECK(from_unix_ms(*claimed_until) > k_t0 + took);
   CHECK(from_unix_ms(*claimed_until) == k_t0 + 1s + server::claim_margin(1s));
+}
+
+// One thread ends every request at its deadline: a receiver whose TLS handshake holds that
+// thread in Client::stop() must not keep the other requests, to other channels, past theirs.
+TEST_CASE("send_http: a receiver stalling its TLS handshake does not stop other deadlines") {
+  HandshakeStaller staller(5s);
+  TricklingReceiver trickling;
+  auto stalled = std::async(std::launch::async, [&] {
+    delivery::HttpRequest r;
+    r.url = staller.url() + "/stalled";
+    return server::send_http(r, 300ms);
+  });
+  std::this_thread::sleep_for(600ms);  // the stalled request's deadline has passed
+  delivery::HttpRequest r;
+  r.url = trickling.url() + "/slow";
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = server::send_http(r, 500ms);
+  const auto took = std::chrono::steady_clock::now() - started;
+  MESSAGE("the trickled request took ",
+          std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), " ms");
+  CHECK(result.error.rfind("timed out after", 0) == 0);
+  CHECK(took < 2500ms);  // the timeout and a margin; not the staller's 5 s
+  stalled.get();
 }
 
 // docs/postgres.md "Instances and claims": a claim job that waited in the writer's queue

@@ -6,11 +6,13 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 #include <vector>
@@ -265,4 +267,42 @@ TEST_CASE("a -shm file tocsin cannot write is refused when the writer opens, not
     return;
   }
   CHECK(WEXITSTATUS(status) == 0);
+}
+
+// A job that fills the disk mid-transaction (its pages spill from the cache into the log, and
+// that write fails) makes SQLite roll the whole transaction back by itself. The group's failure
+// must still be reported as the disk being full, with health saying so, not as the rollback
+// that then finds no transaction.
+TEST_CASE("a job that fills the disk mid-transaction is a disk_full fault, not a lost rollback") {
+  TempDir dir;
+  const auto mnt = dir.file("small");
+  std::filesystem::create_directories(mnt);
+  if (::mount("tocsin-test", mnt.c_str(), "tmpfs", 0, "size=2m") != 0) {
+    MESSAGE("skipped: cannot mount a tmpfs here (needs root): " << std::strerror(errno));
+    return;
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  Writer w(mnt + "/t.db", Durability::normal);
+  REQUIRE_FALSE(store(w, "before"));
+  // Past the 2 MiB of the disk and SQLite's default 2 MiB page cache; random text does not
+  // compress below either.
+  std::string big(4 * 1024 * 1024, 'x');
+  std::uint64_t x = 88172645463325252ull;
+  for (auto& c : big) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    c = static_cast<char>('!' + x % 90);
+  }
+  auto err = w.submit([&](Transaction& tx) {
+                InboundRecord r = inbound("big");
+                r.body = big;
+                tx.insert_inbound(r);
+              }).get();
+  REQUIRE(err);
+  MESSAGE("the big job's error: " << err->message);
+  CHECK(err->transient);
+  CHECK(err->fault == DatabaseFault::disk_full);
+  CHECK(w.health().fault == DatabaseFault::disk_full);
 }
