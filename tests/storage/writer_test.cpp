@@ -386,6 +386,66 @@ TEST_CASE("a version 10 database reads the same after migration 11") {
   CHECK(read == std::vector<std::string>{"aaf", "aaf", "aaf"});
 }
 
+// Migration 12 stores a member's fingerprint only when it is not its alert's, and new alert
+// descriptions compressed when that pays: a version 11 database's members and plain
+// descriptions read back the same after it, and what is written after takes the new layout.
+TEST_CASE("a version 11 database reads the same after migration 12") {
+  TempDir dir;
+  const auto path = dir.file("t.db");
+  const std::string old_description = "written as text before migration 12";
+  std::string long_description;
+  for (int i = 0; i < 8; ++i)
+    long_description += "Threshold Crossed: 3 out of the last 5 datapoints were greater than 900. ";
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    migrate(db, 11);
+    db.exec("INSERT INTO alerts (id, fingerprint, source, name, description, first_seen, "
+            "last_seen) VALUES (1, 'f', 'generic', 'n', '" + old_description + "', 1, 2)");
+    db.exec("INSERT INTO alert_members (alert_id, member, state, changed_at, last_seen_at) "
+            "VALUES (1, 'f', 'firing', 3, 4), (1, 'm-1', 'firing', 1, 2)");
+  }
+  Writer w(path, Durability::full);  // migrates to the current version
+  rules::AlertState state;
+  auto done = w.submit([&](Transaction& tx) {
+    tx.load_members(1, "f", state);
+    AlertRecord a;
+    a.fingerprint = "g";
+    a.name = "n2";
+    a.description = long_description;
+    a.first_seen = a.last_seen = from_unix_ms(5);
+    const std::int64_t id = tx.save_alert(a);
+    rules::Member m;
+    m.fingerprint = "g";
+    m.state = SignalState::firing;
+    m.changed_at = m.last_seen_at = from_unix_ms(5);
+    tx.save_member(id, m);
+    tx.save_member(id, m);  // the same member again: updated, not added
+  });
+  REQUIRE_FALSE(done.get());
+  REQUIRE(state.member);
+  CHECK(state.member->fingerprint == "f");
+  CHECK(state.member->changed_at == from_unix_ms(3));
+  CHECK(state.other_firing == 1);
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT group_concat(alert_id || ':' || member, ' ') FROM (SELECT * FROM "
+                      "alert_members ORDER BY alert_id, member)").getString() == "1: 1:m-1 2:");
+  CHECK(db.execAndGet("SELECT group_concat(typeof(description), ' ') FROM (SELECT * FROM alerts "
+                      "ORDER BY id)").getString() == "text blob");
+  Reader reader(path);
+  const auto old_alert = reader.get_alert(1);
+  REQUIRE(old_alert);
+  CHECK(old_alert->view.alert.description == old_description);
+  std::vector<std::string> members;
+  for (const auto& m : old_alert->members)
+    members.push_back(m.fingerprint);
+  CHECK(members == std::vector<std::string>{"f", "m-1"});
+  const auto new_alert = reader.get_alert(2);
+  REQUIRE(new_alert);
+  CHECK(new_alert->view.alert.description == long_description);
+  REQUIRE(new_alert->members.size() == 1);
+  CHECK(new_alert->members[0].fingerprint == "g");
+}
+
 TEST_CASE("digest numbers count per channel and start past the aliases already stored") {
   // Before migration 9 a digest's alias carried the id of its first digest item, and items
   // are deleted once digested, so ids (and aliases) were reused. The count must start past
