@@ -1,6 +1,7 @@
 #include "storage/writer.hpp"
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -431,6 +432,23 @@ TEST_CASE("a version 11 database reads the same after migration 12") {
                       "alert_members ORDER BY alert_id, member)").getString() == "1: 1:m-1 2:");
   CHECK(db.execAndGet("SELECT group_concat(typeof(description), ' ') FROM (SELECT * FROM alerts "
                       "ORDER BY id)").getString() == "text blob");
+  // Indexes no longer repeat the rowid every SQLite index ends in, and still order by it.
+  CHECK(db.execAndGet("SELECT group_concat(name, ' ') FROM (SELECT ii.name FROM "
+                      "pragma_index_info('timers_due') ii UNION ALL SELECT ii.name FROM "
+                      "pragma_index_info('decisions_alert') ii)").getString() == "due_at alert_id");
+  CHECK(db.execAndGet("SELECT count(*) FROM sqlite_master WHERE name = 'alerts_noise'").getInt() ==
+        0);
+  for (const char* query :
+       {"SELECT id FROM timers WHERE due_at <= 1 ORDER BY due_at, id LIMIT 1",
+        "SELECT id FROM decisions d WHERE d.alert_id = 1 AND d.id < 9 ORDER BY d.id DESC LIMIT 5"}) {
+    CAPTURE(query);
+    std::string plan;
+    SQLite::Statement q(db, std::string("EXPLAIN QUERY PLAN ") + query);
+    while (q.executeStep())
+      plan += q.getColumn(3).getString() + "; ";
+    CHECK(plan.find("USING COVERING INDEX") != std::string::npos);
+    CHECK(plan.find("TEMP B-TREE") == std::string::npos);
+  }
   Reader reader(path);
   const auto old_alert = reader.get_alert(1);
   REQUIRE(old_alert);
