@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "core/json.hpp"
+#include "storage/detail/body.hpp"
 #include "storage/detail/rows.hpp"
 #include "storage/vocabulary.hpp"
 
@@ -135,7 +136,7 @@ DecisionRecord read_decision(sql::Statement& q, int c) {
   return d;
 }
 
-AlertRecord read_alert(sql::Statement& q, int c) {
+AlertRecord read_alert(sql::Statement& q, int c, sql::Backend backend) {
   AlertRecord a;
   a.id = q.get_int64(c + 0);
   a.fingerprint = q.get_text(c + 1);
@@ -147,7 +148,7 @@ AlertRecord read_alert(sql::Statement& q, int c) {
   a.namespace_ = q.get_text(c + 7);
   a.labels = labels_from_json(q.get_text(c + 8));
   a.summary = q.get_text(c + 9);
-  a.description = q.get_text(c + 10);
+  a.description = received_body(read_stored_body(q, c + 10, backend));
   a.rule = q.get_text(c + 11);
   a.first_seen = from_unix_ms(q.get_int64(c + 12));
   a.last_seen = from_unix_ms(q.get_int64(c + 13));
@@ -187,8 +188,19 @@ EpisodeRecord read_episode(sql::Statement& q, int c) {
   return r;
 }
 
+const char* const k_member_fingerprint =
+    "CASE WHEN m.member = '' THEN COALESCE((SELECT ma.fingerprint FROM alerts ma "
+    "WHERE ma.id = m.alert_id), '') ELSE m.member END";
 const char* const k_member_columns =
-    "m.member, m.state, m.source_time, m.transition_at, m.changed_at, m.last_seen_at";
+    "CASE WHEN m.member = '' THEN COALESCE((SELECT ma.fingerprint FROM alerts ma "
+    "WHERE ma.id = m.alert_id), '') ELSE m.member END, "
+    "m.state, m.source_time, m.transition_at, m.changed_at, m.last_seen_at";
+
+std::string member_key(int alert_id_parameter, int member_parameter) {
+  const std::string member = "?" + std::to_string(member_parameter);
+  return "CASE WHEN " + member + " = (SELECT ma.fingerprint FROM alerts ma WHERE ma.id = ?" +
+         std::to_string(alert_id_parameter) + ") THEN '' ELSE " + member + " END";
+}
 
 rules::Member read_member(sql::Statement& q, int c) {
   auto optional_time = [&](int i) -> std::optional<TimePoint> {

@@ -314,7 +314,10 @@ std::int64_t copy_table(Database& source, Database& destination, const std::stri
   int body = -1;
   for (std::size_t i = 0; i < columns.size(); ++i) {
     names += (i ? ", " : "") + quoted(columns[i].name);
-    if (table == "inbound" && columns[i].name == "body") body = static_cast<int>(i);
+    // Columns that may hold a zstd frame (storage/detail/body.hpp), in each backend's form.
+    if ((table == "inbound" && columns[i].name == "body") ||
+        (table == "alerts" && columns[i].name == "description"))
+      body = static_cast<int>(i);
   }
   const auto read = source.db->prepare("SELECT " + names + " FROM " + quoted(table) + " ORDER BY " +
                                        order_by(table, source.backend()));

@@ -164,9 +164,9 @@ Where where_clause(const AlertQuery& query, sql::Backend b) {
   return w;
 }
 
-AlertView read_view(sql::Statement& q) {
+AlertView read_view(sql::Statement& q, sql::Backend backend) {
   AlertView v;
-  v.alert = read_alert(q, 0);
+  v.alert = read_alert(q, 0, backend);
   if (!q.is_null(k_alert_column_count)) v.current = read_episode(q, k_alert_column_count);
   return v;
 }
@@ -194,7 +194,7 @@ AlertPage Reader::list_alerts(const AlertQuery& query) try {
   q->bind(i, query.offset);
   std::size_t bytes = 0;
   while (bytes < k_max_alert_page_bytes && q->step()) {
-    page.alerts.push_back(read_view(*q));
+    page.alerts.push_back(read_view(*q, lease.db().backend()));
     const AlertRecord& a = page.alerts.back().alert;
     bytes += a.summary.size() + a.description.size();
     for (const auto& [name, value] : a.labels)
@@ -212,7 +212,7 @@ std::optional<AlertDetail> Reader::get_alert(std::int64_t id) try {
   q->bind(1, static_cast<int64_t>(id));
   if (!q->step()) return std::nullopt;
   AlertDetail detail;
-  detail.view = read_view(*q);
+  detail.view = read_view(*q, lease.db().backend());
 
   constexpr int k_max_episodes = 50;
   constexpr int k_max_members = 100;
@@ -234,8 +234,8 @@ std::optional<AlertDetail> Reader::get_alert(std::int64_t id) try {
   }
   const auto m = lease.db().prepare(std::string("SELECT ") + k_member_columns +
                                     " FROM alert_members m WHERE m.alert_id = ? "
-                                    "ORDER BY m.state = 'firing' DESC, m.last_seen_at DESC, "
-                                    "m.member" +
+                                    "ORDER BY m.state = 'firing' DESC, m.last_seen_at DESC, (" +
+                                    k_member_fingerprint + ")" +
                                     dialect::bytewise(lease.db().backend()) + " LIMIT ?");
   m->bind(1, static_cast<int64_t>(id));
   m->bind(2, k_max_members);
@@ -257,7 +257,7 @@ std::optional<DeliveryAlert> Reader::delivery_alert(std::int64_t alert_id,
   q->bind(2, static_cast<int64_t>(alert_id));
   if (!q->step()) return std::nullopt;
   DeliveryAlert d;
-  d.alert = read_alert(*q, 0);
+  d.alert = read_alert(*q, 0, lease.db().backend());
   if (!q->is_null(k_alert_column_count))
     d.episode_opened_at = from_unix_ms(q->get_int64(k_alert_column_count));
   return d;
@@ -498,7 +498,7 @@ std::vector<AlertView> Reader::noise_candidates(TimePoint cutoff, int limit) try
   q->bind(1, static_cast<int64_t>(to_unix_ms(cutoff)));
   q->bind(2, limit);
   while (q->step())
-    out.push_back(read_view(*q));
+    out.push_back(read_view(*q, lease.db().backend()));
   // One prepared statement for every alert's slide, on the lease's connection.
   const auto leaving = lease.db().prepare(k_leaving_sql);
   for (auto& v : out)
@@ -674,7 +674,7 @@ std::vector<AlertView> Reader::active_episodes(int limit) try {
   q->bind(1, limit);
   std::vector<AlertView> out;
   while (q->step())
-    out.push_back(read_view(*q));
+    out.push_back(read_view(*q, lease.db().backend()));
   return out;
 } catch (const sql::Error& e) {
   throw_read_error(e);

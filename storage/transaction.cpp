@@ -158,7 +158,7 @@ std::optional<std::pair<AlertRecord, rules::AlertState>> load_alert_where(
                                  where + dialect::for_update(db.backend()));
   bind(*q);
   if (!q->step()) return std::nullopt;
-  AlertRecord alert = read_alert(q, 0);
+  AlertRecord alert = read_alert(q, 0, db.backend());
 
   rules::AlertState state;
   state.last_episode_number = alert.last_episode_number;
@@ -195,10 +195,12 @@ void Transaction::load_members(std::int64_t alert_id, const std::string& member,
       since = std::min(since, static_cast<std::int64_t>(to_unix_ms(before->opened_at)));
     }
   }
-  sql::CachedStatement counts(m_db,
-                              "SELECT count(*), count(*) FILTER (WHERE state = 'firing' AND "
-                              "member <> ?2 AND last_seen_at >= ?3) FROM alert_members "
-                              "WHERE alert_id = ?1");
+  // The member as stored: '' when it is the alert's fingerprint (migration 12).
+  static const std::string key = member_key(1, 2);
+  static const std::string count_sql =
+      "SELECT count(*), count(*) FILTER (WHERE state = 'firing' AND member <> " + key +
+      " AND last_seen_at >= ?3) FROM alert_members WHERE alert_id = ?1";
+  sql::CachedStatement counts(m_db, count_sql);
   counts->bind(1, static_cast<int64_t>(alert_id));
   counts->bind(2, member);
   counts->bind(3, static_cast<int64_t>(since));
@@ -206,8 +208,10 @@ void Transaction::load_members(std::int64_t alert_id, const std::string& member,
     state.tracks_members = counts->get_int64(0) > 0;
     state.other_firing = counts->get_int(1);
   }
-  sql::CachedStatement q(m_db, std::string("SELECT ") + k_member_columns +
-                                   " FROM alert_members m WHERE m.alert_id = ? AND m.member = ?");
+  static const std::string member_sql = std::string("SELECT ") + k_member_columns +
+                                        " FROM alert_members m WHERE m.alert_id = ?1 AND "
+                                        "m.member = " + key;
+  sql::CachedStatement q(m_db, member_sql);
   q->bind(1, static_cast<int64_t>(alert_id));
   q->bind(2, member);
   state.member.reset();
@@ -215,13 +219,16 @@ void Transaction::load_members(std::int64_t alert_id, const std::string& member,
 }
 
 void Transaction::save_member(std::int64_t alert_id, const rules::Member& m) {
-  sql::CachedStatement q(
-      m_db,
+  // The member is '' when it is the alert's fingerprint (migration 12): the alert is saved
+  // first, and read in the INSERT itself.
+  static const std::string sql =
       "INSERT INTO alert_members (alert_id, member, state, source_time, "
-      "transition_at, changed_at, last_seen_at) VALUES (?,?,?,?,?,?,?) "
+      "transition_at, changed_at, last_seen_at) VALUES (?1," + member_key(1, 2) +
+      ",?3,?4,?5,?6,?7) "
       "ON CONFLICT (alert_id, member) DO UPDATE SET state = excluded.state, "
       "source_time = excluded.source_time, transition_at = excluded.transition_at, "
-      "changed_at = excluded.changed_at, last_seen_at = excluded.last_seen_at");
+      "changed_at = excluded.changed_at, last_seen_at = excluded.last_seen_at";
+  sql::CachedStatement q(m_db, sql);
   q->bind(1, static_cast<int64_t>(alert_id));
   q->bind(2, m.fingerprint);
   q->bind(3, m.state == SignalState::firing ? "firing" : "resolved");
@@ -786,7 +793,8 @@ std::int64_t Transaction::save_alert(const AlertRecord& a) {
   q->bind(6, a.namespace_);
   q->bind(7, labels_to_json(a.labels));
   q->bind(8, a.summary);
-  q->bind(9, a.description);
+  // Compressed when that pays (migration 12), like a request's body.
+  bind_stored_body(*q, 9, stored_body_of(a.description), m_db.backend());
   q->bind(10, a.rule);
   q->bind(11, static_cast<int64_t>(to_unix_ms(a.first_seen)));
   q->bind(12, static_cast<int64_t>(to_unix_ms(a.last_seen)));

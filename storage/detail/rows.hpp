@@ -2,6 +2,7 @@
 // Reading rows of the statement layer's statements (storage/sql.hpp) into records, shared by
 // the writer and the readers. Private to storage/.
 
+#include <string>
 #include <vector>
 
 #include "core/time.hpp"
@@ -15,7 +16,9 @@ namespace tocsin::storage {
 extern const char* const k_alert_columns;    // a.* in the order read_alert expects
 extern const char* const k_episode_columns;  // e.* in the order read_episode expects
 inline constexpr int k_alert_column_count = 17;
-AlertRecord read_alert(sql::Statement& q, int first_column);
+// The description may be a zstd frame (migration 12; storage/detail/body.hpp): read_alert gives
+// it as received, which needs the backend the row came from.
+AlertRecord read_alert(sql::Statement& q, int first_column, sql::Backend backend);
 extern const char* const k_decision_columns;  // d.* in the order read_decision expects
 DecisionRecord read_decision(sql::Statement& q, int first_column);
 
@@ -26,8 +29,13 @@ extern const char* const k_leaving_sql;
 std::vector<rules::EpisodeFacts> read_leaving(sql::Statement& q, TimePoint cutoff);
 EpisodeRecord read_episode(sql::Statement& q, int first_column);
 
-// An alert's members (migration 8): m.* in the order read_member expects.
+// An alert's members (migration 8): m.* in the order read_member expects. Since migration 12
+// a member whose fingerprint is its alert's is stored as ''; k_member_fingerprint (the first of
+// k_member_columns) reads the alert's then, and k_member_key is what a member is stored as: SQL
+// of two parameters, the alert's id and the member's fingerprint.
+extern const char* const k_member_fingerprint;
 extern const char* const k_member_columns;
+std::string member_key(int alert_id_parameter, int member_parameter);
 rules::Member read_member(sql::Statement& q, int first_column);
 
 // Outbox rows as stored (shared with the reader).

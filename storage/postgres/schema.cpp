@@ -255,6 +255,13 @@ CREATE TABLE rules_versions (
 );
 ALTER TABLE decisions ADD COLUMN rules_id BIGINT REFERENCES rules_versions(id);
 )sql",
+    // 4: SQLite's version 12, a member named '' when it is its alert's fingerprint, and
+    // alerts_noise, read by no query, dropped.
+    R"sql(
+UPDATE alert_members SET member = ''
+  WHERE member = (SELECT a.fingerprint FROM alerts a WHERE a.id = alert_members.alert_id);
+DROP INDEX alerts_noise;
+)sql",
 };
 
 // Serialises migrations of one schema across every session: instances that start together wait

@@ -354,6 +354,25 @@ ALTER TABLE alert_members_v11 RENAME TO alert_members;
 -- Retention walks resolved members by when they were last seen.
 CREATE INDEX alert_members_seen ON alert_members(last_seen_at) WHERE state = 'resolved';
 )sql",
+    // 12: fewer bytes per event (README "Storage"). A member whose fingerprint is its alert's
+    // (an alert without dedup_key has one member, itself) repeated that text in the table and
+    // its key: the member is '' then, as a decision's fingerprint is since migration 11
+    // (storage/codec.cpp k_member_columns reads the alert's). Rows from before are rewritten,
+    // since a member is looked up by that key. (From this version on, alerts.description may
+    // also hold a zstd frame, a BLOB, like inbound.body: no change to the table.)
+    // Two indexes ended in the table's id, which every SQLite index already ends in (the
+    // rowid, ascending): the explicit copy is dropped. The order, and the plans that seek or
+    // sort on id through them, stay. (PostgreSQL's keep it: its indexes have no such column.)
+    // alerts_noise (migration 7) was never read by any query: dropped.
+    R"sql(
+UPDATE alert_members SET member = ''
+  WHERE member = (SELECT a.fingerprint FROM alerts a WHERE a.id = alert_members.alert_id);
+DROP INDEX timers_due;
+CREATE INDEX timers_due ON timers(due_at);  -- then id
+DROP INDEX decisions_alert;
+CREATE INDEX decisions_alert ON decisions(alert_id);  -- then id
+DROP INDEX alerts_noise;
+)sql",
 };
 
 }  // namespace

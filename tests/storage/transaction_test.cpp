@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/reader.hpp"
 #include "storage/sql.hpp"
 #include "support/backends.hpp"
 
@@ -100,6 +101,47 @@ TEST_CASE("transaction: an alert, its episode and its members round-trip") {
       CHECK(episode->opened_at == k_t0);
     });
     CHECK(count(t.db(), "SELECT count(*) FROM alert_members") == 1);
+  });
+}
+
+TEST_CASE("transaction: the alert's own member is stored as '' and a long description compressed, both read back") {
+  for_each_backend([](TestDatabase& t) {
+    std::string description;
+    for (int i = 0; i < 8; ++i)
+      description += "Threshold Crossed: 3 out of the last 5 datapoints were greater than 900. ";
+    std::int64_t id = 0;
+    in_transaction(t.db(), [&](Transaction& tx) {
+      AlertRecord a = new_alert("fp-1");
+      a.description = description;
+      id = tx.save_alert(a);
+      rules::Member m;
+      m.fingerprint = "fp-1";
+      m.changed_at = m.last_seen_at = k_t0;
+      tx.save_member(id, m);
+      m.fingerprint = "member-b";
+      tx.save_member(id, m);
+    });
+    CHECK(count(t.db(), "SELECT count(*) FROM alert_members WHERE member = ''") == 1);
+    CHECK(count(t.db(), "SELECT max(length(description)) FROM alerts") <
+          static_cast<std::int64_t>(description.size()) / 2);
+    in_transaction(t.db(), [&](Transaction& tx) {
+      auto loaded = tx.load_alert("fp-1");
+      REQUIRE(loaded);
+      CHECK(loaded->first.description == description);
+      rules::AlertState state;
+      tx.load_members(id, "fp-1", state);
+      REQUIRE(state.member);
+      CHECK(state.member->fingerprint == "fp-1");
+      CHECK(state.other_firing == 1);  // member-b, not itself
+    });
+    Reader reader(t.location());
+    const auto detail = reader.get_alert(id);
+    REQUIRE(detail);
+    CHECK(detail->view.alert.description == description);
+    std::vector<std::string> members;
+    for (const auto& m : detail->members)
+      members.push_back(m.fingerprint);
+    CHECK(members == std::vector<std::string>{"fp-1", "member-b"});  // ties: by fingerprint
   });
 }
 

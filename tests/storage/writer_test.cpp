@@ -1,6 +1,7 @@
 #include "storage/writer.hpp"
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -421,6 +422,83 @@ TEST_CASE("a version 10 database reads the same after migration 11") {
   for (const auto& v : Reader(path).list_decisions(1, 10, std::nullopt))
     read.push_back(v.decision.rules_hash.substr(0, 2) + v.decision.fingerprint);
   CHECK(read == std::vector<std::string>{"aaf", "aaf", "aaf"});
+}
+
+// Migration 12 stores a member's fingerprint only when it is not its alert's, and new alert
+// descriptions compressed when that pays: a version 11 database's members and plain
+// descriptions read back the same after it, and what is written after takes the new layout.
+TEST_CASE("a version 11 database reads the same after migration 12") {
+  TempDir dir;
+  const auto path = dir.file("t.db");
+  const std::string old_description = "written as text before migration 12";
+  std::string long_description;
+  for (int i = 0; i < 8; ++i)
+    long_description += "Threshold Crossed: 3 out of the last 5 datapoints were greater than 900. ";
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    migrate(db, 11);
+    db.exec("INSERT INTO alerts (id, fingerprint, source, name, description, first_seen, "
+            "last_seen) VALUES (1, 'f', 'generic', 'n', '" + old_description + "', 1, 2)");
+    db.exec("INSERT INTO alert_members (alert_id, member, state, changed_at, last_seen_at) "
+            "VALUES (1, 'f', 'firing', 3, 4), (1, 'm-1', 'firing', 1, 2)");
+  }
+  Writer w(path, Durability::full);  // migrates to the current version
+  rules::AlertState state;
+  auto done = w.submit([&](Transaction& tx) {
+    tx.load_members(1, "f", state);
+    AlertRecord a;
+    a.fingerprint = "g";
+    a.name = "n2";
+    a.description = long_description;
+    a.first_seen = a.last_seen = from_unix_ms(5);
+    const std::int64_t id = tx.save_alert(a);
+    rules::Member m;
+    m.fingerprint = "g";
+    m.state = SignalState::firing;
+    m.changed_at = m.last_seen_at = from_unix_ms(5);
+    tx.save_member(id, m);
+    tx.save_member(id, m);  // the same member again: updated, not added
+  });
+  REQUIRE_FALSE(done.get());
+  REQUIRE(state.member);
+  CHECK(state.member->fingerprint == "f");
+  CHECK(state.member->changed_at == from_unix_ms(3));
+  CHECK(state.other_firing == 1);
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT group_concat(alert_id || ':' || member, ' ') FROM (SELECT * FROM "
+                      "alert_members ORDER BY alert_id, member)").getString() == "1: 1:m-1 2:");
+  CHECK(db.execAndGet("SELECT group_concat(typeof(description), ' ') FROM (SELECT * FROM alerts "
+                      "ORDER BY id)").getString() == "text blob");
+  // Indexes no longer repeat the rowid every SQLite index ends in, and still order by it.
+  CHECK(db.execAndGet("SELECT group_concat(name, ' ') FROM (SELECT ii.name FROM "
+                      "pragma_index_info('timers_due') ii UNION ALL SELECT ii.name FROM "
+                      "pragma_index_info('decisions_alert') ii)").getString() == "due_at alert_id");
+  CHECK(db.execAndGet("SELECT count(*) FROM sqlite_master WHERE name = 'alerts_noise'").getInt() ==
+        0);
+  for (const char* query :
+       {"SELECT id FROM timers WHERE due_at <= 1 ORDER BY due_at, id LIMIT 1",
+        "SELECT id FROM decisions d WHERE d.alert_id = 1 AND d.id < 9 ORDER BY d.id DESC LIMIT 5"}) {
+    CAPTURE(query);
+    std::string plan;
+    SQLite::Statement q(db, std::string("EXPLAIN QUERY PLAN ") + query);
+    while (q.executeStep())
+      plan += q.getColumn(3).getString() + "; ";
+    CHECK(plan.find("USING COVERING INDEX") != std::string::npos);
+    CHECK(plan.find("TEMP B-TREE") == std::string::npos);
+  }
+  Reader reader(path);
+  const auto old_alert = reader.get_alert(1);
+  REQUIRE(old_alert);
+  CHECK(old_alert->view.alert.description == old_description);
+  std::vector<std::string> members;
+  for (const auto& m : old_alert->members)
+    members.push_back(m.fingerprint);
+  CHECK(members == std::vector<std::string>{"f", "m-1"});
+  const auto new_alert = reader.get_alert(2);
+  REQUIRE(new_alert);
+  CHECK(new_alert->view.alert.description == long_description);
+  REQUIRE(new_alert->members.size() == 1);
+  CHECK(new_alert->members[0].fingerprint == "g");
 }
 
 TEST_CASE("digest numbers count per channel and start past the aliases already stored") {
