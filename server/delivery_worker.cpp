@@ -146,7 +146,9 @@ class DeadlineTimer {
       reap();
       const auto now = std::chrono::steady_clock::now();
       auto next = MonoTime::max();
-      for (auto& [ticket, armed] : m_armed) {
+      for (auto& entry : m_armed) {
+        // A named reference, not a structured binding: clang 14 cannot capture one.
+        auto& armed = entry.second;
         if (armed.stopping) continue;  // its stopper wakes this thread when done
         if (armed.deadline <= now) {
           armed.passed = armed.stopping = true;
@@ -180,7 +182,7 @@ class DeadlineTimer {
   }
 
   // Joins the stoppers that are done (m_mutex held; each has only its unlock left to run).
-  void reap() {
+  void reap() REQUIRES(m_mutex) {
     for (auto it = m_stoppers.begin(); it != m_stoppers.end();) {
       if ((*it)->done) {
         (*it)->thread.join();
