@@ -204,9 +204,9 @@ int serve(const ServeOptions& opt) {
 
   // This instance in the registry of instances sharing the database, beating every 5 s.
   const std::string host = server::host_name();
-  app->cluster = std::make_unique<server::Cluster>(
-      app->writer, clock, app->rules, server::new_instance_id(host, port), host,
-      address->host + ":" + std::to_string(port));
+  app->cluster = std::make_unique<server::Cluster>(app->writer, clock, app->rules,
+                                                   server::new_instance_id(host, port), host,
+                                                   address->host + ":" + std::to_string(port));
   spdlog::info("instance {}", app->cluster->id());
   app->cluster->beat();  // registered before the first request is served
   PeriodicThread cluster_beats([&app, first = true]() mutable {
@@ -224,6 +224,11 @@ int serve(const ServeOptions& opt) {
     delivery_options.public_url = "http://" + address->host + ":" + std::to_string(port);
   }
   delivery_options.instance = app->cluster->id();
+  // Woken by the engine's commits that queue notifications: polling only finds retries that
+  // fell due and another instance's work, and every poll reads past the backlog of a channel
+  // held down (docs/behaviour.md "The circuit breaker and the catch-up").
+  delivery_options.doorbell = &app->delivery_doorbell;
+  delivery_options.poll = std::chrono::milliseconds(500);
   delivery_options.live_within = server::Cluster::k_live_within;
   server::DeliveryWorker delivery(app->writer, app->reader, clock, app->rules, app->metrics,
                                   server::send_http, delivery_options);

@@ -72,9 +72,11 @@ constexpr std::string_view k_sns_keys[] = {
     "fetch_certs",      "auto_confirm",          "raw_token_env", "allow_unauthenticated"};
 constexpr std::string_view k_token_source_keys[] = {"token_env", "allow_unauthenticated"};
 constexpr std::string_view k_channel_keys[] = {
-    "type", "url", "url_env", "api_key_env", "routing_key_env", "secret_env", "digest_every"};
-constexpr std::string_view k_delivery_keys[] = {"fallback", "timeout", "max_attempts",
-                                                "backoff_initial", "backoff_max"};
+    "type",       "url",          "url_env",      "api_key_env", "routing_key_env",
+    "secret_env", "digest_every", "catch_up_rate"};
+constexpr std::string_view k_delivery_keys[] = {"fallback",        "timeout",     "max_attempts",
+                                                "backoff_initial", "backoff_max", "breaker_after",
+                                                "catch_up_rate"};
 constexpr std::string_view k_escalation_keys[] = {"steps", "repeat_every"};
 constexpr std::string_view k_step_keys[] = {"after", "notify"};
 // clang-format off
@@ -444,6 +446,7 @@ class RulesLoader {
       }
     }
     channel.digest_every = m_check.duration(*f, "digest_every", Zero::refused);
+    channel.catch_up_rate = catch_up_rate(*f);
     m_rules.channels[channel.name] = std::move(channel);
   }
 
@@ -516,6 +519,16 @@ class RulesLoader {
                         ") must not be shorter than \"backoff_initial\" (" +
                         format_duration(delivery.backoff_initial) + ")");
     }
+    if (auto v = m_check.integer(*f, "breaker_after", 1, 1000)) {
+      delivery.breaker_after = static_cast<int>(*v);
+    }
+    if (auto v = catch_up_rate(*f)) delivery.catch_up_rate = *v;
+  }
+
+  // Notifications per second a channel's backlog drains at once it is back
+  // (docs/behaviour.md "The circuit breaker and the catch-up").
+  std::optional<double> catch_up_rate(const Fields& f) {
+    return m_check.number(f, "catch_up_rate", 0.01, 100000);
   }
 
   void load_escalations(const Entry* e) {
@@ -954,8 +967,7 @@ class RulesLoader {
   void load_storage(const Entry* e) {
     const auto f = section(e, "storage", k_storage_keys);
     if (!f) return;
-    if (auto v = m_check.env_var(*f, "url_env",
-                                 "the database is --db, TOCSIN_DB or ./tocsin.db")) {
+    if (auto v = m_check.env_var(*f, "url_env", "the database is --db, TOCSIN_DB or ./tocsin.db")) {
       m_rules.storage.url_env = *v;
       check_location(*f, *v);
     }
@@ -984,16 +996,16 @@ class RulesLoader {
     }
     if (problem) {
       m_check.error(entry, f,
-                    "\"url_env\": the database location in environment variable " + variable +
-                        " " + *problem);
+                    "\"url_env\": the database location in environment variable " + variable + " " +
+                        *problem);
       return;
     }
     if (postgres && f.find("synchronous") != nullptr) {
-      m_report.warning(f.find("synchronous")->mark(),
-                       at_where(f.where(), "\"synchronous\" does not apply to PostgreSQL (" +
-                                               variable +
-                                               " names one): the server's synchronous_commit "
-                                               "decides"));
+      m_report.warning(
+          f.find("synchronous")->mark(),
+          at_where(f.where(), "\"synchronous\" does not apply to PostgreSQL (" + variable +
+                                  " names one): the server's synchronous_commit "
+                                  "decides"));
     }
   }
 

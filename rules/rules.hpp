@@ -148,6 +148,7 @@ struct Channel {
   std::optional<std::string> routing_key_env;  // pagerduty
   std::optional<std::string> secret_env;       // webhook HMAC signing
   std::optional<Duration> digest_every;
+  std::optional<double> catch_up_rate;  // per second; delivery.catch_up_rate when unset
 };
 
 struct Delivery {
@@ -156,6 +157,10 @@ struct Delivery {
   int max_attempts = 12;
   Duration backoff_initial = std::chrono::seconds(1);
   Duration backoff_max = std::chrono::minutes(5);
+  // The circuit breaker (docs/behaviour.md "Delivery"): this many failed requests in a row
+  // mark a channel down; once it is back its backlog drains at catch_up_rate per second.
+  int breaker_after = 5;
+  double catch_up_rate = 10;
 };
 
 struct EscalationStep {

@@ -8,11 +8,14 @@
 #include <chrono>
 #include <future>
 #include <limits>
+#include <map>
+#include <set>
 
 #include "core/duration.hpp"
 #include "core/json.hpp"
 #include "core/secret.hpp"
 #include "core/text.hpp"
+#include "delivery/breaker.hpp"
 #include "engine/noise_view.hpp"
 #include "server/http_util.hpp"
 #include "storage/vocabulary.hpp"
@@ -508,6 +511,61 @@ void list_heartbeats(App& app, httplib::Response& res) {
   reply_json(res, 200, Json{{"heartbeats", std::move(list)}});
 }
 
+// GET /api/v1/channels (docs/behaviour.md "The circuit breaker and the catch-up"):
+// every channel the rules declare, and any other with notifications still waiting, with its breaker
+// state and backlog.
+void list_channels(App& app, httplib::Response& res) {
+  const auto active = app.rules.get();
+  const rules::Rules& rules = *active->rules;
+  const TimePoint now = app.clock.now();
+  std::map<std::string, storage::ChannelStatus> status;
+  for (auto& s : app.reader.channel_status()) {
+    std::string name = s.channel;
+    status.emplace(std::move(name), std::move(s));
+  }
+  std::set<std::string> names;
+  for (const auto& [name, channel] : rules.channels)
+    names.insert(name);
+  for (const auto& [name, s] : status) {
+    if (s.pending > 0) names.insert(name);
+  }
+  Json list = Json::array();
+  for (const auto& name : names) {
+    const auto declared = rules.channels.find(name);
+    const auto found = status.find(name);
+    const storage::ChannelStatus* s = found == status.end() ? nullptr : &found->second;
+    const storage::ChannelHealth* h = s && s->health ? &*s->health : nullptr;
+    const bool down = h && h->down();
+    Json item{
+        {"name", name},
+        {"type", declared == rules.channels.end()
+                     ? Json(nullptr)
+                     : Json(std::string(rules::to_string(declared->second.type)))},
+        {"declared", declared != rules.channels.end()},
+        {"state", down ? "down" : "up"},
+        {"since",
+         h ? Json(format_timestamp(down ? *h->down_since : h->changed_at)) : Json(nullptr)},
+        {"failures", h ? h->failures : 0},
+        {"last_error", h && !h->last_error.empty() ? Json(h->last_error) : Json(nullptr)},
+        {"next_probe_at",
+         down && h->probe_at ? Json(format_timestamp(*h->probe_at)) : Json(nullptr)},
+        {"held_until", h && h->hold_until && *h->hold_until > now
+                           ? Json(format_timestamp(*h->hold_until))
+                           : Json(nullptr)},
+        {"catching_up", h && !down && h->pace_at.has_value()},
+        {"catch_up_rate", delivery::catch_up_rate(rules, name)},
+        {"pending", s ? s->pending : 0},
+        {"oldest_pending_seconds",
+         s && s->oldest_pending
+             ? Json(std::max<std::int64_t>(
+                   0, std::chrono::duration_cast<std::chrono::seconds>(now - *s->oldest_pending)
+                          .count()))
+             : Json(nullptr)}};
+    list.push_back(std::move(item));
+  }
+  reply_json(res, 200, Json{{"channels", std::move(list)}});
+}
+
 // GET /api/v1/cluster (docs/postgres.md "Instances and claims"): the instances registered on
 // the database, live or presumed dead, and a warning when the live ones run different rules.
 void list_cluster(App& app, httplib::Response& res) {
@@ -633,6 +691,8 @@ void register_api(http::Routes& routes, App& app) {
              }));
   routes.get("/api/v1/heartbeats",
              guarded(Scope::read, [&app](const auto&, auto& res) { list_heartbeats(app, res); }));
+  routes.get("/api/v1/channels",
+             guarded(Scope::read, [&app](const auto&, auto& res) { list_channels(app, res); }));
   routes.get("/api/v1/cluster",
              guarded(Scope::read, [&app](const auto&, auto& res) { list_cluster(app, res); }));
   routes.get("/api/v1/rules", guarded(Scope::read, [&app](const auto&, auto& res) {

@@ -18,7 +18,8 @@ storage::Durability durability_of(const rules::Rules& r) {
 
 // The engine's commits, counted: events by source and outcome, other decisions, noise routing
 // and queued notifications (docs/behaviour.md "REST API", `GET /metrics`).
-void count_commit(Metrics& metrics, const engine::Committed& committed) {
+void count_commit(Metrics& metrics, Doorbell& doorbell, const engine::Committed& committed) {
+  bool queued = false;
   for (const auto& [source, outcome] : committed.events)
     metrics.count_event(source, outcome);
   for (const auto& entry : committed.journal) {
@@ -26,11 +27,14 @@ void count_commit(Metrics& metrics, const engine::Committed& committed) {
       if (d->kind == storage::DecisionKind::event) continue;  // counted with the request, above
       metrics.count_decision(storage::to_text(d->outcome));
       // A rule's `drop: true` is also stored as "dropped"; only a hold's drop is noise.
-      if (d->note && rules::is_noise_routing(*d->note)) metrics.count_noise(storage::to_text(d->outcome));
+      if (d->note && rules::is_noise_routing(*d->note))
+        metrics.count_noise(storage::to_text(d->outcome));
     } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
       metrics.count_queued(n->channel, storage::to_text(n->action));
+      queued = true;
     }
   }
+  if (queued) doorbell.ring();
 }
 
 }  // namespace
@@ -78,7 +82,7 @@ App::App(std::string rules_path_, std::string db_path_, const Clock& clock_,
           [this](const storage::WriterStats& s) { metrics.observe_group(s); }, clock_),
       reader(db_path),
       engine(writer, clock, rules,
-             [this](const engine::Committed& c) { count_commit(metrics, c); }) {
+             [this](const engine::Committed& c) { count_commit(metrics, delivery_doorbell, c); }) {
   metrics.watch_database([this] { return writer.health(); });
   metrics.set_storage_source([this] { return reader.storage_stats(); });
 }

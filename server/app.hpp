@@ -11,6 +11,7 @@
 #include "engine/rules_holder.hpp"
 #include "rules/loader.hpp"
 #include "server/cluster.hpp"
+#include "server/doorbell.hpp"
 #include "server/metrics.hpp"
 #include "storage/reader.hpp"
 #include "storage/writer.hpp"
@@ -48,6 +49,8 @@ struct App {
   const Clock& clock;
   Metrics metrics;
   engine::RulesHolder rules;
+  // Rung after each commit that queued notifications, for the delivery worker.
+  Doorbell delivery_doorbell;
   storage::Writer writer;
   storage::Reader reader;
   engine::Engine engine;

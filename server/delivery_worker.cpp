@@ -15,6 +15,7 @@
 
 #include "core/duration.hpp"
 #include "core/thread_annotations.hpp"
+#include "delivery/breaker.hpp"
 #include "delivery/redact.hpp"
 #include "http/http_failure.hpp"
 #include "storage/vocabulary.hpp"
@@ -355,6 +356,7 @@ void DeliveryWorker::stop() {
     m_stopping = true;
   }
   m_wake.notify_all();
+  if (m_options.doorbell) m_options.doorbell->ring();
   for (auto& t : m_threads) {
     if (t.joinable()) t.join();
   }
@@ -371,6 +373,7 @@ void DeliveryWorker::run() {
       if (m_stopping) return;
     }
     update_gauges();
+    const std::uint64_t rings = m_options.doorbell ? m_options.doorbell->rings() : 0;
     try {
       if (deliver(m_options.batch) > 0) continue;
     } catch (const std::exception& e) {
@@ -379,11 +382,41 @@ void DeliveryWorker::run() {
       spdlog::error("delivery: {}", e.what());
     }
     connections.close();
-    const auto poll_until = std::chrono::steady_clock::now() + m_options.poll;
-    MutexLock lock(m_mutex);
-    while (!m_stopping && m_wake.wait_until(m_mutex, poll_until)) {
+    // Idle threads take turns: after its wait, a thread polls only if no other found nothing
+    // within the interval, so an idle worker claims once per interval in all, not once per
+    // thread. (A thread that just sent claims again at once.) While a channel is held down
+    // with a backlog, every claim reads past that backlog: this keeps an outage cheap.
+    {
+      MutexLock lock(m_mutex);
+      m_polled_empty = std::chrono::steady_clock::now();
+    }
+    for (;;) {
+      const auto until = next_poll();
+      if (std::chrono::steady_clock::now() >= until) break;
+      if (m_options.doorbell) {
+        m_options.doorbell->wait(rings, until);
+        if (m_options.doorbell->rings() != rings) break;  // notifications queued: look now
+      } else {
+        MutexLock lock(m_mutex);
+        while (!m_stopping && m_wake.wait_until(m_mutex, until)) {
+        }
+      }
+      MutexLock lock(m_mutex);
+      if (m_stopping) break;
     }
   }
+}
+
+std::chrono::steady_clock::time_point DeliveryWorker::next_poll() {
+  MutexLock lock(m_mutex);
+  const auto now = std::chrono::steady_clock::now();
+  // One poll per interval among the idle threads; sooner when a channel may send again (its
+  // probe, its next paced row, the end of its hold).
+  auto until = std::max(m_polled_empty + m_options.poll, now);
+  if (m_next_unblock) {
+    until = std::min(until, now + std::max(*m_next_unblock - m_clock.now(), Duration(1)));
+  }
+  return until;
 }
 
 void DeliveryWorker::update_gauges() {
@@ -394,14 +427,39 @@ void DeliveryWorker::update_gauges() {
     m_gauges_at = now;
   }
   try {
-    const auto stats = m_reader.outbox_stats();
-    const double oldest =
-        stats.oldest_pending
-            ? std::chrono::duration<double>(m_clock.now() - *stats.oldest_pending).count()
-            : 0.0;
-    m_metrics.set_outbox(stats.pending, std::max(0.0, oldest));
+    const auto channels = m_reader.channel_status();
+    const TimePoint now = m_clock.now();
+    std::int64_t pending = 0;
+    std::optional<TimePoint> oldest;
+    for (const auto& c : channels) {
+      pending += c.pending;
+      if (c.oldest_pending && (!oldest || *c.oldest_pending < *oldest)) oldest = c.oldest_pending;
+    }
+    const double oldest_seconds =
+        oldest ? std::chrono::duration<double>(now - *oldest).count() : 0.0;
+    m_metrics.set_outbox(pending, std::max(0.0, oldest_seconds));
+    m_metrics.set_channels(channels, now);
+    tell_down_channels(channels, now);
   } catch (const std::exception& e) {
     spdlog::warn("delivery: cannot read the outbox depth: {}", e.what());
+  }
+}
+
+void DeliveryWorker::tell_down_channels(const std::vector<storage::ChannelStatus>& channels,
+                                        TimePoint now) {
+  constexpr Duration k_every = std::chrono::minutes(1);
+  for (const auto& c : channels) {
+    if (!c.health || !c.health->down()) continue;
+    {
+      MutexLock lock(m_mutex);
+      auto told = m_down_told.find(c.channel);
+      // A channel found down that this instance did not see go down (another instance did,
+      // or it was down at the start) is told at once.
+      if (told != m_down_told.end() && now - told->second < k_every) continue;
+      m_down_told[c.channel] = now;
+    }
+    spdlog::warn("delivery: channel {} down for {}, {} pending, last error: {}", c.channel,
+                 format_duration(now - *c.health->down_since), c.pending, c.health->last_error);
   }
 }
 
@@ -414,11 +472,145 @@ namespace {
 // One claimed row, sent: what to record.
 struct Settled {
   storage::OutboxRecord row;  // as claimed
+  bool request_made = false;  // a request left (a configuration error sends none)
   delivery::AttemptResult result;
   delivery::Outcome outcome;
   storage::DeliveryAttempt attempt;
   std::optional<storage::OutboxRecord> meta;
 };
+
+}  // namespace
+
+namespace {
+
+// The fallback's meta-alert about a channel, one per outage: triggered when the channel goes
+// down, resolved when it is back
+// (docs/behaviour.md "The circuit breaker and the catch-up").
+storage::OutboxRecord channel_meta(const rules::Rules& rules, const std::string& channel,
+                                   rules::NotifyAction action, std::string why, TimePoint now) {
+  storage::OutboxRecord m;
+  m.created_at = m.due_at = now;
+  m.fingerprint = "tocsin:channel:" + channel;
+  m.alias = "tocsin-channel-down-" + channel;
+  m.channel = *rules.delivery.fallback;
+  m.action = action;
+  m.severity = Severity::critical;
+  m.priority = Priority{1};
+  m.why = std::move(why);
+  return m;
+}
+
+// The list sent to a channel that is back, before its backlog: what it missed.
+storage::OutboxRecord outage_digest(const std::string& channel, std::int64_t number,
+                                    const storage::OutageReport& report, TimePoint down_since,
+                                    TimePoint now) {
+  storage::OutboxRecord d;
+  d.created_at = now;
+  // First in line among the channel's rows (most urgent, then earliest due).
+  d.due_at = report.first_due ? std::min(now, *report.first_due - Duration(1)) : now;
+  d.alias = "digest:" + channel + ":" + std::to_string(number);
+  d.fingerprint = d.alias;
+  d.channel = channel;
+  d.action = rules::NotifyAction::digest;
+  d.severity = Severity::critical;
+  d.priority = Priority{1};
+  d.why = "while this channel was unreachable for " + format_duration(now - down_since) + ": " +
+          std::to_string(report.notifications) + " notification(s) for " +
+          std::to_string(report.alerts) + " alert(s); " + std::to_string(report.open_alerts) +
+          " still open";
+  return d;
+}
+
+// A transition of a channel's breaker, made in the record's transaction, logged after it.
+struct ChannelChange {
+  std::string channel;
+  delivery::Transition transition = delivery::Transition::none;
+  storage::ChannelHealth health;  // after
+  std::int64_t pending = 0;
+  Duration down_for{0};  // came up: how long it was down
+  double rate = 0;       // came up: the catch-up rate
+};
+
+// The channels' health after the settled requests (in the record's transaction): a failure
+// counts toward the breaker, a success or an answer clears it; a channel that goes down tells
+// the fallback, one that comes back gets the digest of what it missed first and the fallback
+// its resolve (docs/behaviour.md "The circuit breaker and the catch-up").
+std::vector<ChannelChange> update_channel_health(storage::Transaction& tx,
+                                                 const rules::Rules& rules,
+                                                 const std::vector<Settled>& settled,
+                                                 TimePoint now) {
+  std::vector<ChannelChange> changes;
+  auto health = tx.channel_health(/*lock=*/true);
+  for (const auto& st : settled) {
+    const auto signal = delivery::signal_of(st.result, st.request_made);
+    if (!signal) continue;
+    auto found = health.find(st.row.channel);
+    if (found == health.end()) {
+      if (*signal != delivery::Signal::failure && !st.result.retry_after) continue;  // healthy
+      storage::ChannelHealth fresh;
+      fresh.channel = st.row.channel;
+      fresh.changed_at = now;
+      found = health.emplace(st.row.channel, std::move(fresh)).first;
+    }
+    storage::ChannelHealth& h = found->second;
+    const storage::ChannelHealth before = h;
+    const auto transition = delivery::apply_result(h, *signal, st.result.error,
+                                                   st.result.retry_after, rules.delivery, now);
+    if (h == before) continue;
+    tx.save_channel_health(h);
+    if (transition == delivery::Transition::none) continue;
+    ChannelChange c;
+    c.channel = h.channel;
+    c.transition = transition;
+    c.health = h;
+    c.pending = tx.pending_notifications(h.channel);
+    const bool tell_fallback = rules.delivery.fallback && *rules.delivery.fallback != h.channel;
+    if (transition == delivery::Transition::went_down) {
+      if (tell_fallback) {
+        tx.insert_notification(channel_meta(
+            rules, h.channel, rules::NotifyAction::trigger,
+            "channel \"" + h.channel + "\" is down after " + std::to_string(h.failures) +
+                " failed requests in a row (last error: " + h.last_error + "); " +
+                std::to_string(c.pending) + " notification(s) held until it answers again",
+            now));
+      }
+    } else {
+      c.down_for = now - *before.down_since;
+      const auto report = tx.outage_report(h.channel, *before.down_since);
+      if (c.pending > 0) {
+        tx.insert_notification(outage_digest(h.channel, tx.next_digest_number(h.channel), report,
+                                             *before.down_since, now));
+      }
+      if (tell_fallback) {
+        tx.insert_notification(channel_meta(
+            rules, h.channel, rules::NotifyAction::resolve,
+            "channel \"" + h.channel + "\" answers again after " + format_duration(c.down_for) +
+                "; " + std::to_string(c.pending) + " notification(s) to catch up at " +
+                fmt::format("{:g}", delivery::catch_up_rate(rules, h.channel)) + "/s",
+            now));
+      }
+      c.rate = delivery::catch_up_rate(rules, h.channel);
+    }
+    changes.push_back(std::move(c));
+  }
+  return changes;
+}
+
+void log_change(Metrics& metrics, const ChannelChange& c) {
+  metrics.count_channel_transition(c.channel,
+                                   c.transition == delivery::Transition::went_down ? "down" : "up");
+  if (c.transition == delivery::Transition::went_down) {
+    spdlog::error(
+        "delivery: channel {} is down after {} failed requests in a row (last error: "
+        "{}); holding its {} pending notification(s), one probe at a time",
+        c.channel, c.health.failures, c.health.last_error, c.pending);
+  } else {
+    spdlog::info(
+        "delivery: channel {} answers again after {}; catching up {} pending "
+        "notification(s) at {:g}/s",
+        c.channel, format_duration(c.down_for), c.pending, c.rate);
+  }
+}
 
 }  // namespace
 
@@ -472,6 +664,8 @@ int DeliveryWorker::deliver(int max_rows) {
   // (an fsync) per notification would bound delivery to the disk.
   std::vector<storage::OutboxRecord> claimed;
   std::optional<std::string> lane;
+  bool probe = false;                  // the lane's channel is down: its one row is the probe
+  std::vector<std::string> caught_up;  // channels whose catch-up ended in the claim
   // Set by the claim job: a job that waited in the writer's queue must not start the claim
   // (nor pick the rows due) from a clock read before it waited.
   TimePoint claimed_until{};
@@ -485,16 +679,49 @@ int DeliveryWorker::deliver(int max_rows) {
   auto status = m_writer.submit([&](storage::Transaction& tx) {
     release();
     claimed.clear();
+    probe = false;
+    caught_up.clear();
     const TimePoint claim_time = m_clock.now();
     std::vector<std::string> full;
     {
       MutexLock lock(m_mutex);
       full = full_channels(rules);
     }
+    const std::set<std::string> lanes_full(full.begin(), full.end());
+    // The breaker (docs/behaviour.md "Delivery"): a channel down waits for its probe's time,
+    // one catching up for its pace, any channel for the receiver's Retry-After.
+    auto health = tx.channel_health();
+    std::optional<TimePoint> next_unblock;
+    for (const auto& [name, h] : health) {
+      if (!delivery::blocked(h, claim_time)) continue;
+      full.push_back(name);
+      for (const auto& t : {h.hold_until, h.down() ? h.probe_at : h.pace_at}) {
+        if (t && *t > claim_time && (!next_unblock || *t < *next_unblock)) next_unblock = t;
+      }
+    }
+    {
+      MutexLock lock(m_mutex);
+      m_next_unblock = next_unblock;
+    }
     // Enough rows to see past the queues already in flight (at most threads x batch).
     const int limit = m_options.threads * std::max(max_rows, m_options.batch) + 64;
     const auto rows =
         tx.due_notifications(claim_time, limit, full, claim_time - m_options.live_within);
+    // A channel catching up whose turn it is, with nothing due: its backlog is drained.
+    if (static_cast<int>(rows.size()) < limit) {
+      for (auto& [name, h] : health) {
+        if (!h.pace_at || h.down() || delivery::blocked(h, claim_time) || lanes_full.count(name)) {
+          continue;
+        }
+        const std::string& channel = name;
+        if (std::any_of(rows.begin(), rows.end(),
+                        [&](const storage::OutboxRecord& r) { return r.channel == channel; })) {
+          continue;
+        }
+        tx.set_channel_pace(name, std::nullopt);
+        caught_up.push_back(name);
+      }
+    }
     MutexLock lock(m_mutex);
     // The most urgent row not in flight names the lane; among rows as urgent, a channel that
     // nobody is sending to goes first, so that lanes spread over the channels.
@@ -512,7 +739,17 @@ int DeliveryWorker::deliver(int max_rows) {
     lane = pick->channel;
     ++m_lanes[*lane];
     // A channel not answering is tried one row at a time: each try may cost delivery.timeout.
-    const int most = m_answering.count(*lane) ? max_rows : 1;
+    int most = m_answering.count(*lane) ? max_rows : 1;
+    const auto lane_health = health.find(*lane);
+    storage::ChannelHealth* paced = nullptr;
+    if (lane_health != health.end() && lane_health->second.down()) {
+      probe = true;  // one request, the first row in line, until one succeeds
+      most = 1;
+    } else if (lane_health != health.end() && lane_health->second.pace_at) {
+      paced = &lane_health->second;
+      most = delivery::paced_rows(*paced, delivery::catch_up_rate(rules, *lane), most, claim_time,
+                                  m_options.poll);
+    }
     // The claim outlasts the batch sent one request after another, each ended at the timeout
     // whatever the receiver does (send_http), plus a margin for the reads between requests and
     // the record's wait for the writer (docs/postgres.md "Instances and claims"); if this
@@ -532,6 +769,15 @@ int DeliveryWorker::deliver(int max_rows) {
       }
       claimed.back().attempts += 1;
     }
+    if (claimed.empty()) return;
+    if (probe) {
+      // No second probe while this one is out; the result sets the next.
+      tx.set_channel_probe(*lane, claimed_until);
+    } else if (paced) {
+      delivery::pace(*paced, static_cast<int>(claimed.size()),
+                     delivery::catch_up_rate(rules, *lane), claim_time, m_options.poll);
+      tx.set_channel_pace(*lane, paced->pace_at);
+    }
   });
   if (auto error = status.get()) {
     release();
@@ -540,6 +786,10 @@ int DeliveryWorker::deliver(int max_rows) {
         error->fault == storage::DatabaseFault::none ? spdlog::level::err : spdlog::level::debug,
         "delivery: cannot claim notifications: {}", error->message);
     return 0;
+  }
+  for (const auto& channel : caught_up) {
+    spdlog::info("delivery: channel {} caught up; its notifications go out as they come again",
+                 channel);
   }
   if (claimed.empty()) {
     release();
@@ -552,8 +802,8 @@ int DeliveryWorker::deliver(int max_rows) {
   // One connection per endpoint for the batch (and beyond, on run()'s threads).
   const KeptConnections connections;
   // Sent one after another, in claim order; the batch ends early when stopping (a stop waits
-  // for one request at most) and after a request that got no answer (the next would likely
-  // cost delivery.timeout too). Rows not sent get their counted attempt back.
+  // for one request at most) and after a request that failed (the next would likely
+  // fail too, or cost delivery.timeout). Rows not sent get their counted attempt back.
   std::vector<std::int64_t> unsent;
   bool go_on = true;
   for (const auto& row : claimed) {
@@ -592,7 +842,9 @@ int DeliveryWorker::deliver(int max_rows) {
                      delivery::format_request(channel->second, message, m_options.env, sent_at)) {
         st.result = m_sender(*request, rules.delivery.timeout);
         sent = true;
-        go_on = st.result.http_status.has_value();
+        // A failure (no answer, 408, 429, 5xx) ends the batch: the next would likely fail
+        // too, and the breaker counts failures in a row.
+        go_on = delivery::signal_of(st.result, true) != delivery::Signal::failure;
       } else {
         config_error = true;
         st.result.error = request.error();
@@ -607,6 +859,7 @@ int DeliveryWorker::deliver(int max_rows) {
     // last_error, the log lines, the fallback's meta-alert) reads it, never the answer.
     st.result.error = delivery::attempt_error_text(st.result, redactor);
     st.result.body.clear();
+    st.request_made = sent;
     if (sent) note_answer(row.channel, st.result);
     double unit_random = 0;
     {
@@ -618,6 +871,14 @@ int DeliveryWorker::deliver(int max_rows) {
     if (config_error) {  // nothing was sent, and retrying cannot help
       st.outcome.verdict = delivery::Verdict::failed;
       st.outcome.row.status = storage::OutboxStatus::failed;
+      st.outcome.row.last_error = st.result.error;
+    } else if (probe && st.outcome.verdict == delivery::Verdict::failed &&
+               delivery::signal_of(st.result, sent) == delivery::Signal::failure) {
+      // A probe's failure is the channel's, not the notification's: it does not use up the
+      // row's attempts, and the row waits, still pending, for the channel to come back.
+      st.outcome.verdict = delivery::Verdict::retry;
+      st.outcome.row.status = storage::OutboxStatus::pending;
+      st.outcome.row.due_at = done_at;  // the breaker says when the next probe leaves
       st.outcome.row.last_error = st.result.error;
     }
     st.attempt = storage::DeliveryAttempt{row.id,
@@ -652,30 +913,45 @@ int DeliveryWorker::deliver(int max_rows) {
   // Whether each settled row was still ours to settle: a row taken over meanwhile (this
   // instance was presumed dead) keeps what the instance that took it over recorded.
   std::vector<bool> applied;
+  std::vector<ChannelChange> changes;
+  const TimePoint record_time = m_clock.now();
   auto recorded =
       m_writer
           .submit([&](storage::Transaction& tx) {
             applied.clear();
+            changes.clear();
             for (const auto& st : settled) {
               applied.push_back(tx.record_attempt(st.attempt, st.outcome.row, m_options.instance));
               if (applied.back() && st.meta) tx.insert_notification(*st.meta);
             }
             for (const auto id : unsent)
               tx.uncount_attempt(id, m_options.instance);
+            changes = update_channel_health(tx, rules, settled, record_time);
           })
           .get();
   release();
+  if (!recorded) {
+    for (const auto& c : changes) {
+      log_change(m_metrics, c);
+      MutexLock lock(m_mutex);
+      if (c.transition == delivery::Transition::went_down) {
+        m_down_told[c.channel] = m_clock.now();
+      } else {
+        m_down_told.erase(c.channel);
+      }
+    }
+  }
   if (recorded) {
     // Sent but not recorded: the rows are still pending and will be sent again (at least
     // once, never lost).
     if (recorded->fault != storage::DatabaseFault::none) {
       // The writer logs the fault itself, when it starts and once a minute.
-      spdlog::warn("delivery: cannot record {} attempt(s) while the database fails ({}); they "
-                   "will be sent again",
-                   settled.size(), storage::to_string(recorded->fault));
+      spdlog::warn(
+          "delivery: cannot record {} attempt(s) while the database fails ({}); they "
+          "will be sent again",
+          settled.size(), storage::to_string(recorded->fault));
     } else {
-      spdlog::error("delivery: cannot record {} attempt(s): {}", settled.size(),
-                    recorded->message);
+      spdlog::error("delivery: cannot record {} attempt(s): {}", settled.size(), recorded->message);
     }
     return 0;
   }
@@ -684,6 +960,9 @@ int DeliveryWorker::deliver(int max_rows) {
     const auto& row = st.row;
     if (!applied[i]) continue;  // logged by record_attempt
     m_metrics.count_delivery(row.channel, to_string(st.outcome.verdict));
+    // While the channel is down its failures are told once a minute (update_gauges), not one
+    // line per probe.
+    if (probe && st.outcome.verdict == delivery::Verdict::retry) continue;
     switch (st.outcome.verdict) {
       case delivery::Verdict::sent:
         spdlog::info("delivery: {} {} to {} sent (attempt {}, {} ms)", storage::to_text(row.action),

@@ -20,6 +20,7 @@
 #include "delivery/policy.hpp"
 #include "engine/rules_holder.hpp"
 #include "rules/loader.hpp"
+#include "server/doorbell.hpp"
 #include "server/metrics.hpp"
 #include "storage/reader.hpp"
 #include "storage/writer.hpp"
@@ -77,8 +78,11 @@ inline Duration claim_margin(Duration timeout) {
 struct DeliveryWorkerOptions {
   int threads = 4;  // the most requests in flight at once
   int batch = 8;    // rows claimed and recorded per transaction by one lane
+  // How often an idle worker looks for due rows (retries, another instance's work), unless
+  // the doorbell rings first, or a channel's probe, pace or hold ends first.
   std::chrono::milliseconds poll{100};
-  std::string public_url;                       // for links back to Tocsin in messages
+  Doorbell* doorbell = nullptr;  // rung when notifications are queued (server::App's)
+  std::string public_url;        // for links back to Tocsin in messages
   rules::EnvLookup env = rules::process_env();  // where channel secrets are read
   // Several instances on one database (docs/postgres.md "Instances and claims"): the claims
   // this worker makes name `instance`; a claim by an instance not seen within `live_within`
@@ -112,6 +116,11 @@ class DeliveryWorker {
  private:
   void run();
   void update_gauges();
+  // When an idle thread looks for due rows next (run()).
+  std::chrono::steady_clock::time_point next_poll();
+  // One line a minute per channel that is down
+  // (docs/behaviour.md "The circuit breaker and the catch-up").
+  void tell_down_channels(const std::vector<storage::ChannelStatus>& channels, TimePoint now);
   int healthy_lanes() const;
   int unproven_lanes() const;
   // The rules' channels with no lane to spare (see DeliveryWorkerOptions).
@@ -135,6 +144,12 @@ class DeliveryWorker {
   std::set<std::string> m_answering GUARDED_BY(m_mutex);   // last request got an HTTP answer
   std::mt19937_64 m_random GUARDED_BY(m_mutex){std::random_device{}()};
   std::chrono::steady_clock::time_point m_gauges_at GUARDED_BY(m_mutex){};
+  // When a thread last polled and found nothing to send (run()).
+  std::chrono::steady_clock::time_point m_polled_empty GUARDED_BY(m_mutex){};
+  // The earliest time a channel's probe, pace or hold ends, as the last claim saw them.
+  std::optional<TimePoint> m_next_unblock GUARDED_BY(m_mutex);
+  // Channels down, and when their last line was logged: at most one a minute each.
+  std::map<std::string, TimePoint> m_down_told GUARDED_BY(m_mutex);
   std::vector<std::thread> m_threads;
 };
 

@@ -97,6 +97,26 @@ void Metrics::count_delivery(std::string_view channel, std::string_view result) 
   ++m_deliveries[{std::string(channel), std::string(result)}];
 }
 
+void Metrics::set_channels(const std::vector<storage::ChannelStatus>& channels, TimePoint now) {
+  std::map<std::string, ChannelGauges> gauges;
+  for (const auto& c : channels) {
+    auto& g = gauges[c.channel];
+    g.up = !c.health || !c.health->down();
+    g.pending = c.pending;
+    g.oldest_pending_seconds =
+        c.oldest_pending
+            ? std::max(0.0, std::chrono::duration<double>(now - *c.oldest_pending).count())
+            : 0.0;
+  }
+  MutexLock lock(m_mutex);
+  m_channels = std::move(gauges);
+}
+
+void Metrics::count_channel_transition(std::string_view channel, std::string_view to) {
+  MutexLock lock(m_mutex);
+  ++m_channel_transitions[{std::string(channel), std::string(to)}];
+}
+
 void Metrics::set_outbox(std::int64_t pending, double oldest_pending_seconds) {
   MutexLock lock(m_mutex);
   m_outbox_pending = pending;
@@ -235,6 +255,30 @@ std::string Metrics::render() const {
          "Delivery attempts by channel and result (sent, retry, failed).");
   for (const auto& [key, n] : m_deliveries) {
     out += "tocsin_notifications_total{channel=\"" + escape_label(key.first) + "\",result=\"" +
+           escape_label(key.second) + "\"} " + std::to_string(n) + "\n";
+  }
+  header(out, "tocsin_channel_up", "gauge",
+         "1 while the channel's receiver answers, 0 while the circuit breaker holds it down "
+         "(channels that ever failed or have notifications waiting).");
+  for (const auto& [channel, g] : m_channels) {
+    out +=
+        "tocsin_channel_up{channel=\"" + escape_label(channel) + "\"} " + (g.up ? "1" : "0") + "\n";
+  }
+  header(out, "tocsin_channel_pending", "gauge", "Notifications waiting, by channel.");
+  for (const auto& [channel, g] : m_channels) {
+    out += "tocsin_channel_pending{channel=\"" + escape_label(channel) + "\"} " +
+           std::to_string(g.pending) + "\n";
+  }
+  header(out, "tocsin_channel_oldest_pending_seconds", "gauge",
+         "Age of the channel's oldest notification waiting to be delivered.");
+  for (const auto& [channel, g] : m_channels) {
+    out += "tocsin_channel_oldest_pending_seconds{channel=\"" + escape_label(channel) + "\"} " +
+           format_number(g.oldest_pending_seconds) + "\n";
+  }
+  header(out, "tocsin_channel_transitions_total", "counter",
+         "Circuit breaker transitions by channel and new state (down, up).");
+  for (const auto& [key, n] : m_channel_transitions) {
+    out += "tocsin_channel_transitions_total{channel=\"" + escape_label(key.first) + "\",to=\"" +
            escape_label(key.second) + "\"} " + std::to_string(n) + "\n";
   }
   header(out, "tocsin_watchdog_pings_total", "counter",

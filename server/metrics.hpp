@@ -50,6 +50,10 @@ class Metrics {
   // Delivery attempts by channel and result (sent, retry, failed).
   void count_delivery(std::string_view channel, std::string_view result);
   void set_outbox(std::int64_t pending, double oldest_pending_seconds);
+  // The circuit breaker (docs/behaviour.md "Delivery"): each channel's state and backlog, and
+  // its transitions ("down", "up").
+  void set_channels(const std::vector<storage::ChannelStatus>& channels, TimePoint now);
+  void count_channel_transition(std::string_view channel, std::string_view to);
   void count_watchdog(std::string_view result);
   // A connection the HTTP listener cut or refused itself (http/guarded_server.cpp).
   void count_connection_cut(http::CutReason reason);
@@ -77,6 +81,14 @@ class Metrics {
       GUARDED_BY(m_mutex);  // (channel, action)
   std::map<std::pair<std::string, std::string>, std::uint64_t> m_deliveries
       GUARDED_BY(m_mutex);  // (channel, result)
+  struct ChannelGauges {
+    bool up = true;
+    std::int64_t pending = 0;
+    double oldest_pending_seconds = 0;
+  };
+  std::map<std::string, ChannelGauges> m_channels GUARDED_BY(m_mutex);
+  std::map<std::pair<std::string, std::string>, std::uint64_t> m_channel_transitions
+      GUARDED_BY(m_mutex);
   std::map<std::string, std::uint64_t> m_watchdog GUARDED_BY(m_mutex);
   std::int64_t m_outbox_pending GUARDED_BY(m_mutex) = 0;
   double m_outbox_oldest_seconds GUARDED_BY(m_mutex) = 0;

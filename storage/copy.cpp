@@ -30,7 +30,8 @@ namespace {
 const std::vector<std::string> k_tables = {
     "inbound",         "alerts",        "episodes",        "rules_versions",    "decisions",
     "subscriptions",   "heartbeat_pings", "timers",        "outbox",            "delivery_attempts",
-    "digest_items",    "health_probe",  "alert_members",   "digest_sequence",   "instances"};
+    "digest_items",    "health_probe",  "alert_members",   "digest_sequence",   "instances",
+    "channel_health"};
 
 // Each table's primary key, for the order rows are read in; `id` unless named here. Text keys
 // are compared as bytes on both backends.
@@ -38,6 +39,7 @@ const std::map<std::string, std::vector<std::string>> k_text_keys = {
     {"heartbeat_pings", {"name"}},
     {"digest_sequence", {"channel"}},
     {"instances", {"id"}},
+    {"channel_health", {"channel"}},
 };
 
 // Rows per INSERT: fewer round trips than one a row, far under both backends' limits on

@@ -2,13 +2,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 
 #include "storage/codec.hpp"
-#include "storage/detail/body.hpp"
 #include "storage/database.hpp"
+#include "storage/detail/body.hpp"
 #include "storage/detail/dialect.hpp"
 #include "storage/detail/rows.hpp"
-#include "storage/sqlite/database.hpp"
 #include "storage/migrations.hpp"
 #include "storage/postgres/connection.hpp"
 #include "storage/postgres/redact.hpp"
@@ -16,6 +16,7 @@
 #include "storage/postgres/sql_connection.hpp"
 #include "storage/sql.hpp"
 #include "storage/sqlite/connection.hpp"
+#include "storage/sqlite/database.hpp"
 #include "storage/vocabulary.hpp"
 #include "storage/writer.hpp"
 
@@ -48,8 +49,7 @@ class PostgresReaderConnection final : public ReaderConnection {
  public:
   // Refuses a database never migrated, as SQLite's Reader refuses a missing file: a Reader
   // never creates a schema.
-  explicit PostgresReaderConnection(const std::string& uri)
-      : m_db(open(uri)), m_sql(m_db) {
+  explicit PostgresReaderConnection(const std::string& uri) : m_db(open(uri)), m_sql(m_db) {
     if (postgres::schema_version(m_sql) == 0) {
       throw DatabaseError("PostgreSQL database " + m_db.display() +
                           " holds no Tocsin schema (run `tocsin serve` on it once)");
@@ -417,16 +417,45 @@ OutboxStats Reader::outbox_stats() try {
   throw_read_error(e);
 }
 
+std::vector<ChannelStatus> Reader::channel_status() try {
+  Lease lease(*this);
+  std::map<std::string, ChannelStatus> by_name;
+  {
+    const auto q = lease.db().prepare(k_channel_health_select);
+    while (q->step()) {
+      ChannelHealth h = read_channel_health(*q);
+      auto& s = by_name[h.channel];
+      s.channel = h.channel;
+      s.health = std::move(h);
+    }
+  }
+  const auto q = lease.db().prepare(
+      "SELECT channel, count(*), min(created_at) FROM outbox WHERE status = 'pending' "
+      "GROUP BY channel");
+  while (q->step()) {
+    auto& s = by_name[q->get_text(0)];
+    s.channel = q->get_text(0);
+    s.pending = q->get_int64(1);
+    if (!q->is_null(2)) s.oldest_pending = from_unix_ms(q->get_int64(2));
+  }
+  std::vector<ChannelStatus> out;
+  for (auto& [name, s] : by_name)
+    out.push_back(std::move(s));
+  return out;
+} catch (const sql::Error& e) {
+  throw_read_error(e);
+}
+
 StorageStats Reader::storage_stats() try {
   StorageStats s;
   {
     Lease lease(*this);
     if (dialect::is_postgres(lease.db().backend())) {
-      s.database_bytes = query_int64(
-          lease.db(),
-          "SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-          "JOIN pg_namespace n ON n.oid = c.relnamespace "
-          "WHERE n.nspname = current_schema() AND c.relkind = 'r'");
+      s.database_bytes =
+          query_int64(lease.db(),
+                      "SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                      "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                      "WHERE n.nspname = current_schema() AND c.relkind = 'r'");
       const auto q = lease.db().prepare("SELECT min(received_at) FROM inbound");
       if (q->step() && !q->is_null(0)) s.oldest_event = from_unix_ms(q->get_int64(0));
       return s;  // its WAL is the server's, shared by every database
@@ -539,8 +568,9 @@ namespace {
 // Export reads databases written by any earlier build: inbound and decisions are unchanged
 // since schema version 1, except that a body may be stored compressed from version 5 on.
 int version_of(sql::Connection& db) {
-  return dialect::is_postgres(db.backend()) ? postgres::schema_version(db)
-                                            : static_cast<int>(query_int64(db, "PRAGMA user_version"));
+  return dialect::is_postgres(db.backend())
+             ? postgres::schema_version(db)
+             : static_cast<int>(query_int64(db, "PRAGMA user_version"));
 }
 
 int known_version(sql::Backend b) {

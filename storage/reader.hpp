@@ -64,6 +64,9 @@ class Reader {
   std::vector<DeliveryAttempt> list_attempts(std::int64_t outbox_id, int limit = 20);
   // Outbox depth and the age of its oldest pending row (metrics).
   OutboxStats outbox_stats();
+  // Every channel with a health row or a pending notification, by name (storage/records.hpp
+  // ChannelStatus).
+  std::vector<ChannelStatus> channel_status();
   StorageStats storage_stats();
   // The alert's pending timers, soonest first.
   std::vector<StoredTimer> list_timers(std::int64_t alert_id);

@@ -162,6 +162,39 @@ struct DigestItem {
   std::string summary;        // the alert's summary or name, for the digest's list
 };
 
+// A channel's health as the circuit breaker keeps it
+// (docs/behaviour.md "The circuit breaker and the catch-up"), one row per channel that ever failed,
+// shared by every instance on the database.
+struct ChannelHealth {
+  std::string channel;
+  std::optional<TimePoint> down_since;  // nullopt: up
+  int failures = 0;                     // consecutive failed requests
+  std::string last_error;               // the latest failure's text, as attempts store it
+  TimePoint changed_at{};               // the latest transition
+  std::optional<TimePoint> probe_at;    // down: the next probe leaves then
+  int probes = 0;                       // probes failed in this outage
+  std::optional<TimePoint> hold_until;  // the receiver's Retry-After: nothing leaves before
+  std::optional<TimePoint> pace_at;     // catching up: the next row leaves then
+  bool down() const { return down_since.has_value(); }
+  bool operator==(const ChannelHealth&) const = default;
+};
+
+// What a channel's outage held back: the notifications queued for it since it went down, the
+// alerts they are about, and how many of those alerts are still open.
+struct OutageReport {
+  std::int64_t notifications = 0, alerts = 0, open_alerts = 0;
+  std::optional<TimePoint> first_due;  // the earliest due_at of the channel's pending rows
+};
+
+// A channel as GET /api/v1/channels shows it: its health row (none: never failed), and its
+// pending notifications.
+struct ChannelStatus {
+  std::string channel;
+  std::optional<ChannelHealth> health;
+  std::int64_t pending = 0;
+  std::optional<TimePoint> oldest_pending;  // created_at of its oldest pending row
+};
+
 // One try at delivering an outbox row.
 struct DeliveryAttempt {
   std::int64_t outbox_id = 0;

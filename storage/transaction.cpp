@@ -134,7 +134,8 @@ namespace {
 std::string ping_sql(sql::Backend b) {
   return "INSERT INTO heartbeat_pings (name, first_ping_at, last_ping_at, pings) "
          "VALUES (?1, ?2, ?2, 1) ON CONFLICT(name) DO UPDATE SET last_ping_at = " +
-         dialect::greatest(b, "heartbeat_pings.last_ping_at", "?2") + ", pings = heartbeat_pings.pings + 1";
+         dialect::greatest(b, "heartbeat_pings.last_ping_at", "?2") +
+         ", pings = heartbeat_pings.pings + 1";
 }
 
 }  // namespace
@@ -210,7 +211,8 @@ void Transaction::load_members(std::int64_t alert_id, const std::string& member,
   }
   static const std::string member_sql = std::string("SELECT ") + k_member_columns +
                                         " FROM alert_members m WHERE m.alert_id = ?1 AND "
-                                        "m.member = " + key;
+                                        "m.member = " +
+                                        key;
   sql::CachedStatement q(m_db, member_sql);
   q->bind(1, static_cast<int64_t>(alert_id));
   q->bind(2, member);
@@ -223,7 +225,8 @@ void Transaction::save_member(std::int64_t alert_id, const rules::Member& m) {
   // first, and read in the INSERT itself.
   static const std::string sql =
       "INSERT INTO alert_members (alert_id, member, state, source_time, "
-      "transition_at, changed_at, last_seen_at) VALUES (?1," + member_key(1, 2) +
+      "transition_at, changed_at, last_seen_at) VALUES (?1," +
+      member_key(1, 2) +
       ",?3,?4,?5,?6,?7) "
       "ON CONFLICT (alert_id, member) DO UPDATE SET state = excluded.state, "
       "source_time = excluded.source_time, transition_at = excluded.transition_at, "
@@ -407,10 +410,29 @@ std::string supersede_sql(sql::Backend b) {
          dialect::skip_locked(b) + ")";
 }
 
+std::string supersede_reminders_sql(sql::Backend b) {
+  return "UPDATE outbox SET status = 'superseded' WHERE id IN (SELECT id FROM outbox WHERE "
+         "alert_id = ? AND episode = ? AND channel = ? AND status = 'pending' AND attempts = 0 "
+         "AND action = 'reminder'" +
+         dialect::skip_locked(b) + ")";
+}
+
 }  // namespace
 
 std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
   OutboxStatus status = n.status;
+  if (n.action == rules::NotifyAction::reminder && n.alert_id && n.episode) {
+    // Reminders of one episode that are still queued for the channel (a receiver that was
+    // down, a backlog) collapse into the newest: it says all they would have
+    // (docs/behaviour.md "Delivery"). Rows being claimed are left, as for a resolve.
+    static const std::string sqlite = supersede_reminders_sql(sql::Backend::sqlite);
+    static const std::string postgres = supersede_reminders_sql(sql::Backend::postgres);
+    sql::CachedStatement supersede(m_db, dialect::is_postgres(m_db.backend()) ? postgres : sqlite);
+    supersede->bind(1, static_cast<int64_t>(*n.alert_id));
+    supersede->bind(2, *n.episode);
+    supersede->bind(3, n.channel);
+    supersede->exec();
+  }
   if (n.action == rules::NotifyAction::resolve && n.alert_id && n.episode) {
     // A resolve supersedes what is still queued for the same episode and channel
     // (docs/behaviour.md "Delivery"); if nothing about the episode ever left for that channel,
@@ -542,9 +564,10 @@ bool Transaction::arm_digest(const std::string& channel, TimePoint due) {
 }
 
 std::int64_t Transaction::next_digest_number(const std::string& channel) {
-  sql::CachedStatement q(m_db,
-                         "INSERT INTO digest_sequence (channel, last) VALUES (?, 1) "
-                         "ON CONFLICT (channel) DO UPDATE SET last = digest_sequence.last + 1 RETURNING last");
+  sql::CachedStatement q(
+      m_db,
+      "INSERT INTO digest_sequence (channel, last) VALUES (?, 1) "
+      "ON CONFLICT (channel) DO UPDATE SET last = digest_sequence.last + 1 RETURNING last");
   q->bind(1, channel);
   if (!q->step()) throw std::logic_error("digest_sequence: an upsert returned no row");
   // The change is made by the first step (SQLite's RETURNING), whatever happens after.
@@ -600,14 +623,13 @@ namespace {
 // its limit. Rows not yet due are skipped inside the index, without reading the table.
 std::string due_notifications_sql(sql::Backend b) {
   return "SELECT " TOCSIN_OUTBOX_COLUMNS " FROM outbox o" + dialect::indexed_by(b, "outbox_claim") +
-         " WHERE o.status = 'pending' AND o.due_at <= ? AND (o.claimed_by IS NULL OR "
-         "o.claimed_until <= ? OR NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = "
-         "o.claimed_by AND i.last_seen >= ?)) AND o.channel NOT IN (" +
-         dialect::json_strings(b, "?") +
-         ") AND NOT EXISTS "
+         " WHERE o.status = 'pending' AND o.due_at <= ?1 AND o.channel NOT IN (" +
+         dialect::json_strings(b, "?4") +
+         ") AND (o.claimed_by IS NULL OR o.claimed_until <= ?2 OR NOT EXISTS (SELECT 1 FROM "
+         "instances i WHERE i.id = o.claimed_by AND i.last_seen >= ?3)) AND NOT EXISTS "
          "(SELECT 1 FROM outbox p WHERE p.alias = o.alias AND p.channel = "
          "o.channel AND p.status = 'pending' AND p.id < o.id) ORDER BY "
-         "o.priority, o.due_at, o.id LIMIT ?";
+         "o.priority, o.due_at, o.id LIMIT ?5";
 }
 
 const std::string k_due_notifications_sqlite = due_notifications_sql(sql::Backend::sqlite);
@@ -866,7 +888,8 @@ std::int64_t rules_version_id(sql::Connection& db, const std::string& hash) {
   sql::CachedStatement find(db, "SELECT id FROM rules_versions WHERE hash = ?");
   find->bind(1, hash);
   if (find->step()) return find->get_int64(0);
-  sql::CachedStatement add(db, "INSERT INTO rules_versions (hash) VALUES (?) ON CONFLICT DO NOTHING");
+  sql::CachedStatement add(db,
+                           "INSERT INTO rules_versions (hash) VALUES (?) ON CONFLICT DO NOTHING");
   add->bind(1, hash);
   add->exec();
   find->reset();

@@ -4,6 +4,7 @@
 // commits them in groups.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -146,6 +147,20 @@ class Transaction {
   // the instance that took over settled. False, with a warning, when the row was left alone.
   bool record_attempt(const DeliveryAttempt& a, const OutboxRecord& after,
                       const std::string& claimed_by);
+
+  // Channel health (storage/channel_health.cpp;
+  // docs/behaviour.md "The circuit breaker and the catch-up"):
+  // every channel's row, by name (`lock`: locked to the commit on PostgreSQL, before a row is
+  // written whole from what was read, so that two instances' results add up rather than one
+  // overwriting the other); a row written whole; the next probe of a channel still down, and
+  // the pace of one that is up (nullopt: caught up), each changed alone, as a claim does from
+  // an unlocked read; a channel's pending notifications; what its outage since `since` held.
+  std::map<std::string, ChannelHealth> channel_health(bool lock = false);
+  void save_channel_health(const ChannelHealth& h);
+  void set_channel_probe(const std::string& channel, TimePoint probe_at);
+  void set_channel_pace(const std::string& channel, std::optional<TimePoint> pace_at);
+  std::int64_t pending_notifications(const std::string& channel);
+  OutageReport outage_report(const std::string& channel, TimePoint since);
 
   // The registry of instances (storage/instances.cpp): this instance's row, inserted or
   // rewritten at each beat; every row, by id; an instance's row removed (a clean stop); the

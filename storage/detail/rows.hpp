@@ -42,6 +42,11 @@ rules::Member read_member(sql::Statement& q, int first_column);
 OutboxRecord read_outbox(sql::Statement& q);
 const char* outbox_columns();
 
+// channel_health rows as stored (shared with the reader): k_channel_health_select reads every
+// row in the order read_channel_health expects.
+extern const char* const k_channel_health_select;
+ChannelHealth read_channel_health(sql::Statement& q);
+
 // The readiness probe's write (migration 5's health_probe), shared by storage::write_probe and
 // Transaction::record_probe. Parameter: at (unix ms).
 extern const char* const k_probe_sql;

@@ -262,6 +262,22 @@ UPDATE alert_members SET member = ''
   WHERE member = (SELECT a.fingerprint FROM alerts a WHERE a.id = alert_members.alert_id);
 DROP INDEX alerts_noise;
 )sql",
+    // 5: SQLite's version 13, each channel's health (the circuit breaker, the paced catch-up).
+    R"sql(
+CREATE TABLE channel_health (
+  channel     TEXT PRIMARY KEY,
+  down_since  BIGINT,
+  failures    INTEGER NOT NULL DEFAULT 0,
+  last_error  TEXT NOT NULL DEFAULT '',
+  changed_at  BIGINT NOT NULL,
+  probe_at    BIGINT,
+  probes      INTEGER NOT NULL DEFAULT 0,
+  hold_until  BIGINT,
+  pace_at     BIGINT
+);
+DROP INDEX outbox_claim;
+CREATE INDEX outbox_claim ON outbox(priority, due_at, id, channel) WHERE status = 'pending';
+)sql",
 };
 
 // Serialises migrations of one schema across every session: instances that start together wait

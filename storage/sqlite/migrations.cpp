@@ -373,6 +373,28 @@ DROP INDEX decisions_alert;
 CREATE INDEX decisions_alert ON decisions(alert_id);  -- then id
 DROP INDEX alerts_noise;
 )sql",
+    // 13: each channel's health, for the circuit breaker and the paced catch-up
+    // (docs/behaviour.md "The circuit breaker and the catch-up"): one row per channel that
+    // ever failed, shared by every instance on the database. Times are unix ms; NULL: not in
+    // that state.
+    R"sql(
+CREATE TABLE channel_health (
+  channel     TEXT PRIMARY KEY,
+  down_since  INTEGER,                   -- marked down then; NULL: up
+  failures    INTEGER NOT NULL DEFAULT 0, -- consecutive failed requests
+  last_error  TEXT NOT NULL DEFAULT '',
+  changed_at  INTEGER NOT NULL,          -- the last transition (up or down)
+  probe_at    INTEGER,                   -- down: the next probe leaves then
+  probes      INTEGER NOT NULL DEFAULT 0, -- probes failed in this outage
+  hold_until  INTEGER,                   -- the receiver's Retry-After: nothing leaves before
+  pace_at     INTEGER                    -- catching up: the next row leaves then
+);
+-- A claim leaves out the channels held down or paced (Transaction::due_notifications): with
+-- the channel in the claim index, it reads past a held backlog in the index alone, without a
+-- table read per row.
+DROP INDEX outbox_claim;
+CREATE INDEX outbox_claim ON outbox(priority, due_at, id, channel) WHERE status = 'pending';
+)sql",
 };
 
 }  // namespace

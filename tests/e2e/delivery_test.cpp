@@ -152,11 +152,13 @@ TEST_CASE("delivery: a restart in the middle of a retry sequence loses nothing")
     REQUIRE(receiver.wait_for(1).size() == 1);
     CHECK(server.stop() == 0);  // stopped while the notification waits an hour for its retry
   }
-  // The hour passes while Tocsin is down: move the stored retry time into the past. The
-  // restarted worker must find the row and send it.
+  // The hour passes while Tocsin is down: move the stored retry time, and the channel's hold
+  // (the receiver's Retry-After holds the whole channel), into the past. The restarted worker
+  // must find the row and send it.
   {
     SQLite::Database handle(db, SQLite::OPEN_READWRITE);
     CHECK(handle.exec("UPDATE outbox SET due_at = 0 WHERE status = 'pending'") == 1);
+    CHECK(handle.exec("UPDATE channel_health SET hold_until = 0") == 1);
   }
   ServerProcess server(dir.file("b.log"), {"--rules", rules, "--db", db},
                        {"TEST_OPSGENIE_KEY=og-secret"});

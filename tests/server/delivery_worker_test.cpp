@@ -23,6 +23,7 @@
 #include "rules/loader.hpp"
 #include "server/app.hpp"
 #include "support/events.hpp"
+#include "support/log_capture.hpp"
 #include "support/recording_receiver.hpp"
 #include "support/rules.hpp"
 #include "support/temp_dir.hpp"
@@ -802,4 +803,193 @@ TEST_CASE("worker: an outbox row this version cannot read is settled failed, the
   CHECK(rig.db.text("SELECT status FROM outbox WHERE alias = 'a'") == "failed");
   CHECK(rig.db.text("SELECT last_error FROM outbox WHERE alias = 'a'")
             .find("outbox.action holds \"page_everyone\"") != std::string::npos);
+}
+
+namespace {
+
+// docs/behaviour.md "The circuit breaker and the catch-up": `oncall` fails while `down` is set;
+// `ops`, the fallback, always answers.
+struct BreakerRig {
+  Rig rig{rules_or_fail(R"(version: 1
+channels:
+  oncall: {type: webhook, url: "http://receiver.invalid/oncall"}
+  ops: {type: webhook, url: "http://receiver.invalid/ops"}
+delivery: {backoff_initial: 10s, backoff_max: 1m, max_attempts: 3, breaker_after: 3,
+           catch_up_rate: 2, fallback: ops}
+rules:
+  - {name: all, match: {}, notify: [oncall]}
+)")};
+  std::atomic<bool> down{true};
+
+  BreakerRig() {
+    rig.answer = [this](const delivery::HttpRequest& r) {
+      delivery::AttemptResult a;
+      if (down && r.url.find("/oncall") != std::string::npos) {
+        a.error = "connection refused: http://receiver.invalid/oncall";
+      } else {
+        a.http_status = 202;
+      }
+      return a;
+    };
+  }
+  std::optional<storage::ChannelHealth> health(const std::string& channel) {
+    for (auto& c : rig.reader.channel_status()) {
+      if (c.channel == channel) return c.health;
+    }
+    return std::nullopt;
+  }
+  // The action of each request to `fragment`, in order.
+  std::vector<std::string> actions_to(const std::string& fragment) {
+    std::lock_guard lock(rig.mutex);
+    std::vector<std::string> out;
+    for (const auto& r : rig.sent) {
+      if (r.url.find(fragment) != std::string::npos)
+        out.push_back(Json::parse(r.body)["action"].get<std::string>());
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("worker: a channel that keeps failing is held down, probed, and caught up at its pace") {
+  BreakerRig b;
+  Rig& rig = b.rig;
+  for (int i = 0; i < 20; ++i)
+    rig.fire("alarm-" + std::to_string(i));
+  rig.drain();
+  // breaker_after failures, then nothing more to the channel: one line to the fallback.
+  CHECK(rig.sent_to("/oncall") == 3);
+  CHECK(b.actions_to("/ops") == std::vector<std::string>{"trigger"});
+  auto h = b.health("oncall");
+  REQUIRE(h);
+  CHECK(h->down_since == k_t0);
+  CHECK(h->probe_at == k_t0 + 10s);
+  CHECK(rig.db.scalar("SELECT count(*) FROM delivery_attempts") == 4);  // 3 + the fallback's
+  CHECK(
+      rig.db.text("SELECT why FROM outbox WHERE channel = 'ops'").find("20 notification(s) held") !=
+      std::string::npos);
+
+  // Probes only, one per backoff interval, however long the outage and however many attempts
+  // the probed row has used: it stays pending, and nothing fails for good.
+  for (int s = 1; s <= 600; ++s) {
+    rig.clock.set(k_t0 + std::chrono::seconds(s));
+    rig.drain();
+  }
+  const int probes = rig.sent_to("/oncall") - 3;
+  CHECK(probes >= 10);
+  CHECK(probes <= 14);  // 10 s, 20 s, 40 s, then every minute
+  CHECK(rig.db.scalar("SELECT count(*) FROM outbox WHERE status = 'failed'") == 0);
+  CHECK(rig.db.scalar("SELECT count(*) FROM outbox WHERE channel = 'oncall' AND status = "
+                      "'pending'") == 20);
+  CHECK(b.actions_to("/ops").size() == 1);  // the fallback heard once
+
+  // Back: the probe that succeeds, then what the outage held first, then the backlog at 2/s.
+  b.down = false;
+  TimePoint now = *b.health("oncall")->probe_at;
+  rig.clock.set(now);
+  rig.drain();
+  CHECK(!b.health("oncall")->down());
+  CHECK(b.actions_to("/ops") == std::vector<std::string>{"trigger", "resolve"});
+  auto after = b.actions_to("/oncall");
+  const auto before = static_cast<std::size_t>(3 + probes);
+  REQUIRE(after.size() == before + 2);  // the probe, then one row: the pace allows one
+  CHECK(after[before] == "trigger");
+  CHECK(after[before + 1] == "digest");
+  const std::string digest_why = rig.db.text("SELECT why FROM outbox WHERE action = 'digest'");
+  CHECK(digest_why.find("unreachable for") != std::string::npos);
+  CHECK(digest_why.find("20 notification(s) for 20 alert(s); 20 still open") != std::string::npos);
+  // 19 rows left, two a second: 9.5 s, never more than the pace allows at any moment.
+  int steps = 0;
+  while (rig.db.scalar("SELECT count(*) FROM outbox WHERE channel = 'oncall' AND status = "
+                       "'pending'") > 0) {
+    REQUIRE(++steps < 100);
+    now += 500ms;
+    rig.clock.set(now);
+    CHECK(rig.drain() <= 1);
+  }
+  CHECK(steps == 19);
+  rig.clock.set(now + 500ms);  // its turn again, with nothing left
+  CHECK(rig.drain() == 0);
+  CHECK(!b.health("oncall")->pace_at);  // caught up: back to full speed
+}
+
+TEST_CASE("worker: a payload the receiver refuses (4xx) does not mark its channel down") {
+  BreakerRig b;
+  Rig& rig = b.rig;
+  rig.answer = [](const delivery::HttpRequest& r) {
+    delivery::AttemptResult a;
+    a.http_status = r.url.find("/oncall") != std::string::npos ? 400 : 202;
+    a.error = "HTTP 400";
+    return a;
+  };
+  for (int i = 0; i < 6; ++i)
+    rig.fire("alarm-" + std::to_string(i));
+  rig.drain();
+  CHECK(rig.sent_to("/oncall") == 6);  // every one tried, each failing for good on its own
+  CHECK(!b.health("oncall"));
+}
+
+TEST_CASE("worker: a 429's Retry-After holds the whole channel") {
+  BreakerRig b;
+  Rig& rig = b.rig;
+  b.down = false;
+  delivery::AttemptResult busy;
+  busy.http_status = 429;
+  busy.error = "HTTP 429";
+  busy.retry_after = 60s;
+  std::atomic<int> calls{0};
+  rig.answer = [&](const delivery::HttpRequest&) {
+    if (calls++ == 0) return busy;
+    delivery::AttemptResult ok;
+    ok.http_status = 202;
+    return ok;
+  };
+  rig.fire("alarm-a");
+  rig.fire("alarm-b");
+  CHECK(rig.drain() == 1);
+  rig.clock.set(k_t0 + 59s);
+  CHECK(rig.drain() == 0);  // alarm-b too: the receiver asked for a minute
+  rig.clock.set(k_t0 + 60s);
+  CHECK(rig.drain() == 2);
+}
+
+TEST_CASE("worker: a channel down is told once a minute, with its backlog and last error") {
+  BreakerRig b;
+  Rig& rig = b.rig;
+  for (int i = 0; i < 5; ++i)
+    rig.fire("alarm-" + std::to_string(i));
+  rig.drain();
+  REQUIRE(b.health("oncall"));
+  REQUIRE(b.health("oncall")->down());
+  LogCapture log;
+  const std::string line = "delivery: channel oncall down for";
+  // The sending threads refresh the gauges (and tell down channels) about once a second of
+  // real time; the minute is the injected clock's.
+  const auto refreshed_with = [&](int pending) {
+    const std::string gauge =
+        "tocsin_channel_pending{channel=\"oncall\"} " + std::to_string(pending);
+    for (int i = 0; i < 100; ++i) {
+      if (rig.metrics.render().find(gauge) != std::string::npos) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  };
+  rig.worker.start();
+  REQUIRE(refreshed_with(5));
+  CHECK(log.text().find(line) == std::string::npos);  // the transition's line was the news
+  rig.clock.set(k_t0 + 61s);
+  rig.fire("alarm-5");
+  REQUIRE(refreshed_with(6));
+  CHECK(log.text().find(line + " 1m1s, 6 pending, last error: connection refused") !=
+        std::string::npos);
+  rig.clock.set(k_t0 + 91s);  // half a minute later: nothing new
+  rig.fire("alarm-6");
+  REQUIRE(refreshed_with(7));
+  const std::string later = log.text();
+  std::size_t told = 0;
+  for (auto at = later.find(line); at != std::string::npos; at = later.find(line, at + 1))
+    ++told;
+  CHECK(told == 1);
+  rig.worker.stop();
 }

@@ -108,6 +108,10 @@ INSERT INTO digest_items (channel, created_at, fingerprint, alias, action, sever
 INSERT INTO digest_sequence (channel, last) VALUES ('alerts', 4), ('Zeta', 1);
 INSERT INTO instances (id, host, listen, version, rules_hash, started_at, last_seen)
   VALUES ('web-1:8080:ab', 'web-1', ':8080', '1.0', 'abc', 1, 2);
+INSERT INTO channel_health (channel, down_since, failures, last_error, changed_at, probe_at,
+                            probes, hold_until, pace_at)
+  VALUES ('oncall', 5, 7, 'connection refused', 5, 9, 2, NULL, NULL),
+         ('alerts', NULL, 0, '', 6, NULL, 0, 8, 11);
 UPDATE alerts SET noise_state = '{"flaps":3}', noise_score = 0.7000000000000001 WHERE id = 1;
 INSERT INTO alert_members (alert_id, member, state, changed_at, last_seen_at)
   VALUES (1, 'i-0b', 'firing', 1, 2), (1, 'i-0a', 'resolved', 1, 3);

@@ -14,6 +14,7 @@
 
 #include "storage/reader.hpp"
 #include "storage/sql.hpp"
+#include "storage/vocabulary.hpp"
 #include "support/backends.hpp"
 
 using namespace tocsin;
@@ -104,7 +105,9 @@ TEST_CASE("transaction: an alert, its episode and its members round-trip") {
   });
 }
 
-TEST_CASE("transaction: the alert's own member is stored as '' and a long description compressed, both read back") {
+TEST_CASE(
+    "transaction: the alert's own member is stored as '' and a long description compressed, both "
+    "read back") {
   for_each_backend([](TestDatabase& t) {
     std::string description;
     for (int i = 0; i < 8; ++i)
@@ -218,8 +221,8 @@ TEST_CASE("transaction: timers, digests and digest numbers") {
   for_each_backend([](TestDatabase& t) {
     in_transaction(t.db(), [&](Transaction& tx) {
       const std::int64_t alert = tx.save_alert(new_alert("fp-1"));
-      tx.insert_timer(alert, rules::Timer{rules::TimerKind::escalation,
-                                          k_t0 + std::chrono::minutes(2), 1, 0});
+      tx.insert_timer(
+          alert, rules::Timer{rules::TimerKind::escalation, k_t0 + std::chrono::minutes(2), 1, 0});
       tx.set_heartbeat_deadline("nightly", k_t0 + std::chrono::minutes(1));
       CHECK(tx.next_timer_due() == k_t0 + std::chrono::minutes(1));
       auto timer = tx.next_due_timer(k_t0 + std::chrono::minutes(3));
@@ -457,7 +460,8 @@ TEST_CASE("transaction: concurrent claims skip what another transaction holds (P
 // A resolve on one instance while another instance's transaction claims the episode's trigger:
 // waiting for that claim could close a cycle with a row this transaction holds (a deadlock,
 // broken only after deadlock_timeout). The trigger is left alone and counts as told.
-TEST_CASE("transaction: a resolve waits for no trigger another transaction is claiming (PostgreSQL)") {
+TEST_CASE(
+    "transaction: a resolve waits for no trigger another transaction is claiming (PostgreSQL)") {
   for_each_backend([](TestDatabase& t) {
     if (t.backend() != sql::Backend::postgres) return;  // SQLite has one writer at a time
     std::int64_t alert = 0;
@@ -512,8 +516,9 @@ TEST_CASE("transaction: a claim locks only the rows it takes (PostgreSQL)") {
       resolve.action = rules::NotifyAction::resolve;
       resolver.insert_notification(resolve);
     });
-    CHECK(count(t.db(), "SELECT count(*) FROM outbox WHERE alias = 'a-2' AND action = 'trigger' "
-                        "AND status = 'superseded'") == 1);
+    CHECK(count(t.db(),
+                "SELECT count(*) FROM outbox WHERE alias = 'a-2' AND action = 'trigger' "
+                "AND status = 'superseded'") == 1);
     other.rollback();
     t.db().exec("SET lock_timeout = 0");
   });
@@ -560,5 +565,62 @@ TEST_CASE("transaction: taking digest items races inserts from another connectio
     inserter.join();
     CHECK(ordered);
     CHECK(taken == k_items);
+  });
+}
+
+// docs/behaviour.md "Delivery": reminders of one episode still queued for a channel collapse
+// into the newest; one already being sent (counted attempt), another channel's, and other
+// actions stay.
+TEST_CASE("transaction: a reminder supersedes the queued reminders of its episode and channel") {
+  for_each_backend([](TestDatabase& t) {
+    in_transaction(t.db(), [&](Transaction& tx) {
+      const std::int64_t alert = tx.save_alert(new_alert("fp-1"));
+      auto row = [&](rules::NotifyAction action, const std::string& channel) {
+        OutboxRecord n = notification(alert, "a-1", channel, 2);
+        n.action = action;
+        return tx.insert_notification(n);
+      };
+      const auto trigger = row(rules::NotifyAction::trigger, "slack");
+      const auto first = row(rules::NotifyAction::reminder, "slack");
+      const auto in_flight = row(rules::NotifyAction::reminder, "slack");
+      REQUIRE(tx.count_attempt(in_flight, "me", k_t0 + std::chrono::minutes(1), k_t0));
+      const auto elsewhere = row(rules::NotifyAction::reminder, "pager");
+      const auto newest = row(rules::NotifyAction::reminder, "slack");
+      auto status = [&](std::int64_t id) {
+        return std::string(to_text(tx.load_notification(id)->status));
+      };
+      CHECK(status(trigger) == "pending");
+      CHECK(status(first) == "superseded");
+      CHECK(status(in_flight) == "pending");
+      CHECK(status(elsewhere) == "pending");
+      CHECK(status(newest) == "pending");
+    });
+  });
+}
+
+TEST_CASE("transaction: a channel's health is written whole and read back") {
+  for_each_backend([](TestDatabase& t) {
+    in_transaction(t.db(), [&](Transaction& tx) {
+      CHECK(tx.channel_health().empty());
+      ChannelHealth h;
+      h.channel = "oncall";
+      h.down_since = k_t0;
+      h.failures = 5;
+      h.last_error = "connection refused: http://127.0.0.1:9/x";
+      h.changed_at = k_t0;
+      h.probe_at = k_t0 + std::chrono::seconds(1);
+      h.probes = 2;
+      h.hold_until = k_t0 + std::chrono::seconds(30);
+      tx.save_channel_health(h);
+      CHECK(tx.channel_health().at("oncall") == h);
+      h.down_since.reset();
+      h.probe_at.reset();
+      h.hold_until.reset();
+      h.pace_at = k_t0 + std::chrono::seconds(2);
+      tx.save_channel_health(h);
+      const auto all = tx.channel_health();
+      CHECK(all.size() == 1);
+      CHECK(all.at("oncall") == h);
+    });
   });
 }
