@@ -1,5 +1,5 @@
 #pragma once
-// Repeated log lines, summarised: a flood of the same warning that an
+// Repeated log lines, summarised (docs/behaviour.md "Logs"): a flood of the same warning that an
 // outsider can set off (cut connections, refused requests and hooks) writes the first line of
 // its kind in each window and counts the rest, so a broken client or an attacker cannot bury the
 // log, and the count is still told. Pure: the caller passes the time and writes the lines.
