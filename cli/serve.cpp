@@ -215,6 +215,13 @@ int serve(const ServeOptions& opt) {
     return server::Cluster::k_beat_every;
   });
 
+  // Counts of repeated warnings not written (refused hooks, cut connections), told once their
+  // minute is over even when the flood has stopped.
+  PeriodicThread log_summaries([&app, &clock] {
+    server::log_suppressed(app->log_limit, clock.now());
+    return server::k_log_suppressed_every;
+  });
+
   // Escalation steps, sweeps and ack timeouts: stored timers, fired on the clock.
   engine::TimerLoop timers(app->engine, std::chrono::seconds(1));
   // The outbox worker: notifications leave here, at least once.
@@ -246,6 +253,8 @@ int serve(const ServeOptions& opt) {
   watchdog.stop();
   delivery.stop();
   timers.stop();
+  log_summaries.stop();
+  server::log_suppressed(app->log_limit, clock.now(), true);
   cluster_beats.stop();
   app->cluster->leave();
   app->writer.stop();  // commits anything still queued

@@ -14,10 +14,11 @@ thread_local std::optional<std::chrono::steady_clock::time_point> t_task_enqueue
 }  // namespace
 
 ElasticThreadPool::ElasticThreadPool(std::size_t min_threads, std::size_t max_threads,
-                                     std::chrono::milliseconds idle_exit)
+                                     ListenerLog log, std::chrono::milliseconds idle_exit)
     : m_min_threads(min_threads),
       m_max_threads(std::max<std::size_t>({max_threads, min_threads, 1})),
-      m_idle_exit(idle_exit) {}
+      m_idle_exit(idle_exit),
+      m_log(log) {}
 
 ElasticThreadPool::~ElasticThreadPool() {
   shutdown();
@@ -39,7 +40,9 @@ void ElasticThreadPool::enqueue(std::function<void()> fn) {
       } catch (const std::system_error& e) {
         // Out of threads (RLIMIT_NPROC, memory): the running ones will get to it; with none
         // running, the listener's thread serves it rather than leaving it queued forever.
-        spdlog::error("http: cannot start a worker thread: {}", e.what());
+        if (const auto line = m_log.admit("http: cannot start a worker thread")) {
+          spdlog::error("http: cannot start a worker thread: {}{}", e.what(), line.suffix());
+        }
         if (m_running.empty()) {
           inline_task = std::move(m_tasks.back().run);
           m_tasks.pop_back();
@@ -47,11 +50,13 @@ void ElasticThreadPool::enqueue(std::function<void()> fn) {
       }
     } else if (!m_saturated) {
       m_saturated = true;
-      spdlog::warn(
-          "http: all {} worker threads are busy; requests wait for one to free up "
-          "(slow handlers or clients slow to take responses? see server.worker_threads and "
-          "server.request_timeout)",
-          m_max_threads);
+      if (const auto line = m_log.admit("http: all worker threads busy")) {
+        spdlog::warn(
+            "http: all {} worker threads are busy; requests wait for one to free up "
+            "(slow handlers or clients slow to take responses? see server.worker_threads and "
+            "server.request_timeout){}",
+            m_max_threads, line.suffix());
+      }
     }
   }
   // Woken after the lock is let go: a worker woken under it would only wake to wait for it.

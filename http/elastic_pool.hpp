@@ -3,7 +3,8 @@
 // to read or a response to write (the poller in http/guarded_server.cpp holds the idle
 // ones), so a thread is busy for one request at a time. This pool starts a thread whenever a task
 // arrives and no thread is idle, up to `max_threads`; threads beyond `min_threads` exit after
-// `idle_exit` without work. Beyond the bound, tasks wait in the queue (logged once per saturation).
+// `idle_exit` without work. Beyond the bound, tasks wait in the queue (logged once per saturation,
+// and at most once a minute: see http/listener_log.hpp).
 
 #include <httplib.h>
 
@@ -17,12 +18,13 @@
 #include <vector>
 
 #include "core/thread_annotations.hpp"
+#include "http/listener_log.hpp"
 
 namespace tocsin::http {
 
 class ElasticThreadPool final : public httplib::TaskQueue {
  public:
-  ElasticThreadPool(std::size_t min_threads, std::size_t max_threads,
+  ElasticThreadPool(std::size_t min_threads, std::size_t max_threads, ListenerLog log,
                     std::chrono::milliseconds idle_exit = std::chrono::seconds(30));
   ElasticThreadPool(const ElasticThreadPool&) = delete;
   ElasticThreadPool& operator=(const ElasticThreadPool&) = delete;
@@ -48,6 +50,7 @@ class ElasticThreadPool final : public httplib::TaskQueue {
   const std::size_t m_min_threads;
   const std::size_t m_max_threads;
   const std::chrono::milliseconds m_idle_exit;
+  const ListenerLog m_log;
 
   mutable Mutex m_mutex;
   CondVar m_work_or_stop;

@@ -278,26 +278,30 @@ Duration duration_of(time_t sec, time_t usec) {
   return std::chrono::ceil<Duration>(std::chrono::seconds(sec) + std::chrono::microseconds(usec));
 }
 
-void log_cut(const PeerAddress& peer, CutReason reason, const Connection& c) {
+void log_cut(const ListenerLog& log, const PeerAddress& peer, CutReason reason,
+             const Connection& c) {
+  const auto line = log.admit("http: cut connection");
+  if (!line) return;
   const auto who = fmt::format("{}:{}", peer.ip, peer.port);
   if (reason == CutReason::deadline && c.cut_while_writing()) {
     spdlog::warn(
         "http: cut connection from {}: response not taken within {} "
-        "(server.request_timeout)",
-        who, format_duration(c.request_timeout()));
+        "(server.request_timeout){}",
+        who, format_duration(c.request_timeout()), line.suffix());
   } else if (reason == CutReason::deadline) {
     spdlog::warn(
         "http: cut connection from {}: request not complete within {} "
-        "(server.request_timeout); {} bytes received",
-        who, format_duration(c.request_timeout()), c.received());
+        "(server.request_timeout); {} bytes received{}",
+        who, format_duration(c.request_timeout()), c.received(), line.suffix());
   } else if (c.cut_while_writing()) {
-    spdlog::warn("http: cut connection from {}: response not read for {}", who,
-                 format_duration(c.write_timeout()));
+    spdlog::warn("http: cut connection from {}: response not read for {}{}", who,
+                 format_duration(c.write_timeout()), line.suffix());
   } else {
     spdlog::warn(
         "http: cut connection from {}: nothing received for {} in the middle of a "
-        "request, after {}; {} bytes received",
-        who, format_duration(c.read_timeout()), format_duration(c.since_start()), c.received());
+        "request, after {}; {} bytes received{}",
+        who, format_duration(c.read_timeout()), format_duration(c.since_start()), c.received(),
+        line.suffix());
   }
 }
 
@@ -504,9 +508,10 @@ bool drain_now(ServedConnection& c) {
 
 }  // namespace
 
-GuardedServer::GuardedServer(ConnectionLimits limits, ListenerEvents events)
+GuardedServer::GuardedServer(ConnectionLimits limits, ListenerEvents events, ListenerLog log)
     : m_limits(limits),
       m_events(std::move(events)),
+      m_log(log),
       m_guard(limits.max_connections_per_ip, limits.max_connections) {
   new_task_queue = [this] {
     // listen_after_bind() calls this once bound, just before its accept loop (the accept
@@ -544,7 +549,7 @@ void GuardedServer::start() {
   wake.data.fd = m_parking->wake;
   ::epoll_ctl(m_parking->epoll, EPOLL_CTL_ADD, m_parking->wake, &wake);
   const auto threads = m_limits.worker_threads;
-  m_pool = std::make_unique<ElasticThreadPool>(std::min(k_min_threads, threads), threads);
+  m_pool = std::make_unique<ElasticThreadPool>(std::min(k_min_threads, threads), threads, m_log);
   m_stopping = false;
   m_poller = std::thread([this] { poll_loop(); });
 }
@@ -609,7 +614,9 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
     return true;
   } catch (const std::exception& e) {
     // The connection, if made, closed the socket as it went.
-    spdlog::error("http: cannot take a connection: {}", e.what());
+    if (const auto line = m_log.admit("http: cannot take a connection")) {
+      spdlog::error("http: cannot take a connection: {}{}", e.what(), line.suffix());
+    }
     return false;
   }
 }
@@ -617,16 +624,23 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
 void GuardedServer::refuse(std::shared_ptr<ServedConnection> c, CutReason reason, bool log) {
   if (m_events.connection_cut) m_events.connection_cut(reason);
   const bool total = reason == CutReason::max_connections;
+  // Once until one of them closes, and at most once a minute: many peers, or one whose
+  // connections come and go, would otherwise write a line each.
   if (log && total) {
-    spdlog::warn(
-        "http: refusing connections with 503: {} already open in all (server.max_connections); "
-        "logged once until one of them closes",
-        m_guard.max_total());
+    if (const auto line = m_log.admit("http: refusing connections over server.max_connections")) {
+      spdlog::warn(
+          "http: refusing connections with 503: {} already open in all "
+          "(server.max_connections); logged once until one of them closes{}",
+          m_guard.max_total(), line.suffix());
+    }
   } else if (log) {
-    spdlog::warn(
-        "http: refusing connections from {} with 503: {} already open "
-        "(server.max_connections_per_ip); logged once until one of them closes",
-        c->connection.peer().key, m_guard.max_per_peer());
+    if (const auto line =
+            m_log.admit("http: refusing connections over server.max_connections_per_ip")) {
+      spdlog::warn(
+          "http: refusing connections from {} with 503: {} already open "
+          "(server.max_connections_per_ip); logged once until one of them closes{}",
+          c->connection.peer().key, m_guard.max_per_peer(), line.suffix());
+    }
   }
   // Never blocks: a peer that does not read loses only the courtesy of the answer.
   const auto& answer = total ? m_refusal_total : m_refusal;
@@ -670,8 +684,11 @@ void GuardedServer::poll_loop() {
       e.events = EPOLLIN | EPOLLRDHUP;
       e.data.fd = sock;
       if (::epoll_ctl(p.epoll, EPOLL_CTL_ADD, sock, &e) != 0) {
-        spdlog::error("http: cannot watch a connection from {}:{}: {}", c->connection.peer().ip,
-                      c->connection.peer().port, std::strerror(errno));
+        const int error = errno;
+        if (const auto line = m_log.admit("http: cannot watch a connection")) {
+          spdlog::error("http: cannot watch a connection from {}:{}: {}{}", c->connection.peer().ip,
+                        c->connection.peer().port, std::strerror(error), line.suffix());
+        }
         continue;  // closed
       }
       p.deadlines.emplace(c->expires, sock);
@@ -687,7 +704,11 @@ void GuardedServer::poll_loop() {
     }
     const int n = ::epoll_wait(p.epoll, events.data(), k_poll_batch, timeout);
     if (n < 0 && errno != EINTR) {
-      spdlog::error("http: the connection poller failed: {}", std::strerror(errno));
+      const int error = errno;
+      if (const auto line = m_log.admit("http: the connection poller failed")) {
+        spdlog::error("http: the connection poller failed: {}{}", std::strerror(error),
+                      line.suffix());
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     for (int i = 0; i < n; ++i) {
@@ -741,7 +762,7 @@ void GuardedServer::report_cut(ServedConnection& s, bool in_request) {
   const auto reason = c.cut();
   if (!reason) return;
   if (m_events.connection_cut) m_events.connection_cut(*reason);
-  log_cut(c.peer(), *reason, c);
+  log_cut(m_log, c.peer(), *reason, c);
   if (in_request && !c.cut_while_writing()) {
     // The request had begun: say why it ends, as a 408. Never waits: the client was too slow
     // to be sending anything, and the answer fits an empty send buffer.
@@ -762,8 +783,10 @@ void GuardedServer::serve(const std::shared_ptr<ServedConnection>& s) {
     s->requeue = false;
     m_pool->enqueue([this, s] { serve(s); });
   } catch (const std::exception& e) {
-    spdlog::error("http: connection from {}:{} failed: {}", s->connection.peer().ip,
-                  s->connection.peer().port, e.what());
+    if (const auto line = m_log.admit("http: connection failed")) {
+      spdlog::error("http: connection from {}:{} failed: {}{}", s->connection.peer().ip,
+                    s->connection.peer().port, e.what(), line.suffix());
+    }
   }
 }
 
@@ -817,8 +840,10 @@ bool GuardedServer::advance(ServedConnection& s) {
       // over the limit, pipelined requests): the poller takes it for a moment first, so that
       // the close does not reset the connection over the answer.
       const auto& error = reader.error();
-      spdlog::warn("http: refused a request from {}:{} with {} {}: {}", c.peer().ip, c.peer().port,
-                   error.status, error.code, error.detail);
+      if (const auto line = m_log.admit("http: refused a request")) {
+        spdlog::warn("http: refused a request from {}:{} with {} {}: {}{}", c.peer().ip,
+                     c.peer().port, error.status, error.code, error.detail, line.suffix());
+      }
       if (!c.write_all(refusal_response(error, reader.head_request()))) return false;
       ::shutdown(s.socket(), SHUT_WR);
       s.waiting = Waiting::draining;

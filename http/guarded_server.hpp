@@ -61,6 +61,7 @@
 #include "core/time.hpp"
 #include "http/connection_guard.hpp"
 #include "http/http_framing.hpp"
+#include "http/listener_log.hpp"
 
 namespace tocsin::http {
 
@@ -97,7 +98,9 @@ struct Parking;           // the poller thread's connections and their deadlines
 
 class GuardedServer final : public httplib::Server {
  public:
-  GuardedServer(ConnectionLimits limits, ListenerEvents events);
+  // The warnings a peer can set off (cut connections, refused requests and connections) go
+  // through `log`, whose limiter the owner flushes.
+  GuardedServer(ConnectionLimits limits, ListenerEvents events, ListenerLog log);
   ~GuardedServer() override;
   GuardedServer(const GuardedServer&) = delete;
   GuardedServer& operator=(const GuardedServer&) = delete;
@@ -142,6 +145,7 @@ class GuardedServer final : public httplib::Server {
 
   const ConnectionLimits m_limits;
   const ListenerEvents m_events;
+  const ListenerLog m_log;
   ConnectionGuard m_guard;
   std::string m_refusal;        // the whole 503 response to a peer over its cap
   std::string m_refusal_total;  // the same over max_connections

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/log_limit.hpp"
 #include "core/time.hpp"
 #include "engine/engine.hpp"
 #include "engine/rules_holder.hpp"
@@ -55,6 +56,9 @@ struct App {
   storage::Reader reader;
   engine::Engine engine;
   Limits limits;
+  // The warnings an outsider can repeat (refused hooks, cut connections): at most one line of a
+  // kind a minute, with a count of the others; `serve` tells the counts (log_suppressed).
+  LogLimiter log_limit;
   // This instance in the registry (server/cluster.hpp); set by `serve` once it listens, before
   // it serves a request. None for the commands that only replay.
   std::unique_ptr<Cluster> cluster;

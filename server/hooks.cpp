@@ -37,14 +37,21 @@ ingest::HeaderMap lower_case_headers(const httplib::Request& req) {
   return out;
 }
 
-// Refuses the request: nothing is stored, only a counter and a log line.
+// Refuses the request: nothing is stored, only a counter and a log line, at most one a minute
+// per hook and kind with a count of the others (a sender with a wrong token retries without
+// end).
 void reject(Hook& h, const ingest::IngestError& e) {
   h.app.metrics.count_rejected(h.name, e.status, e.code);
+  const auto now = h.app.clock.now();
   if (e.status >= 500) {
-    spdlog::error("/hooks/{}: answering {} {}: {}", h.name, e.status, e.code, e.detail);
+    if (const auto line = h.app.log_limit.admit("/hooks/" + h.name + ": answering 5xx", now)) {
+      spdlog::error("/hooks/{}: answering {} {}: {}{}", h.name, e.status, e.code, e.detail,
+                    line.suffix());
+    }
     h.res.set_header("Retry-After", "30");
-  } else {
-    spdlog::warn("/hooks/{}: refused with {} {}: {}", h.name, e.status, e.code, e.detail);
+  } else if (const auto line = h.app.log_limit.admit("/hooks/" + h.name + ": refused", now)) {
+    spdlog::warn("/hooks/{}: refused with {} {}: {}{}", h.name, e.status, e.code, e.detail,
+                 line.suffix());
   }
   reply_error(h.res, e.status, e.code, e.detail);
 }

@@ -90,7 +90,8 @@ std::unique_ptr<http::GuardedServer> make_http_server(App& app) {
                              limits.max_connections, limits.worker_threads, framing},
       http::ListenerEvents{[&metrics = app.metrics](http::CutReason reason) {
         metrics.count_connection_cut(reason);
-      }});
+      }},
+      http::ListenerLog{app.log_limit, app.clock});
 
   // Without TCP_NODELAY every small response waits for the peer's delayed ACK (~40 ms).
   server->set_tcp_nodelay(true);

@@ -88,4 +88,9 @@ void setup_logging(LogFormat format, const std::string& level) {
   spdlog::set_default_logger(std::move(logger));
 }
 
+void log_suppressed(LogLimiter& limiter, TimePoint now, bool all) {
+  for (const auto& lines : all ? limiter.flush_all(now) : limiter.flush(now))
+    spdlog::warn("{}", lines.summary());
+}
+
 }  // namespace tocsin::server

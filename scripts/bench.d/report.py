@@ -136,6 +136,8 @@ def markdown(results):
             if small:
                 lines.append(f"| {len(small)} more, under 1 byte each | " + " | ".join("" for _ in labels[1:]) + " |")
             lines.append("")
+    if "outage" in parts:
+        lines += outage_table(parts["outage"], labels[1:], names)
     for part in ("storage", "noise", "match", "postgres"):
         if part in parts:
             lines.append(f"`--only {part}`:")
@@ -147,6 +149,53 @@ def markdown(results):
     lines.append(f"Parts: " + ", ".join(f"{p} {parts[p]['seconds']:.0f} s" for p in parts)
                  + f"; {results['seconds']:.0f} s in all.")
     return "\n".join(lines) + "\n"
+
+
+def outage_table(o, labels, names):
+    """The outage part's own table: one column per Tocsin contender (the new build, then
+    --baseline: after, before)."""
+    n, secs = o["alerts"], o["outage_seconds"]
+    span = f"{secs / 60:g} min" if secs >= 60 else f"{secs:g} s"
+    rows = [f"Receiver outage (`outage`): {n:,} distinct alerts to one webhook channel "
+            f"whose receiver is down, then {span} with nothing arriving, then the receiver "
+            f"returns. Figures over the outage leave out the seconds of the mid-outage latency "
+            f"probe.", "",
+            "| | " + " | ".join(names[l] for l in labels) + " |",
+            "|---" * (len(labels) + 1) + "|"]
+
+    def row(title, fn):
+        rows.append(f"| {title} | " + " | ".join(fn(o[l]) for l in labels) + " |")
+
+    def per_minute(r, key):
+        return f"{num(r[key])} ({num(r[key] / r['measured_seconds'] * 60)}/min)"
+
+    def catch_up_seconds(r):
+        c = r["catch_up"]
+        return "never" if c["seconds"] is None else num(c["seconds"], 1)
+
+    row("rules keys set (accepted by `tocsin check`)",
+        lambda r: ", ".join(f"{k}: {v}" for k, v in r["rules_keys"].items()) or "none")
+    row("storm: seconds to post (alerts/s)",
+        lambda r: f"{num(r['storm_seconds'], 1)} ({num(r['storm_rate'])})")
+    row("outage: server CPU, % of one core", lambda r: num(r["cpu_percent"], 1))
+    row("outage: server log lines",
+        lambda r: f"{per_minute(r, 'log_lines')}, {num(r['failed_lines'])} failed")
+    row("outage: delivery_attempts rows written", lambda r: per_minute(r, "attempts"))
+    row("outage: requests to the fallback (whole run)",
+        lambda r: f"{num(r['fallback_during'])} ({num(r['fallback_total'])})")
+    row("c=1 ingest p50 / p99 ms, before the storm",
+        lambda r: f"{ms(r['latency_before']['p50'])} / {ms(r['latency_before']['p99'])}")
+    row("c=1 ingest p50 / p99 ms, mid-outage",
+        lambda r: f"{ms(r['latency_during']['p50'])} / {ms(r['latency_during']['p99'])}")
+    row("catch-up: s from the receiver's return to its first request / the last storm "
+        "notification", lambda r: f"{num(r['catch_up']['first_after'], 1)} / {catch_up_seconds(r)}")
+    row("catch-up: peak requests in 1 s", lambda r: num(r["catch_up"]["peak_per_second"]))
+    row("catch-up: requests (duplicates)",
+        lambda r: f"{num(r['catch_up']['requests'])} ({num(r['catch_up']['duplicates'])})")
+    row("catch-up: storm alerts whose trigger never came", lambda r: num(r["catch_up"]["missing"]))
+    row("`GET /api/v1/channels`",
+        lambda r: "200" if r["channels_mid_outage"] is not None else "not served")
+    return rows + [""]
 
 
 def write_doc(path, table):

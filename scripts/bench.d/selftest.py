@@ -4,8 +4,12 @@
   one answered with 2xx passes with its requests counted;
 - the SNS template has @@ID@@ (the MessageId) before @@NAME@@, as tocsin.lua requires, and
   stays valid JSON once both are replaced;
-- --write-doc replaces only what lies between the markers.
+- --write-doc replaces only what lies between the markers;
+- the outage part's recording receiver: listening on the port it is given, answering 202 from
+  the start, keeping each request's event id and fingerprint; and the outage part's counting of
+  duplicates and of the peak requests in one second.
 """
+import http.client
 import json
 import os
 import subprocess
@@ -13,6 +17,7 @@ import sys
 import tempfile
 
 import benchlib as b
+import outage
 import report
 
 
@@ -49,6 +54,32 @@ def run():
         finally:
             receiver.kill()
             receiver.wait()
+
+        port = b.free_port()
+        receiver, listening = outage.start_receiver("--port", str(port), "--up", "--record")
+        try:
+            for event_id in ("7", "8", "7"):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("POST", "/hook", json.dumps({"fingerprint": f"generic:a{event_id}",
+                                                          "action": "trigger"}),
+                             {"X-Tocsin-Event-Id": event_id})
+                status = conn.getresponse().status
+                conn.close()
+                check(status == 202, f"the recording receiver answers 202 (event {event_id})")
+            records = outage.get_json(port, "/control/records")
+            stats = outage.get_json(port, "/control/stats")
+        finally:
+            receiver.kill()
+            receiver.wait()
+        check(listening == port and [r[1:4] for r in records] == [
+            ["/hook", "7", "generic:a7"], ["/hook", "8", "generic:a8"], ["/hook", "7", "generic:a7"]]
+              and stats["triggers"] == 2,
+              "the recording receiver keeps path, event id and fingerprint, on the port given")
+        check(outage.duplicates([r[2] for r in records] + [None, None]) == 1,
+              "an event id seen twice is one duplicate; requests without one are not compared")
+        check(outage.peak_per_second([0.0, 0.5, 0.99, 1.0, 1.2, 3.0]) == 4
+              and outage.peak_per_second([]) == 0,
+              "the peak counts the most arrivals within any 1-second window")
 
         doc = os.path.join(tmp, "doc.md")
         with open(doc, "w") as f:

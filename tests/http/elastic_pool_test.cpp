@@ -17,6 +17,11 @@ using tocsin::http::ElasticThreadPool;
 
 namespace {
 
+// The pool's warnings (all threads busy) go through a limiter; these tests do not read them.
+tocsin::LogLimiter g_log_limit;
+tocsin::SystemClock g_clock;
+const tocsin::http::ListenerLog k_log{g_log_limit, g_clock};
+
 // Holds tasks until opened (or for 5 s at most, so a broken pool cannot hang the test run).
 class Gate {
  public:
@@ -48,7 +53,7 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 }  // namespace
 
 TEST_CASE("ElasticThreadPool: one thread per blocked task up to the bound, then a queue") {
-  ElasticThreadPool pool(1, 4, 100ms);
+  ElasticThreadPool pool(1, 4, k_log, 100ms);
   Gate gate;
   std::atomic<int> started{0}, finished{0};
   for (int i = 0; i < 6; ++i) {
@@ -73,7 +78,7 @@ TEST_CASE("ElasticThreadPool: one thread per blocked task up to the bound, then 
 }
 
 TEST_CASE("ElasticThreadPool: an idle thread takes the next task, none is started for it") {
-  ElasticThreadPool pool(1, 8, 10s);
+  ElasticThreadPool pool(1, 8, k_log, 10s);
   std::atomic<int> done{0};
   for (int i = 0; i < 20; ++i) {
     pool.enqueue([&] { ++done; });
@@ -85,7 +90,7 @@ TEST_CASE("ElasticThreadPool: an idle thread takes the next task, none is starte
 }
 
 TEST_CASE("ElasticThreadPool: shutdown runs every queued task, then joins") {
-  ElasticThreadPool pool(1, 1, 10s);
+  ElasticThreadPool pool(1, 1, k_log, 10s);
   Gate gate;
   std::atomic<int> done{0};
   pool.enqueue([&] {

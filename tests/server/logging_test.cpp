@@ -85,3 +85,38 @@ TEST_CASE("logging: control characters in a message cannot forge or hide a line"
       CHECK(parsed["msg"] == "alert " + c.value + " fired");
   }
 }
+
+TEST_CASE("logging: log_suppressed writes one warning per kind whose minute ended, or all") {
+  const TimePoint t0 = from_unix_ms(1'700'000'000'000);
+  struct Case {
+    const char* intent;
+    Duration at;
+    bool all;
+    std::vector<std::string> lines;
+  };
+  const Case cases[] = {
+      {"nothing while the minute lasts", std::chrono::seconds(30), false, {}},
+      {"the count once it is over",
+       std::chrono::seconds(61),
+       false,
+       {"/hooks/generic: 2 more 'refused' lines suppressed in the last 1m1s"}},
+      {"every count as the server stops",
+       std::chrono::seconds(30),
+       true,
+       {"/hooks/generic: 2 more 'refused' lines suppressed in the last 30s"}},
+  };
+  for (const auto& c : cases) {
+    SUBCASE(c.intent) {
+      LogLimiter limiter;
+      for (int i = 0; i < 3; ++i)
+        (void)limiter.admit("/hooks/generic: refused", t0);
+      const auto lines =
+          logged_lines(LogFormat::text, [&] { log_suppressed(limiter, t0 + c.at, c.all); });
+      REQUIRE(lines.size() == c.lines.size());
+      for (std::size_t i = 0; i < lines.size(); ++i) {
+        CHECK(lines[i].find("warning") != std::string::npos);
+        CHECK(lines[i].find(c.lines[i]) != std::string::npos);
+      }
+    }
+  }
+}
