@@ -276,7 +276,7 @@ CREATE TABLE channel_health (
   pace_at     BIGINT
 );
 DROP INDEX outbox_claim;
-CREATE INDEX outbox_claim ON outbox(priority, due_at, id, channel) WHERE status = 'pending';
+CREATE INDEX outbox_claim ON outbox(channel, priority, due_at, id) WHERE status = 'pending';
 )sql",
 };
 

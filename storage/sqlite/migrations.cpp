@@ -389,11 +389,11 @@ CREATE TABLE channel_health (
   hold_until  INTEGER,                   -- the receiver's Retry-After: nothing leaves before
   pace_at     INTEGER                    -- catching up: the next row leaves then
 );
--- A claim leaves out the channels held down or paced (Transaction::due_notifications): with
--- the channel in the claim index, it reads past a held backlog in the index alone, without a
--- table read per row.
+-- A claim reads each channel's due rows on its own (Transaction::due_notifications), so that a
+-- channel held down or paced costs nothing however long its backlog: the claim index leads
+-- with the channel.
 DROP INDEX outbox_claim;
-CREATE INDEX outbox_claim ON outbox(priority, due_at, id, channel) WHERE status = 'pending';
+CREATE INDEX outbox_claim ON outbox(channel, priority, due_at, id) WHERE status = 'pending';
 )sql",
 };
 

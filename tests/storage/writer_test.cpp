@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "storage/sqlite/database.hpp"
 #include "storage/migrations.hpp"
 #include "storage/reader.hpp"
+#include "storage/sqlite/database.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
@@ -374,8 +374,9 @@ TEST_CASE("migration 4 keeps version 3 data: timers, acknowledgements, a clean n
 }
 
 // Migration 11 stores the rules' hash once, a decision's fingerprint only when it is not its
-// alert's, and rebuilds alert_members WITHOUT ROWID: a version 10 database with rows of every kind it touches (and bodies as text, as a plain zstd frame)
-// reads back the same after it, and what is written after names the hash by its row.
+// alert's, and rebuilds alert_members WITHOUT ROWID: a version 10 database with rows of every kind
+// it touches (and bodies as text, as a plain zstd frame) reads back the same after it, and what is
+// written after names the hash by its row.
 TEST_CASE("a version 10 database reads the same after migration 11") {
   TempDir dir;
   const auto path = dir.file("t.db");
@@ -383,14 +384,18 @@ TEST_CASE("a version 10 database reads the same after migration 11") {
   {
     SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     migrate(db, 10);
-    db.exec("INSERT INTO alerts (id, fingerprint, source, name, first_seen, last_seen) "
-            "VALUES (1, 'f', 'generic', 'n', 1, 2)");
+    db.exec(
+        "INSERT INTO alerts (id, fingerprint, source, name, first_seen, last_seen) "
+        "VALUES (1, 'f', 'generic', 'n', 1, 2)");
     db.exec("INSERT INTO inbound (id, received_at, hook, body) VALUES (1, 5, 'generic', '{}')");
-    db.exec("INSERT INTO decisions (at, alert_id, episode, inbound_id, kind, outcome, reason, "
-            "rules_hash, fingerprint, event_key) VALUES (5, 1, 1, 1, 'event', 'created', "
-            "'first_occurrence', '" + hash + "', 'f', 'generic:e-1')");
-    db.exec("INSERT INTO alert_members (alert_id, member, state, changed_at, last_seen_at) "
-            "VALUES (1, 'm-2', 'resolved', 3, 4), (1, 'm-1', 'firing', 1, 2)");
+    db.exec(
+        "INSERT INTO decisions (at, alert_id, episode, inbound_id, kind, outcome, reason, "
+        "rules_hash, fingerprint, event_key) VALUES (5, 1, 1, 1, 'event', 'created', "
+        "'first_occurrence', '" +
+        hash + "', 'f', 'generic:e-1')");
+    db.exec(
+        "INSERT INTO alert_members (alert_id, member, state, changed_at, last_seen_at) "
+        "VALUES (1, 'm-2', 'resolved', 3, 4), (1, 'm-1', 'firing', 1, 2)");
   }
   Writer w(path, Durability::full);  // migrates to the current version
   std::optional<DecisionRecord> old;
@@ -414,10 +419,12 @@ TEST_CASE("a version 10 database reads the same after migration 11") {
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   CHECK(db.execAndGet("SELECT count(*) FROM rules_versions").getInt() == 1);
   CHECK(db.execAndGet("SELECT group_concat(length(rules_hash) || fingerprint) FROM decisions "
-                      "ORDER BY id").getString() == "64f,0,0");
+                      "ORDER BY id")
+            .getString() == "64f,0,0");
   CHECK(db.execAndGet("SELECT count(*) FROM alert_members").getInt() == 2);
   CHECK(db.execAndGet("SELECT count(*) FROM sqlite_master WHERE name LIKE "
-                      "'sqlite_autoindex_alert_members%'").getInt() == 0);
+                      "'sqlite_autoindex_alert_members%'")
+            .getInt() == 0);
   std::vector<std::string> read;
   for (const auto& v : Reader(path).list_decisions(1, 10, std::nullopt))
     read.push_back(v.decision.rules_hash.substr(0, 2) + v.decision.fingerprint);
@@ -437,10 +444,13 @@ TEST_CASE("a version 11 database reads the same after migration 12") {
   {
     SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     migrate(db, 11);
-    db.exec("INSERT INTO alerts (id, fingerprint, source, name, description, first_seen, "
-            "last_seen) VALUES (1, 'f', 'generic', 'n', '" + old_description + "', 1, 2)");
-    db.exec("INSERT INTO alert_members (alert_id, member, state, changed_at, last_seen_at) "
-            "VALUES (1, 'f', 'firing', 3, 4), (1, 'm-1', 'firing', 1, 2)");
+    db.exec(
+        "INSERT INTO alerts (id, fingerprint, source, name, description, first_seen, "
+        "last_seen) VALUES (1, 'f', 'generic', 'n', '" +
+        old_description + "', 1, 2)");
+    db.exec(
+        "INSERT INTO alert_members (alert_id, member, state, changed_at, last_seen_at) "
+        "VALUES (1, 'f', 'firing', 3, 4), (1, 'm-1', 'firing', 1, 2)");
   }
   Writer w(path, Durability::full);  // migrates to the current version
   rules::AlertState state;
@@ -466,18 +476,21 @@ TEST_CASE("a version 11 database reads the same after migration 12") {
   CHECK(state.other_firing == 1);
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   CHECK(db.execAndGet("SELECT group_concat(alert_id || ':' || member, ' ') FROM (SELECT * FROM "
-                      "alert_members ORDER BY alert_id, member)").getString() == "1: 1:m-1 2:");
+                      "alert_members ORDER BY alert_id, member)")
+            .getString() == "1: 1:m-1 2:");
   CHECK(db.execAndGet("SELECT group_concat(typeof(description), ' ') FROM (SELECT * FROM alerts "
-                      "ORDER BY id)").getString() == "text blob");
+                      "ORDER BY id)")
+            .getString() == "text blob");
   // Indexes no longer repeat the rowid every SQLite index ends in, and still order by it.
   CHECK(db.execAndGet("SELECT group_concat(name, ' ') FROM (SELECT ii.name FROM "
                       "pragma_index_info('timers_due') ii UNION ALL SELECT ii.name FROM "
-                      "pragma_index_info('decisions_alert') ii)").getString() == "due_at alert_id");
+                      "pragma_index_info('decisions_alert') ii)")
+            .getString() == "due_at alert_id");
   CHECK(db.execAndGet("SELECT count(*) FROM sqlite_master WHERE name = 'alerts_noise'").getInt() ==
         0);
-  for (const char* query :
-       {"SELECT id FROM timers WHERE due_at <= 1 ORDER BY due_at, id LIMIT 1",
-        "SELECT id FROM decisions d WHERE d.alert_id = 1 AND d.id < 9 ORDER BY d.id DESC LIMIT 5"}) {
+  for (const char* query : {"SELECT id FROM timers WHERE due_at <= 1 ORDER BY due_at, id LIMIT 1",
+                            "SELECT id FROM decisions d WHERE d.alert_id = 1 AND d.id < 9 ORDER BY "
+                            "d.id DESC LIMIT 5"}) {
     CAPTURE(query);
     std::string plan;
     SQLite::Statement q(db, std::string("EXPLAIN QUERY PLAN ") + query);
@@ -538,11 +551,14 @@ TEST_CASE("the delivery claim walks the pending rows in claim order, without sor
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   SQLite::Statement plan(db, std::string("EXPLAIN QUERY PLAN ") + k_due_notifications_sql);
   plan.bind(1, static_cast<int64_t>(0));
-  plan.bind(2, "[]");
-  plan.bind(3, 100);
+  plan.bind(2, static_cast<int64_t>(0));
+  plan.bind(3, static_cast<int64_t>(0));
+  plan.bind(4, "oncall");
+  plan.bind(5, 100);
   std::string steps;
   while (plan.executeStep())
     steps += plan.getColumn(3).getString() + "\n";
   CAPTURE(steps);
   CHECK(steps.find("TEMP B-TREE") == std::string::npos);
+  CHECK(steps.find("USING INDEX outbox_claim (channel=?") != std::string::npos);
 }
