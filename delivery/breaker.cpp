@@ -24,11 +24,17 @@ Duration probe_interval(int probes, const rules::Delivery& config) {
 Transition apply_result(storage::ChannelHealth& h, Signal s, const std::string& error,
                         std::optional<Duration> retry_after, const rules::Delivery& config,
                         TimePoint now) {
-  if (retry_after && retry_after->count() > 0) {
-    h.hold_until = std::max(h.hold_until.value_or(now), now + *retry_after);
-  }
   const Duration at_least = retry_after.value_or(Duration::zero());
   if (s == Signal::failure) {
+    if (retry_after && retry_after->count() > 0) {
+      h.hold_until = std::max(h.hold_until.value_or(now), now + *retry_after);
+      // Asked to wait longer than a probe ever would: the channel is down now, told as such
+      // (the fallback, the log, the metric) and caught up at its pace when it is back, rather
+      // than held quietly with one failure counted.
+      if (*retry_after > config.backoff_max && !h.down()) {
+        h.failures = std::max(h.failures, config.breaker_after - 1);
+      }
+    }
     h.failures += 1;
     h.last_error = error;
     if (h.down()) {  // a probe failed (or a request that left before the channel went down)

@@ -30,8 +30,8 @@ enum class Transition { none, went_down, came_up };
 // Applies one result at `now`: a failure counts (and, down, schedules the next probe, backing
 // off from backoff_initial, doubling, up to backoff_max, never sooner than Retry-After);
 // `breaker_after` failures in a row mark the channel down; a success or an answer clears the
-// count and brings a down channel back, catching up from `now`. Retry-After holds the channel
-// whatever its state.
+// count and brings a down channel back, catching up from `now`. A failure's Retry-After holds
+// the channel whatever its state, and one longer than backoff_max marks it down at once.
 Transition apply_result(storage::ChannelHealth& h, Signal s, const std::string& error,
                         std::optional<Duration> retry_after, const rules::Delivery& config,
                         TimePoint now);

@@ -411,12 +411,16 @@ std::chrono::steady_clock::time_point DeliveryWorker::next_poll() {
   MutexLock lock(m_mutex);
   const auto now = std::chrono::steady_clock::now();
   // One poll per interval among the idle threads; sooner when a channel may send again (its
-  // probe, its next paced row, the end of its hold).
-  auto until = std::max(m_polled_empty + m_options.poll, now);
+  // probe, its next paced row, the end of its hold). The thread whose time it is takes the
+  // turn, so the others wait for the next.
+  auto until = m_polled_empty + m_options.poll;
   if (m_next_unblock) {
-    until = std::min(until, now + std::max(*m_next_unblock - m_clock.now(), Duration(1)));
+    until = std::min(until, now + std::max(*m_next_unblock - m_clock.now(), Duration::zero()));
   }
-  return until;
+  if (until > now) return until;
+  m_polled_empty = now;
+  m_next_unblock.reset();  // the claim sets it again
+  return now;
 }
 
 void DeliveryWorker::update_gauges() {
@@ -483,6 +487,10 @@ struct Settled {
 
 namespace {
 
+// How far back a paced catch-up may count rows owed: a thread wakes when the next row is due,
+// so this only absorbs the time a claim takes, never an idle spell's burst.
+constexpr Duration k_pace_window = std::chrono::milliseconds(20);
+
 // The fallback's meta-alert about a channel, one per outage: triggered when the channel goes
 // down, resolved when it is back
 // (docs/behaviour.md "The circuit breaker and the catch-up").
@@ -540,7 +548,16 @@ std::vector<ChannelChange> update_channel_health(storage::Transaction& tx,
                                                  const std::vector<Settled>& settled,
                                                  TimePoint now) {
   std::vector<ChannelChange> changes;
-  auto health = tx.channel_health(/*lock=*/true);
+  // The batch's channel only (a batch is one lane), locked to the commit on PostgreSQL so that
+  // two instances' results add up.
+  std::map<std::string, storage::ChannelHealth> health;
+  std::set<std::string> read;
+  for (const auto& st : settled) {
+    if (!read.insert(st.row.channel).second) continue;
+    if (auto h = tx.channel_health_of(st.row.channel, storage::Transaction::RowLock::wait)) {
+      health.emplace(st.row.channel, std::move(*h));
+    }
+  }
   for (const auto& st : settled) {
     const auto signal = delivery::signal_of(st.result, st.request_made);
     if (!signal) continue;
@@ -666,6 +683,7 @@ int DeliveryWorker::deliver(int max_rows) {
   std::optional<std::string> lane;
   bool probe = false;                  // the lane's channel is down: its one row is the probe
   std::vector<std::string> caught_up;  // channels whose catch-up ended in the claim
+  std::vector<std::string> forgotten;  // channels whose breaker went with them from the rules
   // Set by the claim job: a job that waited in the writer's queue must not start the claim
   // (nor pick the rows due) from a clock read before it waited.
   TimePoint claimed_until{};
@@ -681,6 +699,7 @@ int DeliveryWorker::deliver(int max_rows) {
     claimed.clear();
     probe = false;
     caught_up.clear();
+    forgotten.clear();
     const TimePoint claim_time = m_clock.now();
     std::vector<std::string> full;
     {
@@ -692,6 +711,22 @@ int DeliveryWorker::deliver(int max_rows) {
     // one catching up for its pace, any channel for the receiver's Retry-After.
     auto health = tx.channel_health();
     std::optional<TimePoint> next_unblock;
+    for (auto it = health.begin(); it != health.end();) {
+      if (rules.channels.count(it->first)) {
+        ++it;
+        continue;
+      }
+      // A channel no longer in the rules: its breaker goes with it (and the fallback hears
+      // the end of its outage); its rows fail as undeclared.
+      tx.delete_channel_health(it->first);
+      if (it->second.down() && rules.delivery.fallback && *rules.delivery.fallback != it->first) {
+        tx.insert_notification(
+            channel_meta(rules, it->first, rules::NotifyAction::resolve,
+                         "channel \"" + it->first + "\" is no longer in the rules", claim_time));
+      }
+      forgotten.push_back(it->first);
+      it = health.erase(it);
+    }
     for (const auto& [name, h] : health) {
       if (!delivery::blocked(h, claim_time)) continue;
       full.push_back(name);
@@ -740,7 +775,16 @@ int DeliveryWorker::deliver(int max_rows) {
     ++m_lanes[*lane];
     // A channel not answering is tried one row at a time: each try may cost delivery.timeout.
     int most = m_answering.count(*lane) ? max_rows : 1;
-    const auto lane_health = health.find(*lane);
+    auto lane_health = health.find(*lane);
+    if (lane_health != health.end() &&
+        (lane_health->second.down() || lane_health->second.pace_at)) {
+      // Its probe or its pace is this claim's to take: read again, and only if no other
+      // instance is taking it now (PostgreSQL), so that two never both probe, nor both take
+      // the rows owed and double the pace.
+      auto fresh = tx.channel_health_of(*lane, storage::Transaction::RowLock::skip_locked);
+      if (!fresh || delivery::blocked(*fresh, claim_time)) return;
+      lane_health->second = std::move(*fresh);
+    }
     storage::ChannelHealth* paced = nullptr;
     if (lane_health != health.end() && lane_health->second.down()) {
       probe = true;  // one request, the first row in line, until one succeeds
@@ -748,7 +792,7 @@ int DeliveryWorker::deliver(int max_rows) {
     } else if (lane_health != health.end() && lane_health->second.pace_at) {
       paced = &lane_health->second;
       most = delivery::paced_rows(*paced, delivery::catch_up_rate(rules, *lane), most, claim_time,
-                                  m_options.poll);
+                                  k_pace_window);
     }
     // The claim outlasts the batch sent one request after another, each ended at the timeout
     // whatever the receiver does (send_http), plus a margin for the reads between requests and
@@ -775,7 +819,7 @@ int DeliveryWorker::deliver(int max_rows) {
       tx.set_channel_probe(*lane, claimed_until);
     } else if (paced) {
       delivery::pace(*paced, static_cast<int>(claimed.size()),
-                     delivery::catch_up_rate(rules, *lane), claim_time, m_options.poll);
+                     delivery::catch_up_rate(rules, *lane), claim_time, k_pace_window);
       tx.set_channel_pace(*lane, paced->pace_at);
     }
   });
@@ -786,6 +830,10 @@ int DeliveryWorker::deliver(int max_rows) {
         error->fault == storage::DatabaseFault::none ? spdlog::level::err : spdlog::level::debug,
         "delivery: cannot claim notifications: {}", error->message);
     return 0;
+  }
+  for (const auto& channel : forgotten) {
+    spdlog::info("delivery: channel {} is no longer in the rules; its breaker state is gone",
+                 channel);
   }
   for (const auto& channel : caught_up) {
     spdlog::info("delivery: channel {} caught up; its notifications go out as they come again",
@@ -881,6 +929,11 @@ int DeliveryWorker::deliver(int max_rows) {
       st.outcome.row.due_at = done_at;  // the breaker says when the next probe leaves
       st.outcome.row.last_error = st.result.error;
     }
+    if (probe && st.outcome.verdict == delivery::Verdict::retry) {
+      // Its attempt is the channel's: the row keeps its budget for when the channel is back
+      // (counted, still, as attempted once: a resolve must not take it for never sent).
+      st.outcome.row.attempts = std::max(1, row.attempts - 1);
+    }
     st.attempt = storage::DeliveryAttempt{row.id,
                                           sent_at,
                                           st.result.http_status,
@@ -914,10 +967,10 @@ int DeliveryWorker::deliver(int max_rows) {
   // instance was presumed dead) keeps what the instance that took it over recorded.
   std::vector<bool> applied;
   std::vector<ChannelChange> changes;
-  const TimePoint record_time = m_clock.now();
   auto recorded =
       m_writer
           .submit([&](storage::Transaction& tx) {
+            const TimePoint record_time = m_clock.now();  // after the wait in the queue
             applied.clear();
             changes.clear();
             for (const auto& st : settled) {

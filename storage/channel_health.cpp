@@ -40,12 +40,28 @@ ChannelHealth read_channel_health(sql::Statement& q) {
   return h;
 }
 
-std::map<std::string, ChannelHealth> Transaction::channel_health(bool lock) {
-  static const std::string locked =
-      std::string(k_channel_health_select) + dialect::for_update(sql::Backend::postgres);
-  sql::CachedStatement q(m_db, lock && dialect::is_postgres(m_db.backend())
-                                   ? locked.c_str()
-                                   : k_channel_health_select);
+std::optional<ChannelHealth> Transaction::channel_health_of(const std::string& channel,
+                                                            RowLock lock) {
+  static const std::string one = std::string(k_channel_health_select) + " WHERE channel = ?";
+  static const std::string wait = one + dialect::for_update(sql::Backend::postgres);
+  static const std::string skip = one + dialect::skip_locked(sql::Backend::postgres);
+  const bool postgres = dialect::is_postgres(m_db.backend());
+  sql::CachedStatement q(m_db, !postgres || lock == RowLock::none ? one
+                               : lock == RowLock::wait            ? wait
+                                                                  : skip);
+  q->bind(1, channel);
+  if (!q->step()) return std::nullopt;
+  return read_channel_health(q);
+}
+
+void Transaction::delete_channel_health(const std::string& channel) {
+  sql::CachedStatement q(m_db, "DELETE FROM channel_health WHERE channel = ?");
+  q->bind(1, channel);
+  q->exec();
+}
+
+std::map<std::string, ChannelHealth> Transaction::channel_health() {
+  sql::CachedStatement q(m_db, k_channel_health_select);
   std::map<std::string, ChannelHealth> out;
   while (q->step()) {
     ChannelHealth h = read_channel_health(q);

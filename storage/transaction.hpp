@@ -150,13 +150,18 @@ class Transaction {
 
   // Channel health (storage/channel_health.cpp;
   // docs/behaviour.md "The circuit breaker and the catch-up"):
-  // every channel's row, by name (`lock`: locked to the commit on PostgreSQL, before a row is
-  // written whole from what was read, so that two instances' results add up rather than one
-  // overwriting the other); a row written whole; the next probe of a channel still down, and
-  // the pace of one that is up (nullopt: caught up), each changed alone, as a claim does from
-  // an unlocked read; a channel's pending notifications; what its outage since `since` held.
-  std::map<std::string, ChannelHealth> channel_health(bool lock = false);
+  // every channel's row, by name; one channel's row, if it has one: read as it is (`none`),
+  // locked to the commit on PostgreSQL before it is written whole from what was read, so that
+  // two instances' results add up rather than one overwriting the other (`wait`), or only if
+  // no other transaction holds it (`skip_locked`: none when one does); a row written whole; a
+  // row removed; the next probe of a channel still down, and the pace of one that is up
+  // (nullopt: caught up), each changed alone; a channel's pending notifications; what its
+  // outage since `since` held.
+  enum class RowLock { none, wait, skip_locked };
+  std::map<std::string, ChannelHealth> channel_health();
+  std::optional<ChannelHealth> channel_health_of(const std::string& channel, RowLock lock);
   void save_channel_health(const ChannelHealth& h);
+  void delete_channel_health(const std::string& channel);
   void set_channel_probe(const std::string& channel, TimePoint probe_at);
   void set_channel_pace(const std::string& channel, std::optional<TimePoint> pace_at);
   std::int64_t pending_notifications(const std::string& channel);

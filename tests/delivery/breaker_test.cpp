@@ -79,18 +79,23 @@ TEST_CASE("breaker: failures in a row mark the channel down; one success brings 
   CHECK(h.failures == 0);
 }
 
-TEST_CASE("breaker: Retry-After holds the channel and delays the probe") {
+TEST_CASE("breaker: a failure's Retry-After holds the channel; a long one marks it down") {
+  const auto c = config();  // backoff_max 10 s
   storage::ChannelHealth h;
-  const auto c = config();
-  apply_result(h, Signal::failure, "429", 30s, c, k_t0);
-  CHECK(h.hold_until == k_t0 + 30s);
-  CHECK(blocked(h, k_t0 + 29s));
-  CHECK(!blocked(h, k_t0 + 30s));
-  apply_result(h, Signal::failure, "429", std::nullopt, c, k_t0);
-  apply_result(h, Signal::failure, "429", 60s, c, k_t0);
-  CHECK(h.down());
-  CHECK(h.probe_at == k_t0 + 60s);  // never sooner than the receiver asked
-  CHECK(h.hold_until == k_t0 + 60s);
+  CHECK(apply_result(h, Signal::failure, "429", 10s, c, k_t0) == Transition::none);
+  CHECK(h.hold_until == k_t0 + 10s);  // as long as a probe would wait: held, not down
+  CHECK(blocked(h, k_t0 + 9s));
+  CHECK(!blocked(h, k_t0 + 10s));
+  CHECK(!h.down());
+  // Asked to wait longer than any probe would: down at once, probed no sooner.
+  CHECK(apply_result(h, Signal::failure, "503", 1h, c, k_t0) == Transition::went_down);
+  CHECK(h.probe_at == k_t0 + 1h);
+  CHECK(h.hold_until == k_t0 + 1h);
+  // A success's Retry-After (a receiver's odd answer) holds nothing.
+  storage::ChannelHealth ok;
+  CHECK(apply_result(ok, Signal::success, "", 1h, c, k_t0) == Transition::none);
+  CHECK(!ok.hold_until);
+  CHECK(!blocked(ok, k_t0 + 1s));
 }
 
 TEST_CASE("breaker: a paced catch-up takes the rows owed, never a burst") {

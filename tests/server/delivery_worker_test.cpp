@@ -930,6 +930,85 @@ TEST_CASE("worker: a payload the receiver refuses (4xx) does not mark its channe
   CHECK(!b.health("oncall"));
 }
 
+TEST_CASE("worker: a Retry-After longer than any probe's wait marks the channel down at once") {
+  BreakerRig b;
+  Rig& rig = b.rig;
+  b.down = false;
+  rig.answer = [](const delivery::HttpRequest& r) {
+    delivery::AttemptResult a;
+    if (r.url.find("/oncall") != std::string::npos) {
+      a.http_status = 503;
+      a.error = "HTTP 503";
+      a.retry_after = 1h;  // a maintenance page
+    } else {
+      a.http_status = 202;
+    }
+    return a;
+  };
+  rig.fire("alarm-a");
+  rig.drain();
+  CHECK(b.actions_to("/ops") == std::vector<std::string>{"trigger"});
+  REQUIRE(b.health("oncall"));
+  CHECK(b.health("oncall")->down());
+  CHECK(b.health("oncall")->probe_at == k_t0 + 1h);
+}
+
+TEST_CASE("worker: rows that carried probes keep their attempts for when the channel is back") {
+  BreakerRig b;  // max_attempts 3
+  Rig& rig = b.rig;
+  rig.fire("alarm-a");
+  rig.fire("alarm-b");
+  rig.fire("alarm-c");
+  rig.drain();  // three failures: down
+  REQUIRE(b.health("oncall")->down());
+  for (int s = 1; s <= 600; ++s) {
+    rig.clock.set(k_t0 + std::chrono::seconds(s));
+    rig.drain();
+  }
+  REQUIRE(rig.sent_to("/oncall") > 10);  // probed all along
+  CHECK(rig.db.scalar("SELECT max(attempts) FROM outbox WHERE channel = 'oncall'") <= 2);
+  // Back, then one more failure of a row that carried probes: retried, not failed for good.
+  b.down = false;
+  std::atomic<int> after{0};
+  rig.answer = [&](const delivery::HttpRequest& r) {
+    delivery::AttemptResult a;
+    a.http_status = r.url.find("/oncall") != std::string::npos && after++ == 2 ? 503 : 202;
+    a.error = "HTTP 503";
+    return a;
+  };
+  TimePoint now = *b.health("oncall")->probe_at;
+  for (int i = 0; i < 200; ++i) {
+    rig.clock.set(now);
+    rig.drain();
+    now += 500ms;
+  }
+  CHECK(rig.db.scalar("SELECT count(*) FROM outbox WHERE status = 'failed'") == 0);
+  CHECK(rig.db.scalar("SELECT count(*) FROM outbox WHERE channel = 'oncall' AND action = "
+                      "'trigger' AND status = 'sent'") == 3);
+}
+
+TEST_CASE("worker: a channel taken out of the rules takes its breaker with it") {
+  BreakerRig b;
+  Rig& rig = b.rig;
+  rig.fire("alarm-a");
+  rig.fire("alarm-b");
+  rig.fire("alarm-c");
+  rig.drain();
+  REQUIRE(b.health("oncall")->down());
+  rig.rules.set(*activate(rules_or_fail(R"(version: 1
+channels:
+  pager: {type: webhook, url: "http://receiver.invalid/pager"}
+  ops: {type: webhook, url: "http://receiver.invalid/ops"}
+delivery: {fallback: ops}
+rules:
+  - {name: all, match: {}, notify: [pager]}
+)"),
+                          rig.clock));
+  rig.drain();
+  CHECK(!b.health("oncall"));
+  CHECK(b.actions_to("/ops") == std::vector<std::string>{"trigger", "resolve"});
+}
+
 TEST_CASE("worker: a 429's Retry-After holds the whole channel") {
   BreakerRig b;
   Rig& rig = b.rig;
