@@ -298,3 +298,11 @@ def run_timed(argv, **kwargs):
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     return proc, wall, cpu
+
+
+def accepts_rules(binary, text, path):
+    """Whether `binary check` accepts the rules file `text` (written to `path`): how a part
+    tells a binary that knows a newer rules key from one that does not."""
+    with open(path, "w") as f:
+        f.write(text)
+    return subprocess.run([binary, "check", path], capture_output=True).returncode == 0

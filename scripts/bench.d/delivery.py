@@ -4,6 +4,8 @@ Queues N notifications (N distinct generic alerts, one webhook channel) while th
 answers 503, then lets it answer 202 and measures how fast the outbox drains: delivered over
 the time from the first 202 to the last (the receiver's clock), and the server's CPU per
 notification over the drain. The receiver (receiver.py, asyncio) runs in its own process.
+Tocsin's circuit breaker marks the refusing channel down; its catch-up is set unpaced
+(`catch_up_rate: 100000`) for a binary that knows the key, so the drain is the worker's speed.
 """
 import http.client
 import json
@@ -20,7 +22,7 @@ sources:
   generic: {{allow_unauthenticated: true}}
 channels:
   hook: {{type: webhook, url: "http://127.0.0.1:{port}/n"}}
-delivery: {{timeout: 2s, max_attempts: 100, backoff_initial: 200ms, backoff_max: 1s}}
+delivery: {{timeout: 2s, max_attempts: 100, backoff_initial: 200ms, backoff_max: 1s{extra}}}
 rules:
   - {{name: all, match: {{}}, notify: [hook]}}
 """
@@ -56,7 +58,13 @@ def measure(binary, n, workdir, label):
                                 stdout=subprocess.PIPE, text=True)
     try:
         rport = int(receiver.stdout.readline())
-        server = b.start_tocsin(binary, RULES.format(port=rport), workdir, label)
+        # The receiver refusing while the outbox fills marks the channel down (a binary with the
+        # circuit breaker); this part measures sending as fast as the worker can, so the
+        # catch-up it comes back to is left unpaced where the binary knows the key.
+        unpaced = ", catch_up_rate: 100000"
+        extra = unpaced if b.accepts_rules(binary, RULES.format(port=1, extra=unpaced),
+                                           os.path.join(workdir, "check.yaml")) else ""
+        server = b.start_tocsin(binary, RULES.format(port=rport, extra=extra), workdir, label)
         try:
             started = time.monotonic()
             post_alerts(server.port, n, label)
@@ -78,7 +86,8 @@ def measure(binary, n, workdir, label):
     finally:
         receiver.kill()
         receiver.wait()
-    if stats["ok"] != n:
+    # One more with the circuit breaker: the digest of what the outage held, sent first.
+    if stats["ok"] not in (n, n + 1):
         raise b.Failure(f"{label}: the receiver got {stats['ok']} notifications for {n} alerts")
     span = stats["last"] - stats["first"]
     return {"queue_seconds": queued - started, "drain_seconds": drained, "delivered": stats["ok"],
