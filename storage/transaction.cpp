@@ -403,20 +403,24 @@ std::vector<std::pair<std::int64_t, rules::Episode>> Transaction::active_episode
 
 namespace {
 
-// What a resolve supersedes: its episode's rows queued for the channel and never attempted,
-// those another transaction holds left out (Transaction::insert_notification).
-std::string supersede_sql(sql::Backend b) {
-  return "UPDATE outbox SET status = 'superseded' WHERE id IN (SELECT id FROM outbox WHERE "
-         "alert_id = ? AND episode = ? AND channel = ? AND status = 'pending' AND attempts = 0 "
-         "AND action IN ('trigger','escalate','reminder')" +
-         dialect::skip_locked(b) + ")";
+// Supersedes the episode's rows of `actions` still queued (never attempted) for the channel,
+// those another transaction holds left out (Transaction::insert_notification). Parameters:
+// alert id, episode, channel.
+std::string supersede_sql(sql::Backend b, const char* actions) {
+  return std::string(
+             "UPDATE outbox SET status = 'superseded' WHERE id IN (SELECT id FROM outbox "
+             "WHERE alert_id = ? AND episode = ? AND channel = ? AND status = 'pending' "
+             "AND attempts = 0 AND action IN (") +
+         actions + ")" + dialect::skip_locked(b) + ")";
 }
 
-std::string supersede_reminders_sql(sql::Backend b) {
-  return "UPDATE outbox SET status = 'superseded' WHERE id IN (SELECT id FROM outbox WHERE "
-         "alert_id = ? AND episode = ? AND channel = ? AND status = 'pending' AND attempts = 0 "
-         "AND action = 'reminder'" +
-         dialect::skip_locked(b) + ")";
+void supersede_queued(sql::Connection& db, const OutboxRecord& n, const std::string& sqlite,
+                      const std::string& postgres) {
+  sql::CachedStatement supersede(db, dialect::is_postgres(db.backend()) ? postgres : sqlite);
+  supersede->bind(1, static_cast<int64_t>(*n.alert_id));
+  supersede->bind(2, *n.episode);
+  supersede->bind(3, n.channel);
+  supersede->exec();
 }
 
 }  // namespace
@@ -427,13 +431,9 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
     // Reminders of one episode that are still queued for the channel (a receiver that was
     // down, a backlog) collapse into the newest: it says all they would have
     // (docs/behaviour.md "Delivery"). Rows being claimed are left, as for a resolve.
-    static const std::string sqlite = supersede_reminders_sql(sql::Backend::sqlite);
-    static const std::string postgres = supersede_reminders_sql(sql::Backend::postgres);
-    sql::CachedStatement supersede(m_db, dialect::is_postgres(m_db.backend()) ? postgres : sqlite);
-    supersede->bind(1, static_cast<int64_t>(*n.alert_id));
-    supersede->bind(2, *n.episode);
-    supersede->bind(3, n.channel);
-    supersede->exec();
+    static const std::string sqlite = supersede_sql(sql::Backend::sqlite, "'reminder'");
+    static const std::string postgres = supersede_sql(sql::Backend::postgres, "'reminder'");
+    supersede_queued(m_db, n, sqlite, postgres);
   }
   if (n.action == rules::NotifyAction::resolve && n.alert_id && n.episode) {
     // A resolve supersedes what is still queued for the same episode and channel
@@ -445,13 +445,11 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
     // for a row this one holds: waiting for it would be a deadlock, broken only after the
     // server's deadlock_timeout. So it is skipped, not superseded, and counts as told below: it
     // is sent, or (its claim rolled back) sent later, and this resolve follows it.
-    static const std::string sqlite = supersede_sql(sql::Backend::sqlite);
-    static const std::string postgres = supersede_sql(sql::Backend::postgres);
-    sql::CachedStatement supersede(m_db, dialect::is_postgres(m_db.backend()) ? postgres : sqlite);
-    supersede->bind(1, static_cast<int64_t>(*n.alert_id));
-    supersede->bind(2, *n.episode);
-    supersede->bind(3, n.channel);
-    supersede->exec();
+    static const std::string sqlite =
+        supersede_sql(sql::Backend::sqlite, "'trigger','escalate','reminder'");
+    static const std::string postgres =
+        supersede_sql(sql::Backend::postgres, "'trigger','escalate','reminder'");
+    supersede_queued(m_db, n, sqlite, postgres);
     sql::CachedStatement told(
         m_db,
         "SELECT 1 FROM outbox WHERE alert_id = ? AND episode = ? AND channel = ? "

@@ -838,6 +838,12 @@ rules:
     }
     return std::nullopt;
   }
+  // `n` alarms fired and sent for: the channel goes down (breaker_after of them fail).
+  void storm(int n) {
+    for (int i = 0; i < n; ++i)
+      rig.fire("alarm-" + std::to_string(i));
+    rig.drain();
+  }
   // The action of each request to `fragment`, in order.
   std::vector<std::string> actions_to(const std::string& fragment) {
     std::lock_guard lock(rig.mutex);
@@ -855,9 +861,7 @@ rules:
 TEST_CASE("worker: a channel that keeps failing is held down, probed, and caught up at its pace") {
   BreakerRig b;
   Rig& rig = b.rig;
-  for (int i = 0; i < 20; ++i)
-    rig.fire("alarm-" + std::to_string(i));
-  rig.drain();
+  b.storm(20);
   // breaker_after failures, then nothing more to the channel: one line to the fallback.
   CHECK(rig.sent_to("/oncall") == 3);
   CHECK(b.actions_to("/ops") == std::vector<std::string>{"trigger"});
@@ -956,10 +960,7 @@ TEST_CASE("worker: a Retry-After longer than any probe's wait marks the channel 
 TEST_CASE("worker: rows that carried probes keep their attempts for when the channel is back") {
   BreakerRig b;  // max_attempts 3
   Rig& rig = b.rig;
-  rig.fire("alarm-a");
-  rig.fire("alarm-b");
-  rig.fire("alarm-c");
-  rig.drain();  // three failures: down
+  b.storm(3);  // three failures: down
   REQUIRE(b.health("oncall")->down());
   for (int s = 1; s <= 600; ++s) {
     rig.clock.set(k_t0 + std::chrono::seconds(s));
@@ -990,10 +991,7 @@ TEST_CASE("worker: rows that carried probes keep their attempts for when the cha
 TEST_CASE("worker: a channel taken out of the rules takes its breaker with it") {
   BreakerRig b;
   Rig& rig = b.rig;
-  rig.fire("alarm-a");
-  rig.fire("alarm-b");
-  rig.fire("alarm-c");
-  rig.drain();
+  b.storm(3);
   REQUIRE(b.health("oncall")->down());
   rig.rules.set(*activate(rules_or_fail(R"(version: 1
 channels:
@@ -1036,9 +1034,7 @@ TEST_CASE("worker: a 429's Retry-After holds the whole channel") {
 TEST_CASE("worker: a channel down is told once a minute, with its backlog and last error") {
   BreakerRig b;
   Rig& rig = b.rig;
-  for (int i = 0; i < 5; ++i)
-    rig.fire("alarm-" + std::to_string(i));
-  rig.drain();
+  b.storm(5);
   REQUIRE(b.health("oncall"));
   REQUIRE(b.health("oncall")->down());
   LogCapture log;
