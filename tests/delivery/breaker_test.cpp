@@ -47,7 +47,7 @@ TEST_CASE("breaker: what a result says about the receiver") {
   }
 }
 
-TEST_CASE("breaker: failures in a row mark the channel down; one success brings it back") {
+TEST_CASE("breaker: failures in a row mark the channel down, one success brings it back") {
   storage::ChannelHealth h;
   h.channel = "oncall";
   const auto c = config();
@@ -79,7 +79,7 @@ TEST_CASE("breaker: failures in a row mark the channel down; one success brings 
   CHECK(h.failures == 0);
 }
 
-TEST_CASE("breaker: a failure's Retry-After holds the channel; a long one marks it down") {
+TEST_CASE("breaker: a failure's Retry-After holds the channel, a long one marks it down") {
   const auto c = config();  // backoff_max 10 s
   storage::ChannelHealth h;
   CHECK(apply_result(h, Signal::failure, "429", 10s, c, k_t0) == Transition::none);
