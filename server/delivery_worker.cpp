@@ -563,7 +563,7 @@ std::vector<ChannelChange> update_channel_health(storage::Transaction& tx,
     if (!signal) continue;
     auto found = health.find(st.row.channel);
     if (found == health.end()) {
-      if (*signal != delivery::Signal::failure && !st.result.retry_after) continue;  // healthy
+      if (*signal != delivery::Signal::failure) continue;  // healthy, never failed
       storage::ChannelHealth fresh;
       fresh.channel = st.row.channel;
       fresh.changed_at = now;
