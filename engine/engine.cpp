@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "core/duration.hpp"
 #include "core/hash.hpp"
@@ -81,6 +82,9 @@ struct EffectWriter {
       return nullptr;
     };
     for (const auto& note : fx.notes) {
+      // The silence's end pages what it withheld (docs/behaviour.md "Silences").
+      if (note.decision == rules::NoteKind::silenced && fx.silence)
+        tx.record_silence_hit(*fx.silence, alert.id, note.episode, now);
       storage::DecisionRecord d;
       d.at = now;
       d.alert_id = alert.id;
@@ -272,6 +276,55 @@ bool noise_routing(const rules::Rules& rules, const std::vector<const rules::Rul
   return changed;
 }
 
+// The alert as a silence's matchers see it: its latest description under its fingerprint (after
+// dedup_key), with the severity of its episode.
+NormalizedEvent silence_view(const storage::AlertRecord& a, Severity severity) {
+  NormalizedEvent e;
+  e.source = a.source;
+  e.fingerprint = a.fingerprint;
+  e.name = a.name;
+  e.account = a.account;
+  e.region = a.region;
+  e.metric = a.metric;
+  e.namespace_ = a.namespace_;
+  e.labels = a.labels;
+  e.severity = severity;
+  return e;
+}
+
+bool never_suppressed(const std::vector<const rules::Rule*>& matched) {
+  return std::any_of(matched.begin(), matched.end(),
+                     [](const rules::Rule* r) { return r->never_suppress; });
+}
+
+// The silence withholding pages of the alert `view` describes at `now`, if any
+// (docs/behaviour.md "Silences"). Asked only when a decision would page: the query is then one
+// indexed read of the few silences in force.
+// REQUIRES: runs on the writer thread inside the group transaction.
+std::optional<rules::SilenceRef> silence_for(storage::Transaction& tx, const rules::Rules& rules,
+                                             const NormalizedEvent& view,
+                                             std::optional<bool> never_suppress, TimePoint now) {
+  const auto silences = tx.active_silences(now);
+  if (silences.empty()) return std::nullopt;
+  const bool never = never_suppress ? *never_suppress : never_suppressed(rules.matching(view));
+  const rules::Silence* s = rules::applying_silence(silences, view, never, now);
+  if (!s) return std::nullopt;
+  return rules::ref_of(*s);
+}
+
+// The silence for an alert's stored episode, when `effects` would page (timers, actions).
+// REQUIRES: runs on the writer thread inside the group transaction.
+std::optional<rules::SilenceRef> silence_if_paging(storage::Transaction& tx,
+                                                   const rules::Rules& rules,
+                                                   const storage::AlertRecord& alert,
+                                                   const rules::Episode& episode,
+                                                   const rules::Effects& effects, TimePoint now) {
+  if (!rules::would_page(effects)) return std::nullopt;
+  std::optional<bool> never;
+  if (alert.rule.starts_with("heartbeat:")) never = false;  // routed by its heartbeat, no rule
+  return silence_for(tx, rules, silence_view(alert, episode.severity), never, now);
+}
+
 IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
                          const NormalizedEvent& event, std::optional<std::int64_t> inbound_id,
                          TimePoint now, Journal* journal) {
@@ -330,6 +383,18 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     // Same event, same state: only the new episode's route differs.
     d = rules::decide(policy, state, event, severity, priority, now, routing);
     noise = account_event(alert.noise, rules.noise, d, now);
+  }
+  if (rules::would_page(d.effects)) {
+    NormalizedEvent view = event;
+    view.fingerprint = fingerprint;
+    view.severity = d.active ? d.active->severity : severity;
+    if (auto silence =
+            silence_for(tx, rules, view, heartbeat ? false : never_suppressed(matched), now)) {
+      // Same event, same state: the pages are withheld, everything else is as decided.
+      routing.silence = std::move(silence);
+      d = rules::decide(policy, state, event, severity, priority, now, routing);
+      noise = account_event(alert.noise, rules.noise, d, now);
+    }
   }
   if (d.opened) d.active->noise = score.score;
   alert.noise = std::move(noise);
@@ -432,6 +497,10 @@ IngestResult apply_sync(storage::Transaction& tx, const rules::Rules& rules,
   rules::ActionDecision d = rules::on_action(policy_for(rules, alert.rule), route, state,
                                              sync.action, sync.by, sync.note, now);
   if (d.refused) return finish("sync_" + d.refused->first);
+  if (auto silence = silence_if_paging(tx, rules, alert, *state.active, d.effects, now)) {
+    d = rules::on_action(policy_for(rules, alert.rule), route, state, sync.action, sync.by,
+                         sync.note, now, silence);
+  }
   // The tool the action came from already knows; telling it would only echo back.
   std::erase_if(d.effects.notifications, [&](const rules::Notification& n) {
     auto c = rules.channels.find(n.channel);
@@ -441,6 +510,65 @@ IngestResult apply_sync(storage::Transaction& tx, const rules::Rules& rules,
   change_episode(tx, rules, alert, &*d.episode, d.ended, d.effects, nullptr, now, journal);
   return IngestResult{alert.id, alert.fingerprint, d.episode->number, Outcome::ignored,
                       record.reason};
+}
+
+// A decision about a silence itself (added, ended): in the decision log, about no alert.
+// REQUIRES: runs on the writer thread inside the group transaction.
+void note_silence(storage::Transaction& tx, const rules::Rules& rules,
+                  storage::DecisionOutcome outcome, std::string reason, TimePoint now,
+                  Journal* journal) {
+  storage::DecisionRecord d;
+  d.at = now;
+  d.kind = storage::DecisionKind::decision;
+  d.outcome = outcome;
+  d.reason = std::move(reason);
+  d.rules_hash = rules.hash;
+  tx.insert_decision(d);
+  if (journal) journal->emplace_back(std::move(d));
+}
+
+// `silence` has ended (its end, or expired by hand; `how` says which): each episode it withheld a
+// page from and that is still open pages now, as if it had just opened, unless another silence
+// in force covers it, which then withholds it in turn (docs/behaviour.md "Silences").
+// REQUIRES: runs on the writer thread inside the group transaction.
+void end_silence(storage::Transaction& tx, const rules::Rules& rules, const rules::Silence& silence,
+                 TimePoint now, const std::string& how, Journal* journal) {
+  const rules::SilenceRef ended = rules::ref_of(silence);
+  const auto hits = tx.unsettled_silence_hits(silence.id);
+  note_silence(tx, rules, storage::DecisionOutcome::silence_ended,
+               "silence " + std::to_string(silence.id) + " " + how + "; it withheld " +
+                   std::to_string(hits.size()) + " episode(s) still to settle",
+               now, journal);
+  for (const auto& hit : hits) {
+    auto loaded = tx.load_alert_by_id(hit.alert_id);
+    const rules::AlertState* state = loaded ? &loaded->second : nullptr;
+    if (!state || !state->active || state->active->number != hit.episode ||
+        state->active->status != EpisodeStatus::open) {
+      // Ended meanwhile, or acknowledged (its unack resumes escalation, silences permitting).
+      tx.settle_silence_hit(hit, now, false);
+      continue;
+    }
+    storage::AlertRecord& alert = loaded->first;
+    const rules::Episode& episode = *state->active;
+    const NormalizedEvent view = silence_view(alert, episode.severity);
+    std::optional<bool> never;
+    if (alert.rule.starts_with("heartbeat:")) never = false;
+    if (auto other = silence_for(tx, rules, view, never, now)) {
+      rules::Effects fx;
+      fx.notes.push_back(rules::Note{episode.number, rules::NoteKind::silenced,
+                                     other->describe() + " (silence " + std::to_string(silence.id) +
+                                         " is over; this one still withholds its page)"});
+      fx.silence = other->id;
+      change_episode(tx, rules, alert, nullptr, false, fx, &episode, now, journal);
+      tx.settle_silence_hit(hit, now, false);
+      continue;
+    }
+    rules::TimerDecision d =
+        rules::on_silence_end(rules::route_of(rules, episode), episode, ended, now);
+    change_episode(tx, rules, alert, d.episode ? &*d.episode : nullptr, d.ended, d.effects,
+                   &episode, now, journal);
+    tx.settle_silence_hit(hit, now, d.episode.has_value());
+  }
 }
 
 }  // namespace
@@ -530,6 +658,14 @@ Expected<std::optional<TimePoint>, storage::WriteError> Engine::fire_next_timer(
       send_digest(tx, rules, stored->name, now, &written);
       return;
     }
+    if (timer.kind == rules::TimerKind::silence) {
+      std::int64_t id = 0;
+      const auto& name = stored->name;
+      if (std::from_chars(name.data(), name.data() + name.size(), id).ec != std::errc{}) return;
+      if (auto silence = tx.load_silence(id))
+        end_silence(tx, rules, *silence, now, "reached its end", &written);
+      return;
+    }
     if (timer.kind == rules::TimerKind::heartbeat) {
       const rules::Heartbeat* hb = find_heartbeat(rules, stored->name);
       if (!hb) return;  // no longer declared
@@ -550,9 +686,12 @@ Expected<std::optional<TimePoint>, storage::WriteError> Engine::fire_next_timer(
     auto episode = tx.load_episode(alert.id, timer.episode);
     if (!episode) return;
 
+    const rules::AlertPolicy& policy = policy_for(rules, alert.rule);
+    const rules::Route route = rules::route_of(rules, *episode);
     rules::TimerDecision d =
-        rules::on_timer(policy_for(rules, alert.rule), rules::route_of(rules, *episode), *episode,
-                        episode->notified, timer, now);
+        rules::on_timer(policy, route, *episode, episode->notified, timer, now);
+    if (auto silence = silence_if_paging(tx, rules, alert, *episode, d.effects, now))
+      d = rules::on_timer(policy, route, *episode, episode->notified, timer, now, silence);
     change_episode(tx, rules, alert, d.episode ? &*d.episode : nullptr, d.ended, d.effects,
                    &*episode, now, &written);
   };
@@ -657,12 +796,14 @@ Expected<ActionResult, ActionError> Engine::act(const AlertRef& ref, rules::Huma
     const rules::AlertState& state = loaded->second;
     const rules::Route route =
         state.active ? rules::route_of(rules, *state.active) : rules::Route{};
-    rules::ActionDecision d =
-        rules::on_action(policy_for(rules, alert.rule), route, state, action, by, note, now);
+    const rules::AlertPolicy& policy = policy_for(rules, alert.rule);
+    rules::ActionDecision d = rules::on_action(policy, route, state, action, by, note, now);
     if (d.refused) {
       refused = ActionError{409, d.refused->first, d.refused->second};
       return;
     }
+    if (auto silence = silence_if_paging(tx, rules, alert, *state.active, d.effects, now))
+      d = rules::on_action(policy, route, state, action, by, note, now, silence);
     change_episode(tx, rules, alert, &*d.episode, d.ended, d.effects, nullptr, now, &written);
     result = ActionResult{alert.id, alert.fingerprint, d.episode->number, d.episode->status};
   };
@@ -772,6 +913,73 @@ storage::WriteStatus Engine::record_ping(const std::string& name, Journal* journ
     }
   };
   return commit(job, journal);
+}
+
+Expected<rules::Silence, ActionError> Engine::add_silence(const Json& request, Journal* journal) {
+  auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
+  const TimePoint now = m_clock.now();
+  rules::SilenceLimits limits;
+  limits.max_duration = rules.silences.max_duration;
+  auto parsed = rules::parse_silence_request(request, now, limits);
+  if (!parsed) {
+    return unexpected(
+        ActionError{400, "invalid_silence", parsed.error().field + " " + parsed.error().message});
+  }
+  rules::Silence silence = std::move(*parsed);
+  const auto job = [&](storage::Transaction& tx, Journal& written) {
+    silence.id = tx.insert_silence(silence);
+    note_silence(tx, rules, storage::DecisionOutcome::silence_added,
+                 rules::ref_of(silence).describe() + "; from " +
+                     format_timestamp(silence.starts_at) + ", matchers " +
+                     silence.spelled.dump(-1, ' ', false, Json::error_handler_t::replace),
+                 now, &written);
+  };
+  auto status = commit(job, journal, [] { return CommittedEvents{}; });
+  if (status) {
+    return unexpected(ActionError{status->transient ? 503 : 500, "storage",
+                                  "the silence could not be stored: " + status->message});
+  }
+  return silence;
+}
+
+Expected<rules::Silence, ActionError> Engine::expire_silence(std::int64_t id, const std::string& by,
+                                                             Journal* journal) {
+  auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
+  const TimePoint now = m_clock.now();
+  std::optional<ActionError> refused;
+  rules::Silence result;
+  const auto job = [&](storage::Transaction& tx, Journal& written) {
+    refused.reset();
+    auto silence = tx.load_silence(id);
+    if (!silence) {
+      refused = ActionError{404, "silence_not_found", "no silence with id " + std::to_string(id)};
+      return;
+    }
+    if (silence->status(now) == rules::SilenceStatus::expired) {
+      refused = ActionError{409, "silence_ended",
+                            "silence " + std::to_string(id) + " already ended at " +
+                                format_timestamp(silence->end())};
+      return;
+    }
+    const std::string who = by.empty() ? "someone" : by;
+    tx.expire_silence(id, now, who);
+    silence->expired_at = now;
+    silence->expired_by = who;
+    end_silence(tx, rules, *silence, now, "expired by " + who, &written);
+    result = std::move(*silence);
+  };
+  auto status = commit(job, journal, [&]() -> std::optional<CommittedEvents> {
+    if (refused) return std::nullopt;
+    return CommittedEvents{};
+  });
+  if (status) {
+    return unexpected(ActionError{status->transient ? 503 : 500, "storage",
+                                  "the silence could not be expired: " + status->message});
+  }
+  if (refused) return unexpected(std::move(*refused));
+  return result;
 }
 
 storage::WriteStatus Engine::write(std::function<void(storage::Transaction&)> work) {

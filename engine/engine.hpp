@@ -18,6 +18,7 @@
 
 #include "core/event.hpp"
 #include "core/expected.hpp"
+#include "core/json.hpp"
 #include "core/outcome.hpp"
 #include "core/thread_annotations.hpp"
 #include "engine/rules_holder.hpp"
@@ -124,6 +125,16 @@ class Engine {
   Expected<ActionResult, ActionError> act(const AlertRef& alert, rules::HumanAction action,
                                           const std::string& by, const std::string& note,
                                           Journal* journal = nullptr);
+
+  // Silences (docs/behaviour.md "Silences"). Adds one from a request (POST /api/v1/silences, a
+  // replay `silence` line: rules::parse_silence_request at the clock's now, bounded by the rules'
+  // silences.max_duration); refused with 400 `invalid_silence` naming the field.
+  Expected<rules::Silence, ActionError> add_silence(const Json& request,
+                                                    Journal* journal = nullptr);
+  // Ends a silence now (404 unknown, 409 already ended). The episodes it withheld that are still
+  // open page at once, unless another silence covers them.
+  Expected<rules::Silence, ActionError> expire_silence(std::int64_t id, const std::string& by,
+                                                       Journal* journal = nullptr);
 
   // Gives episodes opened before timers existed (an upgraded database) their max_open_age
   // sweep, and pinged heartbeats without a deadline theirs. Returns how many were armed.

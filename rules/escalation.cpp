@@ -21,13 +21,16 @@ std::string_view to_string(TimerKind k) {
       return "heartbeat";
     case TimerKind::digest:
       return "digest";
+    case TimerKind::silence:
+      return "silence";
   }
   return "escalation";
 }
 
 std::optional<TimerKind> parse_timer_kind(std::string_view s) {
-  for (auto k : {TimerKind::escalation, TimerKind::max_open_age, TimerKind::auto_resolve,
-                 TimerKind::ack_timeout, TimerKind::heartbeat, TimerKind::digest}) {
+  for (auto k :
+       {TimerKind::escalation, TimerKind::max_open_age, TimerKind::auto_resolve,
+        TimerKind::ack_timeout, TimerKind::heartbeat, TimerKind::digest, TimerKind::silence}) {
     if (to_string(k) == s) return k;
   }
   return std::nullopt;

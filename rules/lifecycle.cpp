@@ -38,6 +38,14 @@ Episode open_episode(int number, Severity severity, Priority priority,
   return e;
 }
 
+// A silence withholds `what` of the episode: recorded, nothing sent, no step armed.
+void withhold(const Episode& e, const SilenceRef& silence, const std::string& what, Effects& out) {
+  out.notes.push_back(Note{e.number, NoteKind::silenced,
+                           silence.describe() + " (withheld " + what +
+                               "; it pages when the silence ends if still open)"});
+  out.silence = silence.id;
+}
+
 // A new episode starts its escalation (unless its rule only records) and its sweeps. A noisy
 // alert's episode runs a one-step route to the low-priority channel instead (demoted); a
 // historically transient one starts its route `hold_for` later (held).
@@ -55,12 +63,16 @@ void start_episode(const AlertPolicy& policy, const Routing& routing, Episode& e
       route = Route{{EscalationStep{Duration{0}, {*routing.demote_to}}}, std::nullopt};
       out.notes.push_back(Note{e.number, NoteKind::demoted, routing.demote_reason});
     }
-    if (routing.hold_for && !route.empty()) {
-      e.held_until = now + *routing.hold_for;
-      e.escalation_base = *e.held_until;
-      out.notes.push_back(Note{e.number, NoteKind::held, routing.hold_reason});
+    if (routing.silence && !route.empty()) {
+      withhold(e, *routing.silence, "its first page", out);
+    } else {
+      if (routing.hold_for && !route.empty()) {
+        e.held_until = now + *routing.hold_for;
+        e.escalation_base = *e.held_until;
+        out.notes.push_back(Note{e.number, NoteKind::held, routing.hold_reason});
+      }
+      start_escalation(route, e, now, out);
     }
-    start_escalation(route, e, now, out);
   }
   out.timers.push_back(Timer{TimerKind::max_open_age, now + policy.max_open_age, e.number, 0});
   if (policy.auto_resolve_after) {
@@ -91,11 +103,9 @@ const char* new_occurrence_reason(const AlertPolicy& policy, const Episode& acti
   // insufficient_data policy like the event's own: under `ignore` an ALARM → INSUFFICIENT_DATA →
   // ALARM bounce (a sparse metric) was never a resolve, so it does not page again; under
   // `resolve` it was one, and we missed it.
-  const auto previous = event.previous_state
-                            ? effective_state(policy, *event.previous_state)
-                            : std::nullopt;
-  if (last && last->state == SignalState::firing && previous &&
-      *previous != SignalState::firing) {
+  const auto previous =
+      event.previous_state ? effective_state(policy, *event.previous_state) : std::nullopt;
+  if (last && last->state == SignalState::firing && previous && *previous != SignalState::firing) {
     return reason::k_missed_resolve;
   }
   // (b) Nothing touched the episode for longer than stale_after: whatever is firing now is
@@ -278,8 +288,14 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
     continued.priority = Priority{std::min(continued.priority.level, priority.level)};
     d.reason = reason::k_severity_raised;
     d.notify = true;
-    notify_channels(state.notified, continued, NotifyAction::trigger, std::max(continued.level, 0),
-                    "severity raised to " + std::string(to_string(severity)), d.effects);
+    if (routing.silence) {
+      withhold(continued, *routing.silence,
+               "the page for severity raised to " + std::string(to_string(severity)), d.effects);
+    } else {
+      notify_channels(state.notified, continued, NotifyAction::trigger,
+                      std::max(continued.level, 0),
+                      "severity raised to " + std::string(to_string(severity)), d.effects);
+    }
   }
   d.active = std::move(continued);
   return d;
@@ -301,8 +317,8 @@ const std::vector<std::string>& owners(const Route& route) {
 }  // namespace
 
 TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Episode& episode,
-                       const std::vector<std::string>& notified, const Timer& timer,
-                       TimePoint now) {
+                       const std::vector<std::string>& notified, const Timer& timer, TimePoint now,
+                       const std::optional<SilenceRef>& silence) {
   TimerDecision d;
   if (!is_active(episode.status)) return d;  // it ended; its timers are moot
   Episode e = episode;
@@ -311,6 +327,10 @@ TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Epis
     case TimerKind::escalation:
       // Acknowledging deletes escalation timers; this guards a race with a stale timer row.
       if (e.status != EpisodeStatus::open) return d;
+      if (silence) {
+        withhold(e, *silence, "escalation step " + std::to_string(timer.step), out);
+        break;
+      }
       fire_step(route, e, timer.step, timer.due, now, out);
       break;
     case TimerKind::max_open_age: {
@@ -327,7 +347,11 @@ TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Epis
       const std::string why =
           idle_text(e, now) + " (max_open_age " + format_duration(policy.max_open_age) + ")";
       out.notes.push_back(Note{e.number, NoteKind::stale, why});
-      notify_channels(owners(route), e, NotifyAction::reminder, 0, "stale: " + why, out);
+      if (silence) {
+        withhold(e, *silence, "the stale reminder", out);
+      } else {
+        notify_channels(owners(route), e, NotifyAction::reminder, 0, "stale: " + why, out);
+      }
       e.flagged_stale_at = now;
       break;
     }
@@ -352,6 +376,7 @@ TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Epis
     }
     case TimerKind::heartbeat:
     case TimerKind::digest:
+    case TimerKind::silence:
       return d;  // handled by the engine: about no single episode
     case TimerKind::ack_timeout: {
       if (e.status != EpisodeStatus::acknowledged || !policy.ack_timeout || !e.acknowledged_at)
@@ -369,12 +394,47 @@ TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Epis
       e.status = EpisodeStatus::open;
       e.acknowledged_at.reset();
       e.acknowledged_by.clear();
-      resume_escalation(route, e, now, true, out);
+      if (silence) {
+        withhold(e, *silence, "the escalation resumed by ack_timeout", out);
+      } else {
+        resume_escalation(route, e, now, true, out);
+      }
       break;
     }
   }
   d.episode = std::move(e);
   return d;
+}
+
+TimerDecision on_silence_end(const Route& route, const Episode& episode, const SilenceRef& ended,
+                             TimePoint now) {
+  TimerDecision d;
+  // Acknowledged: someone is on it (its unack resumes escalation); ended: nothing to page.
+  if (episode.status != EpisodeStatus::open) return d;
+  Episode e = episode;
+  d.effects.notes.push_back(Note{e.number, NoteKind::unsilenced,
+                                 ended.describe() + " is over and the episode is still open: "
+                                                    "paging now, as if it had just opened"});
+  // As if it had just opened: the route runs again from its first step, counted from now.
+  e.level = -1;
+  e.escalation_base = now;
+  e.held_until.reset();
+  d.effects.cancel_escalation = true;
+  start_escalation(route, e, now, d.effects);
+  d.episode = std::move(e);
+  return d;
+}
+
+bool would_page(const Effects& effects) {
+  for (const auto& n : effects.notifications) {
+    if (n.action == NotifyAction::trigger || n.action == NotifyAction::escalate ||
+        n.action == NotifyAction::reminder)
+      return true;
+  }
+  for (const auto& t : effects.timers) {
+    if (t.kind == TimerKind::escalation) return true;
+  }
+  return false;
 }
 
 std::string_view to_string(EndedBy b) {
@@ -415,7 +475,7 @@ std::string_view to_string(HumanAction a) {
 
 ActionDecision on_action(const AlertPolicy& policy, const Route& route, const AlertState& state,
                          HumanAction action, const std::string& by, const std::string& note,
-                         TimePoint now) {
+                         TimePoint now, const std::optional<SilenceRef>& silence) {
   ActionDecision d;
   if (!state.active) {
     d.refused = {"no_open_episode", "the alert has no open episode"};
@@ -456,7 +516,11 @@ ActionDecision on_action(const AlertPolicy& policy, const Route& route, const Al
       e.acknowledged_by.clear();
       out.cancel_ack_timeout = true;
       out.notes.push_back(Note{e.number, NoteKind::unacknowledged, reason});
-      resume_escalation(route, e, now, false, out);
+      if (silence) {
+        withhold(e, *silence, "the escalation resumed by the unacknowledgement", out);
+      } else {
+        resume_escalation(route, e, now, false, out);
+      }
       break;
     case HumanAction::resolve:
       e.status = EpisodeStatus::resolved;

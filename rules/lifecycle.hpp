@@ -11,6 +11,7 @@
 #include "core/event.hpp"
 #include "core/outcome.hpp"
 #include "rules/rules.hpp"
+#include "rules/silence.hpp"
 
 namespace tocsin::rules {
 
@@ -82,6 +83,7 @@ enum class TimerKind {
   ack_timeout,   // return an acknowledged episode to open
   heartbeat,     // a heartbeat's ping is overdue (engine-level: not about an existing episode)
   digest,        // a channel's digest is due (engine-level: about no single alert)
+  silence,       // a silence ends: its withheld episodes page (engine-level)
 };
 std::string_view to_string(TimerKind k);
 std::optional<TimerKind> parse_timer_kind(std::string_view s);
@@ -108,7 +110,9 @@ enum class NoteKind {
   ack_timeout,         // acknowledged too long while still firing: open again
   acknowledged,
   unacknowledged,
-  resolved,  // by a person
+  resolved,    // by a person
+  silenced,    // a silence withheld a page or an escalation step (docs/behaviour.md "Silences")
+  unsilenced,  // the silence ended while the episode was still open: it pages now
 };
 
 // Whether a decision of this kind is noise routing (the metric tocsin_noise_routing_total):
@@ -149,6 +153,9 @@ struct Routing {
   std::string demote_reason;             // the numbers behind it
   std::optional<Duration> hold_for;      // delay the first notification
   std::string hold_reason;
+  // A silence applies: the episode opens and is recorded, but nothing is paged (no hold then:
+  // it pages when the silence ends, if still open).
+  std::optional<SilenceRef> silence;
 };
 
 // Everything a decision changes besides the outcome: shared by events, timers and actions.
@@ -158,6 +165,9 @@ struct Effects {
   std::vector<Note> notes;
   bool cancel_escalation = false;   // delete the episode's pending escalation timers
   bool cancel_ack_timeout = false;  // delete its pending ack_timeout timer
+  // The silence that withheld this decision's pages (its `silenced` notes): the engine keeps
+  // which episodes each silence withheld, to page them when it ends.
+  std::optional<std::int64_t> silence;
 };
 
 // Source times more than this far past `now` are clamped to `now + k_future_tolerance` for
@@ -249,8 +259,21 @@ struct TimerDecision {
   bool ended = false;              // it ended (expired): cancel all its timers
   Effects effects;
 };
+// With `silence`, a step, a stale reminder or an escalation resumed after ack_timeout is withheld
+// (a `silenced` note) and no escalation timer is armed: the silence's end restarts it.
 TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Episode& episode,
-                       const std::vector<std::string>& notified, const Timer& timer, TimePoint now);
+                       const std::vector<std::string>& notified, const Timer& timer, TimePoint now,
+                       const std::optional<SilenceRef>& silence = std::nullopt);
+
+// The silence `ended` that withheld `episode` is over (it expired, or was expired by hand) and
+// no other silence applies. An episode still open pages at once as if it had just opened: its
+// route starts again from step 0, counted from now. An acknowledged or ended one changes nothing.
+TimerDecision on_silence_end(const Route& route, const Episode& episode, const SilenceRef& ended,
+                             TimePoint now);
+
+// Whether a decision's effects would page someone: a trigger, an escalate or a reminder, or an
+// escalation step armed. Only then does the engine look for a silence.
+bool would_page(const Effects& effects);
 
 // A person acts on an alert through the API or a replay line.
 enum class HumanAction { ack, unack, resolve };
@@ -264,8 +287,9 @@ struct ActionDecision {
   bool ended = false;
   Effects effects;
 };
+// With `silence`, an unack returns the episode to open without resuming its escalation.
 ActionDecision on_action(const AlertPolicy& policy, const Route& route, const AlertState& state,
                          HumanAction action, const std::string& by, const std::string& note,
-                         TimePoint now);
+                         TimePoint now, const std::optional<SilenceRef>& silence = std::nullopt);
 
 }  // namespace tocsin::rules

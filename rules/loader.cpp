@@ -61,7 +61,7 @@ std::string sha256_hex(std::string_view bytes) {
 
 constexpr std::string_view k_top_keys[] = {
     "version", "defaults",   "sources",  "channels", "delivery", "escalations", "rules",
-    "noise",   "heartbeats", "watchdog", "api",      "storage",  "server"};
+    "noise",   "heartbeats", "watchdog", "api",      "storage",  "server",      "silences"};
 constexpr std::string_view k_policy_keys[] = {
     "severity",           "priority",    "stale_after",      "max_open_age",
     "auto_resolve_after", "ack_timeout", "insufficient_data"};
@@ -96,6 +96,7 @@ constexpr std::string_view k_heartbeat_keys[] = {"name",     "every",      "grac
                                                  "priority", "escalation", "notify"};
 constexpr std::string_view k_watchdog_keys[] = {"url", "url_env", "every"};
 constexpr std::string_view k_api_keys[] = {"tokens"};
+constexpr std::string_view k_silences_keys[] = {"max_duration"};
 constexpr std::string_view k_api_token_keys[] = {"name", "token_env", "scope"};
 constexpr std::string_view k_storage_keys[] = {"url_env", "synchronous", "retain_events",
                                                "startup_check"};
@@ -229,6 +230,7 @@ class RulesLoader {
     load_api(top->find("api"));
     load_storage(top->find("storage"));
     load_server(top->find("server"));
+    load_silences(top->find("silences"));
     check_references();
   }
 
@@ -961,6 +963,14 @@ class RulesLoader {
       }
       if (auto v = m_check.choice(*t, "scope", k_scopes)) token.scope = *v;
       m_rules.api_tokens.push_back(std::move(token));
+    }
+  }
+
+  void load_silences(const Entry* e) {
+    const auto f = section(e, "silences", k_silences_keys);
+    if (!f) return;
+    if (auto v = m_check.duration(*f, "max_duration", Zero::refused)) {
+      m_rules.silences.max_duration = *v;
     }
   }
 

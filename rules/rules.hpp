@@ -243,6 +243,11 @@ struct ServerLimits {
   bool operator==(const ServerLimits&) const = default;
 };
 
+// `silences:` (docs/behaviour.md "Silences"): how long a silence may last. There is no "forever".
+struct Silences {
+  Duration max_duration = std::chrono::hours(24 * 7);
+};
+
 struct Rules {
   int version = 1;
   AlertPolicy defaults;
@@ -257,6 +262,7 @@ struct Rules {
   std::vector<ApiToken> api_tokens;
   Storage storage;
   ServerLimits server;
+  Silences silences;
 
   std::string source_path;  // the file it was read from
   std::string hash;         // SHA-256 hex of the file's bytes; recorded with every decision

@@ -13,13 +13,13 @@
 #include "storage/database.hpp"
 #include "storage/detail/body.hpp"
 #include "storage/detail/dialect.hpp"
-#include "storage/sqlite/database.hpp"
 #include "storage/migrations.hpp"
 #include "storage/postgres/connection.hpp"
 #include "storage/postgres/redact.hpp"
 #include "storage/postgres/schema.hpp"
 #include "storage/postgres/sql_connection.hpp"
 #include "storage/sqlite/connection.hpp"
+#include "storage/sqlite/database.hpp"
 
 namespace tocsin::storage {
 
@@ -28,10 +28,10 @@ namespace {
 // Parents before the tables whose foreign keys name them; within a table, rows in key order, so
 // an outbox row's `about` (an earlier row) is there before it.
 const std::vector<std::string> k_tables = {
-    "inbound",         "alerts",        "episodes",        "rules_versions",    "decisions",
-    "subscriptions",   "heartbeat_pings", "timers",        "outbox",            "delivery_attempts",
-    "digest_items",    "health_probe",  "alert_members",   "digest_sequence",   "instances",
-    "channel_health"};
+    "inbound",        "alerts",          "episodes",      "rules_versions",  "decisions",
+    "subscriptions",  "heartbeat_pings", "timers",        "outbox",          "delivery_attempts",
+    "digest_items",   "health_probe",    "alert_members", "digest_sequence", "instances",
+    "channel_health", "silences",        "silence_hits"};
 
 // Each table's primary key, for the order rows are read in; `id` unless named here. Text keys
 // are compared as bytes on both backends.
@@ -238,6 +238,7 @@ std::string insert_sql(const std::string& table, const std::vector<Column>& colu
 std::string order_by(const std::string& table, sql::Backend backend) {
   const auto keys = k_text_keys.find(table);
   if (table == "alert_members") return "\"alert_id\", \"member\"" + dialect::bytewise(backend);
+  if (table == "silence_hits") return "\"silence_id\", \"alert_id\", \"episode\"";
   if (keys == k_text_keys.end()) return "\"id\"";
   std::string out;
   for (const auto& key : keys->second)

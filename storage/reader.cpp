@@ -681,6 +681,91 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
   throw_read_error(e);
 }
 
+// Silences
+
+namespace {
+
+// What silence `view.silence.id` withheld, from silence_hits.
+void count_hits(sql::Connection& db, SilenceView& view) {
+  sql::CachedStatement q(db,
+                         "SELECT count(*), COALESCE(sum(paged), 0) FROM silence_hits "
+                         "WHERE silence_id = ?");
+  q->bind(1, static_cast<std::int64_t>(view.silence.id));
+  if (q->step()) {
+    view.withheld = q->get_int64(0);
+    view.paged = q->get_int64(1);
+  }
+}
+
+std::vector<SilenceView> read_silences(sql::Connection& db, sql::Statement& q) {
+  std::vector<SilenceView> out;
+  while (q.step())
+    out.push_back(SilenceView{read_silence(q), 0, 0});
+  for (auto& v : out)
+    count_hits(db, v);
+  return out;
+}
+
+}  // namespace
+
+std::vector<SilenceView> Reader::list_silences(std::optional<rules::SilenceStatus> status,
+                                               TimePoint now, int limit) try {
+  Lease lease(*this);
+  // A silence's end is COALESCE(expired_at, ends_at) (expired_at is set only before ends_at).
+  std::string where;
+  if (status == rules::SilenceStatus::active) {
+    where = " WHERE starts_at <= ?1 AND COALESCE(expired_at, ends_at) > ?1";
+  } else if (status == rules::SilenceStatus::pending) {
+    where = " WHERE starts_at > ?1 AND COALESCE(expired_at, ends_at) > ?1";
+  } else if (status == rules::SilenceStatus::expired) {
+    where = " WHERE COALESCE(expired_at, ends_at) <= ?1";
+  } else {
+    where = " WHERE ?1 = ?1";
+  }
+  const auto q =
+      lease.db().prepare(std::string(k_silence_select) + where + " ORDER BY id DESC LIMIT ?2");
+  q->bind(1, static_cast<std::int64_t>(to_unix_ms(now)));
+  q->bind(2, limit);
+  return read_silences(lease.db(), *q);
+} catch (const sql::Error& e) {
+  throw_read_error(e);
+}
+
+std::optional<SilenceView> Reader::get_silence(std::int64_t id) try {
+  Lease lease(*this);
+  const auto q = lease.db().prepare(std::string(k_silence_select) + " WHERE id = ?");
+  q->bind(1, id);
+  auto found = read_silences(lease.db(), *q);
+  if (found.empty()) return std::nullopt;
+  return std::move(found.front());
+} catch (const sql::Error& e) {
+  throw_read_error(e);
+}
+
+std::int64_t Reader::count_active_silences(TimePoint now) try {
+  Lease lease(*this);
+  const auto q = lease.db().prepare(
+      "SELECT count(*) FROM silences WHERE ends_at > ?1 AND starts_at <= ?1 AND "
+      "COALESCE(expired_at, ends_at) > ?1");
+  q->bind(1, static_cast<std::int64_t>(to_unix_ms(now)));
+  return q->step() ? q->get_int64(0) : 0;
+} catch (const sql::Error& e) {
+  throw_read_error(e);
+}
+
+std::vector<SilenceView> Reader::silences_between(TimePoint from, TimePoint to, int limit) try {
+  Lease lease(*this);
+  const auto q = lease.db().prepare(std::string(k_silence_select) +
+                                    " WHERE starts_at < ?2 AND COALESCE(expired_at, ends_at) > ?1"
+                                    " ORDER BY starts_at, id LIMIT ?3");
+  q->bind(1, static_cast<std::int64_t>(to_unix_ms(from)));
+  q->bind(2, static_cast<std::int64_t>(to_unix_ms(to)));
+  q->bind(3, limit);
+  return read_silences(lease.db(), *q);
+} catch (const sql::Error& e) {
+  throw_read_error(e);
+}
+
 // Report (tocsin report)
 
 int Reader::schema_version() try {

@@ -23,7 +23,8 @@ struct StorageStats {
   // SQLite: page_count * page_size of the main file. PostgreSQL: its tables with their indexes
   // and TOAST (pg_total_relation_size), in the schema the connection uses.
   std::int64_t database_bytes = 0;
-  std::int64_t wal_bytes = 0;  // SQLite's write-ahead log beside it; 0 for PostgreSQL (the server's)
+  std::int64_t wal_bytes =
+      0;  // SQLite's write-ahead log beside it; 0 for PostgreSQL (the server's)
   std::optional<TimePoint> oldest_event;  // the oldest stored inbound request
 };
 
@@ -68,6 +69,15 @@ class Reader {
   // ChannelStatus).
   std::vector<ChannelStatus> channel_status();
   StorageStats storage_stats();
+  // Silences (docs/behaviour.md "Silences"), newest first, with what each withheld: all, or
+  // those of `status` at `now`; at most `limit`.
+  std::vector<SilenceView> list_silences(std::optional<rules::SilenceStatus> status, TimePoint now,
+                                         int limit = 500);
+  std::optional<SilenceView> get_silence(std::int64_t id);
+  // Silences in force at `now` (the metric).
+  std::int64_t count_active_silences(TimePoint now);
+  // Silences in force at some time in [from, to), oldest first (the report).
+  std::vector<SilenceView> silences_between(TimePoint from, TimePoint to, int limit = 1000);
   // The alert's pending timers, soonest first.
   std::vector<StoredTimer> list_timers(std::int64_t alert_id);
 

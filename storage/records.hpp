@@ -45,7 +45,11 @@ enum class DecisionOutcome {
   expired,
   ack_timeout,
   acknowledged,
-  unacknowledged
+  unacknowledged,
+  silenced,       // a silence withheld a page (rules::NoteKind::silenced)
+  unsilenced,     // its silence ended while the episode was open: it paged
+  silence_added,  // a person added a silence (no alert)
+  silence_ended,  // a silence expired, or was expired by hand (no alert)
 };
 
 // An SNS confirmation: which one, and what became of it.
@@ -235,6 +239,24 @@ struct InstanceRecord {
   std::string rules_hash;
   TimePoint started_at{};
   TimePoint last_seen{};
+};
+
+// An episode a silence withheld a page from (docs/behaviour.md "Silences"), and what became of it
+// when the silence ended.
+struct SilenceHit {
+  std::int64_t silence_id = 0;
+  std::int64_t alert_id = 0;
+  int episode = 0;
+  TimePoint at{};                        // first withheld
+  std::optional<TimePoint> released_at;  // the silence ended then
+  bool paged = false;                    // still open at the end: it paged then
+};
+
+// A silence with what it did, for the API and the report.
+struct SilenceView {
+  rules::Silence silence;
+  std::int64_t withheld = 0;  // episodes it withheld a page from
+  std::int64_t paged = 0;     // of those, still open when it ended: they paged then
 };
 
 struct HeartbeatPing {

@@ -148,6 +148,21 @@ class Transaction {
   bool record_attempt(const DeliveryAttempt& a, const OutboxRecord& after,
                       const std::string& claimed_by);
 
+  // Silences (storage/silences.cpp; docs/behaviour.md "Silences"). Inserting one also arms its
+  // end (a timer of kind `silence` named by its id); expiring one moves its end to `at` and
+  // drops that timer.
+  std::int64_t insert_silence(const rules::Silence& s);
+  std::optional<rules::Silence> load_silence(std::int64_t id);
+  void expire_silence(std::int64_t id, TimePoint at, const std::string& by);
+  // The silences in force at `now` (started, not ended).
+  std::vector<rules::Silence> active_silences(TimePoint now);
+  // The silence withheld a page of the episode (once per silence and episode).
+  void record_silence_hit(std::int64_t silence_id, std::int64_t alert_id, int episode,
+                          TimePoint at);
+  // The episodes the silence withheld that its end has not settled yet.
+  std::vector<SilenceHit> unsettled_silence_hits(std::int64_t silence_id);
+  void settle_silence_hit(const SilenceHit& hit, TimePoint at, bool paged);
+
   // Channel health (storage/channel_health.cpp;
   // docs/behaviour.md "The circuit breaker and the catch-up"):
   // every channel's row, by name; one channel's row, if it has one: read as it is (`none`),

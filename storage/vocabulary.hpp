@@ -70,6 +70,10 @@ constexpr DecisionOutcome decision_outcome(rules::NoteKind k) {
       return DecisionOutcome::unacknowledged;
     case rules::NoteKind::resolved:
       return DecisionOutcome::resolved;
+    case rules::NoteKind::silenced:
+      return DecisionOutcome::silenced;
+    case rules::NoteKind::unsilenced:
+      return DecisionOutcome::unsilenced;
   }
   return DecisionOutcome::ignored;
 }
@@ -110,6 +114,14 @@ constexpr std::string_view to_text(DecisionOutcome o) {
       return "acknowledged";
     case DecisionOutcome::unacknowledged:
       return "unacknowledged";
+    case DecisionOutcome::silenced:
+      return "silenced";
+    case DecisionOutcome::unsilenced:
+      return "unsilenced";
+    case DecisionOutcome::silence_added:
+      return "silence_added";
+    case DecisionOutcome::silence_ended:
+      return "silence_ended";
   }
   return "unknown";
 }
@@ -266,12 +278,17 @@ template <>
 struct Vocabulary<DecisionOutcome> {
   static constexpr std::string_view column = "decisions.outcome";
   static constexpr std::array values{
-      DecisionOutcome::created,      DecisionOutcome::duplicate,  DecisionOutcome::reopened,
-      DecisionOutcome::resolved,     DecisionOutcome::ignored,    DecisionOutcome::out_of_order,
-      DecisionOutcome::redelivery,   DecisionOutcome::escalated,  DecisionOutcome::dropped,
-      DecisionOutcome::demoted,      DecisionOutcome::held,       DecisionOutcome::superseded,
-      DecisionOutcome::stale,        DecisionOutcome::expired,    DecisionOutcome::ack_timeout,
-      DecisionOutcome::acknowledged, DecisionOutcome::unacknowledged};
+      DecisionOutcome::created,        DecisionOutcome::duplicate,
+      DecisionOutcome::reopened,       DecisionOutcome::resolved,
+      DecisionOutcome::ignored,        DecisionOutcome::out_of_order,
+      DecisionOutcome::redelivery,     DecisionOutcome::escalated,
+      DecisionOutcome::dropped,        DecisionOutcome::demoted,
+      DecisionOutcome::held,           DecisionOutcome::superseded,
+      DecisionOutcome::stale,          DecisionOutcome::expired,
+      DecisionOutcome::ack_timeout,    DecisionOutcome::acknowledged,
+      DecisionOutcome::unacknowledged, DecisionOutcome::silenced,
+      DecisionOutcome::unsilenced,     DecisionOutcome::silence_added,
+      DecisionOutcome::silence_ended};
 };
 
 template <>
@@ -312,7 +329,8 @@ struct Vocabulary<rules::TimerKind> {
   static constexpr std::string_view column = "timers.kind";
   static constexpr std::array values{rules::TimerKind::escalation,   rules::TimerKind::max_open_age,
                                      rules::TimerKind::auto_resolve, rules::TimerKind::ack_timeout,
-                                     rules::TimerKind::heartbeat,    rules::TimerKind::digest};
+                                     rules::TimerKind::heartbeat,    rules::TimerKind::digest,
+                                     rules::TimerKind::silence};
 };
 
 // The value spelled `text`, or nullopt: for text from outside (an API query parameter), which

@@ -47,6 +47,12 @@ const char* outbox_columns();
 extern const char* const k_channel_health_select;
 ChannelHealth read_channel_health(sql::Statement& q);
 
+// silences rows as stored (storage/silences.cpp, shared with the reader): k_silence_select
+// reads every column in the order read_silence expects. A stored matcher this build cannot
+// parse throws UnknownStoredValue.
+extern const char* const k_silence_select;
+rules::Silence read_silence(sql::Statement& q);
+
 // The readiness probe's write (migration 5's health_probe), shared by storage::write_probe and
 // Transaction::record_probe. Parameter: at (unix ms).
 extern const char* const k_probe_sql;

@@ -395,6 +395,55 @@ CREATE TABLE channel_health (
 DROP INDEX outbox_claim;
 CREATE INDEX outbox_claim ON outbox(channel, priority, due_at, id) WHERE status = 'pending';
 )sql",
+    // 14: silences (docs/behaviour.md "Silences"). A silence's matchers are the JSON object it
+    // was given; its end is COALESCE(expired_at, ends_at). silence_hits lists the episodes each
+    // silence withheld a page from, and whether the episode paged when the silence ended (the
+    // report's "hid an episode that kept firing"). Timers gain the kind `silence` (a silence's
+    // end, named by its id); SQLite cannot change a CHECK in place, so the table is rebuilt
+    // with the same indexes.
+    R"sql(
+CREATE TABLE silences (
+  id          INTEGER PRIMARY KEY,
+  created_at  INTEGER NOT NULL,
+  starts_at   INTEGER NOT NULL,
+  ends_at     INTEGER NOT NULL,
+  created_by  TEXT NOT NULL,
+  comment     TEXT NOT NULL,
+  matchers    TEXT NOT NULL,       -- JSON object, as given
+  expired_at  INTEGER,             -- ended by hand then (before ends_at)
+  expired_by  TEXT
+);
+CREATE INDEX silences_end ON silences(ends_at);
+CREATE TABLE silence_hits (
+  silence_id   INTEGER NOT NULL REFERENCES silences(id),
+  alert_id     INTEGER NOT NULL REFERENCES alerts(id),
+  episode      INTEGER NOT NULL,
+  at           INTEGER NOT NULL,   -- first withheld then
+  released_at  INTEGER,            -- the silence ended then
+  paged        INTEGER NOT NULL DEFAULT 0,  -- still open at the end: it paged
+  PRIMARY KEY (silence_id, alert_id, episode)
+);
+CREATE TABLE timers_v14 (
+  id        INTEGER PRIMARY KEY,
+  due_at    INTEGER NOT NULL,             -- unix ms
+  kind      TEXT NOT NULL
+            CHECK (kind IN ('escalation','max_open_age','auto_resolve','ack_timeout',
+                            'heartbeat','digest','silence')),
+  alert_id  INTEGER REFERENCES alerts(id),  -- NULL for a heartbeat's deadline, a digest, a silence
+  episode   INTEGER NOT NULL DEFAULT 0,
+  step      INTEGER NOT NULL DEFAULT 0,
+  name      TEXT                            -- the heartbeat, the digest's channel, the silence id
+);
+INSERT INTO timers_v14 (id, due_at, kind, alert_id, episode, step, name)
+  SELECT id, due_at, kind, alert_id, episode, step, name FROM timers;
+DROP TABLE timers;
+ALTER TABLE timers_v14 RENAME TO timers;
+CREATE INDEX timers_name ON timers(kind, name) WHERE name IS NOT NULL;
+CREATE INDEX timers_due ON timers(due_at);  -- then id
+CREATE INDEX timers_episode ON timers(alert_id, episode, kind);
+CREATE UNIQUE INDEX timers_one_per_name ON timers(kind, name)
+  WHERE kind IN ('heartbeat','digest','silence');
+)sql",
 };
 
 }  // namespace

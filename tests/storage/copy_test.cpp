@@ -115,6 +115,11 @@ INSERT INTO channel_health (channel, down_since, failures, last_error, changed_a
 UPDATE alerts SET noise_state = '{"flaps":3}', noise_score = 0.7000000000000001 WHERE id = 1;
 INSERT INTO alert_members (alert_id, member, state, changed_at, last_seen_at)
   VALUES (1, 'i-0b', 'firing', 1, 2), (1, 'i-0a', 'resolved', 1, 3);
+INSERT INTO silences (id, created_at, starts_at, ends_at, created_by, comment, matchers,
+                      expired_at, expired_by)
+  VALUES (3, 20, 20, 7200020, 'alice', 'db upgrade', '{"name":"forms-*"}', 3600, 'bob');
+INSERT INTO silence_hits (silence_id, alert_id, episode, at, released_at, paged)
+  VALUES (3, 1, 1, 21, 3600, 1);
 INSERT INTO inbound (id, received_at, hook, body) VALUES (900, 20, 'generic', '{"text":"kept"}');
 DELETE FROM inbound WHERE id = 2;
 )sql");

@@ -1,0 +1,154 @@
+// Silences (docs/behaviour.md "Silences"): Transaction's statements for the silences and the
+// episodes each one withheld. Which silence applies to an alert is decided in rules/silence.cpp,
+// what it withholds in rules/lifecycle.cpp, both driven by engine/engine.cpp.
+
+#include "storage/detail/rows.hpp"
+#include "storage/sql.hpp"
+#include "storage/transaction.hpp"
+#include "storage/vocabulary.hpp"
+
+namespace tocsin::storage {
+
+namespace {
+
+std::optional<TimePoint> optional_time(sql::Statement& q, int column) {
+  if (q.is_null(column)) return std::nullopt;
+  return from_unix_ms(q.get_int64(column));
+}
+
+std::int64_t ms(TimePoint t) {
+  return static_cast<std::int64_t>(to_unix_ms(t));
+}
+
+}  // namespace
+
+const char* const k_silence_select =
+    "SELECT id, created_at, starts_at, ends_at, created_by, comment, matchers, expired_at, "
+    "expired_by FROM silences";
+
+rules::Silence read_silence(sql::Statement& q) {
+  rules::Silence s;
+  s.id = q.get_int64(0);
+  s.created_at = from_unix_ms(q.get_int64(1));
+  s.starts_at = from_unix_ms(q.get_int64(2));
+  s.ends_at = from_unix_ms(q.get_int64(3));
+  s.created_by = q.get_text(4);
+  s.comment = q.get_text(5);
+  const std::string spelled = q.get_text(6);
+  s.expired_at = optional_time(q, 7);
+  if (!q.is_null(8)) s.expired_by = q.get_text(8);
+  Json matchers = Json::parse(spelled, nullptr, false);
+  auto parsed = rules::parse_silence_matchers(matchers);
+  if (matchers.is_discarded() || !parsed) {
+    throw UnknownStoredValue(
+        "silences.matchers of silence " + std::to_string(s.id) + " holds " + spelled +
+        ", which this version of Tocsin cannot read" +
+        (parsed ? std::string()
+                : " (" + parsed.error().field + " " + parsed.error().message + ")"));
+  }
+  s.spelled = std::move(matchers);
+  s.matchers = std::move(*parsed);
+  return s;
+}
+
+std::int64_t Transaction::insert_silence(const rules::Silence& s) {
+  // A silence is rare: RETURNING on both backends, for one spelling.
+  sql::CachedStatement q(m_db,
+                         "INSERT INTO silences (created_at, starts_at, ends_at, created_by, "
+                         "comment, matchers) VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
+  q->bind(1, ms(s.created_at));
+  q->bind(2, ms(s.starts_at));
+  q->bind(3, ms(s.ends_at));
+  q->bind(4, s.created_by);
+  q->bind(5, s.comment);
+  q->bind(6, s.spelled.dump(-1, ' ', false, Json::error_handler_t::replace));
+  if (!q->step()) throw std::logic_error("INSERT INTO silences ... RETURNING id returned no row");
+  const std::int64_t id = q->get_int64(0);
+  q->reset();
+  sql::CachedStatement timer(m_db,
+                             "INSERT INTO timers (due_at, kind, name) VALUES (?, 'silence', ?)");
+  timer->bind(1, ms(s.ends_at));
+  timer->bind(2, std::to_string(id));
+  timer->exec();
+  return id;
+}
+
+std::optional<rules::Silence> Transaction::load_silence(std::int64_t id) {
+  static const std::string one = std::string(k_silence_select) + " WHERE id = ?";
+  sql::CachedStatement q(m_db, one);
+  q->bind(1, static_cast<int64_t>(id));
+  if (!q->step()) return std::nullopt;
+  return read_silence(*q);
+}
+
+void Transaction::expire_silence(std::int64_t id, TimePoint at, const std::string& by) {
+  sql::CachedStatement q(m_db,
+                         "UPDATE silences SET expired_at = ?, expired_by = ? "
+                         "WHERE id = ? AND expired_at IS NULL AND ends_at > ?");
+  q->bind(1, ms(at));
+  q->bind(2, by);
+  q->bind(3, static_cast<int64_t>(id));
+  q->bind(4, ms(at));
+  q->exec();
+  sql::CachedStatement timer(m_db, "DELETE FROM timers WHERE kind = 'silence' AND name = ?");
+  timer->bind(1, std::to_string(id));
+  timer->exec();
+}
+
+std::vector<rules::Silence> Transaction::active_silences(TimePoint now) {
+  static const std::string active =
+      std::string(k_silence_select) +
+      " WHERE ends_at > ? AND starts_at <= ? AND (expired_at IS NULL OR expired_at > ?) "
+      "ORDER BY id";
+  sql::CachedStatement q(m_db, active);
+  q->bind(1, ms(now));
+  q->bind(2, ms(now));
+  q->bind(3, ms(now));
+  std::vector<rules::Silence> out;
+  while (q->step())
+    out.push_back(read_silence(*q));
+  return out;
+}
+
+void Transaction::record_silence_hit(std::int64_t silence_id, std::int64_t alert_id, int episode,
+                                     TimePoint at) {
+  sql::CachedStatement q(m_db,
+                         "INSERT INTO silence_hits (silence_id, alert_id, episode, at) "
+                         "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
+  q->bind(1, static_cast<int64_t>(silence_id));
+  q->bind(2, static_cast<int64_t>(alert_id));
+  q->bind(3, episode);
+  q->bind(4, ms(at));
+  q->exec();
+}
+
+std::vector<SilenceHit> Transaction::unsettled_silence_hits(std::int64_t silence_id) {
+  sql::CachedStatement q(m_db,
+                         "SELECT alert_id, episode, at FROM silence_hits "
+                         "WHERE silence_id = ? AND released_at IS NULL ORDER BY at, alert_id");
+  q->bind(1, static_cast<int64_t>(silence_id));
+  std::vector<SilenceHit> out;
+  while (q->step()) {
+    SilenceHit h;
+    h.silence_id = silence_id;
+    h.alert_id = q->get_int64(0);
+    h.episode = q->get_int(1);
+    h.at = from_unix_ms(q->get_int64(2));
+    out.push_back(h);
+  }
+  return out;
+}
+
+void Transaction::settle_silence_hit(const SilenceHit& hit, TimePoint at, bool paged) {
+  sql::CachedStatement q(m_db,
+                         "UPDATE silence_hits SET released_at = ?, paged = ? "
+                         "WHERE silence_id = ? AND alert_id = ? AND episode = ?");
+  q->bind(1, ms(at));
+  q->bind(2, paged ? 1 : 0);
+  q->bind(3, static_cast<int64_t>(hit.silence_id));
+  q->bind(4, static_cast<int64_t>(hit.alert_id));
+  q->bind(5, hit.episode);
+  q->exec();
+}
+
+}  // namespace tocsin::storage
