@@ -304,12 +304,17 @@ bool never_suppressed(const std::vector<const rules::Rule*>& matched) {
 std::optional<rules::SilenceRef> silence_for(storage::Transaction& tx, const rules::Rules& rules,
                                              const NormalizedEvent& view,
                                              std::optional<bool> never_suppress, TimePoint now) {
-  const auto silences = tx.active_silences(now);
+  auto silences = tx.active_silences(now);
   if (silences.empty()) return std::nullopt;
   const bool never = never_suppress ? *never_suppress : never_suppressed(rules.matching(view));
-  const rules::Silence* s = rules::applying_silence(silences, view, never, now);
-  if (!s) return std::nullopt;
-  return rules::ref_of(*s);
+  while (const rules::Silence* s = rules::applying_silence(silences, view, never, now)) {
+    // Another instance may be ending it right now: held, its end waits for this decision's hit;
+    // gone, the next one that applies (if any) is asked.
+    if (tx.hold_silence(s->id, now)) return rules::ref_of(*s);
+    const std::int64_t gone = s->id;
+    std::erase_if(silences, [&](const rules::Silence& x) { return x.id == gone; });
+  }
+  return std::nullopt;
 }
 
 // The silence for an alert's stored episode, when `effects` would page (timers, actions).
@@ -534,6 +539,8 @@ void note_silence(storage::Transaction& tx, const rules::Rules& rules,
 void end_silence(storage::Transaction& tx, const rules::Rules& rules, const rules::Silence& silence,
                  TimePoint now, const std::string& how, Journal* journal) {
   const rules::SilenceRef ended = rules::ref_of(silence);
+  // First: from here on it quiets nothing, and every decision that held it has committed.
+  if (!tx.settle_silence(silence.id, now)) return;  // handled already
   const auto hits = tx.unsettled_silence_hits(silence.id);
   note_silence(tx, rules, storage::DecisionOutcome::silence_ended,
                "silence " + std::to_string(silence.id) + " " + how + "; it withheld " +

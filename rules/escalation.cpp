@@ -147,9 +147,12 @@ void resume_escalation(const Route& route, Episode& episode, TimePoint now, bool
   if (route.empty()) return;
   const int level = std::min(episode.level, last_step(route));
   if (level < 0) {
-    // Nothing was notified yet (a delayed first step): it keeps its original time.
-    const TimePoint due = std::max(now, episode.escalation_base + route.steps.front().after);
-    out.timers.push_back(Timer{TimerKind::escalation, due, episode.number, 0});
+    // Nothing was notified yet (a delayed first step, a hold, a silence): the first step keeps
+    // its original time while it is ahead; once past, it is due now and the steps after it keep
+    // their spacing from now, rather than all falling due at once.
+    const TimePoint first = episode.escalation_base + route.steps.front().after;
+    if (first < now) episode.escalation_base = now - route.steps.front().after;
+    out.timers.push_back(Timer{TimerKind::escalation, std::max(now, first), episode.number, 0});
     return;
   }
   const auto& s = route.steps[static_cast<std::size_t>(level)];

@@ -2,6 +2,7 @@
 // episodes each one withheld. Which silence applies to an alert is decided in rules/silence.cpp,
 // what it withholds in rules/lifecycle.cpp, both driven by engine/engine.cpp.
 
+#include "storage/detail/dialect.hpp"
 #include "storage/detail/rows.hpp"
 #include "storage/sql.hpp"
 #include "storage/transaction.hpp"
@@ -25,6 +26,7 @@ std::int64_t ms(TimePoint t) {
 const char* const k_silence_select =
     "SELECT id, created_at, starts_at, ends_at, created_by, comment, matchers, expired_at, "
     "expired_by FROM silences";
+// (settled_at is the engine's bookkeeping: not part of a silence as shown.)
 
 rules::Silence read_silence(sql::Statement& q) {
   rules::Silence s;
@@ -95,19 +97,38 @@ void Transaction::expire_silence(std::int64_t id, TimePoint at, const std::strin
   timer->exec();
 }
 
+// In force at ?1, and its end not handled yet.
+#define TOCSIN_SILENCE_IN_FORCE                                                        \
+  " starts_at <= ?1 AND ends_at > ?1 AND (expired_at IS NULL OR expired_at > ?1) AND " \
+  "settled_at IS NULL"
+
 std::vector<rules::Silence> Transaction::active_silences(TimePoint now) {
   static const std::string active =
-      std::string(k_silence_select) +
-      " WHERE ends_at > ? AND starts_at <= ? AND (expired_at IS NULL OR expired_at > ?) "
-      "ORDER BY id";
+      std::string(k_silence_select) + " WHERE" TOCSIN_SILENCE_IN_FORCE " ORDER BY id";
   sql::CachedStatement q(m_db, active);
   q->bind(1, ms(now));
-  q->bind(2, ms(now));
-  q->bind(3, ms(now));
   std::vector<rules::Silence> out;
   while (q->step())
     out.push_back(read_silence(*q));
   return out;
+}
+
+bool Transaction::hold_silence(std::int64_t id, TimePoint now) {
+  static const std::string sql = "SELECT 1 FROM silences WHERE id = ?2 AND" TOCSIN_SILENCE_IN_FORCE;
+  static const std::string sqlite = sql + dialect::for_share(sql::Backend::sqlite);
+  static const std::string postgres = sql + dialect::for_share(sql::Backend::postgres);
+  sql::CachedStatement q(m_db, dialect::is_postgres(m_db.backend()) ? postgres : sqlite);
+  q->bind(1, ms(now));
+  q->bind(2, static_cast<int64_t>(id));
+  return q->step();
+}
+
+bool Transaction::settle_silence(std::int64_t id, TimePoint at) {
+  sql::CachedStatement q(m_db,
+                         "UPDATE silences SET settled_at = ? WHERE id = ? AND settled_at IS NULL");
+  q->bind(1, ms(at));
+  q->bind(2, static_cast<int64_t>(id));
+  return q->exec() > 0;
 }
 
 void Transaction::record_silence_hit(std::int64_t silence_id, std::int64_t alert_id, int episode,

@@ -154,8 +154,16 @@ class Transaction {
   std::int64_t insert_silence(const rules::Silence& s);
   std::optional<rules::Silence> load_silence(std::int64_t id);
   void expire_silence(std::int64_t id, TimePoint at, const std::string& by);
-  // The silences in force at `now` (started, not ended).
+  // The silences in force at `now` (started, not ended, their end not settled).
   std::vector<rules::Silence> active_silences(TimePoint now);
+  // Before a decision withholds a page on silence `id`: true when it is still in force, and
+  // then (PostgreSQL) its row is held shared to the commit, so that settle_silence in another
+  // instance waits for this decision's hit and sees it. False: it ended meanwhile.
+  bool hold_silence(std::int64_t id, TimePoint now);
+  // The silence's end is being handled now: it quiets nothing from here on. Called first, so
+  // that (PostgreSQL) it waits for every decision holding the silence, whose hits it then reads.
+  // False when its end was handled already (by another instance).
+  bool settle_silence(std::int64_t id, TimePoint at);
   // The silence withheld a page of the episode (once per silence and episode).
   void record_silence_hit(std::int64_t silence_id, std::int64_t alert_id, int episode,
                           TimePoint at);

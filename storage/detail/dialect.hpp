@@ -60,4 +60,11 @@ inline std::string for_update(sql::Backend b) {
   return is_postgres(b) ? " FOR UPDATE" : "";
 }
 
+// Appended to a SELECT of rows this transaction's decision rests on and another's may change:
+// PostgreSQL waits for a transaction changing them, then reads them again (or finds them gone);
+// SQLite's single writer already serialises the two.
+inline std::string for_share(sql::Backend b) {
+  return is_postgres(b) ? " FOR SHARE" : "";
+}
+
 }  // namespace tocsin::storage::dialect

@@ -289,7 +289,8 @@ CREATE TABLE silences (
   comment     TEXT NOT NULL,
   matchers    TEXT NOT NULL,
   expired_at  BIGINT,
-  expired_by  TEXT
+  expired_by  TEXT,
+  settled_at  BIGINT
 );
 CREATE INDEX silences_end ON silences(ends_at);
 CREATE TABLE silence_hits (

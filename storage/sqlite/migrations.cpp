@@ -411,7 +411,8 @@ CREATE TABLE silences (
   comment     TEXT NOT NULL,
   matchers    TEXT NOT NULL,       -- JSON object, as given
   expired_at  INTEGER,             -- ended by hand then (before ends_at)
-  expired_by  TEXT
+  expired_by  TEXT,
+  settled_at  INTEGER              -- its end was handled then: what it withheld paged
 );
 CREATE INDEX silences_end ON silences(ends_at);
 CREATE TABLE silence_hits (

@@ -403,6 +403,11 @@ TEST_CASE("bad files: noise, heartbeats, watchdog, api, storage") {
        "expected one of full, normal for \"synchronous\", got \"fast\""},
       {"storage retention", "storage: {retain_events: forever}\n", 4, 26,
        "expected a duration like 30s, 5m, 2h, 7d for \"retain_events\""},
+      {"silences that last forever", "silences: {max_duration: forever}\n", 4, 26,
+       "expected a duration like 30s, 5m, 2h, 7d for \"max_duration\""},
+      {"silences of no length", "silences: {max_duration: 0s}\n", 4, 26, "must be longer than 0s"},
+      {"a silences key that does not exist", "silences: {default_duration: 1h}\n", 4, 12,
+       "unknown key \"default_duration\""},
       {"storage startup check", "storage: {startup_check: full}\n", 4, 26,
        "expected one of quick, off for \"startup_check\", got \"full\""},
       {"storage url_env holds the location itself",
@@ -662,6 +667,7 @@ TEST_CASE("the full rules file example loads and every section is read") {
   CHECK(rules.storage.synchronous == Synchronous::full);
   CHECK(rules.storage.retain_events == 24h * 30);
   CHECK(rules.storage.startup_check == StartupCheck::quick);  // the default: check
+  CHECK(rules.silences.max_duration == 24h * 7);
 }
 
 TEST_CASE("good files: the smallest valid file and what the schema allows") {
@@ -1046,7 +1052,8 @@ TEST_CASE("storage.url_env: the location its variable holds is checked, never qu
       {"the short scheme", "postgres://tocsin@db.example/tocsin", nullptr},
       {"another database's URI", "mysql://tocsin:pw-123456@db.example/tocsin",
        "is neither a file path nor a postgresql:// URI"},
-      {"an option libpq does not know", "postgresql://tocsin:pw-123456@db.example/tocsin?colour=red",
+      {"an option libpq does not know",
+       "postgresql://tocsin:pw-123456@db.example/tocsin?colour=red",
        "is not a connection URI libpq can parse"},
       {"a broken percent-encoding", "postgresql://tocsin:pw-123456%zz@db.example/tocsin",
        "is not a connection URI libpq can parse"},
