@@ -9,6 +9,7 @@
 #include "core/hash.hpp"
 #include "core/json.hpp"
 #include "delivery/digest.hpp"
+#include "engine/silence_view.hpp"
 #include "rules/dedup_key.hpp"
 #include "rules/lifecycle.hpp"
 #include "rules/noise.hpp"
@@ -274,22 +275,6 @@ bool noise_routing(const rules::Rules& rules, const std::vector<const rules::Rul
     changed = true;
   }
   return changed;
-}
-
-// The alert as a silence's matchers see it: its latest description under its fingerprint (after
-// dedup_key), with the severity of its episode.
-NormalizedEvent silence_view(const storage::AlertRecord& a, Severity severity) {
-  NormalizedEvent e;
-  e.source = a.source;
-  e.fingerprint = a.fingerprint;
-  e.name = a.name;
-  e.account = a.account;
-  e.region = a.region;
-  e.metric = a.metric;
-  e.namespace_ = a.namespace_;
-  e.labels = a.labels;
-  e.severity = severity;
-  return e;
 }
 
 bool never_suppressed(const std::vector<const rules::Rule*>& matched) {

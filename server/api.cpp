@@ -17,6 +17,8 @@
 #include "core/text.hpp"
 #include "delivery/breaker.hpp"
 #include "engine/noise_view.hpp"
+#include "engine/silence_view.hpp"
+#include "rules/silence.hpp"
 #include "server/http_util.hpp"
 #include "storage/vocabulary.hpp"
 
@@ -218,9 +220,126 @@ void get_alert(App& app, const httplib::Request& req, httplib::Response& res) {
   body["timers"] = std::move(pending);
   auto active = app.rules.get();
   const rules::Rules& rules = *active->rules;
+  const TimePoint now = app.clock.now();
   body["noise"] = engine::noise_json(
-      engine::noise_score_now(app.reader, rules, detail->view.alert, app.clock.now()), rules.noise);
+      engine::noise_score_now(app.reader, rules, detail->view.alert, now), rules.noise);
+  // The silences that apply, or will (docs/behaviour.md "Silences").
+  Json silences = Json::array();
+  const auto target = engine::silence_target(rules, detail->view);
+  for (const auto status : {rules::SilenceStatus::active, rules::SilenceStatus::pending}) {
+    for (const auto& v : engine::covering(app.reader.list_silences(status, now), target))
+      silences.push_back(rules::silence_json(v.silence, now));
+  }
+  body["silences"] = std::move(silences);
   reply_json(res, 200, body);
+}
+
+void reply_action_error(httplib::Response& res, const engine::ActionError& e) {
+  if (e.status == 503) return reply_unavailable(res, e.detail);
+  reply_error(res, e.status, e.code, e.detail);
+}
+
+// A silence as the API shows it: rules::silence_json with what it did so far.
+Json silence_view_json(const storage::SilenceView& v, TimePoint now) {
+  Json j = rules::silence_json(v.silence, now);
+  j["withheld"] = v.withheld;
+  j["paged"] = v.paged;
+  return j;
+}
+
+// POST /api/v1/silences (docs/behaviour.md "Silences"): the engine parses, bounds and stores it.
+void add_silence(App& app, const httplib::Request& req, httplib::Response& res) {
+  auto body = parse_json_strict(req.body, 8);
+  if (!body) return reply_error(res, 400, body.error().code, body.error().detail);
+  auto added = app.engine.add_silence(*body);
+  if (!added) return reply_action_error(res, added.error());
+  reply_json(res, 201,
+             silence_view_json(storage::SilenceView{std::move(*added), 0, 0}, app.clock.now()));
+}
+
+// GET /api/v1/silences?status=&alert=&limit=: newest first.
+void list_silences(App& app, const httplib::Request& req, httplib::Response& res) {
+  for (const auto& [name, value] : req.params) {
+    if (!one_of(name, {"status", "alert", "limit"})) {
+      return reply_error(
+          res, 400, "unknown_parameter",
+          "unknown query parameter \"" + name + "\"; filters are status, alert, limit");
+    }
+  }
+  std::string error;
+  auto limit = int_param(req, "limit", 50, 1, 500, error);
+  auto alert_id = int_param(req, "alert", 0, 1, std::numeric_limits<int>::max(), error);
+  if (!limit || !alert_id) return reply_error(res, 400, "invalid_parameter", error);
+  std::optional<rules::SilenceStatus> status;
+  if (req.has_param("status")) {
+    const std::string text = req.get_param_value("status");
+    status = rules::parse_silence_status(text);
+    if (!status) {
+      return reply_error(res, 400, "invalid_parameter",
+                         "status must be one of active, pending, expired; got \"" + text + "\"");
+    }
+  }
+  const TimePoint now = app.clock.now();
+  std::vector<storage::SilenceView> found;
+  if (req.has_param("alert")) {
+    auto detail = app.reader.get_alert(*alert_id);
+    if (!detail) return reply_error(res, 404, "not_found", "no alert " + std::to_string(*alert_id));
+    auto active = app.rules.get();
+    // Filtered here, so read the most a page may hold before the filter, then cut to the limit.
+    found = engine::covering(app.reader.list_silences(status, now, 500),
+                             engine::silence_target(*active->rules, detail->view));
+    if (found.size() > static_cast<std::size_t>(*limit))
+      found.resize(static_cast<std::size_t>(*limit));
+  } else {
+    found = app.reader.list_silences(status, now, *limit);
+  }
+  Json list = Json::array();
+  for (const auto& v : found)
+    list.push_back(silence_view_json(v, now));
+  reply_json(res, 200, Json{{"silences", std::move(list)}});
+}
+
+void get_silence(App& app, const httplib::Request& req, httplib::Response& res) {
+  auto id = path_id(req, res);
+  if (!id) return;
+  auto found = app.reader.get_silence(*id);
+  if (!found) return reply_error(res, 404, "not_found", "no silence " + std::to_string(*id));
+  reply_json(res, 200, silence_view_json(*found, app.clock.now()));
+}
+
+// POST /api/v1/silences/{id}/expire with an optional {"by": "..."}: without one, the caller's
+// token name, or "api" on an open API.
+void expire_silence(App& app, const httplib::Request& req, httplib::Response& res,
+                    const std::string& caller) {
+  auto id = path_id(req, res);
+  if (!id) return;
+  std::string by = caller;
+  if (!req.body.empty()) {
+    auto body = parse_json_strict(req.body, 8);
+    if (!body) return reply_error(res, 400, body.error().code, body.error().detail);
+    if (!body->is_object())
+      return reply_error(res, 400, "invalid_body", R"(expected {"by": "..."})");
+    for (auto it = body->begin(); it != body->end(); ++it) {
+      if (it.key() != "by") {
+        return reply_error(res, 400, "unknown_field",
+                           "unknown field \"" + it.key() + "\"; the body takes by");
+      }
+      if (!it.value().is_string() || it.value().get_ref<const std::string&>().empty() ||
+          it.value().get_ref<const std::string&>().size() > rules::k_silence_max_by) {
+        return reply_error(res, 400, "invalid_field",
+                           "\"by\" must be a string of 1 to " +
+                               std::to_string(rules::k_silence_max_by) + " bytes");
+      }
+      by = it.value().get<std::string>();
+    }
+  }
+  auto expired = app.engine.expire_silence(*id, by);
+  if (!expired) return reply_action_error(res, expired.error());
+  const TimePoint now = app.clock.now();
+  // With what it withheld and paged at its end; the commit is done, so the read sees it.
+  if (auto view = app.reader.get_silence(*id))
+    return reply_json(res, 200, silence_view_json(*view, now));
+  reply_json(res, 200, silence_view_json(storage::SilenceView{std::move(*expired), 0, 0}, now));
 }
 
 // GET /api/v1/noise: the noisiest alerts first, each with its breakdown and advice.
@@ -284,11 +403,7 @@ void act_on_alert(App& app, const httplib::Request& req, httplib::Response& res,
                        "\"by\" is limited to 200 bytes and \"note\" to 4000");
   }
   auto result = app.engine.act(engine::AlertRef{*id, ""}, action, by, note);
-  if (!result) {
-    const auto& e = result.error();
-    if (e.status == 503) return reply_unavailable(res, e.detail);
-    return reply_error(res, e.status, e.code, e.detail);
-  }
+  if (!result) return reply_action_error(res, result.error());
   reply_json(res, 200,
              Json{{"alert_id", result->alert_id},
                   {"fingerprint", result->fingerprint},
@@ -602,31 +717,53 @@ void ready(App& app, httplib::Response& res) {
 
 }  // namespace
 
-AuthResult check_bearer(const rules::Rules& rules, const std::string& authorization,
-                        rules::Scope needed, const rules::EnvLookup& env) {
-  if (rules.api_tokens.empty()) return AuthResult::ok;  // open API, warned about at startup
-  // credentials = auth-scheme 1*SP token68, the scheme's name in any case (RFC 9110 §11.1,
-  // §11.4); the token is compared as sent.
+namespace {
+
+// The token presented in the Bearer scheme, if any: credentials = auth-scheme 1*SP token68, the
+// scheme's name in any case (RFC 9110 §11.1, §11.4); the token is taken as sent.
+std::optional<std::string> presented_token(std::string_view header) {
   constexpr std::string_view k_scheme = "bearer";
-  const std::string_view header = authorization;
   const auto space = header.find(' ');
   const auto scheme = header.substr(0, space);
-  if (space == std::string_view::npos || !iequals(scheme, k_scheme)) {
-    return AuthResult::missing;
-  }
+  if (space == std::string_view::npos || !iequals(scheme, k_scheme)) return std::nullopt;
   const auto token_at = header.find_first_not_of(' ', space);
-  if (token_at == std::string_view::npos) return AuthResult::missing;
-  const std::string presented(header.substr(token_at));
-  std::optional<rules::Scope> matched;
+  if (token_at == std::string_view::npos) return std::nullopt;
+  return std::string(header.substr(token_at));
+}
+
+// The configured token `presented` is, compared in constant time with every one of them.
+const rules::ApiToken* matching_token(const rules::Rules& rules, const std::string& presented,
+                                      const rules::EnvLookup& env) {
+  const rules::ApiToken* matched = nullptr;
   for (const auto& t : rules.api_tokens) {
     auto value = env(t.token_env);
     // An unset or empty variable never matches, even an empty presented token.
-    if (value && !value->empty() && equal_constant_time(presented, *value)) matched = t.scope;
+    if (value && !value->empty() && equal_constant_time(presented, *value)) matched = &t;
   }
+  return matched;
+}
+
+}  // namespace
+
+AuthResult check_bearer(const rules::Rules& rules, const std::string& authorization,
+                        rules::Scope needed, const rules::EnvLookup& env) {
+  if (rules.api_tokens.empty()) return AuthResult::ok;  // open API, warned about at startup
+  const auto presented = presented_token(authorization);
+  if (!presented) return AuthResult::missing;
+  const rules::ApiToken* matched = matching_token(rules, *presented, env);
   if (!matched) return AuthResult::invalid;
-  if (needed == rules::Scope::write && *matched != rules::Scope::write)
+  if (needed == rules::Scope::write && matched->scope != rules::Scope::write)
     return AuthResult::forbidden;
   return AuthResult::ok;
+}
+
+std::optional<std::string> bearer_name(const rules::Rules& rules, const std::string& authorization,
+                                       const rules::EnvLookup& env) {
+  const auto presented = presented_token(authorization);
+  if (!presented) return std::nullopt;
+  const rules::ApiToken* matched = matching_token(rules, *presented, env);
+  if (!matched || matched->name.empty()) return std::nullopt;
+  return matched->name;
 }
 
 void register_api(http::Routes& routes, App& app) {
@@ -677,6 +814,22 @@ void register_api(http::Routes& routes, App& app) {
                   act_on_alert(app, req, res, action);
                 }));
   }
+  routes.post("/api/v1/silences", guarded(Scope::write, [&app](const auto& req, auto& res) {
+                add_silence(app, req, res);
+              }));
+  routes.get("/api/v1/silences", guarded(Scope::read, [&app](const auto& req, auto& res) {
+               list_silences(app, req, res);
+             }));
+  routes.get(
+      R"(/api/v1/silences/([^/]+))",
+      guarded(Scope::read, [&app](const auto& req, auto& res) { get_silence(app, req, res); }));
+  routes.post(R"(/api/v1/silences/([^/]+)/expire)",
+              guarded(Scope::write, [&app](const auto& req, auto& res) {
+                const auto caller =
+                    bearer_name(*app.rules.get()->rules, req.get_header_value("Authorization"),
+                                rules::process_env());
+                expire_silence(app, req, res, caller.value_or("api"));
+              }));
   routes.get("/api/v1/noise", guarded(Scope::read, [&app](const auto& req, auto& res) {
                list_noise(app, req, res);
              }));

@@ -19,4 +19,10 @@ enum class AuthResult { ok, missing, invalid, forbidden };
 AuthResult check_bearer(const rules::Rules& rules, const std::string& authorization_header,
                         rules::Scope needed, const rules::EnvLookup& env);
 
+// The name of the configured token `authorization_header` presents (compared as check_bearer
+// does), or nullopt: no Bearer token, or none matches. Who acted, when the body does not say.
+std::optional<std::string> bearer_name(const rules::Rules& rules,
+                                       const std::string& authorization_header,
+                                       const rules::EnvLookup& env);
+
 }  // namespace tocsin::server

@@ -85,6 +85,7 @@ App::App(std::string rules_path_, std::string db_path_, const Clock& clock_,
              [this](const engine::Committed& c) { count_commit(metrics, delivery_doorbell, c); }) {
   metrics.watch_database([this] { return writer.health(); });
   metrics.set_storage_source([this] { return reader.storage_stats(); });
+  metrics.set_silences_source([this] { return reader.count_active_silences(clock.now()); });
 }
 
 rules::LoadResult App::reload_rules() {

@@ -168,23 +168,30 @@ void Metrics::set_storage_source(std::function<storage::StorageStats()> source) 
   m_storage_source = std::move(source);
 }
 
+void Metrics::set_silences_source(std::function<std::int64_t()> source) {
+  MutexLock lock(m_mutex);
+  m_silences_source = std::move(source);
+}
+
 std::string Metrics::render() const {
   // Read before taking m_mutex: the writer reports groups to observe_group() under its own
   // locks, never the other way round.
   const std::optional<storage::DatabaseHealth> database =
       m_database_health ? std::optional(m_database_health()) : std::nullopt;
   std::function<storage::StorageStats()> source;
+  std::function<std::int64_t()> silences_source;
   {
     MutexLock lock(m_mutex);
     source = m_storage_source;
+    silences_source = m_silences_source;
   }
   std::optional<storage::StorageStats> storage;
-  if (source) {
-    try {
-      storage = source();
-    } catch (const std::exception&) {
-      // The database cannot be read right now: leave the gauges out of this scrape.
-    }
+  std::optional<std::int64_t> silences_active;
+  try {
+    if (source) storage = source();
+    if (silences_source) silences_active = silences_source();
+  } catch (const std::exception&) {
+    // The database cannot be read right now: leave the gauges it did not give out of this scrape.
   }
   MutexLock lock(m_mutex);
   std::string out;
@@ -208,6 +215,11 @@ std::string Metrics::render() const {
                              ? static_cast<double>(to_unix_ms(*storage->oldest_event)) / 1000.0
                              : 0.0) +
            "\n";
+  }
+  if (silences_active) {
+    header(out, "tocsin_silences_active", "gauge",
+           "Silences in force now: started, not ended, not expired by hand.");
+    out += "tocsin_silences_active " + std::to_string(*silences_active) + "\n";
   }
   header(out, "tocsin_retention_pruned_rows_total", "counter",
          "Rows deleted by retention (storage.retain_events), by table.");

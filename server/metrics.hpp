@@ -65,6 +65,9 @@ class Metrics {
   // Where render() reads the database's size and oldest event from, on every scrape (a read
   // connection: never waits for the writer). Unset: those gauges are left out.
   void set_storage_source(std::function<storage::StorageStats()> source);
+  // Where render() counts the silences in force (tocsin_silences_active), on every scrape, from
+  // the database (docs/behaviour.md "Silences"). Unset: the gauge is left out.
+  void set_silences_source(std::function<std::int64_t()> source);
 
   std::string render() const;
 
@@ -102,6 +105,7 @@ class Metrics {
   double m_last_prune_at GUARDED_BY(m_mutex) = 0;  // unix seconds; 0: no run yet
   double m_last_prune_seconds GUARDED_BY(m_mutex) = 0;
   std::function<storage::StorageStats()> m_storage_source;  // set once, before serving
+  std::function<std::int64_t()> m_silences_source;          // set once, before serving
   Histogram m_commit_seconds GUARDED_BY(m_mutex);
   Histogram m_group_size GUARDED_BY(m_mutex);
 };
