@@ -277,21 +277,17 @@ bool noise_routing(const rules::Rules& rules, const std::vector<const rules::Rul
   return changed;
 }
 
-bool never_suppressed(const std::vector<const rules::Rule*>& matched) {
-  return std::any_of(matched.begin(), matched.end(),
-                     [](const rules::Rule* r) { return r->never_suppress; });
-}
-
 // The silence withholding pages of the alert `view` describes at `now`, if any
-// (docs/behaviour.md "Silences"). Asked only when a decision would page: the query is then one
-// indexed read of the few silences in force.
+// (docs/behaviour.md "Silences"); `never_suppress()` says whether the alert is never_suppress,
+// asked only when some silence is in force. Asked only when a decision would page: the query is
+// then one indexed read of the few silences in force.
 // REQUIRES: runs on the writer thread inside the group transaction.
-std::optional<rules::SilenceRef> silence_for(storage::Transaction& tx, const rules::Rules& rules,
-                                             const NormalizedEvent& view,
-                                             std::optional<bool> never_suppress, TimePoint now) {
+std::optional<rules::SilenceRef> silence_for(storage::Transaction& tx, const NormalizedEvent& view,
+                                             const std::function<bool()>& never_suppress,
+                                             TimePoint now) {
   auto silences = tx.active_silences(now);
   if (silences.empty()) return std::nullopt;
-  const bool never = never_suppress ? *never_suppress : never_suppressed(rules.matching(view));
+  const bool never = never_suppress();
   while (const rules::Silence* s = rules::applying_silence(silences, view, never, now)) {
     // Another instance may be ending it right now: held, its end waits for this decision's hit;
     // gone, the next one that applies (if any) is asked.
@@ -302,6 +298,17 @@ std::optional<rules::SilenceRef> silence_for(storage::Transaction& tx, const rul
   return std::nullopt;
 }
 
+// The silence for a stored alert's episode (engine/silence_view.hpp: as the API judges it).
+// REQUIRES: runs on the writer thread inside the group transaction.
+std::optional<rules::SilenceRef> silence_of_episode(storage::Transaction& tx,
+                                                    const rules::Rules& rules,
+                                                    const storage::AlertRecord& alert,
+                                                    const rules::Episode& episode, TimePoint now) {
+  const NormalizedEvent view = silence_view(alert, episode.severity);
+  return silence_for(
+      tx, view, [&] { return never_suppressed(rules, alert, view); }, now);
+}
+
 // The silence for an alert's stored episode, when `effects` would page (timers, actions).
 // REQUIRES: runs on the writer thread inside the group transaction.
 std::optional<rules::SilenceRef> silence_if_paging(storage::Transaction& tx,
@@ -310,9 +317,7 @@ std::optional<rules::SilenceRef> silence_if_paging(storage::Transaction& tx,
                                                    const rules::Episode& episode,
                                                    const rules::Effects& effects, TimePoint now) {
   if (!rules::would_page(effects)) return std::nullopt;
-  std::optional<bool> never;
-  if (alert.rule.starts_with("heartbeat:")) never = false;  // routed by its heartbeat, no rule
-  return silence_for(tx, rules, silence_view(alert, episode.severity), never, now);
+  return silence_of_episode(tx, rules, alert, episode, now);
 }
 
 IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
@@ -378,8 +383,11 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     NormalizedEvent view = event;
     view.fingerprint = fingerprint;
     view.severity = d.active ? d.active->severity : severity;
-    if (auto silence =
-            silence_for(tx, rules, view, heartbeat ? false : never_suppressed(matched), now)) {
+    const auto never = [&] {
+      return !heartbeat && std::any_of(matched.begin(), matched.end(),
+                                       [](const rules::Rule* r) { return r->never_suppress; });
+    };
+    if (auto silence = silence_for(tx, view, never, now)) {
       // Same event, same state: the pages are withheld, everything else is as decided.
       routing.silence = std::move(silence);
       d = rules::decide(policy, state, event, severity, priority, now, routing);
@@ -542,10 +550,7 @@ void end_silence(storage::Transaction& tx, const rules::Rules& rules, const rule
     }
     storage::AlertRecord& alert = loaded->first;
     const rules::Episode& episode = *state->active;
-    const NormalizedEvent view = silence_view(alert, episode.severity);
-    std::optional<bool> never;
-    if (alert.rule.starts_with("heartbeat:")) never = false;
-    if (auto other = silence_for(tx, rules, view, never, now)) {
+    if (auto other = silence_of_episode(tx, rules, alert, episode, now)) {
       rules::Effects fx;
       fx.notes.push_back(rules::Note{episode.number, rules::NoteKind::silenced,
                                      other->describe() + " (silence " + std::to_string(silence.id) +
