@@ -176,6 +176,17 @@ Expected<SilenceMatchers, SilenceError> parse_silence_matchers(const Json& spell
     return unexpected(SilenceError{
         "matchers", "names no key: a silence of every alert is refused (name what to quiet)"});
   }
+  // A value that matches "" matches everything (`*`, an unanchored regex like /.*/): a silence
+  // made only of such values, and no label (a label must be present to match), quiets every
+  // alert.
+  const auto anything = [](const std::optional<ValueMatcher>& m) { return !m || m->matches(""); };
+  const Match& m = out.match;
+  if (out.match.labels.empty() && anything(out.fingerprint) && anything(m.source) &&
+      anything(m.name) && anything(m.severity) && anything(m.metric) && anything(m.namespace_) &&
+      anything(m.account) && anything(m.region)) {
+    return unexpected(SilenceError{
+        "matchers", "matches every alert (each value matches anything): name what to quiet"});
+  }
   if (count > k_silence_max_matchers) {
     return unexpected(SilenceError{"matchers", "has " + std::to_string(count) +
                                                    " values, more than " +
