@@ -134,10 +134,15 @@ class Reader {
   //   decisions of kind "decision" with one of those outcomes, a reason `by WHO[: NOTE]`
   //   (rules::on_action) and no inbound request. Two-way sync actions are left out: their
   //   inbound request replays them.
+  // - `silence` (when given) for every silence added at or after `since` (at its created_at),
+  //   every silence added before and still in force or pending at `since` (at `since`), and
+  //   every silence expired by hand at or after `since` (at its expired_at); before the
+  //   requests and actions of the same millisecond.
   // Throws DatabaseError when the file is missing, not a Tocsin database, or newer than this
   // build; ReadError when reading fails midway. Never creates or changes the file.
   void export_since(TimePoint since, const std::function<void(const InboundRecord&)>& request,
-                    const std::function<void(const DecisionRecord&)>& action);
+                    const std::function<void(const DecisionRecord&)>& action,
+                    const std::function<void(const SilenceChange&)>& silence = {});
 };
 
 }  // namespace tocsin::storage

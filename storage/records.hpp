@@ -259,6 +259,15 @@ struct SilenceView {
   std::int64_t paged = 0;     // of those, still open when it ended: they paged then
 };
 
+// What `tocsin export` re-enacts of a silence: adding it at `at` (its creation, or the start of
+// the exported window when it was added before), or expiring it by hand at `at`.
+struct SilenceChange {
+  enum class Kind { added, expired };
+  Kind kind = Kind::added;
+  TimePoint at{};
+  rules::Silence silence;
+};
+
 struct HeartbeatPing {
   std::string name;
   TimePoint first_ping_at{}, last_ping_at{};
