@@ -806,6 +806,29 @@ std::vector<SilenceView> Reader::silences_between(TimePoint from, TimePoint to, 
   throw_read_error(e);
 }
 
+std::vector<SeenAlert> Reader::alerts_seen_between(TimePoint from, TimePoint to, int limit) try {
+  Lease lease(*this);
+  const auto q = lease.db().prepare(
+      std::string("SELECT ") + k_alert_columns +
+      ", e.severity FROM alerts a LEFT JOIN episodes e ON e.alert_id = a.id AND e.opened_at < ?2 "
+      "AND (e.closed_at IS NULL OR e.closed_at >= ?1) WHERE a.id IN (SELECT d.alert_id FROM "
+      "decisions d WHERE d.kind = 'event' AND d.at >= ?1 AND d.at < ?2 AND d.alert_id IS NOT "
+      "NULL) ORDER BY a.id, e.number LIMIT ?3");
+  q->bind(1, static_cast<std::int64_t>(to_unix_ms(from)));
+  q->bind(2, static_cast<std::int64_t>(to_unix_ms(to)));
+  q->bind(3, limit);
+  std::vector<SeenAlert> out;
+  const int severity = 17;  // after the alert's columns
+  while (q->step()) {
+    SeenAlert seen{read_alert(*q, 0, lease.db().backend()), std::nullopt};
+    if (!q->is_null(severity)) seen.severity = parse_stored<Severity>(q->get_text(severity));
+    out.push_back(std::move(seen));
+  }
+  return out;
+} catch (const sql::Error& e) {
+  throw_read_error(e);
+}
+
 // Report (tocsin report)
 
 int Reader::schema_version() try {

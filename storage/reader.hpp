@@ -78,6 +78,9 @@ class Reader {
   std::int64_t count_active_silences(TimePoint now);
   // Silences in force at some time in [from, to), oldest first (the report).
   std::vector<SilenceView> silences_between(TimePoint from, TimePoint to, int limit = 1000);
+  // Alerts with an event decision in [from, to), by id, each with the severities of its episodes
+  // active in that span (the report's silences that matched nothing); at most `limit` rows.
+  std::vector<SeenAlert> alerts_seen_between(TimePoint from, TimePoint to, int limit = 10'000);
   // The alert's pending timers, soonest first.
   std::vector<StoredTimer> list_timers(std::int64_t alert_id);
 

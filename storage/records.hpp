@@ -268,6 +268,13 @@ struct SilenceChange {
   rules::Silence silence;
 };
 
+// An alert that had an event in a span, with the severity of an episode of it active then (one
+// entry per such episode; none: the event opened nothing). What a silence's matchers saw.
+struct SeenAlert {
+  AlertRecord alert;
+  std::optional<Severity> severity;
+};
+
 struct HeartbeatPing {
   std::string name;
   TimePoint first_ping_at{}, last_ping_at{};
