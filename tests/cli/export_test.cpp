@@ -325,13 +325,14 @@ rules:
       generic("2026-11-02T04:30:00Z", "forms-db", "firing"),
       Json{{"at", "2026-11-02T05:00:00Z"}, {"expire_silence", 2}, {"by", "bob"}},
   };
-  const std::string recorded = dir.file("recorded.db");
-  const auto first = run_replay_lines(rules, input, "2026-11-02T09:00:00Z", recorded);
+  // On PostgreSQL too when the suite runs there (support/test_database.hpp).
+  const tocsin::testing::TestDatabaseLocation recorded(dir, "recorded.db");
+  const auto first = run_replay_lines(rules, input, "2026-11-02T09:00:00Z", recorded.location());
   REQUIRE(first.status == 0);
   REQUIRE(first.where("decision", "decision", "silenced").size() == 2);
   REQUIRE(first.where("decision", "decision", "unsilenced").size() == 2);
 
-  const Exported e = export_from(recorded, "30d", "2026-11-02T09:00:00Z");
+  const Exported e = export_from(recorded.location(), "30d", "2026-11-02T09:00:00Z");
   REQUIRE(e.status == 0);
   std::vector<Json> exported;
   std::istringstream lines(e.out);
