@@ -91,6 +91,30 @@ OrderedJson action_line(const storage::DecisionRecord& d) {
   return line;
 }
 
+// The line re-enacting a silence change (docs/formats.md "13. Replay and export lines"). `id` is
+// the silence's id here: a later `expire_silence` line names it, and replay maps it to the id its
+// own database gives. A silence added before the exported window is added at the window's
+// start; its `starts_at`, then in the past, counts from that line's `at` when replayed.
+OrderedJson silence_line(const storage::SilenceChange& c) {
+  const rules::Silence& s = c.silence;
+  OrderedJson line;
+  line["at"] = format_timestamp(c.at);
+  if (c.kind == storage::SilenceChange::Kind::expired) {
+    line["expire_silence"] = s.id;
+    line["by"] = s.expired_by;
+    return line;
+  }
+  OrderedJson spec;
+  spec["id"] = s.id;
+  spec["matchers"] = OrderedJson::parse(s.spelled.dump());
+  spec["starts_at"] = format_timestamp(s.starts_at);
+  spec["ends_at"] = format_timestamp(s.ends_at);
+  spec["by"] = s.created_by;
+  spec["comment"] = s.comment;
+  line["silence"] = std::move(spec);
+  return line;
+}
+
 void write_line(std::ostream& out, const OrderedJson& line) {
   out << line.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << '\n';
 }
@@ -123,7 +147,8 @@ int run_export(const ExportOptions& options, TimePoint now, std::ostream& out, s
         [&](const storage::InboundRecord& r) {
           if (auto line = request_line(r, err)) write_line(out, *line);
         },
-        [&](const storage::DecisionRecord& d) { write_line(out, action_line(d)); });
+        [&](const storage::DecisionRecord& d) { write_line(out, action_line(d)); },
+        [&](const storage::SilenceChange& c) { write_line(out, silence_line(c)); });
   } catch (const std::exception& e) {
     err << "tocsin export: " << e.what() << '\n';
     return 2;
@@ -138,10 +163,10 @@ int run_export(const ExportOptions& options, TimePoint now, std::ostream& out, s
 
 Subcommand add_export(CLI::App& cli) {
   auto opt = std::make_shared<ExportOptions>();
-  auto* cmd = cli.add_subcommand(
-      "export",
-      "Print the stored inbound events (and API actions) as replay input lines, to try a rules "
-      "change on past traffic");
+  auto* cmd = cli.add_subcommand("export",
+                                 "Print the stored inbound events (and API actions and silences) "
+                                 "as replay input lines, to try a rules "
+                                 "change on past traffic");
   cmd->add_option("--db", opt->db_path,
                   "SQLite database file or postgresql:// URI, opened read-only (env "
                   "TOCSIN_DB; default ./tocsin.db)");

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <utility>
 #include <variant>
 
@@ -44,11 +45,55 @@ struct ActionLine {
   engine::AlertRef alert;
   std::string by, note;
 };
+// A silence to add: the POST /api/v1/silences body, and the id it had where it was recorded
+// (what a later `expire_silence` line of the same export names).
+struct SilenceLine {
+  Json request;
+  std::optional<std::int64_t> recorded_id;
+};
+struct ExpireSilenceLine {
+  std::int64_t id = 0;
+  std::string by;
+};
 struct Line {
   int number = 0;
   TimePoint at{};
-  std::variant<HookLine, HeartbeatLine, ActionLine> what;
+  std::variant<HookLine, HeartbeatLine, ActionLine, SilenceLine, ExpireSilenceLine> what;
 };
+
+// The `silence` object: the API's request keys with the types it takes, and `id`. What the
+// values mean (times, bounds, matcher syntax) is judged when the line runs, as the API would.
+Expected<SilenceLine, std::string> parse_silence_line(const Json& spec) {
+  if (!spec.is_object()) {
+    return unexpected(std::string(
+        "\"silence\" must be an object like {\"matchers\": {...}, \"duration\": \"2h\", "
+        "\"by\": \"alice\", \"comment\": \"...\"}"));
+  }
+  SilenceLine s;
+  for (auto it = spec.begin(); it != spec.end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "id") {
+      if (!it.value().is_number_integer() || it.value().get<std::int64_t>() < 1)
+        return unexpected(std::string("\"id\" in \"silence\" must be a positive integer"));
+      s.recorded_id = it.value().get<std::int64_t>();
+    } else if (key == "matchers") {
+      if (!it.value().is_object())
+        return unexpected(std::string("\"matchers\" in \"silence\" must be an object"));
+      s.request[key] = it.value();
+    } else if (key == "starts_at" || key == "ends_at" || key == "duration" || key == "by" ||
+               key == "comment") {
+      if (!it.value().is_string())
+        return unexpected("\"" + key + "\" in \"silence\" must be a string");
+      s.request[key] = it.value();
+    } else {
+      return unexpected("unknown key \"" + key +
+                        "\" in \"silence\"; the keys are matchers, starts_at, ends_at, "
+                        "duration, by, comment, id");
+    }
+  }
+  if (s.request.is_null()) s.request = Json::object();
+  return s;
+}
 
 // Parses one line; on failure returns why (the caller adds path and line number).
 Expected<Line, std::string> parse_line(const std::string& text, int number) {
@@ -64,12 +109,43 @@ Expected<Line, std::string> parse_line(const std::string& text, int number) {
   line.at = *t;
 
   static const char* const k_actions[] = {"ack", "unack", "resolve"};
-  int kinds = json->contains("hook") ? 1 : 0;
+  int kinds = json->contains("hook") + json->contains("silence") + json->contains("expire_silence");
   for (const char* a : k_actions)
     kinds += json->contains(a) ? 1 : 0;
   if (kinds != 1) {
     return unexpected(
-        std::string("a line needs exactly one of \"hook\", \"ack\", \"unack\", \"resolve\""));
+        std::string("a line needs exactly one of \"hook\", \"ack\", \"unack\", \"resolve\", "
+                    "\"silence\", \"expire_silence\""));
+  }
+
+  if (json->contains("silence")) {
+    for (auto it = json->begin(); it != json->end(); ++it) {
+      if (it.key() != "at" && it.key() != "silence")
+        return unexpected("unknown key \"" + it.key() + "\"");
+    }
+    auto silence = parse_silence_line((*json)["silence"]);
+    if (!silence) return unexpected(silence.error());
+    line.what = std::move(*silence);
+    return line;
+  }
+  if (json->contains("expire_silence")) {
+    ExpireSilenceLine e;
+    for (auto it = json->begin(); it != json->end(); ++it) {
+      if (it.key() == "by") {
+        if (!it.value().is_string()) return unexpected(std::string("\"by\" must be a string"));
+        e.by = it.value().get<std::string>();
+      } else if (it.key() != "at" && it.key() != "expire_silence") {
+        return unexpected("unknown key \"" + it.key() + "\"");
+      }
+    }
+    const Json& id = (*json)["expire_silence"];
+    if (!id.is_number_integer() || id.get<std::int64_t>() < 1)
+      return unexpected(
+          std::string("\"expire_silence\" must be a silence id (a positive integer)"));
+    e.id = id.get<std::int64_t>();
+    if (e.by.empty()) e.by = "replay";
+    line.what = std::move(e);
+    return line;
   }
 
   if (json->contains("hook")) {
@@ -241,10 +317,24 @@ class Tally {
       for (std::size_t i = 0; i < most.size() && i < 5; ++i)
         out << (i ? ", " : " ") << most[i].first << " " << most[i].second;
     }
+    // docs/behaviour.md "Silences": what was quieted, and what paged when its silence ended;
+    // shown when the input had silences.
+    static const char* const k_silence_decisions[] = {"silence_added", "silence_ended", "silenced",
+                                                      "unsilenced"};
+    if (std::any_of(std::begin(k_silence_decisions), std::end(k_silence_decisions),
+                    [&](const char* d) { return m_decisions.contains(d); })) {
+      out << "\n  silences:";
+      for (const char* d : k_silence_decisions) {
+        auto it = m_decisions.find(d);
+        out << " " << d << " " << (it == m_decisions.end() ? 0 : it->second);
+      }
+    }
     out << "\n  other decisions:";
+    static const std::set<std::string> k_listed = {
+        "demoted", "held", "dropped", "silence_added", "silence_ended", "silenced", "unsilenced"};
     std::map<std::string, std::size_t> other;
     for (const auto& [d, n] : m_decisions) {
-      if (d != "demoted" && d != "held" && d != "dropped") other[d] = n;
+      if (!k_listed.contains(d)) other[d] = n;
     }
     row(out, other);
     out << '\n';
@@ -327,6 +417,10 @@ class Replayer {
         m_err << where(line) << "warning: " << rules::to_string(a->action) << " not applied ("
               << done.error().code << "): " << done.error().detail << '\n';
       }
+    } else if (const auto* s = std::get_if<SilenceLine>(&line.what)) {
+      if (!add_silence(line, *s, journal)) return false;
+    } else if (const auto* e = std::get_if<ExpireSilenceLine>(&line.what)) {
+      if (!expire_silence(line, *e, journal)) return false;
     }
     emit(journal);
     return true;
@@ -335,6 +429,42 @@ class Replayer {
   const Tally& tally() const { return m_tally; }
 
  private:
+  // False only when storage failed; a refused silence is a warning, like a refused payload.
+  bool add_silence(const Line& line, const SilenceLine& s, engine::Journal& journal) {
+    auto added = m_app.engine.add_silence(s.request, &journal);
+    if (!added) {
+      if (added.error().status >= 500) return storage_failed(added.error().detail);
+      m_err << where(line) << "warning: silence not added (" << added.error().code
+            << "): " << added.error().detail << '\n';
+      if (s.recorded_id) m_refused_silences.insert(*s.recorded_id);
+      return true;
+    }
+    if (s.recorded_id) {
+      m_silence_ids[*s.recorded_id] = added->id;
+      m_refused_silences.erase(*s.recorded_id);
+    }
+    return true;
+  }
+
+  // The id is the one the recording gave (export's `id`), translated to this database's; an id
+  // no `silence` line gave is taken as this database's own.
+  bool expire_silence(const Line& line, const ExpireSilenceLine& e, engine::Journal& journal) {
+    if (m_refused_silences.contains(e.id) && !m_silence_ids.contains(e.id)) {
+      m_err << where(line) << "warning: expire_silence not applied: silence " << e.id
+            << " was not added (see its warning)\n";
+      return true;
+    }
+    auto mapped = m_silence_ids.find(e.id);
+    const std::int64_t id = mapped == m_silence_ids.end() ? e.id : mapped->second;
+    auto done = m_app.engine.expire_silence(id, e.by, &journal);
+    if (!done) {
+      if (done.error().status >= 500) return storage_failed(done.error().detail);
+      m_err << where(line) << "warning: expire_silence not applied (" << done.error().code
+            << "): " << done.error().detail << '\n';
+    }
+    return true;
+  }
+
   void emit(const engine::Journal& journal) {
     print(m_out, journal);
     if (m_options.summary) m_tally.add(journal);
@@ -354,6 +484,8 @@ class Replayer {
   std::ostream& m_out;
   std::ostream& m_err;
   Tally m_tally;
+  std::map<std::int64_t, std::int64_t> m_silence_ids;  // recorded id -> this replay's
+  std::set<std::int64_t> m_refused_silences;           // recorded ids of refused silences
 };
 
 // The program-wide default logger replaced for a scope, and the previous one put back when it

@@ -16,7 +16,9 @@
 #include "core/text.hpp"
 #include "engine/engine.hpp"
 #include "engine/noise_view.hpp"
+#include "engine/silence_view.hpp"
 #include "rules/loader.hpp"
+#include "rules/silence.hpp"
 #include "storage/database.hpp"
 #include "storage/migrations.hpp"
 #include "storage/postgres/schema.hpp"
@@ -164,6 +166,39 @@ std::string failed_advice(const storage::FailedChannel& f, const rules::Rules& r
   if (rules.delivery.fallback && *rules.delivery.fallback == f.channel) {
     advice += "; this is the fallback channel, so these failures were announced nowhere";
   }
+  return advice;
+}
+
+// Whether `silence` covers an alert seen while it was in force, up to `now`. never_suppress is
+// decided by the current rules (a heartbeat's alert has no rule: false).
+bool covered_anything(storage::Reader& reader, const rules::Rules& rules,
+                      const rules::Silence& silence, TimePoint now) {
+  const TimePoint to = std::min(silence.end(), now);
+  for (const auto& seen : reader.alerts_seen_between(silence.starts_at, to)) {
+    // As the engine and the API judge it (engine/silence_view.hpp).
+    const NormalizedEvent view = engine::silence_view(seen.alert, seen.severity);
+    if (rules::silence_covers(silence, view, engine::never_suppressed(rules, seen.alert, view)))
+      return true;
+  }
+  return false;
+}
+
+std::vector<std::string> silence_advice(const SilenceEntry& e) {
+  const auto& v = e.view;
+  const auto& s = v.silence;
+  std::vector<std::string> advice;
+  if (e.active) {
+    advice.push_back("in force until " + format_timestamp(s.end()) + "; withheld " +
+                     std::to_string(v.withheld) + " episode(s) so far: POST /api/v1/silences/" +
+                     std::to_string(s.id) + "/expire ends it early");
+  }
+  if (v.paged > 0) {
+    advice.push_back(std::to_string(v.paged) + " of the " + std::to_string(v.withheld) +
+                     " episode(s) it withheld were still firing at its end (" +
+                     format_timestamp(s.end()) +
+                     ") and paged then: the work outlasted the silence, or it hid a real outage");
+  }
+  if (e.matched_nothing) advice.push_back("matched no alert: check the matchers");
   return advice;
 }
 
@@ -348,6 +383,26 @@ Report gather_report(storage::Reader& reader, const rules::Rules& rules, TimePoi
     n.channel = std::move(f);
     r.failed_deliveries.push_back(std::move(n));
   }
+
+  for (auto& v : reader.list_silences(rules::SilenceStatus::active, now)) {
+    SilenceEntry e;
+    e.active = true;
+    e.matched_nothing = v.withheld == 0 && !covered_anything(reader, rules, v.silence, now);
+    e.view = std::move(v);
+    e.advice = silence_advice(e);
+    r.silences.push_back(std::move(e));
+  }
+  // list_silences is newest first.
+  std::reverse(r.silences.begin(), r.silences.end());
+  for (auto& v : reader.silences_between(cutoff, now)) {
+    if (v.silence.end() > now) continue;  // active (listed above) or pending
+    SilenceEntry e;
+    e.matched_nothing = v.withheld == 0 && !covered_anything(reader, rules, v.silence, now);
+    if (v.paged == 0 && !e.matched_nothing) continue;
+    e.view = std::move(v);
+    e.advice = silence_advice(e);
+    r.silences.push_back(std::move(e));
+  }
   return r;
 }
 
@@ -459,6 +514,28 @@ std::string report_text(const Report& r) {
     }
     t.render(out);
   }
+
+  heading(out, "SILENCES",
+          "in force now; and " + period +
+              ", those whose withheld episodes were still firing at their end, and those that "
+              "matched no alert");
+  if (r.silences.empty()) {
+    nothing(out,
+            "no silence is in force, none ended with episodes still firing, none matched "
+            "nothing");
+  } else {
+    Table t({"ID", "STATE", "BY", "UNTIL", "WITHHELD", "PAGED AT END", "MATCHERS", "COMMENT"});
+    for (const auto& e : r.silences) {
+      const auto& s = e.view.silence;
+      t.row({std::to_string(s.id), e.active ? "active" : "ended", s.created_by,
+             format_timestamp(s.end()), std::to_string(e.view.withheld),
+             std::to_string(e.view.paged),
+             s.spelled.dump(-1, ' ', false, Json::error_handler_t::replace), s.comment});
+      for (const auto& a : e.advice)
+        t.note(a);
+    }
+    t.render(out);
+  }
   return out.str();
 }
 
@@ -551,6 +628,24 @@ std::string report_json(const Report& r) {
         {"advice", n.advice},
     });
   }
+  OrderedJson silences = OrderedJson::array();
+  for (const auto& e : r.silences) {
+    const auto& s = e.view.silence;
+    silences.push_back(OrderedJson{
+        {"id", s.id},
+        {"state", e.active ? "active" : "ended"},
+        {"by", s.created_by},
+        {"comment", s.comment},
+        {"matchers", OrderedJson::parse(s.spelled.dump())},
+        {"starts_at", format_timestamp(s.starts_at)},
+        {"until", format_timestamp(s.end())},
+        {"expired_by", s.expired_at ? OrderedJson(s.expired_by) : OrderedJson(nullptr)},
+        {"withheld", e.view.withheld},
+        {"paged_at_end", e.view.paged},
+        {"matched_nothing", e.matched_nothing},
+        {"advice", e.advice},
+    });
+  }
   OrderedJson doc{
       {"at", format_timestamp(r.at)},
       {"since", format_timestamp(r.at - r.since)},
@@ -561,6 +656,7 @@ std::string report_json(const Report& r) {
       {"no_rule", std::move(no_rule)},
       {"no_escalation", std::move(no_escalation)},
       {"failed_deliveries", std::move(failed)},
+      {"silences", std::move(silences)},
   };
   return doc.dump(2, ' ', false, OrderedJson::error_handler_t::replace) + "\n";
 }
@@ -576,9 +672,8 @@ int run_report(const ReportOptions& options, const Clock& clock, std::ostream& o
     return 2;
   }
   // --db, then TOCSIN_DB (the caller resolved those), then storage.url_env.
-  const std::string db_path = options.db_path.empty()
-                                  ? resolve_db("", loaded.rules->storage.url_env)
-                                  : options.db_path;
+  const std::string db_path =
+      options.db_path.empty() ? resolve_db("", loaded.rules->storage.url_env) : options.db_path;
   const std::string db_shown = storage::display_location(db_path);
   if (auto problem = storage::location_problem(db_path)) {
     err << "tocsin report: the database location " << db_shown << " " << *problem << "\n";
@@ -632,7 +727,7 @@ Subcommand add_report(CLI::App& cli) {
   auto* cmd = cli.add_subcommand(
       "report",
       "Audit: noisiest alerts with fixes, stale open episodes, rules that never matched, "
-      "alerts that notified nobody, failed deliveries");
+      "alerts that notified nobody, failed deliveries, silences");
   cmd->add_option("--rules", opt->report.rules_path,
                   "Rules file (env TOCSIN_RULES; default ./rules.yaml)");
   cmd->add_option("--db", opt->report.db_path,

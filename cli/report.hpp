@@ -1,6 +1,6 @@
 #pragma once
 // `tocsin report` (README "Running"): an audit of what Tocsin recorded, written as advice an SRE
-// can act on. Six sections, in this order in the text and in the JSON:
+// can act on. Seven sections, in this order in the text and in the JSON:
 //
 //   noisiest           the noisiest alerts (score over noise.window), each factor's points,
 //                      whether their episodes are demoted, and suggested fixes
@@ -11,6 +11,9 @@
 //   no_rule            alerts whose events matched no rule: recorded, nobody notified
 //   no_escalation      alerts whose episodes notified nobody although a rule matched them
 //   failed_deliveries  notifications that failed for good, per channel
+//   silences           silences in force now; and in the period, those whose withheld episodes
+//                      were still firing at their end (they paged then), and those that
+//                      matched no alert seen while they were in force
 //
 // Gathering (reads the database and the rules) is separate from rendering (pure functions of
 // a Report), so the text and the JSON are tested from hand-built reports.
@@ -92,6 +95,16 @@ struct FailedEntry {
   std::string advice;
 };
 
+// A silence worth a look (docs/behaviour.md "Silences").
+struct SilenceEntry {
+  storage::SilenceView view;  // the silence, the episodes it withheld, how many paged at its end
+  bool active = false;        // in force now
+  // No alert with an event while it was in force (up to now) matches it, and it withheld
+  // nothing: a typo in its matchers protects nobody.
+  bool matched_nothing = false;
+  std::vector<std::string> advice;
+};
+
 struct Report {
   TimePoint at{};     // now
   Duration since{0};  // the period: [at - since, at]
@@ -103,6 +116,9 @@ struct Report {
   std::vector<NoRuleEntry> no_rule;
   std::vector<NoEscalationEntry> no_escalation;
   std::vector<FailedEntry> failed_deliveries;
+  // Active ones first (by id), then the ended ones of the period that paged at their end or
+  // matched nothing (by start).
+  std::vector<SilenceEntry> silences;
 };
 
 // Reads everything the report needs as of `now`. Throws what the reader throws
@@ -119,7 +135,7 @@ std::string report_text(const Report& report);
 
 // The report as one JSON document, keys in section order:
 // at, since, rules_hash, noisiest, stale, unmatched_rules, no_rule, no_escalation,
-// failed_deliveries.
+// failed_deliveries, silences.
 std::string report_json(const Report& report);
 
 // The command: loads the rules, opens the database read-only, prints the report. Returns the

@@ -1,7 +1,9 @@
 #include "storage/reader.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 
 #include "storage/codec.hpp"
@@ -625,15 +627,50 @@ InboundRecord read_exported_request(sql::Statement& q, sql::Backend backend) {
   return r;
 }
 
+// The silence changes export_since reports, in time order (then by silence id, an add before
+// its expiry).
+std::vector<SilenceChange> silence_changes(sql::Connection& db, TimePoint since) {
+  const auto q = db.prepare(std::string(k_silence_select) +
+                            " WHERE created_at >= ?1 OR COALESCE(expired_at, ends_at) > ?1"
+                            " ORDER BY id");
+  q->bind(1, static_cast<std::int64_t>(to_unix_ms(since)));
+  std::vector<SilenceChange> out;
+  while (q->step()) {
+    rules::Silence s = read_silence(*q);
+    if (s.expired_at && *s.expired_at >= since) {
+      out.push_back(SilenceChange{SilenceChange::Kind::expired, *s.expired_at, s});
+    }
+    const TimePoint added = std::max(s.created_at, since);
+    out.push_back(SilenceChange{SilenceChange::Kind::added, added, std::move(s)});
+  }
+  std::stable_sort(out.begin(), out.end(), [](const SilenceChange& a, const SilenceChange& b) {
+    if (a.at != b.at) return a.at < b.at;
+    if (a.silence.id != b.silence.id) return a.silence.id < b.silence.id;
+    return a.kind == SilenceChange::Kind::added && b.kind != SilenceChange::Kind::added;
+  });
+  return out;
+}
+
 }  // namespace
 
 void Reader::export_since(TimePoint since, const std::function<void(const InboundRecord&)>& request,
-                          const std::function<void(const DecisionRecord&)>& action) try {
+                          const std::function<void(const DecisionRecord&)>& action,
+                          const std::function<void(const SilenceChange&)>& silence) try {
   Lease lease(*this);
   sql::Connection& db = lease.db();
   check_exportable(db, is_postgres_location(m_path) ? postgres::redacted(m_path) : m_path);
-  // Both queries read the same snapshot.
+  // Every query reads the same snapshot.
   ReadSnapshot snapshot(db);
+  const std::vector<SilenceChange> silences =
+      silence ? silence_changes(db, since) : std::vector<SilenceChange>{};
+  std::size_t next_silence = 0;
+  // The silence changes up to and including millisecond `until_ms`.
+  const auto silences_until = [&](std::int64_t until_ms) {
+    while (next_silence < silences.size() &&
+           static_cast<std::int64_t>(to_unix_ms(silences[next_silence].at)) <= until_ms) {
+      silence(silences[next_silence++]);
+    }
+  };
 
   const auto requests = db.prepare(
       "SELECT id, received_at, hook, delivery_id, headers, body "
@@ -669,13 +706,16 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
                       (request_at == action_at && requests->get_int64(0) <= after_request);
     }
     if (request_first) {
+      silences_until(requests->get_int64(1));
       request(read_exported_request(*requests, db.backend()));
       have_request = requests->step();
     } else {
+      silences_until(actions->get_int64(1));
       action(read_decision(*actions, 1));
       have_action = actions->step();
     }
   }
+  silences_until(std::numeric_limits<std::int64_t>::max());
   snapshot.commit();
 } catch (const sql::Error& e) {
   throw_read_error(e);
@@ -763,6 +803,29 @@ std::vector<SilenceView> Reader::silences_between(TimePoint from, TimePoint to, 
   q->bind(2, static_cast<std::int64_t>(to_unix_ms(to)));
   q->bind(3, limit);
   return read_silences(lease.db(), *q);
+} catch (const sql::Error& e) {
+  throw_read_error(e);
+}
+
+std::vector<SeenAlert> Reader::alerts_seen_between(TimePoint from, TimePoint to, int limit) try {
+  Lease lease(*this);
+  const auto q = lease.db().prepare(
+      std::string("SELECT ") + k_alert_columns +
+      ", e.severity FROM alerts a LEFT JOIN episodes e ON e.alert_id = a.id AND e.opened_at < ?2 "
+      "AND (e.closed_at IS NULL OR e.closed_at >= ?1) WHERE a.id IN (SELECT d.alert_id FROM "
+      "decisions d WHERE d.kind = 'event' AND d.at >= ?1 AND d.at < ?2 AND d.alert_id IS NOT "
+      "NULL) ORDER BY a.id, e.number LIMIT ?3");
+  q->bind(1, static_cast<std::int64_t>(to_unix_ms(from)));
+  q->bind(2, static_cast<std::int64_t>(to_unix_ms(to)));
+  q->bind(3, limit);
+  std::vector<SeenAlert> out;
+  const int severity = 17;  // after the alert's columns
+  while (q->step()) {
+    SeenAlert seen{read_alert(*q, 0, lease.db().backend()), std::nullopt};
+    if (!q->is_null(severity)) seen.severity = parse_stored<Severity>(q->get_text(severity));
+    out.push_back(std::move(seen));
+  }
+  return out;
 } catch (const sql::Error& e) {
   throw_read_error(e);
 }

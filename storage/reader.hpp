@@ -78,6 +78,9 @@ class Reader {
   std::int64_t count_active_silences(TimePoint now);
   // Silences in force at some time in [from, to), oldest first (the report).
   std::vector<SilenceView> silences_between(TimePoint from, TimePoint to, int limit = 1000);
+  // Alerts with an event decision in [from, to), by id, each with the severities of its episodes
+  // active in that span (the report's silences that matched nothing); at most `limit` rows.
+  std::vector<SeenAlert> alerts_seen_between(TimePoint from, TimePoint to, int limit = 10'000);
   // The alert's pending timers, soonest first.
   std::vector<StoredTimer> list_timers(std::int64_t alert_id);
 
@@ -134,10 +137,15 @@ class Reader {
   //   decisions of kind "decision" with one of those outcomes, a reason `by WHO[: NOTE]`
   //   (rules::on_action) and no inbound request. Two-way sync actions are left out: their
   //   inbound request replays them.
+  // - `silence` (when given) for every silence added at or after `since` (at its created_at),
+  //   every silence added before and still in force or pending at `since` (at `since`), and
+  //   every silence expired by hand at or after `since` (at its expired_at); before the
+  //   requests and actions of the same millisecond.
   // Throws DatabaseError when the file is missing, not a Tocsin database, or newer than this
   // build; ReadError when reading fails midway. Never creates or changes the file.
   void export_since(TimePoint since, const std::function<void(const InboundRecord&)>& request,
-                    const std::function<void(const DecisionRecord&)>& action);
+                    const std::function<void(const DecisionRecord&)>& action,
+                    const std::function<void(const SilenceChange&)>& silence = {});
 };
 
 }  // namespace tocsin::storage

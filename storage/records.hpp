@@ -259,6 +259,22 @@ struct SilenceView {
   std::int64_t paged = 0;     // of those, still open when it ended: they paged then
 };
 
+// What `tocsin export` re-enacts of a silence: adding it at `at` (its creation, or the start of
+// the exported window when it was added before), or expiring it by hand at `at`.
+struct SilenceChange {
+  enum class Kind { added, expired };
+  Kind kind = Kind::added;
+  TimePoint at{};
+  rules::Silence silence;
+};
+
+// An alert that had an event in a span, with the severity of an episode of it active then (one
+// entry per such episode; none: the event opened nothing). What a silence's matchers saw.
+struct SeenAlert {
+  AlertRecord alert;
+  std::optional<Severity> severity;
+};
+
 struct HeartbeatPing {
   std::string name;
   TimePoint first_ping_at{}, last_ping_at{};

@@ -10,13 +10,16 @@
 #include <sstream>
 
 #include "core/json.hpp"
+#include "rules/silence.hpp"
 #include "storage/vocabulary.hpp"
 #include "storage/writer.hpp"
+#include "support/replay_run.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
 using namespace tocsin::cli;
 using namespace tocsin::storage;
+using tocsin::testing::run_replay_lines;
 using tocsin::testing::TempDir;
 
 namespace {
@@ -234,4 +237,110 @@ TEST_CASE("export: a bad --since, a missing database and a newer schema are exit
     CHECK(e.status == 2);
     CHECK(e.err.find("not a Tocsin database") != std::string::npos);
   }
+}
+
+namespace {
+
+rules::Silence stored_silence(const char* created, const char* starts, const char* ends,
+                              const std::string& comment) {
+  rules::Silence s;
+  s.created_at = at(created);
+  s.starts_at = at(starts);
+  s.ends_at = at(ends);
+  s.created_by = "alice";
+  s.comment = comment;
+  s.spelled = Json{{"name", "forms-*"}};
+  auto matchers = rules::parse_silence_matchers(s.spelled);
+  REQUIRE(matchers);
+  s.matchers = *matchers;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("export: silences become silence and expire_silence lines among the requests") {
+  TempDir dir;
+  const std::string db = dir.file("t.db");
+  {
+    Writer writer(db, Durability::normal);
+    auto status = writer.submit([&](Transaction& tx) {
+      // Ended before the window (now - 7d = 2026-11-01T12:00:00Z): left out.
+      tx.insert_silence(stored_silence("2026-11-01T08:00:00Z", "2026-11-01T08:00:00Z",
+                                       "2026-11-01T10:00:00Z", "over"));
+      // Added before the window, in force at its start: added at the start.
+      tx.insert_silence(stored_silence("2026-11-01T10:00:00Z", "2026-11-01T10:00:00Z",
+                                       "2026-11-01T14:00:00Z", "upgrade"));
+      tx.insert_inbound(request("2026-11-01T12:00:00Z", "generic", R"({"key":"disk"})"));
+      // In the window, scheduled ahead, expired by hand.
+      const auto ahead = tx.insert_silence(stored_silence(
+          "2026-11-02T09:00:00Z", "2026-11-03T00:00:00Z", "2026-11-03T02:00:00Z", "window"));
+      tx.insert_inbound(request("2026-11-02T10:00:00Z", "generic", R"({"key":"forms-api"})"));
+      tx.expire_silence(ahead, at("2026-11-03T01:00:00Z"), "bob");
+    });
+    REQUIRE_FALSE(status.get().has_value());
+  }
+  const Exported e = export_from(db, "7d");
+  INFO(e.err);
+  REQUIRE(e.status == 0);
+  const std::string expected =
+      R"({"at":"2026-11-01T12:00:00.000Z","silence":{"id":2,"matchers":{"name":"forms-*"},"starts_at":"2026-11-01T10:00:00.000Z","ends_at":"2026-11-01T14:00:00.000Z","by":"alice","comment":"upgrade"}})"
+      "\n"
+      R"({"at":"2026-11-01T12:00:00.000Z","hook":"generic","headers":{},"body":{"key":"disk"}})"
+      "\n"
+      R"({"at":"2026-11-02T09:00:00.000Z","silence":{"id":3,"matchers":{"name":"forms-*"},"starts_at":"2026-11-03T00:00:00.000Z","ends_at":"2026-11-03T02:00:00.000Z","by":"alice","comment":"window"}})"
+      "\n"
+      R"({"at":"2026-11-02T10:00:00.000Z","hook":"generic","headers":{},"body":{"key":"forms-api"}})"
+      "\n"
+      R"({"at":"2026-11-03T01:00:00.000Z","expire_silence":3,"by":"bob"})"
+      "\n";
+  CHECK(e.out == expected);
+}
+
+TEST_CASE("export: a replay of an exported database with silences makes the same decisions") {
+  TempDir dir;
+  const std::string rules = R"(version: 1
+channels:
+  alerts: {type: webhook, url: "http://127.0.0.1:9/alerts"}
+rules:
+  - {name: forms, match: {source: generic, name: "forms-*"}, notify: [alerts]}
+)";
+  auto generic = [](const char* when, const std::string& key, const std::string& state) {
+    return Json{{"at", when}, {"hook", "generic"}, {"body", {{"key", key}, {"status", state}}}};
+  };
+  const std::vector<Json> input = {
+      Json{{"at", "2026-11-02T00:00:00Z"},
+           {"silence",
+            {{"matchers", {{"name", "forms-*"}}},
+             {"duration", "2h"},
+             {"by", "alice"},
+             {"comment", "upgrade"}}}},
+      generic("2026-11-02T00:30:00Z", "forms-api", "firing"),
+      Json{{"at", "2026-11-02T03:00:00Z"},
+           {"silence",
+            {{"matchers", {{"name", "forms-db"}}},
+             {"starts_at", "2026-11-02T04:00:00Z"},
+             {"ends_at", "2026-11-02T08:00:00Z"},
+             {"by", "bob"},
+             {"comment", "failover"}}}},
+      generic("2026-11-02T04:30:00Z", "forms-db", "firing"),
+      Json{{"at", "2026-11-02T05:00:00Z"}, {"expire_silence", 2}, {"by", "bob"}},
+  };
+  // On PostgreSQL too when the suite runs there (support/test_database.hpp).
+  const tocsin::testing::TestDatabaseLocation recorded(dir, "recorded.db");
+  const auto first = run_replay_lines(rules, input, "2026-11-02T09:00:00Z", recorded.location());
+  REQUIRE(first.status == 0);
+  REQUIRE(first.where("decision", "decision", "silenced").size() == 2);
+  REQUIRE(first.where("decision", "decision", "unsilenced").size() == 2);
+
+  const Exported e = export_from(recorded.location(), "30d", "2026-11-02T09:00:00Z");
+  REQUIRE(e.status == 0);
+  std::vector<Json> exported;
+  std::istringstream lines(e.out);
+  for (std::string l; std::getline(lines, l);)
+    exported.push_back(Json::parse(l));
+  REQUIRE(exported.size() == input.size());
+  const auto again = run_replay_lines(rules, exported, "2026-11-02T09:00:00Z");
+  REQUIRE(again.status == 0);
+  CHECK(again.err.empty());
+  CHECK(again.out == first.out);
 }

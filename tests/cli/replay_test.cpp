@@ -3,9 +3,9 @@
 #include "cli/replay.hpp"
 
 #include <doctest/doctest.h>
-
 #include <spdlog/spdlog.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -311,4 +311,169 @@ heartbeats:
   CHECK(lines[2]["at"] == "2026-11-01T00:40:00.000Z");
   CHECK(lines[2]["outcome"] == "resolved");
   CHECK(lines[3]["action"] == "resolve");
+}
+
+namespace {
+
+// The shipped rules.yaml, with one rule added for the forms stack's web tier that escalates
+// like the queue alarm (the shipped file has no other escalating rule to watch).
+std::string shipped_rules_with_forms() {
+  std::ifstream in(std::string(TOCSIN_SOURCE_DIR) + "/rules.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string rules = text.str();
+  const std::string anchor = "  - name: everything-else\n";
+  const auto at = rules.find(anchor);
+  REQUIRE(at != std::string::npos);
+  rules.insert(at,
+               "  - name: forms-web\n"
+               "    match: {source: generic, name: \"forms-*\"}\n"
+               "    escalation: queue-critical\n\n");
+  return rules;
+}
+
+Json silence_line(const std::string& at, Json spec) {
+  return Json{{"at", at}, {"silence", std::move(spec)}};
+}
+
+}  // namespace
+
+TEST_CASE("replay: a maintenance window never quiets the queue-age alarm") {
+  // Issue 15's closing evidence: a broad silence over the forms stack (its web tier and its
+  // hooks worker, by a name regex) while the queue alarm fires.
+  const std::vector<Json> input = {
+      silence_line("2026-12-22T03:00:00Z", {{"id", 7},
+                                            {"matchers", {{"name", "/^(forms-|hooks-worker)/"}}},
+                                            {"duration", "2h"},
+                                            {"by", "alice"},
+                                            {"comment", "forms stack upgrade"}}),
+      generic("2026-12-22T03:30:00Z", "forms-api-5xx", "firing"),
+      alarm("2026-12-22T04:00:00Z", "dec", "ALARM", "OK"),
+  };
+  Replay r = run_replay_lines(shipped_rules_with_forms(), input, "2026-12-22T05:30:00Z");
+  REQUIRE(r.status == 0);
+
+  auto added = r.where("decision", "decision", "silence_added");
+  REQUIRE(added.size() == 1);
+  CHECK(added[0]["at"] == "2026-12-22T03:00:00.000Z");
+  CHECK(added[0]["fingerprint"].is_null());
+  CHECK(added[0]["episode"].is_null());
+  CHECK(
+      added[0]["reason"].get<std::string>().starts_with("silence 1 by alice until "
+                                                        "2026-12-22T05:00:00"));
+
+  // The queue alarm (never_suppress in the shipped rules) pages on-call at once, then the CTO.
+  auto queue = r.where("notify", "fingerprint", k_fingerprint);
+  REQUIRE(queue.size() >= 3);
+  CHECK(queue[0]["at"] == "2026-12-22T04:00:00.000Z");
+  CHECK(queue[0]["channel"] == "oncall");
+  CHECK(queue[0]["action"] == "trigger");
+  CHECK(queue[2]["at"] == "2026-12-22T04:20:00.000Z");
+  CHECK(queue[2]["channel"] == "cto");
+  for (const auto& d : r.where("decision", "fingerprint", k_fingerprint))
+    CHECK(d["decision"] == "escalated");  // never `silenced`
+
+  // The forms alert is withheld, then pages when the silence ends, and escalates from then.
+  auto silenced = r.where("decision", "decision", "silenced");
+  REQUIRE(silenced.size() == 1);
+  CHECK(silenced[0]["at"] == "2026-12-22T03:30:00.000Z");
+  CHECK(silenced[0]["fingerprint"] == "generic:forms-api-5xx");
+  CHECK(silenced[0]["episode"] == 1);
+  CHECK(silenced[0]["reason"].get<std::string>().find("forms stack upgrade") != std::string::npos);
+  auto ended = r.where("decision", "decision", "silence_ended");
+  REQUIRE(ended.size() == 1);
+  CHECK(ended[0]["at"] == "2026-12-22T05:00:00.000Z");
+  auto unsilenced = r.where("decision", "decision", "unsilenced");
+  REQUIRE(unsilenced.size() == 1);
+  CHECK(unsilenced[0]["at"] == "2026-12-22T05:00:00.000Z");
+  CHECK(unsilenced[0]["fingerprint"] == "generic:forms-api-5xx");
+  auto forms = r.where("notify", "fingerprint", "generic:forms-api-5xx");
+  REQUIRE(forms.size() == 3);
+  CHECK(forms[0]["at"] == "2026-12-22T05:00:00.000Z");
+  CHECK(forms[0]["channel"] == "oncall");
+  CHECK(forms[0]["action"] == "trigger");
+  CHECK(forms[0]["level"] == 0);
+  CHECK(forms[1]["channel"] == "alerts");
+  CHECK(forms[2]["at"] == "2026-12-22T05:20:00.000Z");  // 20m after the page, not the opening
+  CHECK(forms[2]["channel"] == "cto");
+  CHECK(forms[2]["action"] == "escalate");
+}
+
+TEST_CASE("replay: silence lines add and expire silences, refusals are warnings") {
+  const std::string rules = std::string(k_rules) + R"(  - name: forms
+    match: {source: generic, name: "forms-*"}
+    notify: [alerts]
+)";
+  SUBCASE("expire_silence names the recorded id; the withheld episode pages then") {
+    const std::vector<Json> input = {
+        // Refused (ends in the past): a warning, and its recorded id expires nothing.
+        silence_line("2026-11-01T00:00:00Z", {{"id", 3},
+                                              {"matchers", {{"name", "forms-*"}}},
+                                              {"ends_at", "2026-10-01T00:00:00Z"},
+                                              {"by", "bob"},
+                                              {"comment", "too late"}}),
+        silence_line("2026-11-01T00:00:00Z", {{"id", 40},
+                                              {"matchers", {{"name", "forms-*"}}},
+                                              {"duration", "4h"},
+                                              {"by", "bob"},
+                                              {"comment", "deploy"}}),
+        generic("2026-11-01T00:10:00Z", "forms-db", "firing"),
+        Json{{"at", "2026-11-01T00:20:00Z"}, {"expire_silence", 3}},
+        Json{{"at", "2026-11-01T00:30:00Z"}, {"expire_silence", 40}, {"by", "carol"}},
+        Json{{"at", "2026-11-01T00:31:00Z"}, {"expire_silence", 40}},
+    };
+    Replay r = run_replay_lines(rules, input, "", "", "", true);
+    REQUIRE(r.status == 0);
+    CHECK(r.err.find("events.jsonl:1: warning: silence not added (invalid_silence): ends_at") !=
+          std::string::npos);
+    CHECK(r.err.find("events.jsonl:4: warning: expire_silence not applied: silence 3 was not "
+                     "added") != std::string::npos);
+    CHECK(r.err.find("events.jsonl:6: warning: expire_silence not applied (silence_ended)") !=
+          std::string::npos);
+    auto ended = r.where("decision", "decision", "silence_ended");
+    REQUIRE(ended.size() == 1);
+    CHECK(ended[0]["at"] == "2026-11-01T00:30:00.000Z");
+    CHECK(ended[0]["reason"].get<std::string>().starts_with("silence 1 expired by carol"));
+    auto page = r.where("notify", "fingerprint", "generic:forms-db");
+    REQUIRE(page.size() == 1);
+    CHECK(page[0]["at"] == "2026-11-01T00:30:00.000Z");
+    CHECK(r.err.find("silences: silence_added 1 silence_ended 1 silenced 1 unsilenced 1") !=
+          std::string::npos);
+  }
+  SUBCASE("malformed silence lines are errors before anything runs") {
+    struct Case {
+      std::string intent;
+      Json line;
+      std::string error;
+    };
+    const Case cases[] = {
+        {"not an object", Json{{"at", "2026-11-01T00:00:00Z"}, {"silence", "forms"}},
+         "\"silence\" must be an object"},
+        {"an unknown key in the silence",
+         Json{{"at", "2026-11-01T00:00:00Z"}, {"silence", {{"until", "2h"}}}},
+         "unknown key \"until\" in \"silence\""},
+        {"an id that is not a positive integer",
+         Json{{"at", "2026-11-01T00:00:00Z"}, {"silence", {{"id", "7"}}}},
+         "\"id\" in \"silence\" must be a positive integer"},
+        {"a by that is not a string",
+         Json{{"at", "2026-11-01T00:00:00Z"}, {"silence", {{"by", 7}}}},
+         "\"by\" in \"silence\" must be a string"},
+        {"an unknown key beside expire_silence",
+         Json{{"at", "2026-11-01T00:00:00Z"}, {"expire_silence", 1}, {"note", "x"}},
+         "unknown key \"note\""},
+        {"expire_silence not an id", Json{{"at", "2026-11-01T00:00:00Z"}, {"expire_silence", "1"}},
+         "\"expire_silence\" must be a silence id"},
+        {"two kinds on one line",
+         Json{{"at", "2026-11-01T00:00:00Z"}, {"expire_silence", 1}, {"silence", Json::object()}},
+         "a line needs exactly one of \"hook\", \"ack\", \"unack\", \"resolve\", \"silence\", "
+         "\"expire_silence\""},
+    };
+    for (const auto& c : cases) {
+      CAPTURE(c.intent);
+      Replay r = run_replay_lines(rules, {c.line});
+      CHECK(r.status == 1);
+      CHECK(r.out.empty());
+      CHECK(r.err.find("events.jsonl:1: error: " + c.error) != std::string::npos);
+    }
+  }
 }

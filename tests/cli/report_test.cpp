@@ -9,6 +9,7 @@
 
 #include "rules/loader.hpp"
 #include "storage/writer.hpp"
+#include "support/replay_run.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
@@ -28,6 +29,7 @@ const char* const k_headings[] = {
     "ALERTS THAT MATCHED NO RULE",
     "ALERTS WITH NO ESCALATION",
     "FAILED DELIVERIES",
+    "SILENCES",
 };
 
 Report empty_report() {
@@ -116,6 +118,18 @@ Report full_report() {
   f.channel.aliases = {"tocsin-abc-2", "tocsin-def-1"};
   f.advice = "the channel refused the credentials: check OPSGENIE_API_KEY";
   r.failed_deliveries.push_back(f);
+
+  SilenceEntry se;
+  se.view.silence.id = 12;
+  se.view.silence.created_by = "alice";
+  se.view.silence.comment = "forms upgrade";
+  se.view.silence.spelled = {{"name", "forms-*"}};
+  se.view.silence.starts_at = k_now - 1h;
+  se.view.silence.ends_at = k_now + 1h;
+  se.view.withheld = 2;
+  se.active = true;
+  se.advice = {"in force until 2026-03-02T11:00:00.000Z"};
+  r.silences.push_back(se);
   return r;
 }
 
@@ -151,7 +165,7 @@ TEST_CASE("report text: every section in order, an empty one says nothing to rep
   for (auto at = text.find("nothing to report"); at != std::string::npos;
        at = text.find("nothing to report", at + 1))
     ++nothing;
-  CHECK(nothing == 6);
+  CHECK(nothing == 7);
   CHECK(text.rfind("tocsin report at 2026-03-02T10:00:00.000Z\n", 0) == 0);
   CHECK(text.find("since 2026-02-23T10:00:00.000Z (7d)") != std::string::npos);
   CHECK(text.find("rules sha256 0123456789ab\n") != std::string::npos);
@@ -230,7 +244,7 @@ TEST_CASE("report json: top-level keys in section order, every entry explained")
     keys.push_back(it.key());
   CHECK(keys == std::vector<std::string>{"at", "since", "rules_hash", "noisiest", "stale",
                                          "unmatched_rules", "no_rule", "no_escalation",
-                                         "failed_deliveries"});
+                                         "failed_deliveries", "silences"});
   CHECK(doc["at"] == "2026-03-02T10:00:00.000Z");
   CHECK(doc["since"] == "2026-02-23T10:00:00.000Z");
   CHECK(doc["rules_hash"] == "0123456789abcdef0123");
@@ -404,4 +418,89 @@ rules:
   CHECK_FALSE(r.unmatched_rules[1].shadowed_by);
   CHECK(r.unmatched_rules[2].shadowed_by == std::optional<std::string>("everything"));
   CHECK(r.unmatched_rules[2].advice.rfind("can never match", 0) == 0);
+}
+
+TEST_CASE("report gathering: silences active now, outlived by their episodes, matching nothing") {
+  TempDir dir;
+  const std::string rules_text = R"(version: 1
+channels:
+  alerts: {type: webhook, url: "http://127.0.0.1:9/alerts"}
+rules:
+  - {name: queue, match: {name: "hooks-queue-*"}, never_suppress: true, notify: [alerts]}
+  - {name: forms, match: {name: "forms-*"}, notify: [alerts]}
+)";
+  const auto loaded = rules::load_rules_text(rules_text, "rules.yaml");
+  REQUIRE(loaded.ok());
+  using Json = nlohmann::json;
+  auto silence = [](const char* at, const char* name, const char* duration, const char* why) {
+    return Json{{"at", at},
+                {"silence",
+                 {{"matchers", {{"name", name}}},
+                  {"duration", duration},
+                  {"by", "alice"},
+                  {"comment", why}}}};
+  };
+  auto generic = [](const char* at, const char* key, const char* status) {
+    return Json{{"at", at}, {"hook", "generic"}, {"body", {{"key", key}, {"status", status}}}};
+  };
+  const std::vector<Json> input = {
+      silence("2026-03-01T08:00:00Z", "forms-*", "2h", "upgrade"),        // 1: outlived
+      silence("2026-03-01T08:00:00Z", "froms-*", "2h", "typo"),           // 2: matches nothing
+      silence("2026-03-01T08:00:00Z", "hooks-*", "2h", "queue by glob"),  // 3: never_suppress
+      silence("2026-03-01T08:00:00Z", "forms-web", "3h", "web restart"),  // 4: fine, not listed
+      generic("2026-03-01T08:30:00Z", "forms-api", "firing"),
+      generic("2026-03-01T08:35:00Z", "forms-web", "firing"),
+      generic("2026-03-01T08:40:00Z", "forms-web", "resolved"),
+      generic("2026-03-01T09:00:00Z", "hooks-queue-age", "firing"),
+      silence("2026-03-02T09:00:00Z", "forms-*", "4h", "failover"),  // 5: active
+      generic("2026-03-02T09:30:00Z", "forms-db", "firing"),
+  };
+  // On PostgreSQL too when the suite runs there (support/test_database.hpp).
+  const testing::TestDatabaseLocation db(dir, "t.db");
+  const auto replayed =
+      testing::run_replay_lines(rules_text, input, "2026-03-02T10:00:00Z", db.location());
+  INFO(replayed.err);
+  REQUIRE(replayed.status == 0);
+
+  storage::Reader reader(db.location());
+  const Report r = gather_report(reader, *loaded.rules, k_now, 7 * 24h);
+  const std::string text = report_text(r);
+  INFO(text);
+  REQUIRE(r.silences.size() == 4);
+  const auto& active = r.silences[0];
+  CHECK(active.view.silence.id == 5);
+  CHECK(active.active);
+  CHECK(active.view.withheld == 1);
+  CHECK_FALSE(active.matched_nothing);
+  CHECK(active.advice[0].rfind("in force until 2026-03-02T13:00:00.000Z", 0) == 0);
+
+  const auto& outlived = r.silences[1];
+  CHECK(outlived.view.silence.id == 1);
+  CHECK_FALSE(outlived.active);
+  CHECK(outlived.view.paged == 1);
+  CHECK(outlived.advice[0].find("were still firing at its end") != std::string::npos);
+
+  struct Case {
+    std::string intent;
+    std::size_t index;
+    std::int64_t id;
+  };
+  const Case nothing[] = {
+      {"a typo in the matchers", 2, 2},
+      {"a glob never quiets a never_suppress alert, so it matched nothing", 3, 3},
+  };
+  for (const auto& c : nothing) {
+    CAPTURE(c.intent);
+    CHECK(r.silences[c.index].view.silence.id == c.id);
+    CHECK(r.silences[c.index].matched_nothing);
+    CHECK(r.silences[c.index].advice.back() == "matched no alert: check the matchers");
+  }
+  CHECK(text.find("\nSILENCES\n") != std::string::npos);
+  CHECK(text.find("- matched no alert: check the matchers") != std::string::npos);
+  const OrderedJson doc = OrderedJson::parse(report_json(r));
+  REQUIRE(doc["silences"].size() == 4);
+  CHECK(doc["silences"][0]["state"] == "active");
+  CHECK(doc["silences"][1]["paged_at_end"] == 1);
+  CHECK(doc["silences"][2]["matched_nothing"] == true);
+  CHECK(doc["silences"][2]["matchers"] == OrderedJson{{"name", "froms-*"}});
 }
