@@ -379,7 +379,13 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     d = rules::decide(policy, state, event, severity, priority, now, routing);
     noise = account_event(alert.noise, rules.noise, d, now);
   }
-  if (rules::would_page(d.effects)) {
+  // A severity raise of an episode a silence withheld is asked about even when it pages no one
+  // yet (nobody was told): the silence may not cover what it has become. See
+  // docs/behaviour.md "Silences". A raise is rare: plain duplicates do not get here.
+  std::vector<storage::SilenceHit> withheld;
+  if (d.active && !d.opened && alert.id != 0 && d.reason == rules::reason::k_severity_raised)
+    withheld = tx.withholding_hits(alert.id, d.active->number);
+  if (rules::would_page(d.effects) || !withheld.empty()) {
     NormalizedEvent view = event;
     view.fingerprint = fingerprint;
     view.severity = d.active ? d.active->severity : severity;
@@ -392,6 +398,17 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
       routing.silence = std::move(silence);
       d = rules::decide(policy, state, event, severity, priority, now, routing);
       noise = account_event(alert.noise, rules.noise, d, now);
+      withheld.clear();
+    } else if (!withheld.empty() && d.active->status == EpisodeStatus::open) {
+      // No silence in force covers it now: what they withheld pages at once, and their ends
+      // have nothing left to page for it.
+      rules::unsilence(rules::route_of(rules, *d.active), *d.active,
+                       "severity raised to " + std::string(to_string(d.active->severity)) +
+                           ": no silence in force covers it any more; paging now, as if it had "
+                           "just opened",
+                       now, d.effects);
+    } else {
+      withheld.clear();
     }
   }
   if (d.opened) d.active->noise = score.score;
@@ -436,6 +453,8 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   EffectWriter out{tx, rules, alert, now, journal, score.score};
   out.decision(record);
   out.write(d.effects, {d.ended ? &*d.ended : nullptr, d.active ? &*d.active : nullptr});
+  for (const auto& hit : withheld)
+    tx.settle_silence_hit(hit, now, true);
 
   return IngestResult{alert.id, fingerprint, record.episode, d.outcome, record.reason};
 }
