@@ -584,6 +584,11 @@ void end_silence(storage::Transaction& tx, const rules::Rules& rules, const rule
     change_episode(tx, rules, alert, d.episode ? &*d.episode : nullptr, d.ended, d.effects,
                    &episode, now, journal);
     tx.settle_silence_hit(hit, now, d.episode.has_value());
+    if (!d.episode) continue;
+    // It paged: the other silences that withheld it (one no longer covering it, ending later)
+    // have nothing left to page for it. Left unsettled, each end would page it again.
+    for (const auto& other : tx.withholding_hits(alert.id, episode.number))
+      tx.settle_silence_hit(other, now, true);
   }
 }
 

@@ -418,3 +418,28 @@ rules:
   CHECK(outbox(reader) ==
         std::vector<std::string>{"oncall:trigger@" + at(0min), "cto:escalate@" + at(20min)});
 }
+
+TEST_CASE("silences: an episode two silences withheld pages once, at the first end that frees it") {
+  TempDir dir;
+  const TestDatabaseLocation db(dir);
+  ManualClock clock(k_t0);
+  Node node(db, clock);
+  storage::Reader reader(db);
+  const auto fire = [&](Severity severity) {
+    auto in = generic_inbound("forms-api-5xx", SignalState::firing, clock.now());
+    in.events.front().severity = severity;
+    REQUIRE(node.engine.ingest(in));
+  };
+  node.silence(R"({"name": "forms-*", "severity": "warning"})", "3h");  // withholds the warning
+  node.silence(R"({"name": "forms-*"})", "2h");  // and then the critical, until 2h
+  clock.set(k_t0 + 10min);
+  fire(Severity::warning);
+  clock.set(k_t0 + 20min);
+  fire(Severity::critical);
+  node.run_to(k_t0 + 2h);  // the critical is free: it pages
+  node.run_to(k_t0 + 2h + 20min);
+  node.run_to(k_t0 + 3h);  // the warnings' silence ends: nothing is left for it to page
+  node.run_to(k_t0 + 4h);
+  CHECK(outbox(reader) ==
+        std::vector<std::string>{"oncall:trigger@" + at(2h), "cto:escalate@" + at(2h + 20min)});
+}
