@@ -560,6 +560,10 @@ void end_silence(storage::Transaction& tx, const rules::Rules& rules, const rule
                now, journal);
   for (const auto& hit : hits) {
     auto loaded = tx.load_alert_by_id(hit.alert_id);
+    // Read again now that the alert is locked: a decision about it in another instance (a
+    // severity raise no silence covers, another silence's end) may have paged it and settled
+    // this hit since the list was read. Paging it again would page twice.
+    if (!tx.silence_hit_open(hit)) continue;
     const rules::AlertState* state = loaded ? &loaded->second : nullptr;
     if (!state || !state->active || state->active->number != hit.episode ||
         state->active->status != EpisodeStatus::open) {

@@ -160,6 +160,18 @@ std::vector<SilenceHit> Transaction::unsettled_silence_hits(std::int64_t silence
   return out;
 }
 
+bool Transaction::silence_hit_open(const SilenceHit& hit) {
+  sql::CachedStatement q(m_db,
+                         "SELECT 1 FROM silence_hits WHERE silence_id = ? AND alert_id = ? AND "
+                         "episode = ? AND released_at IS NULL");
+  q->bind(1, static_cast<int64_t>(hit.silence_id));
+  q->bind(2, static_cast<int64_t>(hit.alert_id));
+  q->bind(3, hit.episode);
+  const bool open = q->step();
+  q->reset();
+  return open;
+}
+
 std::vector<SilenceHit> Transaction::withholding_hits(std::int64_t alert_id, int episode) {
   // Through the silences whose end is not handled yet (few): each is then one primary-key seek.
   sql::CachedStatement q(
