@@ -379,7 +379,13 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     d = rules::decide(policy, state, event, severity, priority, now, routing);
     noise = account_event(alert.noise, rules.noise, d, now);
   }
-  if (rules::would_page(d.effects)) {
+  // A severity raise of an episode a silence withheld is asked about even when it pages no one
+  // yet (nobody was told): the silence may not cover what it has become. See
+  // docs/behaviour.md "Silences". A raise is rare: plain duplicates do not get here.
+  std::vector<storage::SilenceHit> withheld;
+  if (d.active && !d.opened && alert.id != 0 && d.reason == rules::reason::k_severity_raised)
+    withheld = tx.withholding_hits(alert.id, d.active->number);
+  if (rules::would_page(d.effects) || !withheld.empty()) {
     NormalizedEvent view = event;
     view.fingerprint = fingerprint;
     view.severity = d.active ? d.active->severity : severity;
@@ -392,6 +398,17 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
       routing.silence = std::move(silence);
       d = rules::decide(policy, state, event, severity, priority, now, routing);
       noise = account_event(alert.noise, rules.noise, d, now);
+      withheld.clear();
+    } else if (!withheld.empty() && d.active->status == EpisodeStatus::open) {
+      // No silence in force covers it now: what they withheld pages at once, and their ends
+      // have nothing left to page for it.
+      rules::unsilence(rules::route_of(rules, *d.active), *d.active,
+                       "severity raised to " + std::string(to_string(d.active->severity)) +
+                           ": no silence in force covers it any more; paging now, as if it had "
+                           "just opened",
+                       now, d.effects);
+    } else {
+      withheld.clear();
     }
   }
   if (d.opened) d.active->noise = score.score;
@@ -436,6 +453,8 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   EffectWriter out{tx, rules, alert, now, journal, score.score};
   out.decision(record);
   out.write(d.effects, {d.ended ? &*d.ended : nullptr, d.active ? &*d.active : nullptr});
+  for (const auto& hit : withheld)
+    tx.settle_silence_hit(hit, now, true);
 
   return IngestResult{alert.id, fingerprint, record.episode, d.outcome, record.reason};
 }
@@ -541,6 +560,10 @@ void end_silence(storage::Transaction& tx, const rules::Rules& rules, const rule
                now, journal);
   for (const auto& hit : hits) {
     auto loaded = tx.load_alert_by_id(hit.alert_id);
+    // Read again now that the alert is locked: a decision about it in another instance (a
+    // severity raise no silence covers, another silence's end) may have paged it and settled
+    // this hit since the list was read. Paging it again would page twice.
+    if (!tx.silence_hit_open(hit)) continue;
     const rules::AlertState* state = loaded ? &loaded->second : nullptr;
     if (!state || !state->active || state->active->number != hit.episode ||
         state->active->status != EpisodeStatus::open) {
@@ -565,6 +588,11 @@ void end_silence(storage::Transaction& tx, const rules::Rules& rules, const rule
     change_episode(tx, rules, alert, d.episode ? &*d.episode : nullptr, d.ended, d.effects,
                    &episode, now, journal);
     tx.settle_silence_hit(hit, now, d.episode.has_value());
+    if (!d.episode) continue;
+    // It paged: the other silences that withheld it (one no longer covering it, ending later)
+    // have nothing left to page for it. Left unsettled, each end would page it again.
+    for (const auto& other : tx.withholding_hits(alert.id, episode.number))
+      tx.settle_silence_hit(other, now, true);
   }
 }
 

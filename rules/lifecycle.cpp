@@ -406,21 +406,27 @@ TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Epis
   return d;
 }
 
+void unsilence(const Route& route, Episode& e, const std::string& why, TimePoint now,
+               Effects& out) {
+  out.notes.push_back(Note{e.number, NoteKind::unsilenced, why});
+  // As if it had just opened: the route runs again from its first step, counted from now.
+  e.level = -1;
+  e.escalation_base = now;
+  e.held_until.reset();
+  out.cancel_escalation = true;
+  start_escalation(route, e, now, out);
+}
+
 TimerDecision on_silence_end(const Route& route, const Episode& episode, const SilenceRef& ended,
                              TimePoint now) {
   TimerDecision d;
   // Acknowledged: someone is on it (its unack resumes escalation); ended: nothing to page.
   if (episode.status != EpisodeStatus::open) return d;
   Episode e = episode;
-  d.effects.notes.push_back(Note{e.number, NoteKind::unsilenced,
-                                 ended.describe() + " is over and the episode is still open: "
-                                                    "paging now, as if it had just opened"});
-  // As if it had just opened: the route runs again from its first step, counted from now.
-  e.level = -1;
-  e.escalation_base = now;
-  e.held_until.reset();
-  d.effects.cancel_escalation = true;
-  start_escalation(route, e, now, d.effects);
+  unsilence(route, e,
+            ended.describe() +
+                " is over and the episode is still open: paging now, as if it had just opened",
+            now, d.effects);
   d.episode = std::move(e);
   return d;
 }

@@ -271,6 +271,10 @@ TimerDecision on_timer(const AlertPolicy& policy, const Route& route, const Epis
 TimerDecision on_silence_end(const Route& route, const Episode& episode, const SilenceRef& ended,
                              TimePoint now);
 
+// A withheld open episode that no silence covers any more pages at once as if it had just opened
+// (a `unsilenced` note saying `why`): its route starts again from step 0, counted from now.
+void unsilence(const Route& route, Episode& e, const std::string& why, TimePoint now, Effects& out);
+
 // Whether a decision's effects would page someone: a trigger, an escalate or a reminder, or an
 // escalation step armed. Only then does the engine look for a silence.
 bool would_page(const Effects& effects);

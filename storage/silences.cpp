@@ -160,6 +160,39 @@ std::vector<SilenceHit> Transaction::unsettled_silence_hits(std::int64_t silence
   return out;
 }
 
+bool Transaction::silence_hit_open(const SilenceHit& hit) {
+  sql::CachedStatement q(m_db,
+                         "SELECT 1 FROM silence_hits WHERE silence_id = ? AND alert_id = ? AND "
+                         "episode = ? AND released_at IS NULL");
+  q->bind(1, static_cast<int64_t>(hit.silence_id));
+  q->bind(2, static_cast<int64_t>(hit.alert_id));
+  q->bind(3, hit.episode);
+  const bool open = q->step();
+  q->reset();
+  return open;
+}
+
+std::vector<SilenceHit> Transaction::withholding_hits(std::int64_t alert_id, int episode) {
+  // Through the silences whose end is not handled yet (few): each is then one primary-key seek.
+  sql::CachedStatement q(
+      m_db,
+      "SELECT h.silence_id, h.at FROM silences s JOIN silence_hits h "
+      "ON h.silence_id = s.id AND h.alert_id = ? AND h.episode = ? "
+      "WHERE s.settled_at IS NULL AND h.released_at IS NULL ORDER BY h.silence_id");
+  q->bind(1, static_cast<int64_t>(alert_id));
+  q->bind(2, episode);
+  std::vector<SilenceHit> out;
+  while (q->step()) {
+    SilenceHit h;
+    h.silence_id = q->get_int64(0);
+    h.alert_id = alert_id;
+    h.episode = episode;
+    h.at = from_unix_ms(q->get_int64(1));
+    out.push_back(h);
+  }
+  return out;
+}
+
 void Transaction::settle_silence_hit(const SilenceHit& hit, TimePoint at, bool paged) {
   sql::CachedStatement q(m_db,
                          "UPDATE silence_hits SET released_at = ?, paged = ? "

@@ -170,6 +170,10 @@ class Transaction {
   // The episodes the silence withheld that its end has not settled yet.
   std::vector<SilenceHit> unsettled_silence_hits(std::int64_t silence_id);
   void settle_silence_hit(const SilenceHit& hit, TimePoint at, bool paged);
+  // Whether the hit is still to settle (read afresh: another instance may have settled it).
+  bool silence_hit_open(const SilenceHit& hit);
+  // The silences not ended yet that withheld a page of the episode (its hits not settled).
+  std::vector<SilenceHit> withholding_hits(std::int64_t alert_id, int episode);
 
   // Channel health (storage/channel_health.cpp;
   // docs/behaviour.md "The circuit breaker and the catch-up"):

@@ -10,10 +10,15 @@
 #include <string>
 #include <thread>
 
+#include "engine/engine.hpp"
+#include "server/app.hpp"
 #include "storage/postgres/connection.hpp"
+#include "storage/reader.hpp"
 #include "storage/transaction.hpp"
 #include "storage/writer.hpp"
+#include "support/events.hpp"
 #include "support/postgres.hpp"
+#include "support/rules.hpp"
 
 using namespace tocsin;
 using namespace tocsin::storage;
@@ -25,14 +30,14 @@ namespace {
 
 const TimePoint k_now(std::chrono::seconds(1'700'000'000));
 
-// Waits (at most 10 s) until some session of the database waits for a row lock.
-bool someone_waits_for_a_lock(ScratchSchema& schema) {
+// Waits (at most 10 s) until `sessions` sessions of the database wait for a row lock.
+bool someone_waits_for_a_lock(ScratchSchema& schema, std::int64_t sessions = 1) {
   auto watch = schema.connect();
   for (int i = 0; i < 1000; ++i) {
     if (watch
             .exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
                   "datname = current_database()")
-            .int64(0, 0) > 0)
+            .int64(0, 0) >= sessions)
       return true;
     std::this_thread::sleep_for(10ms);  // polling the server's state, not the clock under test
   }
@@ -130,4 +135,57 @@ TEST_CASE("postgres silences: a decision waits for an end in progress, and finds
                     .get()
                     .has_value());
   CHECK_FALSE(again);
+}
+
+TEST_CASE("postgres silences: an end and a raise in two instances page a withheld episode once") {
+  const auto uri = test_postgres_uri();
+  if (!uri) return;
+  ScratchSchema schema(*uri);
+  const auto rules_text = R"(version: 1
+channels:
+  oncall: {type: webhook, url: "http://127.0.0.1:9/oncall"}
+escalations:
+  page: {steps: [{after: 0m, notify: [oncall]}]}
+rules:
+  - {name: forms, match: {name: "forms-*"}, escalation: page}
+)";
+  ManualClock clock(k_now);
+  engine::RulesHolder rules_a(*server::activate(testing::rules_or_fail(rules_text), clock));
+  engine::RulesHolder rules_b(*server::activate(testing::rules_or_fail(rules_text), clock));
+  Writer a(schema.location(), Durability::full);
+  Writer b(schema.location(), Durability::full);
+  engine::Engine engine_a(a, clock, rules_a);
+  engine::Engine engine_b(b, clock, rules_b);
+  auto warning = testing::generic_inbound("forms-api", SignalState::firing, clock.now());
+  warning.events.front().severity = Severity::warning;
+  REQUIRE(engine_a.add_silence(Json{{"matchers", {{"name", "forms-*"}, {"severity", "warning"}}},
+                                    {"duration", "1h"},
+                                    {"by", "alice"},
+                                    {"comment", "upgrade"}}));
+  auto opened = engine_a.ingest(warning);  // withheld
+  REQUIRE(opened);
+  const std::int64_t alert_id = opened->front().alert_id.value_or(0);
+
+  // At the silence's end, instance A takes a raise to critical and instance B the silence's end
+  // timer. The alert is held locked until both wait for it: A first, then B, whose end has read
+  // the silence's hits by then.
+  clock.set(k_now + 1h);
+  auto blocker = schema.connect();
+  blocker.exec("BEGIN");
+  blocker.exec("SELECT id FROM alerts WHERE id = " + std::to_string(alert_id) + " FOR UPDATE");
+  auto critical = testing::generic_inbound("forms-api", SignalState::firing, clock.now());
+  critical.events.front().severity = Severity::critical;
+  auto raise =
+      std::async(std::launch::async, [&] { return engine_a.ingest(critical).has_value(); });
+  REQUIRE(someone_waits_for_a_lock(schema, 1));
+  auto end = std::async(std::launch::async, [&] { return engine_b.fire_due_timers().has_value(); });
+  REQUIRE(someone_waits_for_a_lock(schema, 2));
+  blocker.exec("COMMIT");
+  CHECK(raise.get());
+  CHECK(end.get());
+
+  Reader reader(schema.location());
+  NotificationQuery q;
+  q.limit = 10;
+  CHECK(reader.list_notifications(q).size() == 1);  // paged once, not by both instances
 }
