@@ -306,7 +306,8 @@ std::optional<rules::SilenceRef> silence_of_episode(storage::Transaction& tx,
                                                     const rules::Episode& episode, TimePoint now) {
   const NormalizedEvent view = silence_view(alert, episode.severity);
   return silence_for(
-      tx, view, [&] { return never_suppressed(rules, alert, view); }, now);
+      tx, view, [&] { return episode.never_suppress || never_suppressed(rules, alert, view); },
+      now);
 }
 
 // The silence for an alert's stored episode, when `effects` would page (timers, actions).
@@ -382,6 +383,9 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   // A severity raise of an episode a silence withheld is asked about even when it pages no one
   // yet (nobody was told): the silence may not cover what it has become. See
   // docs/behaviour.md "Silences". A raise is rare: plain duplicates do not get here.
+  const bool event_never_suppress =
+      !heartbeat && std::any_of(matched.begin(), matched.end(),
+                                [](const rules::Rule* r) { return r->never_suppress; });
   std::vector<storage::SilenceHit> withheld;
   if (d.active && !d.opened && alert.id != 0 && d.reason == rules::reason::k_severity_raised)
     withheld = tx.withholding_hits(alert.id, d.active->number);
@@ -389,9 +393,9 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     NormalizedEvent view = event;
     view.fingerprint = fingerprint;
     view.severity = d.active ? d.active->severity : severity;
+    // This event's rules, or an earlier event's of the same episode (a dedup_key group).
     const auto never = [&] {
-      return !heartbeat && std::any_of(matched.begin(), matched.end(),
-                                       [](const rules::Rule* r) { return r->never_suppress; });
+      return event_never_suppress || (d.active && d.active->never_suppress);
     };
     if (auto silence = silence_for(tx, view, never, now)) {
       // Same event, same state: the pages are withheld, everything else is as decided.
@@ -412,6 +416,7 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
     }
   }
   if (d.opened) d.active->noise = score.score;
+  if (d.active && event_never_suppress) d.active->never_suppress = true;
   alert.noise = std::move(noise);
   alert.noise_score = score.score;
 

@@ -30,7 +30,8 @@ SilenceTarget silence_target(const rules::Rules& rules, const storage::AlertView
   SilenceTarget t;
   t.view = silence_view(
       alert.alert, alert.current ? std::optional(alert.current->episode.severity) : std::nullopt);
-  t.never_suppress = never_suppressed(rules, alert.alert, t.view);
+  t.never_suppress = (alert.current && alert.current->episode.never_suppress) ||
+                     never_suppressed(rules, alert.alert, t.view);
   return t;
 }
 

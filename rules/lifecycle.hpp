@@ -59,6 +59,10 @@ struct Episode {
   std::optional<std::string> demoted_to;
   std::optional<TimePoint> held_until;
   std::optional<double> noise;
+  // A rule matching one of its events said never_suppress (kept once set): only a silence naming
+  // the alert exactly quiets it, whichever member of a dedup_key group fired last
+  // (docs/behaviour.md "Silences").
+  bool never_suppress = false;
 };
 
 // What a notification asks a channel to do (replay output, docs/formats.md §13.2). Spelled, for

@@ -17,7 +17,8 @@ const char* const k_episode_columns =
     "e.alert_id, e.alias, e.number, e.status, e.severity, e.priority, e.opened_at, "
     "e.last_activity_at, e.last_source_time, e.closed_at, e.event_count, e.escalation, e.level, "
     "e.escalation_base, e.acknowledged_at, e.acknowledged_by, e.flagged_stale_at, e.notified, "
-    "e.ended_by, e.ever_acknowledged, e.transient, e.demoted_to, e.held_until, e.noise";
+    "e.ended_by, e.ever_acknowledged, e.transient, e.demoted_to, e.held_until, e.noise, "
+    "e.never_suppress";
 
 std::string labels_to_json(const std::map<std::string, std::string>& labels) {
   return Json(labels).dump();
@@ -185,6 +186,7 @@ EpisodeRecord read_episode(sql::Statement& q, int c) {
   if (!q.is_null(c + 21)) e.demoted_to = q.get_text(c + 21);
   if (!q.is_null(c + 22)) e.held_until = from_unix_ms(q.get_int64(c + 22));
   if (!q.is_null(c + 23)) e.noise = q.get_double(c + 23);
+  e.never_suppress = q.get_int(c + 24) != 0;
   return r;
 }
 

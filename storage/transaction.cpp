@@ -871,12 +871,14 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
                "last_activity_at, last_source_time, closed_at, event_count, escalation, "
                "level, escalation_base, acknowledged_at, acknowledged_by, flagged_stale_at, "
                "notified, ended_by, ever_acknowledged, transient, demoted_to, held_until, noise, "
-               "alias, alert_id, number) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+               "never_suppress, alias, alert_id, number) "
+               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
              : "UPDATE episodes SET status=?, severity=?, priority=?, opened_at=?, "
                "last_activity_at=?, last_source_time=?, closed_at=?, event_count=?, "
                "escalation=?, level=?, escalation_base=?, acknowledged_at=?, "
                "acknowledged_by=?, flagged_stale_at=?, notified=?, ended_by=?, "
-               "ever_acknowledged=?, transient=?, demoted_to=?, held_until=?, noise=? WHERE "
+               "ever_acknowledged=?, transient=?, demoted_to=?, held_until=?, noise=?, "
+               "never_suppress=? WHERE "
                "alias=? AND "
                "alert_id=? AND number=?");
   q->bind(1, std::string(to_string(e.status)));
@@ -900,9 +902,10 @@ void Transaction::save_episode(std::int64_t alert_id, const std::string& fingerp
   q->bind(19, e.demoted_to);
   bind_optional_time(q, 20, e.held_until);
   q->bind(21, e.noise);
-  q->bind(22, episode_alias(fingerprint, e.number));
-  q->bind(23, static_cast<int64_t>(alert_id));
-  q->bind(24, e.number);
+  q->bind(22, e.never_suppress ? 1 : 0);
+  q->bind(23, episode_alias(fingerprint, e.number));
+  q->bind(24, static_cast<int64_t>(alert_id));
+  q->bind(25, e.number);
   if (q->exec() != 1) {
     throw std::logic_error("episode " + std::to_string(e.number) + " of alert " +
                            std::to_string(alert_id) + " not found for update");

@@ -293,6 +293,7 @@ CREATE TABLE silences (
   settled_at  BIGINT
 );
 CREATE INDEX silences_end ON silences(ends_at);
+ALTER TABLE episodes ADD COLUMN never_suppress INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE silence_hits (
   silence_id   BIGINT NOT NULL REFERENCES silences(id),
   alert_id     BIGINT NOT NULL REFERENCES alerts(id),

@@ -415,6 +415,8 @@ CREATE TABLE silences (
   settled_at  INTEGER              -- its end was handled then: what it withheld paged
 );
 CREATE INDEX silences_end ON silences(ends_at);
+-- An episode whose events matched a never_suppress rule, once (a dedup_key group's members differ).
+ALTER TABLE episodes ADD COLUMN never_suppress INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE silence_hits (
   silence_id   INTEGER NOT NULL REFERENCES silences(id),
   alert_id     INTEGER NOT NULL REFERENCES alerts(id),

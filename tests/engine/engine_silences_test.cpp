@@ -376,11 +376,10 @@ TEST_CASE("silences: a withheld episode raised to a severity its silence covers 
   CHECK(outbox(reader) == std::vector<std::string>{"oncall:trigger@" + at(2h)});
 }
 
-// Known defect, not fixed: a stored alert's never_suppress is judged from its latest description,
-// so a group member that is not never_suppress lets a glob quiet the episode another member
-// paged as never_suppress. Fixing it means keeping never_suppress on the episode (a schema change).
-TEST_CASE("silences: a group paged by its never_suppress member keeps escalating under a glob" *
-          doctest::skip()) {
+// A stored alert is described by its latest event: in a dedup_key group, a member that is not
+// never_suppress must not let a glob quiet the episode another member paged as never_suppress.
+// The episode keeps never_suppress once one of its events matched such a rule.
+TEST_CASE("silences: a group paged by its never_suppress member keeps escalating under a glob") {
   TempDir dir;
   const TestDatabaseLocation db(dir);
   ManualClock clock(k_t0);
