@@ -564,7 +564,18 @@ void end_silence(storage::Transaction& tx, const rules::Rules& rules, const rule
                    std::to_string(hits.size()) + " episode(s) still to settle",
                now, journal);
   for (const auto& hit : hits) {
-    auto loaded = tx.load_alert_by_id(hit.alert_id);
+    std::optional<std::pair<storage::AlertRecord, rules::AlertState>> loaded;
+    try {
+      loaded = tx.load_alert_by_id(hit.alert_id);
+    } catch (const storage::UnknownStoredValue& e) {
+      // One alert this version cannot read must not keep the silence's other episodes quiet.
+      spdlog::error(
+          "silences: silence {} ended but alert id {} cannot be read, so its episode {} "
+          "cannot page: {}",
+          silence.id, hit.alert_id, hit.episode, e.what());
+      tx.settle_silence_hit(hit, now, false);
+      continue;
+    }
     // Read again now that the alert is locked: a decision about it in another instance (a
     // severity raise no silence covers, another silence's end) may have paged it and settled
     // this hit since the list was read. Paging it again would page twice.
@@ -957,7 +968,16 @@ Expected<rules::Silence, ActionError> Engine::add_silence(const Json& request, J
         ActionError{400, "invalid_silence", parsed.error().field + " " + parsed.error().message});
   }
   rules::Silence silence = std::move(*parsed);
+  std::optional<ActionError> refused;
   const auto job = [&](storage::Transaction& tx, Journal& written) {
+    refused.reset();
+    if (const auto n = tx.count_unended_silences(now); n >= rules::k_max_silences) {
+      refused = ActionError{409, "too_many_silences",
+                            std::to_string(n) + " silences are in force or pending, the most " +
+                                "there may be (" + std::to_string(rules::k_max_silences) +
+                                "); expire some, or quiet more with one silence"};
+      return;
+    }
     silence.id = tx.insert_silence(silence);
     note_silence(tx, rules, storage::DecisionOutcome::silence_added,
                  rules::ref_of(silence).describe() + "; from " +
@@ -965,11 +985,15 @@ Expected<rules::Silence, ActionError> Engine::add_silence(const Json& request, J
                      silence.spelled.dump(-1, ' ', false, Json::error_handler_t::replace),
                  now, &written);
   };
-  auto status = commit(job, journal, [] { return CommittedEvents{}; });
+  auto status = commit(job, journal, [&]() -> std::optional<CommittedEvents> {
+    if (refused) return std::nullopt;
+    return CommittedEvents{};
+  });
   if (status) {
     return unexpected(ActionError{status->transient ? 503 : 500, "storage",
                                   "the silence could not be stored: " + status->message});
   }
+  if (refused) return unexpected(std::move(*refused));
   return silence;
 }
 

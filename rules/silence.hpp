@@ -78,6 +78,8 @@ struct SilenceLimits {
 inline constexpr std::size_t k_silence_max_by = 200;
 inline constexpr std::size_t k_silence_max_comment = 2000;
 inline constexpr std::size_t k_silence_max_matchers = 32;
+// Silences in force or pending at once: every paging decision reads and matches them all.
+inline constexpr std::int64_t k_max_silences = 1000;
 
 // Reads a JSON matcher object (the stored or requested form). Errors name the key as
 // "matchers.<key>".

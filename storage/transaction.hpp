@@ -154,7 +154,10 @@ class Transaction {
   std::int64_t insert_silence(const rules::Silence& s);
   std::optional<rules::Silence> load_silence(std::int64_t id);
   void expire_silence(std::int64_t id, TimePoint at, const std::string& by);
-  // The silences in force at `now` (started, not ended, their end not settled).
+  // Silences not ended at `now` (in force or pending): bounded by k_max_silences.
+  std::int64_t count_unended_silences(TimePoint now);
+  // The silences in force at `now` (started, not ended, their end not settled). A row this
+  // version cannot read is left out (logged once): it quiets nothing.
   std::vector<rules::Silence> active_silences(TimePoint now);
   // Before a decision withholds a page on silence `id`: true when it is still in force, and
   // then (PostgreSQL) its row is held shared to the commit, so that settle_silence in another

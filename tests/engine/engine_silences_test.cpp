@@ -442,3 +442,56 @@ TEST_CASE("silences: an episode two silences withheld pages once, at the first e
   CHECK(outbox(reader) ==
         std::vector<std::string>{"oncall:trigger@" + at(2h), "cto:escalate@" + at(2h + 20min)});
 }
+
+TEST_CASE("silences: at most k_max_silences in force or pending, refused with 409 past it") {
+  TempDir dir;
+  const TestDatabaseLocation db(dir);
+  ManualClock clock(k_t0);
+  Node node(db, clock);
+  REQUIRE_FALSE(node.writer
+                    .submit([&](storage::Transaction& tx) {
+                      for (std::int64_t i = 0; i < rules::k_max_silences; ++i) {
+                        rules::Silence s;
+                        s.spelled = Json{{"name", "forms-" + std::to_string(i)}};
+                        s.created_at = s.starts_at = k_t0;
+                        s.ends_at = k_t0 + 1h;
+                        s.created_by = "bot";
+                        s.comment = "one per host";
+                        tx.insert_silence(s);
+                      }
+                    })
+                    .get()
+                    .has_value());
+  const Json request{
+      {"matchers", {{"name", "forms-*"}}}, {"duration", "1h"}, {"by", "a"}, {"comment", "c"}};
+  auto refused = node.engine.add_silence(request);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().status == 409);
+  CHECK(refused.error().code == "too_many_silences");
+  REQUIRE(node.engine.expire_silence(1, "alice"));  // one fewer in force: room for one more
+  CHECK(node.engine.add_silence(request));
+}
+
+TEST_CASE("silences: a silence row this version cannot read quiets nothing") {
+  TempDir dir;
+  const TestDatabaseLocation db(dir);
+  ManualClock clock(k_t0);
+  Node node(db, clock);
+  storage::Reader reader(db);
+  REQUIRE_FALSE(node.writer
+                    .submit([&](storage::Transaction& tx) {
+                      rules::Silence s;  // as a newer version might write it
+                      s.spelled = Json{{"name", "forms-*"}, {"team", "web"}};
+                      s.created_at = s.starts_at = k_t0;
+                      s.ends_at = k_t0 + 1h;
+                      s.created_by = "bot";
+                      s.comment = "newer";
+                      tx.insert_silence(s);
+                    })
+                    .get()
+                    .has_value());
+  node.silence(R"({"name": "billing-*"})", "1h");  // a readable one beside it still works
+  node.fire("forms-api-5xx");
+  node.fire("billing-api-5xx");
+  CHECK(outbox(reader) == std::vector<std::string>{"oncall:trigger@" + at(0min)});
+}
