@@ -383,9 +383,7 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   // A severity raise of an episode a silence withheld is asked about even when it pages no one
   // yet (nobody was told): the silence may not cover what it has become. See
   // docs/behaviour.md "Silences". A raise is rare: plain duplicates do not get here.
-  const bool event_never_suppress =
-      !heartbeat && std::any_of(matched.begin(), matched.end(),
-                                [](const rules::Rule* r) { return r->never_suppress; });
+  const bool event_never_suppress = !heartbeat && rules::any_never_suppress(matched);
   std::vector<storage::SilenceHit> withheld;
   if (d.active && !d.opened && alert.id != 0 && d.reason == rules::reason::k_severity_raised)
     withheld = tx.withholding_hits(alert.id, d.active->number);

@@ -21,9 +21,7 @@ NormalizedEvent silence_view(const storage::AlertRecord& a, std::optional<Severi
 bool never_suppressed(const rules::Rules& rules, const storage::AlertRecord& alert,
                       const NormalizedEvent& view) {
   if (alert.rule.starts_with("heartbeat:")) return false;
-  const auto matched = rules.matching(view);
-  return std::any_of(matched.begin(), matched.end(),
-                     [](const rules::Rule* r) { return r->never_suppress; });
+  return rules::any_never_suppress(rules.matching(view));
 }
 
 SilenceTarget silence_target(const rules::Rules& rules, const storage::AlertView& alert) {

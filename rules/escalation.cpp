@@ -66,8 +66,7 @@ Route route_of(const Rules& rules, const Episode& episode) {
 
 void notify_channels(const std::vector<std::string>& channels, Episode& episode,
                      NotifyAction action, int level, const std::string& why, Effects& out) {
-  const bool tells = action == NotifyAction::trigger || action == NotifyAction::escalate ||
-                     action == NotifyAction::reminder;
+  const bool tells = pages(action);
   for (const auto& c : channels) {
     if (tells &&
         std::find(episode.notified.begin(), episode.notified.end(), c) == episode.notified.end()) {

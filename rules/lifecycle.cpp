@@ -433,9 +433,7 @@ TimerDecision on_silence_end(const Route& route, const Episode& episode, const S
 
 bool would_page(const Effects& effects) {
   for (const auto& n : effects.notifications) {
-    if (n.action == NotifyAction::trigger || n.action == NotifyAction::escalate ||
-        n.action == NotifyAction::reminder)
-      return true;
+    if (pages(n.action)) return true;
   }
   for (const auto& t : effects.timers) {
     if (t.kind == TimerKind::escalation) return true;

@@ -69,6 +69,12 @@ struct Episode {
 // the outbox and for every channel's payload alike, by storage::to_text (storage/vocabulary.hpp).
 enum class NotifyAction { trigger, resolve, acknowledge, escalate, reminder, digest };
 
+// Whether the action tells a channel about the episode as something to act on (trigger, escalate,
+// reminder): the channel then owns the episode, and a silence withholds it.
+constexpr bool pages(NotifyAction a) {
+  return a == NotifyAction::trigger || a == NotifyAction::escalate || a == NotifyAction::reminder;
+}
+
 // One message for one channel, about one episode. The engine writes it to the outbox in the
 // same transaction as the state change; the Delivery worker sends it.
 struct Notification {

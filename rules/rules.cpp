@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "core/text.hpp"
@@ -174,6 +175,11 @@ std::vector<const Rule*> Rules::matching(const NormalizedEvent& e) const {
     if (!rule.continue_matching) break;
   }
   return out;
+}
+
+bool any_never_suppress(const std::vector<const Rule*>& matched) {
+  return std::any_of(matched.begin(), matched.end(),
+                     [](const Rule* r) { return r->never_suppress; });
 }
 
 const Rule* Rules::find_rule(const std::string& name) const {

@@ -277,4 +277,7 @@ struct Rules {
 
 using RulesSnapshot = std::shared_ptr<const Rules>;
 
+// Whether any of `matched` (Rules::matching) says never_suppress.
+bool any_never_suppress(const std::vector<const Rule*>& matched);
+
 }  // namespace tocsin::rules

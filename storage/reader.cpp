@@ -725,24 +725,23 @@ void Reader::export_since(TimePoint since, const std::function<void(const Inboun
 
 namespace {
 
-// What silence `view.silence.id` withheld, from silence_hits.
-void count_hits(sql::Connection& db, SilenceView& view) {
-  sql::CachedStatement q(db,
-                         "SELECT count(*), COALESCE(sum(paged), 0) FROM silence_hits "
-                         "WHERE silence_id = ?");
-  q->bind(1, static_cast<std::int64_t>(view.silence.id));
-  if (q->step()) {
-    view.withheld = q->get_int64(0);
-    view.paged = q->get_int64(1);
-  }
-}
+// A silence's columns (read_silence), then what it withheld and how many of those paged at its
+// end, from silence_hits (its primary key leads with silence_id): one statement for the list,
+// however many silences it holds.
+const std::string k_silence_view_select =
+    std::string("SELECT ") + k_silence_columns +
+    ", (SELECT count(*) FROM silence_hits h WHERE h.silence_id = silences.id), "
+    "(SELECT COALESCE(sum(h.paged), 0) FROM silence_hits h WHERE h.silence_id = silences.id) "
+    "FROM silences";
 
-std::vector<SilenceView> read_silences(sql::Connection& db, sql::Statement& q) {
+std::vector<SilenceView> read_silences(sql::Statement& q) {
   std::vector<SilenceView> out;
-  while (q.step())
-    out.push_back(SilenceView{read_silence(q), 0, 0});
-  for (auto& v : out)
-    count_hits(db, v);
+  while (q.step()) {
+    SilenceView v{read_silence(q), 0, 0};
+    v.withheld = q.get_int64(9);
+    v.paged = q.get_int64(10);
+    out.push_back(std::move(v));
+  }
   return out;
 }
 
@@ -762,20 +761,19 @@ std::vector<SilenceView> Reader::list_silences(std::optional<rules::SilenceStatu
   } else {
     where = " WHERE ?1 = ?1";
   }
-  const auto q =
-      lease.db().prepare(std::string(k_silence_select) + where + " ORDER BY id DESC LIMIT ?2");
+  const auto q = lease.db().prepare(k_silence_view_select + where + " ORDER BY id DESC LIMIT ?2");
   q->bind(1, static_cast<std::int64_t>(to_unix_ms(now)));
   q->bind(2, limit);
-  return read_silences(lease.db(), *q);
+  return read_silences(*q);
 } catch (const sql::Error& e) {
   throw_read_error(e);
 }
 
 std::optional<SilenceView> Reader::get_silence(std::int64_t id) try {
   Lease lease(*this);
-  const auto q = lease.db().prepare(std::string(k_silence_select) + " WHERE id = ?");
+  const auto q = lease.db().prepare(k_silence_view_select + " WHERE id = ?");
   q->bind(1, id);
-  auto found = read_silences(lease.db(), *q);
+  auto found = read_silences(*q);
   if (found.empty()) return std::nullopt;
   return std::move(found.front());
 } catch (const sql::Error& e) {
@@ -796,13 +794,13 @@ std::int64_t Reader::count_active_silences(TimePoint now) try {
 
 std::vector<SilenceView> Reader::silences_between(TimePoint from, TimePoint to, int limit) try {
   Lease lease(*this);
-  const auto q = lease.db().prepare(std::string(k_silence_select) +
+  const auto q = lease.db().prepare(k_silence_view_select +
                                     " WHERE starts_at < ?2 AND COALESCE(expired_at, ends_at) > ?1"
                                     " ORDER BY starts_at, id LIMIT ?3");
   q->bind(1, static_cast<std::int64_t>(to_unix_ms(from)));
   q->bind(2, static_cast<std::int64_t>(to_unix_ms(to)));
   q->bind(3, limit);
-  return read_silences(lease.db(), *q);
+  return read_silences(*q);
 } catch (const sql::Error& e) {
   throw_read_error(e);
 }

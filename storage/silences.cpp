@@ -28,9 +28,10 @@ std::int64_t ms(TimePoint t) {
 
 }  // namespace
 
-const char* const k_silence_select =
-    "SELECT id, created_at, starts_at, ends_at, created_by, comment, matchers, expired_at, "
-    "expired_by FROM silences";
+#define TOCSIN_SILENCE_COLUMNS \
+  "id, created_at, starts_at, ends_at, created_by, comment, matchers, expired_at, expired_by"
+const char* const k_silence_columns = TOCSIN_SILENCE_COLUMNS;
+const char* const k_silence_select = "SELECT " TOCSIN_SILENCE_COLUMNS " FROM silences";
 // (settled_at is the engine's bookkeeping: not part of a silence as shown.)
 
 rules::Silence read_silence(sql::Statement& q) {

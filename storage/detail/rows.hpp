@@ -50,6 +50,7 @@ ChannelHealth read_channel_health(sql::Statement& q);
 // silences rows as stored (storage/silences.cpp, shared with the reader): k_silence_select
 // reads every column in the order read_silence expects. A stored matcher this build cannot
 // parse throws UnknownStoredValue.
+extern const char* const k_silence_columns;  // the same columns, without SELECT and FROM
 extern const char* const k_silence_select;
 rules::Silence read_silence(sql::Statement& q);
 
