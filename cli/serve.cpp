@@ -1,5 +1,6 @@
 // `tocsin serve` (README "Running"): the webhook receiver and REST API, with the threads that
 // run beside it (timers, delivery, watchdog, retention) and the signals that steer it.
+#include <malloc.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -79,6 +80,20 @@ void install_sigbus_handler(const std::string& db_path) {
   sigaction(SIGBUS, &action, nullptr);
 }
 
+// glibc gives a thread arena's free top back to the kernel (madvise) whenever it exceeds
+// M_TRIM_THRESHOLD, 128 KiB by default. The writer thread crosses that on almost every insert:
+// SQLite opens and frees a temporary table for each `IN (...)` list of a CHECK constraint or a
+// partial index. Under load that madvise was 12 % of the server's CPU (perf, c=32); keeping up
+// to 16 MiB per arena removed it (CPU per event 232 -> 156 us, throughput +35 %, same run).
+// Fixing the threshold also fixes the mmap threshold, which would otherwise grow on its own:
+// blocks up to 1 MiB (request bodies) stay in the arenas.
+void keep_freed_memory() {
+  constexpr int k_trim_threshold = 16 << 20;
+  constexpr int k_mmap_threshold = 1 << 20;
+  mallopt(M_TRIM_THRESHOLD, k_trim_threshold);
+  mallopt(M_MMAP_THRESHOLD, k_mmap_threshold);
+}
+
 int serve(const ServeOptions& opt) {
   auto format = server::parse_log_format(opt.log_format);
   if (!format) {
@@ -86,6 +101,7 @@ int serve(const ServeOptions& opt) {
     return 2;
   }
   server::setup_logging(*format, opt.log_level);
+  keep_freed_memory();
 
   const std::string rules_path = resolve(opt.rules, "TOCSIN_RULES", "./rules.yaml");
   const std::string listen = resolve(opt.listen, "TOCSIN_LISTEN", "127.0.0.1:8080");
