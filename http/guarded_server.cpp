@@ -117,13 +117,17 @@ class Connection {
 
   bool is_writable() const { return wait_writable(false); }
 
+  // Sends at once when the send buffer has room, as it almost always has for an answer: a
+  // poll() before every send cost a system call per response. Never blocks: a full buffer
+  // waits in wait_writable, bounded by the deadline and the write timeout.
   ssize_t write(const char* ptr, size_t size, bool interim = false) {
     for (;;) {
-      if (m_write_cut || !wait_writable(interim)) return -1;
-      // Never blocks: poll() waits, bounded; a full send buffer just means wait again.
+      if (!budget_left(interim)) return -1;
       const auto n = ::send(m_sock, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n >= 0) return n;
-      if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+      if (!wait_writable(interim)) return -1;
     }
   }
 
@@ -145,7 +149,8 @@ class Connection {
     if (!m_local) {
       PeerAddress local;
       if (const auto addr = name_of(m_sock, false)) {
-        local.ip = numeric_host(reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr, local.port);
+        local.ip =
+            numeric_host(reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr, local.port);
       }
       m_local = std::move(local);
     }
@@ -177,24 +182,31 @@ class Connection {
   Duration write_timeout() const { return m_write_timeout; }
 
  private:
+  // The time writing may still take: what is left of the response's deadline (of the
+  // request's, for an `interim` write). Nullopt when writing is over: cut before, or the
+  // deadline found passed now (which records the cut).
+  std::optional<Duration> budget_left(bool interim) const {
+    if (m_write_cut) return std::nullopt;
+    const auto now = steady_clock::now();
+    const auto budget = interim ? m_deadline.read_budget(now) : m_deadline.write_budget(now);
+    if (budget > Duration{0}) return budget;
+    m_write_cut = CutReason::deadline;
+    return std::nullopt;
+  }
+
   // Waits until the socket takes bytes, within the response's deadline and the write
   // timeout; on expiry records the cut (once) and returns false. An `interim` write, within
   // the request's reading, shares the reading's deadline.
   bool wait_writable(bool interim) const {
-    if (m_write_cut) return false;
     for (;;) {
-      const auto now = steady_clock::now();
-      const auto budget = interim ? m_deadline.read_budget(now) : m_deadline.write_budget(now);
-      if (budget <= Duration{0}) {
-        m_write_cut = CutReason::deadline;
-        return false;
-      }
-      const auto limit = std::min(budget, m_write_timeout);
+      const auto budget = budget_left(interim);
+      if (!budget) return false;
+      const auto limit = std::min(*budget, m_write_timeout);
       pollfd p{m_sock, POLLOUT, 0};
       const int ready = ::poll(&p, 1, static_cast<int>(limit.count()));
       if (ready > 0) return true;  // also POLLHUP/POLLERR: the send reports them
       if (ready < 0 && errno != EINTR) return false;
-      if (ready == 0 && limit < budget) {
+      if (ready == 0 && limit < *budget) {
         m_write_cut = CutReason::stalled;
         return false;
       }
