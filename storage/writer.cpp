@@ -11,12 +11,12 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "storage/sqlite/database.hpp"
 #include "storage/postgres/connection.hpp"
 #include "storage/postgres/redact.hpp"
 #include "storage/sql.hpp"
 #include "storage/sqlite/checkpointer.hpp"
 #include "storage/sqlite/connection.hpp"
+#include "storage/sqlite/database.hpp"
 
 namespace tocsin::storage {
 
@@ -167,15 +167,14 @@ WriteStatus Writer::run(std::function<void(Transaction&)> work) {
   // call returned only wakes the thread's next wait, which looks at the state again.
   thread_local Waiter waiter;
   waiter.state.store(Waiter::k_waiting, std::memory_order_relaxed);
-  enqueue(Job{std::move(work), std::nullopt, &waiter});
+  if (enqueue(Job{std::move(work), std::nullopt, &waiter}, true)) lead();
   // A futex of our own rather than std::atomic::wait, whose libstdc++ spins through a dozen
   // sched_yield calls first: three more system calls per event under load, measured.
   for (;;) {
     std::uint32_t state = waiter.state.load(std::memory_order_acquire);
     if (state == Waiter::k_answered) break;
-    if (state == Waiter::k_waiting &&
-        !waiter.state.compare_exchange_strong(state, Waiter::k_sleeping,
-                                              std::memory_order_acq_rel)) {
+    if (state == Waiter::k_waiting && !waiter.state.compare_exchange_strong(
+                                          state, Waiter::k_sleeping, std::memory_order_acq_rel)) {
       continue;  // answered meanwhile
     }
     syscall(SYS_futex, &waiter.state, FUTEX_WAIT_PRIVATE, Waiter::k_sleeping, nullptr, nullptr, 0);
@@ -196,28 +195,57 @@ void Writer::Job::answer(WriteStatus status) {
   }
 }
 
-void Writer::enqueue(Job job) {
+bool Writer::enqueue(Job job, bool may_lead) {
   if (m_batched) {
     // One caller, no thread: the job runs here, in the open batch.
     MutexLock lock(m_mutex);
     if (m_stopping) {
       job.answer(WriteError{true, "the writer is shutting down"});
-      return;
+      return false;
     }
     std::vector<Job> group;
     group.push_back(std::move(job));
     commit_group(group);
-    return;
+    return false;
   }
   {
     MutexLock lock(m_mutex);
     if (m_stopping) {
       job.answer(WriteError{true, "the writer is shutting down"});
-      return;
+      return false;
     }
     m_queue.push_back(std::move(job));
+    // Nobody committing and nothing else queued: committing here spares two thread hand-offs
+    // (waking the writer thread, then being woken by it), most of a lone request's wait.
+    // PostgreSQL keeps its thread: a group there may wait to reconnect or retry. So does the
+    // answer-before-commit fault, whose early answer must reach a caller not busy committing.
+    if (may_lead && !m_postgres && !m_answer_before_commit && !m_leading && m_queue.size() == 1) {
+      m_leading = true;
+      return true;
+    }
   }
   m_wake.notify_one();
+  return false;
+}
+
+void Writer::lead() {
+  std::vector<Job> group;
+  {
+    MutexLock lock(m_mutex);
+    while (!m_queue.empty() && group.size() < k_max_group) {
+      group.push_back(std::move(m_queue.front()));
+      m_queue.pop_front();
+    }
+  }
+  commit_group(group);
+  bool more = false;
+  {
+    MutexLock lock(m_mutex);
+    m_leading = false;
+    more = !m_queue.empty() || m_stopping;
+  }
+  // What arrived during the commit is the writer thread's: this caller's answer is ready.
+  if (more) m_wake.notify_one();
 }
 
 void Writer::stop() {
@@ -231,15 +259,16 @@ void Writer::stop() {
 }
 
 void Writer::run() {
-  // Bound a group so one huge burst cannot hold every caller behind a single long commit.
-  constexpr std::size_t k_max_group = 512;
   for (;;) {
     std::vector<Job> group;
     {
       MutexLock lock(m_mutex);
       const auto idle_until = std::chrono::steady_clock::now() + k_check_every;
-      while (!m_stopping && m_queue.empty() && m_wake.wait_until(m_mutex, idle_until)) {
+      // A caller committing (lead()) holds the connection: wait for it, as for work.
+      while ((m_leading || (!m_stopping && m_queue.empty())) &&
+             m_wake.wait_until(m_mutex, idle_until)) {
       }
+      if (m_leading) continue;  // timed out while a caller commits: its turn, not the check's
       if (m_queue.empty() && m_stopping) {  // drained
         finish_batch();
         return;
@@ -248,12 +277,15 @@ void Writer::run() {
         group.push_back(std::move(m_queue.front()));
         m_queue.pop_front();
       }
+      m_leading = true;
     }
     if (group.empty()) {
       idle_check();
     } else {
       commit_group(group);
     }
+    MutexLock lock(m_mutex);
+    m_leading = false;
   }
 }
 

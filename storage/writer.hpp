@@ -1,8 +1,10 @@
 #pragma once
-// The single writer: one thread owns the write connection (SQLiteCpp connections are not
-// thread-safe) and commits queued jobs in groups. Each caller is answered only after the
-// transaction holding its work has committed, so a 2xx never precedes durability
-// (README "Storage"), while a burst of requests shares one fsync.
+// The single writer: one committer at a time owns the write connection (SQLiteCpp
+// connections are not thread-safe) and commits queued jobs in groups. Each caller is answered
+// only after the transaction holding its work has committed, so a 2xx never precedes
+// durability (README "Storage"), while a burst of requests shares one fsync. The committer is
+// the writer thread, or on SQLite a caller of run() that finds no one else writing: it commits
+// its own job on its own thread rather than handing it over and waiting to be woken.
 //
 // Two backends behind the one interface, chosen by the location (is_postgres_location):
 // an SQLite file, or a PostgreSQL database that other instances write to at the same time
@@ -81,7 +83,7 @@ class Writer {
   // URI; throws DatabaseError if it cannot (its message holds no password). Durability::off
   // changes how jobs run (see m_batched): only for throwaway SQLite databases; PostgreSQL
   // ignores `durability` (the server's synchronous_commit decides).
-  // `on_group` is called on the writer thread after every group, for metrics.
+  // `on_group` is called after every group by the thread that committed it, for metrics.
   // `clock` times the health log: a fault is logged when seen, then once a minute.
   Writer(const std::string& location, Durability durability,
          std::function<void(const WriterStats&)> on_group = {},
@@ -120,6 +122,8 @@ class Writer {
   // backend. Call before submitting.
   void run_jobs_twice_for_tests() { m_run_twice = true; }
 
+  // Bounds a group so one huge burst cannot hold every caller behind a single long commit.
+  static constexpr std::size_t k_max_group = 512;
   static constexpr Duration k_check_every = std::chrono::seconds(1);
   static constexpr Duration k_log_every = std::chrono::minutes(1);
   // After a disk_full, a committed write clears it only with this much free on the disk.
@@ -144,7 +148,12 @@ class Writer {
     void answer(WriteStatus status);
   };
 
-  void enqueue(Job job);
+  // Queues `job`. True when the caller is to commit the queue itself (see run()): SQLite, and
+  // no one else committing or waiting to. Otherwise the writer thread is woken.
+  bool enqueue(Job job, bool may_lead = false);
+  // On a caller's thread that enqueue() made the leader: commits one group, which holds the
+  // caller's own job, then hands any jobs queued meanwhile to the writer thread.
+  void lead();
 
   void run();
   void commit_group(std::vector<Job>& group);
@@ -188,7 +197,7 @@ class Writer {
   // caller's thread, are answered after their savepoint and committed in batches. Otherwise
   // the writer thread commits every group before its callers hear.
   bool m_batched = false;
-  bool m_open = false;                  // a transaction is open (writer thread only)
+  bool m_open = false;                  // a transaction is open (the committer only)
   std::int64_t m_changes_at_begin = 0;  // m_sql->total_changes() at its BEGIN
   std::size_t m_uncommitted = 0;        // jobs in it
   std::function<void(const WriterStats&)> m_on_group;
@@ -206,6 +215,9 @@ class Writer {
   Mutex m_mutex;
   CondVar m_wake;
   std::deque<Job> m_queue GUARDED_BY(m_mutex);
+  // Someone takes groups from m_queue and commits them: the writer thread or a caller of
+  // run() (lead()). One at a time, which is what keeps m_db on one thread at a time.
+  bool m_leading GUARDED_BY(m_mutex) = false;
   bool m_stopping GUARDED_BY(m_mutex) = false;
   std::thread m_thread;
 };

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -33,6 +34,13 @@ InboundRecord inbound(const std::string& id) {
 std::int64_t count_rows(const std::string& path, const char* table) {
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   return db.execAndGet(std::string("SELECT count(*) FROM ") + table).getInt64();
+}
+
+bool stored_inbound(const std::string& path, const std::string& delivery_id) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, "SELECT count(*) FROM inbound WHERE delivery_id = ?");
+  q.bind(1, delivery_id);
+  return q.executeStep() && q.getColumn(0).getInt() == 1;
 }
 
 }  // namespace
@@ -193,6 +201,51 @@ TEST_CASE("concurrent submitters are grouped into fewer commits") {
   CHECK(count_rows(path, "inbound") == k_threads * k_per_thread);
   // With 8 callers waiting on fsync, groups must form; one commit per job would mean no grouping.
   CHECK(groups.load() < jobs.load());
+}
+
+TEST_CASE("a lone run() commits on its caller's thread, one behind others waits its turn") {
+  TempDir dir;
+  const auto path = dir.file("t.db");
+  std::mutex mutex;
+  std::vector<std::thread::id> committers;
+  Writer w(path, Durability::full, [&](const WriterStats&) {
+    std::lock_guard lock(mutex);
+    committers.push_back(std::this_thread::get_id());
+  });
+  SUBCASE("nobody else writing: the caller commits its own group") {
+    for (int i = 0; i < 3; ++i) {
+      CHECK_FALSE(
+          w.run([&, i](Transaction& tx) { tx.insert_inbound(inbound(std::to_string(i))); }));
+    }
+    std::lock_guard lock(mutex);
+    REQUIRE(committers.size() == 3);
+    for (const auto& id : committers)
+      CHECK(id == std::this_thread::get_id());
+  }
+  SUBCASE("run() and submit() from many threads: each answered after its commit, in order") {
+    constexpr int k_threads = 8, k_per_thread = 40;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < k_threads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < k_per_thread; ++i) {
+          const auto id = std::to_string(t) + "-" + std::to_string(i);
+          WriteStatus status;
+          if (i % 2 == 0) {
+            status = w.run([&](Transaction& tx) { tx.insert_inbound(inbound(id)); });
+          } else {
+            status = w.submit([&](Transaction& tx) { tx.insert_inbound(inbound(id)); }).get();
+          }
+          CHECK_FALSE(status);
+          // Committed before answered: another connection sees the row.
+          CHECK(stored_inbound(path, id));
+        }
+      });
+    }
+    for (auto& t : threads)
+      t.join();
+    w.stop();
+    CHECK(count_rows(path, "inbound") == k_threads * k_per_thread);
+  }
 }
 
 TEST_CASE("after stop, submissions fail as transient instead of hanging") {
