@@ -524,6 +524,9 @@ std::vector<Json> generated_traffic() {
       again["at"] = at;
       input.push_back(again);
     }
+    if (i % 100 == 50) {  // text the output must escape: quotes, backslash, control, non-ASCII
+      input.push_back(generic(at, "batch-\"q\"\\\t\x01-\xc3\xa9-\xe2\x9c\x93", "firing"));
+    }
     if (i == 350) {
       input.push_back(Json{{"at", at},
                            {"silence", {{"id", 9},
@@ -565,5 +568,14 @@ TEST_CASE("replay: the throwaway database decides exactly as a kept one") {
     CHECK(fast.err.find("not applied") != std::string::npos);
     CHECK(fast.out == kept.out);
     CHECK(warnings(fast.err) == warnings(kept.err));
+    // Each line is what nlohmann prints for it (the writer of cli/replay.cpp writes them itself).
+    std::istringstream lines(fast.out);
+    std::string line;
+    std::size_t escaped = 0;
+    while (std::getline(lines, line)) {
+      REQUIRE(nlohmann::ordered_json::parse(line).dump() == line);
+      if (line.find("\\u0001") != std::string::npos) ++escaped;
+    }
+    CHECK(escaped > 0);
   }
 }
