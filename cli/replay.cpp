@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -229,43 +230,112 @@ Expected<Line, std::string> parse_line(const std::string& text, int number) {
   return line;
 }
 
-OrderedJson nullable_string(const std::string& s) {
-  return s.empty() ? OrderedJson(nullptr) : OrderedJson(s);
-}
+// One output line, written straight into a buffer: what `nlohmann::ordered_json::dump()` of
+// the same object prints, byte for byte (no spaces, keys in insertion order, non-ASCII as is,
+// invalid UTF-8 replaced), without building the object (building and dumping it was a twentieth
+// of a replay). Only the common case is written here; anything else a string or a number could
+// need goes through nlohmann itself.
+class LineWriter {
+ public:
+  explicit LineWriter(std::string& out) : m_out(out) { m_out += '{'; }
+  ~LineWriter() { m_out += "}\n"; }
+  LineWriter(const LineWriter&) = delete;
+  LineWriter& operator=(const LineWriter&) = delete;
 
-void print(std::ostream& out, const engine::Journal& journal) {
+  void string(const char* key, std::string_view value) {
+    name(key);
+    quoted(value);
+  }
+  void string_or_null(const char* key, std::string_view value) {
+    if (value.empty()) {
+      null(key);
+    } else {
+      string(key, value);
+    }
+  }
+  template <typename Int>
+  void integer(const char* key, std::optional<Int> value) {
+    if (!value) return null(key);
+    integer(key, static_cast<std::int64_t>(*value));
+  }
+  void integer(const char* key, std::int64_t value) {
+    name(key);
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+    m_out.append(digits, end);
+  }
+  void number(const char* key, std::optional<double> value) {
+    if (!value) return null(key);
+    name(key);
+    m_out += OrderedJson(*value).dump();
+  }
+  void null(const char* key) {
+    name(key);
+    m_out += "null";
+  }
+
+ private:
+  void name(const char* key) {
+    if (m_first) {
+      m_first = false;
+    } else {
+      m_out += ',';
+    }
+    m_out += '"';
+    m_out += key;
+    m_out += "\":";
+  }
+  void quoted(std::string_view value) {
+    const bool plain = std::all_of(value.begin(), value.end(), [](char c) {
+      return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    });
+    if (!plain) {
+      m_out += OrderedJson(std::string(value))
+                   .dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+      return;
+    }
+    m_out += '"';
+    m_out += value;
+    m_out += '"';
+  }
+
+  std::string& m_out;
+  bool m_first = true;
+};
+
+// Appends the journal's lines to `out`.
+void print(std::string& out, const engine::Journal& journal) {
   for (const auto& entry : journal) {
-    OrderedJson j;
+    LineWriter j(out);
     if (const auto* d = std::get_if<storage::DecisionRecord>(&entry)) {
-      j["at"] = format_timestamp(d->at);
+      j.string("at", format_timestamp(d->at));
       if (d->kind == storage::DecisionKind::event) {
-        j["type"] = "event";
-        j["fingerprint"] = nullable_string(d->fingerprint);
-        j["alert_id"] = d->alert_id ? OrderedJson(*d->alert_id) : OrderedJson(nullptr);
-        j["episode"] = d->episode ? OrderedJson(*d->episode) : OrderedJson(nullptr);
-        j["outcome"] = std::string(storage::to_text(d->outcome));
-        j["reason"] = d->reason;
+        j.string("type", "event");
+        j.string_or_null("fingerprint", d->fingerprint);
+        j.integer("alert_id", d->alert_id);
+        j.integer("episode", d->episode);
+        j.string("outcome", storage::to_text(d->outcome));
+        j.string("reason", d->reason);
       } else {
-        j["type"] = "decision";
-        j["fingerprint"] = nullable_string(d->fingerprint);
-        j["episode"] = d->episode ? OrderedJson(*d->episode) : OrderedJson(nullptr);
-        j["decision"] = std::string(storage::to_text(d->outcome));
-        j["reason"] = d->reason;
+        j.string("type", "decision");
+        j.string_or_null("fingerprint", d->fingerprint);
+        j.integer("episode", d->episode);
+        j.string("decision", storage::to_text(d->outcome));
+        j.string("reason", d->reason);
       }
     } else if (const auto* n = std::get_if<storage::OutboxRecord>(&entry)) {
-      j["at"] = format_timestamp(n->created_at);
-      j["type"] = "notify";
-      j["channel"] = n->channel;
-      j["action"] = std::string(storage::to_text(n->action));
-      j["fingerprint"] = n->fingerprint;
-      j["episode"] = n->episode ? OrderedJson(*n->episode) : OrderedJson(nullptr);
-      j["alias"] = n->alias;
-      j["severity"] = std::string(to_string(n->severity));
-      j["priority"] = priority_name(n->priority);
-      j["level"] = n->level;
-      j["noise"] = n->noise ? OrderedJson(*n->noise) : OrderedJson(nullptr);
+      j.string("at", format_timestamp(n->created_at));
+      j.string("type", "notify");
+      j.string("channel", n->channel);
+      j.string("action", storage::to_text(n->action));
+      j.string("fingerprint", n->fingerprint);
+      j.integer("episode", n->episode);
+      j.string("alias", n->alias);
+      j.string("severity", to_string(n->severity));
+      j.string("priority", priority_name(n->priority));
+      j.integer("level", static_cast<std::int64_t>(n->level));
+      j.number("noise", n->noise);
     }
-    out << j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << '\n';
   }
 }
 
@@ -466,7 +536,10 @@ class Replayer {
   }
 
   void emit(const engine::Journal& journal) {
-    print(m_out, journal);
+    if (journal.empty()) return;
+    m_buffer.clear();
+    print(m_buffer, journal);
+    m_out.write(m_buffer.data(), static_cast<std::streamsize>(m_buffer.size()));
     if (m_options.summary) m_tally.add(journal);
   }
 
@@ -484,6 +557,7 @@ class Replayer {
   std::ostream& m_out;
   std::ostream& m_err;
   Tally m_tally;
+  std::string m_buffer;  // the lines of one journal, written at once
   std::map<std::int64_t, std::int64_t> m_silence_ids;  // recorded id -> this replay's
   std::set<std::int64_t> m_refused_silences;           // recorded ids of refused silences
 };

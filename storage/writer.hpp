@@ -194,12 +194,16 @@ class Writer {
   // declared after both: destroyed before them.
   std::unique_ptr<sql::Connection> m_sql;
   // Durability::off (the throwaway database of replay, one caller at a time): jobs run on the
-  // caller's thread, are answered after their savepoint and committed in batches. Otherwise
+  // caller's thread, are answered when they have run and committed in batches; a job that
+  // fails while the batch holds others rolls the batch back, and every later job is refused
+  // (the caller stops at a failure; see commit_group_sqlite). Otherwise
   // the writer thread commits every group before its callers hear.
   bool m_batched = false;
   bool m_open = false;                  // a transaction is open (the committer only)
   std::int64_t m_changes_at_begin = 0;  // m_sql->total_changes() at its BEGIN
   std::size_t m_uncommitted = 0;        // jobs in it
+  // Batched only: why every job is refused, once a failed job took the open batch with it.
+  std::optional<std::string> m_batch_lost;
   std::function<void(const WriterStats&)> m_on_group;
   const Clock& m_clock;
   std::string m_path;  // for messages: the file, or the PostgreSQL location redacted

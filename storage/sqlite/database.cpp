@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <string>
 
 #include "storage/detail/rows.hpp"
 
@@ -28,6 +29,24 @@ void configure_sqlite() {
     return true;
   }();
   (void)configured;
+}
+
+// A throwaway database (replay's temporary one, Durability::off) is written by one caller and
+// read by nobody after it: the indexes only the API, retention and delivery read are dropped,
+// so each insert and update maintains fewer b-trees, and CHECK constraints are not evaluated
+// (SQLite builds a throwaway table for every `IN (...)` list in one, on every write). What the
+// engine itself looks up keeps its index, and every UNIQUE index stays: they are guarantees the
+// engine relies on. A database that is kept (`replay --db`, the server) has the full schema.
+constexpr const char* k_reader_only_indexes[] = {
+    "alert_members_seen", "alerts_last_seen", "decisions_at",   "decisions_alert",
+    "episodes_closed",    "inbound_received", "outbox_pending", "outbox_queue",
+    "outbox_created",     "outbox_about",     "outbox_claim",   "delivery_attempts_outbox",
+};
+
+void strip_for_throwaway(SQLite::Database& db) {
+  for (const char* index : k_reader_only_indexes)
+    db.exec(std::string("DROP INDEX IF EXISTS ") + index);
+  db.exec("PRAGMA ignore_check_constraints = ON");
 }
 
 }  // namespace
@@ -122,6 +141,7 @@ std::unique_ptr<Connection> open_for_writing(const std::string& path, Durability
     }
     db->exec("PRAGMA foreign_keys = ON");
     migrate(*db);
+    if (durability == Durability::off) strip_for_throwaway(*db);
     try {
       db->exec("BEGIN IMMEDIATE");
       write_probe(*db, 0);

@@ -82,6 +82,13 @@ void Writer::commit_group_sqlite(std::vector<Job>& group) {
     if (m_on_group) m_on_group(stats);
     return;
   }
+  if (m_batch_lost) {
+    for (auto& job : group)
+      job.answer(WriteError{false, *m_batch_lost});
+    stats.ok = false;
+    if (m_on_group) m_on_group(stats);
+    return;
+  }
   bool answered = false;  // only the test-only fault answers before the commit
   try {
     if (!m_open) {
@@ -96,10 +103,13 @@ void Writer::commit_group_sqlite(std::vector<Job>& group) {
     // event at c=32, most of the writer's time. Jobs are re-runnable after a rollback
     // (run_jobs_twice_for_tests proves it), so when one fails, the group is rolled back and
     // run again the slow way, each job in its own savepoint, and only the failing job's work
-    // is lost. The group's own boundary is its BEGIN; a throwaway database's batch spans
-    // groups, so there one savepoint marks it (its statement journal is in memory).
-    const bool group_savepoint = m_uncommitted > 0;
-    if (group_savepoint) m_sql->savepoint("jobs");
+    // is lost. The group's own boundary is its BEGIN.
+    //
+    // A throwaway database's batch spans groups, and a savepoint per group there cost a tenth
+    // of a replay (SQLite copies every page the job touches into the statement journal). Its
+    // one caller stops at the first failed job (storage failed: nothing later runs), so a
+    // failure there rolls back the batch and the writer refuses everything after: what later
+    // jobs would see is never a batch with a hole (m_batch_lost).
     bool failed = false;
     std::exception_ptr failure;
     for (std::size_t i = 0; i < group.size() && !failed; ++i) {
@@ -116,14 +126,12 @@ void Writer::commit_group_sqlite(std::vector<Job>& group) {
       // error, out of memory) SQLite has already rolled the whole transaction back: nothing of
       // the group (nor of a throwaway batch) is left to rerun into. The group fails with that
       // error, classified below (a disk_full fault, not "cannot rollback").
-      if (sqlite3_get_autocommit(m_db->getHandle()) != 0) std::rethrow_exception(failure);
-      if (group_savepoint) {
-        m_sql->rollback_to("jobs");
-      } else {
-        m_sql->rollback();
-        m_sql->begin();
-        m_changes_at_begin = m_sql->total_changes();
-      }
+      // So does a throwaway batch that holds earlier jobs: they go with it (the catch below).
+      if (sqlite3_get_autocommit(m_db->getHandle()) != 0 || (m_batched && m_uncommitted > 0))
+        std::rethrow_exception(failure);
+      m_sql->rollback();
+      m_sql->begin();
+      m_changes_at_begin = m_sql->total_changes();
       for (std::size_t i = 0; i < group.size(); ++i) {
         m_sql->savepoint("job");
         try {
@@ -139,7 +147,6 @@ void Writer::commit_group_sqlite(std::vector<Job>& group) {
         }
       }
     }
-    if (group_savepoint) m_sql->release("jobs");
     m_uncommitted += group.size();
     if (m_answer_before_commit) {
       for (std::size_t i = 0; i < group.size(); ++i)
@@ -160,6 +167,12 @@ void Writer::commit_group_sqlite(std::vector<Job>& group) {
     // BEGIN or COMMIT failed: nothing of this group is durable, so nobody gets a success.
     WriteError err = to_write_error(e, m_path);
     err.transient = true;  // the work itself was fine; the database was not
+    if (m_batched && m_uncommitted > 0) {  // its earlier jobs, answered, are lost with it
+      m_batch_lost = "a failed write took the uncommitted batch of " +
+                     std::to_string(m_uncommitted) +
+                     " answered job(s) of this throwaway database with it (" + err.message +
+                     "); nothing more is written to it";
+    }
     if (err.fault != DatabaseFault::none) note_fault(err.fault, err.message);
     for (auto& s : status)
       s = err;

@@ -155,23 +155,36 @@ TEST_CASE("a job that fails rolls back alone, the rest of its group commits") {
   CHECK(count_rows(path, "inbound") == 16);
 }
 
-TEST_CASE("on a throwaway database a failing job undoes only itself, not the open batch") {
-  // Durability::off keeps one transaction open across groups: a failure rolls back to the
-  // group's start and reruns it job by job, never to the batch's BEGIN.
+TEST_CASE("on a throwaway database a failed job ends the batch, and nothing is written after") {
+  // Durability::off keeps one transaction open across jobs, with no savepoint per job (replay's
+  // speed). A job that fails first in a batch undoes only itself; one that fails after others
+  // takes the batch, already answered, with it: every later job is refused, so nothing is ever
+  // written on top of the hole.
   TempDir dir;
   const auto path = dir.file("t.db");
   {
     Writer w(path, Durability::off);
-    for (int i = 0; i < 12; ++i) {
-      auto status = w.submit([i](Transaction& tx) {
-        tx.insert_inbound(inbound("ok-" + std::to_string(i)));
-        if (i % 4 == 3) throw std::runtime_error("job failed");
-      });
-      const auto err = status.get();
-      CHECK(err.has_value() == (i % 4 == 3));
-    }
+    const auto job = [&](int i, bool fail) {
+      return w
+          .submit([i, fail](Transaction& tx) {
+            tx.insert_inbound(inbound("ok-" + std::to_string(i)));
+            if (fail) throw std::runtime_error("job failed");
+          })
+          .get();
+    };
+    CHECK(job(0, true).has_value());  // first in its batch: undone alone
+    for (int i = 1; i <= 3; ++i)
+      CHECK_FALSE(job(i, false).has_value());
+    const auto failed = job(4, true);
+    REQUIRE(failed.has_value());
+    CHECK(failed->message.find("job failed") != std::string::npos);
+    const auto refused = job(5, false);
+    REQUIRE(refused.has_value());
+    CHECK_FALSE(refused->transient);
+    CHECK(refused->message.find("took the uncommitted batch of 4 answered job(s)") !=
+          std::string::npos);
   }
-  CHECK(count_rows(path, "inbound") == 9);
+  CHECK(count_rows(path, "inbound") == 0);
 }
 
 TEST_CASE("concurrent submitters are grouped into fewer commits") {
