@@ -7,12 +7,12 @@
 namespace tocsin::http {
 
 void Routes::get(const std::string& pattern, Handler handler) {
-  m_routes.push_back({std::regex(pattern), "GET"});
+  m_routes.push_back({std::regex(pattern), "GET", pattern});
   m_server.Get(pattern, std::move(handler));
 }
 
 void Routes::post(const std::string& pattern, Handler handler) {
-  m_routes.push_back({std::regex(pattern), "POST"});
+  m_routes.push_back({std::regex(pattern), "POST", pattern});
   m_server.Post(pattern, httplib::Server::HandlerWithContentReader(
                              [handler = std::move(handler)](
                                  const httplib::Request& req, httplib::Response& res,
@@ -35,6 +35,14 @@ std::string Routes::allowed(const std::string& path) const {
     if (r.method == "GET") methods.insert("HEAD");
   }
   return join(methods);
+}
+
+std::vector<Routes::Registered> Routes::registered() const {
+  std::vector<Registered> out;
+  out.reserve(m_routes.size());
+  for (const auto& r : m_routes)
+    out.push_back({r.method, r.spelled});
+  return out;
 }
 
 }  // namespace tocsin::http

@@ -36,10 +36,19 @@ class Routes {
   // The methods `path` takes, as an Allow value ("GET, HEAD, POST"); empty for an unknown path.
   std::string allowed(const std::string& path) const;
 
+  // Every route as registered, in order: what the OpenAPI document must describe (its test
+  // compares the two).
+  struct Registered {
+    std::string method;   // GET (which also takes HEAD) or POST
+    std::string pattern;  // the path or regex given to get/post
+  };
+  std::vector<Registered> registered() const;
+
  private:
   struct Route {
     std::regex pattern;
     std::string method;  // GET (which also takes HEAD) or POST
+    std::string spelled;
   };
 
   httplib::Server& m_server;

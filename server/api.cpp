@@ -20,6 +20,7 @@
 #include "engine/silence_view.hpp"
 #include "rules/silence.hpp"
 #include "server/http_util.hpp"
+#include "server/openapi.hpp"
 #include "storage/vocabulary.hpp"
 
 namespace tocsin::server {
@@ -795,6 +796,14 @@ void register_api(http::Routes& routes, App& app) {
              [&app](const httplib::Request&, httplib::Response& res) { ready(app, res); });
   routes.get("/metrics", [&app](const httplib::Request&, httplib::Response& res) {
     res.set_content(app.metrics.render(), "text/plain; version=0.0.4");
+  });
+
+  // The API's description (docs/openapi.json), readable without a token as Alertmanager's is:
+  // it holds no secrets, and a client needs it before it has one. (A route is a regex: the dot
+  // escaped, so that /api/v1/openapi_json is no alias.)
+  routes.get(R"(/api/v1/openapi\.json)", [](const httplib::Request&, httplib::Response& res) {
+    const std::string_view document = openapi_document();
+    res.set_content(document.data(), document.size(), "application/json");
   });
 
   routes.get("/api/v1/alerts", guarded(Scope::read, [&app](const auto& req, auto& res) {
