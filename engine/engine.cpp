@@ -640,16 +640,19 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
   const auto job = [&](storage::Transaction& tx, Journal& written) {
     results.clear();
     const auto& rec = inbound.record;
-    if (!rec.delivery_id.empty()) {
-      if (auto earlier = tx.find_inbound(rec.hook, rec.delivery_id)) {
-        for (const auto& d : tx.decisions_for_inbound(*earlier)) {
-          if (d.kind == storage::DecisionKind::event)
-            results.push_back(redelivery(d, now, &written));
-        }
-        return;
+    // Inserted unless this (hook, delivery id) is stored: then it is a redelivery, answered
+    // with the earlier request's decisions.
+    const std::optional<std::int64_t> inserted = tx.insert_new_inbound(rec);
+    if (!inserted) {
+      const auto earlier = tx.find_inbound(rec.hook, rec.delivery_id);
+      if (!earlier) throw std::logic_error("inbound: a redelivery whose first delivery is gone");
+      for (const auto& d : tx.decisions_for_inbound(*earlier)) {
+        if (d.kind == storage::DecisionKind::event)
+          results.push_back(redelivery(d, now, &written));
       }
+      return;
     }
-    const std::int64_t inbound_id = tx.insert_inbound(rec);
+    const std::int64_t inbound_id = *inserted;
     if (inbound.subscription) tx.save_subscription(*inbound.subscription);
     if (inbound.sync) {
       results.push_back(apply_sync(tx, rules, *inbound.sync, inbound_id, now, &written));

@@ -66,6 +66,40 @@ std::optional<std::int64_t> Transaction::find_inbound(const std::string& hook,
   return std::nullopt;
 }
 
+namespace {
+
+void bind_inbound(sql::Statement& q, const InboundRecord& r, sql::Backend backend) {
+  q.bind(1, static_cast<int64_t>(to_unix_ms(r.received_at)));
+  q.bind(2, r.hook);
+  if (r.delivery_id.empty()) {
+    q.bind_null(3);
+  } else {
+    q.bind(3, r.delivery_id);
+  }
+  q.bind(4, r.headers_json);
+  // Compressed when that pays (storage/detail/body.hpp says how each backend tells).
+  bind_stored_body(q, 5, stored_body_of(r), backend);
+}
+
+}  // namespace
+
+std::optional<std::int64_t> Transaction::insert_new_inbound(const InboundRecord& r) {
+  // DO NOTHING on inbound_delivery, the only unique index besides the id: a redelivery (a row
+  // with the same hook and delivery id, committed, or on PostgreSQL committed by the
+  // transaction this one waited for) inserts nothing and returns no row.
+  static const IdInsert insert(
+      "INSERT INTO inbound (received_at, hook, delivery_id, headers, body) VALUES (?,?,?,?,?) "
+      "ON CONFLICT DO NOTHING");
+  sql::CachedStatement q(m_db, insert.sql(m_db.backend()));
+  bind_inbound(q, r, m_db.backend());
+  if (!dialect::is_postgres(m_db.backend())) {
+    if (q->exec() == 0) return std::nullopt;
+    return m_db.last_insert_id();
+  }
+  if (!q->step()) return std::nullopt;
+  return q->get_int64(0);
+}
+
 std::int64_t Transaction::insert_inbound(const InboundRecord& r) {
   static const IdInsert insert(
       "INSERT INTO inbound (received_at, hook, delivery_id, headers, body) VALUES (?,?,?,?,?)");

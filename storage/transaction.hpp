@@ -35,6 +35,10 @@ class Transaction {
   // The id of an earlier inbound request with the same (hook, delivery id), if any.
   std::optional<std::int64_t> find_inbound(const std::string& hook, const std::string& delivery_id);
   std::int64_t insert_inbound(const InboundRecord& r);
+  // Inserts the request unless one with the same (hook, delivery id) is stored: its id, or
+  // nullopt for a redelivery (find_inbound then names the earlier one). One statement where
+  // find_inbound then insert_inbound were two, for every new request.
+  std::optional<std::int64_t> insert_new_inbound(const InboundRecord& r);
   // The decisions recorded for an inbound request, in order (to answer a redelivery).
   std::vector<DecisionRecord> decisions_for_inbound(std::int64_t inbound_id);
 

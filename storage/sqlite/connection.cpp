@@ -130,15 +130,17 @@ std::int64_t Connection::total_changes() {
   return sqlite3_total_changes64(m_db.getHandle());
 }
 
+// BEGIN and COMMIT run once per group commit (once per event at one request at a time):
+// cached statements, as savepoints are, rather than a parse each (~3,500 instructions each).
 void Connection::begin() {
-  exec("BEGIN IMMEDIATE");
+  sql::CachedStatement(*this, "BEGIN IMMEDIATE")->exec();
 }
 // What SQLiteCpp's SQLite::Transaction runs (the export used it before this layer).
 void Connection::begin_read() {
   exec("BEGIN");
 }
 void Connection::commit() {
-  exec("COMMIT");
+  sql::CachedStatement(*this, "COMMIT")->exec();
 }
 void Connection::rollback() {
   exec("ROLLBACK");

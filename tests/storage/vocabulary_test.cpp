@@ -43,8 +43,9 @@ std::vector<std::string> round_tripped() {
   return out;
 }
 
-// The values `CHECK (column IN (...))` allows in `table` as the migrated schema declares it;
-// empty when the column has no such constraint.
+// The values `CHECK (column IN (...))` or `CHECK (column = 'a' OR column = 'b' ...)` (the form
+// SQLite evaluates without a temporary b-tree: migration 15) allows in `table` as the migrated
+// schema declares it; empty when the column has no such constraint.
 std::vector<std::string> allowed_by_schema(SQLite::Database& db, const std::string& table,
                                            const std::string& column) {
   SQLite::Statement q(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?");
@@ -52,8 +53,12 @@ std::vector<std::string> allowed_by_schema(SQLite::Database& db, const std::stri
   REQUIRE(q.executeStep());
   const std::string sql = q.getColumn(0).getString();
   std::smatch check;
+  const std::string equals = column + "\\s*=\\s*'[^']*'";
   if (!std::regex_search(sql, check,
-                         std::regex("CHECK\\s*\\(\\s*" + column + "\\s+IN\\s*\\(([^)]*)\\)")))
+                         std::regex("CHECK\\s*\\(\\s*" + column + "\\s+IN\\s*\\(([^)]*)\\)")) &&
+      !std::regex_search(sql, check,
+                         std::regex("CHECK\\s*\\(\\s*(" + equals + "(?:\\s+OR\\s+" + equals +
+                                    ")*)\\s*\\)")))
     return {};
   std::vector<std::string> out;
   const std::string list = check[1].str();
