@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "cli/commands.hpp"
+#include "cli/progress.hpp"
 #include "core/duration.hpp"
 #include "core/json.hpp"
 #include "core/text.hpp"
@@ -602,10 +603,15 @@ int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& er
   if (options.until_after_last)
     until = (lines.empty() ? start : lines.back().at) + *options.until_after_last;
   Replayer replayer(*app, clock, options, out, err);
+  const SystemClock wall;
+  Progress progress(options.progress, wall, "replay", "events", lines.size());
+  std::uint64_t done = 0;
   for (const auto& line : lines) {
     if (until && line.at > *until) break;
     if (!replayer.run(line)) return 2;
+    progress.update(++done);
   }
+  progress.finish();
   if (until && !replayer.advance_to(*until)) return 2;
   out.flush();
   if (options.summary) replayer.tally().print(err, lines.size());
@@ -676,6 +682,7 @@ Subcommand add_replay(CLI::App& cli) {
               return 2;
             }
             std::ios::sync_with_stdio(false);
+            opt->replay.progress = terminal_stderr();
             return run_replay(opt->replay, std::cout, std::cerr);
           }};
 }
