@@ -56,8 +56,8 @@ ClientFailure answer_failure(int status, const std::string& body, const std::str
                   " scope (an api.tokens entry of the server's rules file) in TOCSIN_TOKEN or "
                   "--token-file"};
     case 404:
-      if (code == "not_found" && !detail.empty())
-        return {ClientExit::not_found, "tocsin: " + detail};
+      // The API's detail names what is missing ("no alert 12", "no alert with id 12").
+      if (!code.empty() && !detail.empty()) return {ClientExit::not_found, "tocsin: " + detail};
       return {ClientExit::not_found, "tocsin: " + (what.empty() ? url : what) + ": not found (" +
                                          status_and_code(status, code) + ")" + said};
     default:

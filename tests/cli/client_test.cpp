@@ -84,7 +84,7 @@ TEST_CASE("client view: one alert, its timeline oldest first with reasons, its n
     "timers": [{"kind": "stale", "episode": 2, "step": 0, "due_at": "2026-12-01T12:00:00.000Z"}],
     "silences": [], "noise": {"score": 12.5}})");
   const Json events = Json::parse(R"({"events": [
-    {"at": "2026-11-30T12:20:00.000Z", "episode": 2, "type": "action", "outcome": "acknowledged",
+    {"at": "2026-11-30T12:20:00.000Z", "episode": 2, "type": "decision", "outcome": "acknowledged",
      "reason": "by alice: looking"},
     {"at": "2026-11-30T12:00:00.000Z", "episode": 2, "type": "event", "outcome": "created",
      "reason": "first_occurrence"}], "next_before": null})");
@@ -139,6 +139,9 @@ TEST_CASE("client: each refused answer has its message and exit status") {
       {"a 404 of the API names what is missing", 404,
        R"({"error":"not_found","detail":"no alert 9"})", true, ClientExit::not_found,
        "tocsin: no alert 9"},
+      {"whatever the API's code, its detail says it", 404,
+       R"({"error":"alert_not_found","detail":"no alert with id 9"})", true, ClientExit::not_found,
+       "tocsin: no alert with id 9"},
       {"a 404 from something else names the thing looked for", 404, "<html>nope</html>", true,
        ClientExit::not_found, "tocsin: alert 9: not found (404): <html>nope</html>"},
       {"a 409 is a refusal with the API's words", 409,

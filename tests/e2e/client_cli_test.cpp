@@ -248,6 +248,10 @@ TEST_CASE("client: every failure has its own message on stderr and its own exit 
     CHECK(r.err == "tocsin: no alert " + std::to_string(id + 100) + "\n");
     auto ack = env.run({"ack", std::to_string(id + 100)});
     CHECK(ack.exit_code == 6);
+    CHECK(ack.err == "tocsin: no alert with id " + std::to_string(id + 100) + "\n");
+    auto silence = env.run({"silence", "expire", "42"});
+    CHECK(silence.exit_code == 6);
+    CHECK(has(silence.err, "42"));
   }
   SUBCASE("no token, a wrong one, or a read token for a write: exit 5 naming the scope") {
     auto none = env.run({"alerts"}, "");
