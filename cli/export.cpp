@@ -146,6 +146,7 @@ int run_export(const ExportOptions& options, TimePoint now, std::ostream& out, s
     // The total is unknown without a second pass over the period: lines done and the rate.
     const SystemClock wall;
     Progress progress(options.progress, wall, "export", "lines");
+    AboveProgress warnings(progress, err);
     std::uint64_t written = 0;
     auto write = [&](const OrderedJson& line) {
       write_line(out, line);
@@ -154,7 +155,7 @@ int run_export(const ExportOptions& options, TimePoint now, std::ostream& out, s
     reader.export_since(
         now - *since,
         [&](const storage::InboundRecord& r) {
-          if (auto line = request_line(r, err)) write(*line);
+          if (auto line = request_line(r, warnings)) write(*line);
         },
         [&](const storage::DecisionRecord& d) { write(action_line(d)); },
         [&](const storage::SilenceChange& c) { write(silence_line(c)); });

@@ -79,6 +79,31 @@ void Progress::finish() {
   m_drawn_width = 0;
 }
 
+void Progress::make_room() {
+  finish();
+  m_drawn_at.reset();
+}
+
+AboveProgress::AboveProgress(Progress& progress, std::ostream& target)
+    : std::ostream(nullptr), m_buffer(progress, target.rdbuf()) {
+  rdbuf(&m_buffer);
+}
+
+AboveProgress::Buffer::int_type AboveProgress::Buffer::overflow(int_type c) {
+  if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+  m_progress.make_room();
+  return m_target->sputc(traits_type::to_char_type(c));
+}
+
+std::streamsize AboveProgress::Buffer::xsputn(const char* s, std::streamsize n) {
+  m_progress.make_room();
+  return m_target->sputn(s, n);
+}
+
+int AboveProgress::Buffer::sync() {
+  return m_target->pubsync();
+}
+
 void Progress::draw(const std::string& line) {
   const std::size_t width = utf8_length(line);
   // A shorter line than the last leaves the old tail on screen unless blanked.

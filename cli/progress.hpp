@@ -6,8 +6,9 @@
 // terminal too (terminal_stderr).
 
 #include <cstdint>
-#include <iosfwd>
 #include <optional>
+#include <ostream>
+#include <streambuf>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,9 @@ class Progress {
   void update(std::uint64_t done);
   // Erases the line, so what follows on stderr starts on a clean line. Idempotent.
   void finish();
+  // Erases the line for a message (a warning) written mid-run; the next update draws it again,
+  // under the message, whatever the throttle says.
+  void make_room();
 
   static constexpr Duration k_redraw_every{250};
 
@@ -53,6 +57,30 @@ class Progress {
   TimePoint m_started;
   std::optional<TimePoint> m_drawn_at;
   std::size_t m_drawn_width = 0;  // columns of the line on screen, to blank it out
+};
+
+// A stream of the messages written while a Progress line may be shown (a replay's warnings):
+// each write to it first erases the line, so the message starts at the beginning of a line of
+// its own instead of after the status text. Passes everything on to `target`.
+class AboveProgress : public std::ostream {
+ public:
+  AboveProgress(Progress& progress, std::ostream& target);
+
+ private:
+  class Buffer : public std::streambuf {
+   public:
+    Buffer(Progress& progress, std::streambuf* target) : m_progress(progress), m_target(target) {}
+
+   protected:
+    int_type overflow(int_type c) override;
+    std::streamsize xsputn(const char* s, std::streamsize n) override;
+    int sync() override;
+
+   private:
+    Progress& m_progress;
+    std::streambuf* m_target;
+  };
+  Buffer m_buffer;
 };
 
 // Where Progress draws: std::cerr when standard error is a terminal and standard output is

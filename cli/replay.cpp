@@ -602,9 +602,10 @@ int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& er
   std::optional<TimePoint> until = options.until;
   if (options.until_after_last)
     until = (lines.empty() ? start : lines.back().at) + *options.until_after_last;
-  Replayer replayer(*app, clock, options, out, err);
   const SystemClock wall;
   Progress progress(options.progress, wall, "replay", "events", lines.size());
+  AboveProgress warnings(progress, err);
+  Replayer replayer(*app, clock, options, out, warnings);
   std::uint64_t done = 0;
   for (const auto& line : lines) {
     if (until && line.at > *until) break;

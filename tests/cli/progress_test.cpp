@@ -86,6 +86,32 @@ TEST_CASE("progress: a shorter line blanks the tail of the longer one before it"
   CHECK(terminal.str() == "\rexport: 100,001 lines  1,000/s  ");
 }
 
+TEST_CASE(
+    "progress: a warning mid-run gets a line of its own, and the status comes back under it") {
+  ManualClock clock(TimePoint{seconds(1000)});
+  std::ostringstream terminal;
+  Progress p(&terminal, clock, "replay", "events", 10);
+  AboveProgress warnings(p, terminal);
+  p.update(1);
+  warnings << "events.jsonl:2: warning: not applied\n";
+  p.update(2);  // at once, though the throttle's 250 ms have not passed
+  CHECK(terminal.str() ==
+        "\rreplay: 1/10 events (10%)\r" + std::string(25, ' ') +
+            "\revents.jsonl:2: warning: not applied\n\rreplay: 2/10 events (20%)");
+}
+
+TEST_CASE("progress: without a terminal, warnings pass through unchanged") {
+  ManualClock clock(TimePoint{seconds(1000)});
+  std::ostringstream err;
+  Progress p(nullptr, clock, "replay", "events", 10);
+  AboveProgress warnings(p, err);
+  p.update(1);
+  warnings << "line " << 2 << ": warning\n";
+  p.update(2);
+  p.finish();
+  CHECK(err.str() == "line 2: warning\n");
+}
+
 TEST_CASE("progress: without a terminal nothing is written, ever") {
   ManualClock clock(TimePoint{seconds(1000)});
   Progress p(nullptr, clock, "replay", "events", 3);
