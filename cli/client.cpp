@@ -298,7 +298,13 @@ Subcommand add_silence(CLI::App& cli) {
                 return k_usage;
               }
               Json body{{"matchers", *matchers}, {"comment", opt->comment}};
-              body["by"] = opt->by.empty() ? login_name() : opt->by;
+              const std::string by = opt->by.empty() ? login_name() : opt->by;
+              if (by.empty()) {
+                std::cerr << "tocsin silence add: who silences is not known (no login name, no "
+                             "$USER): give --by\n";
+                return k_usage;
+              }
+              body["by"] = by;
               if (!opt->duration.empty()) body["duration"] = opt->duration;
               if (!opt->until.empty()) body["ends_at"] = opt->until;
               if (!opt->starts.empty()) body["starts_at"] = opt->starts;
