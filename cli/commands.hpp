@@ -1,12 +1,14 @@
 #pragma once
 // The subcommands of `tocsin` (README "Running"), one file each: serve.cpp, receive.cpp,
-// check.cpp, replay.cpp, export.cpp, report.cpp, copy_db.cpp. Each registers itself and its
+// check.cpp, replay.cpp, export.cpp, report.cpp, copy_db.cpp; and the client commands that
+// talk to a running server, all in client.cpp. Each registers itself and its
 // options on the command line, and runs when chosen; cli.cpp puts them together.
 
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tocsin::cli {
 
@@ -22,6 +24,8 @@ Subcommand add_replay(CLI::App& cli);
 Subcommand add_export(CLI::App& cli);
 Subcommand add_report(CLI::App& cli);
 Subcommand add_copy_db(CLI::App& cli);
+// alerts, show, ack, unack, resolve, notifications, silence (README "Command-line client").
+std::vector<Subcommand> add_client(CLI::App& cli);
 
 // Flag > environment variable > built-in default (README "Running").
 std::string resolve(const std::string& flag, const char* env_name, const char* fallback);

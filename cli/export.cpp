@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/progress.hpp"
 #include "core/duration.hpp"
 #include "core/json.hpp"
 #include "storage/database.hpp"
@@ -142,13 +143,23 @@ int run_export(const ExportOptions& options, TimePoint now, std::ostream& out, s
   }
   try {
     storage::Reader reader(options.db_path);
+    // The total is unknown without a second pass over the period: lines done and the rate.
+    const SystemClock wall;
+    Progress progress(options.progress, wall, "export", "lines");
+    AboveProgress warnings(progress, err);
+    std::uint64_t written = 0;
+    auto write = [&](const OrderedJson& line) {
+      write_line(out, line);
+      progress.update(++written);
+    };
     reader.export_since(
         now - *since,
         [&](const storage::InboundRecord& r) {
-          if (auto line = request_line(r, err)) write_line(out, *line);
+          if (auto line = request_line(r, warnings)) write(*line);
         },
-        [&](const storage::DecisionRecord& d) { write_line(out, action_line(d)); },
-        [&](const storage::SilenceChange& c) { write_line(out, silence_line(c)); });
+        [&](const storage::DecisionRecord& d) { write(action_line(d)); },
+        [&](const storage::SilenceChange& c) { write(silence_line(c)); });
+    progress.finish();
   } catch (const std::exception& e) {
     err << "tocsin export: " << e.what() << '\n';
     return 2;
@@ -176,6 +187,7 @@ Subcommand add_export(CLI::App& cli) {
             // No rules file here, so no storage.url_env.
             opt->db_path = resolve_db(opt->db_path, std::nullopt);
             std::ios::sync_with_stdio(false);
+            opt->progress = terminal_stderr();
             return run_export(*opt, SystemClock().now(), std::cout, std::cerr);
           }};
 }

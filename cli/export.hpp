@@ -13,6 +13,9 @@ namespace tocsin::cli {
 struct ExportOptions {
   std::string db_path;       // opened read-only; never created
   std::string since = "7d";  // a duration (core/duration), counted back from `now`
+  // A terminal to show progress on, lines written and their rate (cli/progress.hpp); null:
+  // none.
+  std::ostream* progress = nullptr;
 };
 
 // Writes one replay line per stored inbound request and per action a person took through the

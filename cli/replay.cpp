@@ -18,6 +18,7 @@
 #include <variant>
 
 #include "cli/commands.hpp"
+#include "cli/progress.hpp"
 #include "core/duration.hpp"
 #include "core/json.hpp"
 #include "core/text.hpp"
@@ -675,11 +676,17 @@ int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& er
   std::optional<TimePoint> until = options.until;
   if (options.until_after_last)
     until = (lines.empty() ? start : lines.back().at) + *options.until_after_last;
-  Replayer replayer(*app, clock, options, out, err);
+  const SystemClock wall;
+  Progress progress(options.progress, wall, "replay", "events", lines.size());
+  AboveProgress warnings(progress, err);
+  Replayer replayer(*app, clock, options, out, warnings);
+  std::uint64_t done = 0;
   for (const auto& line : lines) {
     if (until && line.at > *until) break;
     if (!replayer.run(line)) return 2;
+    progress.update(++done);
   }
+  progress.finish();
   if (until && !replayer.advance_to(*until)) return 2;
   out.flush();
   if (options.summary) replayer.tally().print(err, lines.size());
@@ -750,6 +757,7 @@ Subcommand add_replay(CLI::App& cli) {
               return 2;
             }
             std::ios::sync_with_stdio(false);
+            opt->replay.progress = terminal_stderr();
             return run_replay(opt->replay, std::cout, std::cerr);
           }};
 }

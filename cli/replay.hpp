@@ -24,6 +24,8 @@ struct ReplayOptions {
   // After the run, a what-if summary on the error stream: outcomes, pages and notifications
   // by channel, demotions, holds and drops (the output lines stay as they are).
   bool summary = false;
+  // A terminal to show progress on while the lines run (cli/progress.hpp); null: none.
+  std::ostream* progress = nullptr;
 };
 
 // Returns the exit status: 0 done, 1 invalid rules or input (every problem on `err` as

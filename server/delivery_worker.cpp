@@ -17,6 +17,7 @@
 #include "core/thread_annotations.hpp"
 #include "delivery/breaker.hpp"
 #include "delivery/redact.hpp"
+#include "http/http_client.hpp"
 #include "http/http_failure.hpp"
 #include "storage/vocabulary.hpp"
 
@@ -29,36 +30,6 @@ constexpr std::size_t k_answer_kept_bytes = 64 * 1024;
 
 std::string queue_key(const storage::OutboxRecord& n) {
   return n.alias + '\n' + n.channel;
-}
-
-// `scheme://host[:port]` and the rest (path and query) of an absolute URL.
-std::optional<std::pair<std::string, std::string>> split_url(const std::string& url) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return std::nullopt;
-  const std::string scheme = url.substr(0, scheme_end);
-  if (scheme != "http" && scheme != "https") return std::nullopt;
-  const auto path_start = url.find('/', scheme_end + 3);
-  if (path_start == std::string::npos) return std::make_pair(url, std::string("/"));
-  return std::make_pair(url.substr(0, path_start), url.substr(path_start));
-}
-
-// The host and port of `scheme://host[:port]` ("[::1]:8080" included), for diagnosing a
-// connection that failed.
-std::pair<std::string, int> host_and_port(const std::string& origin) {
-  const bool tls = origin.rfind("https://", 0) == 0;
-  std::string authority = origin.substr(origin.find("://") + 3);
-  if (const auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
-  int port = tls ? 443 : 80;
-  std::string host = authority;
-  const auto bracket = authority.find(']');
-  const auto colon = authority.rfind(':');
-  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
-    host = authority.substr(0, colon);
-    port = std::atoi(authority.c_str() + colon + 1);
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  return {host, port};
 }
 
 // Ends requests at their overall deadline: cpp-httplib's timeouts bound each read and write,
@@ -212,17 +183,6 @@ class DeadlineTimer {
 // The connections a KeptConnections on this thread keeps open, by origin (null: none kept).
 thread_local std::map<std::string, std::unique_ptr<httplib::Client>>* t_kept = nullptr;
 
-std::unique_ptr<httplib::Client> make_client(const std::string& origin) {
-  auto client = std::make_unique<httplib::Client>(origin);
-  client->set_follow_location(false);
-  // The headers and the body go out as separate writes: on a kept connection Nagle would hold
-  // the body back until the receiver's delayed ACK (40 ms a request on Linux).
-  client->set_tcp_nodelay(true);
-  client->enable_server_certificate_verification(true);
-  client->set_ca_cert_path("/etc/ssl/certs/ca-certificates.crt");
-  return client;
-}
-
 }  // namespace
 
 delivery::AttemptResult send_http(const delivery::HttpRequest& request, Duration timeout) {
@@ -237,7 +197,7 @@ delivery::AttemptResult send_http(const delivery::HttpRequest& request, Duration
   // Where, as an error may name it: a request that did not say is treated as all secret.
   const std::string where =
       request.shown_url.empty() ? delivery::shown_url(request.url, true) : request.shown_url;
-  auto parts = split_url(request.url);
+  auto parts = http::split_url(request.url);
   if (!parts) {
     r.http_status = 400;  // permanent: the channel's URL is not one we can send to
     r.error = "the channel URL is not an absolute http(s) URL: " + where;
@@ -249,10 +209,10 @@ delivery::AttemptResult send_http(const delivery::HttpRequest& request, Duration
   httplib::Client* kept = nullptr;
   if (t_kept) {
     auto& slot = (*t_kept)[parts->first];
-    if (!slot) slot = make_client(parts->first);
+    if (!slot) slot = http::make_client(parts->first);
     kept = slot.get();
   } else {
-    own = make_client(parts->first);
+    own = http::make_client(parts->first);
   }
   httplib::Client& client = kept ? *kept : *own;
   auto drop_kept = [&] {
@@ -288,7 +248,7 @@ delivery::AttemptResult send_http(const delivery::HttpRequest& request, Duration
   }
   if (!res) {
     http::FailedRequest failed;
-    std::tie(failed.host, failed.port) = host_and_port(parts->first);
+    std::tie(failed.host, failed.port) = http::host_and_port(parts->first);
     failed.timeout = timeout;
     failed.elapsed =
         std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);

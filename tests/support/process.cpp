@@ -20,8 +20,9 @@ namespace tocsin::testing {
 
 namespace {
 
+// stdout to `output_path`; stderr there too, or to `error_path` when one is given.
 pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env,
-            const std::string& output_path) {
+            const std::string& output_path, const std::string& error_path = "") {
   std::vector<std::string> argv_storage{TOCSIN_BINARY};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -44,7 +45,12 @@ pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  if (error_path.empty()) {
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 2, error_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+  }
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   pid_t pid = -1;
   int rc = posix_spawn(&pid, TOCSIN_BINARY, &actions, nullptr, argv.data(), envp.data());
@@ -79,6 +85,19 @@ CommandResult run_tocsin(const std::vector<std::string>& args,
   r.exit_code = wait_exit(spawn(args, env, out));
   r.output = read_file(out);
   unlink(out.c_str());
+  return r;
+}
+
+SplitResult run_tocsin_split(const std::vector<std::string>& args,
+                             const std::vector<std::string>& env) {
+  const std::string out = temp_output_path();
+  const std::string err = temp_output_path();
+  SplitResult r;
+  r.exit_code = wait_exit(spawn(args, env, out, err));
+  r.out = read_file(out);
+  r.err = read_file(err);
+  unlink(out.c_str());
+  unlink(err.c_str());
   return r;
 }
 

@@ -18,6 +18,15 @@ struct CommandResult {
 CommandResult run_tocsin(const std::vector<std::string>& args,
                          const std::vector<std::string>& env = {});
 
+struct SplitResult {
+  int exit_code = -1;
+  std::string out, err;  // stdout and stderr apart
+};
+
+// As run_tocsin, with stdout and stderr kept apart (both files, so neither is a terminal).
+SplitResult run_tocsin_split(const std::vector<std::string>& args,
+                             const std::vector<std::string>& env = {});
+
 class ServerProcess {
  public:
   // Starts `tocsin serve --listen 127.0.0.1:0 ARGS...` and waits until it is listening.
