@@ -57,6 +57,7 @@ Json episode_json(const storage::EpisodeRecord& r) {
       {"noise", e.noise ? Json(*e.noise) : Json(nullptr)},
       {"demoted_to", nullable(e.demoted_to)},
       {"held_until", nullable(time_json(e.held_until))},
+      {"flagged_stale_at", nullable(time_json(e.flagged_stale_at))},
   };
 }
 
