@@ -285,7 +285,7 @@
 
     nodes.push(section('silences', 'Silences', silencesTable(silences.silences)));
 
-    const warnings = (cluster && cluster.warnings) || [];
+    const warnings = (rules.warnings || []).concat((cluster && cluster.warnings) || []);
     nodes.push(section('rules', 'Rules in force',
         el('dl', { class: 'facts' },
            el('dt', {}, 'file'), el('dd', {}, rules.path),
@@ -295,7 +295,7 @@
            el('dd', {}, rules.rules + ' rules, ' + rules.channels + ' channels, ' + rules.escalations +
                          ' escalations, ' + rules.heartbeats + ' heartbeats')),
         warnings.length ? el('ul', { class: 'warnings' }, warnings.map((w) => el('li', {}, typeof w === 'string' ? w : JSON.stringify(w))))
-                        : el('p', { class: 'muted' }, 'No warnings: every live instance runs these rules.')));
+                        : el('p', { class: 'muted' }, 'No warnings.')));
     return () => data.replaceChildren(...nodes.filter(Boolean));
   }
 

@@ -400,6 +400,8 @@ def run(binary, out, chromium):
         rules_hash = request(base, "/api/v1/rules", token=READ_TOKEN)[1]["hash"]
         check(chrome.eval("document.querySelector('#rules .hash').textContent") == rules_hash[:16],
               "the rules' hash is shown")
+        check(any("accepts unauthenticated requests" in t for t in texts(chrome, "#rules .warnings li")),
+              "the rules' warnings and notes are shown")
         check(any("nightly-*" in t for t in texts(chrome, "#silences td")),
               "the silence is listed")
         check(chrome.eval("document.querySelectorAll('#data img').length") == 0 and

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <regex>
 
+#include "core/json.hpp"
 #include "support/fixtures.hpp"
 #include "support/open_sources.hpp"
 #include "support/process.hpp"
@@ -147,6 +148,23 @@ TEST_CASE("console: other paths stay 404 or 405, and the API is unchanged") {
   REQUIRE(api);
   CHECK(api->status == 401);
   CHECK(!api->has_header("Content-Security-Policy"));
+}
+
+TEST_CASE("console: the rules' warnings and notes are in GET /api/v1/rules") {
+  Served s;
+  auto res = s.client.Get("/api/v1/rules", {{"Authorization", "Bearer read-secret"}});
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  const auto warnings = tocsin::Json::parse(res->body)["warnings"];
+  REQUIRE(warnings.is_array());
+  bool unauthenticated = false;
+  for (const auto& w : warnings) {
+    CHECK(w.get<std::string>().find(": error: ") == std::string::npos);
+    unauthenticated |=
+        w.get<std::string>().find("accepts unauthenticated requests") != std::string::npos;
+  }
+  // sources_section() opens hooks without a token: the loader notes each.
+  CHECK(unauthenticated);
 }
 
 TEST_CASE("console: If-None-Match compares tags as RFC 9110 says") {
