@@ -173,6 +173,7 @@ int serve(const ServeOptions& opt) {
   }
   // Flag > rules file > default; fixed for the life of the process.
   app->limits = server::limits_from(loaded.rules->server);
+  app->set_rules_warnings(loaded.diagnostics);
   if (opt.max_body_bytes) app->limits.max_body_bytes = *opt.max_body_bytes;
   auto listener = server::make_http_server(*app);
 

@@ -58,6 +58,7 @@ Json episode_json(const storage::EpisodeRecord& r) {
       {"noise", e.noise ? Json(*e.noise) : Json(nullptr)},
       {"demoted_to", nullable(e.demoted_to)},
       {"held_until", nullable(time_json(e.held_until))},
+      {"flagged_stale_at", nullable(time_json(e.flagged_stale_at))},
   };
 }
 
@@ -858,7 +859,9 @@ void register_api(http::Routes& routes, App& app) {
   routes.get("/api/v1/cluster",
              guarded(Scope::read, [&app](const auto&, auto& res) { list_cluster(app, res); }));
   routes.get("/api/v1/rules", guarded(Scope::read, [&app](const auto&, auto& res) {
-               reply_json(res, 200, rules_json(*app.rules.get()));
+               Json body = rules_json(*app.rules.get());
+               body["warnings"] = *app.rules_warnings();
+               reply_json(res, 200, body);
              }));
   routes.post("/api/v1/rules/reload",
               guarded(Scope::write, [&app](const auto&, auto& res) { reload_rules(app, res); }));

@@ -88,6 +88,14 @@ App::App(std::string rules_path_, std::string db_path_, const Clock& clock_,
   metrics.set_silences_source([this] { return reader.count_active_silences(clock.now()); });
 }
 
+void App::set_rules_warnings(const std::vector<rules::Diagnostic>& diagnostics) {
+  auto warnings = std::make_shared<std::vector<std::string>>();
+  for (const auto& d : diagnostics) {
+    if (d.level != rules::Diagnostic::Level::error) warnings->push_back(d.format());
+  }
+  m_rules_warnings.store(std::move(warnings));
+}
+
 rules::LoadResult App::reload_rules() {
   rules::LoadResult result = rules::load_rules_file(rules_path);
   std::optional<engine::ActiveRules> next;
@@ -116,6 +124,7 @@ rules::LoadResult App::reload_rules() {
     spdlog::warn("server limits changed; they take effect at the next restart");
   }
   rules.set(std::move(*next));
+  set_rules_warnings(result.diagnostics);
   metrics.count_rules_reload(true);
   spdlog::info("rules reloaded from {} (sha256 {})", rules_path, result.rules->hash.substr(0, 12));
   return result;

@@ -2,9 +2,11 @@
 // Everything a running server holds, wired once at startup. Handlers receive an App& and
 // use only what they need.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/log_limit.hpp"
 #include "core/time.hpp"
@@ -71,6 +73,17 @@ struct App {
   // Loads the rules file again and swaps it in if it is valid (and supported by this build);
   // otherwise keeps the old rules. Returns the diagnostics either way.
   rules::LoadResult reload_rules();
+
+  // The warnings and notes of the rules in force (`PATH:LINE:COL: warning: ...`), as loaded at
+  // startup (`serve` sets them) or by the last accepted reload: GET /api/v1/rules shows them.
+  void set_rules_warnings(const std::vector<rules::Diagnostic>& diagnostics);
+  std::shared_ptr<const std::vector<std::string>> rules_warnings() const {
+    return m_rules_warnings.load();
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const std::vector<std::string>>> m_rules_warnings{
+      std::make_shared<const std::vector<std::string>>()};
 };
 
 // What a valid rules snapshot needs to run (the SNS certificate source); an error says why

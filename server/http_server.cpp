@@ -9,6 +9,7 @@
 #include "http/guarded_server.hpp"
 #include "http/http_routes.hpp"
 #include "server/api.hpp"
+#include "server/console.hpp"
 #include "server/hooks.hpp"
 #include "server/http_util.hpp"
 #include "storage/database.hpp"
@@ -109,6 +110,7 @@ std::unique_ptr<http::GuardedServer> make_http_server(App& app) {
   auto routes = std::make_shared<http::Routes>(*server);
   register_hooks(*routes, app);
   register_api(*routes, app);
+  register_console(*routes);
 
   // Before any handler or body handling: an unknown path is 404, a method the path does not
   // take 405 with Allow (cpp-httplib itself would answer 404, or 400 for a method it lacks).
