@@ -176,10 +176,12 @@ TEST_CASE("a client pipelining many requests without reading does not keep the o
   for (int i = 0; i < 3000; ++i)
     pipelined += "GET /metrics HTTP/1.1\r\nHost: tocsin\r\n\r\n";
   REQUIRE(greedy.send(pipelined));
-  // Let the greedy client's first turn begin, but not fill the socket buffers yet: once full
-  // (3,000 responses are ~18 MB, a few MB fit on loopback) the worker writing its turn waits for
-  // the write stall whatever the turns, which is not what this case is about.
-  std::this_thread::sleep_for(20ms);
+  // Ask as soon as the greedy client's first turn has begun (its first response arrived), long
+  // before its responses fill the socket buffers: once full (3,000 responses are ~18 MB, a few
+  // MB fit on loopback) the worker writing its turn waits for the write stall whatever the
+  // turns, which is not what this case is about. A fixed pause was too long once responses went
+  // out faster (a send without a poll() first).
+  REQUIRE(greedy.wait_readable(5000ms));
 
   const auto started = Clock::now();
   auto r = s.client().Get("/healthz");

@@ -66,6 +66,13 @@ class RawClient {
     return m_received.find(text) != std::string::npos;
   }
 
+  // Waits up to `timeout` until the server has sent something, without reading it: the bytes
+  // stay in the socket's buffer. True when there is something to read.
+  bool wait_readable(std::chrono::milliseconds timeout) const {
+    pollfd p{m_fd, POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(timeout.count())) > 0;
+  }
+
   // Whether the server has sent something, or ended the connection, without waiting.
   bool answered() {
     wait_until(std::chrono::milliseconds(0), [] { return false; });
