@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "core/duration.hpp"
-#include "core/text.hpp"
+#include "core/redact.hpp"
 #include "http/http_client.hpp"
 #include "http/http_failure.hpp"
 
@@ -28,9 +28,9 @@ std::pair<std::string, std::string> error_of(const std::string& body) {
     if (auto it = j.find("error"); it != j.end() && it->is_string()) code = it->get<std::string>();
     if (auto it = j.find("detail"); it != j.end() && it->is_string())
       detail = it->get<std::string>();
-    if (!code.empty() || !detail.empty()) return {escape_control(code), escape_control(detail)};
+    if (!code.empty() || !detail.empty()) return {shown(code), shown(detail)};
   }
-  return {"", escape_control(truncate_utf8(body, k_quoted_body))};
+  return {"", printable_excerpt(body, k_quoted_body)};
 }
 
 std::string status_and_code(int status, const std::string& code) {
@@ -95,7 +95,7 @@ Expected<Json, ClientFailure> ApiClient::request(bool write, const std::string& 
   if (!parts) {
     return unexpected(ClientFailure{
         ClientExit::usage, "tocsin: the server URL must start with http:// or https://, got \"" +
-                               escape_control(m_settings.url) + "\" (--server or TOCSIN_URL)"});
+                               shown(m_settings.url) + "\" (--server or TOCSIN_URL)"});
   }
   auto client = http::make_client(parts->first);
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(m_settings.timeout);
@@ -135,14 +135,20 @@ Expected<Json, ClientFailure> ApiClient::request(bool write, const std::string& 
   if (res->status < 200 || res->status > 299)
     return unexpected(answer_failure(res->status, res->body, url, write, what));
   Json answer = Json::parse(res->body, nullptr, false);
-  if (answer.is_discarded()) {
-    return unexpected(ClientFailure{ClientExit::failed,
-                                    "tocsin: the answer from " + url +
-                                        " is not JSON (is that a tocsin "
-                                        "server?): " +
-                                        escape_control(truncate_utf8(res->body, k_quoted_body))});
+  // Every answer of the API is an object: the views read it by key, which throws on anything
+  // else (an array would end the client with an uncaught exception).
+  if (!answer.is_object()) {
+    return unexpected(ClientFailure{
+        ClientExit::failed,
+        "tocsin: the answer from " + url +
+            (answer.is_discarded() ? " is not JSON" : " is not a JSON object") +
+            " (is that a tocsin server?): " + printable_excerpt(res->body, k_quoted_body)});
   }
   return answer;
+}
+
+std::string shown(std::string_view text) {
+  return escape_control(text);
 }
 
 std::string query_escape(std::string_view text) {

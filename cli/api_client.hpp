@@ -65,6 +65,11 @@ class ApiClient {
   ServerSettings m_settings;
 };
 
+// Text from the server or the command line as the client writes it to a terminal: on one
+// line, with no character that could drive the terminal (C0 and C1 controls, bidirectional
+// overrides, invalid UTF-8 escaped as core/redact.hpp's escape_control does).
+std::string shown(std::string_view text);
+
 // `text` percent-encoded for a query value.
 std::string query_escape(std::string_view text);
 

@@ -8,6 +8,7 @@
 #include "cli/api_client.hpp"
 #include "cli/commands.hpp"
 #include "core/duration.hpp"
+#include "core/redact.hpp"
 #include "core/text.hpp"
 
 namespace tocsin::cli {
@@ -39,20 +40,20 @@ std::optional<ServerSettings> settings(const Connection& c) {
   s.url = resolve(c.server, "TOCSIN_URL", "http://127.0.0.1:8080");
   if (s.url.rfind("http://", 0) != 0 && s.url.rfind("https://", 0) != 0) {
     std::cerr << "tocsin: the server URL must start with http:// or https://, got \""
-              << escape_control(s.url) << "\" (--server or TOCSIN_URL)\n";
+              << shown(s.url) << "\" (--server or TOCSIN_URL)\n";
     return std::nullopt;
   }
   auto timeout = parse_duration(c.timeout);
   if (!timeout || timeout->count() <= 0) {
     std::cerr << "tocsin: --timeout must be a positive duration like 10s or 1m, got \""
-              << escape_control(c.timeout) << "\"\n";
+              << shown(c.timeout) << "\"\n";
     return std::nullopt;
   }
   s.timeout = *timeout;
   if (!c.token_file.empty()) {
     std::ifstream in(c.token_file);
     if (!in || !std::getline(in, s.token)) {
-      std::cerr << "tocsin: cannot read the token file " << escape_control(c.token_file) << '\n';
+      std::cerr << "tocsin: cannot read the token file " << shown(c.token_file) << '\n';
       return std::nullopt;
     }
     while (!s.token.empty() && (s.token.back() == '\r' || s.token.back() == ' '))
@@ -71,7 +72,8 @@ int fail(const ClientFailure& f) {
 }
 
 void print_json(const Json& j) {
-  std::cout << j.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+  // Valid JSON either way; the characters that could drive a terminal as \uNNNN.
+  std::cout << escape_json_controls(j.dump(2, ' ', false, Json::error_handler_t::replace)) << '\n';
 }
 
 TimePoint now() {
@@ -94,7 +96,7 @@ bool valid_id(const std::string& id, const char* what) {
       !id.empty() && id.size() <= 18 && id.find_first_not_of("0123456789") == std::string::npos;
   if (!ok) {
     std::cerr << "tocsin: " << what << " must be a number (the id the list shows), got \""
-              << escape_control(id) << "\"\n";
+              << shown(id) << "\"\n";
   }
   return ok;
 }
@@ -201,11 +203,7 @@ Subcommand add_action(CLI::App& cli, const std::string& action, const std::strin
             if (opt->c.json) {
               print_json(*answer);
             } else {
-              const Json& a = *answer;
-              std::cout << "alert " << a.value("alert_id", 0) << " ("
-                        << escape_control(a.value("fingerprint", "")) << ") episode "
-                        << a.value("episode", 0) << ": " << done << " by " << escape_control(by)
-                        << "; now " << a.value("status", "") << '\n';
+              std::cout << action_view(*answer, done, by);
             }
             return 0;
           }};

@@ -20,6 +20,11 @@ namespace tocsin::cli {
 // The widest line a view writes (tables cut their widest column to fit).
 constexpr std::size_t k_client_width = 100;
 
+// The answer of POST /api/v1/alerts/{id}/ack|unack|resolve, in one line: `done` ("acknowledged")
+// by `by`, and the episode's status now. Every field of the answer is shown escaped, "-" when
+// missing or not what the API sends.
+std::string action_view(const Json& answer, const std::string& done, const std::string& by);
+
 // GET /api/v1/alerts: ID, STATUS, SEVERITY, LVL, NAME, AGE (of the current episode), ACK BY;
 // then how many there are and how to page.
 std::string alerts_view(const Json& page, TimePoint now);

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "cli/api_client.hpp"
 #include "cli/client.hpp"
 #include "cli/report.hpp"
 #include "core/text.hpp"
@@ -16,9 +17,9 @@ std::string str(const Json& j, const char* key, const std::string& fallback = "-
   if (it == j.end() || it->is_null()) return fallback;
   if (it->is_string()) {
     const auto& s = it->get_ref<const std::string&>();
-    return s.empty() ? fallback : escape_control(s);
+    return s.empty() ? fallback : shown(s);
   }
-  return escape_control(it->dump());
+  return shown(it->dump());
 }
 
 // Time since an RFC 3339 field ("3m12s" as format_age writes it), or "-".
@@ -104,7 +105,7 @@ std::string names(const Json& j, const char* key) {
   if (!list.is_array()) return str(j, key);
   std::vector<std::string> out;
   for (const auto& n : list)
-    out.push_back(n.is_string() ? escape_control(n.get<std::string>()) : escape_control(n.dump()));
+    out.push_back(n.is_string() ? shown(n.get<std::string>()) : shown(n.dump()));
   return out.empty() ? "-" : join(out, ", ");
 }
 
@@ -120,6 +121,12 @@ std::string alert_name(const Json& a) {
 }
 
 }  // namespace
+
+std::string action_view(const Json& answer, const std::string& done, const std::string& by) {
+  return "alert " + number(answer, "alert_id") + " (" + str(answer, "fingerprint") + ") episode " +
+         number(answer, "episode") + ": " + done + " by " + shown(by) + "; now " +
+         str(answer, "status") + "\n";
+}
 
 std::string alerts_view(const Json& page, TimePoint now) {
   std::ostringstream out;
@@ -264,7 +271,7 @@ std::string silences_view(const Json& list, TimePoint now) {
     t.row({number(s, "id"),
            pending ? "pending (" + relative(s, "starts_at", now) + ")" : str(s, "status"),
            str(s, "by"), ends, number(s, "withheld"),
-           s.contains("matchers") ? escape_control(s["matchers"].dump()) : "-", str(s, "comment")});
+           s.contains("matchers") ? shown(s["matchers"].dump()) : "-", str(s, "comment")});
   }
   t.render(out);
   return out.str();
@@ -273,7 +280,7 @@ std::string silences_view(const Json& list, TimePoint now) {
 std::string silence_line(const Json& s) {
   std::string line = "silence " + number(s, "id") + " " + str(s, "status") + " from " +
                      str(s, "starts_at") + " until " + str(s, "ends_at") + " by " + str(s, "by") +
-                     ": " + (s.contains("matchers") ? escape_control(s["matchers"].dump()) : "-");
+                     ": " + (s.contains("matchers") ? shown(s["matchers"].dump()) : "-");
   if (s.contains("comment")) line += " (" + str(s, "comment") + ")";
   if (s.contains("expired_by") && s["expired_by"].is_string())
     line += "; expired by " + str(s, "expired_by") + " at " + str(s, "expired_at");
@@ -287,7 +294,7 @@ Expected<Json, std::string> silence_matchers(const SilenceMatchers& m) {
          const std::string& pair) -> Expected<std::pair<std::string, std::string>, std::string> {
     const auto eq = pair.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return unexpected(flag + " takes KEY=VALUE, got \"" + escape_control(pair) + "\"");
+      return unexpected(flag + " takes KEY=VALUE, got \"" + shown(pair) + "\"");
     }
     return std::make_pair(pair.substr(0, eq), pair.substr(eq + 1));
   };
@@ -295,7 +302,7 @@ Expected<Json, std::string> silence_matchers(const SilenceMatchers& m) {
     auto kv = split("--match", pair);
     if (!kv) return unexpected(kv.error());
     if (matchers.contains(kv->first))
-      return unexpected("--match " + escape_control(kv->first) + " is given twice");
+      return unexpected("--match " + shown(kv->first) + " is given twice");
     matchers[kv->first] = kv->second;
   }
   Json labels = Json::object();
@@ -303,7 +310,7 @@ Expected<Json, std::string> silence_matchers(const SilenceMatchers& m) {
     auto kv = split("--label", pair);
     if (!kv) return unexpected(kv.error());
     if (labels.contains(kv->first))
-      return unexpected("--label " + escape_control(kv->first) + " is given twice");
+      return unexpected("--label " + shown(kv->first) + " is given twice");
     labels[kv->first] = kv->second;
   }
   if (!labels.empty()) matchers["labels"] = std::move(labels);

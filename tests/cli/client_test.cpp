@@ -69,6 +69,42 @@ TEST_CASE("client view: text from outside cannot drive the terminal") {
   CHECK(text.find("evil\\x1b[2Jname\\nsecond line") != std::string::npos);
 }
 
+TEST_CASE("client view: C1 controls and bidi overrides from outside are escaped too") {
+  // U+009B is CSI and U+009D OSC to terminals that read UTF-8 C1 controls (xterm, VTE).
+  Json page = k_page;
+  page["alerts"][0]["name"] =
+      "evil\xc2\x9b"
+      "2Jname\xc2\x9d"
+      "0;title\xe2\x80\xae";
+  const std::string text = alerts_view(page, at("2026-11-30T12:30:00Z"));
+  CHECK(text.find("\xc2\x9b") == std::string::npos);
+  CHECK(text.find("\xc2\x9d") == std::string::npos);
+  CHECK(text.find("\xe2\x80\xae") == std::string::npos);
+  CHECK(text.find(R"(evil\u009b2Jname\u009d0;title\u202e)") != std::string::npos);
+}
+
+TEST_CASE("client view: an action's answer is shown escaped, whatever its fields hold") {
+  struct Case {
+    const char* intent;
+    const char* answer;
+    std::string line;
+  };
+  const Case cases[] = {
+      {"the API's answer",
+       R"({"alert_id": 7, "fingerprint": "generic:db", "episode": 2, "status": "acknowledged"})",
+       "alert 7 (generic:db) episode 2: acknowledged by ann; now acknowledged\n"},
+      {"a status that would retitle the terminal",
+       R"({"alert_id": 7, "fingerprint": "f", "episode": 2, "status": "x\u001b]0;pwned\u0007"})",
+       "alert 7 (f) episode 2: acknowledged by ann; now x\\x1b]0;pwned\\x07\n"},
+      {"fields of the wrong type or missing", R"({"alert_id": "7", "fingerprint": 5})",
+       "alert - (5) episode -: acknowledged by ann; now -\n"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.intent);
+    CHECK(action_view(Json::parse(c.answer), "acknowledged", "ann") == c.line);
+  }
+}
+
 TEST_CASE("client view: one alert, its timeline oldest first with reasons, its notifications") {
   const Json alert = Json::parse(R"({
     "alert_id": 7, "fingerprint": "generic:db-cpu", "name": "db-cpu", "source": "generic",
