@@ -142,9 +142,14 @@ std::string alerts_view(const Json& page, TimePoint now) {
            alert_name(a), age_since(e, "opened_at", now), str(e, "acknowledged_by")});
   }
   t.render(out);
-  const auto offset = page.value("offset", 0);
-  out << "alerts " << offset + 1 << "-" << offset + static_cast<int>(alerts.size()) << " of "
-      << page.value("total", 0);
+  // A count the page gives, or 0 when it has none or another type (value() would throw).
+  auto count = [&page](const char* key) -> std::int64_t {
+    auto it = page.find(key);
+    return it != page.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+  };
+  const std::int64_t offset = count("offset");
+  out << "alerts " << offset + 1 << "-" << offset + static_cast<std::int64_t>(alerts.size())
+      << " of " << count("total");
   if (page.contains("next_offset") && page["next_offset"].is_number())
     out << "; next page: --offset " << page["next_offset"].dump();
   out << '\n';

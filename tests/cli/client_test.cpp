@@ -83,6 +83,15 @@ TEST_CASE("client view: C1 controls and bidi overrides from outside are escaped 
   CHECK(text.find(R"(evil\u009b2Jname\u009d0;title\u202e)") != std::string::npos);
 }
 
+TEST_CASE("client view: a page whose counts are of another type is shown, not thrown") {
+  Json page = k_page;
+  page["offset"] = "a";
+  page["total"] = Json::array();
+  std::string text;
+  CHECK_NOTHROW(text = alerts_view(page, at("2026-11-30T12:30:00Z")));
+  CHECK(text.find("of 0") != std::string::npos);
+}
+
 TEST_CASE("client view: an action's answer is shown escaped, whatever its fields hold") {
   struct Case {
     const char* intent;
