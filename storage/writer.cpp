@@ -228,7 +228,7 @@ bool Writer::enqueue(Job job, bool may_lead) {
   return false;
 }
 
-void Writer::lead() {
+void Writer::lead() noexcept {
   std::vector<Job> group;
   {
     MutexLock lock(m_mutex);

@@ -152,8 +152,10 @@ class Writer {
   // no one else committing or waiting to. Otherwise the writer thread is woken.
   bool enqueue(Job job, bool may_lead = false);
   // On a caller's thread that enqueue() made the leader: commits one group, which holds the
-  // caller's own job, then hands any jobs queued meanwhile to the writer thread.
-  void lead();
+  // caller's own job, then hands any jobs queued meanwhile to the writer thread. noexcept, as
+  // the writer thread's loop is: a job throwing what commit_group does not catch (not a
+  // std::exception) ends the process rather than leaving the connection with no committer.
+  void lead() noexcept;
 
   void run();
   void commit_group(std::vector<Job>& group);
