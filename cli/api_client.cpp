@@ -6,6 +6,8 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <optional>
+#include <string>
 
 #include "core/duration.hpp"
 #include "core/redact.hpp"
@@ -38,6 +40,44 @@ std::string status_and_code(int status, const std::string& code) {
 }
 
 }  // namespace
+
+// Why the server URL (--server, TOCSIN_URL) cannot be used, or nullopt. Never repeats a user
+// name or password the URL holds: an error message is no place for a credential.
+std::optional<std::string> server_url_problem(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  const auto authority_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  const auto authority_end = url.find_first_of("/?#", authority_start);
+  const std::string authority = url.substr(authority_start, authority_end == std::string::npos
+                                                                ? std::string::npos
+                                                                : authority_end - authority_start);
+  if (authority.find('@') != std::string::npos) {
+    return "the server URL holds a user name or password, which tocsin never sends (the API "
+           "takes a bearer token: TOCSIN_TOKEN or --token-file); give the URL without them";
+  }
+  if (scheme_end == std::string::npos ||
+      (url.compare(0, scheme_end, "http") != 0 && url.compare(0, scheme_end, "https") != 0)) {
+    return "the server URL must start with http:// or https://, got \"" + shown(url) + "\"";
+  }
+  if (url.find_first_of("?#") != std::string::npos) {
+    return "the server URL must not hold a query (?) or a fragment (#): give the server's "
+           "address, e.g. https://tocsin.example:8080";
+  }
+  const auto bracket = authority.find(']');
+  const auto colon = authority.rfind(':');
+  const bool has_port =
+      colon != std::string::npos && (bracket == std::string::npos || colon > bracket);
+  const std::string host = has_port ? authority.substr(0, colon) : authority;
+  if (host.empty() || host == "[]") return "the server URL has no host: \"" + shown(url) + "\"";
+  if (has_port) {
+    const std::string port = authority.substr(colon + 1);
+    const bool digits = !port.empty() && port.size() <= 5 &&
+                        port.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits || std::stoi(port) < 1 || std::stoi(port) > 65535) {
+      return "the server URL's port must be a number from 1 to 65535, got \"" + shown(port) + "\"";
+    }
+  }
+  return std::nullopt;
+}
 
 ClientFailure answer_failure(int status, const std::string& body, const std::string& url,
                              bool write, const std::string& what) {
@@ -90,6 +130,10 @@ Expected<Json, ClientFailure> ApiClient::post(const std::string& path, const Jso
 
 Expected<Json, ClientFailure> ApiClient::request(bool write, const std::string& path,
                                                  const Json* body, const std::string& what) {
+  if (auto problem = server_url_problem(m_settings.url)) {
+    return unexpected(
+        ClientFailure{ClientExit::usage, "tocsin: " + *problem + " (--server or TOCSIN_URL)"});
+  }
   const std::string url = url_of(path);
   auto parts = http::split_url(url);
   if (!parts) {

@@ -45,6 +45,11 @@ struct ServerSettings {
 ClientFailure answer_failure(int status, const std::string& body, const std::string& url,
                              bool write, const std::string& what);
 
+// Why the server URL (--server, TOCSIN_URL) cannot be used, or nullopt: not http(s), a user
+// name or password in it (never repeated in the message), a query or fragment, no host, a port
+// that is not 1-65535.
+std::optional<std::string> server_url_problem(const std::string& url);
+
 class ApiClient {
  public:
   explicit ApiClient(ServerSettings settings);

@@ -38,9 +38,8 @@ void add_connection(CLI::App* cmd, Connection& c, bool json_flag = true) {
 std::optional<ServerSettings> settings(const Connection& c) {
   ServerSettings s;
   s.url = resolve(c.server, "TOCSIN_URL", "http://127.0.0.1:8080");
-  if (s.url.rfind("http://", 0) != 0 && s.url.rfind("https://", 0) != 0) {
-    std::cerr << "tocsin: the server URL must start with http:// or https://, got \""
-              << shown(s.url) << "\" (--server or TOCSIN_URL)\n";
+  if (auto problem = server_url_problem(s.url)) {
+    std::cerr << "tocsin: " << *problem << " (--server or TOCSIN_URL)\n";
     return std::nullopt;
   }
   auto timeout = parse_duration(c.timeout);

@@ -311,4 +311,25 @@ TEST_CASE("client: an unreachable server and one that never answers") {
     CHECK(r.exit_code == 2);
     CHECK(has(r.err, "must start with http:// or https://"));
   }
+  SUBCASE("a URL with a password, a query, a bad port: usage errors that never repeat a secret") {
+    struct Case {
+      std::string url, said;
+    };
+    const Case cases[] = {
+        {"http://alice:s3cret@127.0.0.1:8080", "holds a user name or password"},
+        {"ftp://alice:s3cret@example", "holds a user name or password"},
+        {"http://127.0.0.1:8080/?token=s3cret", "must not hold a query (?) or a fragment (#)"},
+        {"http://127.0.0.1:8080#s3cret", "must not hold a query (?) or a fragment (#)"},
+        {"http://127.0.0.1:abc", "port must be a number from 1 to 65535, got \"abc\""},
+        {"http://127.0.0.1:99999", "port must be a number from 1 to 65535, got \"99999\""},
+        {"http://:8080", "has no host"},
+    };
+    for (const auto& c : cases) {
+      CAPTURE(c.url);
+      auto r = run_tocsin_split({"alerts", "--server", c.url});
+      CHECK(r.exit_code == 2);
+      CHECK(has(r.err, c.said));
+      CHECK_FALSE(has(r.err, "s3cret"));
+    }
+  }
 }
