@@ -31,7 +31,7 @@ FROM debian:12-slim AS runtime
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       ca-certificates \
-      libcpp-httplib0.11 libfmt9 libpq5 libre2-9 libspdlog1.10 libsqlite3-0 libsqlitecpp0 \
+      libcpp-httplib0.11 libfmt9 libpq5 libre2-9 libspdlog1.10 libsqlite3-0 \
       libssl3 libyaml-cpp0.7 libzstd1 \
  && rm -rf /var/lib/apt/lists/*
 # A fixed, non-root uid: a volume's files keep their owner across image versions.
