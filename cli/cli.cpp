@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
+#include "cli/build_info.hpp"
 #include "cli/commands.hpp"
 #include "core/version.hpp"
 
@@ -26,7 +27,9 @@ std::string resolve_db(const std::string& flag, const std::optional<std::string>
 int run(int argc, char** argv) {
   CLI::App cli{"Tocsin: alert deduplication and escalation engine", "tocsin"};
   cli.require_subcommand(1);
-  cli.set_version_flag("--version", std::string("tocsin ") + k_version);
+  // The version and the commit built (cli/build_info.hpp), for a bug report or a package check.
+  cli.set_version_flag("--version",
+                       std::string("tocsin ") + k_version + " (commit " + k_build_commit + ")");
   // In the order `tocsin --help` lists them.
   std::vector<Subcommand> subcommands = {add_serve(cli),  add_receive(cli), add_check(cli),
                                          add_replay(cli), add_export(cli),  add_report(cli),

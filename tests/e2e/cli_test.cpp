@@ -2,9 +2,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <string>
 #include <vector>
 
+#include "core/version.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -34,6 +36,19 @@ TEST_CASE("tocsin check exits 0 for valid, 1 for invalid, 2 for unreadable files
 
   auto usage = run_tocsin({"check", "--frobnicate"});
   CHECK(usage.exit_code == 2);
+}
+
+TEST_CASE("tocsin --version names the version and the git commit it was built from") {
+  // A short hash, "-dirty" when tracked files differed, or a build without git says so; the
+  // package test reads it (docs/operations.md "Installing the Debian package").
+  auto v = run_tocsin({"--version"});
+  INFO(v.output);
+  CHECK(v.exit_code == 0);
+  const std::regex expected(
+      "tocsin " + std::regex_replace(std::string(tocsin::k_version), std::regex("\\."), "\\.") +
+      " \\(commit ([0-9a-f]{12}(-dirty)?|unknown: not built from a git "
+      "checkout)\\)\n");
+  CHECK(std::regex_match(v.output, expected));
 }
 
 TEST_CASE("tocsin serve refuses to start on rules it cannot honour, and says why") {
