@@ -113,7 +113,7 @@ Subcommand add_alerts(CLI::App& cli) {
                   "open, acknowledged, resolved, expired, superseded or none");
   cmd->add_option("--severity", opt->severity, "critical, high, warning or info");
   cmd->add_option("--source", opt->source,
-                  "cloudwatch, opsgenie, alertmanager, generic or heartbeat");
+                  "cloudwatch, opsgenie, alertmanager, grafana, generic or heartbeat");
   cmd->add_option("-q,--query", opt->text, "Text in the fingerprint, name or summary");
   cmd->add_option("--limit", opt->limit, "At most this many (1-500; default 50)");
   cmd->add_option("--offset", opt->offset, "Skip this many (paging)");

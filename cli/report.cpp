@@ -90,6 +90,9 @@ std::string stale_advice(const StaleEntry& s, TimePoint now) {
     case Source::alertmanager:
       hint = " (set send_resolved: true on the Alertmanager receiver)";
       break;
+    case Source::grafana:
+      hint = " (untick \"Disable resolved message\" on the Grafana contact point)";
+      break;
     case Source::opsgenie:
       hint = " (close it in OpsGenie)";
       break;

@@ -12,7 +12,7 @@
 namespace tocsin {
 
 // `source` values of docs/behaviour.md "The rules file" `match`.
-enum class Source { cloudwatch, opsgenie, alertmanager, generic, heartbeat };
+enum class Source { cloudwatch, opsgenie, alertmanager, generic, heartbeat, grafana };
 
 constexpr std::string_view to_string(Source s) {
   switch (s) {
@@ -26,6 +26,8 @@ constexpr std::string_view to_string(Source s) {
       return "generic";
     case Source::heartbeat:
       return "heartbeat";
+    case Source::grafana:
+      return "grafana";
   }
   return "generic";
 }
@@ -62,6 +64,11 @@ struct NormalizedEvent {
   std::optional<SignalState> previous_state;
   // When the source says the state changed (CloudWatch StateChangeTime); orders transitions.
   std::optional<TimePoint> source_time;
+  // Why the source itself did not act on this transition, when it says so: a CloudWatch
+  // composite alarm's `actionsSuppressedBy` (`WaitPeriod`, `ExtensionPeriod`, `Alarm`). A
+  // rule's `actions_suppressed` decides what a firing one does
+  // (docs/behaviour.md "Other hooks"). Empty when the actions ran.
+  std::string actions_suppressed_by;
 
   // Fields rules match on (docs/behaviour.md "The rules file" `match`).
   std::string name;  // AlarmName, alertname, key, alias

@@ -9,6 +9,7 @@
 #include "ingest/alertmanager.hpp"
 #include "ingest/eventbridge.hpp"
 #include "ingest/generic.hpp"
+#include "ingest/grafana.hpp"
 #include "ingest/opsgenie.hpp"
 #include "ingest/sns_verify.hpp"
 
@@ -197,7 +198,7 @@ std::string first_event_id(const Events& events) {
 
 bool is_event_hook(const std::string& hook) {
   return hook == "sns" || hook == "sns-raw" || hook == "eventbridge" || hook == "alertmanager" ||
-         hook == "generic" || hook == "opsgenie";
+         hook == "grafana" || hook == "generic" || hook == "opsgenie";
 }
 
 Expected<Inbound, IngestError> intake(const std::string& hook, const ingest::HeaderMap& headers,
@@ -221,6 +222,7 @@ Expected<Inbound, IngestError> intake(const std::string& hook, const ingest::Hea
     // Each alert carries its own id: a re-sent group applies only what is new.
     return r.accept(ingest::parse_alertmanager_webhook(body), "");
   }
+  if (hook == "grafana") return r.accept(ingest::parse_grafana_webhook(body), "");
   return unexpected(IngestError{404, "unknown_hook", "no hook /hooks/" + hook});
 }
 

@@ -109,6 +109,9 @@ std::vector<std::string> noise_advice(const NoisyAlert& alert, const rules::Rule
       case Source::alertmanager:
         fix = "add or lengthen `for:` in the alerting rule";
         break;
+      case Source::grafana:
+        fix = "lengthen the alert rule's pending period";
+        break;
       default:
         fix = "debounce at the source: require the condition for longer before firing";
         break;

@@ -13,6 +13,14 @@ IngestError invalid_payload(std::string detail) {
   return bad_request("invalid_alertmanager_payload", std::move(detail));
 }
 
+// The refusals of one alert name the code of the hook that read it.
+struct Refuse {
+  std::string_view code;
+  IngestError operator()(std::string detail) const {
+    return bad_request(std::string(code), std::move(detail));
+  }
+};
+
 std::string text_or_empty(const std::map<std::string, std::string>& map, const char* key) {
   auto it = map.find(key);
   return it == map.end() ? std::string() : it->second;
@@ -23,19 +31,19 @@ std::string first_line(const std::string& s) {
 }
 
 Expected<std::map<std::string, std::string>, IngestError> read_labels(const Json& alert,
-                                                                      const std::string& path) {
+                                                                      const std::string& path,
+                                                                      Refuse refuse) {
   auto it = alert.find("labels");
-  if (it == alert.end()) return unexpected(invalid_payload(path + " has no \"labels\""));
+  if (it == alert.end()) return unexpected(refuse(path + " has no \"labels\""));
   if (!it->is_object()) {
-    return unexpected(
-        invalid_payload("\"" + path + ".labels\" must be an object, got " + it->type_name()));
+    return unexpected(refuse("\"" + path + ".labels\" must be an object, got " + it->type_name()));
   }
-  if (it->empty()) return unexpected(invalid_payload("\"" + path + ".labels\" is empty"));
+  if (it->empty()) return unexpected(refuse("\"" + path + ".labels\" is empty"));
   std::map<std::string, std::string> labels;
   for (const auto& [name, value] : it->items()) {
     if (!value.is_string()) {
-      return unexpected(invalid_payload("label \"" + path + ".labels." + name +
-                                        "\" must be a string, got " + value.type_name()));
+      return unexpected(refuse("label \"" + path + ".labels." + name + "\" must be a string, got " +
+                               value.type_name()));
     }
     labels.emplace(name, value.get<std::string>());
   }
@@ -54,35 +62,38 @@ std::map<std::string, std::string> read_annotations(const Json& alert) {
 }
 
 Expected<TimePoint, IngestError> read_time(const Json& alert, const char* key,
-                                           const std::string& path) {
+                                           const std::string& path, Refuse refuse) {
   const std::string field = "\"" + path + "." + key + "\"";
   auto it = alert.find(key);
-  if (it == alert.end()) return unexpected(invalid_payload(path + " has no \"" + key + "\""));
+  if (it == alert.end()) return unexpected(refuse(path + " has no \"" + key + "\""));
   if (!it->is_string()) {
-    return unexpected(invalid_payload(field + " must be a string, got " + it->type_name()));
+    return unexpected(refuse(field + " must be a string, got " + it->type_name()));
   }
   auto t = parse_timestamp(it->get_ref<const std::string&>());
   if (!t) {
-    return unexpected(invalid_payload(field + " is not an RFC 3339 timestamp: \"" +
-                                      it->get<std::string>() + "\""));
+    return unexpected(
+        refuse(field + " is not an RFC 3339 timestamp: \"" + it->get<std::string>() + "\""));
   }
   return *t;
 }
 
-Expected<NormalizedEvent, IngestError> alert_to_event(const Json& alert, const std::string& path) {
+}  // namespace
+
+Expected<NormalizedEvent, IngestError> alert_to_event(const Json& alert, const std::string& path,
+                                                      const AlertShape& shape) {
+  const Refuse refuse{shape.error_code};
   if (!alert.is_object()) {
-    return unexpected(
-        invalid_payload("\"" + path + "\" must be an object, got " + alert.type_name()));
+    return unexpected(refuse("\"" + path + "\" must be an object, got " + alert.type_name()));
   }
   NormalizedEvent e;
-  e.source = Source::alertmanager;
-  e.hook = "alertmanager";
+  e.source = shape.source;
+  e.hook = std::string(shape.hook);
 
   auto status_it = alert.find("status");
-  if (status_it == alert.end()) return unexpected(invalid_payload(path + " has no \"status\""));
+  if (status_it == alert.end()) return unexpected(refuse(path + " has no \"status\""));
   if (!status_it->is_string()) {
     return unexpected(
-        invalid_payload("\"" + path + ".status\" must be a string, got " + status_it->type_name()));
+        refuse("\"" + path + ".status\" must be a string, got " + status_it->type_name()));
   }
   const std::string& status = status_it->get_ref<const std::string&>();
   if (status == "firing") {
@@ -90,23 +101,24 @@ Expected<NormalizedEvent, IngestError> alert_to_event(const Json& alert, const s
   } else if (status == "resolved") {
     e.state = SignalState::resolved;
   } else {
-    return unexpected(invalid_payload("\"" + path + ".status\" is \"" + status +
-                                      "\"; expected firing or resolved"));
+    return unexpected(
+        refuse("\"" + path + ".status\" is \"" + status + "\"; expected firing or resolved"));
   }
 
-  auto labels = read_labels(alert, path);
+  auto labels = read_labels(alert, path, refuse);
   if (!labels) return unexpected(labels.error());
   e.labels = std::move(*labels);
 
   // A firing alert's endsAt is the zero time (or a guess); the transition that orders it is
   // when it started. A resolved alert's transition is when it ended.
-  auto when = read_time(alert, e.state == SignalState::firing ? "startsAt" : "endsAt", path);
+  auto when =
+      read_time(alert, e.state == SignalState::firing ? "startsAt" : "endsAt", path, refuse);
   if (!when) return unexpected(when.error());
   e.source_time = *when;
 
   e.name = text_or_empty(e.labels, "alertname");
   e.severity = severity_from_label(text_or_empty(e.labels, "severity"));
-  e.fingerprint = "alertmanager:" + alertmanager_label_set(e.labels);
+  e.fingerprint = std::string(shape.hook) + ":" + alertmanager_label_set(e.labels);
 
   const auto annotations = read_annotations(alert);
   const std::string summary = text_or_empty(annotations, "summary");
@@ -129,8 +141,6 @@ Expected<NormalizedEvent, IngestError> alert_to_event(const Json& alert, const s
   }
   return e;
 }
-
-}  // namespace
 
 namespace {
 
@@ -202,6 +212,15 @@ Expected<std::vector<NormalizedEvent>, IngestError> parse_alertmanager_webhook(
   if (!parsed) return unexpected(std::move(parsed.error()));
   const Json& payload = *parsed;
 
+  // Grafana Alerting's webhook looks like this one but belongs to its own hook, source and
+  // token (docs/behaviour.md "Other hooks").
+  if (is_grafana_webhook(payload)) {
+    return unexpected(bad_request(
+        "wrong_hook",
+        "this is Grafana Alerting's webhook (\"version\": \"1\", \"orgId\"), not "
+        "Alertmanager's: point the Grafana contact point at /hooks/grafana (sources.grafana)"));
+  }
+
   // Only the default v4 shape is understood; a custom `payload` template or a future version
   // would be misread field by field, so it is refused as a whole.
   auto version = payload.find("version");
@@ -214,21 +233,35 @@ Expected<std::vector<NormalizedEvent>, IngestError> parse_alertmanager_webhook(
     return unexpected(invalid_payload("\"version\" is \"" + version->get<std::string>() +
                                       "\"; only \"4\" is supported"));
   }
+  return alerts_to_events(payload, AlertShape{});
+}
+
+Expected<std::vector<NormalizedEvent>, IngestError> alerts_to_events(const Json& payload,
+                                                                     const AlertShape& shape) {
+  const Refuse refuse{shape.error_code};
   auto alerts = payload.find("alerts");
-  if (alerts == payload.end()) return unexpected(invalid_payload("payload has no \"alerts\""));
+  if (alerts == payload.end()) return unexpected(refuse("payload has no \"alerts\""));
   if (!alerts->is_array()) {
     return unexpected(
-        invalid_payload(std::string("\"alerts\" must be an array, got ") + alerts->type_name()));
+        refuse(std::string("\"alerts\" must be an array, got ") + alerts->type_name()));
   }
 
   std::vector<NormalizedEvent> events;
   events.reserve(alerts->size());
   for (std::size_t i = 0; i < alerts->size(); ++i) {
-    auto e = alert_to_event((*alerts)[i], "alerts[" + std::to_string(i) + "]");
+    auto e = alert_to_event((*alerts)[i], "alerts[" + std::to_string(i) + "]", shape);
     if (!e) return unexpected(std::move(e.error()));
     events.push_back(std::move(*e));
   }
   return events;
+}
+
+bool is_grafana_webhook(const Json& payload) {
+  if (!payload.is_object()) return false;
+  if (payload.contains("orgId")) return true;
+  auto version = payload.find("version");
+  return version != payload.end() && version->is_string() &&
+         version->get_ref<const std::string&>() == "1";
 }
 
 }  // namespace tocsin::ingest

@@ -22,6 +22,8 @@ namespace tocsin::ingest {
 // firing|resolved, non-empty `labels` of strings, and the timestamp that orders it (`startsAt`
 // when firing, `endsAt` when resolved). One bad alert refuses the whole notification:
 // Alertmanager never sends one, so it means a broken sender, which a 400 makes visible.
+// Grafana Alerting's webhook (is_grafana_webhook) is refused as 400 `wrong_hook`, naming
+// /hooks/grafana.
 // Lenient: annotations (non-string values skipped), the severity label's value, every other
 // field.
 // Per alert:
@@ -50,5 +52,29 @@ std::string alertmanager_label_set(const std::map<std::string, std::string>& lab
 // major), warning (warn, minor, medium), info (informational, notice, low, none). Anything
 // else is nullopt, so the rule's default applies: a label is free text, not a contract.
 std::optional<Severity> severity_from_label(std::string_view value);
+
+// The sources that send Alertmanager's alert shape: Alertmanager itself, and Grafana Alerting
+// (ingest/grafana.hpp), whose webhook wraps the same alerts in its own envelope. Each names
+// its events after itself: source, hook, fingerprint prefix (`hook:`) and the error code of a
+// refusal.
+struct AlertShape {
+  Source source = Source::alertmanager;
+  std::string_view hook = "alertmanager";
+  std::string_view error_code = "invalid_alertmanager_payload";
+};
+
+// One entry of `alerts` (at `path`, e.g. `alerts[1]`, for errors) read as described above for
+// parse_alertmanager_webhook, named after `shape`.
+Expected<NormalizedEvent, IngestError> alert_to_event(const Json& alert, const std::string& path,
+                                                      const AlertShape& shape);
+
+// The `alerts` array of a notification: present, an array, every entry an alert
+// (alert_to_event); nothing else of the payload is read.
+Expected<std::vector<NormalizedEvent>, IngestError> alerts_to_events(const Json& payload,
+                                                                     const AlertShape& shape);
+
+// True when a payload is Grafana Alerting's webhook (`version` "1", or an `orgId`) rather
+// than Alertmanager's: /hooks/alertmanager refuses it naming /hooks/grafana.
+bool is_grafana_webhook(const Json& payload);
 
 }  // namespace tocsin::ingest

@@ -157,6 +157,10 @@ Expected<NormalizedEvent, IngestError> eventbridge_event_from_json(const Json& e
     e.previous_state = *previous;
   }
 
+  // A composite alarm whose actions its suppressor held back: the rule's `actions_suppressed`
+  // decides what that means (docs/behaviour.md "Other hooks").
+  e.actions_suppressed_by = lenient_string(**state, "actionsSuppressedBy");
+
   const Json* configuration = lenient_object(d, "configuration");
   if (configuration) read_metrics(*configuration, e);
 

@@ -160,6 +160,16 @@ Decision decide(const AlertPolicy& policy, const AlertState& state, const Normal
     d.reason = reason::k_insufficient_data;
     return d;
   }
+  // The team asked the source not to act on this transition (a composite alarm's suppressor):
+  // recorded, and nothing else, unless the rule says to page anyway. Only a firing one: a
+  // resolve closes what is open whatever the source did with its own OK actions
+  // (docs/behaviour.md "Other hooks").
+  if (*asserted == SignalState::firing && !event.actions_suppressed_by.empty() &&
+      policy.actions_suppressed == ActionsSuppressedPolicy::ignore) {
+    d.outcome = Outcome::ignored;
+    d.reason = reason::k_actions_suppressed;
+    return d;
+  }
 
   const std::optional<Episode>& active = state.active;
   const std::optional<Member> last = last_applied(state);

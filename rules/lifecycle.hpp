@@ -228,6 +228,8 @@ inline constexpr const char* k_stale = "stale";
 inline constexpr const char* k_source_resolved = "source_resolved";
 inline constexpr const char* k_nothing_open = "nothing_open";
 inline constexpr const char* k_insufficient_data = "insufficient_data";
+// A firing event whose source suppressed its own actions, under `actions_suppressed: ignore`.
+inline constexpr const char* k_actions_suppressed = "actions_suppressed";
 inline constexpr const char* k_older_than_last_change = "older_than_last_change";
 // The member's last transition applied, delivered again (another path, a retry, a re-send).
 inline constexpr const char* k_same_transition = "same_transition";

@@ -63,10 +63,10 @@ constexpr std::string_view k_top_keys[] = {
     "version", "defaults",   "sources",  "channels", "delivery", "escalations", "rules",
     "noise",   "heartbeats", "watchdog", "api",      "storage",  "server",      "silences"};
 constexpr std::string_view k_policy_keys[] = {
-    "severity",           "priority",    "stale_after",      "max_open_age",
-    "auto_resolve_after", "ack_timeout", "insufficient_data"};
-constexpr std::string_view k_source_keys[] = {"sns",          "opsgenie", "eventbridge",
-                                              "alertmanager", "generic",  "heartbeat"};
+    "severity",           "priority",    "stale_after",       "max_open_age",
+    "auto_resolve_after", "ack_timeout", "insufficient_data", "actions_suppressed"};
+constexpr std::string_view k_source_keys[] = {"sns",     "opsgenie", "eventbridge", "alertmanager",
+                                              "grafana", "generic",  "heartbeat"};
 constexpr std::string_view k_sns_keys[] = {
     "verify_signature", "min_signature_version", "topics",        "cert_dir",
     "fetch_certs",      "auto_confirm",          "raw_token_env", "allow_unauthenticated"};
@@ -84,7 +84,7 @@ constexpr std::string_view k_rule_keys[] = {
     "name", "match", "continue",
     "notify", "escalation", "low_priority", "hold_for", "never_suppress", "drop",
     "severity", "priority", "stale_after", "max_open_age", "auto_resolve_after", "ack_timeout",
-    "insufficient_data", "dedup_key"};
+    "insufficient_data", "actions_suppressed", "dedup_key"};
 // clang-format on
 constexpr std::string_view k_match_keys[] = {"source",    "name",    "severity", "metric",
                                              "namespace", "account", "region",   "labels"};
@@ -104,8 +104,8 @@ constexpr std::string_view k_server_keys[] = {"max_body_bytes",  "max_headers",
                                               "request_timeout", "max_connections_per_ip",
                                               "max_connections", "worker_threads"};
 
-constexpr std::string_view k_source_names[] = {"cloudwatch", "opsgenie", "alertmanager", "generic",
-                                               "heartbeat"};
+constexpr std::string_view k_source_names[] = {"cloudwatch", "opsgenie", "alertmanager",
+                                               "grafana",    "generic",  "heartbeat"};
 constexpr std::string_view k_dedup_placeholders[] = {"source", "name", "account", "region"};
 
 constexpr std::pair<std::string_view, Severity> k_severities[] = {{"critical", Severity::critical},
@@ -121,6 +121,8 @@ constexpr std::pair<std::string_view, InsufficientDataPolicy> k_insufficient_dat
     {"ignore", InsufficientDataPolicy::ignore},
     {"firing", InsufficientDataPolicy::firing},
     {"resolve", InsufficientDataPolicy::resolve}};
+constexpr std::pair<std::string_view, ActionsSuppressedPolicy> k_actions_suppressed[] = {
+    {"ignore", ActionsSuppressedPolicy::ignore}, {"firing", ActionsSuppressedPolicy::firing}};
 constexpr std::pair<std::string_view, ChannelType> k_channel_types[] = {
     {"opsgenie", ChannelType::opsgenie},
     {"pagerduty", ChannelType::pagerduty},
@@ -265,6 +267,9 @@ class RulesLoader {
     if (auto v = m_check.choice(f, "insufficient_data", k_insufficient_data)) {
       policy.insufficient_data = *v;
     }
+    if (auto v = m_check.choice(f, "actions_suppressed", k_actions_suppressed)) {
+      policy.actions_suppressed = *v;
+    }
   }
 
   void load_defaults(const Entry* e) {
@@ -284,6 +289,7 @@ class RulesLoader {
     load_token_source(f->find("opsgenie"), "opsgenie", sources.opsgenie);
     load_token_source(f->find("eventbridge"), "eventbridge", sources.eventbridge);
     load_token_source(f->find("alertmanager"), "alertmanager", sources.alertmanager);
+    load_token_source(f->find("grafana"), "grafana", sources.grafana);
     load_token_source(f->find("generic"), "generic", sources.generic);
     load_token_source(f->find("heartbeat"), "heartbeat", sources.heartbeat);
   }

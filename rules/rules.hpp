@@ -28,6 +28,10 @@ namespace tocsin::rules {
 enum class InsufficientDataPolicy { ignore, firing, resolve };
 std::string_view to_string(InsufficientDataPolicy p);
 
+// What a firing event whose source suppressed its own actions does (a CloudWatch composite
+// alarm's `actionsSuppressedBy`): recorded and ignored, or applied as any firing event.
+enum class ActionsSuppressedPolicy { ignore, firing };
+
 // One `match` value: exact string, glob with `*`, or a regex written `/.../` (searched
 // unanchored, like grep; anchor with ^ and $). Regexes are RE2 syntax
 // (docs/behaviour.md "Match values"), run by an automaton: matching takes time linear in the value
@@ -74,6 +78,7 @@ struct AlertPolicy {
   std::optional<Duration> auto_resolve_after;
   std::optional<Duration> ack_timeout;
   InsufficientDataPolicy insufficient_data = InsufficientDataPolicy::ignore;
+  ActionsSuppressedPolicy actions_suppressed = ActionsSuppressedPolicy::ignore;
 
   // The priority of an alert whose effective severity is `effective`: the one set, if any,
   // else the one the severity implies (priority_for).
@@ -133,7 +138,7 @@ struct TokenSource {
 
 struct Sources {
   SnsSource sns;
-  TokenSource opsgenie, eventbridge, alertmanager, generic, heartbeat;
+  TokenSource opsgenie, eventbridge, alertmanager, grafana, generic, heartbeat;
 };
 
 enum class ChannelType { opsgenie, pagerduty, slack, webhook };

@@ -153,10 +153,11 @@ void list_alerts(App& app, const httplib::Request& req, httplib::Response& res) 
   }
   if (req.has_param("source")) {
     q.source = req.get_param_value("source");
-    if (!one_of(*q.source, {"cloudwatch", "opsgenie", "alertmanager", "generic", "heartbeat"})) {
+    if (!one_of(*q.source,
+                {"cloudwatch", "opsgenie", "alertmanager", "grafana", "generic", "heartbeat"})) {
       return reply_error(res, 400, "invalid_parameter",
-                         "source must be one of cloudwatch, opsgenie, alertmanager, generic, "
-                         "heartbeat; got \"" +
+                         "source must be one of cloudwatch, opsgenie, alertmanager, grafana, "
+                         "generic, heartbeat; got \"" +
                              *q.source + "\"");
     }
   }
@@ -719,8 +720,6 @@ void ready(App& app, httplib::Response& res) {
 
 }  // namespace
 
-namespace {
-
 // The token presented in the Bearer scheme, if any: credentials = auth-scheme 1*SP token68, the
 // scheme's name in any case (RFC 9110 §11.1, §11.4); the token is taken as sent.
 std::optional<std::string> presented_token(std::string_view header) {
@@ -732,6 +731,8 @@ std::optional<std::string> presented_token(std::string_view header) {
   if (token_at == std::string_view::npos) return std::nullopt;
   return std::string(header.substr(token_at));
 }
+
+namespace {
 
 // The configured token `presented` is, compared in constant time with every one of them.
 const rules::ApiToken* matching_token(const rules::Rules& rules, const std::string& presented,

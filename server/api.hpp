@@ -25,4 +25,8 @@ std::optional<std::string> bearer_name(const rules::Rules& rules,
                                        const std::string& authorization_header,
                                        const rules::EnvLookup& env);
 
+// The token an Authorization header presents in the Bearer scheme (its name in any case), as
+// sent; nullopt for another scheme or none. Hooks take a token this way too.
+std::optional<std::string> presented_token(std::string_view authorization_header);
+
 }  // namespace tocsin::server

@@ -9,6 +9,7 @@
 #include "core/text.hpp"
 #include "engine/intake.hpp"
 #include "ingest/sns.hpp"
+#include "server/api.hpp"
 #include "server/http_util.hpp"
 
 namespace tocsin::server {
@@ -106,7 +107,8 @@ void reject_disabled(Hook& h, std::string_view source) {
                  " to the rules file"});
 }
 
-// Shared-secret check of a token-authenticated hook (header X-Tocsin-Token or ?token=).
+// Shared-secret check of a token-authenticated hook (header X-Tocsin-Token, ?token=, or
+// Authorization: Bearer).
 // Returns false after answering. A hook whose token variable is unset on the server fails
 // closed with 503: the sender is not at fault, and retrying once the operator has set the
 // variable delivers the event.
@@ -118,12 +120,18 @@ bool token_matches(Hook& h, const std::string& token_env) {
     return false;
   }
   std::string presented;
+  std::optional<std::string> bearer;
   if (const auto* t = h.header("x-tocsin-token")) {
     presented = *t;
   } else if (h.req.has_param("token")) {
     presented = h.req.get_param_value("token");
+  } else if (const auto* a = h.header("authorization"); a && (bearer = presented_token(*a))) {
+    // What a sender that keeps credentials apart from its URL sends (Grafana's contact point
+    // "Authorization header", Alertmanager's http_config.authorization).
+    presented = std::move(*bearer);
   } else {
-    reject(h, {401, "missing_token", "send the hook's token in X-Tocsin-Token or ?token="});
+    reject(h, {401, "missing_token",
+               "send the hook's token in X-Tocsin-Token, ?token= or Authorization: Bearer"});
     return false;
   }
   if (!equal_constant_time(presented, *expected)) {
@@ -224,6 +232,7 @@ bool authenticated(Hook& h, const rules::Rules& rules) {
   }
   if (h.name == "eventbridge") return authorized(h, h.name, sources.eventbridge);
   if (h.name == "alertmanager") return authorized(h, h.name, sources.alertmanager);
+  if (h.name == "grafana") return authorized(h, h.name, sources.grafana);
   if (h.name == "generic") return authorized(h, h.name, sources.generic);
   if (h.name == "opsgenie") return authorized(h, h.name, sources.opsgenie);
   return false;
@@ -278,7 +287,7 @@ void register_hooks(http::Routes& routes, App& app) {
   // Content-Type is ignored on purpose: SNS sends text/plain, `curl -d` a form type; every hook
   // takes its body as bytes (Routes::post).
   for (const char* hook :
-       {"sns", "sns-raw", "eventbridge", "alertmanager", "generic", "opsgenie"}) {
+       {"sns", "sns-raw", "eventbridge", "alertmanager", "grafana", "generic", "opsgenie"}) {
     routes.post(std::string("/hooks/") + hook, route(app, hook, handle_event_hook));
   }
   routes.post(R"(/hooks/heartbeat/([^/]+))", route(app, "heartbeat", handle_heartbeat));

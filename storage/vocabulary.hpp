@@ -320,8 +320,8 @@ struct Vocabulary<Severity> {
 template <>
 struct Vocabulary<Source> {
   static constexpr std::string_view column = "alerts.source";
-  static constexpr std::array values{Source::cloudwatch, Source::opsgenie, Source::alertmanager,
-                                     Source::generic, Source::heartbeat};
+  static constexpr std::array values{Source::cloudwatch, Source::opsgenie,  Source::alertmanager,
+                                     Source::generic,    Source::heartbeat, Source::grafana};
 };
 
 template <>

@@ -38,6 +38,7 @@ TEST_CASE("hooks: a source the rules file does not list answers 404 naming the f
   const Case cases[] = {
       {"an event hook", "/hooks/alertmanager", "alertmanager"},
       {"another event hook", "/hooks/opsgenie", "opsgenie"},
+      {"Grafana's hook", "/hooks/grafana", "grafana"},
       {"SNS, which signatures would authenticate", "/hooks/sns", "sns"},
       {"raw SNS delivery belongs to the sns source", "/hooks/sns-raw", "sns"},
       {"heartbeat pings", "/hooks/heartbeat/worker", "heartbeat"},

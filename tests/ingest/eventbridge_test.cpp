@@ -287,3 +287,37 @@ TEST_CASE("EventBridge OK and INSUFFICIENT_DATA map like SNS states") {
     CHECK(e.state == c.state);
   }
 }
+
+TEST_CASE("a composite alarm's suppressed actions are read, through EventBridge and through SNS") {
+  struct Case {
+    const char* intent;
+    Json value;  // of detail.state.actionsSuppressedBy; discarded: absent
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"WaitPeriod", "WaitPeriod", "WaitPeriod"},
+      {"ExtensionPeriod", "ExtensionPeriod", "ExtensionPeriod"},
+      {"the suppressor in ALARM", "Alarm", "Alarm"},
+      {"absent: the actions ran", k_removed, ""},
+      {"of another type: not read, the alarm still pages", 5, ""},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.intent);
+    const std::string body = mutated_fixture("edge/eventbridge_composite_alarm_state_change.json",
+                                             "/detail/state/actionsSuppressedBy", c.value);
+    CHECK(only_event(body).actions_suppressed_by == c.expected);
+    // An EventBridge rule with an SNS target carries the same event in the Message.
+    auto via_sns = parse_sns_alarm_message(body);
+    REQUIRE(via_sns.has_value());
+    CHECK(via_sns->actions_suppressed_by == c.expected);
+  }
+  // Only the state being entered counts: the previous state's suppression is history.
+  const std::string previous =
+      mutated_fixture("edge/eventbridge_composite_alarm_state_change.json",
+                      "/detail/previousState/actionsSuppressedBy", "WaitPeriod");
+  CHECK(only_event(previous).actions_suppressed_by.empty());
+  // A classic alarm message never carries it: SNS is one of the suppressed actions.
+  auto classic = parse_cloudwatch_alarm(sns_message("sns_notification_composite.json"));
+  REQUIRE(classic.has_value());
+  CHECK(classic->actions_suppressed_by.empty());
+}

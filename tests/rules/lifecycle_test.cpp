@@ -40,6 +40,13 @@ TEST_CASE("decide: every outcome of an event from a table") {
   id_fires.insufficient_data = InsufficientDataPolicy::firing;
   AlertPolicy id_resolves = policy;
   id_resolves.insufficient_data = InsufficientDataPolicy::resolve;
+  AlertPolicy suppressed_fires = policy;
+  suppressed_fires.actions_suppressed = ActionsSuppressedPolicy::firing;
+  AlertPolicy id_fires_suppressed_ignored = id_fires;  // actions_suppressed: ignore
+  auto suppressed = [](NormalizedEvent e) {
+    e.actions_suppressed_by = "WaitPeriod";
+    return e;
+  };
 
   const AlertState never_seen{};
   const AlertState closed_before{3, std::nullopt, {}};
@@ -72,8 +79,8 @@ TEST_CASE("decide: every outcome of an event from a table") {
        false},
       {"OldStateValue OK while open means we missed the resolve", policy, open_now,
        event(F, R, k_t0 + 1min), k_t0 + 1min, Outcome::reopened, reason::k_missed_resolve, true},
-      {"OldStateValue INSUFFICIENT_DATA, ignored by the rule, was no resolve: it continues",
-       policy, open_now, event(F, I, k_t0 + 1min), k_t0 + 1min, Outcome::duplicate,
+      {"OldStateValue INSUFFICIENT_DATA, ignored by the rule, was no resolve: it continues", policy,
+       open_now, event(F, I, k_t0 + 1min), k_t0 + 1min, Outcome::duplicate,
        reason::k_continues_episode, false},
       {"OldStateValue INSUFFICIENT_DATA, a resolve by the rule, means a missed resolve",
        id_resolves, open_now, event(F, I, k_t0 + 1min), k_t0 + 1min, Outcome::reopened,
@@ -101,6 +108,20 @@ TEST_CASE("decide: every outcome of an event from a table") {
        event(I, R, k_t0), k_t0, Outcome::created, reason::k_first_occurrence, true},
       {"INSUFFICIENT_DATA mapped to resolve closes the episode", id_resolves, open_now,
        event(I, F, k_t0 + 1min), k_t0 + 1min, Outcome::resolved, reason::k_source_resolved, true},
+      {"an ALARM whose actions the source suppressed is ignored by default", policy, never_seen,
+       suppressed(event(F, R, k_t0)), k_t0, Outcome::ignored, reason::k_actions_suppressed, false},
+      {"a suppressed ALARM while open is ignored too, not a continuation", policy, open_now,
+       suppressed(event(F, F, k_t0 + 1min)), k_t0 + 1min, Outcome::ignored,
+       reason::k_actions_suppressed, false},
+      {"a suppressed ALARM opens an episode under actions_suppressed: firing", suppressed_fires,
+       never_seen, suppressed(event(F, R, k_t0)), k_t0, Outcome::created,
+       reason::k_first_occurrence, true},
+      {"a suppressed OK still closes the open episode", policy, open_now,
+       suppressed(event(R, F, k_t0 + 5min)), k_t0 + 5min, Outcome::resolved,
+       reason::k_source_resolved, true},
+      {"a suppressed INSUFFICIENT_DATA that the rule makes firing is suppressed",
+       id_fires_suppressed_ignored, never_seen, suppressed(event(I, R, k_t0)), k_t0,
+       Outcome::ignored, reason::k_actions_suppressed, false},
       {"an OK older than the last change applied is out of order", policy, open_now,
        event(R, F, k_t0 - 1min), k_t0 + 1min, Outcome::out_of_order,
        reason::k_older_than_last_change, false},

@@ -157,6 +157,8 @@ TEST_CASE("bad files: defaults, durations and enums") {
        "expected one of P1, P2, P3, P4, P5 for \"priority\", got \"P6\""},
       {"insufficient_data value", "defaults: {insufficient_data: alarm}\n", 4, 31,
        "expected one of ignore, firing, resolve for \"insufficient_data\""},
+      {"actions_suppressed value", "defaults: {actions_suppressed: fire}\n", 4, 32,
+       "expected one of ignore, firing for \"actions_suppressed\", got \"fire\""},
       {"unknown key in defaults, with a hint", "defaults: {stale_afer: 1h}\n", 4, 12,
        "unknown key \"stale_afer\" in defaults (did you mean \"stale_after\"?)"},
       {"a map where a string is expected", "defaults: {severity: {level: high}}\n", 4, 22,
@@ -281,6 +283,9 @@ TEST_CASE("bad files: rules and match") {
       {"rules must be a list", "rules:\n  name: x\n", 5, 3, "expected a list of rules"},
       {"a rule needs a name", "rules:\n  - match: {}\n", 5, 5,
        "missing required key \"name\" in rule #1"},
+      {"actions_suppressed in a rule, misspelt",
+       "rules:\n  - {name: r, match: {}, actions_suppressed: page}\n", 5, 46,
+       "expected one of ignore, firing for \"actions_suppressed\", got \"page\""},
       {"a rule needs a match", "rules:\n  - name: r\n", 5, 5,
        "missing required key \"match\" in rule \"r\""},
       {"an empty match is not match-all", "rules:\n  - name: r\n    match:\n", 6, 5,
@@ -590,6 +595,7 @@ TEST_CASE("the full rules file example loads and every section is read") {
   CHECK(rules.defaults.stale_after == 24h);
   CHECK(rules.defaults.max_open_age == 72h);
   CHECK(rules.defaults.insufficient_data == InsufficientDataPolicy::ignore);
+  CHECK(rules.defaults.actions_suppressed == ActionsSuppressedPolicy::ignore);
 
   const auto& sns = rules.sources.sns;
   CHECK(sns.verify_signature);
@@ -807,6 +813,7 @@ TEST_CASE("rules inherit defaults and override them one key at a time") {
       "  stale_after: 12h\n"
       "  ack_timeout: 4h\n"
       "  insufficient_data: resolve\n"
+      "  actions_suppressed: firing\n"
       "rules:\n"
       "  - {name: inherits, match: {}, continue: true}\n"
       "  - name: overrides\n"
@@ -815,6 +822,7 @@ TEST_CASE("rules inherit defaults and override them one key at a time") {
       "    stale_after: 6h\n"
       "    auto_resolve_after: 7d\n"
       "    insufficient_data: firing\n"
+      "    actions_suppressed: ignore\n"
       "sources: {heartbeat: {token_env: HB}}\n"
       "heartbeats:\n"
       "  - {name: hb, every: 1m}\n");
@@ -828,6 +836,7 @@ TEST_CASE("rules inherit defaults and override them one key at a time") {
   CHECK(inherits.ack_timeout == 4h);
   CHECK_FALSE(inherits.auto_resolve_after.has_value());
   CHECK(inherits.insufficient_data == InsufficientDataPolicy::resolve);
+  CHECK(inherits.actions_suppressed == ActionsSuppressedPolicy::firing);
   CHECK(r.rules->rules[0].continue_matching);
 
   const auto& overrides = r.rules->rules[1].policy;
@@ -837,7 +846,8 @@ TEST_CASE("rules inherit defaults and override them one key at a time") {
   CHECK(overrides.ack_timeout == 4h);
   CHECK(overrides.auto_resolve_after == 24h * 7);
   CHECK(overrides.insufficient_data == InsufficientDataPolicy::firing);
-  CHECK(r.rules->rules[1].line == 10);
+  CHECK(overrides.actions_suppressed == ActionsSuppressedPolicy::ignore);
+  CHECK(r.rules->rules[1].line == 11);
 
   // Heartbeats take their severity and priority from `defaults:` too.
   CHECK(r.rules->heartbeats[0].severity == Severity::high);

@@ -12,7 +12,8 @@ namespace tocsin::testing {
 // without a token (`allow_unauthenticated: true`), and SNS with signature verification on.
 inline std::string sources_section(const std::string& listed = "") {
   std::string out = "sources:\n" + listed;
-  for (const char* name : {"opsgenie", "eventbridge", "alertmanager", "generic", "heartbeat"}) {
+  for (const char* name :
+       {"opsgenie", "eventbridge", "alertmanager", "grafana", "generic", "heartbeat"}) {
     if (listed.find("  " + std::string(name) + ":") != std::string::npos) continue;
     out += "  " + std::string(name) + ": {allow_unauthenticated: true}\n";
   }
