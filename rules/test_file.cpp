@@ -187,7 +187,8 @@ class TestsLoader {
         }
       }
     }
-    t.until = until.value_or(latest);
+    // An expectation may be met up to `tolerance` late: the clock runs that far past it.
+    t.until = until.value_or(latest + t.tolerance);
     if (ok && until && *until < latest) {
       m_check.error(*f->find("until"), *f,
                     "\"until\" is before an input or an expectation of the test (" +

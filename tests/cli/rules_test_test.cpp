@@ -109,7 +109,7 @@ TEST_CASE("test command: a failing test is named, with a diff of expected and se
   CHECK(t.out.find(":8, start 2026-01-01T00:00:00.000Z)") != std::string::npos);
   CHECK(t.out.find("notifications up to +1h") != std::string::npos);
   CHECK(t.out.find("      +0s trigger oncall level 0") != std::string::npos);
-  CHECK(t.out.find("    - +10m escalate cto level 1  (line 13)") != std::string::npos);
+  CHECK(t.out.find("    - +10m escalate cto level 1  (line 14)") != std::string::npos);
   CHECK(t.out.find("    + +20m escalate cto level 1 severity critical priority P1") !=
         std::string::npos);
   CHECK(t.out.find("2 test(s), 1 passed, 1 failed") != std::string::npos);
@@ -130,7 +130,7 @@ TEST_CASE("test command: notifications nobody expected, and decisions missing, f
                   "    decisions:\n      - {outcome: created}\n      - {decision: dropped}\n");
     INFO(t.out);
     CHECK(t.status == 1);
-    CHECK(t.out.find("expected decision (line 8) dropped not found") != std::string::npos);
+    CHECK(t.out.find("expected decision (line 9) dropped not found") != std::string::npos);
   }
 }
 
@@ -148,11 +148,12 @@ TEST_CASE("test command: a bad test file is refused with line and column, nothin
       {"a bad time",
        "tests:\n  - name: a\n    inputs:\n      - {at: yesterday, hook: generic, body: {}}\n"
        "    notifications: []\n",
-       "rules.test.yaml:4:13: error: expected an RFC 3339 time"},
+       "rules.test.yaml:4:14: error: an input: expected an RFC 3339 time"},
       {"an unknown action",
        "tests:\n  - name: a\n    inputs: []\n    notifications:\n"
        "      - {at: +0s, channel: oncall, action: triger}\n",
-       "rules.test.yaml:5:44: error: expected one of trigger, escalate, reminder, acknowledge, "
+       "rules.test.yaml:5:44: error: an expected notification: expected one of trigger, escalate, "
+       "reminder, acknowledge, "
        "resolve, digest for \"action\", got \"triger\" (did you mean \"trigger\"?)"},
       {"an input that is no replay line",
        "tests:\n  - name: a\n    inputs:\n      - {at: +0s, hook: nagios, body: {}}\n"
@@ -163,7 +164,8 @@ TEST_CASE("test command: a bad test file is refused with line and column, nothin
        "      - {at: +5m, hook: generic, body: {key: a, status: firing}}\n"
        "      - {at: +1m, hook: generic, body: {key: a, status: resolved}}\n"
        "    notifications: []\n",
-       "rules.test.yaml:5:13: error: \"at\" 2026-01-01T00:01:00.000Z is before the input above it"},
+       "rules.test.yaml:5:14: error: an input: \"at\" 2026-01-01T00:01:00.000Z is before the input "
+       "above it"},
       {"a decision with neither outcome nor decision",
        "tests:\n  - name: a\n    inputs: []\n    notifications: []\n    decisions: [{at: +0s}]\n",
        "rules.test.yaml:5:17: error: an expected decision needs exactly one of"},

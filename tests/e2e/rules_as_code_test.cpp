@@ -1,5 +1,5 @@
-// End-to-end: `tocsin route` and `tocsin test` as a rules repository's CI runs them (README "Rules
-// as code"), on the shipped rules.yaml and rules.test.yaml.
+// End-to-end: `tocsin route` and `tocsin test` as a rules repository's CI runs them
+// (README "Rules as code"), on the shipped rules.yaml and rules.test.yaml.
 
 #include <doctest/doctest.h>
 
