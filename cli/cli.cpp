@@ -31,9 +31,9 @@ int run(int argc, char** argv) {
   cli.set_version_flag("--version",
                        std::string("tocsin ") + k_version + " (commit " + k_build_commit + ")");
   // In the order `tocsin --help` lists them.
-  std::vector<Subcommand> subcommands = {add_serve(cli),  add_receive(cli), add_check(cli),
-                                         add_replay(cli), add_export(cli),  add_report(cli),
-                                         add_copy_db(cli)};
+  std::vector<Subcommand> subcommands = {add_serve(cli),   add_receive(cli), add_check(cli),
+                                         add_replay(cli),  add_export(cli),  add_report(cli),
+                                         add_copy_db(cli), add_route(cli),   add_rules_test(cli)};
   for (auto& s : add_client(cli))
     subcommands.push_back(std::move(s));
   try {

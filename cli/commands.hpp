@@ -24,6 +24,10 @@ Subcommand add_replay(CLI::App& cli);
 Subcommand add_export(CLI::App& cli);
 Subcommand add_report(CLI::App& cli);
 Subcommand add_copy_db(CLI::App& cli);
+// route.cpp (README "Rules as code").
+Subcommand add_route(CLI::App& cli);
+// rules_test.cpp: `tocsin test` (README "Rules as code").
+Subcommand add_rules_test(CLI::App& cli);
 // alerts, show, ack, unack, resolve, notifications, silence (README "Command-line client").
 std::vector<Subcommand> add_client(CLI::App& cli);
 

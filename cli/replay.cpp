@@ -581,6 +581,12 @@ class DefaultLoggerSwap {
 
 }  // namespace
 
+std::optional<std::string> replay_line_problem(const std::string& text) {
+  auto line = parse_line(text, 1);
+  if (line) return std::nullopt;
+  return line.error();
+}
+
 int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& err) {
   // Decisions go to standard output; the engine's own log would only repeat them. The caller's
   // logger is its own again when the replay returns.
@@ -597,8 +603,8 @@ int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& er
   if (!loaded.ok()) return 1;
 
   std::ifstream file;
-  std::istream* in = &std::cin;
-  if (options.events_path != "-") {
+  std::istream* in = options.events_stream ? options.events_stream : &std::cin;
+  if (!options.events_stream && options.events_path != "-") {
     file.open(options.events_path, std::ios::binary);
     if (!file) {
       err << "tocsin replay: cannot read " << options.events_path << '\n';

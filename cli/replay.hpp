@@ -15,7 +15,10 @@ namespace tocsin::cli {
 struct ReplayOptions {
   std::string rules_path;
   std::string events_path;  // "-" reads standard input
-  std::string db_path;      // empty: a temporary database, removed afterwards
+  // Read the lines from here instead (events_path then only names them in messages): how
+  // `tocsin test` (cli/rules_test.cpp) runs a test's inputs through the same replay.
+  std::istream* events_stream = nullptr;
+  std::string db_path;  // empty: a temporary database, removed afterwards
   // Where the virtual clock runs on to after the last line (timers fire on the way): a time, or
   // a duration after the last line (`--until +2h`). Lines after `until` are not replayed.
   std::optional<TimePoint> until;
@@ -27,6 +30,9 @@ struct ReplayOptions {
   // A terminal to show progress on while the lines run (cli/progress.hpp); null: none.
   std::ostream* progress = nullptr;
 };
+
+// Why `text` is not a valid input line (docs/formats.md §13.1), or nullopt when it is.
+std::optional<std::string> replay_line_problem(const std::string& text);
 
 // Returns the exit status: 0 done, 1 invalid rules or input (every problem on `err` as
 // PATH:LINE: error: ...), 2 I/O error.

@@ -47,7 +47,8 @@ void describe_alert(storage::AlertRecord& a, const NormalizedEvent& e, TimePoint
   a.last_seen = now;
 }
 
-// How a new episode of an event is routed: every matching rule's policy, merged.
+}  // namespace
+
 rules::Routing routing_for(const rules::Rules& rules,
                            const std::vector<const rules::Rule*>& matched) {
   rules::Routing routing;
@@ -58,6 +59,13 @@ rules::Routing routing_for(const rules::Rules& rules,
   routing.route = rules::route_for(rules, routing.escalation);
   return routing;
 }
+
+std::string alert_fingerprint(const rules::Rule* rule, const NormalizedEvent& event) {
+  return rule && rule->dedup_key ? rules::render_dedup_key(*rule->dedup_key, event)
+                                 : event.fingerprint;
+}
+
+namespace {
 
 // Writes what a decision caused besides the episodes themselves: notes as decisions,
 // notifications to the outbox, timers. `episodes` are the episodes the effects may name.
@@ -241,9 +249,8 @@ void change_episode(storage::Transaction& tx, const rules::Rules& rules,
   out.write(effects, {changed ? changed : subject});
 }
 
-// How noise changes the routing of a new episode: demoted to the low-priority channel above
-// demote_above, held for hold_for when historically transient; never for never_suppress.
-// Returns false when it changes nothing.
+}  // namespace
+
 bool noise_routing(const rules::Rules& rules, const std::vector<const rules::Rule*>& matched,
                    const rules::NoiseScore& score, rules::Routing& routing) {
   if (routing.drop || routing.route.empty()) return false;
@@ -276,6 +283,8 @@ bool noise_routing(const rules::Rules& rules, const std::vector<const rules::Rul
   }
   return changed;
 }
+
+namespace {
 
 // The silence withholding pages of the alert `view` describes at `now`, if any
 // (docs/behaviour.md "Silences"); `never_suppress()` says whether the alert is never_suppress,
@@ -344,9 +353,7 @@ IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
   const rules::AlertPolicy& policy = rule ? rule->policy : rules.defaults;
   // A rule may regroup alerts under its own identity
   // (docs/behaviour.md "Episodes, escalation and timers", groups).
-  const std::string fingerprint = rule && rule->dedup_key
-                                      ? rules::render_dedup_key(*rule->dedup_key, event)
-                                      : event.fingerprint;
+  const std::string fingerprint = alert_fingerprint(rule, event);
   rules::Routing routing;
   Severity severity = effective_severity(rules, rule, event);
   Priority priority = policy.priority_given(severity);
@@ -647,8 +654,7 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
       const auto earlier = tx.find_inbound(rec.hook, rec.delivery_id);
       if (!earlier) throw std::logic_error("inbound: a redelivery whose first delivery is gone");
       for (const auto& d : tx.decisions_for_inbound(*earlier)) {
-        if (d.kind == storage::DecisionKind::event)
-          results.push_back(redelivery(d, now, &written));
+        if (d.kind == storage::DecisionKind::event) results.push_back(redelivery(d, now, &written));
       }
       return;
     }

@@ -23,6 +23,7 @@
 #include "core/thread_annotations.hpp"
 #include "engine/rules_holder.hpp"
 #include "rules/lifecycle.hpp"
+#include "rules/noise.hpp"
 #include "storage/writer.hpp"
 
 namespace tocsin::engine {
@@ -182,6 +183,22 @@ class Engine {
 // source states, else the defaults'.
 Severity effective_severity(const rules::Rules& rules, const rules::Rule* rule,
                             const NormalizedEvent& e);
+
+// How a new episode of an event is routed: every rule that matched it (Rules::matching), merged
+// (a `drop: true` among them drops it; their escalation policies run together).
+rules::Routing routing_for(const rules::Rules& rules,
+                           const std::vector<const rules::Rule*>& matched);
+
+// How noise changes the routing of a new episode (docs/behaviour.md "Noise"): demoted to the first
+// matching rule's low_priority channel above demote_above, held for the first hold_for when
+// historically transient; never for never_suppress. Returns false when it changes nothing.
+// Also what `tocsin route --noise` shows (README "Rules as code").
+bool noise_routing(const rules::Rules& rules, const std::vector<const rules::Rule*>& matched,
+                   const rules::NoiseScore& score, rules::Routing& routing);
+
+// The identity an event's alert is stored under: the first matching rule's dedup_key rendered,
+// else the source's own fingerprint (docs/behaviour.md "Episodes, escalation and timers", groups).
+std::string alert_fingerprint(const rules::Rule* rule, const NormalizedEvent& event);
 
 // The policy that applies to an alert whose last event matched `rule_name` ("" for none):
 // that rule's, or the defaults when it no longer exists.
