@@ -168,7 +168,7 @@ Expected<Line, std::string> parse_line(const std::string& text, int number) {
     if (!engine::is_event_hook(*hook)) {
       return unexpected("unknown hook \"" + *hook +
                         "\"; one of sns, sns-raw, eventbridge, alertmanager, generic, opsgenie, "
-                        "heartbeat");
+                        "mapped/NAME, heartbeat");
     }
     HookLine h;
     h.hook = *hook;
@@ -558,7 +558,7 @@ class Replayer {
   std::ostream& m_out;
   std::ostream& m_err;
   Tally m_tally;
-  std::string m_buffer;  // the lines of one journal, written at once
+  std::string m_buffer;                                // the lines of one journal, written at once
   std::map<std::int64_t, std::int64_t> m_silence_ids;  // recorded id -> this replay's
   std::set<std::int64_t> m_refused_silences;           // recorded ids of refused silences
 };
