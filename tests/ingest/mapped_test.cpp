@@ -217,8 +217,8 @@ TEST_CASE("templates render scalars, skip what is absent, and refuse objects") {
   // An absent or null value renders as nothing; a label that renders empty is left out.
   auto e = map_body(m, with("meta", k_removed)).events.front();
   CHECK(e.labels.count("team") == 0);
-  e = map_body(m, with("check", nullptr)).events.front();
-  CHECK(e.summary == " on db1 is DOWN");
+  e = map_body(m, with("details", nullptr)).events.front();
+  CHECK(e.description.empty());
   CHECK(error_of(m, with("meta", Json{{"team", Json::object()}})) ==
         "labels.team: /meta/team is an object; expected a string, a number or a boolean");
   CHECK(error_of(m, with("details", Json::array({1}))) ==

@@ -69,46 +69,46 @@ TEST_CASE("a bad mapping is an error at its line and column") {
     std::string message;
   };
   const Case cases[] = {
-      {"    tool:\n      token_env: T\n      status: {path: /s, firing: [a]}\n", 4, 5,
+      {"    tool:\n      token_env: T\n      status: {path: /s, firing: [a]}\n", 5, 7,
        "missing required key \"identity\" in sources.mapped.tool"},
-      {"    tool:\n      token_env: T\n      identity: \"{/id}\"\n", 4, 5,
+      {"    tool:\n      token_env: T\n      identity: \"{/id}\"\n", 5, 7,
        "missing required key \"status\""},
       {"    tool:\n      token_env: T\n      identity: \"x {/a\"\n      status: {path: /s, firing: "
        "[a]}\n",
-       6, 19, "\"identity\": a placeholder opened here is not closed"},
+       6, 20, "\"identity\": a placeholder opened here is not closed"},
       {"    tool:\n      token_env: T\n      identity: {/a}\n      status: {path: /s, firing: "
        "[a]}\n",
-       6, 17, "expected a template"},
+       6, 17, "expected a quoted template"},
       {"    tool:\n      token_env: T\n      identity: x}y\n      status: {path: /s, firing: "
        "[a]}\n",
        6, 18, "a literal \"}\" is written \"}}\""},
       {"    tool:\n      token_env: T\n      identity: \"{/id}\"\n      status: {path: s, firing: "
        "[a]}\n",
-       7, 21, "\"path\": a JSON Pointer starts with \"/\""},
+       7, 22, "\"path\": a JSON Pointer starts with \"/\""},
       {"    tool:\n      token_env: T\n      identity: \"{/id}\"\n      status: {path: /a~2, "
        "firing: [a]}\n",
-       7, 23, "~0"},
+       7, 24, "~0"},
       {"    tool:\n      token_env: T\n      identity: \"{/id}\"\n      status: {path: /s, firing: "
        "[]}\n",
-       7, 31, "\"firing\" must list at least one value"},
+       7, 34, "\"firing\" must list at least one value"},
       {"    tool:\n      token_env: T\n      identity: \"{/id}\"\n      status: {path: /s, firing: "
        "[a], resolved: [a]}\n",
-       7, 43, "\"a\" is listed twice"},
+       7, 50, "\"a\" is listed twice"},
       {"    tool:\n      token_env: T\n      identity: \"{/id}\"\n      status: {path: /s, firing: "
        "[a], when: b}\n",
-       7, 38, "unknown key \"when\""},
+       7, 39, "unknown key \"when\""},
       {"    tool:\n      token_env: T\n      identity: \"{/id}\"\n      status: {path: /s, firing: "
        "[a]}\n"
        "      severity: {path: /l, map: {X: urgent}}\n",
-       8, 33, "expected critical, high, warning or info for \"X\", got \"urgent\""},
+       8, 37, "expected critical, high, warning or info for \"X\", got \"urgent\""},
       {"    tool:\n      token_env: T\n      identity: \"{/id}\"\n      status: {path: /s, firing: "
        "[a]}\n"
        "      timestamp: {path: /t, format: iso}\n",
-       8, 38, "expected one of rfc3339, epoch_seconds, epoch_millis for \"format\""},
+       8, 37, "expected one of rfc3339, epoch_seconds, epoch_millis for \"format\""},
       {"    tool:\n      token_env: T\n      identity: \"{/id}\"\n      status: {path: /s, firing: "
        "[a]}\n"
        "      labels: {host: \"{host}\"}\n",
-       8, 22, "\"host\": a placeholder holds a JSON Pointer"},
+       8, 23, "\"host\": a placeholder holds a JSON Pointer"},
       {"    Tool:\n      token_env: T\n      identity: \"{/id}\"\n      status: {path: /s, firing: "
        "[a]}\n",
        4, 5, "\"Tool\" cannot name a hook"},
