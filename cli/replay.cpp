@@ -168,7 +168,7 @@ Expected<Line, std::string> parse_line(const std::string& text, int number) {
     if (!engine::is_event_hook(*hook)) {
       return unexpected("unknown hook \"" + *hook +
                         "\"; one of sns, sns-raw, eventbridge, alertmanager, grafana, generic, "
-                        "opsgenie, heartbeat");
+                        "opsgenie, mapped/NAME, heartbeat");
     }
     HookLine h;
     h.hook = *hook;

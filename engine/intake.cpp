@@ -10,6 +10,7 @@
 #include "ingest/eventbridge.hpp"
 #include "ingest/generic.hpp"
 #include "ingest/grafana.hpp"
+#include "ingest/mapped.hpp"
 #include "ingest/opsgenie.hpp"
 #include "ingest/sns_verify.hpp"
 
@@ -189,6 +190,26 @@ Expected<Inbound, IngestError> opsgenie(const Request& r) {
                   webhook->delivery_id);
 }
 
+// /hooks/mapped/<name>: the body read by the mapping of sources.mapped.<name>
+// (docs/formats.md §14).
+Expected<Inbound, IngestError> mapped(const Request& r, const ActiveRules& active,
+                                      std::string_view name) {
+  const auto& sources = active.rules->sources.mapped;
+  const auto it = sources.find(std::string(name));
+  if (it == sources.end()) {
+    return unexpected(IngestError{404, "unknown_mapped_source",
+                                  "no mapped source \"" + std::string(name) +
+                                      "\" is declared under sources.mapped in the rules"});
+  }
+  auto body = ingest::parse_mapped(it->second.mapping, name, r.body);
+  if (!body) return unexpected(body.error());
+  if (body->events.empty()) {
+    const std::string reason = body->ignored.empty() ? "mapped_no_events" : body->ignored.front();
+    return r.accept(unexpected(IngestError{200, reason, "no alert event"}), body->delivery_id);
+  }
+  return r.accept(std::move(body->events), std::move(body->delivery_id));
+}
+
 // The delivery id of a single-event source: its event id (retries repeat it).
 std::string first_event_id(const Events& events) {
   return events && !events->empty() ? events->front().source_event_id : std::string();
@@ -196,9 +217,17 @@ std::string first_event_id(const Events& events) {
 
 }  // namespace
 
+std::optional<std::string_view> mapped_source_name(std::string_view hook) {
+  constexpr std::string_view k_prefix = "mapped/";
+  if (!hook.starts_with(k_prefix)) return std::nullopt;
+  const auto name = hook.substr(k_prefix.size());
+  if (name.empty() || name.find('/') != std::string_view::npos) return std::nullopt;
+  return name;
+}
+
 bool is_event_hook(const std::string& hook) {
-  return hook == "sns" || hook == "sns-raw" || hook == "eventbridge" || hook == "alertmanager" ||
-         hook == "grafana" || hook == "generic" || hook == "opsgenie";
+  return mapped_source_name(hook) || hook == "sns" || hook == "sns-raw" || hook == "eventbridge" ||
+         hook == "alertmanager" || hook == "grafana" || hook == "generic" || hook == "opsgenie";
 }
 
 Expected<Inbound, IngestError> intake(const std::string& hook, const ingest::HeaderMap& headers,
@@ -208,6 +237,7 @@ Expected<Inbound, IngestError> intake(const std::string& hook, const ingest::Hea
   if (hook == "sns") return sns(r, active, options);
   if (hook == "sns-raw") return sns_raw(r, active);
   if (hook == "opsgenie") return opsgenie(r);
+  if (const auto name = mapped_source_name(hook)) return mapped(r, active, *name);
   if (hook == "eventbridge") {
     auto events = ingest::parse_eventbridge_event(body);
     std::string id = first_event_id(events);

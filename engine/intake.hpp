@@ -4,7 +4,9 @@
 // or the precise reason it is refused. Shared by the HTTP hooks and `tocsin replay`, so a
 // replayed event takes exactly the path a live one took.
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/expected.hpp"
 #include "engine/engine.hpp"
@@ -19,8 +21,12 @@ struct IntakeOptions {
   bool verify_sns_signatures = true;
 };
 
-// The hooks intake knows: sns, sns-raw, eventbridge, alertmanager, generic, opsgenie.
+// The hooks intake knows: sns, sns-raw, eventbridge, alertmanager, generic, opsgenie, and
+// mapped/<name> (whether the rules declare <name> is intake's to say: 404).
 bool is_event_hook(const std::string& hook);
+
+// <name> of a hook `mapped/<name>`, or nullopt for any other hook.
+std::optional<std::string_view> mapped_source_name(std::string_view hook);
 
 // `headers` have lower-case names. An error of status 200 never comes back: an authentic
 // payload with nothing to act on becomes an Inbound without events and an ignored_reason.

@@ -26,6 +26,7 @@
 #include "core/duration.hpp"
 #include "core/text.hpp"
 #include "rules/checked_yaml.hpp"
+#include "rules/mapped_loader.hpp"
 
 namespace tocsin::rules {
 
@@ -66,7 +67,7 @@ constexpr std::string_view k_policy_keys[] = {
     "severity",           "priority",    "stale_after",       "max_open_age",
     "auto_resolve_after", "ack_timeout", "insufficient_data", "actions_suppressed"};
 constexpr std::string_view k_source_keys[] = {"sns",     "opsgenie", "eventbridge", "alertmanager",
-                                              "grafana", "generic",  "heartbeat"};
+                                              "grafana", "generic",  "heartbeat",   "mapped"};
 constexpr std::string_view k_sns_keys[] = {
     "verify_signature", "min_signature_version", "topics",        "cert_dir",
     "fetch_certs",      "auto_confirm",          "raw_token_env", "allow_unauthenticated"};
@@ -292,6 +293,9 @@ class RulesLoader {
     load_token_source(f->find("grafana"), "grafana", sources.grafana);
     load_token_source(f->find("generic"), "generic", sources.generic);
     load_token_source(f->find("heartbeat"), "heartbeat", sources.heartbeat);
+    if (const auto* mapped = f->find("mapped")) {
+      load_mapped_sources(m_check, *mapped, m_serving, sources.mapped);
+    }
   }
 
   void note_open_hook(const Entry& allow, std::string_view source, std::string_view hook) {

@@ -20,6 +20,7 @@ class RE2;
 
 #include "core/event.hpp"
 #include "core/expected.hpp"
+#include "core/mapping.hpp"
 #include "core/severity.hpp"
 #include "core/time.hpp"
 
@@ -136,9 +137,17 @@ struct TokenSource {
   bool allow_unauthenticated = false;
 };
 
+// `sources.mapped.<name>` (docs/formats.md §14): another tool's JSON at
+// /hooks/mapped/<name>, read by its compiled mapping.
+struct MappedSource {
+  TokenSource auth;
+  mapping::Mapping mapping;
+};
+
 struct Sources {
   SnsSource sns;
   TokenSource opsgenie, eventbridge, alertmanager, grafana, generic, heartbeat;
+  std::map<std::string, MappedSource> mapped;  // by name
 };
 
 enum class ChannelType { opsgenie, pagerduty, slack, webhook };

@@ -271,6 +271,28 @@ void handle_heartbeat(Hook& h) {
              Json{{"heartbeat", name}, {"recorded_at", format_timestamp(h.app.clock.now())}});
 }
 
+// /hooks/mapped/{name} (docs/formats.md §14): each declared mapping is a hook of
+// its own, with its own token.
+void handle_mapped(Hook& h) {
+  const auto active = h.app.rules.get();
+  const std::string name = h.req.matches[1];
+  const auto& mapped = active->rules->sources.mapped;
+  const auto it = mapped.find(name);
+  if (it == mapped.end()) {
+    return reject(h, {404, "source_disabled",
+                      "no mapped source \"" + escape_control(truncate_utf8(name, 64)) +
+                          "\" is declared: add it under sources.mapped in the rules file"});
+  }
+  h.name = "mapped/" + name;
+  if (!authorized(h, h.name, it->second.auth)) return;
+  auto inbound = engine::intake(h.name, h.headers, h.req.body, *active, h.app.clock.now());
+  if (!inbound) return reject(h, inbound.error());
+  if (inbound->events.empty()) {
+    spdlog::info("/hooks/{}: accepted and ignored: {}", h.name, inbound->ignored_reason);
+  }
+  commit_and_reply(h, std::move(*inbound));
+}
+
 using Handler = void (*)(Hook&);
 
 auto route(App& app, std::string name, Handler handler) {
@@ -291,6 +313,7 @@ void register_hooks(http::Routes& routes, App& app) {
     routes.post(std::string("/hooks/") + hook, route(app, hook, handle_event_hook));
   }
   routes.post(R"(/hooks/heartbeat/([^/]+))", route(app, "heartbeat", handle_heartbeat));
+  routes.post(R"(/hooks/mapped/([^/]+))", route(app, "mapped", handle_mapped));
   routes.get(R"(/hooks/heartbeat/([^/]+))", route(app, "heartbeat", handle_heartbeat));
 }
 

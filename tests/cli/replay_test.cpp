@@ -579,3 +579,43 @@ TEST_CASE("replay: the throwaway database decides exactly as a kept one") {
     CHECK(escaped > 0);
   }
 }
+
+TEST_CASE("replay: mapped events take the rules file's mapping, as the hook would") {
+  const std::string rules = std::string(k_rules) + R"(  - name: cron
+    match: {source: generic, labels: {host: "*"}}
+    notify: [alerts]
+)";
+  // sources.mapped appended to the sources of k_rules.
+  std::string with_mapped = rules;
+  with_mapped.replace(with_mapped.find("sources:\n"), 9,
+                      "sources:\n  mapped:\n    cron:\n      allow_unauthenticated: true\n"
+                      "      identity: \"{/host}:{/job}\"\n"
+                      "      status: {path: /status, firing: [failed], resolved: [ok]}\n"
+                      "      labels: {host: \"{/host}\"}\n"
+                      "      delivery_id: \"{/run}\"\n");
+  const auto line = [](const char* at, const char* status, const char* run) {
+    return Json{{"at", at},
+                {"hook", "mapped/cron"},
+                {"body", {{"host", "db1"}, {"job", "backup"}, {"status", status}, {"run", run}}}};
+  };
+  const std::vector<Json> input = {
+      line("2026-11-01T03:00:00Z", "failed", "r1"),
+      line("2026-11-01T03:00:05Z", "failed", "r1"),  // the wrapper's curl retried
+      line("2026-11-02T03:00:00Z", "ok", "r2"),
+      Json{{"at", "2026-11-02T04:00:00Z"}, {"hook", "mapped/cron"}, {"body", {{"job", "x"}}}},
+      Json{{"at", "2026-11-02T05:00:00Z"}, {"hook", "mapped/other"}, {"body", Json::object()}},
+  };
+  Replay r = run_replay_lines(with_mapped, input);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  auto events = r.where("event");
+  REQUIRE(events.size() == 3);
+  CHECK(events[0]["outcome"] == "created");
+  CHECK(events[0]["fingerprint"] == "mapped:cron:db1:backup");
+  CHECK(events[1]["outcome"] == "redelivery");
+  CHECK(events[2]["outcome"] == "resolved");
+  CHECK(r.err.find("would answer 400 mapped_payload_invalid: status: /status is missing") !=
+        std::string::npos);
+  CHECK(r.err.find("would answer 404 unknown_mapped_source") != std::string::npos);
+  CHECK(r.where("notify", "action", "trigger").size() == 1);
+}
