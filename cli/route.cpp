@@ -13,6 +13,8 @@
 #include "core/json.hpp"
 #include "core/text.hpp"
 #include "engine/engine.hpp"
+#include "engine/intake.hpp"
+#include "engine/rules_holder.hpp"
 #include "ingest/alertmanager.hpp"
 #include "ingest/cloudwatch.hpp"
 #include "ingest/generic.hpp"
@@ -326,6 +328,37 @@ Expected<NormalizedEvent, std::string> alert_from_json(const std::string& text) 
       "Notification carrying one, or an Alertmanager webhook with one alert"));
 }
 
+Expected<NormalizedEvent, std::string> alert_from_hook_body(const std::string& hook,
+                                                            const std::string& body,
+                                                            const rules::RulesSnapshot& rules) {
+  if (!engine::is_event_hook(hook)) {
+    return unexpected("--hook: unknown hook \"" + hook +
+                      "\"; one of sns, sns-raw, eventbridge, alertmanager, grafana, generic, "
+                      "opsgenie, mapped/NAME");
+  }
+  // As `tocsin replay` reads a hook line: the hook's own intake, signatures not checked.
+  const TimePoint now = SystemClock().now();
+  const engine::ActiveRules active{rules, now, nullptr};
+  auto inbound = engine::intake(hook, {}, body, active, now,
+                                engine::IntakeOptions{.verify_sns_signatures = false});
+  if (!inbound) {
+    const auto& e = inbound.error();
+    return unexpected("/hooks/" + hook + " would answer " + std::to_string(e.status) + " " +
+                      e.code + ": " + e.detail);
+  }
+  if (inbound->events.empty()) {
+    return unexpected("/hooks/" + hook + " would accept it and act on nothing (" +
+                      inbound->ignored_reason + ")");
+  }
+  if (inbound->events.size() != 1) {
+    return unexpected("the payload holds " + std::to_string(inbound->events.size()) +
+                      " alerts; give one at a time");
+  }
+  NormalizedEvent e = std::move(inbound->events.front());
+  e.hook = hook;
+  return e;
+}
+
 Expected<NormalizedEvent, std::string> alert_from_flags(const RouteOptions& o, TimePoint now) {
   if (o.name.empty()) return unexpected(std::string("--name must not be empty"));
   Json labels = Json::object();
@@ -376,6 +409,11 @@ Expected<NormalizedEvent, std::string> alert_from_flags(const RouteOptions& o, T
 }
 
 int run_route(const RouteOptions& options, std::istream& in, std::ostream& out, std::ostream& err) {
+  if (!options.hook.empty() && !options.name.empty()) {
+    err << "tocsin route: --hook reads ALERT as that hook's request body; --name builds the "
+           "alert from flags: give one\n";
+    return 2;
+  }
   if (!options.name.empty() && !options.alert_path.empty()) {
     err << "tocsin route: give the alert as ALERT or as --name and flags, not both\n";
     return 2;
@@ -413,7 +451,8 @@ int run_route(const RouteOptions& options, std::istream& in, std::ostream& out, 
       err << "tocsin route: " << text.error() << '\n';
       return 2;
     }
-    event = alert_from_json(*text);
+    event = options.hook.empty() ? alert_from_json(*text)
+                                 : alert_from_hook_body(options.hook, *text, loaded.rules);
     if (!event) {
       err << "tocsin route: " << (path == "-" ? std::string("standard input") : path) << ": "
           << event.error() << '\n';
@@ -478,6 +517,9 @@ Subcommand add_route(CLI::App& cli) {
   cmd->add_option("ALERT", opt->route.alert_path,
                   "JSON file: a generic event, a CloudWatch alarm message, an SNS Notification "
                   "or an Alertmanager webhook with one alert; - or absent: standard input");
+  cmd->add_option("--hook", opt->route.hook,
+                  "ALERT is a request body for this hook (eventbridge, grafana, opsgenie, "
+                  "mapped/NAME, ...), read as the server reads it");
   cmd->add_option("--name", opt->route.name, "Describe the alert by flags: its name");
   cmd->add_option("--label", opt->labels, "k=v, repeatable (CloudWatch: dimensions)");
   cmd->add_option("--source", opt->route.source, "generic (default), cloudwatch, alertmanager");

@@ -14,6 +14,7 @@
 #include "core/event.hpp"
 #include "core/expected.hpp"
 #include "core/time.hpp"
+#include "rules/rules.hpp"
 
 namespace tocsin::cli {
 
@@ -22,6 +23,9 @@ struct RouteOptions {
   // The alert: a JSON file ("-": standard input) holding a generic-format event, a CloudWatch
   // alarm message, or an SNS Notification carrying one. Empty: from the flags below.
   std::string alert_path;
+  // --hook: ALERT is a request body for this hook (sns, eventbridge, grafana, opsgenie,
+  // mapped/NAME, ...), read by the hook's own intake as `tocsin replay` reads a hook line.
+  std::string hook;
   std::string name;  // --name: build the alert from flags
   std::vector<std::pair<std::string, std::string>> labels;
   std::string source = "generic";                   // generic | cloudwatch | alertmanager
@@ -36,6 +40,12 @@ struct RouteOptions {
 // The alert the flags describe, through the source's own adapter (so its fingerprint is the
 // server's). The error names the problem.
 Expected<NormalizedEvent, std::string> alert_from_flags(const RouteOptions& options, TimePoint now);
+
+// The one alert a request body to `hook` carries, read by that hook's intake with `rules`
+// (mapped sources need theirs). The error names the problem as the hook would answer it.
+Expected<NormalizedEvent, std::string> alert_from_hook_body(const std::string& hook,
+                                                            const std::string& body,
+                                                            const rules::RulesSnapshot& rules);
 
 // The alert a JSON document describes (see RouteOptions::alert_path).
 Expected<NormalizedEvent, std::string> alert_from_json(const std::string& text);

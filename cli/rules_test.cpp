@@ -240,9 +240,22 @@ int run_rules_tests(const RulesTestOptions& options, std::ostream& out, std::ost
       if (t.decisions) {
         if (auto p = decisions_problem(t, run.decisions)) problems.push_back(*p);
       }
+      // An input the hook would refuse (a misspelt hook, a body that does not fit) tests
+      // nothing: a test expecting silence would pass on it. It fails the test.
+      std::istringstream warnings(run.warnings);
+      std::string line;
+      while (std::getline(warnings, line)) {
+        if (line.find("warning: /hooks/") != std::string::npos)
+          problems.push_back("an input the hook would refuse: " + line);
+      }
     }
     if (problems.empty()) {
       out << "PASS " << t.name << '\n';
+      // What the replay said (an acknowledge of an alert with nothing open, ...) is shown.
+      std::istringstream warnings(run.warnings);
+      std::string line;
+      while (std::getline(warnings, line))
+        out << "  replay: " << line << '\n';
       continue;
     }
     ++failed;

@@ -294,7 +294,10 @@ Expected<Mapped, Misfit> map_event(const mapping::Mapping& m, std::string_view s
   if (m.delivery_id) {
     auto id = identity_text(*m.delivery_id, event, "delivery_id");
     if (!id) return unexpected(id.error());
-    e.source_event_id = std::move(*id);
+    // A repeat is the same delivery id for the same alert and state
+    // (docs/formats.md "14.1 Keys"): a template that is not unique across alerts, or a tool
+    // that reuses an id for the resolve, must not make another alert's event a "redelivery".
+    e.source_event_id = *id + '\n' + *identity + '\n' + std::string(to_string(e.state));
   }
   return Mapped{std::move(e), {}};
 }

@@ -19,7 +19,7 @@
 #include "rules/loader.hpp"
 
 using namespace tocsin;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -50,10 +50,11 @@ template <typename F>
 double median_ns(int runs, int inner, F&& f) {
   std::vector<double> ns;
   for (int r = 0; r < runs; ++r) {
-    const auto start = Clock::now();
+    const auto start = SteadyClock::now();
     for (int i = 0; i < inner; ++i)
       f();
-    ns.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count() / inner);
+    ns.push_back(std::chrono::duration<double, std::nano>(SteadyClock::now() - start).count() /
+                 inner);
   }
   std::sort(ns.begin(), ns.end());
   return ns[ns.size() / 2];
@@ -74,7 +75,7 @@ void row(const char* label, const std::string& what, const rules::MappedSource& 
   const double mapping =
       median_ns(runs, inner, [&] { (void)ingest::apply_mapping(source.mapping, "bench", parsed); });
   std::printf("%-24s %-44s %7zu %6zu %12.0f %12.0f\n", label, what.c_str(), body.size(), events,
-              whole / events, mapping / events);
+              whole / static_cast<double>(events), mapping / static_cast<double>(events));
 }
 
 }  // namespace
@@ -86,14 +87,14 @@ int main(int argc, char** argv) {
               "parse+map ns", "map ns");
   std::printf("%-24s %-44s %7s %6s %12s %12s\n", "", "", "", "", "per event", "per event");
   const rules::MappedSource* last = nullptr;
-  std::vector<rules::RulesSnapshot> keep(argc);
+  std::vector<rules::RulesSnapshot> keep(static_cast<std::size_t>(argc));
   std::string last_body;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     const auto eq = arg.find('=');
     if (eq == std::string::npos) return 2;
     const std::string file = arg.substr(0, eq), payload = arg.substr(eq + 1);
-    const auto* source = load(file, keep[i]);
+    const auto* source = load(file, keep[static_cast<std::size_t>(i)]);
     if (!source) return 1;
     const auto name = file.substr(file.find_last_of('/') + 1);
     row(name.c_str(), payload.substr(payload.find_last_of('/') + 1), *source, read(payload), runs);

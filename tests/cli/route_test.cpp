@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/json.hpp"
+#include "support/fixtures.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tocsin;
@@ -274,6 +275,55 @@ TEST_CASE("route: alerts from JSON, as the hooks would parse them") {
         o,
         R"({"version": "4", "status": "firing", "alerts": [{"status": "firing", "labels": {"alertname": "Watchdog"}, "startsAt": "2026-01-01T00:00:00Z"}]})");
     CHECK(r.json["drop"] == true);
+  }
+}
+
+TEST_CASE("route: --hook reads a request body as that hook does, mapped sources included") {
+  const std::string rules = std::string(k_rules) + R"(sources:
+  eventbridge: {allow_unauthenticated: true}
+  grafana: {allow_unauthenticated: true}
+  mapped:
+    tool:
+      allow_unauthenticated: true
+      identity: "{/host}"
+      status: {path: /state, firing: [DOWN], resolved: [UP]}
+)";
+  struct Case {
+    const char* intent;
+    const char* hook;
+    std::string body;
+    int status;
+    std::string fingerprint;  // or the error's start
+  };
+  const Case cases[] = {
+      {"an EventBridge alarm state change", "eventbridge",
+       fixture("eventbridge_alarm_state_change.json"), 0,
+       "cloudwatch:123456789012:us-east-1:hooks-worker-oldest-message-age"},
+      {"a Grafana Alerting webhook", "grafana", fixture("grafana_webhook_v1.json"), 1, "grafana:{"},
+      {"a mapped source's own JSON", "mapped/tool", R"({"host": "db1", "state": "DOWN"})", 0,
+       "mapped:tool:db1"},
+      {"a body its mapping does not fit", "mapped/tool", R"({"host": "db1"})", 2,
+       "tocsin route: standard input: /hooks/mapped/tool would answer 400 "
+       "mapped_payload_invalid: status: /state is missing"},
+      {"a mapped source the rules lack", "mapped/other", "{}", 2,
+       "tocsin route: standard input: /hooks/mapped/other would answer 404"},
+      {"an unknown hook", "nope", "{}", 2,
+       "tocsin route: standard input: --hook: unknown hook \"nope\""},
+  };
+  for (const auto& k : cases) {
+    SUBCASE(k.intent) {
+      RouteOptions o;
+      o.hook = k.hook;
+      o.json = true;
+      Routed r = route(o, k.body, rules.c_str());
+      INFO(r.out, r.err);
+      CHECK(r.status == k.status);
+      if (k.status < 2) {
+        CHECK(r.json["fingerprint"].get<std::string>().rfind(k.fingerprint, 0) == 0);
+      } else {
+        CHECK(r.err.rfind(k.fingerprint, 0) == 0);
+      }
+    }
   }
 }
 

@@ -115,6 +115,30 @@ TEST_CASE("test command: a failing test is named, with a diff of expected and se
   CHECK(t.out.find("2 test(s), 1 passed, 1 failed") != std::string::npos);
 }
 
+TEST_CASE(
+    "test command: an input the hook would refuse fails its test, even one expecting silence") {
+  struct Case {
+    const char* intent;
+    const char* input;
+    const char* said;
+  };
+  const Case cases[] = {
+      {"an unknown mapped source", "{at: +0s, hook: mapped/nope, body: {}}", "404"},
+      {"a generic body without its key", "{at: +0s, hook: generic, body: {status: firing}}", "400"},
+  };
+  for (const auto& k : cases) {
+    SUBCASE(k.intent) {
+      Tested t = run_tests(std::string("tests:\n  - name: quiet\n    inputs:\n      - ") + k.input +
+                           "\n    until: +5m\n    notifications: []\n");
+      INFO(t.out, t.err);
+      CHECK(t.status == 1);
+      CHECK(t.out.find("FAIL quiet") != std::string::npos);
+      CHECK(t.out.find("an input the hook would refuse: ") != std::string::npos);
+      CHECK(t.out.find(std::string("would answer ") + k.said) != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("test command: notifications nobody expected, and decisions missing, fail") {
   SUBCASE("an unexpected notification") {
     Tested t = run_tests("tests:\n  - name: quiet\n" + k_input +

@@ -86,9 +86,26 @@ TEST_CASE("a mapped event fills every field its mapping names") {
   CHECK(e.labels ==
         std::map<std::string, std::string>{{"host", "db1"}, {"team", "storage"}, {"port", "5432"}});
   CHECK(e.description == "95% full");
-  CHECK(e.source_event_id == "d-1");
-  CHECK(body.delivery_id == "d-1");
+  // The delivery id, for the identity and the status it was sent with.
+  CHECK(e.source_event_id == "d-1\ndb1:disk\nfiring");
+  CHECK(body.delivery_id == e.source_event_id);
   CHECK(body.ignored.empty());
+}
+
+TEST_CASE("a delivery id reused for another alert or status is not a repeat of the first") {
+  // A template that is not unique, or a tool that reuses an id for the resolve, must not make a
+  // second alert's event (or the resolve) a redelivery of the first: that would lose it.
+  Mapping m = full_mapping();
+  m.events = P("/items");
+  Json other = with("host", "db2");
+  Json resolve = with("state", "UP");
+  const auto body = map_body(m, Json{{"items", Json::array({k_event, other, resolve, k_event})}});
+  REQUIRE(body.events.size() == 4);
+  const auto key = [&](std::size_t i) { return body.events[i].source_event_id; };
+  CHECK(key(0) != key(1));  // another alert, same id
+  CHECK(key(0) != key(2));  // the same alert's resolve, same id
+  CHECK(key(1) != key(2));
+  CHECK(key(0) == key(3));  // the same event again: a repeat
 }
 
 TEST_CASE("a minimal mapping defaults the name and summary to the identity") {
