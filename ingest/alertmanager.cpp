@@ -230,7 +230,7 @@ Expected<std::vector<NormalizedEvent>, IngestError> parse_alertmanager_webhook(
                                       version->type_name()));
   }
   if (version->get_ref<const std::string&>() != "4") {
-    return unexpected(invalid_payload("\"version\" is \"" + version->get<std::string>() +
+    return unexpected(invalid_payload("\"version\" is \"" + shown_version(*version) +
                                       "\"; only \"4\" is supported"));
   }
   return alerts_to_events(payload, AlertShape{});
@@ -254,6 +254,11 @@ Expected<std::vector<NormalizedEvent>, IngestError> alerts_to_events(const Json&
     events.push_back(std::move(*e));
   }
   return events;
+}
+
+std::string shown_version(const Json& version) {
+  // The sender's text, echoed in an answer: bounded, with control characters escaped.
+  return escape_control(truncate_utf8(version.get_ref<const std::string&>(), 64));
 }
 
 bool is_grafana_webhook(const Json& payload) {

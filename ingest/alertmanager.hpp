@@ -77,4 +77,8 @@ Expected<std::vector<NormalizedEvent>, IngestError> alerts_to_events(const Json&
 // than Alertmanager's: /hooks/alertmanager refuses it naming /hooks/grafana.
 bool is_grafana_webhook(const Json& payload);
 
+// A payload's "version" string as an error shows it: at most 64 bytes, control characters
+// escaped (it is the sender's text, echoed in the answer).
+std::string shown_version(const Json& version);
+
 }  // namespace tocsin::ingest

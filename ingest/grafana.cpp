@@ -80,7 +80,8 @@ Expected<std::vector<NormalizedEvent>, IngestError> parse_grafana_webhook(std::s
                                   "\"4\"), not Grafana's: send it to /hooks/alertmanager"));
   }
   if (v != "1") {
-    return unexpected(invalid_payload("\"version\" is \"" + v + "\"; only \"1\" is supported"));
+    return unexpected(invalid_payload("\"version\" is \"" + shown_version(*version) +
+                                      "\"; only \"1\" is supported"));
   }
 
   auto events = alerts_to_events(payload, k_grafana);

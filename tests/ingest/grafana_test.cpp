@@ -222,3 +222,17 @@ TEST_CASE("Grafana's legacy alerting samples are refused as legacy, not misread"
     CHECK(has(events.error().detail, "legacy"));
   }
 }
+
+TEST_CASE("an unknown version is echoed bounded, its control characters escaped") {
+  const std::string version = std::string(5000, 'x') + "\x1b[31m";
+  for (const auto& body : {mutated_fixture("grafana_webhook_v1.json", "/version", version),
+                           mutated_fixture("alertmanager_webhook_v4.json", "/version", version)}) {
+    const bool grafana = body.find("orgId") != std::string::npos;
+    auto r = grafana ? parse_grafana_webhook(body) : parse_alertmanager_webhook(body);
+    REQUIRE_FALSE(r.has_value());
+    INFO(r.error().detail);
+    CHECK(r.error().detail.size() < 200);
+    CHECK(r.error().detail.find('\x1b') == std::string::npos);
+    CHECK(r.error().detail.rfind("\"version\" is \"xxx", 0) == 0);
+  }
+}
