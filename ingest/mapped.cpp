@@ -259,7 +259,15 @@ Expected<Mapped, Misfit> map_event(const mapping::Mapping& m, std::string_view s
     if (v && !v->is_null()) {
       switch (spec.format) {
         case mapping::TimeFormat::rfc3339:
-          if (v->is_string()) e.source_time = parse_timestamp(v->get_ref<const std::string&>());
+          if (v->is_string()) {
+            // An offset can carry 1970-01-01T00:30+01:00 before the epoch, or 9999-12-31 past
+            // the last representable second: the same range as the epoch forms.
+            e.source_time = parse_timestamp(v->get_ref<const std::string&>());
+            if (e.source_time && (to_unix_ms(*e.source_time) < 0 ||
+                                  to_unix_ms(*e.source_time) > k_max_epoch_ms)) {
+              e.source_time.reset();
+            }
+          }
           break;
         case mapping::TimeFormat::epoch_seconds:
           e.source_time = epoch_time(*v, 1000);
@@ -269,7 +277,7 @@ Expected<Mapped, Misfit> map_event(const mapping::Mapping& m, std::string_view s
           break;
       }
       if (!e.source_time) {
-        static constexpr const char* k_formats[] = {"an RFC 3339 timestamp",
+        static constexpr const char* k_formats[] = {"an RFC 3339 timestamp (1970..9999)",
                                                     "epoch seconds (1970..9999)",
                                                     "epoch milliseconds (1970..9999)"};
         const auto text = mapping::scalar_text(*v);
