@@ -1,5 +1,7 @@
 #include "rules/checked_yaml.hpp"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -414,6 +416,42 @@ void Checker::unknown_key(const Entry& e, std::string_view where, Keys allowed) 
 std::string Checker::range_text(long long min, long long max) {
   if (max == std::numeric_limits<int>::max()) return "at least " + std::to_string(min);
   return "between " + std::to_string(min) + " and " + std::to_string(max);
+}
+
+void read_document(const std::string& text, std::string_view kind, std::string_view empty_hint,
+                   Reporter& report, const std::function<void(const YAML::Node&)>& load) {
+  try {
+    // Never YAML::LoadAll: see DocumentScan. YAML::Load reads the first document only.
+    const auto scan = DocumentScan::of(text);
+    const YAML::Node root = scan.stuck ? YAML::Node() : YAML::Load(text);
+    if (scan.stuck) {
+      const auto at = static_cast<std::size_t>(std::max(scan.stuck->pos, 0));
+      report.error(*scan.stuck, "invalid YAML: unexpected " +
+                                    (at < text.size() ? quoted(text.substr(at, 1)) : "end"));
+    } else if (scan.aliases_past_limit) {
+      report.error(*scan.aliases_past_limit,
+                   "aliases expand the file past " + std::to_string(DocumentScan::k_max_nodes) +
+                       " nodes; write the shared parts out, or share fewer");
+    } else if (scan.documents <= 1 && root.IsNull()) {
+      report.error(YAML::Mark(),
+                   "the " + std::string(kind) + " is empty; it needs " + std::string(empty_hint));
+    } else {
+      if (scan.second_document) {
+        report.error(*scan.second_document,
+                     "the " + std::string(kind) +
+                         " must hold a single YAML document; a second one starts here (remove "
+                         "the \"---\" separator)");
+      }
+      load(root);
+    }
+  } catch (const YAML::DeepRecursion& e) {
+    report.error(e.mark, "invalid YAML: nested too deeply");
+  } catch (const YAML::ParserException& e) {
+    report.error(e.mark, "invalid YAML: " + e.msg + tab_hint(text, e.mark.line));
+  } catch (const YAML::Exception& e) {
+    // A node accessed the wrong way: a bug here, not in the file; still never accept the file.
+    report.error(e.mark, std::string("internal error while checking the file: ") + e.what());
+  }
 }
 
 }  // namespace tocsin::rules::checked_yaml

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -353,5 +354,13 @@ class DocumentScan : public YAML::EventHandler {
   std::map<YAML::anchor_t, std::size_t> m_anchored;  // anchor -> nodes of the node it names
   std::size_t m_total = 0;
 };
+
+// Reads `text` as one YAML document, strictly: a parser that stops advancing, aliases past
+// DocumentScan::k_max_nodes, an empty file (`empty_hint` says what it needs) and a second
+// document are reported to `report` with their line and column, as is invalid YAML; `load` is
+// called with the document's root when it can be read. `kind` names the file in messages
+// ("rules file", "test file").
+void read_document(const std::string& text, std::string_view kind, std::string_view empty_hint,
+                   Reporter& report, const std::function<void(const YAML::Node&)>& load);
 
 }  // namespace tocsin::rules::checked_yaml

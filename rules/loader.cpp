@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <unistd.h>
-#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -1102,38 +1101,11 @@ LoadResult load_rules_text(const std::string& text, const std::string& path,
   Reporter report(path);
   LoadResult result;
   std::optional<Rules> rules;
-  try {
-    // Never YAML::LoadAll: see DocumentScan. YAML::Load reads the first document only.
-    const auto scan = DocumentScan::of(text);
-    const YAML::Node root = scan.stuck ? YAML::Node() : YAML::Load(text);
-    if (scan.stuck) {
-      const auto at = static_cast<std::size_t>(std::max(scan.stuck->pos, 0));
-      report.error(*scan.stuck, "invalid YAML: unexpected " +
-                                    (at < text.size() ? quoted(text.substr(at, 1)) : "end"));
-    } else if (scan.aliases_past_limit) {
-      report.error(*scan.aliases_past_limit,
-                   "aliases expand the file past " + std::to_string(DocumentScan::k_max_nodes) +
-                       " nodes; write the shared parts out, or share fewer");
-    } else if (scan.documents <= 1 && root.IsNull()) {
-      report.error(YAML::Mark(), "the rules file is empty; it needs at least \"version: 1\"");
-    } else {
-      if (scan.second_document) {
-        report.error(*scan.second_document,
-                     "the rules file must hold a single YAML document; a second one starts "
-                     "here (remove the \"---\" separator)");
-      }
-      RulesLoader loader(report, options);
-      loader.load(root);
-      rules = loader.take();
-    }
-  } catch (const YAML::DeepRecursion& e) {
-    report.error(e.mark, "invalid YAML: nested too deeply");
-  } catch (const YAML::ParserException& e) {
-    report.error(e.mark, "invalid YAML: " + e.msg + tab_hint(text, e.mark.line));
-  } catch (const YAML::Exception& e) {
-    // A node accessed the wrong way: a bug here, not in the file; still never accept the file.
-    report.error(e.mark, std::string("internal error while checking the file: ") + e.what());
-  }
+  read_document(text, "rules file", "at least \"version: 1\"", report, [&](const YAML::Node& root) {
+    RulesLoader loader(report, options);
+    loader.load(root);
+    rules = loader.take();
+  });
   if (rules && !report.has_errors()) {
     rules->source_path = path;
     rules->hash = sha256_hex(text);

@@ -1,7 +1,6 @@
 // Rules test files (docs/formats.md §13.3).
 #include "rules/test_file.hpp"
 
-#include <yaml-cpp/depthguard.h>
 
 #include <algorithm>
 #include <cctype>
@@ -325,32 +324,10 @@ bool RulesTestFile::ok() const {
 RulesTestFile load_rules_tests_text(const std::string& text, const std::string& path) {
   Reporter report(path);
   RulesTestFile result;
-  try {
-    const auto scan = DocumentScan::of(text);
-    const YAML::Node root = scan.stuck ? YAML::Node() : YAML::Load(text);
-    if (scan.stuck) {
-      report.error(*scan.stuck, "invalid YAML");
-    } else if (scan.aliases_past_limit) {
-      report.error(*scan.aliases_past_limit,
-                   "aliases expand the file past " + std::to_string(DocumentScan::k_max_nodes) +
-                       " nodes; write the shared parts out, or share fewer");
-    } else if (root.IsNull()) {
-      report.error(YAML::Mark(), "the test file is empty; it needs \"tests: [...]\"");
-    } else {
-      if (scan.second_document) {
-        report.error(*scan.second_document,
-                     "the test file must hold a single YAML document; a second one starts here");
-      }
-      TestsLoader loader(report);
-      result.tests = loader.load(root);
-    }
-  } catch (const YAML::DeepRecursion& e) {
-    report.error(e.mark, "invalid YAML: nested too deeply");
-  } catch (const YAML::ParserException& e) {
-    report.error(e.mark, "invalid YAML: " + e.msg + tab_hint(text, e.mark.line));
-  } catch (const YAML::Exception& e) {
-    report.error(e.mark, std::string("internal error while checking the file: ") + e.what());
-  }
+  read_document(text, "test file", "\"tests: [...]\"", report, [&](const YAML::Node& root) {
+    TestsLoader loader(report);
+    result.tests = loader.load(root);
+  });
   result.diagnostics = report.take_sorted();
   return result;
 }
