@@ -1,7 +1,7 @@
 #pragma once
 // The subcommands of `tocsin` (README "Running"), one file each: serve.cpp, receive.cpp,
-// check.cpp, replay.cpp, export.cpp, report.cpp, copy_db.cpp; and the client commands that
-// talk to a running server, all in client.cpp. Each registers itself and its
+// check.cpp (with check_against.cpp), replay.cpp, export.cpp, report.cpp, copy_db.cpp; and the
+// client commands that talk to a running server, all in client.cpp. Each registers itself and its
 // options on the command line, and runs when chosen; cli.cpp puts them together.
 
 #include <CLI/CLI.hpp>

@@ -52,7 +52,8 @@ OrderedJson stored_headers(const std::string& headers_json) {
 }
 
 // The line replaying one inbound request; nullopt (with a warning) when it cannot be one.
-std::optional<OrderedJson> request_line(const storage::InboundRecord& r, std::ostream& err) {
+std::optional<OrderedJson> request_line(const storage::InboundRecord& r, const std::string& command,
+                                        std::ostream& err) {
   OrderedJson line;
   line["at"] = format_timestamp(r.received_at);
   line["hook"] = r.hook;
@@ -61,7 +62,7 @@ std::optional<OrderedJson> request_line(const storage::InboundRecord& r, std::os
     const OrderedJson body = OrderedJson::parse(r.body, nullptr, false);
     if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
         body["name"].get<std::string>().empty()) {
-      err << "tocsin export: warning: skipped the heartbeat ping received at "
+      err << command << ": warning: skipped the heartbeat ping received at "
           << format_timestamp(r.received_at) << ": its stored body names no heartbeat\n";
       return std::nullopt;
     }
@@ -125,20 +126,21 @@ void write_line(std::ostream& out, const OrderedJson& line) {
 int run_export(const ExportOptions& options, TimePoint now, std::ostream& out, std::ostream& err) {
   const auto since = parse_duration(options.since);
   if (!since || since->count() < 0) {
-    err << "tocsin export: --since must be a duration like 7d, 36h or 90m, got \"" << options.since
-        << "\"\n";
+    err << options.command << ": --since must be a duration like 7d, 36h or 90m, got \""
+        << options.since << "\"\n";
     return 2;
   }
   if (auto problem = storage::location_problem(options.db_path)) {
-    err << "tocsin export: the database location " << storage::display_location(options.db_path)
-        << " " << *problem << "\n";
+    err << options.command << ": the database location "
+        << storage::display_location(options.db_path) << " " << *problem << "\n";
     return 2;
   }
   std::error_code ec;
   if (!storage::is_postgres_location(options.db_path) &&
       !std::filesystem::exists(options.db_path, ec)) {
-    err << "tocsin export: no database at " << options.db_path
-        << " (give its path with --db or TOCSIN_DB)\n";
+    err << options.command << ": no database at " << options.db_path
+        << (options.command == "tocsin export" ? " (give its path with --db or TOCSIN_DB)" : "")
+        << '\n';
     return 2;
   }
   try {
@@ -147,26 +149,36 @@ int run_export(const ExportOptions& options, TimePoint now, std::ostream& out, s
     const SystemClock wall;
     Progress progress(options.progress, wall, "export", "lines");
     AboveProgress warnings(progress, err);
-    std::uint64_t written = 0;
+    std::uint64_t written = 0, over = 0;
     auto write = [&](const OrderedJson& line) {
+      if (options.max_lines && written >= options.max_lines) {
+        ++over;  // counted, not kept: the whole window is read once either way
+        return;
+      }
       write_line(out, line);
       progress.update(++written);
     };
     reader.export_since(
         now - *since,
         [&](const storage::InboundRecord& r) {
-          if (auto line = request_line(r, warnings)) write(*line);
+          if (auto line = request_line(r, options.command, warnings)) write(*line);
         },
         [&](const storage::DecisionRecord& d) { write(action_line(d)); },
         [&](const storage::SilenceChange& c) { write(silence_line(c)); });
     progress.finish();
+    if (over > 0) {
+      err << options.command << ": the last " << options.since << " hold " << written + over
+          << " lines, more than the limit of " << options.max_lines
+          << "; give a shorter --since or a larger --limit\n";
+      return 2;
+    }
   } catch (const std::exception& e) {
-    err << "tocsin export: " << e.what() << '\n';
+    err << options.command << ": " << e.what() << '\n';
     return 2;
   }
   out.flush();
   if (!out) {
-    err << "tocsin export: cannot write the output\n";
+    err << options.command << ": cannot write the output\n";
     return 2;
   }
   return 0;

@@ -3,6 +3,7 @@
 // (docs/formats.md §13.1), so a candidate rules file can be tried on real past events. Same
 // database, same output, byte for byte.
 
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 
@@ -16,6 +17,11 @@ struct ExportOptions {
   // A terminal to show progress on, lines written and their rate (cli/progress.hpp); null:
   // none.
   std::ostream* progress = nullptr;
+  // At most this many lines (0: no bound): more in the window is an error (status 2) that
+  // says how many and asks for a shorter --since or a larger --limit. `command` names the
+  // command in messages.
+  std::uint64_t max_lines = 0;
+  std::string command = "tocsin export";
 };
 
 // Writes one replay line per stored inbound request and per action a person took through the

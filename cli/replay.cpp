@@ -538,10 +538,13 @@ class Replayer {
 
   void emit(const engine::Journal& journal) {
     if (journal.empty()) return;
-    m_buffer.clear();
-    print(m_buffer, journal);
-    m_out.write(m_buffer.data(), static_cast<std::streamsize>(m_buffer.size()));
+    if (m_options.print_lines) {
+      m_buffer.clear();
+      print(m_buffer, journal);
+      m_out.write(m_buffer.data(), static_cast<std::streamsize>(m_buffer.size()));
+    }
     if (m_options.summary) m_tally.add(journal);
+    if (m_options.observe) m_options.observe(journal);
   }
 
   std::string where(const Line& line) const {
@@ -696,6 +699,17 @@ int run_replay(const ReplayOptions& options, std::ostream& out, std::ostream& er
   if (until && !replayer.advance_to(*until)) return 2;
   out.flush();
   if (options.summary) replayer.tally().print(err, lines.size());
+  if (options.inspect) {
+    // A throwaway database commits in batches: what is still held is committed first, so
+    // the inspection's reads see every decision of the run.
+    app->writer.stop();
+    try {
+      options.inspect(*app);
+    } catch (const std::exception& e) {
+      err << "tocsin replay: storage failed: " << e.what() << '\n';
+      return 2;
+    }
+  }
   app->writer.stop();
   return 0;
 }

@@ -4,11 +4,17 @@
 // line per decision and per notification, deterministic (same input, same rules: byte-identical
 // output).
 
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
 
 #include "core/time.hpp"
+#include "engine/engine.hpp"
+
+namespace tocsin::server {
+struct App;
+}
 
 namespace tocsin::cli {
 
@@ -29,6 +35,13 @@ struct ReplayOptions {
   bool summary = false;
   // A terminal to show progress on while the lines run (cli/progress.hpp); null: none.
   std::ostream* progress = nullptr;
+  // For a caller that reads the run itself rather than its output (`tocsin check
+  // --against-db`, cli/check_against.cpp): `print_lines` false writes no output line;
+  // `observe` gets every journal of the run, in order; `inspect` is called once after the
+  // last line and timer ran, with the replay's database still open.
+  bool print_lines = true;
+  std::function<void(const engine::Journal&)> observe;
+  std::function<void(server::App&)> inspect;
 };
 
 // Why `text` is not a valid input line (docs/formats.md §13.1), or nullopt when it is.
