@@ -25,6 +25,7 @@
 
 #include "core/duration.hpp"
 #include "core/text.hpp"
+#include "rules/accepted_keys.hpp"
 #include "rules/checked_yaml.hpp"
 #include "rules/mapped_loader.hpp"
 

@@ -5,7 +5,6 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "core/expected.hpp"
@@ -65,15 +64,5 @@ LoadResult load_rules_text(const std::string& text, const std::string& path,
 // Reads and validates a file. An unreadable file is one error diagnostic with line 0.
 LoadResult load_rules_file(const std::string& path, const LoadOptions& options);
 LoadResult load_rules_file(const std::string& path, const EnvLookup& env = process_env());
-
-// The keys one map of the rules file accepts: the loader's own tables, so that
-// docs/rules.schema.json can be checked against them (docs/behaviour.md "The rules file").
-// `path` names the map: "" is the top level, a dot goes into a key, `*` is any name (a channel,
-// a mapped hook) and `[]` each item of a list: "sources.sns", "channels.*", "rules[].match".
-struct AcceptedKeys {
-  std::string path;
-  std::vector<std::string_view> keys;
-};
-std::vector<AcceptedKeys> accepted_keys();
 
 }  // namespace tocsin::rules

@@ -22,7 +22,7 @@ void load_mapped_sources(checked_yaml::Checker& check, const checked_yaml::Entry
                          bool serving, std::map<std::string, MappedSource>& out);
 
 // The keys a mapped hook accepts ("") and those of its maps ("status", "severity",
-// "timestamp"), for accepted_keys() in rules/loader.hpp.
+// "timestamp"), for accepted_keys() (rules/accepted_keys.hpp).
 std::vector<std::pair<std::string_view, checked_yaml::Keys>> mapped_source_keys();
 
 }  // namespace tocsin::rules

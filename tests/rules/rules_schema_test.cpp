@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "rules/loader.hpp"
+#include "rules/accepted_keys.hpp"
 
 using namespace tocsin::rules;
 using nlohmann::json;
