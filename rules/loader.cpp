@@ -24,6 +24,7 @@
 
 #include "core/duration.hpp"
 #include "core/text.hpp"
+#include "rules/accepted_keys.hpp"
 #include "rules/checked_yaml.hpp"
 #include "rules/mapped_loader.hpp"
 
@@ -57,7 +58,9 @@ std::string sha256_hex(std::string_view bytes) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The schema of docs/behaviour.md "The rules file"
+// The schema of docs/behaviour.md "The rules file". Each map's table of keys is listed by
+// accepted_keys() below, which tests/rules/rules_schema_test.cpp compares with
+// docs/rules.schema.json: a key added here must be described there.
 
 constexpr std::string_view k_top_keys[] = {
     "version", "defaults",   "sources",  "channels", "delivery", "escalations", "rules",
@@ -1153,6 +1156,46 @@ LoadResult load_rules_file(const std::string& path, const LoadOptions& options) 
     return result;
   }
   return load_rules_text(text, path, options);
+}
+
+std::vector<AcceptedKeys> accepted_keys() {
+  const auto keys = [](Keys k) { return std::vector<std::string_view>(k.begin(), k.end()); };
+  std::vector<AcceptedKeys> out = {
+      {"", keys(k_top_keys)},
+      {"defaults", keys(k_policy_keys)},
+      {"sources", keys(k_source_keys)},
+      {"channels.*", keys(k_channel_keys)},
+      {"delivery", keys(k_delivery_keys)},
+      {"escalations.*", keys(k_escalation_keys)},
+      {"escalations.*.steps[]", keys(k_step_keys)},
+      {"rules[]", keys(k_rule_keys)},
+      {"rules[].match", keys(k_match_keys)},
+      {"noise", keys(k_noise_keys)},
+      {"noise.weights", keys(k_weight_keys)},
+      {"heartbeats[]", keys(k_heartbeat_keys)},
+      {"watchdog", keys(k_watchdog_keys)},
+      {"api", keys(k_api_keys)},
+      {"api.tokens[]", keys(k_api_token_keys)},
+      {"storage", keys(k_storage_keys)},
+      {"server", keys(k_server_keys)},
+      {"silences", keys(k_silences_keys)},
+  };
+  // Every source load_sources() reads: SNS and the mapped hooks have tables of their own, each
+  // other source the token keys.
+  for (const auto source : k_source_keys) {
+    const auto path = "sources." + std::string(source);
+    if (source == "sns") {
+      out.push_back({path, keys(k_sns_keys)});
+    } else if (source == "mapped") {
+      for (const auto& [sub, sub_keys] : mapped_source_keys()) {
+        out.push_back(
+            {sub.empty() ? path + ".*" : path + ".*." + std::string(sub), keys(sub_keys)});
+      }
+    } else {
+      out.push_back({path, keys(k_token_source_keys)});
+    }
+  }
+  return out;
 }
 
 }  // namespace tocsin::rules

@@ -333,4 +333,11 @@ void load_mapped_sources(Checker& check, const Entry& entry, bool serving,
   MappedLoader(check, serving).load(entry, out);
 }
 
+std::vector<std::pair<std::string_view, Keys>> mapped_source_keys() {
+  return {{"", k_mapped_keys},
+          {"status", k_status_keys},
+          {"severity", k_severity_keys},
+          {"timestamp", k_timestamp_keys}};
+}
+
 }  // namespace tocsin::rules

@@ -7,6 +7,9 @@
 
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "rules/checked_yaml.hpp"
 #include "rules/rules.hpp"
@@ -17,5 +20,9 @@ namespace tocsin::rules {
 // every mapped hook must say how it authenticates.
 void load_mapped_sources(checked_yaml::Checker& check, const checked_yaml::Entry& entry,
                          bool serving, std::map<std::string, MappedSource>& out);
+
+// The keys a mapped hook accepts ("") and those of its maps ("status", "severity",
+// "timestamp"), for accepted_keys() (rules/accepted_keys.hpp).
+std::vector<std::pair<std::string_view, checked_yaml::Keys>> mapped_source_keys();
 
 }  // namespace tocsin::rules
