@@ -388,3 +388,43 @@ TEST_CASE("subscriptions: auto_confirm takes the same path, recorded as auto_con
   CHECK(again->status == 409);
   CHECK(sns.gets() == 1);
 }
+
+TEST_CASE("subscriptions: the command-line client lists, confirms and rejects them") {
+  FakeSns sns;
+  Tocsin t(sns);
+  const auto confirmed = t.subscribe("m-cli-1");
+  const auto rejected = t.subscribe("m-cli-2");
+  const std::string server = "http://127.0.0.1:" + std::to_string(t.server->port());
+  const std::vector<std::string> admin = {"TOCSIN_TOKEN=admin-secret"};
+
+  auto list = run_tocsin({"subscriptions", "--server", server}, admin);
+  CHECK(list.exit_code == 0);
+  CHECK(list.output.find("pending") != std::string::npos);
+  CHECK(list.output.find("arn:aws:sns:us-east-1:123456789012:alerts-critical") !=
+        std::string::npos);
+
+  auto confirm = run_tocsin(
+      {"subscription", "confirm", std::to_string(confirmed), "--by", "carol", "--server", server},
+      admin);
+  INFO(confirm.output);
+  CHECK(confirm.exit_code == 0);
+  CHECK(confirm.output.find("confirmed by carol") != std::string::npos);
+  CHECK(sns.gets() == 1);
+
+  auto reject = run_tocsin({"subscription", "reject", std::to_string(rejected), "--by", "carol",
+                            "--note", "wrong topic", "--server", server},
+                           admin);
+  CHECK(reject.exit_code == 0);
+  CHECK(reject.output.find("rejected by carol") != std::string::npos);
+  CHECK(t.find("m-cli-2")["status"] == "rejected");
+
+  auto again = run_tocsin(
+      {"subscription", "reject", std::to_string(rejected), "--by", "carol", "--server", server},
+      admin);
+  CHECK(again.exit_code == 1);  // 409
+  auto read_only = run_tocsin(
+      {"subscription", "confirm", std::to_string(rejected), "--by", "carol", "--server", server},
+      {"TOCSIN_TOKEN=read-secret"});
+  CHECK(read_only.exit_code == 5);
+  CHECK(sns.gets() == 1);
+}
