@@ -330,6 +330,77 @@ Subcommand add_silence(CLI::App& cli) {
           }};
 }
 
+// tocsin subscriptions: GET /api/v1/subscriptions.
+Subcommand add_subscriptions(CLI::App& cli) {
+  auto c = std::make_shared<Connection>();
+  auto* cmd = cli.add_subcommand(
+      "subscriptions",
+      "SNS subscription confirmations a running server received (GET /api/v1/subscriptions)");
+  add_connection(cmd, *c);
+  return {cmd, [c] {
+            auto s = settings(*c);
+            if (!s) return k_usage;
+            ApiClient api(*s);
+            auto list = api.get("/subscriptions");
+            if (!list) return fail(list.error());
+            if (c->json) {
+              print_json(*list);
+            } else {
+              std::cout << subscriptions_view(*list, now());
+            }
+            return 0;
+          }};
+}
+
+// tocsin subscription confirm|reject ID: POST /api/v1/subscriptions/{id}/ACTION with {"by",
+// "note"} (docs/behaviour.md "SNS subscriptions").
+Subcommand add_subscription(CLI::App& cli) {
+  struct Options {
+    Connection c;
+    std::string id, by, note;
+  };
+  auto opt = std::make_shared<Options>();
+  auto* cmd = cli.add_subcommand(
+      "subscription", "Confirm or reject a pending SNS subscription on a running server");
+  cmd->require_subcommand(1);
+  auto* confirm = cmd->add_subcommand("confirm",
+                                      "Confirm it: the server visits its checked SubscribeURL "
+                                      "(POST /api/v1/subscriptions/{id}/confirm)");
+  auto* reject = cmd->add_subcommand(
+      "reject", "Reject it; nothing is sent to AWS (POST /api/v1/subscriptions/{id}/reject)");
+  for (auto* sub : {confirm, reject}) {
+    add_connection(sub, opt->c);
+    sub->add_option("ID", opt->id, "The subscription's id (tocsin subscriptions shows it)")
+        ->required();
+    sub->add_option("--by", opt->by,
+                    "Who acts, recorded in the decision log (default: login name)");
+    sub->add_option("--note", opt->note, "Why, recorded with it");
+  }
+  return {cmd, [opt, confirm] {
+            if (!valid_id(opt->id, "the subscription id")) return k_usage;
+            auto s = settings(opt->c);
+            if (!s) return k_usage;
+            const std::string by = opt->by.empty() ? login_name() : opt->by;
+            if (by.empty()) {
+              std::cerr << "tocsin: who acts is not known (no login name, no $USER): give --by\n";
+              return k_usage;
+            }
+            Json body{{"by", by}};
+            if (!opt->note.empty()) body["note"] = opt->note;
+            ApiClient api(*s);
+            const std::string action = *confirm ? "confirm" : "reject";
+            auto answer = api.post("/subscriptions/" + opt->id + "/" + action, body,
+                                   "subscription " + opt->id);
+            if (!answer) return fail(answer.error());
+            if (opt->c.json) {
+              print_json(*answer);
+            } else {
+              std::cout << subscription_line(*answer) << '\n';
+            }
+            return 0;
+          }};
+}
+
 }  // namespace
 
 std::vector<Subcommand> add_client(CLI::App& cli) {
@@ -342,7 +413,9 @@ std::vector<Subcommand> add_client(CLI::App& cli) {
                      "unacknowledged"),
           add_action(cli, "resolve", "Resolve an alert's episode by hand", "resolved"),
           add_notifications(cli),
-          add_silence(cli)};
+          add_silence(cli),
+          add_subscriptions(cli),
+          add_subscription(cli)};
 }
 
 }  // namespace tocsin::cli

@@ -45,6 +45,13 @@ std::string silences_view(const Json& list, TimePoint now);
 // The answer of POST /api/v1/silences or /silences/{id}/expire, in one line.
 std::string silence_line(const Json& silence);
 
+// GET /api/v1/subscriptions: SNS confirmations, newest first
+// (docs/behaviour.md "SNS subscriptions").
+std::string subscriptions_view(const Json& list, TimePoint now);
+
+// The answer of POST /api/v1/subscriptions/{id}/confirm or /reject, in one line.
+std::string subscription_line(const Json& subscription);
+
 // `key=value` of --match (a rule's match keys: source, name, severity, metric, namespace,
 // account, region) and --label into the `matchers` object of POST /api/v1/silences. The error
 // names the flag and the value.

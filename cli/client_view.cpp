@@ -292,6 +292,35 @@ std::string silence_line(const Json& s) {
   return line;
 }
 
+std::string subscriptions_view(const Json& list, TimePoint now) {
+  std::ostringstream out;
+  const Json& subscriptions = list.value("subscriptions", Json::array());
+  if (subscriptions.empty()) {
+    out << "no SNS subscription confirmations received\n";
+    return out.str();
+  }
+  TextTable t({"ID", "STATUS", "KIND", "TOPIC", "RECEIVED", "BY", "DETAIL"}, 6);
+  for (const auto& s : subscriptions) {
+    const std::string by = str(s, "confirmed_by", str(s, "rejected_by"));
+    t.row({number(s, "id"), str(s, "status"), str(s, "kind"), str(s, "topic_arn"),
+           relative(s, "received_at", now), by, str(s, "detail")});
+  }
+  t.render(out);
+  return out.str();
+}
+
+std::string subscription_line(const Json& s) {
+  std::string line =
+      "subscription " + number(s, "id") + " to " + str(s, "topic_arn") + ": " + str(s, "status");
+  if (s.contains("confirmed_by") && s["confirmed_by"].is_string())
+    line += " by " + str(s, "confirmed_by") + " at " + str(s, "confirmed_at");
+  if (s.contains("rejected_by") && s["rejected_by"].is_string())
+    line += " by " + str(s, "rejected_by") + " at " + str(s, "rejected_at");
+  if (s.contains("subscription_arn") && s["subscription_arn"].is_string())
+    line += " (" + str(s, "subscription_arn") + ")";
+  return line;
+}
+
 Expected<Json, std::string> silence_matchers(const SilenceMatchers& m) {
   Json matchers = Json::object();
   auto split =

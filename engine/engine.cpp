@@ -1043,6 +1043,186 @@ Expected<rules::Silence, ActionError> Engine::expire_silence(std::int64_t id, co
   return result;
 }
 
+namespace {
+
+// A decision about an SNS subscription (confirmed, rejected): in the decision log, about no alert.
+// REQUIRES: runs on the writer thread inside the group transaction.
+void note_subscription(storage::Transaction& tx, const rules::Rules& rules,
+                       storage::DecisionOutcome outcome, std::string reason, TimePoint now,
+                       Journal& journal) {
+  storage::DecisionRecord d;
+  d.at = now;
+  d.kind = storage::DecisionKind::decision;
+  d.outcome = outcome;
+  d.reason = std::move(reason);
+  d.rules_hash = rules.hash;
+  tx.insert_decision(d);
+  journal.emplace_back(std::move(d));
+}
+
+std::string subscription_name(const storage::SubscriptionRecord& s) {
+  return "subscription " + std::to_string(s.id) + " to " + s.topic_arn;
+}
+
+// Why `s` cannot be confirmed or rejected now; nullopt when it can.
+std::optional<ActionError> not_decidable(const storage::SubscriptionRecord& s, TimePoint now) {
+  const std::string name = "subscription " + std::to_string(s.id);
+  if (s.kind != storage::SubscriptionKind::subscribe) {
+    return ActionError{409, "subscription_not_pending",
+                       name + " is an UnsubscribeConfirmation: there is nothing to confirm or " +
+                           "reject (to undo it, subscribe again from AWS)"};
+  }
+  const auto by = [&s] { return s.decided_by.empty() ? std::string() : " by " + s.decided_by; };
+  switch (s.status) {
+    case storage::SubscriptionStatus::pending:
+    case storage::SubscriptionStatus::failed:
+      return std::nullopt;
+    case storage::SubscriptionStatus::confirming:
+      if (now - s.updated_at >= k_confirm_claim_timeout) return std::nullopt;
+      return ActionError{409, "subscription_not_pending",
+                         name + " is being confirmed since " + format_timestamp(s.updated_at) +
+                             "; see GET /api/v1/subscriptions"};
+    case storage::SubscriptionStatus::confirmed:
+      return ActionError{
+          409, "subscription_not_pending",
+          name + " was already confirmed" + by() + " at " + format_timestamp(s.updated_at)};
+    case storage::SubscriptionStatus::rejected:
+      return ActionError{
+          409, "subscription_not_pending",
+          name + " was already rejected" + by() + " at " + format_timestamp(s.updated_at)};
+    case storage::SubscriptionStatus::noted:
+      break;
+  }
+  return ActionError{409, "subscription_not_pending", name + " is not pending"};
+}
+
+std::optional<CommittedEvents> counted_unless(const std::optional<ActionError>& refused) {
+  if (refused) return std::nullopt;
+  return CommittedEvents{};
+}
+
+}  // namespace
+
+Expected<SubscriptionClaim, ActionError> Engine::claim_subscription(const SubscriptionRef& ref,
+                                                                    const std::string& by,
+                                                                    Journal* journal) {
+  const TimePoint now = m_clock.now();
+  std::optional<ActionError> refused;
+  SubscriptionClaim claim;
+  const auto job = [&](storage::Transaction& tx, Journal&) {
+    refused.reset();
+    const auto id = ref.id ? ref.id : tx.find_subscription(ref.message_id);
+    auto s = id ? tx.load_subscription(*id) : std::nullopt;
+    if (!s) {
+      refused = ActionError{404, "not_found",
+                            ref.id ? "no subscription " + std::to_string(*ref.id)
+                                   : "no subscription with MessageId " + ref.message_id};
+      return;
+    }
+    if ((refused = not_decidable(*s, now))) return;
+    claim.before = *s;
+    claim.claimed_at = now;
+    s->status = storage::SubscriptionStatus::confirming;
+    s->updated_at = now;
+    s->detail = "being confirmed by " + by;
+    tx.update_subscription(*s);
+  };
+  auto status = commit(job, journal, [&] { return counted_unless(refused); });
+  if (status) {
+    return unexpected(ActionError{status->transient ? 503 : 500, "storage",
+                                  "the subscription could not be claimed: " + status->message});
+  }
+  if (refused) return unexpected(std::move(*refused));
+  return claim;
+}
+
+Expected<storage::SubscriptionRecord, ActionError> Engine::settle_subscription(
+    const SubscriptionClaim& claim, const SubscriptionVisit& visit, Journal* journal) {
+  auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
+  const TimePoint now = m_clock.now();
+  std::optional<ActionError> refused;
+  storage::SubscriptionRecord result;
+  const auto job = [&](storage::Transaction& tx, Journal& written) {
+    refused.reset();
+    auto s = tx.load_subscription(claim.before.id);
+    if (!s || s->status != storage::SubscriptionStatus::confirming ||
+        s->updated_at != claim.claimed_at) {
+      refused = ActionError{409, "subscription_not_pending",
+                            "subscription " + std::to_string(claim.before.id) +
+                                " was claimed again while this visit was under way"};
+      return;
+    }
+    s->updated_at = now;
+    const std::string said = visit.comment.empty() ? "" : ": " + visit.comment;
+    if (visit.failure) {
+      // Confirmable again: a person retries, or rejects it.
+      s->status =
+          visit.by == k_auto_confirm ? storage::SubscriptionStatus::failed : claim.before.status;
+      if (s->status == storage::SubscriptionStatus::confirming)
+        s->status = storage::SubscriptionStatus::pending;  // a claim taken over from a crash
+      s->detail = "confirmation by " + visit.by + " at " + format_timestamp(now) +
+                  " failed: " + *visit.failure;
+    } else {
+      s->status = storage::SubscriptionStatus::confirmed;
+      s->decided_by = visit.by;
+      s->subscription_arn = visit.subscription_arn;
+      s->detail = visit.comment;
+      note_subscription(tx, rules, storage::DecisionOutcome::subscription_confirmed,
+                        subscription_name(*s) + " confirmed by " + visit.by + said +
+                            (visit.subscription_arn.empty()
+                                 ? ""
+                                 : " (SubscriptionArn " + visit.subscription_arn + ")"),
+                        now, written);
+    }
+    tx.update_subscription(*s);
+    result = std::move(*s);
+  };
+  auto status = commit(job, journal, [&] { return counted_unless(refused); });
+  if (status) {
+    return unexpected(
+        ActionError{status->transient ? 503 : 500, "storage",
+                    "the confirmation's outcome could not be recorded: " + status->message});
+  }
+  if (refused) return unexpected(std::move(*refused));
+  return result;
+}
+
+Expected<storage::SubscriptionRecord, ActionError> Engine::reject_subscription(
+    std::int64_t id, const std::string& by, const std::string& comment, Journal* journal) {
+  auto active = m_rules.get();
+  const rules::Rules& rules = *active->rules;
+  const TimePoint now = m_clock.now();
+  std::optional<ActionError> refused;
+  storage::SubscriptionRecord result;
+  const auto job = [&](storage::Transaction& tx, Journal& written) {
+    refused.reset();
+    auto s = tx.load_subscription(id);
+    if (!s) {
+      refused = ActionError{404, "not_found", "no subscription " + std::to_string(id)};
+      return;
+    }
+    if ((refused = not_decidable(*s, now))) return;
+    s->status = storage::SubscriptionStatus::rejected;
+    s->updated_at = now;
+    s->decided_by = by;
+    s->detail = comment;
+    tx.update_subscription(*s);
+    note_subscription(
+        tx, rules, storage::DecisionOutcome::subscription_rejected,
+        subscription_name(*s) + " rejected by " + by + (comment.empty() ? "" : ": " + comment), now,
+        written);
+    result = std::move(*s);
+  };
+  auto status = commit(job, journal, [&] { return counted_unless(refused); });
+  if (status) {
+    return unexpected(ActionError{status->transient ? 503 : 500, "storage",
+                                  "the subscription could not be rejected: " + status->message});
+  }
+  if (refused) return unexpected(std::move(*refused));
+  return result;
+}
+
 storage::WriteStatus Engine::write(std::function<void(storage::Transaction&)> work) {
   return m_writer.run(std::move(work));
 }

@@ -97,6 +97,33 @@ struct ActionError {
   std::string detail;
 };
 
+// Which SNS subscription: by id (the API), or by the MessageId it was stored with (auto_confirm).
+struct SubscriptionRef {
+  std::optional<std::int64_t> id;
+  std::string message_id;  // used when id is absent
+};
+
+// A subscription claimed for confirming: as it was before the claim, and the claim's time (its
+// `updated_at` while confirming, which settling checks is still this claim's).
+struct SubscriptionClaim {
+  storage::SubscriptionRecord before;
+  TimePoint claimed_at{};
+};
+
+// What visiting a claimed subscription's SubscribeURL found.
+struct SubscriptionVisit {
+  std::string by;                      // who asked for it ("auto_confirm" for Tocsin itself)
+  std::string comment;                 // theirs, for the decision log; may be empty
+  std::optional<std::string> failure;  // what failed, without the URL; nullopt: confirmed
+  std::string subscription_arn;        // from SNS's answer, when it had one
+};
+
+// How long a claimed confirmation may stay `confirming` before another confirm may claim it again
+// (a visit takes at most a few seconds; longer means the process that made it is gone).
+inline constexpr Duration k_confirm_claim_timeout = std::chrono::minutes(1);
+// The `by` of auto_confirm's visits (sources.sns.auto_confirm: true).
+inline constexpr std::string_view k_auto_confirm = "auto_confirm";
+
 class Engine {
  public:
   Engine(storage::Writer& writer, const Clock& clock, const RulesHolder& rules,
@@ -136,6 +163,26 @@ class Engine {
   // open page at once, unless another silence covers them.
   Expected<rules::Silence, ActionError> expire_silence(std::int64_t id, const std::string& by,
                                                        Journal* journal = nullptr);
+
+  // SNS subscriptions (docs/behaviour.md "SNS subscriptions"). A confirmation is claimed, then
+  // its SubscribeURL visited with no transaction open, then the visit's outcome settled: two
+  // confirms at once never both visit. A subscription is claimable when pending or failed, or
+  // confirming for longer than k_confirm_claim_timeout (a visit that crashed). 404 unknown id,
+  // 409 anything else (confirmed, rejected, being confirmed, an unsubscribe confirmation).
+  Expected<SubscriptionClaim, ActionError> claim_subscription(const SubscriptionRef& ref,
+                                                              const std::string& by,
+                                                              Journal* journal = nullptr);
+  // Records what the claimed visit found: confirmed by `visit.by` (with the SubscriptionArn
+  // SNS answered, and a decision `subscription_confirmed`), or not: back to the status it was
+  // claimed from (`failed` for auto_confirm), `detail` naming the failure, confirmable again.
+  // 409 when the claim was taken over meanwhile (the visit outlived the claim timeout).
+  Expected<storage::SubscriptionRecord, ActionError> settle_subscription(
+      const SubscriptionClaim& claim, const SubscriptionVisit& visit, Journal* journal = nullptr);
+  // Refuses a subscription: status rejected by `by` (a decision `subscription_rejected`); nothing
+  // is sent to AWS. The same 404 and 409 as claim_subscription.
+  Expected<storage::SubscriptionRecord, ActionError> reject_subscription(
+      std::int64_t id, const std::string& by, const std::string& comment,
+      Journal* journal = nullptr);
 
   // Gives episodes opened before timers existed (an upgraded database) their max_open_age
   // sweep, and pinged heartbeats without a deadline theirs. Returns how many were armed.

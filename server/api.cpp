@@ -21,6 +21,7 @@
 #include "rules/silence.hpp"
 #include "server/http_util.hpp"
 #include "server/openapi.hpp"
+#include "server/subscriptions.hpp"
 #include "storage/vocabulary.hpp"
 
 namespace tocsin::server {
@@ -373,38 +374,54 @@ void list_noise(App& app, const httplib::Request& req, httplib::Response& res) {
                   {"alerts", std::move(alerts)}});
 }
 
-// POST /api/v1/alerts/{id}/ack|unack|resolve with {"by": "...", "note": "..."}.
-void act_on_alert(App& app, const httplib::Request& req, httplib::Response& res,
-                  rules::HumanAction action) {
-  auto id = path_id(req, res);
-  if (!id) return;
-  std::string by, note;
+// The body of a person's action, {"by": "...", "note": "..."}: `by` required (it is recorded in
+// the decision log), both strings, `by` at most 200 bytes and `note` 4000. Returns false after
+// answering 400.
+bool action_body(const httplib::Request& req, httplib::Response& res, std::string& by,
+                 std::string& note) {
   if (!req.body.empty()) {
     auto body = parse_json_strict(req.body, 8);
-    if (!body) return reply_error(res, 400, body.error().code, body.error().detail);
+    if (!body) {
+      reply_error(res, 400, body.error().code, body.error().detail);
+      return false;
+    }
     if (!body->is_object()) {
-      return reply_error(res, 400, "invalid_body", R"(expected {"by": "...", "note": "..."})");
+      reply_error(res, 400, "invalid_body", R"(expected {"by": "...", "note": "..."})");
+      return false;
     }
     for (auto it = body->begin(); it != body->end(); ++it) {
       if (it.key() != "by" && it.key() != "note") {
-        return reply_error(res, 400, "unknown_field",
-                           "unknown field \"" + it.key() + "\"; the body takes by and note");
+        reply_error(res, 400, "unknown_field",
+                    "unknown field \"" + it.key() + "\"; the body takes by and note");
+        return false;
       }
       if (!it.value().is_string()) {
-        return reply_error(res, 400, "invalid_field", "\"" + it.key() + "\" must be a string");
+        reply_error(res, 400, "invalid_field", "\"" + it.key() + "\" must be a string");
+        return false;
       }
     }
     if (const auto* b = string_field(*body, "by")) by = *b;
     if (const auto* n = string_field(*body, "note")) note = *n;
   }
   if (by.empty()) {
-    return reply_error(res, 400, "missing_field",
-                       "\"by\" is required: who acts (it is recorded in the decision log)");
+    reply_error(res, 400, "missing_field",
+                "\"by\" is required: who acts (it is recorded in the decision log)");
+    return false;
   }
   if (by.size() > 200 || note.size() > 4000) {
-    return reply_error(res, 400, "invalid_field",
-                       "\"by\" is limited to 200 bytes and \"note\" to 4000");
+    reply_error(res, 400, "invalid_field", "\"by\" is limited to 200 bytes and \"note\" to 4000");
+    return false;
   }
+  return true;
+}
+
+// POST /api/v1/alerts/{id}/ack|unack|resolve with {"by": "...", "note": "..."}.
+void act_on_alert(App& app, const httplib::Request& req, httplib::Response& res,
+                  rules::HumanAction action) {
+  auto id = path_id(req, res);
+  if (!id) return;
+  std::string by, note;
+  if (!action_body(req, res, by, note)) return;
   auto result = app.engine.act(engine::AlertRef{*id, ""}, action, by, note);
   if (!result) return reply_action_error(res, result.error());
   reply_json(res, 200,
@@ -576,19 +593,58 @@ void reload_rules(App& app, httplib::Response& res) {
   reply_json(res, 200, body);
 }
 
+// A subscription as GET /api/v1/subscriptions shows it (docs/behaviour.md "SNS subscriptions").
+Json subscription_json(const storage::SubscriptionRecord& s) {
+  using storage::SubscriptionStatus;
+  const bool decided =
+      s.status == SubscriptionStatus::confirmed || s.status == SubscriptionStatus::rejected;
+  auto when = [&](SubscriptionStatus status) {
+    return s.status == status ? Json(format_timestamp(s.updated_at)) : Json(nullptr);
+  };
+  auto who = [&](SubscriptionStatus status) {
+    return s.status == status && !s.decided_by.empty() ? Json(s.decided_by) : Json(nullptr);
+  };
+  return Json{{"id", s.id},
+              {"topic_arn", s.topic_arn},
+              {"kind", std::string(storage::to_text(s.kind))},
+              {"status", std::string(storage::to_text(s.status))},
+              {"url", s.url},
+              {"message_id", s.message_id},
+              {"received_at", format_timestamp(s.received_at)},
+              {"updated_at", format_timestamp(s.updated_at)},
+              {"detail", s.detail},
+              {"confirmed_by", who(SubscriptionStatus::confirmed)},
+              {"confirmed_at", when(SubscriptionStatus::confirmed)},
+              {"rejected_by", who(SubscriptionStatus::rejected)},
+              {"rejected_at", when(SubscriptionStatus::rejected)},
+              {"subscription_arn",
+               decided && !s.subscription_arn.empty() ? Json(s.subscription_arn) : Json(nullptr)}};
+}
+
 void list_subscriptions(App& app, httplib::Response& res) {
   Json list = Json::array();
-  for (const auto& s : app.reader.list_subscriptions()) {
-    list.push_back(Json{{"topic_arn", s.topic_arn},
-                        {"kind", std::string(storage::to_text(s.kind))},
-                        {"status", std::string(storage::to_text(s.status))},
-                        {"url", s.url},
-                        {"message_id", s.message_id},
-                        {"received_at", format_timestamp(s.received_at)},
-                        {"updated_at", format_timestamp(s.updated_at)},
-                        {"detail", s.detail}});
-  }
+  for (const auto& s : app.reader.list_subscriptions())
+    list.push_back(subscription_json(s));
   reply_json(res, 200, Json{{"subscriptions", std::move(list)}});
+}
+
+// POST /api/v1/subscriptions/{id}/confirm|reject with {"by": "...", "note": "..."}
+// (docs/behaviour.md "SNS subscriptions"). Confirming visits the stored SubscribeURL as
+// auto_confirm does; rejecting sends nothing to AWS.
+void decide_subscription(App& app, const httplib::Request& req, httplib::Response& res,
+                         bool confirm) {
+  auto id = path_id(req, res);
+  if (!id) return;
+  std::string by, note;
+  if (!action_body(req, res, by, note)) return;
+  auto decided = confirm ? confirm_subscription(app, engine::SubscriptionRef{*id, ""}, by, note)
+                         : app.engine.reject_subscription(*id, by, note);
+  if (!decided) return reply_action_error(res, decided.error());
+  if (!confirm) {
+    spdlog::info("rejected the SNS subscription {} to {} (by {})", decided->id, decided->topic_arn,
+                 escape_control(by));
+  }
+  reply_json(res, 200, subscription_json(*decided));
 }
 
 // Declared heartbeats with their last ping and state: new (never pinged), up, or down (a
@@ -853,6 +909,12 @@ void register_api(http::Routes& routes, App& app) {
   routes.get("/api/v1/subscriptions", guarded(Scope::read, [&app](const auto&, auto& res) {
                list_subscriptions(app, res);
              }));
+  for (auto [path, confirm] : {std::pair{R"(/api/v1/subscriptions/([^/]+)/confirm)", true},
+                               std::pair{R"(/api/v1/subscriptions/([^/]+)/reject)", false}}) {
+    routes.post(path, guarded(Scope::write, [&app, confirm = confirm](const auto& req, auto& res) {
+                  decide_subscription(app, req, res, confirm);
+                }));
+  }
   routes.get("/api/v1/heartbeats",
              guarded(Scope::read, [&app](const auto&, auto& res) { list_heartbeats(app, res); }));
   routes.get("/api/v1/channels",

@@ -11,6 +11,7 @@
 #include "ingest/sns.hpp"
 #include "server/api.hpp"
 #include "server/http_util.hpp"
+#include "server/subscriptions.hpp"
 
 namespace tocsin::server {
 
@@ -154,28 +155,6 @@ bool authorized(Hook& h, std::string_view source_name, const rules::TokenSource&
   return false;
 }
 
-// GETs a SubscribeURL that passed check_subscribe_url: TLS verified, bounded, no redirects.
-std::optional<std::string> confirm_subscription(const std::string& url) {
-  constexpr std::string_view k_scheme = "https://";
-  const auto slash = url.find('/', k_scheme.size());
-  if (url.compare(0, k_scheme.size(), k_scheme) != 0 || slash == std::string::npos) {
-    return "not an https URL";
-  }
-  httplib::SSLClient client(url.substr(k_scheme.size(), slash - k_scheme.size()));
-  client.enable_server_certificate_verification(true);
-  client.set_ca_cert_path("/etc/ssl/certs/ca-certificates.crt");
-  // Runs before SNS gets its answer (SNS waits about 15 s), so it must be quick; a failed
-  // confirmation stays listed for a human.
-  client.set_connection_timeout(3, 0);
-  client.set_read_timeout(3, 0);
-  client.set_write_timeout(3, 0);
-  client.set_follow_location(false);
-  auto res = client.Get(url.substr(slash).c_str());
-  if (!res) return "request failed: " + httplib::to_string(res.error());
-  if (res->status != 200) return "SNS answered HTTP " + std::to_string(res->status);
-  return std::nullopt;
-}
-
 // After an SNS (un)subscription confirmation is committed: confirm it when allowed, or tell
 // the operator it waits for a human.
 void after_subscription(Hook& h, const storage::SubscriptionRecord& s,
@@ -188,25 +167,15 @@ void after_subscription(Hook& h, const storage::SubscriptionRecord& s,
   }
   if (!config.auto_confirm) {
     spdlog::warn(
-        "SNS subscription to {} awaits confirmation: see GET /api/v1/subscriptions (or set "
-        "sources.sns.auto_confirm: true)",
+        "SNS subscription to {} awaits confirmation: see GET /api/v1/subscriptions, then POST "
+        "/api/v1/subscriptions/ID/confirm or /reject (or set sources.sns.auto_confirm: true)",
         s.topic_arn);
     return;
   }
-  // The URL passed check_subscribe_url in intake, before anything was stored.
-  auto failure = confirm_subscription(s.url);
-  const auto status =
-      failure ? storage::SubscriptionStatus::failed : storage::SubscriptionStatus::confirmed;
-  auto written = h.app.engine.write([&](storage::Transaction& tx) {
-    tx.set_subscription_status(s.message_id, status, failure.value_or(""), h.app.clock.now());
-  });
-  if (failure) {
-    spdlog::error("confirming the SNS subscription to {} failed: {}; confirm it by hand",
-                  s.topic_arn, *failure);
-  } else {
-    spdlog::info("confirmed the SNS subscription to {}", s.topic_arn);
-  }
-  if (written) spdlog::error("could not record the subscription status: {}", written->message);
+  // The URL passed check_subscribe_url in intake, before anything was stored. The outcome is
+  // logged and recorded; a failure leaves it listed (`failed`) for a person to confirm or reject.
+  (void)confirm_subscription(h.app, engine::SubscriptionRef{std::nullopt, s.message_id},
+                             std::string(engine::k_auto_confirm), "");
 }
 
 // The hook's own credential: SNS signs its messages (checked in intake); raw SNS delivery and

@@ -121,6 +121,26 @@ const char* const k_decision_columns =
     "CASE WHEN d.fingerprint = '' AND d.alert_id IS NOT NULL THEN COALESCE((SELECT a.fingerprint "
     "FROM alerts a WHERE a.id = d.alert_id), '') ELSE d.fingerprint END, d.event_key";
 
+const char* const k_subscription_columns =
+    "id, topic_arn, kind, url, message_id, received_at, status, updated_at, detail, decided_by, "
+    "subscription_arn";
+
+SubscriptionRecord read_subscription(sql::Statement& q, int c) {
+  SubscriptionRecord s;
+  s.id = q.get_int64(c + 0);
+  s.topic_arn = q.get_text(c + 1);
+  s.kind = parse_stored<SubscriptionKind>(q.get_text(c + 2));
+  s.url = q.get_text(c + 3);
+  s.message_id = q.get_text(c + 4);
+  s.received_at = from_unix_ms(q.get_int64(c + 5));
+  s.status = parse_stored<SubscriptionStatus>(q.get_text(c + 6));
+  s.updated_at = from_unix_ms(q.get_int64(c + 7));
+  s.detail = q.get_text(c + 8);
+  s.decided_by = q.get_text(c + 9);
+  s.subscription_arn = q.get_text(c + 10);
+  return s;
+}
+
 DecisionRecord read_decision(sql::Statement& q, int c) {
   DecisionRecord d;
   d.at = from_unix_ms(q.get_int64(c + 0));

@@ -316,23 +316,12 @@ std::vector<DecisionView> Reader::list_decisions(std::int64_t alert_id, int limi
 
 std::vector<SubscriptionRecord> Reader::list_subscriptions(int limit) try {
   Lease lease(*this);
-  const auto q = lease.db().prepare(
-      "SELECT topic_arn, kind, url, message_id, received_at, status, updated_at, "
-      "detail FROM subscriptions ORDER BY id DESC LIMIT ?");
+  const auto q = lease.db().prepare(std::string("SELECT ") + k_subscription_columns +
+                                    " FROM subscriptions ORDER BY id DESC LIMIT ?");
   q->bind(1, limit);
   std::vector<SubscriptionRecord> out;
-  while (q->step()) {
-    SubscriptionRecord s;
-    s.topic_arn = q->get_text(0);
-    s.kind = parse_stored<SubscriptionKind>(q->get_text(1));
-    s.url = q->get_text(2);
-    s.message_id = q->get_text(3);
-    s.received_at = from_unix_ms(q->get_int64(4));
-    s.status = parse_stored<SubscriptionStatus>(q->get_text(5));
-    s.updated_at = from_unix_ms(q->get_int64(6));
-    s.detail = q->get_text(7);
-    out.push_back(std::move(s));
-  }
+  while (q->step())
+    out.push_back(read_subscription(*q, 0));
   return out;
 } catch (const sql::Error& e) {
   throw_read_error(e);

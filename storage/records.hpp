@@ -46,15 +46,19 @@ enum class DecisionOutcome {
   ack_timeout,
   acknowledged,
   unacknowledged,
-  silenced,       // a silence withheld a page (rules::NoteKind::silenced)
-  unsilenced,     // its silence ended while the episode was open: it paged
-  silence_added,  // a person added a silence (no alert)
-  silence_ended,  // a silence expired, or was expired by hand (no alert)
+  silenced,                // a silence withheld a page (rules::NoteKind::silenced)
+  unsilenced,              // its silence ended while the episode was open: it paged
+  silence_added,           // a person added a silence (no alert)
+  silence_ended,           // a silence expired, or was expired by hand (no alert)
+  subscription_confirmed,  // an SNS subscription was confirmed, by a person or auto_confirm
+  subscription_rejected,   // a person refused an SNS subscription (nothing sent to AWS)
 };
 
-// An SNS confirmation: which one, and what became of it.
+// An SNS confirmation: which one, and what became of it (docs/behaviour.md "SNS subscriptions").
+// `confirming`: someone's visit of its SubscribeURL is under way; `failed`: auto_confirm's visit
+// failed (a person may still confirm or reject it); `noted`: an UnsubscribeConfirmation.
 enum class SubscriptionKind { subscribe, unsubscribe };
-enum class SubscriptionStatus { pending, confirmed, failed, noted };
+enum class SubscriptionStatus { pending, confirmed, failed, noted, confirming, rejected };
 
 // An outbox row: waiting to be sent (or retried), delivered, given up on, or made pointless by
 // a later resolve before it left (docs/behaviour.md "Delivery").
@@ -122,6 +126,7 @@ struct DecisionRecord {
 // An SNS (un)subscription confirmation as received: listed for a human unless confirmed
 // automatically.
 struct SubscriptionRecord {
+  std::int64_t id = 0;  // 0 until stored
   std::string topic_arn;
   SubscriptionKind kind = SubscriptionKind::subscribe;
   std::string url;
@@ -130,6 +135,8 @@ struct SubscriptionRecord {
   SubscriptionStatus status = SubscriptionStatus::pending;
   TimePoint updated_at{};
   std::string detail;
+  std::string decided_by;        // who confirmed or rejected it ("auto_confirm" for Tocsin itself)
+  std::string subscription_arn;  // what SNS answered to the confirmation; "" when unknown
 };
 
 // One notification in the outbox (docs/behaviour.md "Delivery"): what to tell which channel about

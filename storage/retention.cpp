@@ -69,7 +69,8 @@ const char* select_sql(PruneTable t) {
   switch (t) {
     case PruneTable::episodes:
       // Column 3 and 4 name the episode, for sliding its alert's noise window first.
-      return "SELECT e.id, e.closed_at, CASE WHEN (e.status IN ('resolved','expired','superseded') AND "
+      return "SELECT e.id, e.closed_at, CASE WHEN (e.status IN ('resolved','expired','superseded') "
+             "AND "
              "e.last_activity_at < ?3 AND e.opened_at < ?3 AND "
              "NOT EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = e.alert_id AND "
              "o.episode = e.number AND o.status = 'pending') AND "
@@ -87,7 +88,8 @@ const char* select_sql(PruneTable t) {
              "FROM decisions d WHERE d.at >= ?1 AND d.at < ?3 AND NOT (d.at = ?1 AND d.id <= ?2) "
              "ORDER BY d.at, d.id LIMIT ?4";
     case PruneTable::outbox:
-      return "SELECT o.id, o.created_at, CASE WHEN (o.status != 'pending' AND (o.episode IS NULL OR "
+      return "SELECT o.id, o.created_at, CASE WHEN (o.status != 'pending' AND (o.episode IS NULL "
+             "OR "
              "NOT EXISTS (SELECT 1 FROM episodes e WHERE e.alert_id = o.alert_id AND "
              "e.number = o.episode)) AND NOT EXISTS (SELECT 1 FROM outbox m WHERE "
              "m.about = o.id) AND o.id < (SELECT max(id) FROM outbox)) THEN 1 ELSE 0 END "
@@ -100,7 +102,9 @@ const char* select_sql(PruneTable t) {
              "NOT (i.received_at = ?1 AND i.id <= ?2) ORDER BY i.received_at, i.id LIMIT ?4";
     case PruneTable::subscriptions:
       // Few rows (one per SNS subscription request): no index needed.
-      return "SELECT s.id, s.updated_at, CASE WHEN s.status != 'pending' THEN 1 ELSE 0 END "
+      // A pending one waits for a person; a `confirming` one for its visit to be recorded.
+      return "SELECT s.id, s.updated_at, CASE WHEN s.status != 'pending' AND "
+             "s.status != 'confirming' THEN 1 ELSE 0 END "
              "FROM subscriptions s WHERE s.updated_at >= ?1 AND s.updated_at < ?3 AND "
              "NOT (s.updated_at = ?1 AND s.id <= ?2) ORDER BY s.updated_at, s.id LIMIT ?4";
     case PruneTable::alert_members:

@@ -10,7 +10,7 @@
 //   outbox      not pending, whose episode is gone, and no meta-alert points at; with its
 //               delivery attempts;
 //   inbound     requests no kept decision points at;
-//   subscriptions  confirmations handled (not pending) before the horizon;
+//   subscriptions  confirmations handled (not pending or confirming) before the horizon;
 //   alert_members  resolved members not seen since before the horizon (a dedup_key group over
 //               short-lived things, such as pods, would otherwise keep one row per pod ever seen).
 // Alerts, firing members, timers, digest items and heartbeat pings are live state and are never

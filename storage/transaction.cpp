@@ -153,15 +153,32 @@ bool Transaction::save_subscription(const SubscriptionRecord& s) {
   return q->exec() == 1;
 }
 
-void Transaction::set_subscription_status(const std::string& message_id, SubscriptionStatus status,
-                                          const std::string& detail, TimePoint at) {
+std::optional<std::int64_t> Transaction::find_subscription(const std::string& message_id) {
+  sql::CachedStatement q(m_db, "SELECT id FROM subscriptions WHERE message_id = ?");
+  q->bind(1, message_id);
+  if (!q->step()) return std::nullopt;
+  return q->get_int64(0);
+}
+
+std::optional<SubscriptionRecord> Transaction::load_subscription(std::int64_t id) {
+  sql::CachedStatement q(m_db, std::string("SELECT ") + k_subscription_columns +
+                                   " FROM subscriptions WHERE id = ?" +
+                                   dialect::for_update(m_db.backend()));
+  q->bind(1, static_cast<int64_t>(id));
+  if (!q->step()) return std::nullopt;
+  return read_subscription(*q, 0);
+}
+
+void Transaction::update_subscription(const SubscriptionRecord& s) {
   sql::CachedStatement q(m_db,
-                         "UPDATE subscriptions SET status = ?, detail = ?, updated_at = ? "
-                         "WHERE message_id = ?");
-  q->bind(1, std::string(to_text(status)));
-  q->bind(2, detail);
-  q->bind(3, static_cast<int64_t>(to_unix_ms(at)));
-  q->bind(4, message_id);
+                         "UPDATE subscriptions SET status = ?, updated_at = ?, detail = ?, "
+                         "decided_by = ?, subscription_arn = ? WHERE id = ?");
+  q->bind(1, std::string(to_text(s.status)));
+  q->bind(2, static_cast<int64_t>(to_unix_ms(s.updated_at)));
+  q->bind(3, s.detail);
+  q->bind(4, s.decided_by);
+  q->bind(5, s.subscription_arn);
+  q->bind(6, static_cast<int64_t>(s.id));
   q->exec();
 }
 

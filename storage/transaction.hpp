@@ -63,8 +63,13 @@ class Transaction {
 
   // Stores a confirmation request once per MessageId; returns false if it was already stored.
   bool save_subscription(const SubscriptionRecord& s);
-  void set_subscription_status(const std::string& message_id, SubscriptionStatus status,
-                               const std::string& detail, TimePoint at);
+  // The subscription stored with this MessageId, if any: its id.
+  std::optional<std::int64_t> find_subscription(const std::string& message_id);
+  // The subscription, locked to the commit (docs/behaviour.md "SNS subscriptions": two confirms
+  // at once, on one instance or two, are decided one after the other).
+  std::optional<SubscriptionRecord> load_subscription(std::int64_t id);
+  // Writes its status, updated_at, detail, decided_by and subscription_arn (by id).
+  void update_subscription(const SubscriptionRecord& s);
 
   void record_heartbeat_ping(const std::string& name, TimePoint at);
   std::optional<HeartbeatPing> heartbeat_ping(const std::string& name);

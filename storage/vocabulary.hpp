@@ -122,6 +122,10 @@ constexpr std::string_view to_text(DecisionOutcome o) {
       return "silence_added";
     case DecisionOutcome::silence_ended:
       return "silence_ended";
+    case DecisionOutcome::subscription_confirmed:
+      return "subscription_confirmed";
+    case DecisionOutcome::subscription_rejected:
+      return "subscription_rejected";
   }
   return "unknown";
 }
@@ -190,6 +194,10 @@ constexpr std::string_view to_text(SubscriptionStatus s) {
       return "failed";
     case SubscriptionStatus::noted:
       return "noted";
+    case SubscriptionStatus::confirming:
+      return "confirming";
+    case SubscriptionStatus::rejected:
+      return "rejected";
   }
   return "unknown";
 }
@@ -264,8 +272,9 @@ struct Vocabulary<SubscriptionKind> {
 template <>
 struct Vocabulary<SubscriptionStatus> {
   static constexpr std::string_view column = "subscriptions.status";
-  static constexpr std::array values{SubscriptionStatus::pending, SubscriptionStatus::confirmed,
-                                     SubscriptionStatus::failed, SubscriptionStatus::noted};
+  static constexpr std::array values{SubscriptionStatus::pending,    SubscriptionStatus::confirmed,
+                                     SubscriptionStatus::failed,     SubscriptionStatus::noted,
+                                     SubscriptionStatus::confirming, SubscriptionStatus::rejected};
 };
 
 template <>
@@ -277,18 +286,29 @@ struct Vocabulary<DecisionKind> {
 template <>
 struct Vocabulary<DecisionOutcome> {
   static constexpr std::string_view column = "decisions.outcome";
-  static constexpr std::array values{
-      DecisionOutcome::created,        DecisionOutcome::duplicate,
-      DecisionOutcome::reopened,       DecisionOutcome::resolved,
-      DecisionOutcome::ignored,        DecisionOutcome::out_of_order,
-      DecisionOutcome::redelivery,     DecisionOutcome::escalated,
-      DecisionOutcome::dropped,        DecisionOutcome::demoted,
-      DecisionOutcome::held,           DecisionOutcome::superseded,
-      DecisionOutcome::stale,          DecisionOutcome::expired,
-      DecisionOutcome::ack_timeout,    DecisionOutcome::acknowledged,
-      DecisionOutcome::unacknowledged, DecisionOutcome::silenced,
-      DecisionOutcome::unsilenced,     DecisionOutcome::silence_added,
-      DecisionOutcome::silence_ended};
+  static constexpr std::array values{DecisionOutcome::created,
+                                     DecisionOutcome::duplicate,
+                                     DecisionOutcome::reopened,
+                                     DecisionOutcome::resolved,
+                                     DecisionOutcome::ignored,
+                                     DecisionOutcome::out_of_order,
+                                     DecisionOutcome::redelivery,
+                                     DecisionOutcome::escalated,
+                                     DecisionOutcome::dropped,
+                                     DecisionOutcome::demoted,
+                                     DecisionOutcome::held,
+                                     DecisionOutcome::superseded,
+                                     DecisionOutcome::stale,
+                                     DecisionOutcome::expired,
+                                     DecisionOutcome::ack_timeout,
+                                     DecisionOutcome::acknowledged,
+                                     DecisionOutcome::unacknowledged,
+                                     DecisionOutcome::silenced,
+                                     DecisionOutcome::unsilenced,
+                                     DecisionOutcome::silence_added,
+                                     DecisionOutcome::silence_ended,
+                                     DecisionOutcome::subscription_confirmed,
+                                     DecisionOutcome::subscription_rejected};
 };
 
 template <>

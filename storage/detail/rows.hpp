@@ -54,6 +54,11 @@ extern const char* const k_silence_columns;  // the same columns, without SELECT
 extern const char* const k_silence_select;
 rules::Silence read_silence(sql::Statement& q);
 
+// subscriptions rows as stored (shared with the reader): k_subscription_columns in the order
+// read_subscription expects.
+extern const char* const k_subscription_columns;
+SubscriptionRecord read_subscription(sql::Statement& q, int first_column);
+
 // The readiness probe's write (migration 5's health_probe), shared by storage::write_probe and
 // Transaction::record_probe. Parameter: at (unix ms).
 extern const char* const k_probe_sql;

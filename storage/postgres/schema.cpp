@@ -311,6 +311,14 @@ DROP INDEX timers_one_per_name;
 CREATE UNIQUE INDEX timers_one_per_name ON timers(kind, name)
   WHERE kind IN ('heartbeat','digest','silence');
 )sql",
+    // 7: SQLite's version 16, SNS subscriptions confirmed or refused through the API.
+    R"sql(
+ALTER TABLE subscriptions DROP CONSTRAINT subscriptions_status_check;
+ALTER TABLE subscriptions ADD CONSTRAINT subscriptions_status_check
+  CHECK (status IN ('pending','confirmed','failed','noted','confirming','rejected'));
+ALTER TABLE subscriptions ADD COLUMN decided_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE subscriptions ADD COLUMN subscription_arn TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 // Serialises migrations of one schema across every session: instances that start together wait

@@ -521,6 +521,33 @@ CREATE UNIQUE INDEX episodes_one_active ON episodes(alert_id)
 CREATE INDEX episodes_status ON episodes(status);
 CREATE INDEX episodes_closed ON episodes(closed_at) WHERE closed_at IS NOT NULL;
 )sql",
+    // 16: SNS subscriptions confirmed or refused through the API
+    // (docs/behaviour.md "SNS subscriptions"): two more statuses (`confirming` while a visit of the SubscribeURL is
+    // under way, `rejected`), who decided, and the SubscriptionArn SNS answered. SQLite cannot
+    // change a CHECK in place, so the table is rebuilt with the same columns first.
+    R"sql(
+CREATE TABLE subscriptions_v16 (
+  id               INTEGER PRIMARY KEY,
+  topic_arn        TEXT NOT NULL,
+  kind             TEXT NOT NULL CHECK (kind IN ('subscribe','unsubscribe')),
+  url              TEXT NOT NULL,          -- SubscribeURL, already checked to be an SNS URL
+  message_id       TEXT NOT NULL UNIQUE,
+  received_at      INTEGER NOT NULL,
+  status           TEXT NOT NULL
+                   CHECK (status = 'pending' OR status = 'confirmed' OR status = 'failed' OR
+                          status = 'noted' OR status = 'confirming' OR status = 'rejected'),
+  updated_at       INTEGER NOT NULL,       -- when `confirming`: the claim's time, its identity
+  detail           TEXT NOT NULL DEFAULT '',
+  decided_by       TEXT NOT NULL DEFAULT '',  -- who confirmed or rejected it
+  subscription_arn TEXT NOT NULL DEFAULT ''   -- from SNS's answer to the confirmation
+);
+INSERT INTO subscriptions_v16 (id, topic_arn, kind, url, message_id, received_at, status,
+                               updated_at, detail)
+  SELECT id, topic_arn, kind, url, message_id, received_at, status, updated_at, detail
+  FROM subscriptions;
+DROP TABLE subscriptions;
+ALTER TABLE subscriptions_v16 RENAME TO subscriptions;
+)sql",
 };
 
 }  // namespace

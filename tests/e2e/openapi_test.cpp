@@ -160,6 +160,21 @@ TEST_CASE("openapi e2e: the server's answers fit the document it serves") {
   post(c, "/api/v1/alerts/999999/ack", R"({"by": "alice"})", 404);
   post(c, alert + "/ack", R"({"by": "mallory"})", 403, k_read);
   post(c, "/api/v1/rules/reload", "", 200);
+
+  // An SNS subscription, rejected (confirming visits SNS: tests/e2e/subscriptions_test.cpp).
+  post(c, "/hooks/sns", fixture("sns_subscription_confirmation.json"), 200,
+       {{"x-amz-sns-message-type", "SubscriptionConfirmation"}});
+  const Json subscriptions = get(c, "/api/v1/subscriptions");
+  REQUIRE(subscriptions["subscriptions"].size() == 1);
+  const std::string subscription =
+      "/api/v1/subscriptions/" +
+      std::to_string(subscriptions["subscriptions"][0]["id"].get<std::int64_t>());
+  post(c, subscription + "/reject", R"({"note": "who?"})", 400);
+  post(c, subscription + "/confirm", R"({"by": "alice"})", 403, k_read);
+  post(c, subscription + "/reject", R"({"by": "alice", "note": "not ours"})", 200);
+  post(c, subscription + "/confirm", R"({"by": "alice"})", 409);
+  post(c, "/api/v1/subscriptions/999999/confirm", R"({"by": "alice"})", 404);
+  CHECK(get(c, "/api/v1/subscriptions")["subscriptions"][0]["rejected_by"] == "alice");
   get(c, "/api/v1/alerts?colour=red", 400);
   get(c, "/api/v1/alerts?limit=501", 400);
   get(c, "/api/v1/alerts/abc", 400);
