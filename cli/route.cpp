@@ -18,6 +18,8 @@
 #include "ingest/alertmanager.hpp"
 #include "ingest/cloudwatch.hpp"
 #include "ingest/generic.hpp"
+#include "rules/ignored.hpp"
+#include "rules/lifecycle.hpp"
 #include "rules/loader.hpp"
 #include "rules/noise.hpp"
 
@@ -77,6 +79,11 @@ struct Answer {
   // The first applying rule with low_priority / hold_for (what noise_routing would use).
   const rules::Rule* low = nullptr;
   const rules::Rule* hold = nullptr;
+  // The policy the engine decides under (the first applying rule's, else the defaults), and
+  // why it would ignore the event whatever the alert's state (rules::ignored_by_policy), or
+  // nullptr.
+  const rules::AlertPolicy* policy = nullptr;
+  const char* ignored = nullptr;
 };
 
 Answer route(const rules::Rules& rules, const NormalizedEvent& event, const RouteOptions& options) {
@@ -90,6 +97,8 @@ Answer route(const rules::Rules& rules, const NormalizedEvent& event, const Rout
     a.matches.emplace_back(&rule, applies);
   }
   const rules::Rule* rule = a.applied.empty() ? nullptr : a.applied.front();
+  a.policy = rule ? &rule->policy : &rules.defaults;
+  a.ignored = rules::ignored_by_policy(*a.policy, event);
   a.fingerprint = engine::alert_fingerprint(rule, event);
   a.severity = engine::effective_severity(rules, rule, event);
   a.severity_from_rule = rule && rule->sets_severity;
@@ -122,6 +131,34 @@ std::string step_channels(const rules::EscalationStep& step) {
   return out;
 }
 
+// Whose policy decides: "rule NAME says" or "the defaults say".
+std::string policy_says(const Answer& a) {
+  return a.applied.empty() ? std::string("the defaults say")
+                           : "rule " + a.applied.front()->name + " says";
+}
+
+// What the source's own suppression or an INSUFFICIENT_DATA state makes of the event
+// (docs/behaviour.md "Other hooks"), as one line; empty when neither applies.
+std::string policy_note(const Answer& a) {
+  const NormalizedEvent& e = a.event;
+  const std::string suppressed =
+      "the source suppressed its actions (actionsSuppressedBy " + e.actions_suppressed_by + ")";
+  if (a.ignored && std::string_view(a.ignored) == rules::reason::k_actions_suppressed) {
+    return "outcome: ignored (actions_suppressed): " + suppressed + " and " + policy_says(a) +
+           " actions_suppressed: ignore: recorded, notifies nobody (actions_suppressed: "
+           "firing would apply it as any firing event)";
+  }
+  if (a.ignored && std::string_view(a.ignored) == rules::reason::k_insufficient_data) {
+    return "outcome: ignored (insufficient_data): the alarm is INSUFFICIENT_DATA and " +
+           policy_says(a) + " insufficient_data: ignore: recorded, notifies nobody";
+  }
+  if (!e.actions_suppressed_by.empty() && e.state == SignalState::firing) {
+    return "actions suppressed: " + suppressed + ", and " + policy_says(a) +
+           " actions_suppressed: firing: applied as any firing event";
+  }
+  return {};
+}
+
 void print_text(const Answer& a, std::ostream& out) {
   const NormalizedEvent& e = a.event;
   out << "alert: " << to_string(e.source) << " \"" << e.name << "\"";
@@ -133,10 +170,12 @@ void print_text(const Answer& a, std::ostream& out) {
   for (const auto& [k, v] : e.labels)
     out << " " << k << "=" << v;
   out << "\n";
+  const std::string note = policy_note(a);
   if (a.matches.empty()) {
     out << "matching rules: none\n"
         << "no rule applies: the alert is recorded under " << a.fingerprint
         << " and notifies nobody\n";
+    if (!note.empty()) out << note << "\n";
     return;
   }
   out << "matching rules, in file order:\n";
@@ -166,6 +205,11 @@ void print_text(const Answer& a, std::ostream& out) {
           : e.severity         ? " (stated by the source)"
                                : " (the rule's default)")
       << "\npriority: " << priority_name(a.priority) << "\n";
+  if (!note.empty()) out << note << "\n";
+  if (a.ignored) {
+    out << "escalation: none (ignored)\n";
+    return;
+  }
   if (a.routing.drop) {
     out << "drop: a matching rule says drop: true: recorded, never notified\n";
   } else if (a.routing.route.empty()) {
@@ -238,6 +282,7 @@ void print_json(const Answer& a, std::ostream& out) {
   alert["namespace"] = e.namespace_;
   alert["labels"] = e.labels;
   alert["severity"] = e.severity ? OrderedJson(to_string(*e.severity)) : OrderedJson();
+  alert["actions_suppressed_by"] = e.actions_suppressed_by;
   j["alert"] = alert;
   j["matches"] = OrderedJson::array();
   for (const auto& [rule, applies] : a.matches) {
@@ -252,11 +297,19 @@ void print_json(const Answer& a, std::ostream& out) {
   j["fingerprint"] = a.fingerprint;
   j["severity"] = to_string(a.severity);
   j["priority"] = priority_name(a.priority);
+  // Ignored whatever the alert's state (rules::ignored_by_policy): no steps.
+  j["ignored"] = a.ignored ? OrderedJson(a.ignored) : OrderedJson();
+  j["actions_suppressed"] =
+      e.actions_suppressed_by.empty()
+          ? OrderedJson()
+          : OrderedJson(a.policy->actions_suppressed == rules::ActionsSuppressedPolicy::firing
+                            ? "firing"
+                            : "ignore");
   j["drop"] = a.routing.drop;
   j["never_suppress"] = a.never_suppress;
   j["escalation"] = a.routing.escalation;
   OrderedJson steps = OrderedJson::array();
-  if (!a.routing.drop && !a.routing.demote_to) {
+  if (!a.ignored && !a.routing.drop && !a.routing.demote_to) {
     for (const auto& s : a.routing.route.steps) {
       steps.push_back(
           {{"after", format_duration(s.after)},
@@ -265,7 +318,7 @@ void print_json(const Answer& a, std::ostream& out) {
     }
   }
   j["steps"] = steps;
-  j["repeat_every"] = a.routing.route.repeat_every && !a.routing.demote_to
+  j["repeat_every"] = a.routing.route.repeat_every && !a.routing.demote_to && !a.ignored
                           ? OrderedJson(format_duration(*a.routing.route.repeat_every))
                           : OrderedJson();
   OrderedJson noise;

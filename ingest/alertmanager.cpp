@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "core/mapping.hpp"
 #include "core/text.hpp"
 #include "ingest/body.hpp"
 
@@ -244,6 +245,15 @@ Expected<std::vector<NormalizedEvent>, IngestError> alerts_to_events(const Json&
   if (!alerts->is_array()) {
     return unexpected(
         refuse(std::string("\"alerts\" must be an array, got ") + alerts->type_name()));
+  }
+
+  // One notification is one group; a group this large is a runaway grouping, and a request's
+  // events are applied in one transaction, which would hold the database for one request. The
+  // same limit as a mapped source's `events` (docs/formats.md §6).
+  if (alerts->size() > mapping::k_max_events) {
+    return unexpected(refuse("\"alerts\" holds " + std::to_string(alerts->size()) +
+                             " alerts; at most " + std::to_string(mapping::k_max_events) +
+                             " are taken in one request"));
   }
 
   std::vector<NormalizedEvent> events;

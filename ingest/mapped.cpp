@@ -67,9 +67,27 @@ Expected<std::optional<std::string>, Misfit> scalar_at(const Json& event, const 
   return text;
 }
 
-// Renders a template. `required`: every placeholder must name a scalar (identity, delivery
-// id); otherwise an absent or null value renders as nothing. The output stops growing past
-// `limit` bytes; the caller cuts or refuses it.
+// A number an identity cannot keep exactly, as a misfit; nullopt for every other value. JSON
+// gives an integer of 64 bits (-2^63 .. 2^64-1, no fraction, no exponent) exactly; any other
+// number is a double of about 16 significant digits, so two ids that differ past those
+// digits (a Datadog or Sentry id sent as a number beyond 2^64) would render alike and merge
+// two alerts, and a fraction or exponent rarely reads back as the sender wrote it
+// (docs/formats.md "14.3 Templates").
+std::optional<Misfit> inexact_number(std::string_view field, const JsonPointer& p, const Json& v) {
+  if (!v.is_number_float()) return std::nullopt;
+  constexpr double k_exact_integers = 9007199254740992.0;  // 2^53
+  if (!(std::fabs(v.get<double>()) < k_exact_integers)) {
+    return misfit(
+        field, shown(p.spelled()) + " is a number too large to keep exactly; send it as a string");
+  }
+  return misfit(field, shown(p.spelled()) + " is " + v.dump() +
+                           ", a number with a fraction or an exponent, which an identity does "
+                           "not take; send it as a string");
+}
+
+// Renders a template. `required`: every placeholder must name a scalar, and a number one kept
+// exactly (identity, delivery id); otherwise an absent or null value renders as nothing. The output
+// stops growing past `limit` bytes; the caller cuts or refuses it.
 Text render(const Template& t, const Json& event, std::string_view field, bool required,
             std::size_t limit) {
   std::string out;
@@ -84,6 +102,9 @@ Text render(const Template& t, const Json& event, std::string_view field, bool r
     if (v->is_string()) {
       if (out.size() <= limit) out.append(v->get_ref<const std::string&>(), 0, limit + 1);
       continue;
+    }
+    if (required) {
+      if (auto inexact = inexact_number(field, *part.pointer, *v)) return unexpected(*inexact);
     }
     auto text = mapping::scalar_text(*v);
     if (!text) return unexpected(not_scalar(field, *part.pointer, *v));
@@ -263,8 +284,8 @@ Expected<Mapped, Misfit> map_event(const mapping::Mapping& m, std::string_view s
             // An offset can carry 1970-01-01T00:30+01:00 before the epoch, or 9999-12-31 past
             // the last representable second: the same range as the epoch forms.
             e.source_time = parse_timestamp(v->get_ref<const std::string&>());
-            if (e.source_time && (to_unix_ms(*e.source_time) < 0 ||
-                                  to_unix_ms(*e.source_time) > k_max_epoch_ms)) {
+            if (e.source_time &&
+                (to_unix_ms(*e.source_time) < 0 || to_unix_ms(*e.source_time) > k_max_epoch_ms)) {
               e.source_time.reset();
             }
           }

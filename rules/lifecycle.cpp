@@ -4,6 +4,7 @@
 
 #include "core/duration.hpp"
 #include "rules/escalation.hpp"
+#include "rules/ignored.hpp"
 
 namespace tocsin::rules {
 
@@ -151,23 +152,27 @@ std::optional<TimePoint> latest(std::optional<TimePoint> a, std::optional<TimePo
 
 }  // namespace
 
-Decision decide(const AlertPolicy& policy, const AlertState& state, const NormalizedEvent& event,
-                Severity severity, Priority priority, TimePoint now, const Routing& routing) {
-  Decision d;
-  auto asserted = effective_state(policy, event.state);
-  if (!asserted) {
-    d.outcome = Outcome::ignored;
-    d.reason = reason::k_insufficient_data;
-    return d;
-  }
+const char* ignored_by_policy(const AlertPolicy& policy, const NormalizedEvent& event) {
+  const auto asserted = effective_state(policy, event.state);
+  if (!asserted) return reason::k_insufficient_data;
   // The team asked the source not to act on this transition (a composite alarm's suppressor):
   // recorded, and nothing else, unless the rule says to page anyway. Only a firing one: a
   // resolve closes what is open whatever the source did with its own OK actions
   // (docs/behaviour.md "Other hooks").
   if (*asserted == SignalState::firing && !event.actions_suppressed_by.empty() &&
       policy.actions_suppressed == ActionsSuppressedPolicy::ignore) {
+    return reason::k_actions_suppressed;
+  }
+  return nullptr;
+}
+
+Decision decide(const AlertPolicy& policy, const AlertState& state, const NormalizedEvent& event,
+                Severity severity, Priority priority, TimePoint now, const Routing& routing) {
+  Decision d;
+  const auto asserted = effective_state(policy, event.state);
+  if (const char* why = ignored_by_policy(policy, event); why || !asserted) {
     d.outcome = Outcome::ignored;
-    d.reason = reason::k_actions_suppressed;
+    d.reason = why ? why : reason::k_insufficient_data;
     return d;
   }
 

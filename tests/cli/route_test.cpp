@@ -268,6 +268,25 @@ TEST_CASE("route: alerts from JSON, as the hooks would parse them") {
     CHECK(r.json["severity"] == "high");
     CHECK(r.json["priority"] == "P2");
   }
+  SUBCASE("an INSUFFICIENT_DATA alarm is ignored under the rule's insufficient_data: ignore") {
+    Json insufficient = alarm;
+    insufficient["NewStateValue"] = "INSUFFICIENT_DATA";
+    RouteOptions o;
+    o.json = true;
+    Routed r = route(o, insufficient.dump());
+    INFO(r.out, r.err);
+    CHECK(r.json["ignored"] == "insufficient_data");
+    CHECK(r.json["actions_suppressed"].is_null());
+    CHECK(r.json["steps"].empty());
+    CHECK(r.json["repeat_every"].is_null());
+    o.json = false;
+    r = route(o, insufficient.dump());
+    CHECK(r.out.find("outcome: ignored (insufficient_data): the alarm is INSUFFICIENT_DATA and "
+                     "rule queue says insufficient_data: ignore") != std::string::npos);
+    Routed applied = route(o, alarm.dump());
+    CHECK(applied.out.find("outcome:") == std::string::npos);
+    CHECK(applied.out.find("step 0 after 0s: oncall (trigger)") != std::string::npos);
+  }
   SUBCASE("a drop rule is shown as such") {
     RouteOptions o;
     o.json = true;

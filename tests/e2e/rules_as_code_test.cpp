@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/json.hpp"
+#include "support/peer_payloads.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -105,5 +106,84 @@ TEST_CASE("rules as code: route shows where the December alarm goes in the shipp
     auto bad = run_tocsin_split({"route", "--rules", none, "--name", "web", "--label", "novalue"});
     CHECK(bad.exit_code == 2);
     CHECK(bad.err.find("--label must be k=v") != std::string::npos);
+  }
+}
+
+TEST_CASE("rules as code: route says a composite alarm with suppressed actions is ignored") {
+  // AWS's documented EventBridge event of a composite alarm whose suppressor held its actions
+  // back (actionsSuppressedBy WaitPeriod): the engine records it as ignored/actions_suppressed
+  // under actions_suppressed: ignore (the default), and applies it under firing.
+  const auto event = peer_payload("eventbridge/awsdocs_composite_alarm_suppressor_ALARM.json");
+  if (!event) {
+    MESSAGE("skipped: the peer payload collection is not on this machine (TOCSIN_PEER_PAYLOADS)");
+    return;
+  }
+  TempDir dir;
+  const std::string body = dir.file("event.json");
+  std::ofstream(body) << *event;
+  const auto rules_with = [&](const std::string& policy) {
+    const std::string path = dir.file("rules-" + policy + ".yaml");
+    std::ofstream(path) << "version: 1\n"
+                           "channels:\n"
+                           "  oncall: {type: webhook, url: \"http://127.0.0.1:9/oncall\"}\n"
+                           "sources:\n"
+                           "  eventbridge: {allow_unauthenticated: true}\n"
+                           "rules:\n"
+                           "  - name: service\n"
+                           "    match: {name: ServiceAggregatedAlarm}\n"
+                           "    notify: [oncall]\n" +
+                               (policy.empty() ? "" : "    actions_suppressed: " + policy + "\n");
+    return path;
+  };
+  SUBCASE("ignored by default, as text and as JSON") {
+    const std::string rules = rules_with("");
+    auto text = run_tocsin_split({"route", "--rules", rules, "--hook", "eventbridge", body});
+    INFO(text.out, text.err);
+    CHECK(text.exit_code == 0);
+    CHECK(text.out.find("outcome: ignored (actions_suppressed): the source suppressed its "
+                        "actions (actionsSuppressedBy WaitPeriod) and rule service says "
+                        "actions_suppressed: ignore") != std::string::npos);
+    CHECK(text.out.find("escalation: none (ignored)") != std::string::npos);
+    CHECK(text.out.find("step 0") == std::string::npos);
+    auto json =
+        run_tocsin_split({"route", "--rules", rules, "--hook", "eventbridge", "--json", body});
+    INFO(json.out, json.err);
+    REQUIRE(json.exit_code == 0);
+    const Json j = Json::parse(json.out);
+    CHECK(j["ignored"] == "actions_suppressed");
+    CHECK(j["actions_suppressed"] == "ignore");
+    CHECK(j["alert"]["actions_suppressed_by"] == "WaitPeriod");
+    CHECK(j["steps"].empty());
+  }
+  SUBCASE("routed as any firing alarm under actions_suppressed: firing") {
+    const std::string rules = rules_with("firing");
+    auto text = run_tocsin_split({"route", "--rules", rules, "--hook", "eventbridge", body});
+    INFO(text.out, text.err);
+    CHECK(text.exit_code == 0);
+    CHECK(text.out.find("outcome: ignored") == std::string::npos);
+    CHECK(text.out.find("actions suppressed: the source suppressed its actions "
+                        "(actionsSuppressedBy WaitPeriod), and rule service says "
+                        "actions_suppressed: firing: applied as any firing event") !=
+          std::string::npos);
+    CHECK(text.out.find("step 0 after 0s: oncall (trigger)") != std::string::npos);
+    auto json =
+        run_tocsin_split({"route", "--rules", rules, "--hook", "eventbridge", "--json", body});
+    INFO(json.out, json.err);
+    REQUIRE(json.exit_code == 0);
+    const Json j = Json::parse(json.out);
+    CHECK(j["ignored"].is_null());
+    CHECK(j["actions_suppressed"] == "firing");
+    CHECK(j["steps"].size() == 1);
+  }
+  SUBCASE("no rule applies: the defaults decide") {
+    const std::string rules = dir.file("none.yaml");
+    std::ofstream(rules) << "version: 1\nsources:\n  eventbridge: {allow_unauthenticated: "
+                            "true}\nrules:\n  - {name: only-db, match: {name: db}}\n";
+    auto text = run_tocsin_split({"route", "--rules", rules, "--hook", "eventbridge", body});
+    INFO(text.out, text.err);
+    CHECK(text.exit_code == 1);
+    CHECK(text.out.find("outcome: ignored (actions_suppressed): the source suppressed its "
+                        "actions (actionsSuppressedBy WaitPeriod) and the defaults say") !=
+          std::string::npos);
   }
 }

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "core/mapping.hpp"
 #include "support/fixtures.hpp"
 
 using namespace tocsin;
@@ -223,4 +224,27 @@ TEST_CASE("broken Alertmanager payloads are refused with the field named") {
     CHECK(e.error().code == c.code);
     if (c.field) CHECK(e.error().detail.find(c.field) != std::string::npos);
   }
+}
+
+TEST_CASE("an Alertmanager notification carries at most 1000 alerts, or is refused whole") {
+  // A group this large is a runaway grouping: applied in one transaction, it would hold the
+  // database for one request. Alertmanager's max_alerts keeps a real one below the limit.
+  const Json fixture_body = Json::parse(fixture(k_firing));
+  const auto body_with = [&](std::size_t n) {
+    Json body = fixture_body;
+    Json alert = body["alerts"][0];
+    body["alerts"] = Json::array();
+    for (std::size_t i = 0; i < n; ++i) {
+      alert["labels"]["pod"] = "pod-" + std::to_string(i);
+      body["alerts"].push_back(alert);
+    }
+    return body.dump();
+  };
+  CHECK(events_of(body_with(mapping::k_max_events)).size() == 1000);
+  auto refused = parse_alertmanager_webhook(body_with(mapping::k_max_events + 1));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().status == 400);
+  CHECK(refused.error().code == "invalid_alertmanager_payload");
+  CHECK(refused.error().detail ==
+        "\"alerts\" holds 1001 alerts; at most 1000 are taken in one request");
 }

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "core/mapping.hpp"
 #include "ingest/alertmanager.hpp"
 #include "support/fixtures.hpp"
 #include "support/peer_payloads.hpp"
@@ -235,4 +236,27 @@ TEST_CASE("an unknown version is echoed bounded, its control characters escaped"
     CHECK(r.error().detail.find('\x1b') == std::string::npos);
     CHECK(r.error().detail.rfind("\"version\" is \"xxx", 0) == 0);
   }
+}
+
+TEST_CASE("a Grafana notification carries at most 1000 alerts, or is refused whole") {
+  const Json fixture_body = Json::parse(fixture(k_firing));
+  const auto body_with = [&](std::size_t n) {
+    Json body = fixture_body;
+    Json alert = body["alerts"][0];
+    body["alerts"] = Json::array();
+    for (std::size_t i = 0; i < n; ++i) {
+      alert["labels"]["instance"] = "host-" + std::to_string(i);
+      body["alerts"].push_back(alert);
+    }
+    return body.dump();
+  };
+  const auto accepted = events_of(body_with(mapping::k_max_events));
+  REQUIRE(accepted.size() == 1000);
+  CHECK(has(accepted.back().description, "Source: "));
+  auto refused = parse_grafana_webhook(body_with(mapping::k_max_events + 1));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().status == 400);
+  CHECK(refused.error().code == "invalid_grafana_payload");
+  CHECK(refused.error().detail ==
+        "\"alerts\" holds 1001 alerts; at most 1000 are taken in one request");
 }

@@ -193,8 +193,7 @@ TEST_CASE("timestamps are read in each format, and a wrong one is a 400") {
        "timestamp: /at is \"1970-01-01T00:30:00+01:00\", not an RFC 3339 timestamp (1970..9999)",
        false},
       {TimeFormat::rfc3339, "1969-12-31T23:59:59Z",
-       "timestamp: /at is \"1969-12-31T23:59:59Z\", not an RFC 3339 timestamp (1970..9999)",
-       false},
+       "timestamp: /at is \"1969-12-31T23:59:59Z\", not an RFC 3339 timestamp (1970..9999)", false},
       {TimeFormat::rfc3339, "9999-12-31T23:59:59-01:00",
        "timestamp: /at is \"9999-12-31T23:59:59-01:00\", not an RFC 3339 timestamp (1970..9999)",
        false},
@@ -273,6 +272,71 @@ TEST_CASE("identity and delivery id must render whole, non-empty and short") {
         "identity: {/host} renders longer than 512 bytes");
   CHECK(map_body(single, with("host", std::string(512, 'h'))).events.front().fingerprint.size() ==
         std::string("mapped:tool:").size() + 512);
+}
+
+TEST_CASE("a number in an identity or delivery id is kept exactly or refused") {
+  // Parsed from the text, as the hook parses it: an integer of 64 bits stays exact; any other
+  // number is a double, which cannot tell ids apart past about 16 digits.
+  Mapping m;
+  m.identity = T("{/id}");
+  m.status = StatusSpec{P("/state"), {"DOWN"}, {}, {}};
+  m.delivery_id = T("d-{/delivery}");
+  struct Case {
+    const char* number;
+    const char* identity;  // the rendered identity, or "" when refused
+    const char* error;     // the detail when refused
+  };
+  const char* const k_too_large =
+      "identity: /id is a number too large to keep exactly; send it as a string";
+  const Case cases[] = {
+      {"42", "42", ""},
+      {"-7", "-7", ""},
+      {"12345678901234567891", "12345678901234567891", ""},
+      {"12345678901234567892", "12345678901234567892", ""},
+      {"18446744073709551615", "18446744073709551615", ""},  // 2^64 - 1
+      {"-9223372036854775808", "-9223372036854775808", ""},  // -2^63
+      {"18446744073709551616", "", k_too_large},             // 2^64
+      {"123456789012345678901234", "", k_too_large},
+      {"123456789012345678901235", "", k_too_large},
+      {"-9223372036854775809", "", k_too_large},
+      {"9007199254740993.0", "", k_too_large},
+      {"1e300", "", k_too_large},
+      {"-1E20", "", k_too_large},
+      {"1.5", "",
+       "identity: /id is 1.5, a number with a fraction or an exponent, which an identity does not "
+       "take; send it as a string"},
+      {"1e3", "",
+       "identity: /id is 1000.0, a number with a fraction or an exponent, which an identity does "
+       "not take; send it as a string"},
+  };
+  for (const auto& c : cases) {
+    const std::string body =
+        std::string(R"({"state": "DOWN", "delivery": 1, "id": )") + c.number + "}";
+    CAPTURE(body);
+    auto out = parse_mapped(m, "tool", body);
+    if (*c.identity) {
+      REQUIRE_MESSAGE(out.has_value(), out.error().detail);
+      CHECK(out->events.front().fingerprint == std::string("mapped:tool:") + c.identity);
+    } else {
+      REQUIRE_FALSE(out.has_value());
+      CHECK(out.error().code == "mapped_payload_invalid");
+      CHECK(out.error().detail == c.error);
+    }
+  }
+  // The delivery id likewise; a text shown to people keeps such a number as JSON writes it.
+  auto out = parse_mapped(m, "tool", R"({"state": "DOWN", "id": "a", "delivery": 1e20})");
+  REQUIRE_FALSE(out.has_value());
+  CHECK(out.error().detail ==
+        "delivery_id: /delivery is a number too large to keep exactly; send it as a string");
+  m.summary = T("{/value}");
+  out = parse_mapped(m, "tool", R"({"state": "DOWN", "id": "a", "delivery": 1, "value": 1.5})");
+  REQUIRE_MESSAGE(out.has_value(), out.error().detail);
+  CHECK(out->events.front().summary == "1.5");
+  // As a string, any id is kept as sent.
+  out = parse_mapped(m, "tool",
+                     R"({"state": "DOWN", "id": "123456789012345678901234", "delivery": 1})");
+  REQUIRE_MESSAGE(out.has_value(), out.error().detail);
+  CHECK(out->events.front().fingerprint == "mapped:tool:123456789012345678901234");
 }
 
 TEST_CASE("events inside an array are mapped one by one, and errors name the event") {
