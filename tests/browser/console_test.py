@@ -427,9 +427,10 @@ def run(binary, out, chromium):
               "the timeline shows the event that opened it, with its reason")
         check(any(t.startswith("escalation step 1 due") for t in
                   texts(chrome, "#steps-pending li")), "the next escalation step is pending")
-        chrome.wait("the page's delivery", "[...document.querySelectorAll('#notifications li')]"
-                    ".some(li => li.textContent.includes('sent HTTP 200'))")
-        check(True, "the notification shows its attempt (sent HTTP 200)")
+        delivered = ("[...document.querySelectorAll('#notifications li')]"
+                     ".some(li => li.textContent.includes('sent HTTP 200'))")
+        chrome.wait("the page's delivery", delivered)
+        check(chrome.eval(delivered), "the notification shows its attempt (sent HTTP 200)")
 
         # A read token cannot act: the console says 403 and why.
         chrome.type("#act-by", "browser-test")
