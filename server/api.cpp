@@ -593,6 +593,26 @@ void reload_rules(App& app, httplib::Response& res) {
   reply_json(res, 200, body);
 }
 
+// The SubscribeURL as the API shows it: its Token parameter replaced by "redacted". Whoever
+// holds the token can confirm the subscription by visiting the URL, which must take write scope
+// and must not undo a rejection (docs/behaviour.md "SNS subscriptions").
+std::string shown_subscribe_url(const std::string& url) {
+  const auto query = url.find('?');
+  if (query == std::string::npos) return url;
+  std::string shown = url.substr(0, query + 1);
+  std::size_t at = query + 1;
+  while (at <= url.size()) {
+    const auto end = std::min(url.find('&', at), url.size());
+    const std::string param = url.substr(at, end - at);
+    const auto eq = param.find('=');
+    const std::string name = to_lower(param.substr(0, eq));
+    if (at > query + 1) shown += '&';
+    shown += name == "token" ? param.substr(0, eq) + "=redacted" : param;
+    at = end + 1;
+  }
+  return shown;
+}
+
 // A subscription as GET /api/v1/subscriptions shows it (docs/behaviour.md "SNS subscriptions").
 Json subscription_json(const storage::SubscriptionRecord& s) {
   using storage::SubscriptionStatus;
@@ -608,7 +628,7 @@ Json subscription_json(const storage::SubscriptionRecord& s) {
               {"topic_arn", s.topic_arn},
               {"kind", std::string(storage::to_text(s.kind))},
               {"status", std::string(storage::to_text(s.status))},
-              {"url", s.url},
+              {"url", shown_subscribe_url(s.url)},
               {"message_id", s.message_id},
               {"received_at", format_timestamp(s.received_at)},
               {"updated_at", format_timestamp(s.updated_at)},

@@ -69,8 +69,14 @@ engine::SubscriptionVisit visit_subscribe_url(const std::string& url) {
   }
   httplib::SSLClient client(host, port);
   client.enable_server_certificate_verification(true);
-  client.set_ca_cert_path(
-      ca_file != nullptr && *ca_file != '\0' ? ca_file : "/etc/ssl/certs/ca-certificates.crt");
+  const bool test_ca = ca_file != nullptr && *ca_file != '\0';
+  if (test_ca) {
+    spdlog::warn(
+        "TOCSIN_TEST_SNS_CA_FILE is set: this SNS confirmation trusts {} instead of the system's "
+        "CA bundle (a test hook; never set it in production)",
+        ca_file);
+  }
+  client.set_ca_cert_path(test_ca ? ca_file : "/etc/ssl/certs/ca-certificates.crt");
   client.set_connection_timeout(k_visit_timeout);
   client.set_read_timeout(k_visit_timeout);
   client.set_write_timeout(k_visit_timeout);
