@@ -163,7 +163,17 @@ struct Unrouted {
 struct Demotion {
   std::string fingerprint, name, rule;  // the rule it has under the candidate
   std::map<std::string, std::size_t> kinds;
+  std::string note;  // why, when the kinds do not say it
 };
+
+// The alert's pages over every channel.
+std::size_t pages_of(const Run& run, const std::string& fingerprint) {
+  std::size_t n = 0;
+  for (const auto& [_, by_alert] : run.pages) {
+    if (auto it = by_alert.find(fingerprint); it != by_alert.end()) n += it->second;
+  }
+  return n;
+}
 
 std::string describe(const std::map<std::string, std::size_t>& kinds) {
   std::string text;
@@ -294,10 +304,30 @@ int run_check_against(const AgainstOptions& options, TimePoint now, std::ostream
         return it == was->second.kinds.end() || it->second < k.second;
       });
       if (more && never_suppressed_in(app, before, f)) {
-        Demotion d{f, names[f], s.rule, s.kinds};
+        Demotion d{f, names[f], s.rule, s.kinds, {}};
         if (d.name.empty()) d.name = name_in(app, before, f);
         errors.push_back(std::move(d));
       }
+    }
+    // A never_suppress alert that paged under the baseline and pages nobody under the
+    // candidate, whatever the cause: left to no rule, ignored, or named otherwise (a changed
+    // dedup_key gives its events another fingerprint, so the demotions above cannot see it).
+    for (const auto& [f, _] : before.alert_id) {
+      const std::size_t paged = pages_of(before, f);
+      if (paged == 0 || pages_of(after, f) > 0) continue;
+      if (std::any_of(errors.begin(), errors.end(),
+                      [&](const Demotion& e) { return e.fingerprint == f; })) {
+        continue;
+      }
+      if (!never_suppressed_in(app, before, f)) continue;
+      Demotion d{f, name_in(app, before, f), after.rule_of(f), {}, {}};
+      d.note = std::to_string(paged) + " page(s) under the baseline";
+      if (!after.alert_id.contains(f)) {
+        d.note += "; its events make no alert of this fingerprint (a changed dedup_key?)";
+      } else if (after.unrouted.contains(f)) {
+        d.note += "; no rule matches it";
+      }
+      errors.push_back(std::move(d));
     }
   });
   if (status != 0) {
@@ -364,7 +394,8 @@ int run_check_against(const AgainstOptions& options, TimePoint now, std::ostream
                     {"name", e.name},
                     {"rule_before", text_or_null(before.rule_of(e.fingerprint))},
                     {"rule", text_or_null(e.rule)},
-                    {"decisions", std::move(kinds)}});
+                    {"decisions", std::move(kinds)},
+                    {"note", text_or_null(e.note)}});
     }
     j["errors"] = std::move(es);
     out << j.dump(2, ' ', false, OrderedJson::error_handler_t::replace) << '\n';
@@ -416,9 +447,10 @@ int run_check_against(const AgainstOptions& options, TimePoint now, std::ostream
     const std::string rule_before = before.rule_of(e.fingerprint);
     out << "error: " << e.fingerprint << " (" << (e.name.empty() ? "?" : e.name)
         << ") is never_suppress under the baseline"
-        << (rule_before.empty() ? "" : " (rule " + rule_before + ")") << " but would be "
-        << describe(e.kinds) << " under " << options.rules_path
-        << (e.rule.empty() ? "" : " (rule " + e.rule + ")") << '\n';
+        << (rule_before.empty() ? "" : " (rule " + rule_before + ")") << " but would "
+        << (e.note.empty() ? "be " + describe(e.kinds) : "page nobody") << " under "
+        << options.rules_path << (e.rule.empty() ? "" : " (rule " + e.rule + ")")
+        << (e.note.empty() ? "" : ": " + e.note) << '\n';
   }
   if (!errors.empty()) {
     out << options.rules_path << ": " << errors.size()

@@ -184,6 +184,40 @@ TEST_CASE("check --against-db: a never_suppress alert demoted or dropped is an e
             "(rule database) but would be dropped 2x under "));
 }
 
+TEST_CASE("check --against-db: a never_suppress alert renamed or left to no rule is an error") {
+  StoredTraffic t;
+  // A changed dedup_key gives its events another fingerprint: no demotion of the old one to
+  // see, and the new one was never never_suppress. The pages it lost still fail the check.
+  RulesText renamed;
+  renamed.database =
+      "  - {name: database, match: {name: \"db-*\"}, notify: [oncall], dedup_key: \"db:{name}\"}\n";
+  auto r = t.check(t.candidate(renamed, "renamed.yaml"));
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(has(r.out,
+            "error: generic:db-primary (db-primary) is never_suppress under the baseline "
+            "(rule database) but would page nobody under "));
+  CHECK(has(r.out, "(a changed dedup_key?)"));
+  auto j = t.check(t.dir.file("renamed.yaml"), {"--json"});
+  CHECK(j.exit_code == 1);
+  const Json report = Json::parse(j.out);
+  REQUIRE(report["errors"].size() == 1);
+  CHECK(report["errors"][0]["fingerprint"] == "generic:db-primary");
+  CHECK(report["errors"][0]["note"].get<std::string>().find("under the baseline") !=
+        std::string::npos);
+
+  // Its rule deleted: no rule matches it, nothing pages.
+  RulesText gone;
+  gone.database = "";
+  auto g = t.check(t.candidate(gone, "gone.yaml"));
+  INFO(g.out, g.err);
+  CHECK(g.exit_code == 1);
+  CHECK(has(g.out,
+            "error: generic:db-primary (db-primary) is never_suppress under the baseline "
+            "(rule database) but would page nobody under "));
+  CHECK(has(g.out, "; no rule matches it\n"));
+}
+
 TEST_CASE("check --against-db: invalid rules, no baseline, a missing database, bad flags") {
   StoredTraffic t;
   // An invalid candidate is reported as plain `check` does, before any database is opened.
