@@ -312,7 +312,9 @@ int run_check_against(const AgainstOptions& options, TimePoint now, std::ostream
     // A never_suppress alert that paged under the baseline and pages nobody under the
     // candidate, whatever the cause: left to no rule, ignored, or named otherwise (a changed
     // dedup_key gives its events another fingerprint, so the demotions above cannot see it).
-    for (const auto& [f, _] : before.alert_id) {
+    for (const auto& seen : before.alert_id) {
+      // A name, not a structured binding: lambdas may not capture those before C++20's fix.
+      const std::string& f = seen.first;
       const std::size_t paged = pages_of(before, f);
       if (paged == 0 || pages_of(after, f) > 0) continue;
       if (std::any_of(errors.begin(), errors.end(),
