@@ -71,7 +71,15 @@ class FakeSns {
     // Bound already: a connection made before listen_after_bind runs waits in the backlog.
     m_thread = std::thread([this] { m_server.listen_after_bind(); });
   }
-  ~FakeSns() {
+  ~FakeSns() { stop(); }
+  // Ends the listener and joins its workers. Tocsin (below) calls it before its directory is
+  // removed: under ThreadSanitizer the join is what orders a worker's TLS writes on a socket
+  // before the main thread reuses that descriptor number. tests/tsan.supp hides the libc calls
+  // cpp-httplib makes, its close() included, so the socket's close is invisible and only the
+  // join can order them; std::filesystem::remove_all's closedir on the reused number would
+  // otherwise be reported as racing with the worker's last write.
+  void stop() {
+    if (!m_thread.joinable()) return;
     while (!m_server.is_running())  // stop() before the loop starts would not end it
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     m_server.stop();
@@ -108,7 +116,9 @@ struct Tocsin {
   std::string db = dir.file("tocsin.db");
   std::optional<ServerProcess> server;
 
-  explicit Tocsin(const FakeSns& sns, bool auto_confirm = false) {
+  FakeSns& sns;
+
+  explicit Tocsin(FakeSns& fake_sns, bool auto_confirm = false) : sns(fake_sns) {
     const std::string rules = dir.file("rules.yaml");
     std::ofstream(rules) << "version: 1\n"
                          << sources_section(std::string("  sns: {verify_signature: false, "
@@ -127,6 +137,13 @@ struct Tocsin {
                        "TOCSIN_TEST_SNS_CONNECT_TO=127.0.0.1:" + std::to_string(sns.port()),
                        "TOCSIN_TEST_SNS_CA_FILE=" + fixture_path("fake-sns-tls/ca.pem")});
   }
+  ~Tocsin() {
+    server.reset();  // first: it holds the only connections to the fake SNS
+    sns.stop();      // then the fake's workers, joined before `dir` goes (FakeSns::stop)
+  }
+  Tocsin(const Tocsin&) = delete;
+  Tocsin& operator=(const Tocsin&) = delete;
+
   httplib::Client client() const {
     httplib::Client c("127.0.0.1", server->port());
     c.set_read_timeout(30, 0);
