@@ -69,7 +69,9 @@ std::optional<OrderedJson> request_line(const storage::InboundRecord& r, const s
     line["name"] = body["name"];
     return line;
   }
-  line["headers"] = stored_headers(r.headers_json);
+  // Stored only where the intake reads them (engine/intake.cpp): absent from most lines.
+  if (OrderedJson headers = stored_headers(r.headers_json); !headers.empty())
+    line["headers"] = std::move(headers);
   line["body"] = replayable_body(r.body);
   return line;
 }

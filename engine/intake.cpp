@@ -21,16 +21,21 @@ namespace {
 using ingest::IngestError;
 using Events = Expected<std::vector<NormalizedEvent>, IngestError>;
 
-// Headers kept with the raw event: enough to audit and replay, never credentials.
-constexpr const char* k_kept_headers[] = {
-    "content-type",          "user-agent",          "x-amz-sns-message-type",
-    "x-amz-sns-message-id",  "x-amz-sns-topic-arn", "x-amz-sns-subscription-arn",
-    "x-amz-sns-rawdelivery",
+// The headers stored with a request (README "Storage"): only those its intake
+// reads that its body does not already say. Raw SNS delivery has no envelope: its message id and
+// topic are in these headers alone, and the rest of SNS's x-amz-sns-* say which subscription and
+// what kind of message. Every other hook reads none (SNS's JSON envelope repeats its headers'
+// type, id and topic, and the type was checked against the body's at intake), and a content type
+// or user agent that nothing reads is not kept: they were a tenth of what a request cost to store.
+constexpr const char* k_sns_raw_headers[] = {
+    "x-amz-sns-message-type",     "x-amz-sns-message-id",  "x-amz-sns-topic-arn",
+    "x-amz-sns-subscription-arn", "x-amz-sns-rawdelivery",
 };
 
-std::string kept_headers_json(const ingest::HeaderMap& headers) {
+std::string kept_headers_json(const std::string& hook, const ingest::HeaderMap& headers) {
+  if (hook != "sns-raw") return "{}";
   Json kept = Json::object();
-  for (const char* name : k_kept_headers) {
+  for (const char* name : k_sns_raw_headers) {
     if (auto it = headers.find(name); it != headers.end()) kept[name] = it->second;
   }
   return kept.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -52,7 +57,7 @@ struct Request {
     in.record.received_at = now;
     in.record.hook = hook;
     in.record.delivery_id = std::move(delivery_id);
-    in.record.headers_json = kept_headers_json(headers);
+    in.record.headers_json = kept_headers_json(hook, headers);
     in.record.body = body;
     return in;
   }

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -182,6 +183,54 @@ TEST_CASE("an SNS retry storm of one message creates exactly one event") {
   SQLite::Database db(s.db, SQLite::OPEN_READONLY);
   CHECK(db.execAndGet("SELECT count(*) FROM inbound").getInt() == 1);
   CHECK(db.execAndGet("SELECT count(*) FROM episodes").getInt() == 1);
+}
+
+TEST_CASE("a request is stored with only the headers its intake reads and its body lacks") {
+  VerifyingServer s;
+  auto c = s.client();
+  // SNS's JSON envelope, with the headers SNS sends: its body repeats their type, id and topic.
+  const httplib::Headers sns{
+      {"x-amz-sns-message-type", "Notification"},
+      {"x-amz-sns-message-id", "860c5fb4-fbda-50ea-8da3-09257e8ae967"},
+      {"x-amz-sns-topic-arn", "arn:aws:sns:us-east-1:123456789012:alerts-critical"},
+      {"User-Agent", "Amazon Simple Notification Service Agent"}};
+  auto r = c.Post("/hooks/sns", sns, fixture("sns-signing/signed/sns_notification_alarm.v2.json"),
+                  "text/plain; charset=UTF-8");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  // Raw delivery: only the headers say which message and topic it is.
+  const Json cases = Json::parse(fixture("cases.json"));
+  Json raw;
+  for (const auto& k : cases) {
+    if (k["file"] == "sns_raw_delivery_alarm.json") raw = k;
+  }
+  REQUIRE(raw.is_object());
+  r = c.Post("/hooks/sns-raw?token=raw-secret", headers_of(raw),
+             fixture("edge/sns_raw_delivery_alarm.json"), content_type_of(raw).c_str());
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  r = c.Post("/hooks/generic", {{"User-Agent", "cron-wrapper/1.0"}},
+             R"({"key": "nightly-backup", "status": "firing"})", "application/json");
+  REQUIRE(r);
+  INFO(r->body);
+  CHECK(r->status == 200);
+
+  SQLite::Database db(s.db, SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, "SELECT hook, headers FROM inbound ORDER BY id");
+  std::map<std::string, Json> stored;
+  while (q.executeStep())
+    stored[q.getColumn(0).getString()] = Json::parse(q.getColumn(1).getString());
+  REQUIRE(stored.size() == 3);
+  CHECK(stored["sns"] == Json::object());
+  CHECK(stored["generic"] == Json::object());
+  CHECK(stored["sns-raw"] ==
+        Json{{"x-amz-sns-message-type", "Notification"},
+             {"x-amz-sns-message-id", "2eb2ef4a-dbd3-5fea-a629-58055d0cd1f0"},
+             {"x-amz-sns-topic-arn", "arn:aws:sns:us-east-1:123456789012:alerts-critical"},
+             {"x-amz-sns-subscription-arn",
+              "arn:aws:sns:us-east-1:123456789012:alerts-critical:"
+              "44158cf3-29a0-5086-8155-041df3d26557"},
+             {"x-amz-sns-rawdelivery", "true"}});
 }
 
 TEST_CASE("the same CloudWatch alarm via SNS and via EventBridge is one alert") {
