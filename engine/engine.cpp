@@ -332,12 +332,15 @@ std::optional<rules::SilenceRef> silence_if_paging(storage::Transaction& tx,
 
 IngestResult apply_event(storage::Transaction& tx, const rules::Rules& rules,
                          const NormalizedEvent& event, std::optional<std::int64_t> inbound_id,
-                         TimePoint now, Journal* journal) {
+                         TimePoint now, Journal* journal, bool once_by_request = false) {
   // A delivery the source names (an SNS MessageId, an EventBridge event id) is applied once and
   // recorded once. The same transition arriving under another id (another path, an EventBridge
   // retry, an Alertmanager re-send) is recognised by the decision core (same_transition).
-  const std::string event_key =
-      event.source_event_id.empty() ? std::string() : event.hook + ":" + event.source_event_id;
+  // `once_by_request`: the request's own (hook, delivery id), unique among stored requests, is
+  // this event's key already (Engine::ingest), so its decision is stored without one.
+  const std::string event_key = event.source_event_id.empty() || once_by_request
+                                    ? std::string()
+                                    : event.hook + ":" + event.source_event_id;
   if (!event_key.empty()) {
     if (auto earlier = tx.find_event_decision(event_key)) {
       return redelivery(*earlier, now, journal);
@@ -677,8 +680,15 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
           IngestResult{std::nullopt, "", std::nullopt, Outcome::ignored, inbound.ignored_reason});
       return;
     }
+    // SNS sends one message per request, and its MessageId is both the request's delivery id
+    // and its event's id: the request stored once under (hook, delivery id) applies the event
+    // once, and a key of the event's own in decisions would repeat it, with an index entry
+    // (README "Storage"). Not for hooks whose requests may hold several events (a generic batch
+    // names itself by its first event's id, and a later batch may hold that event again).
+    const bool once_by_request = rec.hook == "sns" && inbound.events.size() == 1 &&
+                                 inbound.events.front().source_event_id == rec.delivery_id;
     for (const auto& event : inbound.events) {
-      results.push_back(apply_event(tx, rules, event, inbound_id, now, &written));
+      results.push_back(apply_event(tx, rules, event, inbound_id, now, &written, once_by_request));
     }
   };
   auto status = commit(job, journal, counted);

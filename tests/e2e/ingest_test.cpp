@@ -183,6 +183,8 @@ TEST_CASE("an SNS retry storm of one message creates exactly one event") {
   SQLite::Database db(s.db, SQLite::OPEN_READONLY);
   CHECK(db.execAndGet("SELECT count(*) FROM inbound").getInt() == 1);
   CHECK(db.execAndGet("SELECT count(*) FROM episodes").getInt() == 1);
+  // Applied once by the request's own unique (hook, MessageId): its decision needs no event key.
+  CHECK(db.execAndGet("SELECT count(*) FROM decisions WHERE event_key IS NOT NULL").getInt() == 0);
 }
 
 TEST_CASE("a request is stored with only the headers its intake reads and its body lacks") {
