@@ -118,8 +118,10 @@ struct DecisionRecord {
   std::string rule;
   std::string rules_hash;
   std::string fingerprint;
-  // `hook:source event id` for events whose source names them; a second decision with the same
-  // key is refused by the schema, which is what makes redelivery detection race-free.
+  // `hook:source event id` for events whose source names them, except an SNS message's, whose
+  // request's unique (hook, delivery id) is that key already (Engine::ingest); a second decision
+  // with the same key is refused by the schema, which is what makes redelivery detection
+  // race-free.
   std::string event_key;
 };
 
