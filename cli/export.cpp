@@ -69,7 +69,7 @@ std::optional<OrderedJson> request_line(const storage::InboundRecord& r, const s
     line["name"] = body["name"];
     return line;
   }
-  // Stored only where the intake reads them (engine/intake.cpp): absent from most lines.
+  // Stored for raw SNS delivery only (engine/intake.cpp), and as they were by older versions.
   if (OrderedJson headers = stored_headers(r.headers_json); !headers.empty())
     line["headers"] = std::move(headers);
   line["body"] = replayable_body(r.body);
