@@ -21,20 +21,19 @@ namespace {
 using ingest::IngestError;
 using Events = Expected<std::vector<NormalizedEvent>, IngestError>;
 
-// The headers stored with a request (README "Storage"): only raw SNS delivery's. It has no
+// Raw SNS delivery's headers, stored with its request (README "Storage"). Its bare body has no
 // envelope: its message id and topic, which its intake reads, are in these headers alone, and
 // the rest of SNS's x-amz-sns-* say what kind of message and which subscription. Every other
-// hook is stored without (SNS's JSON envelope repeats its headers' type, id and topic, and the
-// type was checked against the body's at intake), and a content type or user agent that nothing
-// reads is not kept: on the benchmark's mixed traffic, with SNS's real headers, dropping them
-// cut the stored requests by 45% (docs/benchmarks.md).
+// request is stored without headers (Request::inbound): SNS's JSON envelope repeats its
+// headers' type, id and topic (the type was checked against the body's at intake), and a
+// content type or user agent that nothing reads is not kept: on the benchmark's mixed traffic,
+// with SNS's real headers, dropping them cut the stored requests by 45% (docs/benchmarks.md).
 constexpr const char* k_sns_raw_headers[] = {
     "x-amz-sns-message-type",     "x-amz-sns-message-id",  "x-amz-sns-topic-arn",
     "x-amz-sns-subscription-arn", "x-amz-sns-rawdelivery",
 };
 
-std::string kept_headers_json(const std::string& hook, const ingest::HeaderMap& headers) {
-  if (hook != "sns-raw") return "{}";
+std::string sns_raw_headers_json(const ingest::HeaderMap& headers) {
   Json kept = Json::object();
   for (const char* name : k_sns_raw_headers) {
     if (auto it = headers.find(name); it != headers.end()) kept[name] = it->second;
@@ -58,7 +57,7 @@ struct Request {
     in.record.received_at = now;
     in.record.hook = hook;
     in.record.delivery_id = std::move(delivery_id);
-    in.record.headers_json = kept_headers_json(hook, headers);
+    in.record.headers_json = "{}";  // none kept but raw SNS delivery's (sns_raw_headers_json)
     in.record.body = body;
     return in;
   }
@@ -145,11 +144,15 @@ Expected<Inbound, IngestError> sns_raw(const Request& r, const ActiveRules& acti
         IngestError{403, "topic_not_allowed", "topic " + *topic + " is not in sources.sns.topics"});
   }
   auto event = ingest::parse_sns_alarm_message(r.body, *topic);
-  if (!event) return r.accept(unexpected(event.error()), *message_id);
-  event->source_event_id = *message_id;
-  std::vector<NormalizedEvent> events;
-  events.push_back(std::move(*event));
-  return r.accept(std::move(events), *message_id);
+  Expected<Inbound, IngestError> in = [&] {
+    if (!event) return r.accept(unexpected(event.error()), *message_id);
+    event->source_event_id = *message_id;
+    std::vector<NormalizedEvent> events;
+    events.push_back(std::move(*event));
+    return r.accept(std::move(events), *message_id);
+  }();
+  if (in) in->record.headers_json = sns_raw_headers_json(r.headers);
+  return in;
 }
 
 Expected<Inbound, IngestError> opsgenie(const Request& r) {

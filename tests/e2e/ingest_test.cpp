@@ -187,7 +187,7 @@ TEST_CASE("an SNS retry storm of one message creates exactly one event") {
   CHECK(db.execAndGet("SELECT count(*) FROM decisions WHERE event_key IS NOT NULL").getInt() == 0);
 }
 
-TEST_CASE("a request is stored with only the headers its intake reads and its body lacks") {
+TEST_CASE("a request is stored without headers, but for raw SNS delivery's x-amz-sns-*") {
   VerifyingServer s;
   auto c = s.client();
   // SNS's JSON envelope, with the headers SNS sends: its body repeats their type, id and topic.
