@@ -680,12 +680,9 @@ Expected<std::vector<IngestResult>, storage::WriteError> Engine::ingest(Inbound 
           IngestResult{std::nullopt, "", std::nullopt, Outcome::ignored, inbound.ignored_reason});
       return;
     }
-    // SNS sends one message per request, and its MessageId is both the request's delivery id
-    // and its event's id: the request stored once under (hook, delivery id) applies the event
-    // once, and a key of the event's own in decisions would repeat it, with an index entry
-    // (README "Storage"). Not for hooks whose requests may hold several events (a generic batch
-    // names itself by its first event's id, and a later batch may hold that event again).
-    const bool once_by_request = rec.hook == "sns" && inbound.events.size() == 1 &&
+    // Its own unique (hook, delivery id) applies the event once (Inbound::
+    // delivery_id_keys_its_event): a key of the event's own would repeat it, with an index entry.
+    const bool once_by_request = inbound.delivery_id_keys_its_event && inbound.events.size() == 1 &&
                                  inbound.events.front().source_event_id == rec.delivery_id;
     for (const auto& event : inbound.events) {
       results.push_back(apply_event(tx, rules, event, inbound_id, now, &written, once_by_request));

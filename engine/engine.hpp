@@ -42,6 +42,12 @@ struct Inbound {
   // Why an accepted request yields no events (e.g. an SNS message that is not an alarm);
   // recorded as an `ignored` decision. Used only when `events` is empty.
   std::string ignored_reason;
+  // The request holds one event, whose source event id is the request's delivery id (an SNS
+  // message: its MessageId). The request, stored once under its unique (hook, delivery id),
+  // then applies the event once by itself, and the decision needs no event key of its own
+  // (README "Storage"). Never for a request that may hold several events: a generic batch is
+  // named by its first event's id, and a later batch may hold that event again.
+  bool delivery_id_keys_its_event = false;
   // An SNS (un)subscription confirmation to list for a human, stored with the request.
   std::optional<storage::SubscriptionRecord> subscription;
   // Two-way sync (docs/behaviour.md "Delivery"): someone acted in the paging tool on an alert

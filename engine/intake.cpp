@@ -124,7 +124,9 @@ Expected<Inbound, IngestError> sns(const Request& r, const ActiveRules& active,
   event->source_event_id = m.message_id;
   std::vector<NormalizedEvent> events;
   events.push_back(std::move(*event));
-  return r.accept(std::move(events), m.message_id);
+  auto in = r.accept(std::move(events), m.message_id);
+  if (in) in->delivery_id_keys_its_event = true;  // one message per request, named by its id
+  return in;
 }
 
 // Raw message delivery: the bare message, identified by SNS's headers (its token was checked
