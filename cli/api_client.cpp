@@ -192,7 +192,7 @@ Expected<Json, ClientFailure> ApiClient::request(bool write, const std::string& 
 }
 
 std::string shown(std::string_view text) {
-  return escape_control(text);
+  return printable_line(text);
 }
 
 std::string query_escape(std::string_view text) {

@@ -72,7 +72,7 @@ class ApiClient {
 
 // Text from the server or the command line as the client writes it to a terminal: on one
 // line, with no character that could drive the terminal (C0 and C1 controls, bidirectional
-// overrides, invalid UTF-8 escaped as core/redact.hpp's escape_control does).
+// overrides, invalid UTF-8 escaped as core/redact.hpp's printable_line does).
 std::string shown(std::string_view text);
 
 // `text` percent-encoded for a query value.

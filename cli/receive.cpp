@@ -19,12 +19,6 @@ namespace tocsin::cli {
 
 namespace {
 
-// The text of a string member, or "" when it is missing or not a string.
-std::string text_of(const Json& object, const char* key) {
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 std::string number_of(const Json& object, const char* key) {
   const auto it = object.find(key);
   return it != object.end() && it->is_number_integer() ? std::to_string(it->get<long long>())
@@ -35,33 +29,34 @@ std::string number_of(const Json& object, const char* key) {
 
 std::string describe_notification(const std::string& body) {
   const Json doc = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_object() || text_of(doc, "schema") != "tocsin.notification/v1") {
+  if (!doc.is_object() || string_or_empty(doc, "schema") != "tocsin.notification/v1") {
     return "received " + std::to_string(body.size()) +
            " bytes that are not a Tocsin notification (no \"schema\": "
            "\"tocsin.notification/v1\")";
   }
-  const std::string channel = text_of(doc, "channel");
-  const std::string action = text_of(doc, "action");
-  if (action == "digest") return channel + ": digest: " + text_of(doc, "why");
+  const std::string channel = string_or_empty(doc, "channel");
+  const std::string action = string_or_empty(doc, "action");
+  if (action == "digest") return channel + ": digest: " + string_or_empty(doc, "why");
 
   const auto alert_it = doc.find("alert");
   const Json alert = alert_it != doc.end() && alert_it->is_object() ? *alert_it : Json::object();
-  std::string about = text_of(alert, "summary");
-  if (about.empty()) about = text_of(alert, "name");
+  std::string about = string_or_empty(alert, "summary");
+  if (about.empty()) about = string_or_empty(alert, "name");
   std::string line = channel + ": " + action + " level " + number_of(doc, "level") + ": " +
-                     text_of(doc, "fingerprint") + " episode " + number_of(doc, "episode") + " (" +
-                     text_of(doc, "severity") + ", " + text_of(doc, "priority") + ")";
+                     string_or_empty(doc, "fingerprint") + " episode " + number_of(doc, "episode") +
+                     " (" + string_or_empty(doc, "severity") + ", " +
+                     string_or_empty(doc, "priority") + ")";
   if (!about.empty()) line += ": " + about;
   return line;
 }
 
 std::string received_text(const std::string& body) {
-  std::string out = escape_control(describe_notification(body)) + '\n';
+  std::string out = printable_line(describe_notification(body)) + '\n';
   // Line by line, so a pretty-printed body still reads as lines.
   std::string_view rest = body;
   while (true) {
     const auto end = rest.find('\n');
-    out += escape_control(rest.substr(0, end));
+    out += printable_line(rest.substr(0, end));
     out += '\n';
     if (end == std::string_view::npos) break;
     rest.remove_prefix(end + 1);

@@ -19,7 +19,7 @@ struct ReceiveOptions {
 std::string describe_notification(const std::string& body);
 
 // What `tocsin receive` prints for a POSTed body: describe_notification's line, then the body,
-// each line ending in '\n', control characters escaped (core/redact.hpp escape_control): a
+// each line ending in '\n', control characters escaped (core/redact.hpp printable_line): a
 // sender must not drive the terminal.
 std::string received_text(const std::string& body);
 

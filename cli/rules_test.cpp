@@ -37,11 +37,6 @@ struct Run {
   std::optional<std::string> failed;
 };
 
-std::string text_of(const Json& j, const char* key) {
-  const auto* s = string_field(j, key);
-  return s ? *s : std::string();
-}
-
 Run replay_test(const std::string& rules_path, const std::string& tests_path,
                 const rules::RulesTest& t) {
   std::stringstream lines;
@@ -64,25 +59,25 @@ Run replay_test(const std::string& rules_path, const std::string& tests_path,
   std::string line;
   while (std::getline(produced, line)) {
     const Json j = Json::parse(line);
-    const auto at = parse_timestamp(text_of(j, "at"));
+    const auto at = parse_timestamp(string_or_empty(j, "at"));
     if (!at) continue;
-    const std::string type = text_of(j, "type");
+    const std::string type = string_or_empty(j, "type");
     if (type == "notify") {
       ActualNotification n;
       n.at = *at;
-      n.channel = text_of(j, "channel");
-      n.action = text_of(j, "action");
-      n.fingerprint = text_of(j, "fingerprint");
-      n.severity = text_of(j, "severity");
-      n.priority = text_of(j, "priority");
+      n.channel = string_or_empty(j, "channel");
+      n.action = string_or_empty(j, "action");
+      n.fingerprint = string_or_empty(j, "fingerprint");
+      n.severity = string_or_empty(j, "severity");
+      n.priority = string_or_empty(j, "priority");
       if (j.contains("level") && j["level"].is_number_integer()) n.level = j["level"].get<int>();
       run.notifications.push_back(std::move(n));
     } else {
       ActualDecision d;
       d.at = *at;
-      d.what = text_of(j, type == "event" ? "outcome" : "decision");
-      d.reason = text_of(j, "reason");
-      d.fingerprint = text_of(j, "fingerprint");
+      d.what = string_or_empty(j, type == "event" ? "outcome" : "decision");
+      d.reason = string_or_empty(j, "reason");
+      d.fingerprint = string_or_empty(j, "fingerprint");
       run.decisions.push_back(std::move(d));
     }
   }

@@ -484,4 +484,9 @@ const std::string* string_field(const Json& object, const char* key) {
   return it->get_ptr<const std::string*>();
 }
 
+std::string string_or_empty(const Json& object, const char* key) {
+  const std::string* s = string_field(object, key);
+  return s ? *s : std::string();
+}
+
 }  // namespace tocsin

@@ -42,4 +42,8 @@ bool is_valid_utf8(std::string_view text, std::size_t* bad_offset = nullptr);
 // Helpers for reading untrusted objects: the value of `key` if it is a string, else nullptr.
 const std::string* string_field(const Json& object, const char* key);
 
+// The value of `key` if it is a string, else "" (absent, null or another type): for
+// informational text, where an odd type is no reason to refuse what carries it.
+std::string string_or_empty(const Json& object, const char* key);
+
 }  // namespace tocsin

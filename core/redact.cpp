@@ -134,7 +134,7 @@ std::string Redactor::redact(std::string_view text) const {
   return out;
 }
 
-std::string escape_control(std::string_view text) {
+std::string printable_line(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for_each_escaped(text, [&](const std::string& piece) {

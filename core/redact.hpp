@@ -38,14 +38,14 @@ class Redactor {
 // \xNN; C1 controls, U+2028/U+2029 (line breaks to some viewers) and the bidirectional
 // formatting controls (which reorder what a terminal shows) as \uNNNN; bytes that are not valid
 // UTF-8 as \xNN. Everything else, backslashes and printable UTF-8 included, is kept.
-std::string escape_control(std::string_view text);
+std::string printable_line(std::string_view text);
 
-// The start of `text` escaped as by escape_control, at most `max_bytes` bytes, cut between
+// The start of `text` escaped as by printable_line, at most `max_bytes` bytes, cut between
 // characters (never inside an escape or a UTF-8 sequence) and then followed by "…".
 std::string printable_excerpt(std::string_view text, std::size_t max_bytes);
 
 // A serialized JSON value (valid UTF-8, C0 already escaped, as nlohmann::json::dump makes it)
-// with the other characters escape_control escapes written as \uNNNN instead: the same JSON
+// with the other characters printable_line escapes written as \uNNNN instead: the same JSON
 // value, safe to show on a terminal.
 std::string escape_json_controls(std::string_view json);
 

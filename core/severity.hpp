@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string_view>
+#include <utility>
 
 namespace tocsin {
 
@@ -22,6 +23,13 @@ constexpr std::string_view to_string(Severity s) {
   }
   return "warning";
 }
+
+// Every severity with its name, most severe first: the choices a rules file may write.
+inline constexpr std::pair<std::string_view, Severity> k_severity_names[] = {
+    {"critical", Severity::critical},
+    {"high", Severity::high},
+    {"warning", Severity::warning},
+    {"info", Severity::info}};
 
 constexpr std::optional<Severity> parse_severity(std::string_view s) {
   if (s == "info") return Severity::info;

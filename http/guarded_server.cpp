@@ -70,6 +70,8 @@ std::optional<sockaddr_storage> name_of(socket_t sock, bool peer) {
   return addr;
 }
 
+}  // namespace
+
 // One client connection. Reads never wait: the poller waits for bytes (see GuardedServer).
 // Writes wait, bounded twice: by the write timeout, as cpp-httplib's own stream is, and by the
 // deadline of the response (or, for 100 Continue, of the request) in progress. Bytes received
@@ -228,6 +230,10 @@ class Connection {
   std::unique_ptr<std::array<char, 16 * 1024>> m_buffer;  // allocated while needed
   std::size_t m_begin = 0, m_end = 0;
 };
+
+// Connection is outside the anonymous namespace because ServedConnection (declared in the
+// header, so not file-local) holds one.
+namespace {
 
 // What cpp-httplib reads and writes for one request: it reads the request's normalized head
 // (see http/http_framing.hpp), never the socket, so it cannot frame a request on its own;

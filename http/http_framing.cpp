@@ -60,7 +60,7 @@ void split_list(std::string_view value, std::vector<std::string_view>& out) {
 // The client's bytes as a detail shows them: at most 64 of them, quoted, and any byte that is
 // not printable ASCII written as \xHH. Details are logged as they are, so a client must not be
 // able to put an escape sequence, a NUL or invalid UTF-8 into the log through them.
-std::string quoted(std::string_view s) {
+std::string in_quotes(std::string_view s) {
   constexpr std::size_t k_shown = 64;
   constexpr std::string_view k_hex = "0123456789abcdef";
   std::string out = "\"";
@@ -234,7 +234,7 @@ void RequestReader::request_line(std::string_view line) {
   const auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   const auto bad = [&] {
     refuse(400, "bad_request_line",
-           "the request line must be METHOD SP TARGET SP HTTP/1.1, got " + quoted(line));
+           "the request line must be METHOD SP TARGET SP HTTP/1.1, got " + in_quotes(line));
   };
   if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
     return bad();
@@ -259,7 +259,7 @@ void RequestReader::request_line(std::string_view line) {
                                                    "CONNECT", "OPTIONS", "TRACE", "PATCH"};
   if (std::find(std::begin(k_methods), std::end(k_methods), method) == std::end(k_methods)) {
     return refuse(501, "method_not_implemented",
-                  "method " + quoted(method) + " is not implemented by this server");
+                  "method " + in_quotes(method) + " is not implemented by this server");
   }
   if (version[5] != '1') {
     return refuse(505, "http_version_not_supported",
@@ -281,11 +281,11 @@ void RequestReader::field_line(std::string_view line, bool trailer) {
   if (colon == std::string_view::npos || !is_token(name)) {
     return refuse(400, "bad_header",
                   "a header field must be NAME: VALUE with no whitespace before the colon, got " +
-                      quoted(line));
+                      in_quotes(line));
   }
   const auto value = trim_ows(line.substr(colon + 1));
   if (!is_field_text(value)) {
-    return refuse(400, "bad_header", "header " + quoted(name) + " holds a control character");
+    return refuse(400, "bad_header", "header " + in_quotes(name) + " holds a control character");
   }
   if (m_fields.size() + m_trailers >= m_limits.max_headers) {
     return refuse(431, "too_many_headers",
@@ -342,7 +342,7 @@ void RequestReader::end_of_head() {
       return refuse(400, "bad_transfer_encoding",
                     "the last transfer coding must be chunked, or the body's length is unknown; "
                     "got " +
-                        quoted(codings.empty() ? std::string_view() : codings.back()));
+                        in_quotes(codings.empty() ? std::string_view() : codings.back()));
     }
     for (std::size_t i = 0; i + 1 < codings.size(); ++i) {
       if (iequals(codings[i], "chunked")) {
@@ -351,7 +351,7 @@ void RequestReader::end_of_head() {
     }
     if (codings.size() > 1) {
       return refuse(501, "unsupported_transfer_encoding",
-                    "transfer coding " + quoted(codings.front()) +
+                    "transfer coding " + in_quotes(codings.front()) +
                         " is not supported: send the body as it is, chunked or with "
                         "Content-Length");
     }
@@ -363,7 +363,7 @@ void RequestReader::end_of_head() {
       if (v.empty() ||
           !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         return refuse(400, "bad_content_length",
-                      "Content-Length must be decimal digits, got " + quoted(v));
+                      "Content-Length must be decimal digits, got " + in_quotes(v));
       }
       while (v.size() > 1 && v.front() == '0')
         v.remove_prefix(1);
@@ -386,15 +386,16 @@ void RequestReader::end_of_head() {
   if (m_body_kind != Body::none) {
     for (auto c : content_codings) {
       if (!iequals(c, "identity")) {
-        return refuse(415, "unsupported_content_encoding",
-                      "content coding " + quoted(c) + " is not accepted: send the body as it is");
+        return refuse(
+            415, "unsupported_content_encoding",
+            "content coding " + in_quotes(c) + " is not accepted: send the body as it is");
       }
     }
   }
   for (auto e : expectations) {
     if (!iequals(e, "100-continue")) {
       return refuse(417, "expectation_failed",
-                    "the only expectation understood is 100-continue, got " + quoted(e));
+                    "the only expectation understood is 100-continue, got " + in_quotes(e));
     }
     m_expects_continue = m_version == "HTTP/1.1";
   }
@@ -473,7 +474,7 @@ void RequestReader::chunk_size_line(std::string_view line) {
   while (!rest.empty() && is_ows(rest.front()))
     rest.remove_prefix(1);
   if (digits == 0 || (!rest.empty() && rest.front() != ';') || !is_field_text(rest)) {
-    return refuse(400, "bad_chunk", "a chunk size must be hexadecimal, got " + quoted(line));
+    return refuse(400, "bad_chunk", "a chunk size must be hexadecimal, got " + in_quotes(line));
   }
   auto hex = line.substr(0, digits);
   while (hex.size() > 1 && hex.front() == '0')

@@ -10,7 +10,7 @@ namespace tocsin::ingest {
 
 namespace {
 
-IngestError invalid_payload(std::string detail) {
+IngestError invalid_alertmanager(std::string detail) {
   return bad_request("invalid_alertmanager_payload", std::move(detail));
 }
 
@@ -225,14 +225,15 @@ Expected<std::vector<NormalizedEvent>, IngestError> parse_alertmanager_webhook(
   // Only the default v4 shape is understood; a custom `payload` template or a future version
   // would be misread field by field, so it is refused as a whole.
   auto version = payload.find("version");
-  if (version == payload.end()) return unexpected(invalid_payload("payload has no \"version\""));
+  if (version == payload.end())
+    return unexpected(invalid_alertmanager("payload has no \"version\""));
   if (!version->is_string()) {
-    return unexpected(invalid_payload(std::string("\"version\" must be the string \"4\", got ") +
-                                      version->type_name()));
+    return unexpected(invalid_alertmanager(
+        std::string("\"version\" must be the string \"4\", got ") + version->type_name()));
   }
   if (version->get_ref<const std::string&>() != "4") {
-    return unexpected(invalid_payload("\"version\" is \"" + shown_version(*version) +
-                                      "\"; only \"4\" is supported"));
+    return unexpected(invalid_alertmanager("\"version\" is \"" + shown_version(*version) +
+                                           "\"; only \"4\" is supported"));
   }
   return alerts_to_events(payload, AlertShape{});
 }

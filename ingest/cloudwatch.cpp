@@ -8,15 +8,8 @@ IngestError invalid_alarm(std::string detail) {
   return bad_request("invalid_alarm_payload", std::move(detail));
 }
 
-std::optional<SignalState> parse_state(std::string_view s) {
-  if (s == "ALARM") return SignalState::firing;
-  if (s == "OK") return SignalState::resolved;
-  if (s == "INSUFFICIENT_DATA") return SignalState::insufficient_data;
-  return std::nullopt;
-}
-
 // An identity field: must be present as a non-empty string.
-Expected<std::string, IngestError> required_string(const Json& alarm, const char* key) {
+Expected<std::string, IngestError> required_alarm_string(const Json& alarm, const char* key) {
   auto it = alarm.find(key);
   if (it == alarm.end())
     return unexpected(invalid_alarm(std::string("alarm has no \"") + key + "\""));
@@ -30,16 +23,10 @@ Expected<std::string, IngestError> required_string(const Json& alarm, const char
   return it->get<std::string>();
 }
 
-// Informational text: a string if it is one, else empty (null, absent or odd types).
-std::string lenient_string(const Json& object, const char* key) {
-  const std::string* s = string_field(object, key);
-  return s ? *s : std::string();
-}
-
-Expected<SignalState, IngestError> required_state(const Json& alarm, const char* key) {
-  auto text = required_string(alarm, key);
+Expected<SignalState, IngestError> required_alarm_state(const Json& alarm, const char* key) {
+  auto text = required_alarm_string(alarm, key);
   if (!text) return unexpected(text.error());
-  auto state = parse_state(*text);
+  auto state = parse_alarm_state(*text);
   if (!state) {
     return unexpected(invalid_alarm(std::string("alarm field \"") + key + "\" is \"" + *text +
                                     "\"; expected ALARM, OK or INSUFFICIENT_DATA"));
@@ -61,8 +48,8 @@ void add_dimensions(const Json& dimensions, std::map<std::string, std::string>& 
 // Metric name, namespace and dimensions from the Trigger of a metric or metric-math alarm.
 void read_trigger(const Json& trigger, NormalizedEvent& e) {
   if (!trigger.is_object()) return;
-  e.metric = lenient_string(trigger, "MetricName");
-  e.namespace_ = lenient_string(trigger, "Namespace");
+  e.metric = string_or_empty(trigger, "MetricName");
+  e.namespace_ = string_or_empty(trigger, "Namespace");
   if (auto it = trigger.find("Dimensions"); it != trigger.end()) add_dimensions(*it, e.labels);
 
   auto metrics = trigger.find("Metrics");
@@ -75,14 +62,21 @@ void read_trigger(const Json& trigger, NormalizedEvent& e) {
     if (stat == query.end() || !stat->is_object()) continue;
     auto metric = stat->find("Metric");
     if (metric == stat->end() || !metric->is_object()) continue;
-    if (e.metric.empty()) e.metric = lenient_string(*metric, "MetricName");
-    if (e.namespace_.empty()) e.namespace_ = lenient_string(*metric, "Namespace");
+    if (e.metric.empty()) e.metric = string_or_empty(*metric, "MetricName");
+    if (e.namespace_.empty()) e.namespace_ = string_or_empty(*metric, "Namespace");
     if (auto dims = metric->find("Dimensions"); dims != metric->end())
       add_dimensions(*dims, e.labels);
   }
 }
 
 }  // namespace
+
+std::optional<SignalState> parse_alarm_state(std::string_view s) {
+  if (s == "ALARM") return SignalState::firing;
+  if (s == "OK") return SignalState::resolved;
+  if (s == "INSUFFICIENT_DATA") return SignalState::insufficient_data;
+  return std::nullopt;
+}
 
 std::string region_from_arn(std::string_view arn) {
   // arn:partition:service:region:account:resource
@@ -119,21 +113,21 @@ Expected<NormalizedEvent, IngestError> cloudwatch_alarm_from_json(const Json& al
 
   NormalizedEvent e;
   e.source = Source::cloudwatch;
-  auto name = required_string(alarm, "AlarmName");
+  auto name = required_alarm_string(alarm, "AlarmName");
   if (!name) return unexpected(name.error());
   e.name = std::move(*name);
-  auto account = required_string(alarm, "AWSAccountId");
+  auto account = required_alarm_string(alarm, "AWSAccountId");
   if (!account) return unexpected(account.error());
   e.account = std::move(*account);
-  auto state = required_state(alarm, "NewStateValue");
+  auto state = required_alarm_state(alarm, "NewStateValue");
   if (!state) return unexpected(state.error());
   e.state = *state;
   if (alarm.contains("OldStateValue")) {
-    auto old_state = required_state(alarm, "OldStateValue");
+    auto old_state = required_alarm_state(alarm, "OldStateValue");
     if (!old_state) return unexpected(old_state.error());
     e.previous_state = *old_state;
   }
-  auto change_time = required_string(alarm, "StateChangeTime");
+  auto change_time = required_alarm_string(alarm, "StateChangeTime");
   if (!change_time) return unexpected(change_time.error());
   e.source_time = parse_timestamp(*change_time);
   if (!e.source_time) {
@@ -154,8 +148,8 @@ Expected<NormalizedEvent, IngestError> cloudwatch_alarm_from_json(const Json& al
   if (auto it = alarm.find("Trigger"); it != alarm.end()) read_trigger(*it, e);
 
   e.summary = e.name;
-  e.description = lenient_string(alarm, "AlarmDescription");
-  std::string reason = lenient_string(alarm, "NewStateReason");
+  e.description = string_or_empty(alarm, "AlarmDescription");
+  std::string reason = string_or_empty(alarm, "NewStateReason");
   if (!reason.empty()) {
     if (!e.description.empty()) e.description += "\n\n";
     e.description += reason;

@@ -2,6 +2,9 @@
 // CloudWatch alarm state-change JSON (docs/formats.md §2): metric, metric-math, anomaly-detection
 // and composite alarms, as carried in an SNS Notification's `Message`.
 
+#include <optional>
+#include <string_view>
+
 #include "core/event.hpp"
 #include "core/expected.hpp"
 #include "core/json.hpp"
@@ -20,6 +23,10 @@ Expected<NormalizedEvent, IngestError> parse_cloudwatch_alarm(std::string_view m
 // Same, for an already-parsed object.
 Expected<NormalizedEvent, IngestError> cloudwatch_alarm_from_json(const Json& alarm,
                                                                   std::string_view topic_arn = {});
+
+// A CloudWatch alarm state as SNS and EventBridge spell it: ALARM (firing), OK (resolved),
+// INSUFFICIENT_DATA; nullopt for any other text.
+std::optional<SignalState> parse_alarm_state(std::string_view s);
 
 // `cloudwatch:{account}:{region}:{alarm name}`
 // (docs/behaviour.md "Episodes, escalation and timers"): the same for SNS and EventBridge.

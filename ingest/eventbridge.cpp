@@ -7,29 +7,22 @@ namespace tocsin::ingest {
 
 namespace {
 
-IngestError invalid_event(std::string detail) {
+IngestError invalid_eventbridge(std::string detail) {
   return bad_request("invalid_eventbridge_event", std::move(detail));
-}
-
-std::optional<SignalState> parse_state(std::string_view s) {
-  if (s == "ALARM") return SignalState::firing;
-  if (s == "OK") return SignalState::resolved;
-  if (s == "INSUFFICIENT_DATA") return SignalState::insufficient_data;
-  return std::nullopt;
 }
 
 // An identity field: present, a string, not empty. `path` names it in the error as the sender
 // wrote it (`detail.state.value`).
-Expected<std::string, IngestError> required_string(const Json& object, const char* key,
-                                                   const std::string& path) {
+Expected<std::string, IngestError> required_event_string(const Json& object, const char* key,
+                                                         const std::string& path) {
   auto it = object.find(key);
-  if (it == object.end()) return unexpected(invalid_event("event has no \"" + path + "\""));
+  if (it == object.end()) return unexpected(invalid_eventbridge("event has no \"" + path + "\""));
   if (!it->is_string()) {
-    return unexpected(
-        invalid_event("event field \"" + path + "\" must be a string, got " + it->type_name()));
+    return unexpected(invalid_eventbridge("event field \"" + path + "\" must be a string, got " +
+                                          it->type_name()));
   }
   if (it->get_ref<const std::string&>().empty()) {
-    return unexpected(invalid_event("event field \"" + path + "\" is empty"));
+    return unexpected(invalid_eventbridge("event field \"" + path + "\" is empty"));
   }
   return it->get<std::string>();
 }
@@ -37,28 +30,24 @@ Expected<std::string, IngestError> required_string(const Json& object, const cha
 Expected<const Json*, IngestError> required_object(const Json& object, const char* key,
                                                    const std::string& path) {
   auto it = object.find(key);
-  if (it == object.end()) return unexpected(invalid_event("event has no \"" + path + "\""));
+  if (it == object.end()) return unexpected(invalid_eventbridge("event has no \"" + path + "\""));
   if (!it->is_object()) {
-    return unexpected(
-        invalid_event("event field \"" + path + "\" must be an object, got " + it->type_name()));
+    return unexpected(invalid_eventbridge("event field \"" + path + "\" must be an object, got " +
+                                          it->type_name()));
   }
   return &*it;
 }
 
-Expected<SignalState, IngestError> required_state(const Json& state, const std::string& path) {
-  auto text = required_string(state, "value", path + ".value");
+Expected<SignalState, IngestError> required_event_state(const Json& state,
+                                                        const std::string& path) {
+  auto text = required_event_string(state, "value", path + ".value");
   if (!text) return unexpected(text.error());
-  auto parsed = parse_state(*text);
+  auto parsed = parse_alarm_state(*text);
   if (!parsed) {
-    return unexpected(invalid_event("event field \"" + path + ".value\" is \"" + *text +
-                                    "\"; expected ALARM, OK or INSUFFICIENT_DATA"));
+    return unexpected(invalid_eventbridge("event field \"" + path + ".value\" is \"" + *text +
+                                          "\"; expected ALARM, OK or INSUFFICIENT_DATA"));
   }
   return *parsed;
-}
-
-std::string lenient_string(const Json& object, const char* key) {
-  const std::string* s = string_field(object, key);
-  return s ? *s : std::string();
 }
 
 const Json* lenient_object(const Json& object, const char* key) {
@@ -79,8 +68,8 @@ void read_metrics(const Json& configuration, NormalizedEvent& e) {
     if (!stat) continue;
     const Json* metric = lenient_object(*stat, "metric");
     if (!metric) continue;
-    if (e.metric.empty()) e.metric = lenient_string(*metric, "name");
-    if (e.namespace_.empty()) e.namespace_ = lenient_string(*metric, "namespace");
+    if (e.metric.empty()) e.metric = string_or_empty(*metric, "name");
+    if (e.namespace_.empty()) e.namespace_ = string_or_empty(*metric, "namespace");
     if (const Json* dims = lenient_object(*metric, "dimensions")) {
       for (const auto& [name, value] : dims->items()) {
         if (value.is_string()) e.labels.emplace(name, value.get<std::string>());
@@ -101,7 +90,7 @@ Expected<NormalizedEvent, IngestError> eventbridge_event_from_json(const Json& e
         "not_an_object",
         std::string("EventBridge event must be a JSON object, got ") + event.type_name()));
   }
-  auto detail_type = required_string(event, "detail-type", "detail-type");
+  auto detail_type = required_event_string(event, "detail-type", "detail-type");
   if (!detail_type) return unexpected(detail_type.error());
   if (*detail_type != k_alarm_state_change) {
     // Authentic but not a transition (configuration change, per-contributor state of a
@@ -113,34 +102,34 @@ Expected<NormalizedEvent, IngestError> eventbridge_event_from_json(const Json& e
 
   NormalizedEvent e;
   e.source = Source::cloudwatch;
-  auto id = required_string(event, "id", "id");
+  auto id = required_event_string(event, "id", "id");
   if (!id) return unexpected(id.error());
   e.source_event_id = std::move(*id);
-  auto account = required_string(event, "account", "account");
+  auto account = required_event_string(event, "account", "account");
   if (!account) return unexpected(account.error());
   e.account = std::move(*account);
   // The envelope's region is the code (`us-east-1`), the same the SNS path reads from AlarmArn.
-  auto region = required_string(event, "region", "region");
+  auto region = required_event_string(event, "region", "region");
   if (!region) return unexpected(region.error());
   e.region = std::move(*region);
 
   auto detail = required_object(event, "detail", "detail");
   if (!detail) return unexpected(detail.error());
   const Json& d = **detail;
-  auto name = required_string(d, "alarmName", "detail.alarmName");
+  auto name = required_event_string(d, "alarmName", "detail.alarmName");
   if (!name) return unexpected(name.error());
   e.name = std::move(*name);
 
   auto state = required_object(d, "state", "detail.state");
   if (!state) return unexpected(state.error());
-  auto value = required_state(**state, "detail.state");
+  auto value = required_event_state(**state, "detail.state");
   if (!value) return unexpected(value.error());
   e.state = *value;
-  auto timestamp = required_string(**state, "timestamp", "detail.state.timestamp");
+  auto timestamp = required_event_string(**state, "timestamp", "detail.state.timestamp");
   if (!timestamp) return unexpected(timestamp.error());
   e.source_time = parse_timestamp(*timestamp);
   if (!e.source_time) {
-    return unexpected(invalid_event(
+    return unexpected(invalid_eventbridge(
         "event field \"detail.state.timestamp\" is not a timestamp: \"" + *timestamp + "\""));
   }
 
@@ -148,18 +137,18 @@ Expected<NormalizedEvent, IngestError> eventbridge_event_from_json(const Json& e
   // as the SNS path reads OldStateValue: absent is fine, malformed is not.
   if (auto it = d.find("previousState"); it != d.end() && !it->is_null()) {
     if (!it->is_object()) {
-      return unexpected(invalid_event(
+      return unexpected(invalid_eventbridge(
           std::string("event field \"detail.previousState\" must be an object, got ") +
           it->type_name()));
     }
-    auto previous = required_state(*it, "detail.previousState");
+    auto previous = required_event_state(*it, "detail.previousState");
     if (!previous) return unexpected(previous.error());
     e.previous_state = *previous;
   }
 
   // A composite alarm whose actions its suppressor held back: the rule's `actions_suppressed`
   // decides what that means (docs/behaviour.md "Other hooks").
-  e.actions_suppressed_by = lenient_string(**state, "actionsSuppressedBy");
+  e.actions_suppressed_by = string_or_empty(**state, "actionsSuppressedBy");
 
   const Json* configuration = lenient_object(d, "configuration");
   if (configuration) read_metrics(*configuration, e);
@@ -167,8 +156,8 @@ Expected<NormalizedEvent, IngestError> eventbridge_event_from_json(const Json& e
   // Summary and description as the SNS path builds them: the alarm's description, then why
   // it changed state.
   e.summary = e.name;
-  if (configuration) e.description = lenient_string(*configuration, "description");
-  std::string reason = lenient_string(**state, "reason");
+  if (configuration) e.description = string_or_empty(*configuration, "description");
+  std::string reason = string_or_empty(**state, "reason");
   if (!reason.empty()) {
     if (!e.description.empty()) e.description += "\n\n";
     e.description += reason;

@@ -6,7 +6,7 @@ namespace tocsin::ingest {
 
 namespace {
 
-IngestError invalid_event(std::string detail) {
+IngestError invalid_generic(std::string detail) {
   return bad_request("invalid_generic_event", std::move(detail));
 }
 
@@ -22,8 +22,8 @@ Expected<std::optional<std::string>, IngestError> optional_string(const Json& ob
   const Json* v = optional_field(object, key);
   if (!v) return std::optional<std::string>();
   if (!v->is_string()) {
-    return unexpected(invalid_event(std::string("field \"") + key + "\" must be a string, got " +
-                                    v->type_name()));
+    return unexpected(invalid_generic(std::string("field \"") + key + "\" must be a string, got " +
+                                      v->type_name()));
   }
   return std::optional<std::string>(v->get<std::string>());
 }
@@ -31,9 +31,9 @@ Expected<std::optional<std::string>, IngestError> optional_string(const Json& ob
 Expected<std::string, IngestError> required_string(const Json& object, const char* key) {
   auto v = optional_string(object, key);
   if (!v) return unexpected(v.error());
-  if (!*v) return unexpected(invalid_event(std::string("event has no \"") + key + "\""));
+  if (!*v) return unexpected(invalid_generic(std::string("event has no \"") + key + "\""));
   if ((*v)->empty())
-    return unexpected(invalid_event(std::string("field \"") + key + "\" is empty"));
+    return unexpected(invalid_generic(std::string("field \"") + key + "\" is empty"));
   return std::move(**v);
 }
 
@@ -43,13 +43,13 @@ Expected<std::map<std::string, std::string>, IngestError> string_map(const Json&
   const Json* v = optional_field(object, key);
   if (!v) return out;
   if (!v->is_object()) {
-    return unexpected(invalid_event(std::string("field \"") + key + "\" must be an object, got " +
-                                    v->type_name()));
+    return unexpected(invalid_generic(std::string("field \"") + key + "\" must be an object, got " +
+                                      v->type_name()));
   }
   for (const auto& [name, value] : v->items()) {
     if (!value.is_string()) {
-      return unexpected(invalid_event(std::string("field \"") + key + "." + name +
-                                      "\" must be a string, got " + value.type_name()));
+      return unexpected(invalid_generic(std::string("field \"") + key + "." + name +
+                                        "\" must be a string, got " + value.type_name()));
     }
     out.emplace(name, value.get<std::string>());
   }
@@ -80,7 +80,7 @@ Expected<std::vector<NormalizedEvent>, IngestError> parse_generic_event(std::str
     e.state = SignalState::resolved;
   } else {
     return unexpected(
-        invalid_event("field \"status\" is \"" + *status + "\"; expected firing or resolved"));
+        invalid_generic("field \"status\" is \"" + *status + "\"; expected firing or resolved"));
   }
 
   auto severity = optional_string(object, "severity");
@@ -88,8 +88,8 @@ Expected<std::vector<NormalizedEvent>, IngestError> parse_generic_event(std::str
   if (*severity) {
     e.severity = parse_severity(**severity);
     if (!e.severity) {
-      return unexpected(invalid_event("field \"severity\" is \"" + **severity +
-                                      "\"; expected critical, high, warning or info"));
+      return unexpected(invalid_generic("field \"severity\" is \"" + **severity +
+                                        "\"; expected critical, high, warning or info"));
     }
   }
 
@@ -118,15 +118,15 @@ Expected<std::vector<NormalizedEvent>, IngestError> parse_generic_event(std::str
   if (*timestamp) {
     e.source_time = parse_timestamp(**timestamp);
     if (!e.source_time) {
-      return unexpected(invalid_event("field \"timestamp\" is not an RFC 3339 timestamp: \"" +
-                                      **timestamp + "\""));
+      return unexpected(invalid_generic("field \"timestamp\" is not an RFC 3339 timestamp: \"" +
+                                        **timestamp + "\""));
     }
   }
 
   auto id = optional_string(object, "id");
   if (!id) return unexpected(id.error());
   if (*id) {
-    if ((*id)->empty()) return unexpected(invalid_event("field \"id\" is empty"));
+    if ((*id)->empty()) return unexpected(invalid_generic("field \"id\" is empty"));
     e.source_event_id = std::move(**id);
   }
 

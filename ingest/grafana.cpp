@@ -9,7 +9,7 @@ namespace {
 
 constexpr AlertShape k_grafana{Source::grafana, "grafana", "invalid_grafana_payload"};
 
-IngestError invalid_payload(std::string detail) {
+IngestError invalid_grafana(std::string detail) {
   return bad_request(std::string(k_grafana.error_code), std::move(detail));
 }
 
@@ -63,14 +63,14 @@ Expected<std::vector<NormalizedEvent>, IngestError> parse_grafana_webhook(std::s
   auto version = payload.find("version");
   if (version == payload.end()) {
     if (payload.contains("evalMatches") || payload.contains("ruleId")) {
-      return unexpected(invalid_payload(
+      return unexpected(invalid_grafana(
           "this is Grafana's legacy alerting webhook (\"ruleId\", \"evalMatches\"), which "
           "Grafana 11 removed; send from Grafana Alerting (a webhook contact point)"));
     }
-    return unexpected(invalid_payload("payload has no \"version\""));
+    return unexpected(invalid_grafana("payload has no \"version\""));
   }
   if (!version->is_string()) {
-    return unexpected(invalid_payload(std::string("\"version\" must be the string \"1\", got ") +
+    return unexpected(invalid_grafana(std::string("\"version\" must be the string \"1\", got ") +
                                       version->type_name()));
   }
   const std::string& v = version->get_ref<const std::string&>();
@@ -80,7 +80,7 @@ Expected<std::vector<NormalizedEvent>, IngestError> parse_grafana_webhook(std::s
                                   "\"4\"), not Grafana's: send it to /hooks/alertmanager"));
   }
   if (v != "1") {
-    return unexpected(invalid_payload("\"version\" is \"" + shown_version(*version) +
+    return unexpected(invalid_grafana("\"version\" is \"" + shown_version(*version) +
                                       "\"; only \"1\" is supported"));
   }
 

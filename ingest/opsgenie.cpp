@@ -9,13 +9,8 @@ namespace tocsin::ingest {
 
 namespace {
 
-IngestError invalid_payload(std::string detail) {
+IngestError invalid_opsgenie(std::string detail) {
   return bad_request("invalid_opsgenie_payload", std::move(detail));
-}
-
-std::string lenient_string(const Json& object, const char* key) {
-  const std::string* s = string_field(object, key);
-  return s ? *s : std::string();
 }
 
 // An integer that fits int64. Doubles are refused: OpsGenie's nanosecond times exceed 2^53,
@@ -89,7 +84,7 @@ NormalizedEvent build_event(const OpsgenieWebhook& w, const Json& alert) {
   e.source_time = w.kind == OpsgenieAction::create && w.created_at ? w.created_at : w.updated_at;
   if (w.priority) e.severity = severity_of(*w.priority);
   e.summary = w.message.empty() ? e.name : w.message;
-  e.description = lenient_string(alert, "description");
+  e.description = string_or_empty(alert, "description");
   if (auto details = alert.find("details"); details != alert.end() && details->is_object()) {
     for (const auto& [key, value] : details->items()) {
       if (value.is_string()) e.labels.emplace(key, value.get<std::string>());
@@ -159,37 +154,37 @@ Expected<OpsgenieWebhook, IngestError> parse_opsgenie_webhook(std::string_view b
 
   OpsgenieWebhook w;
   auto action = payload.find("action");
-  if (action == payload.end()) return unexpected(invalid_payload("webhook has no \"action\""));
+  if (action == payload.end()) return unexpected(invalid_opsgenie("webhook has no \"action\""));
   if (!action->is_string()) {
-    return unexpected(invalid_payload(std::string("field \"action\" must be a string, got ") +
-                                      action->type_name()));
+    return unexpected(invalid_opsgenie(std::string("field \"action\" must be a string, got ") +
+                                       action->type_name()));
   }
   w.action = action->get<std::string>();
-  if (w.action.empty()) return unexpected(invalid_payload("field \"action\" is empty"));
+  if (w.action.empty()) return unexpected(invalid_opsgenie("field \"action\" is empty"));
   w.kind = parse_opsgenie_action(w.action);
 
   auto alert_it = payload.find("alert");
-  if (alert_it == payload.end()) return unexpected(invalid_payload("webhook has no \"alert\""));
+  if (alert_it == payload.end()) return unexpected(invalid_opsgenie("webhook has no \"alert\""));
   if (!alert_it->is_object()) {
-    return unexpected(invalid_payload(std::string("field \"alert\" must be an object, got ") +
-                                      alert_it->type_name()));
+    return unexpected(invalid_opsgenie(std::string("field \"alert\" must be an object, got ") +
+                                       alert_it->type_name()));
   }
   const Json& alert = *alert_it;
 
   auto id = alert.find("alertId");
-  if (id == alert.end()) return unexpected(invalid_payload("webhook has no \"alert.alertId\""));
+  if (id == alert.end()) return unexpected(invalid_opsgenie("webhook has no \"alert.alertId\""));
   if (!id->is_string()) {
-    return unexpected(invalid_payload(
+    return unexpected(invalid_opsgenie(
         std::string("field \"alert.alertId\" must be a string, got ") + id->type_name()));
   }
   w.alert_id = id->get<std::string>();
-  if (w.alert_id.empty()) return unexpected(invalid_payload("field \"alert.alertId\" is empty"));
+  if (w.alert_id.empty()) return unexpected(invalid_opsgenie("field \"alert.alertId\" is empty"));
 
   // The alias is the alert's identity (its fingerprint, or the Tocsin episode it belongs to):
   // a mistyped one cannot be guessed around.
   if (auto alias = alert.find("alias"); alias != alert.end() && !alias->is_null()) {
     if (!alias->is_string()) {
-      return unexpected(invalid_payload(
+      return unexpected(invalid_opsgenie(
           std::string("field \"alert.alias\" must be a string, got ") + alias->type_name()));
     }
     w.alias = alias->get<std::string>();
@@ -197,22 +192,22 @@ Expected<OpsgenieWebhook, IngestError> parse_opsgenie_webhook(std::string_view b
   w.fingerprint = "opsgenie:" + (w.alias.empty() ? w.alert_id : w.alias);
   w.tocsin_alias = parse_tocsin_alias(w.alias);
 
-  w.message = lenient_string(alert, "message");
-  w.tiny_id = lenient_string(alert, "tinyId");
-  w.user = lenient_string(alert, "username");
-  w.note = lenient_string(alert, "note");
-  w.owner = lenient_string(alert, "owner");
+  w.message = string_or_empty(alert, "message");
+  w.tiny_id = string_or_empty(alert, "tinyId");
+  w.user = string_or_empty(alert, "username");
+  w.note = string_or_empty(alert, "note");
+  w.owner = string_or_empty(alert, "owner");
   w.priority = read_priority(alert);
   w.created_at = epoch_time(alert, "createdAt");
   w.updated_at = epoch_time(alert, "updatedAt");
-  w.alert_source = lenient_string(alert, "source");
+  w.alert_source = string_or_empty(alert, "source");
   if (auto source = payload.find("source"); source != payload.end() && source->is_object()) {
-    w.action_source_type = lenient_string(*source, "type");
-    w.action_source_name = lenient_string(*source, "name");
+    w.action_source_type = string_or_empty(*source, "type");
+    w.action_source_name = string_or_empty(*source, "name");
   }
-  w.integration_id = lenient_string(payload, "integrationId");
-  w.integration_name = lenient_string(payload, "integrationName");
-  w.integration_type = lenient_string(payload, "integrationType");
+  w.integration_id = string_or_empty(payload, "integrationId");
+  w.integration_name = string_or_empty(payload, "integrationName");
+  w.integration_type = string_or_empty(payload, "integrationType");
   w.delivery_id = w.alert_id + "|" + w.action + "|" + raw_updated_at(alert);
 
   const bool changes_state = w.kind == OpsgenieAction::create || w.kind == OpsgenieAction::close ||

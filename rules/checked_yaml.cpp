@@ -45,7 +45,7 @@ constexpr std::string_view k_secret_keys[] = {"api_key", "token", "secret", "rou
 
 // A value quoted for a message: escaped, and cut short so a pasted certificate does not
 // bury the rest of the output.
-std::string quoted(std::string_view s) {
+std::string in_quotes(std::string_view s) {
   constexpr std::size_t k_max_shown = 80;
   bool cut = false;
   if (s.size() > k_max_shown) {
@@ -81,7 +81,7 @@ std::string quoted(std::string_view s) {
   return out;
 }
 
-// `message` with every control character escaped as quoted() does: a diagnostic is one line
+// `message` with every control character escaped as in_quotes() does: a diagnostic is one line
 // of `tocsin check` output, and text from the file (yaml-cpp's parser messages quote the byte
 // they stopped at) must not split it or drive the terminal.
 std::string one_line(std::string_view message) {
@@ -113,7 +113,7 @@ std::string format_number(double n) {
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
-      return quoted(node.Scalar());
+      return in_quotes(node.Scalar());
     case YAML::NodeType::Sequence:
       return "a list";
     case YAML::NodeType::Map:
@@ -167,7 +167,7 @@ std::optional<std::vector<Entry>> Checker::entries(const YAML::Node& node, const
     }
     const auto [previous, inserted] = first_line.emplace(key.Scalar(), key.Mark().line + 1);
     if (!inserted) {
-      m_report.error(key.Mark(), "duplicate key " + quoted(key.Scalar()) + " in " +
+      m_report.error(key.Mark(), "duplicate key " + in_quotes(key.Scalar()) + " in " +
                                      std::string(where) + " (first set at line " +
                                      std::to_string(previous->second) + ")");
       continue;
@@ -194,7 +194,7 @@ std::optional<Fields> Checker::fields(const YAML::Node& node, const YAML::Mark& 
 
 bool Checker::require(const Fields& f, std::string_view key, std::string_view hint) {
   if (f.find(key) != nullptr) return true;
-  std::string message = "missing required key " + quoted(key) + " in " + f.where();
+  std::string message = "missing required key " + in_quotes(key) + " in " + f.where();
   if (!hint.empty()) message += " (" + std::string(hint) + ")";
   m_report.error(f.mark(), std::move(message));
   return false;
@@ -217,14 +217,14 @@ std::optional<std::string> Checker::text(const Fields& f, std::string_view key,
                                          std::string_view expected) {
   const auto* e = f.find(key);
   if (e == nullptr) return std::nullopt;
-  return scalar(e->value, e->mark(), f.where(), quoted(key), expected);
+  return scalar(e->value, e->mark(), f.where(), in_quotes(key), expected);
 }
 
 std::optional<std::string> Checker::name(const Fields& f, std::string_view key,
                                          std::string_view expected) {
   auto value = text(f, key, expected);
   if (value && value->empty()) {
-    error(*f.find(key), f, quoted(key) + " must not be empty");
+    error(*f.find(key), f, in_quotes(key) + " must not be empty");
     return std::nullopt;
   }
   return value;
@@ -236,7 +236,8 @@ std::optional<bool> Checker::boolean(const Fields& f, std::string_view key) {
   // YAML 1.1 spellings (yes, on, ...) are refused: their meaning differs between parsers.
   if (*value == "true") return true;
   if (*value == "false") return false;
-  error(*f.find(key), f, "expected true or false for " + quoted(key) + ", got " + quoted(*value));
+  error(*f.find(key), f,
+        "expected true or false for " + in_quotes(key) + ", got " + in_quotes(*value));
   return std::nullopt;
 }
 
@@ -249,11 +250,11 @@ std::optional<long long> Checker::integer(const Fields& f, std::string_view key,
   const auto* end = value->data() + value->size();
   const auto [ptr, ec] = std::from_chars(value->data(), end, n);
   if (ec != std::errc() || ptr != end) {
-    error(e, f, "expected a whole number for " + quoted(key) + ", got " + quoted(*value));
+    error(e, f, "expected a whole number for " + in_quotes(key) + ", got " + in_quotes(*value));
     return std::nullopt;
   }
   if (n < min || n > max) {
-    error(e, f, quoted(key) + " must be " + range_text(min, max) + ", got " + *value);
+    error(e, f, in_quotes(key) + " must be " + range_text(min, max) + ", got " + *value);
     return std::nullopt;
   }
   return n;
@@ -268,12 +269,12 @@ std::optional<double> Checker::number(const Fields& f, std::string_view key, dou
   const auto* end = value->data() + value->size();
   const auto [ptr, ec] = std::from_chars(value->data(), end, n);
   if (ec != std::errc() || ptr != end || !std::isfinite(n)) {
-    error(e, f, "expected a number for " + quoted(key) + ", got " + quoted(*value));
+    error(e, f, "expected a number for " + in_quotes(key) + ", got " + in_quotes(*value));
     return std::nullopt;
   }
   if (n < min || n > max) {
     error(e, f,
-          quoted(key) + " must be between " + format_number(min) + " and " + format_number(max) +
+          in_quotes(key) + " must be between " + format_number(min) + " and " + format_number(max) +
               ", got " + *value);
     return std::nullopt;
   }
@@ -287,8 +288,8 @@ std::optional<Duration> Checker::duration(const Fields& f, std::string_view key,
   const auto& e = *f.find(key);
   const auto d = parse_duration(*value);
   if (!d) {
-    std::string message =
-        "expected " + std::string(k_expected) + " for " + quoted(key) + ", got " + quoted(*value);
+    std::string message = "expected " + std::string(k_expected) + " for " + in_quotes(key) +
+                          ", got " + in_quotes(*value);
     if (!value->empty() && std::all_of(value->begin(), value->end(), [](char c) {
           return std::isdigit(static_cast<unsigned char>(c));
         })) {
@@ -298,7 +299,7 @@ std::optional<Duration> Checker::duration(const Fields& f, std::string_view key,
     return std::nullopt;
   }
   if (zero == Zero::refused && d->count() == 0) {
-    error(e, f, quoted(key) + " must be longer than 0s");
+    error(e, f, in_quotes(key) + " must be longer than 0s");
     return std::nullopt;
   }
   return d;
@@ -312,8 +313,8 @@ std::optional<std::size_t> Checker::byte_size(const Fields& f, std::string_view 
   const auto& e = *f.find(key);
   const auto n = parse_byte_size(*value);
   if (!n) {
-    std::string message =
-        "expected " + std::string(k_expected) + " for " + quoted(key) + ", got " + quoted(*value);
+    std::string message = "expected " + std::string(k_expected) + " for " + in_quotes(key) +
+                          ", got " + in_quotes(*value);
     if (!value->empty() && std::isdigit(static_cast<unsigned char>(value->front()))) {
       message += " (the units are B, KiB, MiB and GiB)";
     }
@@ -322,7 +323,7 @@ std::optional<std::size_t> Checker::byte_size(const Fields& f, std::string_view 
   }
   if (*n < min || *n > max) {
     error(e, f,
-          quoted(key) + " must be between " + format_byte_size(min) + " and " +
+          in_quotes(key) + " must be between " + format_byte_size(min) + " and " +
               format_byte_size(max) + ", got " + *value);
     return std::nullopt;
   }
@@ -336,7 +337,7 @@ std::optional<std::vector<YAML::Node>> Checker::list(const Fields& f, std::strin
   if (e->value.IsNull() && empty == Empty::is_empty) return std::vector<YAML::Node>{};
   if (!e->value.IsSequence()) {
     error(*e, f,
-          "expected a list for " + quoted(key) + ", like " + std::string(example) + ", got " +
+          "expected a list for " + in_quotes(key) + ", like " + std::string(example) + ", got " +
               describe(e->value));
     return std::nullopt;
   }
@@ -360,7 +361,7 @@ std::optional<std::string> Checker::url(const Fields& f, std::string_view key) {
   });
   if (!scheme_ok || rest.empty() || rest.front() == '/' || has_space) {
     error(*f.find(key), f,
-          quoted(key) + " must be an http:// or https:// URL, got " + quoted(*value));
+          in_quotes(key) + " must be an http:// or https:// URL, got " + in_quotes(*value));
     return std::nullopt;
   }
   return value;
@@ -374,7 +375,7 @@ std::optional<std::string> Checker::env_var(const Fields& f, std::string_view ke
   if (!is_env_var_name(*value)) {
     // The value is not shown: it may be the very secret that was meant to stay out of here.
     error(e, f,
-          quoted(key) +
+          in_quotes(key) +
               " must be the name of an environment variable (letters, digits and _, like "
               "OPSGENIE_API_KEY), not the secret itself");
     return std::nullopt;
@@ -396,9 +397,9 @@ void Checker::unknown_key(const Entry& e, std::string_view where, Keys allowed) 
   if (is_secret) {
     const auto env_key = e.key + "_env";
     message = "secrets never live in the rules file, which is kept in git: instead of " +
-              quoted(e.key) + " in " + std::string(where) + ", ";
+              in_quotes(e.key) + " in " + std::string(where) + ", ";
     if (std::find(allowed.begin(), allowed.end(), env_key) != allowed.end()) {
-      message += "set " + quoted(env_key) + " to the name of an environment variable holding it";
+      message += "set " + in_quotes(env_key) + " to the name of an environment variable holding it";
     } else {
       message += "put the secret in an environment variable named by one of the *_env keys";
     }
@@ -406,7 +407,7 @@ void Checker::unknown_key(const Entry& e, std::string_view where, Keys allowed) 
     message =
         "YAML merge keys (<<) are not supported in " + std::string(where) + "; write the keys out";
   } else {
-    message = "unknown key " + quoted(e.key) + " in " + std::string(where);
+    message = "unknown key " + in_quotes(e.key) + " in " + std::string(where);
     const auto hint = did_you_mean(e.key, allowed);
     message += hint.empty() ? "; allowed keys: " + join(allowed) : hint;
   }
@@ -427,7 +428,7 @@ void read_document(const std::string& text, std::string_view kind, std::string_v
     if (scan.stuck) {
       const auto at = static_cast<std::size_t>(std::max(scan.stuck->pos, 0));
       report.error(*scan.stuck, "invalid YAML: unexpected " +
-                                    (at < text.size() ? quoted(text.substr(at, 1)) : "end"));
+                                    (at < text.size() ? in_quotes(text.substr(at, 1)) : "end"));
     } else if (scan.aliases_past_limit) {
       report.error(*scan.aliases_past_limit,
                    "aliases expand the file past " + std::to_string(DocumentScan::k_max_nodes) +

@@ -35,9 +35,9 @@ namespace tocsin::rules::checked_yaml {
 
 // A value quoted for a message: escaped, and cut short so a pasted certificate does not
 // bury the rest of the output.
-std::string quoted(std::string_view s);
+std::string in_quotes(std::string_view s);
 
-// `message` with every control character escaped as quoted() does: a diagnostic is one line
+// `message` with every control character escaped as in_quotes() does: a diagnostic is one line
 // of `tocsin check` output, and text from the file (yaml-cpp's parser messages quote the byte
 // they stopped at) must not split it or drive the terminal.
 std::string one_line(std::string_view message);
@@ -65,7 +65,7 @@ std::string did_you_mean(std::string_view word, const Range& candidates) {
       tied = true;
     }
   }
-  return best && !tied ? " (did you mean " + quoted(*best) + "?)" : "";
+  return best && !tied ? " (did you mean " + in_quotes(*best) + "?)" : "";
 }
 
 // A number as a message shows it (`%g`: 0.5, 100).
@@ -228,7 +228,7 @@ class Checker {
       if (*value == spelled) return option;
     }
     error(*f.find(key), f,
-          "expected " + expected + " for " + quoted(key) + ", got " + quoted(*value) +
+          "expected " + expected + " for " + in_quotes(key) + ", got " + in_quotes(*value) +
               did_you_mean(*value, spellings));
     return std::nullopt;
   }

@@ -111,10 +111,6 @@ constexpr std::string_view k_source_names[] = {"cloudwatch", "opsgenie", "alertm
                                                "grafana",    "generic",  "heartbeat"};
 constexpr std::string_view k_dedup_placeholders[] = {"source", "name", "account", "region"};
 
-constexpr std::pair<std::string_view, Severity> k_severities[] = {{"critical", Severity::critical},
-                                                                  {"high", Severity::high},
-                                                                  {"warning", Severity::warning},
-                                                                  {"info", Severity::info}};
 constexpr std::pair<std::string_view, Priority> k_priorities[] = {{"P1", Priority{1}},
                                                                   {"P2", Priority{2}},
                                                                   {"P3", Priority{3}},
@@ -192,7 +188,7 @@ std::string item_label(std::string_view kind, const YAML::Node& item, std::size_
     for (auto it = item.begin(); it != item.end(); ++it) {
       if (it->first.IsScalar() && it->first.Scalar() == "name" && it->second.IsScalar() &&
           !it->second.Scalar().empty()) {
-        return std::string(kind) + " " + quoted(it->second.Scalar());
+        return std::string(kind) + " " + in_quotes(it->second.Scalar());
       }
     }
   }
@@ -252,14 +248,14 @@ class RulesLoader {
     const auto version = m_check.text(top, "version", "a version number");
     if (version && *version != "1") {
       m_check.report().error(top.find("version")->mark(),
-                             "unsupported rules file version " + quoted(*version) +
+                             "unsupported rules file version " + in_quotes(*version) +
                                  "; this release of Tocsin reads version 1");
     }
   }
 
   // Policy keys shared by `defaults:` and each rule: sets what `f` overrides in `policy`.
   void read_policy(const Fields& f, AlertPolicy& policy) {
-    if (auto v = m_check.choice(f, "severity", k_severities)) policy.severity = *v;
+    if (auto v = m_check.choice(f, "severity", k_severity_names)) policy.severity = *v;
     if (auto v = m_check.choice(f, "priority", k_priorities)) policy.priority = *v;
     if (auto v = m_check.duration(f, "stale_after", Zero::refused)) policy.stale_after = *v;
     if (auto v = m_check.duration(f, "max_open_age", Zero::refused)) policy.max_open_age = *v;
@@ -354,7 +350,7 @@ class RulesLoader {
           m_check.scalar(item, item.Mark(), f->where(), "an entry of \"topics\"", "a topic ARN");
       if (!arn) continue;
       if (!arn->starts_with("arn:")) {
-        m_check.report().error(item.Mark(), "sources.sns: topic " + quoted(*arn) +
+        m_check.report().error(item.Mark(), "sources.sns: topic " + in_quotes(*arn) +
                                                 " is not an ARN (they start with \"arn:\")");
         continue;
       }
@@ -411,7 +407,7 @@ class RulesLoader {
   }
 
   void load_channel(const Entry& e) {
-    const auto where = "channel " + quoted(e.key);
+    const auto where = "channel " + in_quotes(e.key);
     if (e.key.empty()) {
       m_check.report().error(e.key_node.Mark(), "channel names must not be empty");
       return;
@@ -448,7 +444,7 @@ class RulesLoader {
       const auto* field = f->find(specific.key);
       if (field != nullptr && *type != specific.type) {
         m_check.error(*field, *f,
-                      quoted(specific.key) + " is for channels of type " +
+                      in_quotes(specific.key) + " is for channels of type " +
                           std::string(to_string(specific.type)) + ", and this channel is of type " +
                           std::string(to_string(*type)));
       } else if (*type == specific.type) {
@@ -471,7 +467,7 @@ class RulesLoader {
     if (!items) return std::nullopt;
     if (items->empty()) {
       m_check.error(*f.find(key), f,
-                    quoted(key) +
+                    in_quotes(key) +
                         " must list at least one channel; to notify nobody, leave it "
                         "out (or use drop: true)");
       return std::nullopt;
@@ -479,13 +475,13 @@ class RulesLoader {
     std::vector<std::string> names;
     bool ok = true;
     for (const auto& item : *items) {
-      const auto name = m_check.scalar(item, item.Mark(), f.where(), "an entry of " + quoted(key),
-                                       "a channel name");
+      const auto name = m_check.scalar(item, item.Mark(), f.where(),
+                                       "an entry of " + in_quotes(key), "a channel name");
       if (!name) {
         ok = false;
       } else if (std::find(names.begin(), names.end(), *name) != names.end()) {
         m_check.report().error(item.Mark(),
-                               "channel " + quoted(*name) + " is listed twice " + context);
+                               "channel " + in_quotes(*name) + " is listed twice " + context);
         ok = false;
       } else {
         names.push_back(*name);
@@ -554,7 +550,7 @@ class RulesLoader {
   }
 
   void load_escalation(const Entry& e) {
-    const auto where = "escalation policy " + quoted(e.key);
+    const auto where = "escalation policy " + in_quotes(e.key);
     if (e.key.empty()) {
       m_check.report().error(e.key_node.Mark(), "escalation policy names must not be empty");
       return;
@@ -655,7 +651,7 @@ class RulesLoader {
     }
     if (m_catch_all) {
       m_check.report().warning(node.Mark(), where + " can never be the first match: rule " +
-                                                quoted(m_catch_all->first) + " (line " +
+                                                in_quotes(m_catch_all->first) + " (line " +
                                                 std::to_string(m_catch_all->second) +
                                                 ") matches every alert and has no "
                                                 "\"continue: true\"");
@@ -740,7 +736,7 @@ class RulesLoader {
             std::end(k_source_names)) {
       const auto& spelled = match.source->spelled();
       std::string message =
-          "expected one of " + join(k_source_names) + " for \"source\", got " + quoted(spelled);
+          "expected one of " + join(k_source_names) + " for \"source\", got " + in_quotes(spelled);
       if (spelled == "sns" || spelled == "eventbridge") {
         message += " (CloudWatch alarms have source cloudwatch whichever hook they arrive by)";
       } else {
@@ -754,7 +750,7 @@ class RulesLoader {
       m_check.error(*f->find("severity"), *f,
                     "expected one of critical, high, warning, info for \"severity\" (or \"\" "
                     "for alerts without one), got " +
-                        quoted(match.severity->spelled()));
+                        in_quotes(match.severity->spelled()));
       match.severity.reset();
     }
 
@@ -764,9 +760,9 @@ class RulesLoader {
           m_check.entries(labels->value, labels->mark(), labels_where, Empty::is_error);
       for (const auto& label : entries.value_or(std::vector<Entry>{})) {
         const auto spelled = m_check.scalar(label.value, label.mark(), labels_where,
-                                            quoted(label.key), "a value, glob or /regex/");
+                                            in_quotes(label.key), "a value, glob or /regex/");
         if (!spelled) continue;
-        if (auto m = parse_matcher(*spelled, label.mark(), labels_where, quoted(label.key))) {
+        if (auto m = parse_matcher(*spelled, label.mark(), labels_where, in_quotes(label.key))) {
           match.labels.emplace_back(label.key, std::move(*m));
         }
       }
@@ -777,14 +773,14 @@ class RulesLoader {
   std::optional<ValueMatcher> matcher(const Fields& f, std::string_view key) {
     const auto spelled = m_check.text(f, key, "a value, glob or /regex/");
     if (!spelled) return std::nullopt;
-    return parse_matcher(*spelled, f.find(key)->mark(), f.where(), quoted(key));
+    return parse_matcher(*spelled, f.find(key)->mark(), f.where(), in_quotes(key));
   }
 
   std::optional<ValueMatcher> parse_matcher(const std::string& spelled, const YAML::Mark& at,
                                             std::string_view where, std::string_view label) {
     auto matcher = ValueMatcher::parse(spelled);
     if (!matcher) {
-      m_check.report().error(at, at_where(where, "invalid regex " + quoted(spelled) + " for " +
+      m_check.report().error(at, at_where(where, "invalid regex " + in_quotes(spelled) + " for " +
                                                      std::string(label) + ": " + matcher.error()));
       return std::nullopt;
     }
@@ -883,7 +879,7 @@ class RulesLoader {
             m_check.error(*f->find("name"), *f,
                           "heartbeat names go in the URL /hooks/heartbeat/{name}: use letters, "
                           "digits, '-', '_' and '.' only, got " +
-                              quoted(*name));
+                              in_quotes(*name));
           } else if (const auto [first, inserted] = first_line.emplace(*name, line); !inserted) {
             m_check.error(*f->find("name"), *f,
                           "duplicate heartbeat name (first used at line " +
@@ -897,7 +893,7 @@ class RulesLoader {
         if (auto v = m_check.duration(*f, "every", Zero::refused)) heartbeat.every = *v;
       }
       if (auto v = m_check.duration(*f, "grace", Zero::allowed)) heartbeat.grace = *v;
-      if (auto v = m_check.choice(*f, "severity", k_severities)) heartbeat.severity = *v;
+      if (auto v = m_check.choice(*f, "severity", k_severity_names)) heartbeat.severity = *v;
       // Fixed here, as the heartbeat's severity is: its own, else the defaults', else the
       // severity's.
       heartbeat.priority = m_rules.defaults.priority_given(heartbeat.severity);
@@ -1072,7 +1068,7 @@ class RulesLoader {
       if (declared.contains(ref.name)) continue;
       const std::string_view what = channel ? "channel" : "escalation policy";
       std::string message =
-          "undefined " + std::string(what) + " " + quoted(ref.name) + " " + ref.context;
+          "undefined " + std::string(what) + " " + in_quotes(ref.name) + " " + ref.context;
       if (declared.empty()) {
         message += channel ? " (no channels are defined)" : " (no escalation policies are defined)";
       } else {

@@ -20,10 +20,6 @@ constexpr std::string_view k_status_keys[] = {"path", "firing", "resolved", "ign
 constexpr std::string_view k_severity_keys[] = {"path", "map", "default"};
 constexpr std::string_view k_timestamp_keys[] = {"path", "format"};
 
-constexpr std::pair<std::string_view, Severity> k_severities[] = {{"critical", Severity::critical},
-                                                                  {"high", Severity::high},
-                                                                  {"warning", Severity::warning},
-                                                                  {"info", Severity::info}};
 constexpr std::pair<std::string_view, mapping::TimeFormat> k_time_formats[] = {
     {"rfc3339", mapping::TimeFormat::rfc3339},
     {"epoch_seconds", mapping::TimeFormat::epoch_seconds},
@@ -49,7 +45,7 @@ class MappedLoader {
     for (const auto& e : *all) {
       if (!is_source_name(e.key)) {
         m_check.report().error(e.key_node.Mark(),
-                               "sources.mapped: " + quoted(e.key) +
+                               "sources.mapped: " + in_quotes(e.key) +
                                    " cannot name a hook: use lower-case letters, digits, _ and - "
                                    "(at most 64, starting with a letter or digit)");
         continue;
@@ -78,7 +74,7 @@ class MappedLoader {
     auto p = mapping::JsonPointer::parse(*text);
     if (!p) {
       m_check.report().error(at_offset(e->value, p.error().offset),
-                             at_where(f.where(), quoted(key) + ": " + p.error().message));
+                             at_where(f.where(), in_quotes(key) + ": " + p.error().message));
       return std::nullopt;
     }
     return std::move(*p);
@@ -102,7 +98,7 @@ class MappedLoader {
   std::optional<mapping::Template> template_field(const Fields& f, std::string_view key) {
     const auto* e = f.find(key);
     if (e == nullptr) return std::nullopt;
-    return compile(e->value, e->mark(), f.where(), quoted(key));
+    return compile(e->value, e->mark(), f.where(), in_quotes(key));
   }
 
   // A list of values written as text.
@@ -112,13 +108,13 @@ class MappedLoader {
     const auto items = m_check.list(*&f, key, "[Triggered, Re-Triggered]");
     if (!items) return out;
     for (const auto& item : *items) {
-      const auto v = m_check.scalar(item, item.Mark(), f.where(), "an entry of " + quoted(key),
+      const auto v = m_check.scalar(item, item.Mark(), f.where(), "an entry of " + in_quotes(key),
                                     "a value (quote \"null\")");
       if (!v) continue;
       if (!seen.insert(*v).second) {
         m_check.report().error(item.Mark(),
-                               at_where(f.where(), quoted(*v) + " is listed twice: a value "
-                                                                "means one thing"));
+                               at_where(f.where(), in_quotes(*v) + " is listed twice: a value "
+                                                                   "means one thing"));
         continue;
       }
       out.push_back(*v);
@@ -163,7 +159,7 @@ class MappedLoader {
     } else {
       ok = false;
     }
-    spec.fallback = m_check.choice(*f, "default", k_severities);
+    spec.fallback = m_check.choice(*f, "default", k_severity_names);
     if (const auto* map = f->find("map")) {
       const auto entries =
           m_check.entries(map->value, map->mark(), f->where() + ".map", Empty::is_error);
@@ -172,7 +168,7 @@ class MappedLoader {
       } else {
         for (const auto& item : *entries) {
           const auto to = m_check.scalar(item.value, item.mark(), f->where() + ".map",
-                                         quoted(item.key), "critical, high, warning or info");
+                                         in_quotes(item.key), "critical, high, warning or info");
           if (!to) {
             ok = false;
             continue;
@@ -182,8 +178,8 @@ class MappedLoader {
             m_check.report().error(
                 item.mark(),
                 at_where(f->where() + ".map",
-                         "expected critical, high, warning or info for " + quoted(item.key) +
-                             ", got " + quoted(*to) +
+                         "expected critical, high, warning or info for " + in_quotes(item.key) +
+                             ", got " + in_quotes(*to) +
                              did_you_mean(*to, std::vector<std::string>{"critical", "high",
                                                                         "warning", "info"})));
             ok = false;
@@ -234,9 +230,9 @@ class MappedLoader {
       return out;
     }
     if (entries->size() > mapping::k_max_fields) {
-      m_check.error(
-          *e, f,
-          quoted(key) + " may have at most " + std::to_string(mapping::k_max_fields) + " entries");
+      m_check.error(*e, f,
+                    in_quotes(key) + " may have at most " + std::to_string(mapping::k_max_fields) +
+                        " entries");
       ok = false;
       return out;
     }
@@ -246,7 +242,7 @@ class MappedLoader {
         ok = false;
         continue;
       }
-      auto t = compile(item.value, item.mark(), where, quoted(item.key));
+      auto t = compile(item.value, item.mark(), where, in_quotes(item.key));
       if (!t) {
         ok = false;
         continue;

@@ -6,12 +6,9 @@
 #include <cctype>
 #include <cstdio>
 
-// checked_yaml first: its quoted() must be bound before nlohmann brings std::quoted in.
-#include "rules/checked_yaml.hpp"
-// clang-format off
 #include "core/duration.hpp"
 #include "core/json.hpp"
-// clang-format on
+#include "rules/checked_yaml.hpp"
 
 namespace tocsin::rules {
 
@@ -98,7 +95,8 @@ class TestsLoader {
     m_check.error(*f.find(key), f,
                   "expected an RFC 3339 time (2026-12-02T03:00:00Z)" +
                       std::string(start ? " or +DURATION after the test's start (+20m)" : "") +
-                      " for " + checked_yaml::quoted(key) + ", got " + checked_yaml::quoted(*text));
+                      " for " + checked_yaml::in_quotes(key) + ", got " +
+                      checked_yaml::in_quotes(*text));
     return std::nullopt;
   }
 
@@ -248,7 +246,7 @@ class TestsLoader {
         m_check.error(*f->find("action"), *f,
                       "expected one of trigger, escalate, reminder, acknowledge, resolve, "
                       "digest for \"action\", got " +
-                          checked_yaml::quoted(*a) + did_you_mean(*a, k_actions));
+                          checked_yaml::in_quotes(*a) + did_you_mean(*a, k_actions));
         ok = false;
       }
       n.action = *a;
@@ -333,7 +331,7 @@ RulesTestFile load_rules_tests_text(const std::string& text, const std::string& 
 }
 
 RulesTestFile load_rules_tests_file(const std::string& path) {
-  // <cstdio>, not <fstream>: std::quoted must not be visible to checked_yaml's quoted().
+  // <cstdio>, not <fstream>: std::quoted must not be visible to checked_yaml's in_quotes().
   std::FILE* f = std::fopen(path.c_str(), "rb");
   std::string text;
   bool failed = f == nullptr;

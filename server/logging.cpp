@@ -38,7 +38,7 @@ class JsonFormatter final : public spdlog::formatter {
 };
 
 // The text format: `inner` (a pattern) formats the message with its payload escaped by
-// escape_control, so that no value a call site logs — an alarm name with a newline, a terminal
+// printable_line, so that no value a call site logs — an alarm name with a newline, a terminal
 // escape sequence — can end the line early or forge the one after it.
 class EscapingFormatter final : public spdlog::formatter {
  public:
@@ -52,7 +52,7 @@ class EscapingFormatter final : public spdlog::formatter {
       return b >= 0x20 && b < 0x7f;
     });
     if (plain) return m_inner->format(msg, dest);
-    const std::string escaped = escape_control(payload);
+    const std::string escaped = printable_line(payload);
     spdlog::details::log_msg copy = msg;
     copy.payload = spdlog::string_view_t(escaped.data(), escaped.size());
     m_inner->format(copy, dest);

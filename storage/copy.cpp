@@ -72,7 +72,7 @@ std::string display(const std::string& location) {
   return display_location(location);
 }
 
-std::string quoted(const std::string& identifier) {
+std::string quote_identifier(const std::string& identifier) {
   return "\"" + identifier + "\"";
 }
 
@@ -225,11 +225,11 @@ std::string insert_sql(const std::string& table, const std::vector<Column>& colu
   std::string names;
   std::string row = "(";
   for (std::size_t i = 0; i < columns.size(); ++i) {
-    names += (i ? ", " : "") + quoted(columns[i].name);
+    names += (i ? ", " : "") + quote_identifier(columns[i].name);
     row += i ? ", ?" : "?";
   }
   row += ")";
-  std::string sql = "INSERT INTO " + quoted(table) + " (" + names + ") VALUES ";
+  std::string sql = "INSERT INTO " + quote_identifier(table) + " (" + names + ") VALUES ";
   for (std::size_t r = 0; r < rows; ++r)
     sql += (r ? ", " : "") + row;
   return sql;
@@ -242,7 +242,7 @@ std::string order_by(const std::string& table, sql::Backend backend) {
   if (keys == k_text_keys.end()) return "\"id\"";
   std::string out;
   for (const auto& key : keys->second)
-    out += (out.empty() ? "" : ", ") + quoted(key) + dialect::bytewise(backend);
+    out += (out.empty() ? "" : ", ") + quote_identifier(key) + dialect::bytewise(backend);
   return out;
 }
 
@@ -268,7 +268,7 @@ void check_empty(Database& destination, const Catalog& catalog, const CopyOption
       }
       continue;  // presumed dead: removed by the copy
     }
-    const auto q = destination.db->prepare("SELECT 1 FROM " + quoted(table) + " LIMIT 1");
+    const auto q = destination.db->prepare("SELECT 1 FROM " + quote_identifier(table) + " LIMIT 1");
     if (q->step()) {
       throw CopyError("destination " + destination.shown + " is not empty: table " + table +
                       " has rows. copy-db only writes into an empty database (a new SQLite " +
@@ -316,14 +316,14 @@ std::int64_t copy_table(Database& source, Database& destination, const std::stri
   std::string names;
   int body = -1;
   for (std::size_t i = 0; i < columns.size(); ++i) {
-    names += (i ? ", " : "") + quoted(columns[i].name);
+    names += (i ? ", " : "") + quote_identifier(columns[i].name);
     // Columns that may hold a zstd frame (storage/detail/body.hpp), in each backend's form.
     if ((table == "inbound" && columns[i].name == "body") ||
         (table == "alerts" && columns[i].name == "description"))
       body = static_cast<int>(i);
   }
-  const auto read = source.db->prepare("SELECT " + names + " FROM " + quoted(table) + " ORDER BY " +
-                                       order_by(table, source.backend()));
+  const auto read = source.db->prepare("SELECT " + names + " FROM " + quote_identifier(table) +
+                                       " ORDER BY " + order_by(table, source.backend()));
   const std::string full_batch = insert_sql(table, columns, k_batch_rows);
   std::vector<Value> batch;
   batch.reserve(k_batch_rows * columns.size());
@@ -370,18 +370,18 @@ void set_sequences(Database& source, Database& destination) {
       tables.push_back(q->get_text(0));
   }
   for (const auto& table : tables) {
-    std::int64_t high =
-        single_int64(*destination.db, "SELECT COALESCE(MAX(id), 0) FROM " + quoted(table));
+    std::int64_t high = single_int64(*destination.db,
+                                     "SELECT COALESCE(MAX(id), 0) FROM " + quote_identifier(table));
     if (dialect::is_postgres(source.backend())) {
       const auto q = source.db->prepare(
           "SELECT COALESCE(pg_sequence_last_value(CAST(pg_get_serial_sequence(?, 'id') AS "
           "regclass)), 0)");
-      q->bind(1, quoted(table));
+      q->bind(1, quote_identifier(table));
       if (q->step()) high = std::max(high, q->get_int64(0));
     }
     if (high == 0) continue;  // a fresh sequence starts at 1
     const auto q = destination.db->prepare("SELECT setval(pg_get_serial_sequence(?, 'id'), ?)");
-    q->bind(1, quoted(table));
+    q->bind(1, quote_identifier(table));
     q->bind(2, high);
     q->step();
   }

@@ -31,7 +31,7 @@ TEST_CASE("redact: every spelling of a secret is replaced, the longest first") {
   CHECK(Redactor({"", "ab"}).empty());
 }
 
-TEST_CASE("escape_control: one printable line, printable UTF-8 kept") {
+TEST_CASE("printable_line: one printable line, printable UTF-8 kept") {
   struct Case {
     const char* intent;
     std::string in, out;
@@ -50,7 +50,7 @@ TEST_CASE("escape_control: one printable line, printable UTF-8 kept") {
   };
   for (const auto& c : cases) {
     CAPTURE(c.intent);
-    CHECK(escape_control(c.in) == c.out);
+    CHECK(printable_line(c.in) == c.out);
   }
 }
 
