@@ -10,6 +10,8 @@
 #include "cli/api_client.hpp"
 #include "core/text.hpp"
 
+namespace cli_client_test {
+
 using namespace tocsin;
 using namespace tocsin::cli;
 
@@ -241,3 +243,5 @@ TEST_CASE("client: query values are percent-encoded") {
   CHECK(query_escape("db cpu&x=1/é") == "db%20cpu%26x%3D1%2F%C3%A9");
   CHECK(query_escape("a-b_c.d~") == "a-b_c.d~");
 }
+
+}  // namespace cli_client_test

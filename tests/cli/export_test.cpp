@@ -16,6 +16,8 @@
 #include "support/replay_run.hpp"
 #include "support/temp_dir.hpp"
 
+namespace cli_export_test {
+
 using namespace tocsin;
 using namespace tocsin::cli;
 using namespace tocsin::storage;
@@ -343,3 +345,5 @@ rules:
   CHECK(again.err.empty());
   CHECK(again.out == first.out);
 }
+
+}  // namespace cli_export_test

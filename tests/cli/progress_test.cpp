@@ -8,6 +8,8 @@
 #include <optional>
 #include <sstream>
 
+namespace cli_progress_test {
+
 using namespace tocsin;
 using namespace tocsin::cli;
 using std::chrono::milliseconds;
@@ -121,3 +123,5 @@ TEST_CASE("progress: without a terminal nothing is written, ever") {
   }
   p.finish();
 }
+
+}  // namespace cli_progress_test

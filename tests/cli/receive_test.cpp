@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+namespace cli_receive_test {
+
 using namespace tocsin;
 using namespace tocsin::cli;
 
@@ -62,3 +64,5 @@ TEST_CASE("tocsin receive prints control characters escaped") {
   // Lines stay lines.
   CHECK(raw.ends_with("\nnot json \\x1b[2J\nsecond line\\r\n\n"));
 }
+
+}  // namespace cli_receive_test

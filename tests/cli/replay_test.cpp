@@ -16,6 +16,8 @@
 #include "support/replay_run.hpp"
 #include "support/temp_dir.hpp"
 
+namespace cli_replay_test {
+
 using namespace tocsin;
 using namespace tocsin::cli;
 using namespace tocsin::testing;
@@ -619,3 +621,5 @@ TEST_CASE("replay: mapped events take the rules file's mapping, as the hook woul
   CHECK(r.err.find("would answer 404 unknown_mapped_source") != std::string::npos);
   CHECK(r.where("notify", "action", "trigger").size() == 1);
 }
+
+}  // namespace cli_replay_test

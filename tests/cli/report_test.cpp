@@ -12,6 +12,8 @@
 #include "support/replay_run.hpp"
 #include "support/temp_dir.hpp"
 
+namespace cli_report_test {
+
 using namespace tocsin;
 using namespace tocsin::cli;
 using namespace std::chrono_literals;
@@ -504,3 +506,5 @@ rules:
   CHECK(doc["silences"][2]["matched_nothing"] == true);
   CHECK(doc["silences"][2]["matchers"] == OrderedJson{{"name", "froms-*"}});
 }
+
+}  // namespace cli_report_test

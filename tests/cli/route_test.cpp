@@ -12,6 +12,8 @@
 #include "support/fixtures.hpp"
 #include "support/temp_dir.hpp"
 
+namespace cli_route_test {
+
 using namespace tocsin;
 using namespace tocsin::cli;
 using namespace tocsin::testing;
@@ -391,3 +393,5 @@ TEST_CASE("route: bad input is a usage error naming the problem") {
     CHECK(r.err.find("is not a valid rules file") != std::string::npos);
   }
 }
+
+}  // namespace cli_route_test

@@ -10,6 +10,8 @@
 
 #include "support/temp_dir.hpp"
 
+namespace cli_rules_test_test {
+
 using namespace tocsin::cli;
 using namespace tocsin::testing;
 
@@ -212,3 +214,5 @@ TEST_CASE("test command: a bad test file is refused with line and column, nothin
     CHECK(t.err.find("is not a valid rules file") != std::string::npos);
   }
 }
+
+}  // namespace cli_rules_test_test

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <limits>
 
+namespace core_duration_test {
+
 using namespace std::chrono_literals;
 using tocsin::Duration;
 using tocsin::format_duration;
@@ -110,3 +112,5 @@ TEST_CASE("format_duration handles the extremes without overflow") {
   CHECK(format_duration(Duration::max()) == "106751991167d7h12m55s807ms");
   CHECK(format_duration(Duration::min()) == "-106751991167d7h12m55s808ms");
 }
+
+}  // namespace core_duration_test

@@ -8,6 +8,8 @@
 
 #include "support/fixtures.hpp"
 
+namespace core_json_test {
+
 using tocsin::parse_json_strict;
 using tocsin::testing::fixture;
 
@@ -172,3 +174,5 @@ TEST_CASE("the fast parser hands over past the depth limit, so the refusal is th
   CHECK_FALSE(tocsin::detail::parse_json_fast(deep).has_value());
   CHECK(tocsin::detail::parse_json_fast(std::string(64, '[') + std::string(64, ']')).has_value());
 }
+
+}  // namespace core_json_test

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+namespace core_log_limit_test {
+
 using namespace tocsin;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -161,3 +163,5 @@ TEST_CASE("log limit: past the cap on kinds, new kinds share one, so memory stay
   CHECK(told[1].key == LogLimiter::k_other_key);
   CHECK(told[1].count == 2);
 }
+
+}  // namespace core_log_limit_test

@@ -4,6 +4,8 @@
 
 #include "core/json.hpp"
 
+namespace core_mapping_test {
+
 using namespace tocsin;
 using namespace tocsin::mapping;
 
@@ -159,3 +161,5 @@ TEST_CASE("scalar_text writes strings as they are and numbers as JSON does") {
   CHECK_FALSE(scalar_text(Json::object()).has_value());
   CHECK_FALSE(scalar_text(Json::array()).has_value());
 }
+
+}  // namespace core_mapping_test

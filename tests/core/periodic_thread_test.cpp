@@ -6,6 +6,8 @@
 #include <chrono>
 #include <future>
 
+namespace core_periodic_thread_test {
+
 using namespace tocsin;
 
 TEST_CASE("a periodic thread runs its task at once and stop() cuts a long wait short") {
@@ -34,3 +36,5 @@ TEST_CASE("a periodic thread runs its task again after the wait the task asks fo
   thread.stop();
   CHECK(runs.load() >= 3);
 }
+
+}  // namespace core_periodic_thread_test

@@ -5,6 +5,8 @@
 
 #include <vector>
 
+namespace core_redact_test {
+
 using namespace tocsin;
 
 TEST_CASE("redact: every spelling of a secret is replaced, the longest first") {
@@ -69,3 +71,5 @@ TEST_CASE("escape_json_controls: the same JSON value, with nothing a terminal ac
                                       "\xc3\xa9"
                                       R"(\n"})");
 }
+
+}  // namespace core_redact_test

@@ -10,6 +10,8 @@
 
 #include "core/severity.hpp"
 
+namespace core_text_test {
+
 using tocsin::ControlEscape;
 using tocsin::escape_control;
 using tocsin::format_byte_size;
@@ -177,3 +179,5 @@ TEST_CASE("priority_name is the inverse of parse_priority") {
     CHECK(tocsin::parse_priority(name) == tocsin::Priority{level});
   }
 }
+
+}  // namespace core_text_test

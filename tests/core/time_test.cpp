@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+namespace core_time_test {
+
 using namespace tocsin;
 
 TEST_CASE("parse_timestamp reads the spellings sources use") {
@@ -54,3 +56,5 @@ TEST_CASE("instants outside the four-digit UTC years are refused, so every parse
   REQUIRE(edge);
   CHECK(parse_timestamp(format_timestamp(*edge)) == edge);
 }
+
+}  // namespace core_time_test

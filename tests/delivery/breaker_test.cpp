@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+namespace delivery_breaker_test {
+
 using namespace tocsin;
 using namespace tocsin::delivery;
 using namespace std::chrono_literals;
@@ -128,3 +130,5 @@ TEST_CASE("breaker: a paced catch-up takes the rows owed, never a burst") {
   pace(p, 4, 2, k_t0 + 10s, 100ms);  // after a pause: from the window's start
   CHECK(p.pace_at == k_t0 + 10s - 100ms + 2s);
 }
+
+}  // namespace delivery_breaker_test

@@ -7,6 +7,8 @@
 #include "core/json.hpp"
 #include "storage/vocabulary.hpp"
 
+namespace delivery_digest_test {
+
 using namespace tocsin;
 using namespace tocsin::delivery;
 
@@ -148,3 +150,5 @@ TEST_CASE("build_digest: one notification, unscored, is listed in the singular")
   CHECK(digest["alerts"][0]["actions"] == Json{{"trigger", 1}});
   CHECK(digest["alerts"][0]["first_at"] == digest["alerts"][0]["last_at"]);
 }
+
+}  // namespace delivery_digest_test

@@ -15,6 +15,8 @@
 #include "storage/vocabulary.hpp"
 #include "support/fixtures.hpp"
 
+namespace delivery_format_test {
+
 using namespace tocsin;
 using namespace tocsin::delivery;
 using rules::Channel;
@@ -1190,3 +1192,5 @@ TEST_CASE("shown_url: every request says where it goes without its secret parts"
     }
   }
 }
+
+}  // namespace delivery_format_test

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+namespace delivery_policy_test {
+
 using namespace tocsin;
 using namespace tocsin::delivery;
 using namespace std::chrono_literals;
@@ -108,3 +110,5 @@ TEST_CASE("after_attempt: the row's next state") {
   CHECK(permanent.verdict == Verdict::failed);
   CHECK(permanent.row.status == storage::OutboxStatus::failed);
 }
+
+}  // namespace delivery_policy_test

@@ -9,6 +9,8 @@
 #include "rules/loader.hpp"
 #include "support/rules.hpp"
 
+namespace delivery_redact_test {
+
 using namespace tocsin;
 using namespace tocsin::delivery;
 
@@ -148,3 +150,5 @@ TEST_CASE("shown_url: where an attempt went, without the parts that may be secre
     }
   }
 }
+
+}  // namespace delivery_redact_test

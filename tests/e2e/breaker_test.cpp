@@ -17,6 +17,8 @@
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_breaker_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 using namespace std::chrono_literals;
@@ -111,3 +113,5 @@ TEST_CASE("breaker: a receiver that fails is held down, probed, and caught up wh
   CHECK(count_of(server.log(), "channel hook answers again after") == 1);
   CHECK(server.stop() == 0);
 }
+
+}  // namespace e2e_breaker_test

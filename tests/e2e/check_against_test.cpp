@@ -14,6 +14,8 @@
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_check_against_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -259,3 +261,5 @@ TEST_CASE("check --against-db: invalid rules, no baseline, a missing database, b
   CHECK(stray.exit_code == 2);
   CHECK(has(stray.err, "--baseline goes with --against-db DB"));
 }
+
+}  // namespace e2e_check_against_test

@@ -10,6 +10,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_cli_test {
+
 using namespace tocsin::testing;
 
 TEST_CASE("tocsin check exits 0 for valid, 1 for invalid, 2 for unreadable files") {
@@ -306,3 +308,5 @@ TEST_CASE("serve refuses a location that would show its password") {
     }
   }
 }
+
+}  // namespace e2e_cli_test

@@ -17,6 +17,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_client_cli_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -333,3 +335,5 @@ TEST_CASE("client: an unreachable server and one that never answers") {
     }
   }
 }
+
+}  // namespace e2e_client_cli_test

@@ -17,6 +17,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_console_test {
+
 using namespace tocsin::testing;
 
 namespace {
@@ -188,3 +190,5 @@ TEST_CASE("console: If-None-Match compares tags as RFC 9110 says") {
     CHECK(etag_matches(c.header, "\"abc\"") == c.matches);
   }
 }
+
+}  // namespace e2e_console_test

@@ -13,6 +13,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_copy_db_test {
+
 using namespace tocsin::testing;
 using Json = nlohmann::json;
 
@@ -101,3 +103,5 @@ TEST_CASE("tocsin copy-db: SQLite to a new file, then refused into it, exit 1") 
   CHECK(refused.output.find("table inbound has rows") != std::string::npos);
   CHECK(run_tocsin({"copy-db", original}).exit_code == 2);  // usage: DST missing
 }
+
+}  // namespace e2e_copy_db_test

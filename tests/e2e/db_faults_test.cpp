@@ -24,6 +24,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_db_faults_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -258,3 +260,5 @@ TEST_CASE("a full disk answers 503, fails /readyz, and recovers by itself when s
   }
   CHECK(stored_alerts(db) == 2 * committed);  // every 200 was committed, nothing else
 }
+
+}  // namespace e2e_db_faults_test

@@ -17,6 +17,8 @@
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_delivery_errors_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 using namespace std::chrono_literals;
@@ -173,3 +175,5 @@ TEST_CASE("delivery errors: a secret URL from url_env is never stored, logged or
   }
   CHECK(rows == 2);
 }
+
+}  // namespace e2e_delivery_errors_test

@@ -15,6 +15,8 @@
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_delivery_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 using namespace std::chrono_literals;
@@ -288,3 +290,5 @@ TEST_CASE("delivery: a receiver that hangs is cut at delivery.timeout and retrie
   CHECK(log[0]["outcome"] == "sent");
   CHECK(env.server->stop() == 0);
 }
+
+}  // namespace e2e_delivery_test

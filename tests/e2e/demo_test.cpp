@@ -13,6 +13,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_demo_test {
+
 using tocsin::testing::read_file;
 using tocsin::testing::ServerProcess;
 using tocsin::testing::TempDir;
@@ -107,3 +109,5 @@ TEST_CASE("quick start: the README's curl reaches tocsin receive through rules.d
   CHECK(log.find(" error ") == std::string::npos);
   CHECK(log.find(" critical ") == std::string::npos);
 }
+
+}  // namespace e2e_demo_test

@@ -12,6 +12,8 @@
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_digest_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -69,3 +71,5 @@ TEST_CASE("digest: two digests reach the receiver under two aliases, across a re
   CHECK(second["alias"] == "digest:digest:2");
   CHECK(server.stop() == 0);
 }
+
+}  // namespace e2e_digest_test

@@ -18,6 +18,8 @@
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_export_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -198,3 +200,5 @@ TEST_CASE("export: the CLI refuses a bad --since and a missing database with exi
 
   CHECK(run_tocsin({"export", "--frobnicate"}).exit_code == 2);
 }
+
+}  // namespace e2e_export_test

@@ -16,6 +16,8 @@
 #include "support/rules_server.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_grafana_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -266,3 +268,5 @@ TEST_CASE("suppressed: the real composite alarm sample is recorded as ignored, o
     CHECK(has(check.output, "expected one of ignore, firing for \"actions_suppressed\""));
   }
 }
+
+}  // namespace e2e_grafana_test

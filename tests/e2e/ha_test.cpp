@@ -27,6 +27,8 @@
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_ha_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 using namespace std::chrono_literals;
@@ -681,3 +683,5 @@ TEST_CASE("ha: resolves racing the other instance's delivery claims wait for no 
   // Every resolve that follows a trigger sent is sent too: none is lost to the race.
   CHECK(count_sent(receiver, "/oncall", "resolve") == count_sent(receiver, "/oncall", "trigger"));
 }
+
+}  // namespace e2e_ha_test

@@ -14,6 +14,8 @@
 #include "support/rules_server.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_hook_sources_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -157,3 +159,5 @@ TEST_CASE("hooks: a reload applies the new set of sources") {
   REQUIRE(am);
   CHECK(am->status == 400);
 }
+
+}  // namespace e2e_hook_sources_test

@@ -24,6 +24,8 @@
 #include "support/rules_server.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_http_attack_test {
+
 using namespace std::chrono_literals;
 using namespace std::string_literals;
 using namespace tocsin::testing;
@@ -379,3 +381,5 @@ TEST_CASE("an absolute-form request target reaches the route its path names") {
   CHECK(statuses(e.received) ==
         std::vector<std::string>{"HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"});
 }
+
+}  // namespace e2e_http_attack_test

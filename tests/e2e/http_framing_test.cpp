@@ -17,6 +17,8 @@
 #include "support/rules_server.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_http_framing_test {
+
 using namespace std::chrono_literals;
 using namespace tocsin::testing;
 using Clock = std::chrono::steady_clock;
@@ -380,3 +382,5 @@ TEST_CASE("Expect: 100-continue is answered before the body, unless the body is 
   CHECK(first_line(big.received()) == "HTTP/1.1 413 Payload Too Large");
   CHECK(responses_in(big.received()) == 1);
 }
+
+}  // namespace e2e_http_framing_test

@@ -25,6 +25,8 @@
 #include "support/rules_server.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_http_idle_test {
+
 using namespace std::chrono_literals;
 using namespace tocsin::testing;
 using Clock = std::chrono::steady_clock;
@@ -191,3 +193,5 @@ TEST_CASE("a client pipelining many requests without reading does not keep the o
   CHECK(r->status == 200);
   CHECK(took < 2.0);  // a turn is one response, not 3,000 (the write stall is 10 s)
 }
+
+}  // namespace e2e_http_idle_test

@@ -27,6 +27,8 @@
 #include "support/rules_server.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_http_limits_test {
+
 using namespace std::chrono_literals;
 using namespace tocsin::testing;
 using Clock = std::chrono::steady_clock;
@@ -240,3 +242,5 @@ TEST_CASE("server limits come from the rules file, --max-body-bytes overrides th
     CHECK(big->status == 200);
   }
 }
+
+}  // namespace e2e_http_limits_test

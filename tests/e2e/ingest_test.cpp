@@ -18,6 +18,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_ingest_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -364,3 +366,5 @@ TEST_CASE("a request with a flood of headers is refused with 431") {
   REQUIRE(r);
   CHECK(r->status == 431);
 }
+
+}  // namespace e2e_ingest_test

@@ -13,6 +13,8 @@
 #include "support/raw_client.hpp"
 #include "support/rules_server.hpp"
 
+namespace e2e_log_limit_test {
+
 using namespace tocsin::testing;
 
 namespace {
@@ -92,3 +94,5 @@ TEST_CASE("log limit: 200 malformed requests from the outside write a line, and 
   CHECK(t.written + t.counted == k_requests);
   CHECK(t.first.find("with 400") != std::string::npos);
 }
+
+}  // namespace e2e_log_limit_test

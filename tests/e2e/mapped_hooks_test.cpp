@@ -20,6 +20,8 @@
 #include "support/rules_server.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_mapped_hooks_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -344,3 +346,5 @@ TEST_CASE("mapped hooks: tocsin check reports a bad mapping with its line and co
   CHECK(check.output.find(rules + ":6:18: error: sources.mapped.tool: \"identity\": a placeholder "
                                   "opened here is not closed") != std::string::npos);
 }
+
+}  // namespace e2e_mapped_hooks_test

@@ -12,6 +12,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_noise_api_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -135,3 +137,5 @@ TEST_CASE("noise API: a flapping alert is demoted and every point is explained")
   CHECK(metrics->body.find("tocsin_noise_routing_total{decision=\"held\"} 0\n") !=
         std::string::npos);
 }
+
+}  // namespace e2e_noise_api_test

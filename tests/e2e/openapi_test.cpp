@@ -16,6 +16,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_openapi_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -182,3 +184,5 @@ TEST_CASE("openapi e2e: the server's answers fit the document it serves") {
   get(c, "/api/v1/alerts", 401, {});
   get(c, "/api/v1/notifications/999999", 404);
 }
+
+}  // namespace e2e_openapi_test

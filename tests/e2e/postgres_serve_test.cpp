@@ -16,6 +16,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_postgres_serve_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -133,3 +135,5 @@ TEST_CASE("postgres e2e: PostgreSQL down answers 503 with Retry-After, then reco
   CHECK(after->status == 200);
   CHECK(server.stop() == 0);
 }
+
+}  // namespace e2e_postgres_serve_test

@@ -13,6 +13,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_progress_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -47,3 +49,5 @@ TEST_CASE("progress: export and replay with stderr not a terminal write nothing 
   CHECK(replayed.err.empty());
   CHECK(std::count(replayed.out.begin(), replayed.out.end(), '\n') == 20);  // one event line each
 }
+
+}  // namespace e2e_progress_test

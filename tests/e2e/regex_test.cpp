@@ -14,6 +14,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_regex_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -77,3 +79,5 @@ TEST_CASE("an alert with a 40 KB name or label value is matched by regex rules a
   CHECK(health->status == 200);
   CHECK(server.stop() == 0);
 }
+
+}  // namespace e2e_regex_test

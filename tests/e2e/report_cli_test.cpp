@@ -13,6 +13,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_report_cli_test {
+
 using namespace tocsin;
 using namespace tocsin::testing;
 using namespace std::chrono_literals;
@@ -201,3 +203,5 @@ TEST_CASE("tocsin report refuses a bad --since, a missing or newer database, inv
   CHECK(newer.exit_code == 2);
   CHECK(newer.output.find("schema version 999") != std::string::npos);
 }
+
+}  // namespace e2e_report_cli_test

@@ -10,6 +10,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_rules_as_code_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -187,3 +189,5 @@ TEST_CASE("rules as code: route says a composite alarm with suppressed actions i
           std::string::npos);
   }
 }
+
+}  // namespace e2e_rules_as_code_test

@@ -15,6 +15,8 @@
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_secrets_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 using namespace std::chrono_literals;
@@ -182,3 +184,5 @@ TEST_CASE("secrets: a watchdog receiver echoing the ping leaks no ping URL into 
   CHECK(log.find("watchdog: ping failed: HTTP 400") != std::string::npos);
   CHECK_MESSAGE(log.find("ping-secret-7d2e") == std::string::npos, log);
 }
+
+}  // namespace e2e_secrets_test

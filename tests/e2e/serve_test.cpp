@@ -13,6 +13,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_serve_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -376,3 +378,5 @@ TEST_CASE("a serving instance lists itself in GET /api/v1/cluster and leaves it 
   REQUIRE(body["instances"].size() == 1);
   CHECK(body["instances"][0]["id"] != first_id);
 }
+
+}  // namespace e2e_serve_test

@@ -17,6 +17,8 @@
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_silences_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 using namespace std::chrono_literals;
@@ -351,3 +353,5 @@ TEST_CASE("silences: listed by status and alert, read one by one, kept across a 
   CHECK(env.metric("tocsin_silences_active") == 1);
   CHECK(env.server->stop() == 0);
 }
+
+}  // namespace e2e_silences_test

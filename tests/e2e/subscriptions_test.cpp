@@ -20,6 +20,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_subscriptions_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -445,3 +447,5 @@ TEST_CASE("subscriptions: the command-line client lists, confirms and rejects th
   CHECK(read_only.exit_code == 5);
   CHECK(sns.gets() == 1);
 }
+
+}  // namespace e2e_subscriptions_test

@@ -23,6 +23,8 @@
 #include "support/recording_receiver.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_transitions_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 using namespace std::chrono_literals;
@@ -267,3 +269,5 @@ TEST_CASE("e2e: an Alertmanager dedup_key group resolves with its last firing po
   }
   CHECK(pages == std::multiset<std::string>{"1:trigger", "1:resolve", "2:trigger"});
 }
+
+}  // namespace e2e_transitions_test

@@ -12,6 +12,8 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+namespace e2e_write_api_test {
+
 using namespace tocsin::testing;
 using tocsin::Json;
 
@@ -160,3 +162,5 @@ TEST_CASE("write API: ack, unack and resolve are decisions, guarded by the write
   }
   CHECK(server.stop() == 0);
 }
+
+}  // namespace e2e_write_api_test

@@ -8,6 +8,8 @@
 #include "support/temp_dir.hpp"
 #include "support/test_database.hpp"
 
+namespace engine_engine_members_test {
+
 using namespace tocsin;
 using namespace tocsin::engine;
 using namespace tocsin::server;
@@ -114,3 +116,5 @@ TEST_CASE("members: an alert stored before members existed behaves as before") {
           "resolved/source_resolved");
   }
 }
+
+}  // namespace engine_engine_members_test

@@ -25,6 +25,8 @@ struct StringMaker<std::vector<std::string>> {
 };
 }  // namespace doctest
 
+namespace engine_engine_silences_test {
+
 using namespace tocsin;
 using namespace tocsin::engine;
 using namespace tocsin::server;
@@ -495,3 +497,5 @@ TEST_CASE("silences: a silence row this version cannot read quiets nothing") {
   node.fire("billing-api-5xx");
   CHECK(outbox(reader) == std::vector<std::string>{"oncall:trigger@" + at(0min)});
 }
+
+}  // namespace engine_engine_silences_test

@@ -11,6 +11,8 @@
 #include "support/temp_dir.hpp"
 #include "support/test_database.hpp"
 
+namespace engine_engine_subscriptions_test {
+
 using namespace tocsin;
 using namespace tocsin::engine;
 using namespace tocsin::server;
@@ -213,3 +215,5 @@ TEST_CASE(
         storage::SubscriptionStatus::confirmed);
   CHECK_FALSE(node.engine.claim_subscription(SubscriptionRef{std::nullopt, "m-unknown"}, "x"));
 }
+
+}  // namespace engine_engine_subscriptions_test

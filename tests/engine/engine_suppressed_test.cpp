@@ -12,6 +12,8 @@
 #include "support/temp_dir.hpp"
 #include "support/test_database.hpp"
 
+namespace engine_engine_suppressed_test {
+
 using namespace tocsin;
 using namespace tocsin::engine;
 using namespace tocsin::server;
@@ -130,3 +132,5 @@ TEST_CASE("engine: actions_suppressed: firing pages a suppressed ALARM like any 
           "ignored/actions_suppressed");
   }
 }
+
+}  // namespace engine_engine_suppressed_test

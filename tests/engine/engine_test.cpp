@@ -5,6 +5,8 @@
 #include "rules/loader.hpp"
 #include "support/rules.hpp"
 
+namespace engine_engine_test {
+
 using namespace tocsin;
 using namespace tocsin::engine;
 
@@ -41,3 +43,5 @@ rules:
     CHECK(effective_severity(r, c.rule, c.event) == c.expected);
   }
 }
+
+}  // namespace engine_engine_test

@@ -12,6 +12,8 @@
 #include "support/temp_dir.hpp"
 #include "support/test_database.hpp"
 
+namespace engine_engine_timers_test {
+
 using namespace tocsin;
 using namespace tocsin::engine;
 using namespace tocsin::server;
@@ -270,3 +272,5 @@ TEST_CASE("engine: a timer of a kind this version does not know is set aside, th
   CHECK(db.scalar("SELECT due_at FROM timers WHERE kind = 'page_harder'") >
         to_unix_ms(k_t0 + 20min));
 }
+
+}  // namespace engine_engine_timers_test

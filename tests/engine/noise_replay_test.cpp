@@ -14,6 +14,8 @@
 #include "support/rules.hpp"
 #include "support/temp_dir.hpp"
 
+namespace engine_noise_replay_test {
+
 using namespace tocsin;
 using namespace tocsin::cli;
 using namespace tocsin::testing;
@@ -417,3 +419,5 @@ rules:
   CHECK(digest["alerts"][0]["actions"] == Json{{"resolve", 2}, {"trigger", 2}});
   CHECK(digest["alerts"][0]["episode"] == 2);
 }
+
+}  // namespace engine_noise_replay_test

@@ -6,6 +6,8 @@
 
 #include "rules/loader.hpp"
 
+namespace engine_noise_view_test {
+
 using namespace tocsin;
 using namespace tocsin::engine;
 using namespace std::chrono_literals;
@@ -82,3 +84,5 @@ TEST_CASE("noise advice waits for at least 5 episodes over at least a day of his
     }
   }
 }
+
+}  // namespace engine_noise_view_test

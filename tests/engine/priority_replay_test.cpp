@@ -9,6 +9,8 @@
 
 #include "support/replay_run.hpp"
 
+namespace engine_priority_replay_test {
+
 using namespace tocsin;
 using namespace tocsin::cli;
 using namespace tocsin::testing;
@@ -100,3 +102,5 @@ rules:
   REQUIRE(r.status == 0);
   CHECK(priorities(r, "alerts") == std::vector<std::string>{"trigger P5"});
 }
+
+}  // namespace engine_priority_replay_test

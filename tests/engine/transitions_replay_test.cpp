@@ -8,6 +8,8 @@
 #include "support/fixtures.hpp"
 #include "support/replay_run.hpp"
 
+namespace engine_transitions_replay_test {
+
 using namespace tocsin;
 using namespace tocsin::cli;
 using namespace tocsin::testing;
@@ -225,3 +227,5 @@ TEST_CASE("replay: a member firing before a missed resolve superseded the group 
                            "duplicate/member_resolved;still_firing=1",
                        });
 }
+
+}  // namespace engine_transitions_replay_test

@@ -15,6 +15,8 @@
 
 #include "http/guarded_server.hpp"
 
+namespace http_connection_guard_test {
+
 using namespace std::chrono_literals;
 using namespace tocsin;
 using namespace tocsin::http;
@@ -287,3 +289,5 @@ TEST_CASE("peer_address: who the cap counts") {
     }
   }
 }
+
+}  // namespace http_connection_guard_test

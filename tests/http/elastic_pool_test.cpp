@@ -12,6 +12,8 @@
 #include <mutex>
 #include <thread>
 
+namespace http_elastic_pool_test {
+
 using namespace std::chrono_literals;
 using tocsin::http::ElasticThreadPool;
 
@@ -109,3 +111,5 @@ TEST_CASE("ElasticThreadPool: shutdown runs every queued task, then joins") {
   CHECK(pool.threads() == 0);
   pool.shutdown();  // a second call is harmless (the destructor makes one too)
 }
+
+}  // namespace http_elastic_pool_test

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+namespace http_http_failure_test {
+
 using namespace tocsin;
 using namespace tocsin::http;
 using namespace std::chrono_literals;
@@ -69,3 +71,5 @@ TEST_CASE("connect_failure: a loopback port nobody listens on is refused") {
   CHECK(failure_cause(httplib::Error::Connection, r) == "connection refused");
   ::close(fd);
 }
+
+}  // namespace http_http_failure_test

@@ -7,6 +7,8 @@
 
 #include <string>
 
+namespace http_http_framing_test {
+
 using namespace tocsin;
 using namespace tocsin::http;
 using namespace std::string_literals;
@@ -281,3 +283,5 @@ TEST_CASE("a chunked body's framing is bounded on the wire, not only its decoded
   CHECK(sent <= max_chunked_wire_bytes(limits) + chunk.size());
   CHECK(r.error().detail.find("framing") != std::string::npos);
 }
+
+}  // namespace http_http_framing_test

@@ -5,6 +5,8 @@
 #include "core/mapping.hpp"
 #include "support/fixtures.hpp"
 
+namespace ingest_alertmanager_test {
+
 using namespace tocsin;
 using namespace tocsin::ingest;
 using tocsin::testing::fixture;
@@ -248,3 +250,5 @@ TEST_CASE("an Alertmanager notification carries at most 1000 alerts, or is refus
   CHECK(refused.error().detail ==
         "\"alerts\" holds 1001 alerts; at most 1000 are taken in one request");
 }
+
+}  // namespace ingest_alertmanager_test

@@ -5,6 +5,8 @@
 #include "ingest/sns.hpp"
 #include "support/fixtures.hpp"
 
+namespace ingest_cloudwatch_test {
+
 using namespace tocsin;
 using namespace tocsin::ingest;
 using tocsin::testing::fixture;
@@ -123,3 +125,5 @@ TEST_CASE("region_from_arn reads the fourth field") {
   CHECK(region_from_arn("not an arn") == "");
   CHECK(region_from_arn("arn:aws:sns") == "");
 }
+
+}  // namespace ingest_cloudwatch_test

@@ -6,6 +6,8 @@
 #include "ingest/sns.hpp"
 #include "support/fixtures.hpp"
 
+namespace ingest_eventbridge_test {
+
 using namespace tocsin;
 using namespace tocsin::ingest;
 using tocsin::testing::fixture;
@@ -321,3 +323,5 @@ TEST_CASE("a composite alarm's suppressed actions are read, through EventBridge 
   REQUIRE(classic.has_value());
   CHECK(classic->actions_suppressed_by.empty());
 }
+
+}  // namespace ingest_eventbridge_test

@@ -4,6 +4,8 @@
 
 #include "support/fixtures.hpp"
 
+namespace ingest_generic_test {
+
 using namespace tocsin;
 using namespace tocsin::ingest;
 using tocsin::testing::fixture;
@@ -163,3 +165,5 @@ TEST_CASE("broken generic events are refused with the field named") {
     if (c.field) CHECK(e.error().detail.find(c.field) != std::string::npos);
   }
 }
+
+}  // namespace ingest_generic_test

@@ -7,6 +7,8 @@
 #include "support/fixtures.hpp"
 #include "support/peer_payloads.hpp"
 
+namespace ingest_grafana_test {
+
 using namespace tocsin;
 using namespace tocsin::ingest;
 using tocsin::testing::fixture;
@@ -260,3 +262,5 @@ TEST_CASE("a Grafana notification carries at most 1000 alerts, or is refused who
   CHECK(refused.error().detail ==
         "\"alerts\" holds 1001 alerts; at most 1000 are taken in one request");
 }
+
+}  // namespace ingest_grafana_test

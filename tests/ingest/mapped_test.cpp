@@ -4,6 +4,8 @@
 
 #include "core/time.hpp"
 
+namespace ingest_mapped_test {
+
 using namespace tocsin;
 using namespace tocsin::ingest;
 using namespace tocsin::mapping;
@@ -388,3 +390,5 @@ TEST_CASE("a value quoted in an error is cut short and its control characters es
   CHECK(detail.find('\n') == std::string::npos);
   CHECK(detail.size() < 250);
 }
+
+}  // namespace ingest_mapped_test

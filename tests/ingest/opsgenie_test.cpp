@@ -4,6 +4,8 @@
 
 #include "support/fixtures.hpp"
 
+namespace ingest_opsgenie_test {
+
 using namespace tocsin;
 using namespace tocsin::ingest;
 using tocsin::testing::fixture;
@@ -359,3 +361,5 @@ TEST_CASE("informational OpsGenie fields never refuse a webhook") {
     CHECK(w.event.has_value());
   }
 }
+
+}  // namespace ingest_opsgenie_test

@@ -4,6 +4,8 @@
 
 #include "support/fixtures.hpp"
 
+namespace ingest_sns_test {
+
 using namespace tocsin::ingest;
 using tocsin::testing::fixture;
 
@@ -110,3 +112,5 @@ TEST_CASE("a missing required field is named in the detail") {
   CHECK(m.error().code == "missing_field");
   CHECK(m.error().detail.find("TopicArn") != std::string::npos);
 }
+
+}  // namespace ingest_sns_test

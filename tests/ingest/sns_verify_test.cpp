@@ -13,6 +13,8 @@
 #include "core/json.hpp"
 #include "support/fixtures.hpp"
 
+namespace ingest_sns_verify_test {
+
 using namespace tocsin;
 using namespace tocsin::ingest;
 using tocsin::testing::fixture;
@@ -804,3 +806,5 @@ TEST_CASE("verification policy: order, switches and minimum version") {
     CHECK(failing.asked == std::vector<std::string>{k_us_cert_url});
   }
 }
+
+}  // namespace ingest_sns_verify_test

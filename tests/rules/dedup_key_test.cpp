@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+namespace rules_dedup_key_test {
+
 using namespace tocsin;
 
 TEST_CASE("render_dedup_key fills every placeholder from the event") {
@@ -29,3 +31,5 @@ TEST_CASE("render_dedup_key fills every placeholder from the event") {
     CHECK(rules::render_dedup_key(c.key_template, e) == c.expected);
   }
 }
+
+}  // namespace rules_dedup_key_test

@@ -8,6 +8,8 @@
 #include "storage/vocabulary.hpp"
 #include "support/rules.hpp"
 
+namespace rules_escalation_test {
+
 using namespace tocsin;
 using namespace tocsin::rules;
 using namespace std::chrono_literals;
@@ -445,3 +447,5 @@ TEST_CASE("people's actions from a table") {
     CHECK(d.effects.notes[0].reason == "by bob: on it");
   }
 }
+
+}  // namespace rules_escalation_test

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+namespace rules_lifecycle_test {
+
 using namespace tocsin;
 using namespace tocsin::rules;
 using namespace std::chrono_literals;
@@ -357,3 +359,5 @@ TEST_CASE("decide: the episodes a decision leaves behind") {
     CHECK_FALSE(d.active);
   }
 }
+
+}  // namespace rules_lifecycle_test

@@ -11,6 +11,8 @@
 #include "server/app.hpp"
 #include "support/fixtures.hpp"
 
+namespace rules_loader_server_test {
+
 using namespace std::chrono_literals;
 using namespace tocsin::rules;
 
@@ -201,3 +203,5 @@ TEST_CASE("the shipped rules.yaml shows the server section, commented, with the 
   CHECK(r.rules->server.max_connections == defaults.max_connections);
   CHECK(r.rules->server.worker_threads == defaults.worker_threads);
 }
+
+}  // namespace rules_loader_server_test

@@ -10,6 +10,8 @@
 
 #include "storage/database.hpp"
 
+namespace rules_loader_test {
+
 using namespace std::chrono_literals;
 using namespace tocsin::rules;
 using tocsin::Priority;
@@ -1107,3 +1109,5 @@ TEST_CASE("storage.synchronous beside a PostgreSQL location is pointed out as no
   CHECK(contains(warnings[0].message, "\"synchronous\" does not apply to PostgreSQL"));
   CHECK(r.rules->storage.url_env == std::optional<std::string>("TOCSIN_DB_URL"));
 }
+
+}  // namespace rules_loader_test

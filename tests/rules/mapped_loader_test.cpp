@@ -7,6 +7,8 @@
 #include "support/mappings.hpp"
 #include "support/rules.hpp"
 
+namespace rules_mapped_loader_test {
+
 using namespace tocsin;
 using namespace tocsin::rules;
 using tocsin::testing::rules_or_fail;
@@ -150,3 +152,5 @@ TEST_CASE("every mapping the README ships loads, and the README shows it verbati
     CHECK(readme.find("```yaml\n" + shipped_mapping_text(name) + "```\n") != std::string::npos);
   }
 }
+
+}  // namespace rules_mapped_loader_test

@@ -2,6 +2,8 @@
 
 #include "rules/rules.hpp"
 
+namespace rules_matcher_test {
+
 using tocsin::NormalizedEvent;
 using tocsin::Severity;
 using tocsin::Source;
@@ -242,3 +244,5 @@ TEST_CASE("to_string spells enums as the rules file does") {
   CHECK(to_string(Scope::write) == "write");
   CHECK(to_string(Synchronous::normal) == "normal");
 }
+
+}  // namespace rules_matcher_test

@@ -7,6 +7,8 @@
 
 #include <random>
 
+namespace rules_noise_test {
+
 using namespace tocsin;
 using namespace tocsin::rules;
 using namespace std::chrono_literals;
@@ -297,3 +299,5 @@ TEST_CASE("historically transient: at least two ended episodes, half of them tra
   s.ended = 3;
   CHECK_FALSE(historically_transient(s));
 }
+
+}  // namespace rules_noise_test

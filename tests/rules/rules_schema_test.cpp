@@ -14,6 +14,8 @@
 
 #include "rules/accepted_keys.hpp"
 
+namespace rules_rules_schema_test {
+
 using namespace tocsin::rules;
 using nlohmann::json;
 
@@ -155,3 +157,5 @@ TEST_CASE("the shipped rules files point editors at the schema on their first li
     CHECK_MESSAGE(!read_file(target).empty(), target << " does not exist");
   }
 }
+
+}  // namespace rules_rules_schema_test

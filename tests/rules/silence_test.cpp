@@ -6,6 +6,8 @@
 
 #include "rules/lifecycle.hpp"
 
+namespace rules_silence_test {
+
 using namespace tocsin;
 using namespace tocsin::rules;
 using namespace std::chrono_literals;
@@ -317,3 +319,5 @@ TEST_CASE("silences: what the decision core withholds") {
     CHECK(resolve.effects.notifications[0].action == NotifyAction::resolve);
   }
 }
+
+}  // namespace rules_silence_test

@@ -14,6 +14,8 @@
 #include "support/temp_dir.hpp"
 #include "support/test_database.hpp"
 
+namespace server_cluster_test {
+
 using namespace tocsin;
 using namespace tocsin::server;
 using namespace tocsin::testing;
@@ -125,3 +127,5 @@ TEST_CASE("cluster: a beat is stamped when the writer runs it") {
   REQUIRE(a);
   CHECK(a->record.last_seen == k_t0 + 10s);
 }
+
+}  // namespace server_cluster_test

@@ -29,6 +29,8 @@
 #include "support/temp_dir.hpp"
 #include "support/test_database.hpp"
 
+namespace server_delivery_worker_test {
+
 using namespace tocsin;
 using namespace tocsin::engine;
 using namespace tocsin::server;
@@ -1068,3 +1070,5 @@ TEST_CASE("worker: a channel down is told once a minute, with its backlog and la
   CHECK(told == 1);
   rig.worker.stop();
 }
+
+}  // namespace server_delivery_worker_test

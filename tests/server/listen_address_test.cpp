@@ -4,6 +4,8 @@
 
 #include "server/http_server.hpp"
 
+namespace server_listen_address_test {
+
 using namespace tocsin;
 using namespace tocsin::server;
 
@@ -33,3 +35,5 @@ TEST_CASE("listen addresses: host and port, IPv6 in brackets, a bare :PORT on lo
     CHECK(parsed->port == c.expected->port);
   }
 }
+
+}  // namespace server_listen_address_test

@@ -13,6 +13,8 @@
 #include "support/fixtures.hpp"
 #include "support/temp_dir.hpp"
 
+namespace server_logging_test {
+
 using namespace tocsin;
 using namespace tocsin::server;
 using namespace tocsin::testing;
@@ -120,3 +122,5 @@ TEST_CASE("logging: log_suppressed writes one warning per kind whose minute ende
     }
   }
 }
+
+}  // namespace server_logging_test

@@ -6,6 +6,8 @@
 
 #include <string>
 
+namespace server_metrics_test {
+
 using namespace tocsin::server;
 using tocsin::http::CutReason;
 
@@ -21,3 +23,5 @@ TEST_CASE("every cut reason is exported to /metrics, from zero") {
   CHECK(text.find("tocsin_http_connections_cut_total{reason=\"per_ip_limit\"} 2\n") !=
         std::string::npos);
 }
+
+}  // namespace server_metrics_test

@@ -16,6 +16,8 @@
 #include "support/temp_dir.hpp"
 #include "support/test_database.hpp"
 
+namespace server_openapi_test {
+
 using namespace tocsin;
 using namespace tocsin::testing;
 
@@ -164,3 +166,5 @@ TEST_CASE("openapi: the schema check refuses what the document does not allow") 
     CHECK_MESSAGE(problems.empty() == c.fits, c.intent, "\n", lines(problems));
   }
 }
+
+}  // namespace server_openapi_test

@@ -10,6 +10,8 @@
 #include "support/fixtures.hpp"
 #include "support/temp_dir.hpp"
 
+namespace server_sns_certificates_test {
+
 using namespace tocsin;
 using namespace tocsin::server;
 using tocsin::testing::fixture;
@@ -121,3 +123,5 @@ TEST_CASE("a provider built from the configuration verifies the fixtures") {
                     .has_value());
   }
 }
+
+}  // namespace server_sns_certificates_test

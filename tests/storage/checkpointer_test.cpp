@@ -10,6 +10,8 @@
 
 #include "support/temp_dir.hpp"
 
+namespace storage_checkpointer_test {
+
 using namespace tocsin;
 using tocsin::storage::Durability;
 using tocsin::storage::sqlite::Checkpointer;
@@ -60,3 +62,5 @@ TEST_CASE("the log is copied into the database file by the checkpointer's own th
   SQLite::Database other(path, SQLite::OPEN_READONLY);
   CHECK(other.execAndGet("SELECT count(*) FROM t").getInt() == 1500);
 }
+
+}  // namespace storage_checkpointer_test

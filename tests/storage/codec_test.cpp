@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+namespace storage_codec_test {
+
 using namespace tocsin;
 using namespace tocsin::storage;
 
@@ -26,3 +28,5 @@ TEST_CASE("noise state: stored and read back unchanged, empty or unreadable is a
   CHECK(noise_from_text("1 0 1 0 0 0 0 17") == rules::NoiseState{});  // half an observation
   CHECK(noise_from_text("1 0 4 0 0 0 0").window_first == 4);          // what migration 4 writes
 }
+
+}  // namespace storage_codec_test

@@ -15,6 +15,8 @@
 #include "support/fixtures.hpp"
 #include "support/temp_dir.hpp"
 
+namespace storage_compression_test {
+
 using namespace tocsin;
 using namespace tocsin::storage;
 using tocsin::testing::TempDir;
@@ -187,3 +189,5 @@ TEST_CASE("compression: on every backend a body reads back as received, whatever
     CHECK(exported == bodies);
   });
 }
+
+}  // namespace storage_compression_test

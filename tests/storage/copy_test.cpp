@@ -25,6 +25,8 @@
 #include "support/replay_run.hpp"
 #include "support/temp_dir.hpp"
 
+namespace storage_copy_test {
+
 using namespace tocsin;
 using namespace tocsin::storage;
 using tocsin::testing::ScratchSchema;
@@ -407,3 +409,5 @@ TEST_CASE("copy-db: a server still running on the source is warned about, not re
   copy_database(original, dir.file("later.db"), o);
   CHECK(warnings.empty());
 }
+
+}  // namespace storage_copy_test

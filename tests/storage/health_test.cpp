@@ -22,6 +22,8 @@
 #include "storage/writer.hpp"
 #include "support/temp_dir.hpp"
 
+namespace storage_health_test {
+
 using namespace tocsin;
 using namespace tocsin::storage;
 using tocsin::testing::TempDir;
@@ -306,3 +308,5 @@ TEST_CASE("a job that fills the disk mid-transaction is a disk_full fault, not a
   CHECK(err->fault == DatabaseFault::disk_full);
   CHECK(w.health().fault == DatabaseFault::disk_full);
 }
+
+}  // namespace storage_health_test

@@ -12,6 +12,8 @@
 #include "support/postgres.hpp"
 #include "support/temp_dir.hpp"
 
+namespace storage_read_failure_test {
+
 using namespace tocsin;
 
 TEST_CASE("ReadError: transient faults are worth a retry, and the code is kept for the writer") {
@@ -88,3 +90,4 @@ TEST_CASE("Reader: a PostgreSQL database never migrated is refused, not created"
             .int64(0, 0) == 0);
 }
 
+}  // namespace storage_read_failure_test

@@ -16,6 +16,8 @@
 #include "storage/transaction.hpp"
 #include "support/backends.hpp"
 
+namespace storage_reader_test {
+
 using namespace tocsin;
 using namespace tocsin::storage;
 using tocsin::testing::for_each_backend;
@@ -206,3 +208,5 @@ TEST_CASE("reader: a notification's alert and its episode's opening, on every ba
     }
   });
 }
+
+}  // namespace storage_reader_test

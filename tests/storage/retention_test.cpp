@@ -19,6 +19,8 @@
 #include "support/rules.hpp"
 #include "support/temp_dir.hpp"
 
+namespace storage_retention_test {
+
 using namespace tocsin;
 using namespace tocsin::engine;
 using namespace tocsin::server;
@@ -344,3 +346,5 @@ TEST_CASE("retention: a run stopped by a database fault leaves the error line to
   INFO(text);
   CHECK(text.find("[error] retention") == std::string::npos);
 }
+
+}  // namespace storage_retention_test

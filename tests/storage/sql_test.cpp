@@ -19,6 +19,8 @@
 #include "storage/sqlite/connection.hpp"
 #include "support/backends.hpp"
 
+namespace storage_sql_test {
+
 using namespace tocsin::storage;
 using tocsin::testing::for_each_backend;
 using tocsin::testing::TestDatabase;
@@ -281,3 +283,5 @@ TEST_CASE("sql: PostgreSQL prepares a cached statement on the server once per co
     CHECK(prepared() == before + 2);
   });
 }
+
+}  // namespace storage_sql_test

@@ -17,6 +17,8 @@
 #include "storage/vocabulary.hpp"
 #include "support/backends.hpp"
 
+namespace storage_transaction_test {
+
 using namespace tocsin;
 using namespace tocsin::storage;
 using tocsin::testing::for_each_backend;
@@ -624,3 +626,5 @@ TEST_CASE("transaction: a channel's health is written whole and read back") {
     });
   });
 }
+
+}  // namespace storage_transaction_test

@@ -20,6 +20,8 @@
 #include "storage/writer.hpp"
 #include "support/temp_dir.hpp"
 
+namespace storage_vocabulary_test {
+
 using namespace tocsin;
 using namespace tocsin::storage;
 using tocsin::testing::TempDir;
@@ -332,3 +334,5 @@ TEST_CASE("vocabulary: rows as an older version wrote them still read as they di
   REQUIRE(notifications.size() == 1);
   CHECK(notifications[0].severity == Severity::info);
 }
+
+}  // namespace storage_vocabulary_test

@@ -16,6 +16,8 @@
 #include "storage/sqlite/database.hpp"
 #include "support/temp_dir.hpp"
 
+namespace storage_writer_test {
+
 using namespace tocsin;
 using namespace tocsin::storage;
 using tocsin::testing::TempDir;
@@ -721,3 +723,5 @@ TEST_CASE("a version 14 database reads the same after migration 15, its constrai
       "INSERT INTO episodes (alert_id, number, status, severity, priority, alias, opened_at, "
       "last_activity_at, event_count) VALUES (1, 3, 'expired', 'warning', 3, 'x-3', 0, 0, 1)"));
 }
+
+}  // namespace storage_writer_test

@@ -15,6 +15,8 @@
 
 #include "support/postgres.hpp"
 
+namespace storage_postgres_connection_test {
+
 using namespace tocsin::storage::postgres;
 using tocsin::testing::ClosedPort;
 using tocsin::testing::k_test_postgres_password;
@@ -314,3 +316,5 @@ TEST_CASE("postgres: a connection the server ends is unavailable") {
   CHECK(error.error_class() == ErrorClass::unavailable);
   CHECK(victim.broken());
 }
+
+}  // namespace storage_postgres_connection_test

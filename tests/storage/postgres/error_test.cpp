@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+namespace storage_postgres_error_test {
+
 using namespace tocsin::storage::postgres;
 
 TEST_CASE("postgres: SQLSTATEs are classified retryable, unavailable or permanent") {
@@ -36,3 +38,5 @@ TEST_CASE("postgres: SQLSTATEs are classified retryable, unavailable or permanen
     CHECK(classify_sqlstate(c.sqlstate) == c.expected);
   }
 }
+
+}  // namespace storage_postgres_error_test

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+namespace storage_postgres_redact_test {
+
 using tocsin::storage::postgres::passwords_in;
 using tocsin::storage::postgres::redacted;
 
@@ -66,3 +68,5 @@ TEST_CASE("postgres: passwords_in finds each password as written and as libpq de
   CHECK(has("'a\\'b c'"));
   CHECK(has("a'b c"));
 }
+
+}  // namespace storage_postgres_redact_test

@@ -20,6 +20,8 @@
 #include "support/postgres.hpp"
 #include "support/temp_dir.hpp"
 
+namespace storage_postgres_schema_test {
+
 using namespace tocsin::storage;
 
 namespace {
@@ -161,3 +163,5 @@ TEST_CASE("postgres schema: the same tables with the same columns as SQLite's") 
     CHECK(expected.count(table) == 1);
   }
 }
+
+}  // namespace storage_postgres_schema_test

@@ -20,6 +20,8 @@
 #include "support/postgres.hpp"
 #include "support/rules.hpp"
 
+namespace storage_postgres_silences_test {
+
 using namespace tocsin;
 using namespace tocsin::storage;
 using namespace std::chrono_literals;
@@ -189,3 +191,5 @@ rules:
   q.limit = 10;
   CHECK(reader.list_notifications(q).size() == 1);  // paged once, not by both instances
 }
+
+}  // namespace storage_postgres_silences_test

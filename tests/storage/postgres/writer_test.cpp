@@ -25,6 +25,8 @@
 #include "support/log_capture.hpp"
 #include "support/postgres.hpp"
 
+namespace storage_postgres_writer_test {
+
 using namespace tocsin;
 using namespace tocsin::storage;
 using tocsin::testing::LogCapture;
@@ -387,3 +389,5 @@ TEST_CASE("postgres writer session: durable commits and bounded waits, a stronge
     CHECK(connection.exec(std::string("SHOW ") + c.setting).text(0, 0) == c.expected);
   }
 }
+
+}  // namespace storage_postgres_writer_test
