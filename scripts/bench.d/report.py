@@ -101,6 +101,11 @@ def markdown(results):
         row("database bytes/event (file + WAL)",
             ["– (nothing stored)" if l == "alertmanager" else num(h[l]["db_bytes_per_event"])
              for l in labels])
+        if all("db_file_bytes_per_event" in h[l] for l in labels[1:]):
+            row("database file bytes/event, after a checkpoint",
+                ["–"] + [num(h[l]["db_file_bytes_per_event"]) for l in labels[1:]])
+            row("write-ahead log while running, MB (reused: not per event)",
+                ["–"] + [num(h[l]["db"]["wal"] / 1e6) for l in labels[1:]])
     if "replay" in parts:
         r = parts["replay"]
         for run in r["runs"]:
