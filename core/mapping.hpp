@@ -23,8 +23,8 @@
 
 namespace tocsin::mapping {
 
-// Only the declaration of nlohmann::json: the rules loader includes this header, and the full
-// one brings std::quoted, which argument-dependent lookup would prefer to the loader's quoted().
+// Only the declaration of nlohmann::json: the rules loader, which includes this header, needs
+// no more of it.
 using Json = nlohmann::json;
 
 inline constexpr std::size_t k_max_pointer_tokens = 32;

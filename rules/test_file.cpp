@@ -331,7 +331,6 @@ RulesTestFile load_rules_tests_text(const std::string& text, const std::string& 
 }
 
 RulesTestFile load_rules_tests_file(const std::string& path) {
-  // <cstdio>, not <fstream>: std::quoted must not be visible to checked_yaml's in_quotes().
   std::FILE* f = std::fopen(path.c_str(), "rb");
   std::string text;
   bool failed = f == nullptr;

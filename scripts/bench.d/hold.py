@@ -86,6 +86,9 @@ def run(ctx):
             # What the events occupy for good: the file once the log is copied into it. The log's
             # own size is a working area the checkpointer reuses (a few MiB to ~20 MiB however
             # many events are stored), so per event it only shrinks as more are stored.
+            wal = server.db + "-wal"
+            if os.path.exists(wal) and os.path.getsize(wal) > 0:
+                raise b.Failure(f"{label}: the write-ahead log was not checkpointed into the file")
             row["db_file_bytes_per_event"] = os.path.getsize(server.db) / sent
         b.log(f"hold {label}: {sent} alerts, RSS {row['rss'] / 1e6:.0f} MB"
               + (f", {row['rss_after_queries'] / 1e6:.0f} MB after queries, "
