@@ -6,10 +6,31 @@
 
 namespace tocsin {
 
+namespace {
+
+// EVP_sha256() names the algorithm, and OpenSSL 3 looks up its implementation again on every
+// digest made with it: fetched once here instead, with a context per thread. Both live until
+// the process (or thread) ends.
+const EVP_MD* sha256_method() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (!md) throw std::runtime_error("SHA-256 is not available (OpenSSL EVP_MD_fetch)");
+  return md;
+}
+
+struct DigestContext {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~DigestContext() { EVP_MD_CTX_free(ctx); }
+};
+
+}  // namespace
+
 std::string sha256_hex(std::string_view data) {
+  thread_local const DigestContext context;
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+  if (!context.ctx || EVP_DigestInit_ex2(context.ctx, sha256_method(), nullptr) != 1 ||
+      EVP_DigestUpdate(context.ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(context.ctx, digest, &length) != 1) {
     throw std::runtime_error("SHA-256 failed (OpenSSL EVP_Digest)");
   }
   static constexpr char k_hex[] = "0123456789abcdef";

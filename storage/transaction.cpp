@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <limits>
 #include <set>
 #include <stdexcept>
@@ -427,12 +428,14 @@ void Transaction::delete_timer(std::int64_t id) {
 
 void Transaction::cancel_timers(std::int64_t alert_id, int episode,
                                 std::optional<rules::TimerKind> kind) {
-  sql::CachedStatement q(m_db, kind ? "DELETE FROM timers WHERE alert_id = ? AND episode = ? AND "
-                                      "kind = ?"
-                                    : "DELETE FROM timers WHERE alert_id = ? AND episode = ?");
+  // The kind is written into the statement, one per kind, not bound: SQLite plans a `kind = ?`
+  // against the partial index timers_one_per_name with the bound value, and so prepares the
+  // statement again whenever the value differs from its last execution's (3 % of replay's CPU).
+  static const std::string any_kind = "DELETE FROM timers WHERE alert_id = ? AND episode = ?";
+  sql::CachedStatement q(
+      m_db, kind ? any_kind + " AND kind = '" + std::string(to_string(*kind)) + "'" : any_kind);
   q->bind(1, static_cast<int64_t>(alert_id));
   q->bind(2, episode);
-  if (kind) q->bind(3, std::string(to_string(*kind)));
   q->exec();
 }
 
@@ -456,13 +459,20 @@ namespace {
 
 // Supersedes the episode's rows of `actions` still queued (never attempted) for the channel,
 // those another transaction holds left out (Transaction::insert_notification). Parameters:
-// alert id, episode, channel.
-std::string supersede_sql(sql::Backend b, const char* actions) {
-  return std::string(
-             "UPDATE outbox SET status = 'superseded' WHERE id IN (SELECT id FROM outbox "
-             "WHERE alert_id = ? AND episode = ? AND channel = ? AND status = 'pending' "
-             "AND attempts = 0 AND action IN (") +
-         actions + ")" + dialect::skip_locked(b) + ")";
+// alert id, episode, channel. SQLite has no row locks, so its form is a plain UPDATE: the
+// subquery PostgreSQL needs for SKIP LOCKED, and an `IN (...)` list of more than two values,
+// each make SQLite build a throwaway b-tree on every execution (a tenth of replay's CPU went to
+// that; docs/benchmarks.md).
+std::string supersede_sql(sql::Backend b, std::initializer_list<const char*> actions) {
+  std::string any_action;
+  for (const char* a : actions)
+    any_action += std::string(any_action.empty() ? "" : " OR ") + "action = '" + a + "'";
+  const std::string queued =
+      "alert_id = ? AND episode = ? AND channel = ? AND status = 'pending' AND attempts = 0 "
+      "AND (" + any_action + ")";
+  if (!dialect::is_postgres(b)) return "UPDATE outbox SET status = 'superseded' WHERE " + queued;
+  return "UPDATE outbox SET status = 'superseded' WHERE id IN (SELECT id FROM outbox WHERE " +
+         queued + dialect::skip_locked(b) + ")";
 }
 
 void supersede_queued(sql::Connection& db, const OutboxRecord& n, const std::string& sqlite,
@@ -482,8 +492,8 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
     // Reminders of one episode that are still queued for the channel (a receiver that was
     // down, a backlog) collapse into the newest: it says all they would have
     // (docs/behaviour.md "Delivery"). Rows being claimed are left, as for a resolve.
-    static const std::string sqlite = supersede_sql(sql::Backend::sqlite, "'reminder'");
-    static const std::string postgres = supersede_sql(sql::Backend::postgres, "'reminder'");
+    static const std::string sqlite = supersede_sql(sql::Backend::sqlite, {"reminder"});
+    static const std::string postgres = supersede_sql(sql::Backend::postgres, {"reminder"});
     supersede_queued(m_db, n, sqlite, postgres);
   }
   if (n.action == rules::NotifyAction::resolve && n.alert_id && n.episode) {
@@ -497,15 +507,15 @@ std::int64_t Transaction::insert_notification(const OutboxRecord& n) {
     // server's deadlock_timeout. So it is skipped, not superseded, and counts as told below: it
     // is sent, or (its claim rolled back) sent later, and this resolve follows it.
     static const std::string sqlite =
-        supersede_sql(sql::Backend::sqlite, "'trigger','escalate','reminder'");
+        supersede_sql(sql::Backend::sqlite, {"trigger", "escalate", "reminder"});
     static const std::string postgres =
-        supersede_sql(sql::Backend::postgres, "'trigger','escalate','reminder'");
+        supersede_sql(sql::Backend::postgres, {"trigger", "escalate", "reminder"});
     supersede_queued(m_db, n, sqlite, postgres);
     sql::CachedStatement told(
         m_db,
         "SELECT 1 FROM outbox WHERE alert_id = ? AND episode = ? AND channel = ? "
         "AND (status IN ('sent','failed') OR (status = 'pending' AND (attempts > 0 OR "
-        "action IN ('trigger','escalate','reminder')))) LIMIT 1");
+        "action = 'trigger' OR action = 'escalate' OR action = 'reminder'))) LIMIT 1");
     told->bind(1, static_cast<int64_t>(*n.alert_id));
     told->bind(2, *n.episode);
     told->bind(3, n.channel);
