@@ -21,10 +21,11 @@ namespace {
 
 using OrderedJson = nlohmann::ordered_json;
 
-// The body as replay should get it back. Replay re-serializes an object body (replay.cpp:
-// `body->dump()`, keys sorted, spacing gone) before intake parses it again, so an object is
-// exported only when that changes nothing any adapter can see: same parsed value after the
-// round trip, and shallow enough to stay within the JSON depth limit once nested in a line.
+// The body as replay should get it back. Replay hands an object body's text on as the line
+// writes it (replay.cpp), which is this export's serialization of it, not the stored bytes; so
+// an object is exported only when that changes nothing any adapter can see: same parsed value
+// after a serialization round trip, and shallow enough to stay within the JSON depth limit once
+// nested in a line.
 // Bytes themselves matter nowhere: SNS signatures are checked over the message's field values
 // (ingest/sns_verify.cpp, sns_string_to_sign), not over the body. Anything else (not JSON, not
 // an object, numbers that do not survive a dump) is exported as the exact string.

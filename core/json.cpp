@@ -489,4 +489,73 @@ std::string string_or_empty(const Json& object, const char* key) {
   return s ? *s : std::string();
 }
 
+namespace {
+
+// Scanning valid JSON text: the offset just past the string that opens at `i` (a quote).
+std::size_t past_string(std::string_view t, std::size_t i) {
+  for (++i; i < t.size(); ++i) {
+    if (t[i] == '\\') {
+      ++i;  // the escaped character, whatever it is (\uXXXX's hex digits are plain characters)
+    } else if (t[i] == '"') {
+      return i + 1;
+    }
+  }
+  return t.size();
+}
+
+bool is_json_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+std::size_t past_space(std::string_view t, std::size_t i) {
+  while (i < t.size() && is_json_space(t[i]))
+    ++i;
+  return i;
+}
+
+// The offset just past the value that begins at `i`.
+std::size_t past_value(std::string_view t, std::size_t i) {
+  if (i >= t.size()) return t.size();
+  if (t[i] == '"') return past_string(t, i);
+  if (t[i] != '{' && t[i] != '[') {
+    // A number, true, false or null: up to the next delimiter.
+    while (i < t.size() && t[i] != ',' && t[i] != '}' && t[i] != ']' && !is_json_space(t[i]))
+      ++i;
+    return i;
+  }
+  int depth = 0;
+  while (i < t.size()) {
+    const char c = t[i];
+    if (c == '"') {
+      i = past_string(t, i);
+      continue;
+    }
+    if (c == '{' || c == '[') ++depth;
+    if ((c == '}' || c == ']') && --depth == 0) return i + 1;
+    ++i;
+  }
+  return t.size();
+}
+
+}  // namespace
+
+std::optional<std::string_view> raw_member(std::string_view t, std::string_view key) {
+  std::size_t i = past_space(t, 0);
+  if (i >= t.size() || t[i] != '{') return std::nullopt;
+  i = past_space(t, i + 1);
+  while (i < t.size() && t[i] == '"') {
+    const std::size_t key_end = past_string(t, i);
+    const bool wanted = key_end - i == key.size() + 2 && t.substr(i + 1, key.size()) == key;
+    i = past_space(t, key_end);
+    if (i >= t.size() || t[i] != ':') return std::nullopt;
+    const std::size_t value = past_space(t, i + 1);
+    const std::size_t value_end = past_value(t, value);
+    if (wanted) return t.substr(value, value_end - value);
+    i = past_space(t, value_end);
+    if (i >= t.size() || t[i] != ',') return std::nullopt;
+    i = past_space(t, i + 1);
+  }
+  return std::nullopt;
+}
+
 }  // namespace tocsin

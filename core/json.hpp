@@ -39,6 +39,13 @@ Expected<Json, JsonError> parse_json_reference(std::string_view text,
 // `bad_offset` (if given) receives the offset of the first invalid byte.
 bool is_valid_utf8(std::string_view text, std::size_t* bad_offset = nullptr);
 
+// The exact text of member `key`'s value in `object_text`, a JSON object that
+// parse_json_strict accepted (behaviour on other text is unspecified, but bounded and safe):
+// its bytes as written, from the first to the last, without surrounding whitespace. Nullopt when
+// the object has no member whose key is written exactly `"key"` (a key spelled with escapes is
+// not recognised). For handing a nested document on without serializing it again.
+std::optional<std::string_view> raw_member(std::string_view object_text, std::string_view key);
+
 // Helpers for reading untrusted objects: the value of `key` if it is a string, else nullptr.
 const std::string* string_field(const Json& object, const char* key);
 

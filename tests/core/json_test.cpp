@@ -175,4 +175,32 @@ TEST_CASE("the fast parser hands over past the depth limit, so the refusal is th
   CHECK(tocsin::detail::parse_json_fast(std::string(64, '[') + std::string(64, ']')).has_value());
 }
 
+TEST_CASE("raw_member gives a member's value as written, or nothing") {
+  using tocsin::raw_member;
+  const std::string line =
+      " {\"at\" : \"2026-01-01T00:00:00Z\", \"x\": [1, {\"body\": 2}, \"}\\\"]\"],"
+      "\"n\":-1.5e3,\"t\":true, \"body\" :\t{\"b\": \"a \\\"}\\\\\", \"c\": [[], {}]} \n}";
+  REQUIRE(parse_json_strict(line));
+  CHECK(raw_member(line, "body") == std::optional<std::string_view>(
+                                        "{\"b\": \"a \\\"}\\\\\", \"c\": [[], {}]}"));
+  CHECK(raw_member(line, "at") == std::optional<std::string_view>("\"2026-01-01T00:00:00Z\""));
+  CHECK(raw_member(line, "n") == std::optional<std::string_view>("-1.5e3"));
+  CHECK(raw_member(line, "t") == std::optional<std::string_view>("true"));
+  CHECK(raw_member(line, "x") ==
+        std::optional<std::string_view>("[1, {\"body\": 2}, \"}\\\"]\"]"));
+  // The value's text parses to what the whole document holds there.
+  const auto whole = parse_json_strict(line);
+  CHECK(*parse_json_strict(*raw_member(line, "body")) == (*whole)["body"]);
+  // Absent, nested only, or spelled with an escape: not found.
+  CHECK_FALSE(raw_member(line, "b"));
+  CHECK_FALSE(raw_member("{\"b\\u006fdy\": {}}", "body"));
+  CHECK_FALSE(raw_member("{}", "body"));
+  CHECK_FALSE(raw_member("[{\"body\": 1}]", "body"));
+  CHECK_FALSE(raw_member("", "body"));
+  // Truncated text (not what it is for) ends the scan, never reads past the end.
+  CHECK_FALSE(raw_member("{\"a\": \"unterminated", "body"));
+  CHECK(raw_member("{\"body\": {\"a\": [1", "body") ==
+        std::optional<std::string_view>("{\"a\": [1"));
+}
+
 }  // namespace core_json_test
