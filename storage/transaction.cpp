@@ -459,10 +459,14 @@ namespace {
 
 // Supersedes the episode's rows of `actions` still queued (never attempted) for the channel,
 // those another transaction holds left out (Transaction::insert_notification). Parameters:
-// alert id, episode, channel. SQLite has no row locks, so its form is a plain UPDATE: the
-// subquery PostgreSQL needs for SKIP LOCKED, and an `IN (...)` list of more than two values,
-// each make SQLite build a throwaway b-tree on every execution (a tenth of replay's CPU went to
-// that; docs/benchmarks.md).
+// alert id, episode, channel. The SQLite form (`sqlite` true) selects the rows' ids, which are
+// then superseded one by one; the PostgreSQL form updates them at once.
+//
+// SQLite has no row locks, so it needs neither the subquery PostgreSQL needs for SKIP LOCKED nor
+// one statement: an UPDATE through the index it modifies (outbox_episode holds the status) first
+// copies the rows into a throwaway b-tree, as does an `IN` subquery or a constant `IN (...)` list
+// of more than two values, on every execution. That was 45,000 instructions a call, a tenth of
+// replay's CPU; the ids, then an UPDATE by id, take a few index probes (docs/benchmarks.md).
 std::string supersede_sql(sql::Backend b, std::initializer_list<const char*> actions) {
   std::string any_action;
   for (const char* a : actions)
@@ -470,18 +474,30 @@ std::string supersede_sql(sql::Backend b, std::initializer_list<const char*> act
   const std::string queued =
       "alert_id = ? AND episode = ? AND channel = ? AND status = 'pending' AND attempts = 0 "
       "AND (" + any_action + ")";
-  if (!dialect::is_postgres(b)) return "UPDATE outbox SET status = 'superseded' WHERE " + queued;
+  if (!dialect::is_postgres(b)) return "SELECT id FROM outbox WHERE " + queued;
   return "UPDATE outbox SET status = 'superseded' WHERE id IN (SELECT id FROM outbox WHERE " +
          queued + dialect::skip_locked(b) + ")";
 }
 
 void supersede_queued(sql::Connection& db, const OutboxRecord& n, const std::string& sqlite,
                       const std::string& postgres) {
-  sql::CachedStatement supersede(db, dialect::is_postgres(db.backend()) ? postgres : sqlite);
+  const bool postgres_backend = dialect::is_postgres(db.backend());
+  sql::CachedStatement supersede(db, postgres_backend ? postgres : sqlite);
   supersede->bind(1, static_cast<int64_t>(*n.alert_id));
   supersede->bind(2, *n.episode);
   supersede->bind(3, n.channel);
-  supersede->exec();
+  if (postgres_backend) {
+    supersede->exec();
+    return;
+  }
+  std::vector<std::int64_t> ids;
+  while (supersede->step())
+    ids.push_back(supersede->get_int64(0));
+  for (const std::int64_t id : ids) {
+    sql::CachedStatement update(db, "UPDATE outbox SET status = 'superseded' WHERE id = ?");
+    update->bind(1, static_cast<int64_t>(id));
+    update->exec();
+  }
 }
 
 }  // namespace
