@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -492,13 +493,18 @@ std::string string_or_empty(const Json& object, const char* key) {
 namespace {
 
 // Scanning valid JSON text: the offset just past the string that opens at `i` (a quote).
+// A quote ends it unless an odd number of backslashes precedes it (memchr: a message of
+// kilobytes is skipped at memory speed).
 std::size_t past_string(std::string_view t, std::size_t i) {
-  for (++i; i < t.size(); ++i) {
-    if (t[i] == '\\') {
-      ++i;  // the escaped character, whatever it is (\uXXXX's hex digits are plain characters)
-    } else if (t[i] == '"') {
-      return i + 1;
-    }
+  for (++i; i < t.size();) {
+    const void* quote = std::memchr(t.data() + i, '"', t.size() - i);
+    if (!quote) break;
+    const auto at = static_cast<std::size_t>(static_cast<const char*>(quote) - t.data());
+    std::size_t backslashes = 0;
+    while (at - backslashes > i && t[at - backslashes - 1] == '\\')
+      ++backslashes;
+    if (backslashes % 2 == 0) return at + 1;
+    i = at + 1;
   }
   return t.size();
 }
