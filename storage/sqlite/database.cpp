@@ -34,9 +34,11 @@ void configure_sqlite() {
 // A throwaway database (replay's temporary one, Durability::off) is written by one caller and
 // read by nobody after it: the indexes only the API, retention and delivery read are dropped,
 // so each insert and update maintains fewer b-trees, and CHECK constraints are not evaluated
-// (SQLite builds a throwaway table for every `IN (...)` list in one, on every write). What the
-// engine itself looks up keeps its index, and every UNIQUE index stays: they are guarantees the
-// engine relies on. A database that is kept (`replay --db`, the server) has the full schema.
+// (SQLite builds a throwaway table for every `IN (...)` list in one, on every write), nor foreign
+// keys (a lookup of the parent row on every insert; the engine deletes no row another refers to,
+// only retention does, which a replay does not run). What the engine itself looks up keeps its
+// index, and every UNIQUE index stays: they are guarantees the engine relies on. A database that
+// is kept (`replay --db`, the server) has the full schema and enforces all of it.
 constexpr const char* k_reader_only_indexes[] = {
     "alert_members_seen", "alerts_last_seen", "decisions_at",   "decisions_alert",
     "episodes_closed",    "inbound_received", "outbox_pending", "outbox_queue",
@@ -47,6 +49,7 @@ void strip_for_throwaway(SQLite::Database& db) {
   for (const char* index : k_reader_only_indexes)
     db.exec(std::string("DROP INDEX IF EXISTS ") + index);
   db.exec("PRAGMA ignore_check_constraints = ON");
+  db.exec("PRAGMA foreign_keys = OFF");
 }
 
 }  // namespace
