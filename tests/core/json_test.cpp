@@ -169,6 +169,35 @@ TEST_CASE("the fast parser agrees with the reference parser on everything it acc
   CHECK(fast_taken * 100 >= reference_accepted * 95);
 }
 
+TEST_CASE("a string's special byte is found at every offset of an eight-byte word") {
+  // The fast parser and is_valid_utf8 step over eight plain bytes at a time: a quote, escape,
+  // control character or non-ASCII byte must be seen whichever byte of a word it is.
+  const std::vector<std::string> specials = {"\\\"", "\\\\", "\\n", "\\u00e9", "\x01", "\x1f",
+                                             "\x7f", "\xC3\xA9", "\xE2\x82\xAC", "\xC3", "\xFF",
+                                             "\"", "\xF0\x9F\x98\x80"};
+  for (std::size_t before = 0; before < 18; ++before) {
+    for (std::size_t after = 0; after < 10; ++after) {
+      for (const auto& special : specials) {
+        const std::string text = "\"" + std::string(before, 'a') + special +
+                                 std::string(after, 'b') + "\"";
+        CAPTURE(text);
+        const auto reference = tocsin::detail::parse_json_reference(text);
+        const auto fast = tocsin::detail::parse_json_fast(text);
+        if (fast) {
+          REQUIRE(reference.has_value());
+          CHECK(fast->dump() == reference->dump());
+        }
+        CHECK(outcome(parse_json_strict(text)) == outcome(reference));
+        const std::string raw = std::string(before, 'a') + special + std::string(after, 'b');
+        std::size_t bad = 0;
+        const bool valid = tocsin::is_valid_utf8(raw, &bad);
+        CHECK(valid == (special != "\xC3" && special != "\xFF"));
+        if (!valid) CHECK(bad == before);
+      }
+    }
+  }
+}
+
 TEST_CASE("the fast parser hands over past the depth limit, so the refusal is the reference's") {
   const std::string deep = std::string(65, '[') + std::string(65, ']');
   CHECK_FALSE(tocsin::detail::parse_json_fast(deep).has_value());
