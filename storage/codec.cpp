@@ -1,6 +1,8 @@
 #include "storage/codec.hpp"
 
 #include <charconv>
+#include <optional>
+#include <string_view>
 
 #include "core/json.hpp"
 #include "storage/detail/body.hpp"
@@ -20,15 +22,101 @@ const char* const k_episode_columns =
     "e.ended_by, e.ever_acknowledged, e.transient, e.demoted_to, e.held_until, e.noise, "
     "e.never_suppress";
 
+namespace {
+
+// The stored JSON of names and labels is read and written on every episode and alert an event
+// touches. Its text is almost always plain: printable ASCII without a quote or backslash, which
+// goes into JSON as it is. These fast paths take exactly that and give what nlohmann gives; any
+// other text (escapes, non-ASCII, spaces, other types) goes through nlohmann as before.
+
+bool plain_json_text(std::string_view s) {
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+void append_quoted(std::string& out, std::string_view s) {
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+// Reads a plain JSON string at t[i] (a quote) into `out`; the offset past it, or npos.
+std::size_t plain_string_at(std::string_view t, std::size_t i, std::string_view& out) {
+  if (i >= t.size() || t[i] != '"') return std::string_view::npos;
+  const std::size_t end = t.find('"', i + 1);
+  if (end == std::string_view::npos) return end;
+  out = t.substr(i + 1, end - i - 1);
+  return plain_json_text(out) ? end + 1 : std::string_view::npos;
+}
+
+// `["a","b"]` as names_to_json writes it, or nullopt.
+std::optional<std::vector<std::string>> plain_names(std::string_view t) {
+  if (t.size() < 2 || t.front() != '[' || t.back() != ']') return std::nullopt;
+  std::vector<std::string> out;
+  std::size_t i = 1;
+  if (t.size() == 2) return out;
+  for (;;) {
+    std::string_view name;
+    i = plain_string_at(t, i, name);
+    if (i == std::string_view::npos) return std::nullopt;
+    out.emplace_back(name);
+    if (i == t.size() - 1) return out;
+    if (t[i] != ',') return std::nullopt;
+    ++i;
+  }
+}
+
+// `{"k":"v",...}` as labels_to_json writes it, or nullopt. A repeated key keeps its last value,
+// as nlohmann's parse does.
+std::optional<std::map<std::string, std::string>> plain_labels(std::string_view t) {
+  if (t.size() < 2 || t.front() != '{' || t.back() != '}') return std::nullopt;
+  std::map<std::string, std::string> out;
+  std::size_t i = 1;
+  if (t.size() == 2) return out;
+  for (;;) {
+    std::string_view key, value;
+    i = plain_string_at(t, i, key);
+    if (i == std::string_view::npos || i >= t.size() || t[i] != ':') return std::nullopt;
+    i = plain_string_at(t, i + 1, value);
+    if (i == std::string_view::npos) return std::nullopt;
+    out[std::string(key)] = std::string(value);
+    if (i == t.size() - 1) return out;
+    if (t[i] != ',') return std::nullopt;
+    ++i;
+  }
+}
+
+}  // namespace
+
 std::string labels_to_json(const std::map<std::string, std::string>& labels) {
-  return Json(labels).dump();
+  std::string out = "{";
+  for (const auto& [key, value] : labels) {
+    if (!plain_json_text(key) || !plain_json_text(value)) return Json(labels).dump();
+    if (out.size() > 1) out += ',';
+    append_quoted(out, key);
+    out += ':';
+    append_quoted(out, value);
+  }
+  out += '}';
+  return out;
 }
 
 std::string names_to_json(const std::vector<std::string>& names) {
-  return Json(names).dump();
+  std::string out = "[";
+  for (const auto& name : names) {
+    if (!plain_json_text(name)) return Json(names).dump();
+    if (out.size() > 1) out += ',';
+    append_quoted(out, name);
+  }
+  out += ']';
+  return out;
 }
 
 std::vector<std::string> names_from_json(const std::string& text) {
+  if (auto plain = plain_names(text)) return std::move(*plain);
   std::vector<std::string> out;
   auto j = Json::parse(text, nullptr, false);
   if (!j.is_array()) return out;
@@ -39,6 +127,7 @@ std::vector<std::string> names_from_json(const std::string& text) {
 }
 
 std::map<std::string, std::string> labels_from_json(const std::string& text) {
+  if (auto plain = plain_labels(text)) return std::move(*plain);
   std::map<std::string, std::string> out;
   auto j = Json::parse(text, nullptr, false);
   if (!j.is_object()) return out;
