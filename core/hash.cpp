@@ -44,7 +44,15 @@ std::string sha256_hex(std::string_view data) {
 }
 
 std::string episode_alias(std::string_view fingerprint, int episode_number) {
-  return "tocsin-" + sha256_hex(fingerprint).substr(0, 12) + "-" + std::to_string(episode_number);
+  // One event asks for its episode's alias several times (the episode row, each notification):
+  // the last fingerprint's hash prefix is kept, per thread.
+  thread_local std::string last_fingerprint;
+  thread_local std::string last_prefix;
+  if (last_prefix.empty() || fingerprint != last_fingerprint) {
+    last_prefix = "tocsin-" + sha256_hex(fingerprint).substr(0, 12) + "-";
+    last_fingerprint.assign(fingerprint);
+  }
+  return last_prefix + std::to_string(episode_number);
 }
 
 }  // namespace tocsin
