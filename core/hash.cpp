@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <stdexcept>
 
 namespace tocsin {
@@ -10,10 +11,17 @@ namespace {
 
 // EVP_sha256() names the algorithm, and OpenSSL 3 looks up its implementation again on every
 // digest made with it: fetched once here instead, with a context per thread. Both live until
-// the process (or thread) ends.
+// the process (or thread) ends. A failed fetch is not kept: the next call tries again.
 const EVP_MD* sha256_method() {
-  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  static std::atomic<EVP_MD*> fetched{nullptr};
+  if (EVP_MD* md = fetched.load(std::memory_order_acquire)) return md;
+  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   if (!md) throw std::runtime_error("SHA-256 is not available (OpenSSL EVP_MD_fetch)");
+  EVP_MD* expected = nullptr;
+  if (!fetched.compare_exchange_strong(expected, md, std::memory_order_acq_rel)) {
+    EVP_MD_free(md);  // another thread's fetch came first
+    return expected;
+  }
   return md;
 }
 
