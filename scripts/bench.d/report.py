@@ -143,7 +143,7 @@ def markdown(results):
             lines.append("")
     if "outage" in parts:
         lines += outage_table(parts["outage"], labels[1:], names)
-    for part in ("storage", "noise", "match", "mapped", "postgres"):
+    for part in ("storage", "noise", "match", "mapped", "postgres", "instructions"):
         if part in parts:
             lines.append(f"`--only {part}`:")
             lines.append("")
