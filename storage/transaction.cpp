@@ -459,8 +459,8 @@ namespace {
 
 // Supersedes the episode's rows of `actions` still queued (never attempted) for the channel,
 // those another transaction holds left out (Transaction::insert_notification). Parameters:
-// alert id, episode, channel. The SQLite form (`sqlite` true) selects the rows' ids, which are
-// then superseded one by one; the PostgreSQL form updates them at once.
+// alert id, episode, channel. For SQLite it is a SELECT of the rows' ids, which
+// supersede_queued then updates one by one; for PostgreSQL one UPDATE of them all.
 //
 // SQLite has no row locks, so it needs neither the subquery PostgreSQL needs for SKIP LOCKED nor
 // one statement: an UPDATE through the index it modifies (outbox_episode holds the status) first
