@@ -63,6 +63,11 @@ bool is_valid_utf8(std::string_view s, std::size_t* bad_offset) {
 
 namespace {
 
+// RFC 8259's insignificant whitespace.
+bool is_json_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 // Builds the DOM like nlohmann's own SAX DOM parser, but refuses duplicate keys and nesting
 // deeper than the limit. Stopping early (returning false) is what keeps a 10,000-level
 // document from ever being built.
@@ -192,7 +197,7 @@ class FastParser {
 
  private:
   void skip_space() {
-    while (m_p != m_end && (*m_p == ' ' || *m_p == '\n' || *m_p == '\r' || *m_p == '\t')) ++m_p;
+    while (m_p != m_end && is_json_space(*m_p)) ++m_p;
   }
 
   bool literal(std::string_view word) {
@@ -537,10 +542,6 @@ std::size_t past_string(std::string_view t, std::size_t i) {
     i = at + 1;
   }
   return t.size();
-}
-
-bool is_json_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 std::size_t past_space(std::string_view t, std::size_t i) {
